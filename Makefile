@@ -1,0 +1,161 @@
+# migrate: plain Makefile, no generator.
+#
+#   make                 build/migrate and build/toml-decoder
+#   make check           unit + integration tests (+ toml-test when present)
+#   make check SANITIZE=1  the same, built with ASan+UBSan into build/asan
+#   make fuzz            libFuzzer targets (clang) into build/fuzz
+#   make bench           benchmarks side by side with the peer tools
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make deps            install the Debian 12 packages (root, idempotent)
+
+CC	?= cc
+PREFIX	?= /usr/local
+DESTDIR	?=
+VERSION	:= 0.1.0
+
+PKGS	:= openssl libssh2 libcurl libarchive libzstd jansson
+DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lssh2 -lcurl -larchive -lzstd -ljansson)
+
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wformat=2 -Wvla
+CPPFLAGS_ALL := -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	   -DMIG_VERSION='"$(VERSION)"' $(DEPS_CFLAGS)
+OPT	?= -O2 -g
+
+ifeq ($(SANITIZE),1)
+BUILD	?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=all
+OPT	:= -O1 -g
+else
+BUILD	?= build
+SANFLAGS :=
+endif
+
+CFLAGS_ALL := -std=c11 $(WARN) $(OPT) $(SANFLAGS) -MMD -MP $(CFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+LIBS	:= $(DEPS_LIBS) -lpthread -lm
+
+LIB_SRC	:= $(sort $(wildcard lib/*/*.c))
+CMD_SRC	:= $(sort $(wildcard cmd/migrate/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJ	:= $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CMD_OBJ	:= $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIBMIG	:= $(BUILD)/libmigrate.a
+
+.PHONY: all demo check check-unit check-integration check-faults conformance \
+	fuzz fuzz-run bench install deps clean lint-man
+
+all: $(BUILD)/migrate $(BUILD)/toml-decoder
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+
+$(LIBMIG): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/migrate: $(CMD_OBJ) $(LIBMIG)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CMD_OBJ) $(LIBMIG) $(LIBS)
+
+$(BUILD)/toml-decoder: $(BUILD)/obj/tests/tools/toml-decoder.o $(LIBMIG)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBMIG) $(LIBS)
+
+# Unit tests see module internals through MIG_INTERNAL.
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -DMIG_INTERNAL -Ilib $(CPPFLAGS) $(CFLAGS_ALL) \
+	    -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBMIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBMIG) -lcmocka $(LIBS)
+
+check: all $(UNIT_BIN)
+	@bash tests/run-unit.sh $(BUILD)
+	@MIGRATE=$(abspath $(BUILD)/migrate) bash tests/run-integration.sh
+	@$(MAKE) --no-print-directory conformance BUILD=$(BUILD) SANITIZE=$(SANITIZE)
+
+check-unit: all $(UNIT_BIN)
+	@bash tests/run-unit.sh $(BUILD)
+
+check-integration: all
+	@MIGRATE=$(abspath $(BUILD)/migrate) bash tests/run-integration.sh $(T)
+
+check-faults: all
+	@MIGRATE=$(abspath $(BUILD)/migrate) bash tests/faults/crash-matrix.sh
+
+TOML_TEST := ../shared/conformance/run-toml-test
+conformance: $(BUILD)/toml-decoder
+	@if [ -x $(TOML_TEST) ] || [ -f $(TOML_TEST) ]; then \
+	    echo "== toml-test conformance"; \
+	    bash $(TOML_TEST) $(abspath $(BUILD)/toml-decoder); \
+	else echo "== toml-test not present, skipped"; fi
+
+# libFuzzer targets: every lib/ file rebuilt with clang and the sanitizers.
+FUZZ_BUILD := build/fuzz
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS_ALL) -DMIG_INTERNAL -Ilib -std=c11 $(WARN) -O1 -g \
+	    $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	clang $(CPPFLAGS_ALL) -DMIG_INTERNAL -Ilib -std=c11 $(WARN) -O1 -g \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJ) $(LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+# make fuzz-run FUZZ_SECONDS=600: every target in turn on its seed corpus.
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The README's first command: land the bundled example into ./lake and
+# verify it.  Demo keys are created once under plans/keys/ (git-ignored).
+demo: all
+	@bash tests/demo.sh $(BUILD)/migrate
+
+bench: all
+	@MIGRATE=$(abspath $(BUILD)/migrate) bash tests/bench/run.sh
+
+lint-man:
+	@for m in man/*.[0-9]; do mandoc -Tlint -W warning $$m || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0755 $(BUILD)/migrate $(DESTDIR)$(PREFIX)/bin/migrate
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+# Build, test and benchmark dependencies, all Debian 12 packages.
+DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
+	libcurl4-openssl-dev libarchive-dev libzstd-dev libjansson-dev \
+	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
+	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
+	libclang-rt-14-dev
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "all build dependencies present"; fi
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(FUZZ_LIB_OBJ:.o=.d)
+-include $(BUILD)/obj/tests/unit/*.d $(BUILD)/obj/tests/tools/*.d

@@ -1,0 +1,123 @@
+/*
+ * Shared declarations of the command-line front end.  Only cmd/ prints
+ * and only cmd/ maps error codes to exit statuses.
+ */
+#ifndef MIGRATE_CMD_H
+#define MIGRATE_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct mig_ctx;
+
+/* Exit statuses of migrate(1). */
+#define EXIT_OK		0
+#define EXIT_RUNTIME	1
+#define EXIT_USAGE	2
+#define EXIT_VERIFY	3
+#define EXIT_PARTIAL	4
+
+/*
+ * A verb: fn gets argv with argv[0] the verb's own name and returns the
+ * process exit status.  usage is a NULL-terminated array of lines whose
+ * text matches the SYNOPSIS of migrate(1).
+ */
+struct cmd {
+	const char		*name;
+	int			(*fn)(int argc, char **argv,
+				    struct mig_ctx *ctx);
+	const char		*summary;
+	const char *const	*usage;
+};
+
+/* Prints usage lines, each prefixed with "usage: " or spaces. */
+void	cmd_print_usage(FILE *fp, const char *const *usage);
+/* Prints the usage to stdout and returns 0 (for -h/--help). */
+int	cmd_help(const char *const *usage);
+/* Prints "migrate: MSG" and the usage to stderr; returns EXIT_USAGE. */
+int	cmd_bad_usage(const char *const *usage, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Prints "migrate: " and ctx's message to stderr; returns the exit status. */
+int	cmd_fail(struct mig_ctx *ctx, int rc);
+/* Prints "migrate: MSG" to stderr. */
+void	cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- Shared by the verbs that take a plan (cmd_common.c) ----------- */
+
+struct mig_plan;
+struct mig_transport_config;
+struct mig_age_recipients;
+struct mig_age_identities;
+struct mig_audit_log;
+struct mig_sign_key;
+
+/* Loads a plan; a missing file is a usage error.  Returns 0 or a code. */
+int	cmd_load_plan(const char *path, struct mig_ctx *ctx,
+	    struct mig_plan **planp);
+/*
+ * Fills cfg from the plan and the environment variables it names
+ * (secrets stay in the environment's memory; cfg borrows them).
+ */
+int	cmd_transport_config(const struct mig_plan *p,
+	    struct mig_transport_config *cfg, struct mig_ctx *ctx);
+/* The plan's recipients (list, file, or passphrase from its variable). */
+int	cmd_plan_recipients(const struct mig_plan *p, struct mig_ctx *ctx,
+	    struct mig_age_recipients **rsp);
+/*
+ * Identities from -i files, or a passphrase (from env var passenv, or
+ * the plan's passphrase_env when p is given, or the terminal).
+ */
+int	cmd_identities(char *const *files, size_t nfiles, bool passphrase,
+	    const char *passenv, const struct mig_plan *p,
+	    struct mig_ctx *ctx, struct mig_age_identities **idsp);
+/* Opens the plan's audit log (creating its directory) and signing key. */
+int	cmd_open_audit(const struct mig_plan *p, struct mig_ctx *ctx,
+	    struct mig_sign_key **keyp, struct mig_audit_log **logp);
+/* "user@host" of this process. */
+void	cmd_actor(char *buf, size_t size);
+/* Number of online CPUs, at least 1. */
+int	cmd_ncpus(void);
+/* Parses a positive integer option; -1 when bad. */
+long	cmd_parse_count(const char *s, long max);
+/* Human-readable byte count ("1.5 MiB") into buf. */
+const char *cmd_bytes(unsigned long long n, char *buf, size_t size);
+/* A one-line progress bar on stderr (only call when it is a tty). */
+struct mig_run_progress;
+void	cmd_progress_line(const struct mig_run_progress *pr, double elapsed);
+void	cmd_progress_done(void);
+
+/* --- Passphrases and inputs (cmd_encrypt.c) ---------------------------- */
+
+struct mig_reader;
+
+/*
+ * A passphrase from the environment variable env, or else the terminal
+ * (echo off; asked twice when confirm).  Never from argv.  Caller must
+ * wipe (OPENSSL_cleanse) and free *passp.
+ */
+int	cmd_age_passphrase(const char *env, bool confirm, char **passp,
+	    size_t *lenp, struct mig_ctx *ctx);
+/* A reader over path, or stdin for NULL or "-". */
+int	cmd_age_open_input(const char *path, struct mig_ctx *ctx,
+	    struct mig_reader **rp);
+
+/* Verbs, one per cmd_<verb>.c. */
+int	cmd_plan(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_plan_usage[];
+int	cmd_keygen(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_keygen_usage[];
+int	cmd_encrypt(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_encrypt_usage[];
+int	cmd_decrypt(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_decrypt_usage[];
+int	cmd_audit(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_audit_usage[];
+int	cmd_run(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_run_usage[];
+int	cmd_verify(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_verify_usage[];
+int	cmd_restore(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_restore_usage[];
+
+#endif /* MIGRATE_CMD_H */

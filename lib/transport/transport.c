@@ -1,0 +1,390 @@
+/*
+ * Transport registry and the helpers every backend shares: URL parsing,
+ * relative-path checks, small-object put/get.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrate/error.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+#include "transport_int.h"
+
+/* Scheme -> backend.  Adding a backend adds a line here and nothing else. */
+static const struct mig_transport_ops *const backends[] = {
+	&mig_transport_file_ops,
+	&mig_transport_sftp_ops,
+	&mig_transport_https_ops,
+};
+
+static const struct mig_transport_ops *
+find_backend(const char *scheme)
+{
+	size_t i;
+
+	/* http:// is served by the https backend, which polices it. */
+	if (strcmp(scheme, "http") == 0)
+		scheme = "https";
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->scheme, scheme) == 0)
+			return backends[i];
+	return NULL;
+}
+
+bool
+mig_transport_has_scheme(const char *scheme)
+{
+	return find_backend(scheme) != NULL;
+}
+
+void
+mig_url_free(struct mig_url *url)
+{
+	if (url == NULL)
+		return;
+	free(url->scheme);
+	free(url->user);
+	free(url->host);
+	free(url->path);
+	memset(url, 0, sizeof(*url));
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes %XX escapes into a new string; refuses %00. */
+static char *
+percent_decode(const char *s, size_t len, int *bad)
+{
+	char *out, *o;
+	size_t i;
+	int hi, lo;
+
+	*bad = 0;
+	if ((out = malloc(len + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		if (len - i < 3) {
+			*bad = 1;
+			break;
+		}
+		hi = hexval((unsigned char)s[i + 1]);
+		lo = hexval((unsigned char)s[i + 2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			*bad = 1;
+			break;
+		}
+		*o++ = (char)(hi * 16 + lo);
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+}
+
+int
+mig_url_parse(const char *text, struct mig_url *url, struct mig_ctx *ctx)
+{
+	const char *p, *auth, *auth_end, *at, *colon, *host_end;
+	char *end;
+	long port;
+	size_t i;
+	int bad, r = MIG_ERR_PARSE;
+
+	memset(url, 0, sizeof(*url));
+	p = strstr(text, "://");
+	if (p == NULL || p == text)
+		return mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\" is not a URL "
+		    "(expected file://, sftp:// or https://)", text);
+	for (i = 0; text + i < p; i++)
+		if (!isalnum((unsigned char)text[i]) && text[i] != '+' &&
+		    text[i] != '-' && text[i] != '.')
+			return mig_seterr(ctx, MIG_ERR_PARSE,
+			    "\"%s\": bad URL scheme", text);
+	if ((url->scheme = strndup(text, (size_t)(p - text))) == NULL)
+		goto out_nomem;
+	for (i = 0; url->scheme[i] != '\0'; i++)
+		url->scheme[i] = (char)tolower((unsigned char)url->scheme[i]);
+	auth = p + 3;
+
+	if (strcmp(url->scheme, "file") == 0) {
+		/* file://PATH: PATH as written, relative or absolute. */
+		if (*auth == '\0') {
+			mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": empty path",
+			    text);
+			goto out_free;
+		}
+		url->path = percent_decode(auth, strlen(auth), &bad);
+		if (url->path == NULL)
+			goto out_nomem;
+		if (bad) {
+			mig_seterr(ctx, MIG_ERR_PARSE,
+			    "\"%s\": bad percent-escape in path", text);
+			goto out_free;
+		}
+		return 0;
+	}
+
+	auth_end = auth + strcspn(auth, "/?#");
+	if (*auth_end == '?' || *auth_end == '#') {
+		mig_seterr(ctx, MIG_ERR_PARSE,
+		    "\"%s\": query strings and fragments are not supported",
+		    text);
+		goto out_free;
+	}
+	at = memchr(auth, '@', (size_t)(auth_end - auth));
+	if (at != NULL) {
+		if (memchr(auth, ':', (size_t)(at - auth)) != NULL) {
+			/* Never accept a secret in a plan. */
+			mig_seterr(ctx, MIG_ERR_PARSE, "URL holds a password: "
+			    "put it in an environment variable named by "
+			    "password_env instead");
+			goto out_free;
+		}
+		url->user = percent_decode(auth, (size_t)(at - auth), &bad);
+		if (url->user == NULL)
+			goto out_nomem;
+		if (bad || url->user[0] == '\0') {
+			mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad user name",
+			    text);
+			goto out_free;
+		}
+		auth = at + 1;
+	}
+	host_end = auth_end;
+	colon = NULL;
+	if (*auth == '[') {
+		/* IPv6 literal. */
+		const char *rb = memchr(auth, ']', (size_t)(auth_end - auth));
+
+		if (rb == NULL) {
+			mig_seterr(ctx, MIG_ERR_PARSE,
+			    "\"%s\": unterminated IPv6 address", text);
+			goto out_free;
+		}
+		if (rb + 1 < auth_end && rb[1] == ':')
+			colon = rb + 1;
+		else if (rb + 1 != auth_end) {
+			mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad host", text);
+			goto out_free;
+		}
+		url->host = strndup(auth + 1, (size_t)(rb - auth - 1));
+	} else {
+		colon = memchr(auth, ':', (size_t)(auth_end - auth));
+		url->host = strndup(auth, (size_t)((colon != NULL ? colon :
+		    host_end) - auth));
+	}
+	if (url->host == NULL)
+		goto out_nomem;
+	if (url->host[0] == '\0') {
+		mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": missing host", text);
+		goto out_free;
+	}
+	if (colon != NULL) {
+		port = strtol(colon + 1, &end, 10);
+		if (end != auth_end || colon + 1 == auth_end || port < 1 ||
+		    port > 65535) {
+			mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad port", text);
+			goto out_free;
+		}
+		url->port = (int)port;
+	}
+	if (*auth_end == '\0')
+		url->path = strdup("/");
+	else
+		url->path = percent_decode(auth_end, strlen(auth_end), &bad);
+	if (url->path == NULL)
+		goto out_nomem;
+	if (*auth_end != '\0' && bad) {
+		mig_seterr(ctx, MIG_ERR_PARSE,
+		    "\"%s\": bad percent-escape in path", text);
+		goto out_free;
+	}
+	return 0;
+
+out_nomem:
+	r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+out_free:
+	mig_url_free(url);
+	return r;
+}
+
+int
+mig_path_check_relative(const char *path, struct mig_ctx *ctx)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	const char *comp, *slash;
+	size_t len;
+
+	if (path[0] == '\0')
+		return mig_seterr(ctx, MIG_ERR_SECURITY, "empty object path");
+	if (path[0] == '/')
+		return mig_seterr(ctx, MIG_ERR_SECURITY,
+		    "\"%s\": absolute path refused", path);
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return mig_seterr(ctx, MIG_ERR_SECURITY,
+			    "object path with a control character refused");
+	for (comp = path; ; comp = slash + 1) {
+		slash = strchr(comp, '/');
+		len = slash != NULL ? (size_t)(slash - comp) : strlen(comp);
+		if (len == 0 || (len == 1 && comp[0] == '.') ||
+		    (len == 2 && comp[0] == '.' && comp[1] == '.'))
+			return mig_seterr(ctx, MIG_ERR_SECURITY,
+			    "\"%s\": path escapes its root (empty, \".\" or "
+			    "\"..\" component)", path);
+		if (slash == NULL)
+			break;
+	}
+	return 0;
+}
+
+int
+mig_transport_open(const struct mig_transport_config *cfg,
+    struct mig_ctx *ctx, struct mig_transport **tp)
+{
+	const struct mig_transport_ops *ops;
+	struct mig_transport *t = NULL;
+	struct mig_url url;
+	int r;
+
+	*tp = NULL;
+	if ((r = mig_url_parse(cfg->url, &url, ctx)) != 0)
+		return r;
+	ops = find_backend(url.scheme);
+	if (ops == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_PARSE,
+		    "unsupported URL scheme \"%s\"", url.scheme);
+		goto out;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	t->ops = ops;
+	t->ctx = ctx;
+	/* The root shown in messages never carries credentials. */
+	if (url.host != NULL) {
+		size_t n = strlen(url.scheme) + strlen(url.host) +
+		    strlen(url.path) + 16;
+
+		if ((t->root = malloc(n)) != NULL) {
+			if (url.port != 0)
+				(void)snprintf(t->root, n, "%s://%s:%d%s",
+				    url.scheme, url.host, url.port, url.path);
+			else
+				(void)snprintf(t->root, n, "%s://%s%s",
+				    url.scheme, url.host, url.path);
+		}
+	} else
+		t->root = strdup(cfg->url);
+	if (t->root == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = ops->open(t, cfg, &url)) != 0)
+		goto out;
+	*tp = t;
+	t = NULL;
+out:
+	if (t != NULL) {
+		free(t->root);
+		free(t);
+	}
+	mig_url_free(&url);
+	return r;
+}
+
+void
+mig_transport_close(struct mig_transport *t)
+{
+	if (t == NULL)
+		return;
+	if (t->ops != NULL && t->ops->close != NULL)
+		t->ops->close(t);
+	free(t->root);
+	free(t);
+}
+
+int
+mig_transport_put(struct mig_transport *t, const char *path,
+    const void *buf, size_t len)
+{
+	struct mig_writer *w = NULL;
+	int r;
+
+	if ((r = t->ops->open_write(t, path, (int64_t)len, &w)) != 0)
+		return r;
+	if ((r = mig_writer_write(w, buf, len)) == 0)
+		r = mig_writer_close(w);
+	mig_writer_free(w);
+	return r;
+}
+
+int
+mig_transport_get(struct mig_transport *t, const char *path, size_t max,
+    unsigned char **bufp, size_t *lenp)
+{
+	struct mig_reader *rd = NULL;
+	unsigned char *buf = NULL, *nbuf;
+	size_t len = 0, cap = 0, n;
+	int r;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if ((r = t->ops->open_read(t, path, &rd)) != 0)
+		return r;
+	for (;;) {
+		if (cap - len < 4096) {
+			size_t ncap = cap == 0 ? 8192 : cap * 2;
+
+			if (ncap > max + 4096)
+				ncap = max + 4096;
+			if (ncap <= cap) {
+				r = mig_seterr(t->ctx, MIG_ERR_FORMAT,
+				    "%s: larger than %zu bytes", path, max);
+				goto out;
+			}
+			if ((nbuf = realloc(buf, ncap)) == NULL) {
+				r = mig_seterr(t->ctx, MIG_ERR_NOMEM,
+				    "out of memory");
+				goto out;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		if ((r = mig_reader_read(rd, buf + len, cap - len, &n)) != 0)
+			goto out;
+		if (n == 0)
+			break;
+		len += n;
+		if (len > max) {
+			r = mig_seterr(t->ctx, MIG_ERR_FORMAT,
+			    "%s: larger than %zu bytes", path, max);
+			goto out;
+		}
+	}
+	*bufp = buf;
+	*lenp = len;
+	buf = NULL;
+out:
+	free(buf);
+	mig_reader_free(rd);
+	return r;
+}
