@@ -18,6 +18,10 @@
 static const struct cmd commands[] = {
 	{ "run", cmd_run, "execute a plan: land its source in the lake",
 	    cmd_run_usage },
+	{ "verify", cmd_verify, "check a landed run or any BagIt bag",
+	    cmd_verify_usage },
+	{ "restore", cmd_restore, "bring a landed run back to plaintext",
+	    cmd_restore_usage },
 	{ "plan", cmd_plan, "check a plan and print its pipeline",
 	    cmd_plan_usage },
 	{ "audit", cmd_audit, "review and verify the audit trail",

@@ -1,0 +1,94 @@
+/*
+ * migrate restore PLAN --run ID -i IDENTITY --to DIR
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrate/age.h"
+#include "migrate/error.h"
+#include "migrate/plan.h"
+#include "migrate/run.h"
+#include "migrate/transport.h"
+
+#include "cmd.h"
+
+const char *const cmd_restore_usage[] = {
+	"migrate restore PLAN --run ID (-i IDENTITY | -p) --to DIR",
+	NULL
+};
+
+#define MAX_IDENTITIES	16
+
+int
+cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
+{
+	static const struct option longopts[] = {
+		{ "run", required_argument, NULL, 'r' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "passphrase", no_argument, NULL, 'p' },
+		{ "to", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct mig_restore_opts o;
+	struct mig_transport_config tcfg;
+	struct mig_plan *plan = NULL;
+	struct mig_age_identities *ids = NULL;
+	char *idfiles[MAX_IDENTITIES];
+	bool pass = false;
+	size_t nid = 0;
+	uint64_t n = 0;
+	int c, r, status;
+
+	memset(&o, 0, sizeof(o));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hi:p", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o.run_id = optarg;
+			break;
+		case 'i':
+			if (nid == MAX_IDENTITIES)
+				return cmd_bad_usage(cmd_restore_usage,
+				    "at most %d identities", MAX_IDENTITIES);
+			idfiles[nid++] = optarg;
+			break;
+		case 'p':
+			pass = true;
+			break;
+		case 't':
+			o.to = optarg;
+			break;
+		case 'h':
+			return cmd_help(cmd_restore_usage);
+		default:
+			return cmd_bad_usage(cmd_restore_usage, NULL);
+		}
+	}
+	if (optind != argc - 1)
+		return cmd_bad_usage(cmd_restore_usage,
+		    "restore: expected one PLAN");
+	if (o.run_id == NULL || o.to == NULL || (nid == 0 && !pass))
+		return cmd_bad_usage(cmd_restore_usage, "restore needs --run "
+		    "ID, an identity (-i FILE or -p) and --to DIR");
+	if ((r = cmd_load_plan(argv[optind], ctx, &plan)) != 0 ||
+	    (r = cmd_transport_config(plan, &tcfg, ctx)) != 0 ||
+	    (r = cmd_identities(idfiles, nid, pass, NULL, plan, ctx,
+	    &ids)) != 0)
+		goto out;
+	o.plan = plan;
+	o.tcfg = &tcfg;
+	o.identities = ids;
+	r = mig_restore_run(&o, &n, ctx);
+	if (r == 0)
+		printf("restored %llu file%s of run %s into %s\n",
+		    (unsigned long long)n, n == 1 ? "" : "s", o.run_id, o.to);
+out:
+	status = r == 0 ? EXIT_OK : cmd_fail(ctx, r);
+	mig_age_identities_free(ids);
+	mig_plan_free(plan);
+	return status;
+}

@@ -1,0 +1,288 @@
+/*
+ * migrate run PLAN: execute a plan into its destination.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "migrate/age.h"
+#include "migrate/audit.h"
+#include "migrate/error.h"
+#include "migrate/plan.h"
+#include "migrate/run.h"
+#include "migrate/sign.h"
+#include "migrate/transport.h"
+
+#include "cmd.h"
+
+const char *const cmd_run_usage[] = {
+	"migrate run PLAN [--dry-run] [--jobs N] [--full] [--new-run]",
+	"            [--no-progress] [--json]",
+	NULL
+};
+
+struct run_ui {
+	bool		 json;
+	bool		 progress;
+	bool		 dry_run;
+	struct timespec	 t0;
+	pthread_mutex_t	 mu;
+	bool		 bar_shown;
+};
+
+static double
+elapsed(const struct run_ui *ui)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - ui->t0.tv_sec) +
+	    (double)(now.tv_nsec - ui->t0.tv_nsec) / 1e9;
+}
+
+static void
+on_progress(void *arg, const struct mig_run_progress *pr)
+{
+	struct run_ui *ui = arg;
+
+	if (!ui->progress)
+		return;
+	pthread_mutex_lock(&ui->mu);
+	cmd_progress_line(pr, elapsed(ui));
+	ui->bar_shown = true;
+	pthread_mutex_unlock(&ui->mu);
+}
+
+static void
+on_note(void *arg, const char *msg)
+{
+	struct run_ui *ui = arg;
+
+	pthread_mutex_lock(&ui->mu);
+	if (ui->bar_shown) {
+		cmd_progress_done();
+		ui->bar_shown = false;
+	}
+	fprintf(stderr, "migrate: %s\n", msg);
+	pthread_mutex_unlock(&ui->mu);
+}
+
+static void
+on_would_land(void *arg, const char *src, const char *dst, uint64_t size)
+{
+	struct run_ui *ui = arg;
+
+	if (ui->json) {
+		json_t *o = json_pack("{s:s, s:s, s:I}", "source", src,
+		    "destination", dst, "bytes", (json_int_t)size);
+
+		json_dumpf(o, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(o);
+	} else
+		printf("would land %s -> %s (%llu bytes)\n", src, dst,
+		    (unsigned long long)size);
+}
+
+static const char *
+outcome(int r, const struct mig_run_summary *s, bool dry)
+{
+	if (dry)
+		return "dry-run";
+	if (r == MIG_ERR_PARTIAL)
+		return "partial";
+	if (r != 0)
+		return "failed";
+	return s->landed ? "complete" : "nothing-new";
+}
+
+static void
+print_summary(const struct mig_plan *p, int r,
+    const struct mig_run_summary *s, bool json, bool dry)
+{
+	char in[32], out[32];
+
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:b, s:i,"
+		    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:f}",
+		    "run", s->run_id, "plan", p->name, "outcome",
+		    outcome(r, s, dry), "run_dir", s->run_dir, "lake", s->lake,
+		    "resumed", s->resumed, "version", s->version, "counts",
+		    "files", (json_int_t)s->files, "stored",
+		    (json_int_t)s->stored, "already_landed",
+		    (json_int_t)s->already, "unchanged",
+		    (json_int_t)s->unchanged, "skipped",
+		    (json_int_t)s->skipped, "refused", (json_int_t)s->refused,
+		    "failed", (json_int_t)s->failed, "bytes_in",
+		    (json_int_t)s->bytes_in, "bytes_out",
+		    (json_int_t)s->bytes_out, "seconds", s->seconds);
+
+		if (o != NULL && p->strategy == MIG_STRATEGY_RETAIN)
+			json_object_set_new(o, "drift", json_pack("{s:I, s:I,"
+			    " s:I}", "new", (json_int_t)s->drift_new,
+			    "changed", (json_int_t)s->drift_changed,
+			    "vanished", (json_int_t)s->drift_vanished));
+		if (o != NULL && r != 0 && r != MIG_ERR_PARTIAL)
+			json_object_set_new(o, "exit", json_integer(
+			    mig_exit_status(r)));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+		return;
+	}
+	if (dry)
+		return;
+	if (r == 0 && !s->landed) {
+		printf("run %s: nothing new or changed since the last run "
+		    "(%llu files unchanged); no bag landed\n", s->run_id,
+		    (unsigned long long)s->unchanged);
+		return;
+	}
+	if (r != 0 && r != MIG_ERR_PARTIAL)
+		return;
+	printf("run %s%s: %s\n", s->run_id, s->resumed ? " (resumed)" : "",
+	    outcome(r, s, dry));
+	if (p->strategy == MIG_STRATEGY_RETAIN)
+		printf("  inventory: %llu files, %s hashed, %.2f s",
+		    (unsigned long long)s->files,
+		    cmd_bytes(s->bytes_in, in, sizeof(in)), s->seconds);
+	else
+		printf("  landed:   %llu of %llu files, %s in, %s out, %.2f s",
+		    (unsigned long long)s->stored, (unsigned long long)s->files,
+		    cmd_bytes(s->bytes_in, in, sizeof(in)),
+		    cmd_bytes(s->bytes_out, out, sizeof(out)), s->seconds);
+	if (s->seconds > 0)
+		printf(" (%.1f MB/s)", (double)s->bytes_in / 1e6 / s->seconds);
+	putchar('\n');
+	if (s->already != 0 || s->unchanged != 0)
+		printf("  kept:     %llu landed before the resume, %llu "
+		    "unchanged since the last run\n",
+		    (unsigned long long)s->already,
+		    (unsigned long long)s->unchanged);
+	if (s->skipped != 0 || s->refused != 0 || s->failed != 0)
+		printf("  left out: %llu skipped, %llu refused, %llu failed "
+		    "(see the audit log)\n", (unsigned long long)s->skipped,
+		    (unsigned long long)s->refused,
+		    (unsigned long long)s->failed);
+	if (p->strategy == MIG_STRATEGY_RETAIN)
+		printf("  drift:    %llu new, %llu changed, %llu vanished\n",
+		    (unsigned long long)s->drift_new,
+		    (unsigned long long)s->drift_changed,
+		    (unsigned long long)s->drift_vanished);
+	if (s->landed)
+		printf("  bag:      %s/%s\n", s->lake != NULL ? s->lake : "",
+		    s->run_dir != NULL ? s->run_dir : "");
+	if (r == MIG_ERR_PARTIAL)
+		printf("  resume:   migrate run %s\n", p->file);
+}
+
+int
+cmd_run(int argc, char **argv, struct mig_ctx *ctx)
+{
+	static const struct option longopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "full", no_argument, NULL, 'F' },
+		{ "new-run", no_argument, NULL, 'N' },
+		{ "no-progress", no_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct mig_run_opts o;
+	struct mig_run_summary sum;
+	struct mig_transport_config tcfg;
+	struct mig_plan *plan = NULL;
+	struct mig_age_recipients *rs = NULL;
+	struct mig_sign_key *key = NULL;
+	struct mig_audit_log *log = NULL;
+	struct run_ui ui;
+	bool no_progress = false;
+	long jobs = 0;
+	int c, r, status;
+
+	memset(&o, 0, sizeof(o));
+	memset(&ui, 0, sizeof(ui));
+	memset(&sum, 0, sizeof(sum));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hj:n", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			o.dry_run = true;
+			break;
+		case 'j':
+			if ((jobs = cmd_parse_count(optarg, 64)) < 0)
+				return cmd_bad_usage(cmd_run_usage, "--jobs "
+				    "takes a number from 1 to 64, not \"%s\"",
+				    optarg);
+			break;
+		case 'F':
+			o.full = true;
+			break;
+		case 'N':
+			o.new_run = true;
+			break;
+		case 'P':
+			no_progress = true;
+			break;
+		case 'J':
+			ui.json = true;
+			break;
+		case 'h':
+			return cmd_help(cmd_run_usage);
+		default:
+			return cmd_bad_usage(cmd_run_usage, NULL);
+		}
+	}
+	if (optind != argc - 1)
+		return cmd_bad_usage(cmd_run_usage, "run: expected one PLAN");
+	ui.progress = !no_progress && isatty(STDERR_FILENO) && !o.dry_run;
+	ui.dry_run = o.dry_run;
+	pthread_mutex_init(&ui.mu, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &ui.t0);
+
+	if ((r = cmd_load_plan(argv[optind], ctx, &plan)) != 0 ||
+	    (r = cmd_transport_config(plan, &tcfg, ctx)) != 0 ||
+	    (r = cmd_plan_recipients(plan, ctx, &rs)) != 0)
+		goto out;
+	if (!o.dry_run && (r = cmd_open_audit(plan, ctx, &key, &log)) != 0)
+		goto out;
+	o.plan = plan;
+	o.tcfg = &tcfg;
+	o.recipients = rs;
+	o.audit = log;
+	o.jobs = jobs > 0 ? (int)jobs : cmd_ncpus();
+	o.progress = on_progress;
+	o.note = on_note;
+	o.would_land = on_would_land;
+	o.arg = &ui;
+	r = mig_run_execute(&o, &sum, ctx);
+	if (ui.bar_shown)
+		cmd_progress_done();
+out:
+	if (log != NULL) {
+		struct mig_ctx *c2 = mig_ctx_new();
+
+		if (mig_audit_close(log, c2) != 0 && r == 0) {
+			r = mig_seterr(ctx, mig_errcode(c2), "%s",
+			    mig_errmsg(c2));
+		}
+		mig_ctx_free(c2);
+	}
+	if (plan != NULL && (r == 0 || r == MIG_ERR_PARTIAL || ui.json))
+		print_summary(plan, r, &sum, ui.json, o.dry_run);
+	status = r == 0 ? EXIT_OK : cmd_fail(ctx, r);
+	mig_run_summary_free(&sum);
+	mig_sign_key_free(key);
+	mig_age_recipients_free(rs);
+	mig_plan_free(plan);
+	pthread_mutex_destroy(&ui.mu);
+	return status;
+}

@@ -1,0 +1,168 @@
+/*
+ * migrate verify (PLAN [--run ID] | BAGDIR) [--deep -i IDENTITY] [--json]
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "migrate/age.h"
+#include "migrate/error.h"
+#include "migrate/plan.h"
+#include "migrate/run.h"
+#include "migrate/transport.h"
+
+#include "cmd.h"
+
+const char *const cmd_verify_usage[] = {
+	"migrate verify PLAN [--run ID] [--deep -i IDENTITY] [--json]",
+	"migrate verify BAGDIR [--json]",
+	NULL
+};
+
+#define MAX_IDENTITIES	16
+
+static const char *const kind_names[] = {
+	[MIG_FIND_MISSING] = "missing",
+	[MIG_FIND_EXTRA] = "extra",
+	[MIG_FIND_ALTERED] = "altered",
+	[MIG_FIND_TRUNCATED] = "truncated",
+	[MIG_FIND_INCOMPLETE] = "incomplete",
+	[MIG_FIND_FORMAT] = "format",
+	[MIG_FIND_AUDIT] = "audit",
+	[MIG_FIND_PLAINTEXT] = "plaintext",
+};
+
+struct verify_ui {
+	bool	 json;
+	json_t	*findings;
+};
+
+static void
+on_finding(void *arg, enum mig_finding_kind kind, const char *path,
+    const char *detail)
+{
+	struct verify_ui *ui = arg;
+
+	if (ui->json)
+		json_array_append_new(ui->findings, json_pack("{s:s, s:s, s:s}",
+		    "kind", kind_names[kind], "path", path, "detail", detail));
+	else
+		printf("%-10s %s: %s\n", kind_names[kind], path, detail);
+}
+
+int
+cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
+{
+	static const struct option longopts[] = {
+		{ "run", required_argument, NULL, 'r' },
+		{ "deep", no_argument, NULL, 'd' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct mig_verify_opts o;
+	struct mig_verify_summary sum;
+	struct mig_transport_config tcfg;
+	struct mig_plan *plan = NULL;
+	struct mig_age_identities *ids = NULL;
+	struct verify_ui ui = { false, NULL };
+	char *idfiles[MAX_IDENTITIES];
+	size_t nid = 0;
+	struct stat st;
+	int c, r, status;
+
+	memset(&o, 0, sizeof(o));
+	memset(&sum, 0, sizeof(sum));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hi:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o.run_id = optarg;
+			break;
+		case 'd':
+			o.deep = true;
+			break;
+		case 'i':
+			if (nid == MAX_IDENTITIES)
+				return cmd_bad_usage(cmd_verify_usage,
+				    "at most %d identities", MAX_IDENTITIES);
+			idfiles[nid++] = optarg;
+			break;
+		case 'J':
+			ui.json = true;
+			break;
+		case 'h':
+			return cmd_help(cmd_verify_usage);
+		default:
+			return cmd_bad_usage(cmd_verify_usage, NULL);
+		}
+	}
+	if (optind != argc - 1)
+		return cmd_bad_usage(cmd_verify_usage,
+		    "verify: expected one PLAN or BAGDIR");
+	if (nid > 0 && !o.deep)
+		return cmd_bad_usage(cmd_verify_usage, "-i only goes with "
+		    "--deep (the default check needs no key)");
+	if (ui.json && (ui.findings = json_array()) == NULL)
+		return cmd_fail(ctx, mig_seterr(ctx, MIG_ERR_NOMEM,
+		    "out of memory"));
+	o.finding = on_finding;
+	o.arg = &ui;
+	if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (o.deep || o.run_id != NULL) {
+			json_decref(ui.findings);
+			return cmd_bad_usage(cmd_verify_usage, "a bag "
+			    "directory is checked without --run or --deep");
+		}
+		o.bag_dir = argv[optind];
+	} else {
+		if ((r = cmd_load_plan(argv[optind], ctx, &plan)) != 0 ||
+		    (r = cmd_transport_config(plan, &tcfg, ctx)) != 0)
+			goto out;
+		if (o.deep && (r = cmd_identities(idfiles, nid, false, NULL,
+		    plan, ctx, &ids)) != 0)
+			goto out;
+		o.plan = plan;
+		o.tcfg = &tcfg;
+		o.identities = ids;
+	}
+	r = mig_verify_run(&o, &sum, ctx);
+out:
+	if (ui.json && (r == 0 || r == MIG_ERR_VERIFY)) {
+		json_t *doc = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I,"
+		    " s:b, s:b, s:o}", "outcome", r == 0 ? "ok" : "failed",
+		    "run", sum.run_id[0] != '\0' ? sum.run_id : NULL,
+		    "run_dir", sum.run_dir != NULL ? sum.run_dir : o.bag_dir,
+		    "bagit_version", sum.bag_version, "objects",
+		    (json_int_t)sum.objects, "bytes", (json_int_t)sum.bytes,
+		    "deep_objects", (json_int_t)sum.deep_objects, "deep",
+		    o.deep, "audit_head_ok", sum.audit_head_ok, "findings",
+		    ui.findings);
+
+		ui.findings = NULL;
+		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(doc);
+	} else if (r == 0) {
+		printf("ok: %s%s%s: %llu objects, %llu bytes, BagIt %s%s%s\n",
+		    sum.run_id[0] != '\0' ? "run " : "",
+		    sum.run_id[0] != '\0' ? sum.run_id : o.bag_dir,
+		    "", (unsigned long long)sum.objects,
+		    (unsigned long long)sum.bytes, sum.bag_version,
+		    plan != NULL ? ", audit head in the log" : "",
+		    o.deep ? ", every object decrypted and checked" : "");
+	}
+	json_decref(ui.findings);
+	status = r == 0 ? EXIT_OK : cmd_fail(ctx, r);
+	mig_verify_summary_free(&sum);
+	mig_age_identities_free(ids);
+	mig_plan_free(plan);
+	return status;
+}

@@ -1,0 +1,204 @@
+/*
+ * Runs: inventory of the source, the worker pool that lands objects,
+ * resume, verify and restore (DESIGN.md sections 3, 4 and 6).
+ */
+#ifndef MIGRATE_RUN_H
+#define MIGRATE_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct mig_ctx;
+struct mig_plan;
+struct mig_audit_log;
+struct mig_age_recipients;
+struct mig_age_identities;
+struct mig_transport_config;
+
+/* Longest relative path accepted from a source (bytes). */
+#define MIG_PATH_MAX	4000
+
+/* --- Inventory --------------------------------------------------------- */
+
+struct mig_inv_entry {
+	char		*path;		/* relative, '/'-separated, checked */
+	uint64_t	 size;
+	time_t		 mtime;
+	long		 mtime_nsec;
+	mode_t		 mode;		/* permission bits */
+	bool		 via_link;	/* reached through an inside symlink */
+};
+
+struct mig_inventory {
+	char			*root;
+	struct mig_inv_entry	*entries;	/* sorted by path */
+	size_t			 count;
+	size_t			 cap;
+	uint64_t		 total_bytes;
+};
+
+enum mig_inv_note {
+	MIG_INV_SKIPPED,	/* not a regular file, unreadable, ... */
+	MIG_INV_REFUSED		/* name or link would escape: security */
+};
+
+struct mig_inventory_opts {
+	char *const	*include;	/* NULL-terminated or NULL */
+	char *const	*exclude;
+	bool		 follow_symlinks;
+	/* Called for every entry left out; non-zero return stops the walk. */
+	int		(*note)(void *arg, enum mig_inv_note kind,
+			    const char *path, const char *why);
+	void		*arg;
+};
+
+/*
+ * Walks the directory root.  Never leaves it: children are opened with
+ * openat(O_NOFOLLOW), symlinks are followed only when opts say so and
+ * only to targets inside root.  Caller frees *invp.
+ */
+int	mig_inventory_walk(const char *root,
+	    const struct mig_inventory_opts *opts, struct mig_ctx *ctx,
+	    struct mig_inventory **invp);
+void	mig_inventory_free(struct mig_inventory *inv);
+
+/* Glob with "**" (any number of whole segments), '*', '?', [...]. */
+bool	mig_glob_match(const char *pattern, const char *path);
+/* The plan's include/exclude decision for one relative path. */
+bool	mig_inventory_selected(char *const *include, char *const *exclude,
+	    const char *path);
+/*
+ * Why a relative path may not land (absolute, "..", control character,
+ * invalid UTF-8, too long), or NULL when it is fine.  Static string.
+ */
+const char *mig_name_problem(const char *path);
+
+/* --- Running a plan ----------------------------------------------------- */
+
+struct mig_run_progress {
+	const char	*phase;		/* "inventory", "landing", ... */
+	uint64_t	 files_done, files_total;
+	uint64_t	 bytes_done, bytes_total;
+};
+
+struct mig_run_opts {
+	const struct mig_plan			*plan;
+	const struct mig_transport_config	*tcfg;
+	const struct mig_age_recipients		*recipients;
+	/* Identity for the deep verify before delete_source; may be NULL. */
+	const struct mig_age_identities		*identities;
+	struct mig_audit_log			*audit;	/* borrowed */
+	int		 jobs;		/* workers, >= 1 */
+	bool		 dry_run;	/* list, write nothing anywhere */
+	bool		 full;		/* land unchanged files too */
+	bool		 new_run;	/* abandon an unfinished run */
+	int		 shard_k;	/* with shard_n > 0 */
+	int		 shard_n;	/* 0: no sharding */
+	const char	*run_id;	/* required with shards */
+	/* Progress, at most a few times a second, from any thread. */
+	void		(*progress)(void *arg, const struct mig_run_progress *);
+	/* A line for the user (skipped file, drift, ...), any thread. */
+	void		(*note)(void *arg, const char *msg);
+	/* Dry run: one call per object that would land. */
+	void		(*would_land)(void *arg, const char *src,
+			    const char *dst, uint64_t size);
+	void		*arg;
+};
+
+struct mig_run_summary {
+	char		 run_id[32];
+	char		*run_dir;	/* relative to the lake root; caller frees */
+	char		*lake;		/* destination for messages; caller frees */
+	bool		 resumed;	/* continued an unfinished run */
+	bool		 landed;	/* a bag was published (_SUCCESS) */
+	int		 version;	/* rebuild: v=N, else 0 */
+	uint64_t	 files;		/* selected regular files */
+	uint64_t	 stored;	/* landed by this invocation */
+	uint64_t	 already;	/* landed before the resume */
+	uint64_t	 unchanged;	/* skipped: same SHA-256 as last run */
+	uint64_t	 skipped;	/* special files, links, unreadable */
+	uint64_t	 refused;	/* names or links that would escape */
+	uint64_t	 failed;
+	uint64_t	 bytes_in;	/* plaintext read */
+	uint64_t	 bytes_out;	/* ciphertext written */
+	/* retain drift against the previous inventory */
+	uint64_t	 drift_new, drift_changed, drift_vanished;
+	double		 seconds;
+};
+
+/*
+ * Executes the plan.  Returns 0 when the run completed (or found nothing
+ * to do), MIG_ERR_PARTIAL when some objects failed (the run stays
+ * unfinished and the next call resumes it), or another error.  The
+ * summary is filled in every case; free it with mig_run_summary_free().
+ */
+int	mig_run_execute(const struct mig_run_opts *opts,
+	    struct mig_run_summary *sum, struct mig_ctx *ctx);
+void	mig_run_summary_free(struct mig_run_summary *sum);
+
+/* --- Verify and restore ---------------------------------------------------- */
+
+enum mig_finding_kind {
+	MIG_FIND_MISSING, MIG_FIND_EXTRA, MIG_FIND_ALTERED,
+	MIG_FIND_TRUNCATED, MIG_FIND_INCOMPLETE, MIG_FIND_FORMAT,
+	MIG_FIND_AUDIT, MIG_FIND_PLAINTEXT
+};
+
+struct mig_verify_opts {
+	const struct mig_plan			*plan;	/* NULL: bag dir */
+	const struct mig_transport_config	*tcfg;
+	const char				*run_id;	/* NULL: latest */
+	const char				*bag_dir;	/* with plan NULL */
+	const struct mig_age_identities		*identities; /* deep */
+	bool					 deep;
+	/* One call per problem found (kind, path, detail). */
+	void		(*finding)(void *arg, enum mig_finding_kind kind,
+			    const char *path, const char *detail);
+	void		(*progress)(void *arg, const struct mig_run_progress *);
+	void		*arg;
+};
+
+struct mig_verify_summary {
+	char		 run_id[32];
+	char		*run_dir;	/* caller frees */
+	uint64_t	 objects;	/* payload files checked */
+	uint64_t	 bytes;
+	uint64_t	 deep_objects;	/* decrypted and checked */
+	uint64_t	 findings;
+	bool		 audit_head_ok;
+	char		 bag_version[16];
+	int		 shards;	/* shards checked, 0 when not sharded */
+};
+
+/*
+ * Verifies a landed run (or any BagIt bag directory).  0 when every check
+ * passed, MIG_ERR_VERIFY when something does not match (each reported
+ * through opts->finding), other errors when it could not check.
+ */
+int	mig_verify_run(const struct mig_verify_opts *opts,
+	    struct mig_verify_summary *sum, struct mig_ctx *ctx);
+void	mig_verify_summary_free(struct mig_verify_summary *sum);
+
+struct mig_restore_opts {
+	const struct mig_plan			*plan;
+	const struct mig_transport_config	*tcfg;
+	const char				*run_id;
+	const struct mig_age_identities		*identities;
+	const char				*to;	/* target directory */
+	void		(*progress)(void *arg, const struct mig_run_progress *);
+	void		*arg;
+};
+
+/*
+ * Restores a landed run into opts->to (created if missing): every file at
+ * its relative path with its mode and mtime, each checked against the
+ * manifests before it appears under its name.  Refuses to write outside
+ * the target or over existing files.  *restoredp counts the files.
+ */
+int	mig_restore_run(const struct mig_restore_opts *opts,
+	    uint64_t *restoredp, struct mig_ctx *ctx);
+
+#endif /* MIGRATE_RUN_H */

@@ -1,0 +1,411 @@
+/*
+ * Source inventory: walk a directory without ever leaving it, or list an
+ * archive, and keep the regular files that the plan's globs select.
+ *
+ * The walk holds a directory descriptor per level and opens every child
+ * with openat(O_NOFOLLOW), so a directory swapped for a symlink while we
+ * walk cannot lead us outside the source.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "migrate/error.h"
+#include "migrate/run.h"
+#include "migrate/transport.h"
+
+#include "run_int.h"
+
+/* Deepest directory nesting walked; deeper trees are refused, not followed. */
+#define WALK_MAX_DEPTH	256
+
+/* --- Globs ---------------------------------------------------------------- */
+
+/* Matches one path segment [s, s+slen) against pattern segment [p, p+plen). */
+static bool
+segment_match(const char *p, size_t plen, const char *s, size_t slen)
+{
+	char pat[NAME_MAX + 1], str[NAME_MAX + 1];
+
+	if (plen > NAME_MAX || slen > NAME_MAX)
+		return false;
+	memcpy(pat, p, plen);
+	pat[plen] = '\0';
+	memcpy(str, s, slen);
+	str[slen] = '\0';
+	return fnmatch(pat, str, 0) == 0;
+}
+
+static bool
+glob_at(const char *p, const char *s)
+{
+	const char *pe, *se;
+	size_t plen;
+
+	for (;;) {
+		pe = strchr(p, '/');
+		plen = pe != NULL ? (size_t)(pe - p) : strlen(p);
+		if (plen == 2 && p[0] == '*' && p[1] == '*') {
+			/* "**" matches zero or more whole segments. */
+			if (pe == NULL)
+				return true;
+			for (;;) {
+				if (glob_at(pe + 1, s))
+					return true;
+				s = strchr(s, '/');
+				if (s == NULL)
+					return false;
+				s++;
+			}
+		}
+		if (*s == '\0')
+			return false;
+		se = strchr(s, '/');
+		if (!segment_match(p, plen, s, se != NULL ? (size_t)(se - s) :
+		    strlen(s)))
+			return false;
+		if (pe == NULL)
+			return se == NULL;
+		if (se == NULL)
+			return false;
+		p = pe + 1;
+		s = se + 1;
+	}
+}
+
+bool
+mig_glob_match(const char *pattern, const char *path)
+{
+	return glob_at(pattern, path);
+}
+
+bool
+mig_inventory_selected(char *const *include, char *const *exclude,
+    const char *path)
+{
+	size_t i;
+	bool in = include == NULL || include[0] == NULL;
+
+	for (i = 0; !in && include[i] != NULL; i++)
+		in = mig_glob_match(include[i], path);
+	if (!in)
+		return false;
+	for (i = 0; exclude != NULL && exclude[i] != NULL; i++)
+		if (mig_glob_match(exclude[i], path))
+			return false;
+	return true;
+}
+
+/* --- Names ------------------------------------------------------------------ */
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+static bool
+valid_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0, n, k;
+	unsigned long cp;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
+			n = 1;
+			cp = s[i] & 0x1f;
+		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
+			n = 2;
+			cp = s[i] & 0x0f;
+		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
+			n = 3;
+			cp = s[i] & 0x07;
+		} else
+			return false;
+		if (len - i <= n)
+			return false;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+const char *
+mig_name_problem(const char *path)
+{
+	const unsigned char *p;
+	size_t len = strlen(path);
+	const char *c, *slash;
+
+	if (len == 0)
+		return "empty name";
+	if (len > MIG_PATH_MAX)
+		return "path longer than 4000 bytes";
+	if (path[0] == '/')
+		return "absolute path";
+	for (p = (const unsigned char *)path; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return "control character in name";
+	if (!valid_utf8((const unsigned char *)path, len))
+		return "name is not valid UTF-8";
+	for (c = path; ; c = slash + 1) {
+		slash = strchr(c, '/');
+		len = slash != NULL ? (size_t)(slash - c) : strlen(c);
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return "\"..\", \".\" or empty path component";
+		if (len > NAME_MAX)
+			return "name component longer than 255 bytes";
+		if (strstr(c, MIG_TMP_INFIX) != NULL &&
+		    (slash == NULL || strstr(c, MIG_TMP_INFIX) < slash))
+			return "name looks like a migrate temporary";
+		if (slash == NULL)
+			break;
+	}
+	return NULL;
+}
+
+/* --- The inventory object -------------------------------------------------- */
+
+void
+mig_inventory_free(struct mig_inventory *inv)
+{
+	size_t i;
+
+	if (inv == NULL)
+		return;
+	for (i = 0; i < inv->count; i++)
+		free(inv->entries[i].path);
+	free(inv->entries);
+	free(inv->root);
+	free(inv);
+}
+
+static int
+inv_add(struct mig_inventory *inv, const char *path, const struct stat *st,
+    bool via_link, struct mig_ctx *ctx)
+{
+	struct mig_inv_entry *e;
+
+	if (inv->count == inv->cap) {
+		size_t ncap = inv->cap == 0 ? 256 : inv->cap * 2;
+		struct mig_inv_entry *n;
+
+		n = reallocarray(inv->entries, ncap, sizeof(*n));
+		if (n == NULL)
+			return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		inv->entries = n;
+		inv->cap = ncap;
+	}
+	e = &inv->entries[inv->count];
+	memset(e, 0, sizeof(*e));
+	if ((e->path = strdup(path)) == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	e->size = (uint64_t)st->st_size;
+	e->mtime = st->st_mtim.tv_sec;
+	e->mtime_nsec = st->st_mtim.tv_nsec;
+	e->mode = st->st_mode & 07777;
+	e->via_link = via_link;
+	inv->count++;
+	inv->total_bytes += e->size;
+	return 0;
+}
+
+struct walk {
+	struct mig_inventory		*inv;
+	const struct mig_inventory_opts	*opts;
+	struct mig_ctx			*ctx;
+	char				 root_real[PATH_MAX];
+};
+
+static int
+report(struct walk *w, enum mig_inv_note kind, const char *path,
+    const char *why)
+{
+	if (w->opts->note == NULL)
+		return 0;
+	return w->opts->note(w->opts->arg, kind, path, why);
+}
+
+/*
+ * A symlink inside the source: followed only when the plan says so and
+ * only when its target resolves inside the source root.
+ */
+static int
+walk_link(struct walk *w, int dirfd, const char *name, const char *rel)
+{
+	char target[PATH_MAX], *real = NULL;
+	struct stat st;
+	size_t rootlen = strlen(w->root_real);
+	int r = 0;
+
+	if (!w->opts->follow_symlinks)
+		return report(w, MIG_INV_SKIPPED, rel, "symbolic link "
+		    "(follow_symlinks = false)");
+	if ((size_t)snprintf(target, sizeof(target), "%s/%s", w->root_real,
+	    rel) >= sizeof(target))
+		return report(w, MIG_INV_REFUSED, rel, "path too long");
+	real = realpath(target, NULL);
+	if (real == NULL)
+		return report(w, MIG_INV_SKIPPED, rel, "dangling symbolic link");
+	if (strncmp(real, w->root_real, rootlen) != 0 ||
+	    (real[rootlen] != '/' && real[rootlen] != '\0')) {
+		r = report(w, MIG_INV_REFUSED, rel, "symbolic link points "
+		    "outside the source");
+		goto out;
+	}
+	if (fstatat(dirfd, name, &st, 0) != 0) {
+		r = report(w, MIG_INV_SKIPPED, rel, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = report(w, MIG_INV_SKIPPED, rel, S_ISDIR(st.st_mode) ?
+		    "symbolic link to a directory (not followed: it could "
+		    "loop)" : "symbolic link to a special file");
+		goto out;
+	}
+	if (mig_inventory_selected(w->opts->include, w->opts->exclude, rel))
+		r = inv_add(w->inv, rel, &st, true, w->ctx);
+out:
+	free(real);
+	return r;
+}
+
+static int
+walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	char rel[MIG_PATH_MAX + NAME_MAX + 2];
+	const char *problem;
+	int fd, r = 0;
+
+	if (depth > WALK_MAX_DEPTH)
+		return report(w, MIG_INV_REFUSED, prefix, "directory nesting "
+		    "deeper than 256 levels");
+	if ((fd = dup(dirfd)) < 0)
+		return mig_seterr(w->ctx, MIG_ERR_IO, "%s: %s", prefix,
+		    strerror(errno));
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return mig_seterr(w->ctx, MIG_ERR_IO, "%s: %s", prefix,
+		    strerror(errno));
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dir)) == NULL) {
+			if (errno != 0)
+				r = mig_seterr(w->ctx, MIG_ERR_IO, "%s/%s: %s",
+				    w->inv->root, prefix, strerror(errno));
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", prefix,
+		    *prefix ? "/" : "", de->d_name) >= sizeof(rel)) {
+			if ((r = report(w, MIG_INV_REFUSED, prefix,
+			    "path too long")) != 0)
+				break;
+			continue;
+		}
+		if ((problem = mig_name_problem(rel)) != NULL) {
+			if ((r = report(w, MIG_INV_REFUSED, rel, problem)) != 0)
+				break;
+			continue;
+		}
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if ((r = report(w, MIG_INV_SKIPPED, rel,
+			    strerror(errno))) != 0)
+				break;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, de->d_name, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				r = report(w, MIG_INV_SKIPPED, rel,
+				    strerror(errno));
+			} else {
+				r = walk_dir(w, sub, rel, depth + 1);
+				close(sub);
+			}
+		} else if (S_ISLNK(st.st_mode))
+			r = walk_link(w, dirfd, de->d_name, rel);
+		else if (!S_ISREG(st.st_mode))
+			r = report(w, MIG_INV_SKIPPED, rel, S_ISFIFO(st.st_mode) ?
+			    "FIFO (not a regular file)" : S_ISSOCK(st.st_mode) ?
+			    "socket (not a regular file)" :
+			    "device or special file");
+		else if (mig_inventory_selected(w->opts->include,
+		    w->opts->exclude, rel))
+			r = inv_add(w->inv, rel, &st, false, w->ctx);
+		if (r != 0)
+			break;
+	}
+	closedir(dir);
+	return r;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct mig_inv_entry *)a)->path,
+	    ((const struct mig_inv_entry *)b)->path);
+}
+
+int
+mig_inventory_walk(const char *root, const struct mig_inventory_opts *opts,
+    struct mig_ctx *ctx, struct mig_inventory **invp)
+{
+	struct walk w;
+	struct stat st;
+	int fd = -1, r;
+
+	*invp = NULL;
+	memset(&w, 0, sizeof(w));
+	w.opts = opts;
+	w.ctx = ctx;
+	if ((w.inv = calloc(1, sizeof(*w.inv))) == NULL ||
+	    (w.inv->root = strdup(root)) == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) != 0) {
+		r = mig_seterr(ctx, errno == ENOENT ? MIG_ERR_NOTFOUND :
+		    MIG_ERR_IO, "%s: %s", root, strerror(errno));
+		goto out;
+	}
+	if (realpath(root, w.root_real) == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", root,
+		    strerror(errno));
+		goto out;
+	}
+	if ((r = walk_dir(&w, fd, "", 0)) != 0)
+		goto out;
+	qsort(w.inv->entries, w.inv->count, sizeof(*w.inv->entries),
+	    entry_cmp);
+	*invp = w.inv;
+	w.inv = NULL;
+out:
+	if (fd >= 0)
+		close(fd);
+	mig_inventory_free(w.inv);
+	return r;
+}

@@ -1,0 +1,452 @@
+/*
+ * Lake layout (DESIGN.md section 4) and the local run state that makes
+ * runs resumable.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "migrate/error.h"
+#include "migrate/plan.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+#include "run_int.h"
+
+int
+lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
+    size_t size)
+{
+	int n;
+
+	if (version > 0)
+		n = snprintf(buf, size, "%s/%s/v=%d", p->zone, p->dataset,
+		    version);
+	else
+		n = snprintf(buf, size, "%s/%s", p->zone, p->dataset);
+	return n < 0 || (size_t)n >= size ? MIG_ERR_INTERNAL : 0;
+}
+
+bool
+lake_valid_run_id(const char *s)
+{
+	size_t i;
+
+	/* YYYYMMDDTHHMMSSZ-xxxxxxxx */
+	if (strlen(s) != 25)
+		return false;
+	for (i = 0; i < 25; i++) {
+		char c = s[i];
+
+		if (i == 8 ? c != 'T' : i == 15 ? c != 'Z' : i == 16 ?
+		    c != '-' : i > 16 ? !(isdigit((unsigned char)c) ||
+		    (c >= 'a' && c <= 'f')) : !isdigit((unsigned char)c))
+			return false;
+	}
+	return true;
+}
+
+int
+lake_run_dir(const char *dataset_dir, const char *run_id, char *buf,
+    size_t size)
+{
+	int n;
+
+	if (!lake_valid_run_id(run_id))
+		return MIG_ERR_USAGE;
+	n = snprintf(buf, size, "%s/ingest_date=%.4s-%.2s-%.2s/run=%s",
+	    dataset_dir, run_id, run_id + 4, run_id + 6, run_id);
+	return n < 0 || (size_t)n >= size ? MIG_ERR_INTERNAL : 0;
+}
+
+int
+lake_new_run_id(char out[32], struct mig_ctx *ctx)
+{
+	unsigned char rnd[4];
+	char hex[9];
+	struct tm tm;
+	time_t now = time(NULL);
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "random run id");
+	mig_hex_encode(rnd, sizeof(rnd), hex);
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(out, 32, "%Y%m%dT%H%M%SZ-", &tm) == 0)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "clock");
+	memcpy(out + 17, hex, 9);
+	return 0;
+}
+
+char *
+path_join(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *s = malloc(n);
+
+	if (s != NULL)
+		(void)snprintf(s, n, "%s/%s", a, b);
+	return s;
+}
+
+/* --- Listing runs ----------------------------------------------------------- */
+
+struct names {
+	char	**v;
+	size_t	  n, cap;
+	const char *prefix;
+};
+
+static int
+collect_dir(void *arg, const char *name, const struct mig_tstat *st)
+{
+	struct names *ns = arg;
+	char **nv;
+
+	if (!st->is_dir || strncmp(name, ns->prefix, strlen(ns->prefix)) != 0)
+		return 0;
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap == 0 ? 16 : ns->cap * 2;
+		if ((nv = reallocarray(ns->v, ns->cap, sizeof(*nv))) == NULL)
+			return MIG_ERR_NOMEM;
+		ns->v = nv;
+	}
+	if ((ns->v[ns->n] = strdup(name)) == NULL)
+		return MIG_ERR_NOMEM;
+	ns->n++;
+	return 0;
+}
+
+static void
+names_free(struct names *ns)
+{
+	size_t i;
+
+	for (i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+}
+
+static int
+list_subdirs(struct mig_transport *t, const char *dir, const char *prefix,
+    struct names *ns, struct mig_ctx *ctx)
+{
+	struct mig_tstat st;
+	int r;
+
+	memset(ns, 0, sizeof(*ns));
+	ns->prefix = prefix;
+	r = t->ops->stat(t, dir, &st);
+	if (r == MIG_ERR_NOTFOUND) {
+		mig_clearerr(ctx);
+		return 0;
+	}
+	if (r != 0)
+		return r;
+	r = t->ops->list(t, dir, collect_dir, ns);
+	if (r == MIG_ERR_NOMEM)
+		return mig_seterr(ctx, r, "out of memory");
+	return r;
+}
+
+static bool
+exists(struct mig_transport *t, const char *path, struct mig_ctx *ctx)
+{
+	struct mig_tstat st;
+
+	if (t->ops->stat(t, path, &st) == 0)
+		return true;
+	mig_clearerr(ctx);
+	return false;
+}
+
+static bool
+marker_exists(struct mig_transport *t, const char *dir, const char *name,
+    struct mig_ctx *ctx)
+{
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return false;
+	return exists(t, path, ctx);
+}
+
+static int
+run_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct lake_run *)a)->id,
+	    ((const struct lake_run *)b)->id);
+}
+
+void
+lake_runs_free(struct lake_runs *runs)
+{
+	size_t i;
+
+	for (i = 0; i < runs->n; i++) {
+		free(runs->v[i].id);
+		free(runs->v[i].dir);
+	}
+	free(runs->v);
+	memset(runs, 0, sizeof(*runs));
+}
+
+int
+lake_list_runs(struct mig_transport *t, const char *dataset_dir,
+    struct lake_runs *runs, struct mig_ctx *ctx)
+{
+	struct names dates, ids;
+	char path[PATH_MAX];
+	size_t i, j;
+	int r;
+
+	memset(runs, 0, sizeof(*runs));
+	if ((r = list_subdirs(t, dataset_dir, "ingest_date=", &dates,
+	    ctx)) != 0)
+		return r;
+	for (i = 0; i < dates.n && r == 0; i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", dataset_dir,
+		    dates.v[i]);
+		if ((r = list_subdirs(t, path, "run=", &ids, ctx)) != 0)
+			break;
+		for (j = 0; j < ids.n; j++) {
+			struct lake_run *lr, *nv;
+			const char *id = ids.v[j] + 4;
+
+			if (!lake_valid_run_id(id))
+				continue;
+			nv = reallocarray(runs->v, runs->n + 1, sizeof(*nv));
+			if (nv == NULL) {
+				r = mig_seterr(ctx, MIG_ERR_NOMEM,
+				    "out of memory");
+				break;
+			}
+			runs->v = nv;
+			lr = &runs->v[runs->n];
+			memset(lr, 0, sizeof(*lr));
+			lr->id = strdup(id);
+			lr->dir = path_join(path, ids.v[j]);
+			if (lr->id == NULL || lr->dir == NULL) {
+				free(lr->id);
+				free(lr->dir);
+				r = mig_seterr(ctx, MIG_ERR_NOMEM,
+				    "out of memory");
+				break;
+			}
+			runs->n++;
+			lr->complete = marker_exists(t, lr->dir, "_SUCCESS",
+			    ctx);
+			lr->abandoned = marker_exists(t, lr->dir,
+			    "_ABANDONED", ctx);
+		}
+		names_free(&ids);
+	}
+	names_free(&dates);
+	if (r != 0) {
+		lake_runs_free(runs);
+		return r;
+	}
+	qsort(runs->v, runs->n, sizeof(*runs->v), run_cmp);
+	return 0;
+}
+
+int
+lake_max_version(struct mig_transport *t, const struct mig_plan *p,
+    int *maxp, struct mig_ctx *ctx)
+{
+	struct names vs;
+	char dir[PATH_MAX];
+	size_t i;
+	int r;
+
+	*maxp = 0;
+	(void)snprintf(dir, sizeof(dir), "%s/%s", p->zone, p->dataset);
+	if ((r = list_subdirs(t, dir, "v=", &vs, ctx)) != 0)
+		return r;
+	for (i = 0; i < vs.n; i++) {
+		char *end;
+		long v = strtol(vs.v[i] + 2, &end, 10);
+
+		if (*end == '\0' && v > *maxp && v < 1000000)
+			*maxp = (int)v;
+	}
+	names_free(&vs);
+	return 0;
+}
+
+struct sweep {
+	struct mig_transport	*t;
+	const char		*dir;
+	struct mig_ctx		*ctx;
+	int			 depth;
+};
+
+static int
+sweep_one(void *arg, const char *name, const struct mig_tstat *st)
+{
+	struct sweep *sw = arg, sub;
+	char path[PATH_MAX];
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", sw->dir, name) >=
+	    sizeof(path))
+		return 0;
+	if (st->is_dir) {
+		if (sw->depth > 64)
+			return 0;
+		sub = *sw;
+		sub.dir = path;
+		sub.depth++;
+		return sw->t->ops->list(sw->t, path, sweep_one, &sub);
+	}
+	if (strstr(name, MIG_TMP_INFIX) == NULL)
+		return 0;
+	r = sw->t->ops->remove(sw->t, path);
+	if (r == MIG_ERR_NOTFOUND) {
+		mig_clearerr(sw->ctx);
+		r = 0;
+	}
+	return r;
+}
+
+int
+lake_sweep_temps(struct mig_transport *t, const char *dir,
+    struct mig_ctx *ctx)
+{
+	struct sweep sw = { t, dir, ctx, 0 };
+
+	if (!exists(t, dir, ctx))
+		return 0;
+	return t->ops->list(t, dir, sweep_one, &sw);
+}
+
+/* --- Local state ------------------------------------------------------------ */
+
+int
+state_dir_for(const struct mig_plan *p, char *buf, size_t size)
+{
+	const char *log = p->audit_log;
+	size_t len = strlen(log);
+	int n;
+
+	/* audit/NAME.jsonl -> audit/NAME.state */
+	if (len > 6 && strcmp(log + len - 6, ".jsonl") == 0)
+		len -= 6;
+	n = snprintf(buf, size, "%.*s.state", (int)len, log);
+	return n < 0 || (size_t)n >= size ? MIG_ERR_INTERNAL : 0;
+}
+
+int
+state_mkdir_p(const char *dir, struct mig_ctx *ctx)
+{
+	char tmp[PATH_MAX], *p;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s", dir) >= sizeof(tmp))
+		return mig_seterr(ctx, MIG_ERR_IO, "%s: path too long", dir);
+	for (p = tmp + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		{
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+				return mig_seterr(ctx, MIG_ERR_IO,
+				    "mkdir %s: %s", tmp, strerror(errno));
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+int
+state_read_json(const char *path, json_t **jp, struct mig_ctx *ctx)
+{
+	json_error_t jerr;
+
+	*jp = NULL;
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return 0;
+	*jp = json_load_file(path, 0, &jerr);
+	if (*jp == NULL)
+		return mig_seterr(ctx, MIG_ERR_FORMAT, "%s:%d: %s", path,
+		    jerr.line, jerr.text);
+	return 0;
+}
+
+int
+state_write_json(const char *path, const json_t *j, struct mig_ctx *ctx)
+{
+	struct mig_writer *w = NULL;
+	char *text;
+	int r;
+
+	if ((text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	if ((r = mig_file_writer_new(path, 0600, true, ctx, &w)) == 0 &&
+	    (r = mig_writer_write(w, text, strlen(text))) == 0 &&
+	    (r = mig_writer_write(w, "\n", 1)) == 0)
+		r = mig_writer_close(w);
+	mig_writer_free(w);
+	free(text);
+	return r;
+}
+
+int
+state_read_current(const char *dir, char out[64], struct mig_ctx *ctx)
+{
+	char path[PATH_MAX];
+	json_t *j = NULL;
+	const char *id;
+	int r;
+
+	out[0] = '\0';
+	(void)snprintf(path, sizeof(path), "%s/current.json", dir);
+	if ((r = state_read_json(path, &j, ctx)) != 0 || j == NULL)
+		return r;
+	id = json_string_value(json_object_get(j, "run"));
+	if (id != NULL && lake_valid_run_id(id))
+		(void)snprintf(out, 64, "%s", id);
+	json_decref(j);
+	return 0;
+}
+
+int
+state_write_current(const char *dir, const char *run_id, const char *run_dir,
+    struct mig_ctx *ctx)
+{
+	char path[PATH_MAX];
+	json_t *j;
+	int r;
+
+	(void)snprintf(path, sizeof(path), "%s/current.json", dir);
+	j = json_pack("{s:s, s:s}", "run", run_id, "dir", run_dir);
+	if (j == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	r = state_write_json(path, j, ctx);
+	json_decref(j);
+	return r;
+}
+
+int
+state_clear_current(const char *dir, struct mig_ctx *ctx)
+{
+	char path[PATH_MAX];
+
+	(void)snprintf(path, sizeof(path), "%s/current.json", dir);
+	if (unlink(path) != 0 && errno != ENOENT)
+		return mig_seterr(ctx, MIG_ERR_IO, "%s: %s", path,
+		    strerror(errno));
+	return 0;
+}

@@ -1,0 +1,1876 @@
+/*
+ * migrate run: land a plan's source into the lake as one BagIt bag.
+ *
+ * Order of a run, each step durable before the next:
+ *   decide the run (resume the unfinished one, or a new id)
+ *   inventory the source; compare with the last complete run
+ *   land objects (workers): temp name, fsync, rename; journal locally
+ *   check every object is present with its size
+ *   write migrate-manifest.json.age, audit run.end + checkpoint
+ *   write the bag's tag files (bag-info carries the audit head)
+ *   write _SUCCESS last, then forget the unfinished-run marker.
+ * A crash anywhere leaves either a finished bag or an unfinished run that
+ * the next invocation resumes, never an object half-written under its
+ * final name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "migrate/age.h"
+#include "migrate/archive.h"
+#include "migrate/audit.h"
+#include "migrate/bagit.h"
+#include "migrate/error.h"
+#include "migrate/plan.h"
+#include "migrate/run.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+#include "run_int.h"
+
+#ifndef MIG_VERSION
+#define MIG_VERSION "unknown"
+#endif
+
+#define READ_CHUNK	(256 * 1024)
+#define PROGRESS_NSEC	200000000L
+
+enum obj_state {
+	OBJ_PENDING,
+	OBJ_STORED,	/* landed by this invocation */
+	OBJ_ALREADY,	/* landed before a resume */
+	OBJ_UNCHANGED,	/* same plaintext as the last complete run */
+	OBJ_RETAINED,	/* retain: hashed only */
+	OBJ_FAILED
+};
+
+struct obj {
+	char			*path;		/* source-relative */
+	char			*dest;		/* bag-relative "data/..." */
+	uint64_t		 size;
+	time_t			 mtime;
+	long			 mtime_nsec;
+	mode_t			 mode;
+	bool			 via_link;
+	const char		*prev_sha;	/* last complete run, or NULL */
+	enum obj_state		 state;
+	char			 sha[65];	/* plaintext SHA-256 */
+	char			 csha[65];	/* stored (ciphertext) SHA-256 */
+	uint64_t		 stored_size;
+};
+
+struct run {
+	const struct mig_run_opts	*o;
+	const struct mig_plan		*p;
+	const struct mig_strategy_info	*si;
+	struct mig_ctx			*ctx;
+	struct mig_run_summary		*sum;
+	struct mig_transport		*t;	/* main thread's connection */
+
+	char		 run_id[32];
+	char		 dataset_dir[PATH_MAX];
+	char		 run_dir[PATH_MAX];
+	char		 state_dir[PATH_MAX];
+	char		 journal_path[PATH_MAX];
+	bool		 archive_source;
+	regex_t		 part_re;
+	bool		 part_re_ok;
+
+	struct obj	*objs;
+	size_t		 nobj, objcap;
+	json_t		*prev;		/* last.json "objects", borrowed ref */
+	json_t		*prev_doc;
+	json_t		*journal;	/* path -> entry, for resume */
+
+	pthread_mutex_t	 mu;		/* guards everything below */
+	size_t		 next;
+	int		 journal_fd;
+	int		 fatal;		/* a worker could not go on */
+	char		 fatal_msg[MIG_ERRMSG_MAX];
+	struct mig_run_progress prog;
+	struct timespec	 last_prog;
+};
+
+/* --- Small helpers ---------------------------------------------------------- */
+
+static void
+note(struct run *rn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+note(struct run *rn, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (rn->o->note == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rn->o->note(rn->o->arg, msg);
+}
+
+/* Emits an audit record; fields is consumed (may be NULL). */
+static int
+audit(struct run *rn, const char *event, json_t *fields, struct mig_ctx *ctx)
+{
+	int r = 0;
+
+	if (rn->o->audit != NULL && !rn->o->dry_run)
+		r = mig_audit_emit(rn->o->audit, rn->run_id, event, fields, ctx);
+	json_decref(fields);
+	return r;
+}
+
+static void
+progress(struct run *rn, uint64_t files, uint64_t bytes, bool force)
+{
+	struct timespec now;
+	struct mig_run_progress snap;
+	bool fire = false;
+
+	pthread_mutex_lock(&rn->mu);
+	rn->prog.files_done += files;
+	rn->prog.bytes_done += bytes;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (force || (now.tv_sec - rn->last_prog.tv_sec) * 1000000000L +
+	    (now.tv_nsec - rn->last_prog.tv_nsec) >= PROGRESS_NSEC) {
+		rn->last_prog = now;
+		snap = rn->prog;
+		fire = rn->o->progress != NULL;
+	}
+	pthread_mutex_unlock(&rn->mu);
+	if (fire)
+		rn->o->progress(rn->o->arg, &snap);
+}
+
+static void
+set_phase(struct run *rn, const char *phase, uint64_t files, uint64_t bytes)
+{
+	pthread_mutex_lock(&rn->mu);
+	rn->prog.phase = phase;
+	rn->prog.files_done = rn->prog.bytes_done = 0;
+	rn->prog.files_total = files;
+	rn->prog.bytes_total = bytes;
+	pthread_mutex_unlock(&rn->mu);
+	progress(rn, 0, 0, true);
+}
+
+static int
+join(char *buf, size_t size, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la + lb + 2 > size) {
+		buf[0] = '\0';
+		return MIG_ERR_INTERNAL;
+	}
+	memcpy(buf, a, la);
+	buf[la] = '/';
+	memcpy(buf + la + 1, b, lb + 1);
+	return 0;
+}
+
+/* Parent directory of a '/'-path into buf ("" for none). */
+static void
+parent_of(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash != NULL ? (size_t)(slash - path) : 0;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+}
+
+/* --- Destination names ------------------------------------------------------- */
+
+static const char DEFAULT_PARTITION[] = "__HIVE_DEFAULT_PARTITION__";
+
+/* A partition value safe as one path component. */
+static void
+clean_value(char *v)
+{
+	char *c;
+
+	for (c = v; *c != '\0'; c++)
+		if (*c == '/' || (unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '_';
+	if (v[0] == '\0' || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+		(void)snprintf(v, 64, "%s", DEFAULT_PARTITION);
+}
+
+static int
+partition_value(struct run *rn, const struct obj *ob, char *buf, size_t size)
+{
+	const char *by = rn->p->partition_by;
+	regmatch_t m[2];
+	struct tm tm;
+	size_t n;
+
+	if (strncmp(by, "mtime:", 6) == 0) {
+		/* The format comes from the plan, checked when it loaded. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		if (gmtime_r(&ob->mtime, &tm) == NULL ||
+		    strftime(buf, size, by + 6, &tm) == 0)
+			buf[0] = '\0';
+#pragma GCC diagnostic pop
+	} else if (regexec(&rn->part_re, ob->path, 2, m, 0) == 0 &&
+	    m[1].rm_so >= 0) {
+		n = (size_t)(m[1].rm_eo - m[1].rm_so);
+		if (n >= size)
+			n = size - 1;
+		memcpy(buf, ob->path + m[1].rm_so, n);
+		buf[n] = '\0';
+	} else
+		buf[0] = '\0';
+	clean_value(buf);
+	return 0;
+}
+
+static int
+make_dest(struct run *rn, struct obj *ob)
+{
+	const char *ext = rn->p->compress ? ".zst.age" : ".age";
+	char part[256], buf[MIG_PATH_MAX + 512];
+	int n;
+
+	if (rn->si->partition) {
+		partition_value(rn, ob, part, sizeof(part));
+		n = snprintf(buf, sizeof(buf), "data/%s=%s/%s%s",
+		    rn->p->partition_key, part, ob->path, ext);
+	} else
+		n = snprintf(buf, sizeof(buf), "data/%s%s", ob->path, ext);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: path too long",
+		    ob->path);
+	if ((ob->dest = strdup(buf)) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/* --- Inventory ------------------------------------------------------------------ */
+
+static int
+inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
+{
+	struct run *rn = arg;
+	json_t *f = json_pack("{s:s, s:s}", "object", path, "reason", why);
+
+	if (kind == MIG_INV_REFUSED) {
+		rn->sum->refused++;
+		note(rn, "refused %s: %s", path, why);
+		return audit(rn, MIG_AUDIT_SEC_REFUSED, f, rn->ctx);
+	}
+	rn->sum->skipped++;
+	note(rn, "skipped %s: %s", path, why);
+	return audit(rn, MIG_AUDIT_OBJ_SKIPPED, f, rn->ctx);
+}
+
+static int
+add_obj(struct run *rn, const char *path, uint64_t size, time_t mtime,
+    long nsec, mode_t mode, bool via_link)
+{
+	struct obj *ob, *nv;
+
+	if (rn->nobj == rn->objcap) {
+		size_t cap = rn->objcap == 0 ? 64 : rn->objcap * 2;
+
+		if ((nv = reallocarray(rn->objs, cap, sizeof(*nv))) == NULL)
+			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		rn->objs = nv;
+		rn->objcap = cap;
+	}
+	ob = &rn->objs[rn->nobj];
+	memset(ob, 0, sizeof(*ob));
+	if ((ob->path = strdup(path)) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	ob->size = size;
+	ob->mtime = mtime;
+	ob->mtime_nsec = nsec;
+	ob->mode = mode;
+	ob->via_link = via_link;
+	rn->nobj++;
+	return 0;
+}
+
+/* Strips "./" prefixes that archivers like to write. */
+static const char *
+archive_name(const char *name)
+{
+	while (name[0] == '.' && name[1] == '/')
+		name += 2;
+	return name;
+}
+
+static int
+inventory_archive(struct run *rn)
+{
+	struct mig_archive *ar = NULL;
+	struct mig_archive_entry e;
+	const char *name, *problem;
+	int r;
+
+	if ((r = mig_archive_open(rn->p->source_path, rn->ctx, &ar)) != 0)
+		return r;
+	while ((r = mig_archive_next(ar, &e)) == 0) {
+		name = archive_name(e.name);
+		if (e.type == MIG_ARCHIVE_DIR)
+			continue;
+		if ((problem = mig_name_problem(name)) != NULL) {
+			if ((r = inv_note(rn, MIG_INV_REFUSED, e.name,
+			    problem)) != 0)
+				break;
+			continue;
+		}
+		if (e.type != MIG_ARCHIVE_REGULAR) {
+			if ((r = inv_note(rn, e.type == MIG_ARCHIVE_OTHER ?
+			    MIG_INV_REFUSED : MIG_INV_SKIPPED, name,
+			    e.type == MIG_ARCHIVE_SYMLINK ? "symbolic link in "
+			    "archive" : e.type == MIG_ARCHIVE_HARDLINK ?
+			    "hard link in archive" : "device or special file "
+			    "in archive")) != 0)
+				break;
+			continue;
+		}
+		if (!mig_inventory_selected(rn->p->include, rn->p->exclude,
+		    name))
+			continue;
+		if ((r = add_obj(rn, name, e.size, e.mtime, 0, e.mode,
+		    false)) != 0)
+			break;
+	}
+	mig_archive_free(ar);
+	return r == 1 ? 0 : r;
+}
+
+static int
+obj_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct obj *)a)->path,
+	    ((const struct obj *)b)->path);
+}
+
+static int
+inventory(struct run *rn)
+{
+	struct mig_inventory_opts io;
+	struct mig_inventory *inv = NULL;
+	struct stat st;
+	size_t i;
+	int r;
+
+	set_phase(rn, "inventory", 0, 0);
+	if (stat(rn->p->source_path, &st) != 0)
+		return mig_seterr(rn->ctx, MIG_ERR_NOTFOUND, "source %s: %s",
+		    rn->p->source_path, strerror(errno));
+	if (S_ISREG(st.st_mode)) {
+		rn->archive_source = true;
+		if ((r = inventory_archive(rn)) != 0)
+			return r;
+	} else {
+		memset(&io, 0, sizeof(io));
+		io.include = rn->p->include;
+		io.exclude = rn->p->exclude;
+		io.follow_symlinks = rn->p->follow_symlinks;
+		io.note = inv_note;
+		io.arg = rn;
+		if ((r = mig_inventory_walk(rn->p->source_path, &io, rn->ctx,
+		    &inv)) != 0)
+			return r;
+		for (i = 0; i < inv->count && r == 0; i++) {
+			struct mig_inv_entry *e = &inv->entries[i];
+
+			r = add_obj(rn, e->path, e->size, e->mtime,
+			    e->mtime_nsec, e->mode, e->via_link);
+		}
+		mig_inventory_free(inv);
+		if (r != 0)
+			return r;
+	}
+	/* Two archive entries may share a name: the last one wins. */
+	qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
+	for (i = 0; i + 1 < rn->nobj; i++)
+		if (strcmp(rn->objs[i].path, rn->objs[i + 1].path) == 0)
+			rn->objs[i].state = OBJ_FAILED + 1;	/* dropped */
+	{
+		size_t j = 0;
+
+		for (i = 0; i < rn->nobj; i++) {
+			if (rn->objs[i].state == OBJ_FAILED + 1) {
+				free(rn->objs[i].path);
+				continue;
+			}
+			rn->objs[j++] = rn->objs[i];
+		}
+		rn->nobj = j;
+	}
+	rn->sum->files = rn->nobj;
+	for (i = 0; i < rn->nobj; i++)
+		if (rn->si->moves_data && !rn->si->one_archive &&
+		    (r = make_dest(rn, &rn->objs[i])) != 0)
+			return r;
+	return 0;
+}
+
+/* --- Local state: previous run and journal ------------------------------------- */
+
+static int
+load_prev(struct run *rn)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int r;
+
+	if ((r = join(path, sizeof(path), rn->state_dir, "last.json")) != 0 ||
+	    (r = state_read_json(path, &rn->prev_doc, rn->ctx)) != 0)
+		return r;
+	if (rn->prev_doc == NULL)
+		return 0;
+	rn->prev = json_object_get(rn->prev_doc, "objects");
+	if (!json_is_object(rn->prev)) {
+		rn->prev = NULL;
+		return 0;
+	}
+	for (i = 0; i < rn->nobj; i++) {
+		json_t *e = json_object_get(rn->prev, rn->objs[i].path);
+
+		rn->objs[i].prev_sha = json_string_value(json_object_get(e,
+		    "sha256"));
+	}
+	return 0;
+}
+
+static int
+load_journal(struct run *rn)
+{
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if ((rn->journal = json_object()) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	if ((fp = fopen(rn->journal_path, "r")) == NULL)
+		return 0;
+	while ((n = getline(&line, &cap, fp)) > 0) {
+		json_t *e = json_loadb(line, (size_t)n, 0, NULL);
+		const char *path = json_string_value(json_object_get(e,
+		    "path"));
+
+		/* A torn last line (crash mid-append) is simply not there. */
+		if (path != NULL)
+			json_object_set(rn->journal, path, e);
+		json_decref(e);
+	}
+	free(line);
+	fclose(fp);
+	return 0;
+}
+
+static int
+journal_append(struct run *rn, const struct obj *ob, struct mig_ctx *ctx)
+{
+	json_t *e;
+	char *text;
+	size_t len;
+	int r = 0;
+
+	e = json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:s, s:I}",
+	    "path", ob->path, "dest", ob->dest, "size", (json_int_t)ob->size,
+	    "mtime", (json_int_t)ob->mtime, "nsec", (int)ob->mtime_nsec,
+	    "mode", (int)ob->mode, "sha256", ob->sha, "stored_sha256",
+	    ob->csha, "stored_size", (json_int_t)ob->stored_size);
+	if (e == NULL || (text = json_dumps(e, JSON_COMPACT)) == NULL) {
+		json_decref(e);
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	json_decref(e);
+	len = strlen(text);
+	text[len] = '\n';	/* json_dumps leaves room for the NUL */
+	pthread_mutex_lock(&rn->mu);
+	if (write(rn->journal_fd, text, len + 1) != (ssize_t)(len + 1) ||
+	    fdatasync(rn->journal_fd) != 0)
+		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", rn->journal_path,
+		    strerror(errno));
+	pthread_mutex_unlock(&rn->mu);
+	free(text);
+	return r;
+}
+
+/* --- Landing one object ----------------------------------------------------------- */
+
+struct worker {
+	struct run		*rn;
+	struct mig_ctx		*ctx;
+	struct mig_transport	*t;
+	unsigned char		*buf;
+	char			 made_dir[PATH_MAX];	/* last mkdir_p */
+};
+
+/* Hashes the rest of fd; returns 0 and the hex digest. */
+static int
+hash_fd(struct worker *wk, int fd, const char *name, char hex[65],
+    uint64_t *count)
+{
+	struct mig_writer *null = NULL, *sha = NULL;
+	unsigned char md[32];
+	ssize_t n;
+	int r;
+
+	if ((r = mig_null_writer_new(wk->ctx, &null)) != 0 ||
+	    (r = mig_sha256_writer_new(null, wk->ctx, &sha)) != 0)
+		goto out;
+	for (;;) {
+		n = read(fd, wk->buf, READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: read: %s", name,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((r = mig_writer_write(sha, wk->buf, (size_t)n)) != 0)
+			goto out;
+		progress(wk->rn, 0, (uint64_t)n, false);
+	}
+	if ((r = mig_writer_close(sha)) != 0)
+		goto out;
+	mig_sha256_writer_result(sha, md, count);
+	mig_hex_encode(md, sizeof(md), hex);
+out:
+	mig_writer_free(sha);
+	mig_writer_free(null);
+	return r;
+}
+
+static bool
+same_stat(const struct obj *ob, const struct stat *st)
+{
+	return (uint64_t)st->st_size == ob->size &&
+	    st->st_mtim.tv_sec == ob->mtime &&
+	    st->st_mtim.tv_nsec == ob->mtime_nsec;
+}
+
+static int
+ensure_parent(struct worker *wk, const char *full)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	parent_of(full, dir, sizeof(dir));
+	if (strcmp(dir, wk->made_dir) == 0)
+		return 0;
+	if ((r = wk->t->ops->mkdir_p(wk->t, dir)) != 0)
+		return r;
+	(void)snprintf(wk->made_dir, sizeof(wk->made_dir), "%s", dir);
+	return 0;
+}
+
+/*
+ * Streams src (plaintext) through sha256 -> [zstd] -> age -> sha256 into
+ * the object's temporary at the destination.  When fd >= 0 the file is
+ * re-checked after reading and the object is abandoned if it changed.
+ */
+static int
+land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
+{
+	struct run *rn = wk->rn;
+	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
+	struct mig_writer *psha = NULL;
+	unsigned char md[32];
+	char full[PATH_MAX];
+	uint64_t count = 0, plain = 0;
+	struct stat st;
+	size_t n;
+	int r;
+
+	if ((r = join(full, sizeof(full), rn->run_dir, ob->dest)) != 0) {
+		r = mig_seterr(wk->ctx, MIG_ERR_USAGE, "%s: path too long",
+		    ob->path);
+		goto out;
+	}
+	if ((r = ensure_parent(wk, full)) != 0 ||
+	    (r = wk->t->ops->open_write(wk->t, full, -1, &sink)) != 0 ||
+	    (r = mig_sha256_writer_new(sink, wk->ctx, &csha)) != 0 ||
+	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
+	    wk->ctx, &age)) != 0)
+		goto out;
+	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
+	    age, wk->ctx, &z)) != 0)
+		goto out;
+	if ((r = mig_sha256_writer_new(z != NULL ? z : age, wk->ctx,
+	    &psha)) != 0)
+		goto out;
+	for (;;) {
+		if ((r = mig_reader_read(src, wk->buf, READ_CHUNK, &n)) != 0)
+			goto out;
+		if (n == 0)
+			break;
+		if ((r = mig_writer_write(psha, wk->buf, n)) != 0)
+			goto out;
+		plain += n;
+		progress(rn, 0, n, false);
+	}
+	/* Published only if the file stood still while we read it. */
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !same_stat(ob, &st) ||
+	    plain != ob->size)) {
+		r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while being "
+		    "read (size or mtime differ); not published", ob->path);
+		goto out;
+	}
+	if ((r = mig_writer_close(psha)) != 0)
+		goto out;
+	mig_sha256_writer_result(psha, md, &count);
+	mig_hex_encode(md, sizeof(md), ob->sha);
+	ob->size = count;
+	mig_sha256_writer_result(csha, md, &ob->stored_size);
+	mig_hex_encode(md, sizeof(md), ob->csha);
+out:
+	/* Freeing an unclosed sink removes its temporary. */
+	mig_writer_free(psha);
+	mig_writer_free(z);
+	mig_writer_free(age);
+	mig_writer_free(csha);
+	mig_writer_free(sink);
+	return r;
+}
+
+static int
+open_source(struct worker *wk, const struct obj *ob, int *fdp)
+{
+	struct run *rn = wk->rn;
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	*fdp = -1;
+	if (join(path, sizeof(path), rn->p->source_path, ob->path) != 0)
+		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: path too long",
+		    ob->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    (ob->via_link ? 0 : O_NOFOLLOW));
+	if (fd < 0)
+		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: %s", ob->path,
+		    strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !same_stat(ob, &st)) {
+		close(fd);
+		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed since the "
+		    "inventory; not published", ob->path);
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static void
+record_failure(struct worker *wk, struct obj *ob)
+{
+	struct run *rn = wk->rn;
+
+	ob->state = OBJ_FAILED;
+	note(rn, "failed %s", mig_errmsg(wk->ctx));
+	(void)audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
+	    "object", ob->path, "reason", mig_errmsg(wk->ctx)), wk->ctx);
+}
+
+static void
+record_stored(struct worker *wk, struct obj *ob)
+{
+	struct run *rn = wk->rn;
+
+	if (journal_append(rn, ob, wk->ctx) != 0) {
+		record_failure(wk, ob);
+		return;
+	}
+	ob->state = OBJ_STORED;
+	(void)audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:s, s:I, s:I,"
+	    " s:s}", "object", ob->path, "dest", ob->dest, "bytes",
+	    (json_int_t)ob->size, "stored_bytes", (json_int_t)ob->stored_size,
+	    "stored_sha256", ob->csha), wk->ctx);
+}
+
+static void
+record_unchanged(struct worker *wk, struct obj *ob)
+{
+	ob->state = OBJ_UNCHANGED;
+	(void)audit(wk->rn, MIG_AUDIT_OBJ_SKIPPED, json_pack("{s:s, s:s}",
+	    "object", ob->path, "reason", "unchanged since the last run"),
+	    wk->ctx);
+}
+
+/* One file of a directory source, per-file strategies. */
+static void
+process_file(struct worker *wk, struct obj *ob)
+{
+	struct run *rn = wk->rn;
+	struct mig_reader *rd = NULL;
+	char hex[65];
+	uint64_t count;
+	int fd = -1, r;
+
+	if ((r = open_source(wk, ob, &fd)) != 0)
+		goto fail;
+	if (ob->prev_sha != NULL && !rn->o->full) {
+		/* Hash first: unchanged files cost a read, not a write. */
+		if ((r = hash_fd(wk, fd, ob->path, hex, &count)) != 0)
+			goto fail;
+		if (strcmp(hex, ob->prev_sha) == 0) {
+			memcpy(ob->sha, hex, sizeof(hex));
+			record_unchanged(wk, ob);
+			goto out;
+		}
+		if (lseek(fd, 0, SEEK_SET) != 0) {
+			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: seek: %s",
+			    ob->path, strerror(errno));
+			goto fail;
+		}
+	}
+	if (rn->si->moves_data) {
+		if ((r = mig_fd_reader_new(fd, wk->ctx, &rd)) != 0 ||
+		    (r = land_stream(wk, ob, rd, fd)) != 0)
+			goto fail;
+		record_stored(wk, ob);
+	} else {
+		/* retain: the inventory is the product. */
+		if ((r = hash_fd(wk, fd, ob->path, ob->sha, &count)) != 0)
+			goto fail;
+		if (count != ob->size) {
+			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while "
+			    "being read", ob->path);
+			goto fail;
+		}
+		ob->state = OBJ_RETAINED;
+	}
+	goto out;
+fail:
+	record_failure(wk, ob);
+out:
+	mig_reader_free(rd);
+	if (fd >= 0)
+		close(fd);
+	progress(rn, 1, 0, false);
+}
+
+static int
+worker_open(struct run *rn, struct worker *wk)
+{
+	memset(wk, 0, sizeof(*wk));
+	wk->rn = rn;
+	if ((wk->ctx = mig_ctx_new()) == NULL ||
+	    (wk->buf = malloc(READ_CHUNK)) == NULL)
+		return MIG_ERR_NOMEM;
+	if (!rn->si->moves_data)
+		return 0;
+	return mig_transport_open(rn->o->tcfg, wk->ctx, &wk->t);
+}
+
+static void
+worker_close(struct worker *wk)
+{
+	mig_transport_close(wk->t);
+	free(wk->buf);
+	mig_ctx_free(wk->ctx);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct run *rn = arg;
+	struct worker wk;
+	size_t i;
+	int r;
+
+	if ((r = worker_open(rn, &wk)) != 0) {
+		pthread_mutex_lock(&rn->mu);
+		if (rn->fatal == 0) {
+			rn->fatal = r;
+			(void)snprintf(rn->fatal_msg, sizeof(rn->fatal_msg),
+			    "%s", wk.ctx != NULL ? mig_errmsg(wk.ctx) :
+			    "out of memory");
+		}
+		pthread_mutex_unlock(&rn->mu);
+		worker_close(&wk);
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&rn->mu);
+		while (rn->next < rn->nobj &&
+		    rn->objs[rn->next].state != OBJ_PENDING)
+			rn->next++;
+		i = rn->fatal == 0 ? rn->next++ : rn->nobj;
+		pthread_mutex_unlock(&rn->mu);
+		if (i >= rn->nobj)
+			break;
+		mig_clearerr(wk.ctx);
+		process_file(&wk, &rn->objs[i]);
+	}
+	worker_close(&wk);
+	return NULL;
+}
+
+static int
+run_workers(struct run *rn, int jobs)
+{
+	pthread_t tids[64];
+	size_t pending = 0, i;
+	int n, k, started = 0;
+
+	for (i = 0; i < rn->nobj; i++)
+		if (rn->objs[i].state == OBJ_PENDING)
+			pending++;
+	n = jobs < 1 ? 1 : jobs > 64 ? 64 : jobs;
+	if ((size_t)n > pending)
+		n = pending == 0 ? 0 : (int)pending;
+	for (k = 0; k < n; k++) {
+		if (pthread_create(&tids[k], NULL, worker_main, rn) != 0)
+			break;
+		started++;
+	}
+	if (n > 0 && started == 0)
+		worker_main(rn);
+	for (k = 0; k < started; k++)
+		pthread_join(tids[k], NULL);
+	if (rn->fatal != 0)
+		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
+	return 0;
+}
+
+/* --- Archive sources and archive strategies (one sequential pass) ------------ */
+
+/*
+ * Directory source: the entry's content is the file; archive source: the
+ * archive is walked again in the same order and matched by name.
+ */
+struct seq_source {
+	struct mig_archive	*ar;
+	struct worker		*wk;
+};
+
+static int
+seq_open(struct run *rn, struct seq_source *ss, struct worker *wk)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->wk = wk;
+	if (!rn->archive_source)
+		return 0;
+	return mig_archive_open(rn->p->source_path, wk->ctx, &ss->ar);
+}
+
+/* Gives a reader over ob's content (and its fd for dir sources). */
+static int
+seq_content(struct run *rn, struct seq_source *ss, struct obj *ob,
+    struct mig_reader **rdp, int *fdp)
+{
+	struct mig_archive_entry e;
+	int r;
+
+	*rdp = NULL;
+	*fdp = -1;
+	if (!rn->archive_source) {
+		if ((r = open_source(ss->wk, ob, fdp)) != 0)
+			return r;
+		return mig_fd_reader_new(*fdp, ss->wk->ctx, rdp);
+	}
+	while ((r = mig_archive_next(ss->ar, &e)) == 0) {
+		if (e.type == MIG_ARCHIVE_REGULAR &&
+		    strcmp(archive_name(e.name), ob->path) == 0)
+			return mig_archive_entry_reader(ss->ar, rdp);
+	}
+	if (r == 1)
+		r = mig_seterr(ss->wk->ctx, MIG_ERR_IO, "%s: vanished from the "
+		    "source archive", ob->path);
+	return r;
+}
+
+/* Per-file strategies over an archive source: one pass, in order. */
+static int
+land_from_archive(struct run *rn)
+{
+	struct worker wk;
+	struct seq_source ss;
+	struct mig_reader *rd;
+	struct mig_writer *null = NULL, *sha = NULL;
+	size_t i, n;
+	int fd, r;
+
+	if ((r = worker_open(rn, &wk)) != 0 ||
+	    (r = seq_open(rn, &ss, &wk)) != 0) {
+		r = mig_seterr(rn->ctx, r, "%s", wk.ctx != NULL ?
+		    mig_errmsg(wk.ctx) : "out of memory");
+		worker_close(&wk);
+		return r;
+	}
+	for (i = 0; i < rn->nobj; i++) {
+		struct obj *ob = &rn->objs[i];
+
+		if (ob->state != OBJ_PENDING)
+			continue;
+		mig_clearerr(wk.ctx);
+		if ((r = seq_content(rn, &ss, ob, &rd, &fd)) != 0) {
+			record_failure(&wk, ob);
+			if (r == MIG_ERR_FORMAT)
+				break;
+			continue;
+		}
+		if (!rn->si->moves_data) {
+			unsigned char md[32];
+			uint64_t count;
+
+			r = mig_null_writer_new(wk.ctx, &null);
+			if (r == 0)
+				r = mig_sha256_writer_new(null, wk.ctx, &sha);
+			while (r == 0 && (r = mig_reader_read(rd, wk.buf,
+			    READ_CHUNK, &n)) == 0 && n > 0)
+				r = mig_writer_write(sha, wk.buf, n);
+			if (r == 0 && (r = mig_writer_close(sha)) == 0) {
+				mig_sha256_writer_result(sha, md, &count);
+				mig_hex_encode(md, sizeof(md), ob->sha);
+				ob->size = count;
+				ob->state = OBJ_RETAINED;
+			} else
+				record_failure(&wk, ob);
+			mig_writer_free(sha);
+			mig_writer_free(null);
+			sha = null = NULL;
+		} else if (land_stream(&wk, ob, rd, -1) != 0)
+			record_failure(&wk, ob);
+		else if (ob->prev_sha != NULL && !rn->o->full &&
+		    strcmp(ob->prev_sha, ob->sha) == 0) {
+			/*
+			 * XXX: an unchanged member of an archive source is
+			 * only known after landing it; it is then dropped
+			 * from this run's bag (it is identical to the last
+			 * run's copy), at the cost of the write.
+			 */
+			char full[PATH_MAX];
+
+			if (join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
+				(void)wk.t->ops->remove(wk.t, full);
+			record_unchanged(&wk, ob);
+		} else
+			record_stored(&wk, ob);
+		mig_reader_free(rd);
+		progress(rn, 1, 0, false);
+	}
+	mig_archive_free(ss.ar);
+	worker_close(&wk);
+	return 0;
+}
+
+/* Percent-encoding of RFC 8493 for manifest paths. */
+static void
+bag_encode(const char *in, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 4 < size; in++) {
+		if (*in == '%' || *in == '\r' || *in == '\n')
+			o += (size_t)snprintf(out + o, size - o, "%%%02X",
+			    (unsigned char)*in);
+		else
+			out[o++] = *in;
+	}
+	out[o] = '\0';
+}
+
+/* Adds a small text member to a tar from memory. */
+static int
+tar_add_text(struct mig_tar *tar, const char *name, const char *text,
+    struct mig_ctx *ctx)
+{
+	struct mig_reader *rd = NULL;
+	size_t len = strlen(text);
+	int r;
+
+	if ((r = mig_mem_reader_new(text, len, ctx, &rd)) != 0)
+		return r;
+	r = mig_tar_add(tar, name, len, 0644, time(NULL), rd);
+	mig_reader_free(rd);
+	return r;
+}
+
+/* Appends to a growing string; returns false on ENOMEM. */
+static bool
+sappend(char **s, size_t *len, size_t *cap, const char *add)
+{
+	size_t n = strlen(add);
+	char *ns;
+
+	if (*len + n + 1 > *cap) {
+		size_t nc = (*cap == 0 ? 4096 : *cap * 2) + n;
+
+		if ((ns = realloc(*s, nc)) == NULL)
+			return false;
+		*s = ns;
+		*cap = nc;
+	}
+	memcpy(*s + *len, add, n + 1);
+	*len += n;
+	return true;
+}
+
+/* The inner bag of repurchase: tag files after the payload. */
+static int
+repurchase_tags(struct run *rn, struct mig_tar *tar, struct mig_ctx *ctx)
+{
+	const char *bag = rn->p->name;
+	char name[PATH_MAX], line[MIG_PATH_MAX * 3 + 128], enc[MIG_PATH_MAX * 3];
+	char *manifest = NULL, *tagm = NULL, info[2048];
+	size_t mlen = 0, mcap = 0, tlen = 0, tcap = 0, i;
+	uint64_t bytes = 0, files = 0;
+	unsigned char md[32];
+	char hex[65], date[16];
+	struct tm tm;
+	time_t now = time(NULL);
+	const char *bagit = "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n";
+	int r = 0;
+
+	for (i = 0; i < rn->nobj; i++) {
+		if (rn->objs[i].state != OBJ_STORED)
+			continue;
+		bag_encode(rn->objs[i].path, enc, sizeof(enc));
+		(void)snprintf(line, sizeof(line), "%s  data/%s\n",
+		    rn->objs[i].sha, enc);
+		if (!sappend(&manifest, &mlen, &mcap, line)) {
+			r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		bytes += rn->objs[i].size;
+		files++;
+	}
+	if (manifest == NULL && !sappend(&manifest, &mlen, &mcap, "")) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	(void)snprintf(info, sizeof(info), "Bagging-Date: %s\n"
+	    "External-Identifier: %s\nMigrate-Strategy: repurchase\n"
+	    "Migrate-Plan-SHA256: %s\nPayload-Oxum: %llu.%llu\n", date,
+	    rn->run_id, rn->p->sha256, (unsigned long long)bytes,
+	    (unsigned long long)files);
+	{
+		const char *names[3] = { "bagit.txt", "bag-info.txt",
+		    "manifest-sha256.txt" };
+		const char *texts[3] = { bagit, info, manifest };
+
+		for (i = 0; i < 3; i++) {
+			if (EVP_Digest(texts[i], strlen(texts[i]), md, NULL,
+			    EVP_sha256(), NULL) != 1) {
+				r = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
+				    "SHA-256");
+				goto out;
+			}
+			mig_hex_encode(md, sizeof(md), hex);
+			(void)snprintf(line, sizeof(line), "%s  %s\n", hex,
+			    names[i]);
+			if (!sappend(&tagm, &tlen, &tcap, line)) {
+				r = mig_seterr(ctx, MIG_ERR_NOMEM,
+				    "out of memory");
+				goto out;
+			}
+			(void)snprintf(name, sizeof(name), "%s/%s", bag,
+			    names[i]);
+			if ((r = tar_add_text(tar, name, texts[i], ctx)) != 0)
+				goto out;
+		}
+	}
+	(void)snprintf(name, sizeof(name), "%s/tagmanifest-sha256.txt", bag);
+	r = tar_add_text(tar, name, tagm, ctx);
+out:
+	free(manifest);
+	free(tagm);
+	return r;
+}
+
+/* retire and repurchase: one pax tar -> [zstd] -> age object. */
+static int
+land_archive_strategy(struct run *rn, struct obj *arch)
+{
+	struct worker wk;
+	struct seq_source ss;
+	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
+	struct mig_tar *tar = NULL;
+	struct mig_reader *rd = NULL, *psha = NULL;
+	char full[PATH_MAX], member[MIG_PATH_MAX + 300];
+	unsigned char md[32];
+	uint64_t count;
+	struct stat st;
+	size_t i;
+	int fd = -1, r;
+
+	if ((r = worker_open(rn, &wk)) != 0 ||
+	    (r = seq_open(rn, &ss, &wk)) != 0) {
+		r = mig_seterr(rn->ctx, r, "%s", wk.ctx != NULL ?
+		    mig_errmsg(wk.ctx) : "out of memory");
+		worker_close(&wk);
+		return r;
+	}
+	if ((r = join(full, sizeof(full), rn->run_dir, arch->dest)) != 0 ||
+	    (r = ensure_parent(&wk, full)) != 0 ||
+	    (r = wk.t->ops->open_write(wk.t, full, -1, &sink)) != 0 ||
+	    (r = mig_sha256_writer_new(sink, wk.ctx, &csha)) != 0 ||
+	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
+	    wk.ctx, &age)) != 0)
+		goto out;
+	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
+	    age, wk.ctx, &z)) != 0)
+		goto out;
+	if ((r = mig_tar_writer_new(z != NULL ? z : age, wk.ctx, &tar)) != 0)
+		goto out;
+	for (i = 0; i < rn->nobj; i++) {
+		struct obj *ob = &rn->objs[i];
+
+		if ((r = seq_content(rn, &ss, ob, &rd, &fd)) != 0 ||
+		    (r = mig_sha256_reader_new(rd, wk.ctx, &psha)) != 0)
+			goto out;
+		if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
+			(void)snprintf(member, sizeof(member), "%s/data/%s",
+			    rn->p->name, ob->path);
+		else
+			(void)snprintf(member, sizeof(member), "%s", ob->path);
+		if ((r = mig_tar_add(tar, member, ob->size, ob->mode,
+		    ob->mtime, psha)) != 0)
+			goto out;
+		if (fd >= 0 && (fstat(fd, &st) != 0 || !same_stat(ob, &st))) {
+			r = mig_seterr(wk.ctx, MIG_ERR_IO, "%s: changed while "
+			    "being read; the archive is not published",
+			    ob->path);
+			goto out;
+		}
+		mig_sha256_reader_result(psha, md, &count);
+		mig_hex_encode(md, sizeof(md), ob->sha);
+		ob->state = OBJ_STORED;
+		mig_reader_free(psha);
+		mig_reader_free(rd);
+		psha = rd = NULL;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		progress(rn, 1, ob->size, false);
+	}
+	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE &&
+	    (r = repurchase_tags(rn, tar, wk.ctx)) != 0)
+		goto out;
+	if ((r = mig_tar_close(tar)) != 0)
+		goto out;
+	mig_sha256_writer_result(csha, md, &arch->stored_size);
+	mig_hex_encode(md, sizeof(md), arch->csha);
+out:
+	if (r != 0) {
+		mig_seterr(rn->ctx, r, "%s", mig_errmsg(wk.ctx));
+		for (i = 0; i < rn->nobj; i++)
+			rn->objs[i].state = OBJ_FAILED;
+		(void)audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
+		    "object", arch->dest, "reason", mig_errmsg(wk.ctx)),
+		    wk.ctx);
+	}
+	mig_reader_free(psha);
+	mig_reader_free(rd);
+	if (fd >= 0)
+		close(fd);
+	mig_tar_free(tar);
+	mig_writer_free(z);
+	mig_writer_free(age);
+	mig_writer_free(csha);
+	mig_writer_free(sink);
+	mig_archive_free(ss.ar);
+	worker_close(&wk);
+	return r;
+}
+
+/* --- Deciding the run ------------------------------------------------------------ */
+
+static int
+put_marker(struct run *rn, const char *dir, const char *name,
+    const char *text)
+{
+	char path[PATH_MAX];
+
+	if (join(path, sizeof(path), dir, name) != 0)
+		return MIG_ERR_INTERNAL;
+	return mig_transport_put(rn->t, path, text, strlen(text));
+}
+
+static bool
+lake_has(struct run *rn, const char *path)
+{
+	struct mig_tstat st;
+
+	if (rn->t->ops->stat(rn->t, path, &st) == 0)
+		return true;
+	mig_clearerr(rn->ctx);
+	return false;
+}
+
+/*
+ * Resume the unfinished run named in the local state, or start a new one.
+ * rebuild never resumes: an unfinished version is abandoned.
+ */
+static int
+decide_run(struct run *rn, char abandoned[64])
+{
+	char current[64], dir[PATH_MAX], marker[PATH_MAX];
+	int version = 0, r;
+
+	abandoned[0] = '\0';
+	if ((r = state_read_current(rn->state_dir, current, rn->ctx)) != 0)
+		return r;
+	if (rn->si->versioned) {
+		if ((r = lake_max_version(rn->t, rn->p, &version,
+		    rn->ctx)) != 0)
+			return r;
+		version++;
+		rn->sum->version = version;
+	}
+	if ((r = lake_dataset_dir(rn->p, version, rn->dataset_dir,
+	    sizeof(rn->dataset_dir))) != 0)
+		return mig_seterr(rn->ctx, r, "lake path too long");
+	if (current[0] != '\0') {
+		json_t *j = NULL;
+		char cpath[PATH_MAX];
+		const char *cdir;
+
+		(void)join(cpath, sizeof(cpath), rn->state_dir, "current.json");
+		if ((r = state_read_json(cpath, &j, rn->ctx)) != 0)
+			return r;
+		cdir = json_string_value(json_object_get(j, "dir"));
+		(void)snprintf(dir, sizeof(dir), "%s", cdir != NULL ? cdir : "");
+		json_decref(j);
+		if (!rn->o->new_run && !rn->si->versioned && dir[0] != '\0') {
+			memcpy(rn->run_id, current, 26);	/* valid id */
+			(void)snprintf(rn->run_dir, sizeof(rn->run_dir), "%s",
+			    dir);
+			rn->sum->resumed = true;
+			return 0;
+		}
+		/* Abandon it, visibly, so nothing ever resumes it. */
+		(void)snprintf(abandoned, 64, "%s", current);
+		(void)join(marker, sizeof(marker), dir, "_SUCCESS");
+		if (!rn->o->dry_run && dir[0] != '\0' && lake_has(rn, dir) &&
+		    !lake_has(rn, marker) &&
+		    (r = put_marker(rn, dir, "_ABANDONED", "abandoned\n")) != 0)
+			return r;
+	}
+	if (rn->o->run_id != NULL)
+		(void)snprintf(rn->run_id, sizeof(rn->run_id), "%s",
+		    rn->o->run_id);
+	else if ((r = lake_new_run_id(rn->run_id, rn->ctx)) != 0)
+		return r;
+	if ((r = lake_run_dir(rn->dataset_dir, rn->run_id, rn->run_dir,
+	    sizeof(rn->run_dir))) != 0)
+		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "bad run id \"%s\"",
+		    rn->run_id);
+	return 0;
+}
+
+/* Marks objects the unfinished run already landed (journal + lake). */
+static void
+apply_journal(struct run *rn)
+{
+	char full[PATH_MAX];
+	struct mig_tstat st;
+	size_t i;
+
+	for (i = 0; i < rn->nobj; i++) {
+		struct obj *ob = &rn->objs[i];
+		json_t *e = json_object_get(rn->journal, ob->path);
+		const char *sha, *csha, *dest;
+
+		if (e == NULL)
+			continue;
+		sha = json_string_value(json_object_get(e, "sha256"));
+		csha = json_string_value(json_object_get(e, "stored_sha256"));
+		dest = json_string_value(json_object_get(e, "dest"));
+		if (sha == NULL || csha == NULL || dest == NULL ||
+		    strlen(sha) != 64 || strlen(csha) != 64 ||
+		    (ob->dest != NULL && strcmp(dest, ob->dest) != 0) ||
+		    json_integer_value(json_object_get(e, "size")) !=
+		    (json_int_t)ob->size ||
+		    json_integer_value(json_object_get(e, "mtime")) !=
+		    (json_int_t)ob->mtime)
+			continue;
+		ob->stored_size = (uint64_t)json_integer_value(
+		    json_object_get(e, "stored_size"));
+		if (ob->dest != NULL) {
+			if (join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
+			    rn->t->ops->stat(rn->t, full, &st) != 0 ||
+			    st.size != ob->stored_size) {
+				mig_clearerr(rn->ctx);
+				continue;
+			}
+		}
+		memcpy(ob->sha, sha, 65);
+		memcpy(ob->csha, csha, 65);
+		ob->state = OBJ_ALREADY;
+		rn->sum->already++;
+	}
+}
+
+/* --- Finishing: manifests, bag, _SUCCESS ----------------------------------------- */
+
+static json_t *
+manifest_json(struct run *rn, const struct obj *arch)
+{
+	json_t *doc, *objs;
+	size_t i;
+	char mt[32];
+	struct tm tm;
+
+	objs = json_array();
+	for (i = 0; i < rn->nobj; i++) {
+		const struct obj *ob = &rn->objs[i];
+		json_t *o;
+
+		if (ob->state != OBJ_STORED && ob->state != OBJ_ALREADY &&
+		    ob->state != OBJ_RETAINED)
+			continue;
+		gmtime_r(&ob->mtime, &tm);
+		strftime(mt, sizeof(mt), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		o = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}",
+		    "path", ob->path, "size", (json_int_t)ob->size,
+		    "mode", "0000", "mtime", (json_int_t)ob->mtime,
+		    "mtime_utc", mt, "sha256", ob->sha);
+		{
+			char mode[8];
+
+			(void)snprintf(mode, sizeof(mode), "%04o",
+			    (unsigned)(ob->mode & 07777));
+			json_object_set_new(o, "mode", json_string(mode));
+		}
+		if (ob->dest != NULL) {
+			json_object_set_new(o, "object", json_string(ob->dest));
+			json_object_set_new(o, "stored_size",
+			    json_integer((json_int_t)ob->stored_size));
+			json_object_set_new(o, "stored_sha256",
+			    json_string(ob->csha));
+		} else if (arch != NULL) {
+			char member[MIG_PATH_MAX + 300];
+
+			if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
+				(void)snprintf(member, sizeof(member),
+				    "%s/data/%s", rn->p->name, ob->path);
+			else
+				(void)snprintf(member, sizeof(member), "%s",
+				    ob->path);
+			json_object_set_new(o, "archive",
+			    json_string(arch->dest));
+			json_object_set_new(o, "member", json_string(member));
+		}
+		json_array_append_new(objs, o);
+	}
+	doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b, s:o}", "version", 1,
+	    "run", rn->run_id, "plan", rn->p->name, "plan_sha256",
+	    rn->p->sha256, "strategy", rn->si->name, "compressed",
+	    rn->p->compress, "objects", objs);
+	if (doc != NULL && arch != NULL)
+		json_object_set_new(doc, "archive", json_pack("{s:s, s:I, s:s}",
+		    "object", arch->dest, "stored_size",
+		    (json_int_t)arch->stored_size, "stored_sha256",
+		    arch->csha));
+	return doc;
+}
+
+/* Encrypts text to the plan's recipients at path; returns the stored hash. */
+static int
+put_encrypted(struct run *rn, const char *path, const char *text,
+    char hex[65])
+{
+	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL;
+	unsigned char md[32];
+	uint64_t n;
+	int r;
+
+	if ((r = rn->t->ops->open_write(rn->t, path, -1, &sink)) != 0 ||
+	    (r = mig_sha256_writer_new(sink, rn->ctx, &csha)) != 0 ||
+	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
+	    rn->ctx, &age)) != 0 ||
+	    (r = mig_writer_write(age, text, strlen(text))) != 0 ||
+	    (r = mig_writer_close(age)) != 0)
+		goto out;
+	mig_sha256_writer_result(csha, md, &n);
+	mig_hex_encode(md, sizeof(md), hex);
+out:
+	mig_writer_free(age);
+	mig_writer_free(csha);
+	mig_writer_free(sink);
+	return r;
+}
+
+/* Every object is there with the size we wrote, before we publish. */
+static int
+check_landed(struct run *rn, const struct obj *arch)
+{
+	char full[PATH_MAX];
+	struct mig_tstat st;
+	size_t i, bad = 0;
+
+	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
+		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
+
+		if (ob->dest == NULL || (ob->state != OBJ_STORED &&
+		    ob->state != OBJ_ALREADY && ob != arch))
+			continue;
+		if (join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
+		    rn->t->ops->stat(rn->t, full, &st) != 0 ||
+		    st.size != ob->stored_size) {
+			bad++;
+			(void)audit(rn, MIG_AUDIT_VERIFY_FAILED, json_pack(
+			    "{s:s, s:s}", "object", ob->dest, "reason",
+			    "missing or wrong size after landing"), rn->ctx);
+		}
+	}
+	if (bad != 0)
+		return mig_seterr(rn->ctx, MIG_ERR_VERIFY, "%s: %zu object%s "
+		    "missing or of the wrong size after landing", rn->run_dir,
+		    bad, bad == 1 ? "" : "s");
+	return 0;
+}
+
+static int
+write_last(struct run *rn)
+{
+	json_t *doc, *objs;
+	char path[PATH_MAX];
+	size_t i;
+	int r;
+
+	objs = json_object();
+	for (i = 0; i < rn->nobj; i++) {
+		const struct obj *ob = &rn->objs[i];
+
+		if (ob->sha[0] == '\0')
+			continue;
+		json_object_set_new(objs, ob->path, json_pack("{s:s, s:I, s:I}",
+		    "sha256", ob->sha, "size", (json_int_t)ob->size, "mtime",
+		    (json_int_t)ob->mtime));
+	}
+	doc = json_pack("{s:s, s:s, s:o}", "run", rn->run_id, "dir",
+	    rn->run_dir, "objects", objs);
+	if (doc == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	(void)join(path, sizeof(path), rn->state_dir, "last.json");
+	r = state_write_json(path, doc, rn->ctx);
+	json_decref(doc);
+	return r;
+}
+
+/* retain: compare with the previous inventory and audit every file. */
+static void
+report_drift(struct run *rn)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	for (i = 0; i < rn->nobj; i++) {
+		const struct obj *ob = &rn->objs[i];
+		const char *drift = "unchanged";
+
+		if (ob->state != OBJ_RETAINED)
+			continue;
+		if (rn->prev != NULL && ob->prev_sha == NULL) {
+			drift = "new";
+			rn->sum->drift_new++;
+			note(rn, "drift: new file %s", ob->path);
+		} else if (ob->prev_sha != NULL &&
+		    strcmp(ob->prev_sha, ob->sha) != 0) {
+			drift = "changed";
+			rn->sum->drift_changed++;
+			note(rn, "drift: changed %s", ob->path);
+		} else if (rn->prev == NULL)
+			drift = "first";
+		(void)audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack("{s:s, s:I, "
+		    "s:s}", "object", ob->path, "bytes", (json_int_t)ob->size,
+		    "drift", drift), rn->ctx);
+	}
+	if (rn->prev == NULL)
+		return;
+	json_object_foreach(rn->prev, key, v) {
+		struct obj k = { .path = (char *)key };
+
+		if (bsearch(&k, rn->objs, rn->nobj, sizeof(*rn->objs),
+		    obj_cmp) != NULL)
+			continue;
+		rn->sum->drift_vanished++;
+		note(rn, "drift: vanished %s", key);
+		(void)audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack("{s:s, s:s}",
+		    "object", key, "drift", "vanished"), rn->ctx);
+	}
+}
+
+static int
+finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
+{
+	struct mig_bag_manifest *m = NULL;
+	struct mig_bag_tag tags[8];
+	struct mig_bag_info info;
+	char path[PATH_MAX], hex[65], head[MIG_AUDIT_HEXLEN + 1], date[16];
+	char *text = NULL;
+	json_t *doc = NULL;
+	struct timespec t1;
+	struct tm tm;
+	time_t now;
+	size_t i;
+	uint64_t nobj = 0, bytes = 0;
+	int r;
+
+	if ((r = check_landed(rn, arch)) != 0)
+		return r;
+	if ((m = mig_bag_manifest_new()) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
+		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
+
+		if (ob->dest == NULL || (ob != arch && ob->state !=
+		    OBJ_STORED && ob->state != OBJ_ALREADY))
+			continue;
+		if ((r = mig_bag_manifest_add(m, ob->dest + 5, ob->csha,
+		    ob->stored_size, rn->ctx)) != 0)
+			goto out;
+		nobj++;
+		bytes += ob->stored_size;
+	}
+	/* data/ must exist even when empty (retain). */
+	(void)join(path, sizeof(path), rn->run_dir, "data");
+	if ((r = rn->t->ops->mkdir_p(rn->t, path)) != 0)
+		goto out;
+	if ((doc = manifest_json(rn, arch)) == NULL ||
+	    (text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) ==
+	    NULL) {
+		r = mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	(void)join(path, sizeof(path), rn->run_dir, "migrate-manifest.json.age");
+	if ((r = put_encrypted(rn, path, text, hex)) != 0 ||
+	    (r = mig_bag_manifest_add_tagfile(m, "migrate-manifest.json.age",
+	    hex, rn->ctx)) != 0)
+		goto out;
+	if ((r = audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:I, s:I, s:s}",
+	    "objects", (json_int_t)nobj, "bytes", (json_int_t)bytes, "check",
+	    "present with the size written"), rn->ctx)) != 0)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rn->sum->seconds = (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+	if ((r = audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
+	    " s:I, s:I, s:I, s:f}", "outcome", "complete", "stored",
+	    (json_int_t)rn->sum->stored, "unchanged",
+	    (json_int_t)rn->sum->unchanged, "failed", (json_int_t)0,
+	    "bytes_in", (json_int_t)rn->sum->bytes_in, "bytes_out",
+	    (json_int_t)rn->sum->bytes_out, "objects", (json_int_t)nobj,
+	    "seconds", rn->sum->seconds), rn->ctx)) != 0)
+		goto out;
+	head[0] = '\0';
+	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
+	    rn->run_id, head, rn->ctx)) != 0)
+		goto out;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	i = 0;
+	tags[i++] = (struct mig_bag_tag){ "Bagging-Date", date };
+	tags[i++] = (struct mig_bag_tag){ "External-Identifier", rn->run_id };
+	tags[i++] = (struct mig_bag_tag){ "Migrate-Strategy", rn->si->name };
+	tags[i++] = (struct mig_bag_tag){ "Migrate-Plan", rn->p->name };
+	tags[i++] = (struct mig_bag_tag){ "Migrate-Plan-SHA256", rn->p->sha256 };
+	if (head[0] != '\0')
+		tags[i++] = (struct mig_bag_tag){ "Migrate-Audit-Head", head };
+	tags[i++] = (struct mig_bag_tag){ "Bag-Software-Agent",
+	    "migrate " MIG_VERSION };
+	info.tags = tags;
+	info.ntags = i;
+	if ((r = mig_bag_write_tags(rn->t, rn->run_dir, m, &info,
+	    rn->ctx)) != 0)
+		goto out;
+	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
+		goto out;
+	if ((r = put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
+		goto out;
+	rn->sum->landed = true;
+out:
+	free(text);
+	json_decref(doc);
+	mig_bag_manifest_free(m);
+	return r;
+}
+
+/* --- Entry point ------------------------------------------------------------------- */
+
+static void
+tally(struct run *rn)
+{
+	size_t i;
+
+	for (i = 0; i < rn->nobj; i++) {
+		const struct obj *ob = &rn->objs[i];
+
+		switch (ob->state) {
+		case OBJ_STORED:
+			rn->sum->stored++;
+			rn->sum->bytes_in += ob->size;
+			rn->sum->bytes_out += ob->stored_size;
+			break;
+		case OBJ_UNCHANGED:
+			rn->sum->unchanged++;
+			break;
+		case OBJ_RETAINED:
+			rn->sum->bytes_in += ob->size;
+			break;
+		case OBJ_FAILED:
+			rn->sum->failed++;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+void
+mig_run_summary_free(struct mig_run_summary *sum)
+{
+	if (sum == NULL)
+		return;
+	free(sum->run_dir);
+	free(sum->lake);
+	sum->run_dir = sum->lake = NULL;
+}
+
+static void
+run_free(struct run *rn)
+{
+	size_t i;
+
+	for (i = 0; i < rn->nobj; i++) {
+		free(rn->objs[i].path);
+		free(rn->objs[i].dest);
+	}
+	free(rn->objs);
+	json_decref(rn->prev_doc);
+	json_decref(rn->journal);
+	if (rn->part_re_ok)
+		regfree(&rn->part_re);
+	if (rn->journal_fd >= 0)
+		close(rn->journal_fd);
+	mig_transport_close(rn->t);
+	pthread_mutex_destroy(&rn->mu);
+}
+
+static int
+dry_run(struct run *rn)
+{
+	size_t i;
+
+	for (i = 0; i < rn->nobj; i++) {
+		const struct obj *ob = &rn->objs[i];
+		char dst[PATH_MAX];
+
+		if (ob->state != OBJ_PENDING)
+			continue;
+		(void)join(dst, sizeof(dst), rn->run_dir, ob->dest != NULL ?
+		    ob->dest : rn->si->one_archive ? "data/(archive)" :
+		    "(inventory only)");
+		if (rn->o->would_land != NULL)
+			rn->o->would_land(rn->o->arg, ob->path, dst, ob->size);
+	}
+	return 0;
+}
+
+int
+mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
+    struct mig_ctx *ctx)
+{
+	struct run rn;
+	struct obj arch;
+	struct timespec t0;
+	char abandoned[64], archname[PATH_MAX];
+	size_t i;
+	int r;
+
+	memset(sum, 0, sizeof(*sum));
+	memset(&rn, 0, sizeof(rn));
+	memset(&arch, 0, sizeof(arch));
+	rn.o = o;
+	rn.p = o->plan;
+	rn.si = mig_strategy_info(o->plan->strategy);
+	rn.ctx = ctx;
+	rn.sum = sum;
+	rn.journal_fd = -1;
+	pthread_mutex_init(&rn.mu, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	if (rn.si->partition && strncmp(rn.p->partition_by, "mtime:", 6) != 0) {
+		if (regcomp(&rn.part_re, rn.p->partition_by, REG_EXTENDED) != 0) {
+			r = mig_seterr(ctx, MIG_ERR_PARSE, "bad partition_by");
+			goto out;
+		}
+		rn.part_re_ok = true;
+	}
+	if ((r = state_dir_for(rn.p, rn.state_dir, sizeof(rn.state_dir))) != 0) {
+		r = mig_seterr(ctx, r, "state path too long");
+		goto out;
+	}
+	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0)
+		goto out;
+	/* A local lake is shown as the directory the user can cd into. */
+	sum->lake = strdup(rn.p->lake_path != NULL ? rn.p->lake_path :
+	    rn.t->root);
+	if ((r = decide_run(&rn, abandoned)) != 0)
+		goto out;
+	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", rn.run_id);
+	sum->run_dir = strdup(rn.run_dir);
+	if ((r = inventory(&rn)) != 0)
+		goto out;
+	if (rn.si->one_archive) {
+		(void)snprintf(archname, sizeof(archname), "data/%s.tar%s.age",
+		    rn.p->name, rn.p->compress ? ".zst" : "");
+		arch.dest = archname;
+	}
+	/* retain compares every run; per-file strategies skip unchanged. */
+	if (!rn.si->versioned && !rn.si->one_archive &&
+	    (!o->full || !rn.si->moves_data) && (r = load_prev(&rn)) != 0)
+		goto out;
+	(void)join(rn.journal_path, sizeof(rn.journal_path), rn.state_dir,
+	    rn.run_id);
+	(void)snprintf(rn.journal_path + strlen(rn.journal_path),
+	    sizeof(rn.journal_path) - strlen(rn.journal_path), ".journal");
+	if (sum->resumed && !rn.si->one_archive && rn.si->moves_data) {
+		if ((r = load_journal(&rn)) != 0)
+			goto out;
+		apply_journal(&rn);
+	}
+	if (o->dry_run) {
+		r = dry_run(&rn);
+		goto out;
+	}
+
+	if ((r = state_mkdir_p(rn.state_dir, ctx)) != 0 ||
+	    (r = state_write_current(rn.state_dir, rn.run_id, rn.run_dir,
+	    ctx)) != 0)
+		goto out;
+	rn.journal_fd = open(rn.journal_path, O_WRONLY | O_CREAT | O_APPEND |
+	    O_CLOEXEC, 0600);
+	if (rn.journal_fd < 0) {
+		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", rn.journal_path,
+		    strerror(errno));
+		goto out;
+	}
+	{
+		json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}",
+		    "strategy", rn.si->name, "source", rn.p->source_path,
+		    "destination", rn.t->root, "dir", rn.run_dir, "files",
+		    (json_int_t)rn.nobj, "resumed", sum->resumed);
+
+		if (abandoned[0] != '\0')
+			json_object_set_new(f, "abandoned",
+			    json_string(abandoned));
+		if ((r = audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0)
+			goto out;
+	}
+
+	{
+		uint64_t total = 0;
+
+		for (i = 0; i < rn.nobj; i++)
+			total += rn.objs[i].size;
+		set_phase(&rn, rn.si->moves_data ? "landing" : "hashing",
+		    rn.nobj, total);
+	}
+	if (rn.si->one_archive)
+		r = rn.nobj == 0 ? 0 : land_archive_strategy(&rn, &arch);
+	else if (rn.archive_source)
+		r = land_from_archive(&rn);
+	else
+		r = run_workers(&rn, o->jobs);
+	progress(&rn, 0, 0, true);
+	tally(&rn);
+	if (rn.si->one_archive && r == 0 && rn.nobj > 0) {
+		sum->bytes_out = arch.stored_size;
+		(void)audit(&rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
+		    "s:I, s:s, s:I}", "object", arch.dest, "bytes",
+		    (json_int_t)sum->bytes_in, "stored_bytes",
+		    (json_int_t)arch.stored_size, "stored_sha256", arch.csha,
+		    "members", (json_int_t)rn.nobj), ctx);
+	}
+	if (!rn.si->moves_data)
+		report_drift(&rn);
+
+	if (r != 0 || sum->failed != 0) {
+		char msg[MIG_ERRMSG_MAX];
+
+		(void)snprintf(msg, sizeof(msg), "%s", r != 0 ?
+		    mig_errmsg(ctx) : "");
+		(void)audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
+		    "s:s}", "outcome", "partial", "stored",
+		    (json_int_t)sum->stored, "failed", (json_int_t)sum->failed,
+		    "resume", "run the same command again"), ctx);
+		if (o->audit != NULL)
+			(void)mig_audit_checkpoint(o->audit, rn.run_id, NULL,
+			    ctx);
+		if (r == 0)
+			r = mig_seterr(ctx, MIG_ERR_PARTIAL, "%s: %llu of %zu "
+			    "objects failed; run the same command again to "
+			    "resume", rn.run_dir,
+			    (unsigned long long)sum->failed, rn.nobj);
+		else
+			r = mig_seterr(ctx, r, "%s", msg);
+		goto out;
+	}
+
+	if (rn.si->moves_data && sum->stored == 0 && sum->already == 0 &&
+	    !(rn.si->one_archive && rn.nobj > 0)) {
+		/* Nothing new: no bag; the audit still records the run. */
+		struct timespec t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		sum->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if ((r = audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, "
+		    "s:I, s:I}", "outcome", "nothing new", "objects",
+		    (json_int_t)0, "unchanged", (json_int_t)sum->unchanged,
+		    "stored", (json_int_t)0), ctx)) != 0)
+			goto out;
+		if (o->audit != NULL && (r = mig_audit_checkpoint(o->audit,
+		    rn.run_id, NULL, ctx)) != 0)
+			goto out;
+		if (lake_has(&rn, rn.run_dir))
+			(void)put_marker(&rn, rn.run_dir, "_ABANDONED",
+			    "nothing new\n");
+	} else if ((r = finish(&rn, rn.si->one_archive && rn.nobj > 0 ?
+	    &arch : NULL, &t0)) != 0)
+		goto out;
+
+	if ((r = write_last(&rn)) != 0 ||
+	    (r = state_clear_current(rn.state_dir, ctx)) != 0)
+		goto out;
+	(void)unlink(rn.journal_path);
+out:
+	if (r != 0 && sum->seconds == 0) {
+		struct timespec t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		sum->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	}
+	run_free(&rn);
+	return r;
+}

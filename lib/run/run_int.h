@@ -1,0 +1,86 @@
+/* Declarations shared by the files of lib/run only. */
+#ifndef MIGRATE_RUN_INT_H
+#define MIGRATE_RUN_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct mig_ctx;
+struct mig_plan;
+struct mig_transport;
+
+/* One run directory found in the lake. */
+struct lake_run {
+	char	*id;
+	char	*dir;		/* relative to the transport root */
+	bool	 complete;	/* _SUCCESS present */
+	bool	 abandoned;	/* _ABANDONED present */
+};
+
+struct lake_runs {
+	struct lake_run	*v;
+	size_t		 n;
+};
+
+/* "a/b" in a new string, or NULL on ENOMEM. */
+char	*path_join(const char *a, const char *b);
+
+/* ZONE/DATASET (plus "/v=N" when version > 0), into buf. */
+int	lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
+	    size_t size);
+/* DATASETDIR/ingest_date=YYYY-MM-DD/run=RUNID (date taken from the id). */
+int	lake_run_dir(const char *dataset_dir, const char *run_id, char *buf,
+	    size_t size);
+/* A new YYYYMMDDTHHMMSSZ-xxxxxxxx. */
+int	lake_new_run_id(char out[32], struct mig_ctx *ctx);
+/* True when s has the shape of a run id. */
+bool	lake_valid_run_id(const char *s);
+/* All runs under dataset_dir, sorted by id (oldest first). */
+int	lake_list_runs(struct mig_transport *t, const char *dataset_dir,
+	    struct lake_runs *runs, struct mig_ctx *ctx);
+void	lake_runs_free(struct lake_runs *runs);
+/* Highest N of DATASET/v=N, 0 when none. */
+int	lake_max_version(struct mig_transport *t, const struct mig_plan *p,
+	    int *maxp, struct mig_ctx *ctx);
+/* Removes leftover temporaries under dir, recursively. */
+int	lake_sweep_temps(struct mig_transport *t, const char *dir,
+	    struct mig_ctx *ctx);
+
+/*
+ * Local run state, beside the audit log: STATE/current (the unfinished
+ * run), STATE/RUNID.journal (objects landed in that run, JSON lines) and
+ * STATE/last.json (plaintext digests of the last complete run, for
+ * incremental runs and retain drift).  Plaintext digests are sensitive, so
+ * they stay here, on the source side, and go to the lake only encrypted.
+ */
+int	state_dir_for(const struct mig_plan *p, char *buf, size_t size);
+int	state_read_current(const char *dir, char out[64], struct mig_ctx *ctx);
+int	state_write_current(const char *dir, const char *run_id,
+	    const char *run_dir, struct mig_ctx *ctx);
+int	state_clear_current(const char *dir, struct mig_ctx *ctx);
+/* Reads a JSON file; *jp = NULL when it does not exist. */
+int	state_read_json(const char *path, json_t **jp, struct mig_ctx *ctx);
+/* Writes a JSON file atomically (temporary, fsync, rename). */
+int	state_write_json(const char *path, const json_t *j,
+	    struct mig_ctx *ctx);
+/* Creates dir and parents (mode 0700: digests are sensitive). */
+int	state_mkdir_p(const char *dir, struct mig_ctx *ctx);
+
+struct mig_age_identities;
+
+/*
+ * The run directory of run_id, or of the latest run that was not
+ * abandoned when run_id is NULL (every v=N of rebuild is searched).
+ */
+int	run_locate(struct mig_transport *t, const struct mig_plan *p,
+	    const char *run_id, char *dir, size_t dirsize, char id[32],
+	    struct mig_ctx *ctx);
+/* Fetches and decrypts RUNDIR/migrate-manifest.json.age. */
+int	run_read_manifest(struct mig_transport *t, const char *run_dir,
+	    const struct mig_age_identities *ids, json_t **docp,
+	    struct mig_ctx *ctx);
+
+#endif /* MIGRATE_RUN_INT_H */

@@ -1,0 +1,502 @@
+/*
+ * migrate verify and migrate restore: read a landed run back.
+ *
+ * verify without keys checks the bag (every ciphertext against the BagIt
+ * manifests, Payload-Oxum, _SUCCESS) and that the audit head recorded in
+ * the bag is in the plan's audit log.  --deep also decrypts every object
+ * and checks plaintext size and SHA-256 against the encrypted manifest.
+ * restore writes each file under a temporary name and publishes it only
+ * after its plaintext matched the manifest.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "migrate/age.h"
+#include "migrate/archive.h"
+#include "migrate/audit.h"
+#include "migrate/bagit.h"
+#include "migrate/error.h"
+#include "migrate/plan.h"
+#include "migrate/run.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+#include "run_int.h"
+
+/* The encrypted manifest is small; refuse absurd ones. */
+#define MANIFEST_MAX	(512u * 1024 * 1024)
+#define BUF_SIZE	(256 * 1024)
+
+struct vctx {
+	const struct mig_verify_opts	*o;
+	struct mig_verify_summary	*sum;
+	struct mig_ctx			*ctx;
+	struct mig_transport		*t;
+	char				 run_dir[PATH_MAX];
+	unsigned char			*buf;
+};
+
+static void
+finding(struct vctx *v, enum mig_finding_kind kind, const char *path,
+    const char *detail)
+{
+	v->sum->findings++;
+	if (v->o->finding != NULL)
+		v->o->finding(v->o->arg, kind, path, detail);
+}
+
+static int
+pjoin(char *buf, size_t size, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la + lb + 2 > size)
+		return MIG_ERR_INTERNAL;
+	memcpy(buf, a, la);
+	buf[la] = '/';
+	memcpy(buf + la + 1, b, lb + 1);
+	return 0;
+}
+
+/*
+ * Finds the run directory of a plan: the given id, or the latest run.
+ * rebuild keeps runs under v=N/, so every version is searched.
+ */
+int
+run_locate(struct mig_transport *t, const struct mig_plan *p,
+    const char *run_id, char *dir, size_t dirsize, char id[32],
+    struct mig_ctx *ctx)
+{
+	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
+	struct lake_runs runs;
+	char ds[PATH_MAX];
+	const char *best_dir = NULL, *best_id = NULL;
+	char *keep_dir = NULL, *keep_id = NULL;
+	int maxv = 0, v, r;
+	size_t i;
+
+	if (si->versioned && (r = lake_max_version(t, p, &maxv, ctx)) != 0)
+		return r;
+	for (v = si->versioned ? 1 : 0; v <= maxv; v++) {
+		if ((r = lake_dataset_dir(p, v, ds, sizeof(ds))) != 0)
+			return mig_seterr(ctx, r, "path too long");
+		if ((r = lake_list_runs(t, ds, &runs, ctx)) != 0)
+			return r;
+		for (i = 0; i < runs.n; i++) {
+			if (runs.v[i].abandoned && run_id == NULL)
+				continue;
+			if (run_id != NULL ? strcmp(runs.v[i].id, run_id) == 0 :
+			    (best_id == NULL || strcmp(runs.v[i].id,
+			    best_id) > 0)) {
+				free(keep_dir);
+				free(keep_id);
+				keep_dir = strdup(runs.v[i].dir);
+				keep_id = strdup(runs.v[i].id);
+				best_dir = keep_dir;
+				best_id = keep_id;
+			}
+		}
+		lake_runs_free(&runs);
+	}
+	if (best_id == NULL || best_dir == NULL) {
+		free(keep_dir);
+		free(keep_id);
+		if (run_id != NULL)
+			return mig_seterr(ctx, MIG_ERR_NOTFOUND, "%s: no run %s "
+			    "of plan %s in %s", p->file, run_id, p->name,
+			    t->root);
+		return mig_seterr(ctx, MIG_ERR_NOTFOUND, "%s: no run of plan "
+		    "%s in %s yet (migrate run %s)", p->file, p->name,
+		    t->root, p->file);
+	}
+	(void)snprintf(dir, dirsize, "%s", best_dir);
+	(void)snprintf(id, 32, "%s", best_id);
+	free(keep_dir);
+	free(keep_id);
+	return 0;
+}
+
+/* Fetches and decrypts migrate-manifest.json.age. */
+int
+run_read_manifest(struct mig_transport *t, const char *run_dir,
+    const struct mig_age_identities *ids, json_t **docp, struct mig_ctx *ctx)
+{
+	struct mig_reader *src = NULL, *dec = NULL;
+	struct mig_writer *mem = NULL;
+	const unsigned char *data;
+	char path[PATH_MAX];
+	json_error_t jerr;
+	size_t len;
+	int r;
+
+	*docp = NULL;
+	if (pjoin(path, sizeof(path), run_dir, "migrate-manifest.json.age")
+	    != 0)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
+	if ((r = t->ops->open_read(t, path, &src)) != 0 ||
+	    (r = mig_age_decrypt_reader_new(ids, src, ctx, &dec)) != 0 ||
+	    (r = mig_mem_writer_new(MANIFEST_MAX, ctx, &mem)) != 0 ||
+	    (r = mig_stream_copy(dec, mem, NULL)) != 0) {
+		mig_preferr(ctx, "%s", path);
+		goto out;
+	}
+	data = mig_mem_writer_data(mem, &len);
+	*docp = json_loadb((const char *)data, len, 0, &jerr);
+	if (*docp == NULL || !json_is_array(json_object_get(*docp,
+	    "objects"))) {
+		json_decref(*docp);
+		*docp = NULL;
+		r = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not a migrate "
+		    "manifest (%s)", path, jerr.text);
+	}
+	if (data != NULL)
+		OPENSSL_cleanse((void *)data, len);
+out:
+	mig_writer_free(mem);
+	mig_reader_free(dec);
+	mig_reader_free(src);
+	return r;
+}
+
+/* Drains r, giving its plaintext digest and length. */
+static int
+drain_hash(struct mig_reader *rd, unsigned char *buf, char hex[65],
+    uint64_t *count, struct mig_ctx *ctx)
+{
+	struct mig_reader *sha = NULL;
+	unsigned char md[32];
+	size_t n;
+	int r;
+
+	if ((r = mig_sha256_reader_new(rd, ctx, &sha)) != 0)
+		return r;
+	do {
+		r = mig_reader_read(sha, buf, BUF_SIZE, &n);
+	} while (r == 0 && n > 0);
+	if (r == 0) {
+		mig_sha256_reader_result(sha, md, count);
+		mig_hex_encode(md, sizeof(md), hex);
+	}
+	mig_reader_free(sha);
+	return r;
+}
+
+/* Opens object -> age -> [zstd] as a plaintext reader chain. */
+struct chain {
+	struct mig_reader	*src, *dec, *z;
+};
+
+static void
+chain_free(struct chain *c)
+{
+	mig_reader_free(c->z);
+	mig_reader_free(c->dec);
+	mig_reader_free(c->src);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+chain_open(struct mig_transport *t, const char *path,
+    const struct mig_age_identities *ids, bool compressed, struct chain *c,
+    struct mig_ctx *ctx)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = t->ops->open_read(t, path, &c->src)) != 0 ||
+	    (r = mig_age_decrypt_reader_new(ids, c->src, ctx, &c->dec)) != 0 ||
+	    (compressed && (r = mig_zstd_reader_new(c->dec, 0, ctx,
+	    &c->z)) != 0))
+		chain_free(c);
+	return r;
+}
+
+static struct mig_reader *
+chain_out(struct chain *c)
+{
+	return c->z != NULL ? c->z : c->dec;
+}
+
+/* Checks an archive object's members against the manifest. */
+static int
+deep_archive(struct vctx *v, json_t *doc, const char *object, bool compressed)
+{
+	struct chain c;
+	struct mig_archive *ar = NULL;
+	struct mig_archive_entry e;
+	struct mig_reader *rd = NULL;
+	json_t *want, *o;
+	char path[PATH_MAX], hex[65];
+	const char *key;
+	uint64_t count;
+	size_t i;
+	int r, rr;
+
+	if ((want = json_object()) == NULL)
+		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+	json_array_foreach(json_object_get(doc, "objects"), i, o) {
+		const char *m = json_string_value(json_object_get(o, "member"));
+
+		if (m != NULL)
+			json_object_set(want, m, o);
+	}
+	if (pjoin(path, sizeof(path), v->run_dir, object) != 0) {
+		json_decref(want);
+		return mig_seterr(v->ctx, MIG_ERR_INTERNAL, "path too long");
+	}
+	if ((r = chain_open(v->t, path, v->o->identities, compressed, &c,
+	    v->ctx)) != 0 ||
+	    (r = mig_archive_open_reader(chain_out(&c), object, v->ctx,
+	    &ar)) != 0)
+		goto out;
+	while ((rr = mig_archive_next(ar, &e)) == 0) {
+		o = json_object_get(want, e.name);
+		if (o == NULL) {
+			/* repurchase: the inner bag's own tag files. */
+			if (e.type == MIG_ARCHIVE_REGULAR &&
+			    strchr(e.name, '/') != NULL &&
+			    strstr(e.name, "/data/") == NULL)
+				continue;
+			if (e.type != MIG_ARCHIVE_DIR)
+				finding(v, MIG_FIND_EXTRA, e.name, "in the "
+				    "archive but not in the manifest");
+			continue;
+		}
+		if ((r = mig_archive_entry_reader(ar, &rd)) != 0 ||
+		    (r = drain_hash(rd, v->buf, hex, &count, v->ctx)) != 0)
+			goto out;
+		mig_reader_free(rd);
+		rd = NULL;
+		if (count != (uint64_t)json_integer_value(json_object_get(o,
+		    "size")) || strcmp(hex, json_string_value(
+		    json_object_get(o, "sha256"))) != 0)
+			finding(v, MIG_FIND_PLAINTEXT, e.name, "plaintext size "
+			    "or SHA-256 differs from the manifest");
+		v->sum->deep_objects++;
+		json_object_del(want, e.name);
+	}
+	if (rr < 0) {
+		r = rr;
+		goto out;
+	}
+	json_object_foreach(want, key, o)
+		finding(v, MIG_FIND_MISSING, key, "in the manifest but not in "
+		    "the archive");
+out:
+	mig_reader_free(rd);
+	mig_archive_free(ar);
+	chain_free(&c);
+	json_decref(want);
+	return r;
+}
+
+static int
+deep_check(struct vctx *v)
+{
+	json_t *doc = NULL, *o, *arch;
+	struct chain c;
+	char path[PATH_MAX], hex[65];
+	uint64_t count;
+	bool compressed;
+	size_t i;
+	int r;
+
+	if ((r = run_read_manifest(v->t, v->run_dir, v->o->identities, &doc,
+	    v->ctx)) != 0)
+		return r;
+	compressed = json_is_true(json_object_get(doc, "compressed"));
+	arch = json_object_get(doc, "archive");
+	if (arch != NULL) {
+		r = deep_archive(v, doc, json_string_value(json_object_get(arch,
+		    "object")), compressed);
+		goto out;
+	}
+	json_array_foreach(json_object_get(doc, "objects"), i, o) {
+		const char *obj = json_string_value(json_object_get(o,
+		    "object"));
+		const char *sha = json_string_value(json_object_get(o,
+		    "sha256"));
+
+		if (obj == NULL)	/* retain: inventory only */
+			continue;
+		if (sha == NULL || pjoin(path, sizeof(path), v->run_dir,
+		    obj) != 0) {
+			finding(v, MIG_FIND_FORMAT, obj, "bad manifest entry");
+			continue;
+		}
+		r = chain_open(v->t, path, v->o->identities, compressed, &c,
+		    v->ctx);
+		if (r == 0)
+			r = drain_hash(chain_out(&c), v->buf, hex, &count,
+			    v->ctx);
+		chain_free(&c);
+		if (r == MIG_ERR_VERIFY || r == MIG_ERR_FORMAT ||
+		    r == MIG_ERR_NOTFOUND) {
+			finding(v, MIG_FIND_ALTERED, obj, mig_errmsg(v->ctx));
+			r = 0;
+			continue;
+		}
+		if (r != 0)
+			goto out;
+		if (count != (uint64_t)json_integer_value(json_object_get(o,
+		    "size")) || strcmp(hex, sha) != 0)
+			finding(v, MIG_FIND_PLAINTEXT, obj, "decrypted plaintext "
+			    "size or SHA-256 differs from the manifest");
+		v->sum->deep_objects++;
+		if (v->o->progress != NULL) {
+			struct mig_run_progress pr = { "deep verify",
+			    v->sum->deep_objects, json_array_size(
+			    json_object_get(doc, "objects")), 0, 0 };
+
+			v->o->progress(v->o->arg, &pr);
+		}
+	}
+out:
+	json_decref(doc);
+	return r;
+}
+
+static enum mig_finding_kind
+bag_kind(enum mig_bag_kind k)
+{
+	switch (k) {
+	case MIG_BAG_MISSING:	return MIG_FIND_MISSING;
+	case MIG_BAG_EXTRA:	return MIG_FIND_EXTRA;
+	case MIG_BAG_ALTERED:	return MIG_FIND_ALTERED;
+	case MIG_BAG_TRUNCATED:	return MIG_FIND_TRUNCATED;
+	case MIG_BAG_FETCH:	return MIG_FIND_INCOMPLETE;
+	default:		return MIG_FIND_FORMAT;
+	}
+}
+
+static void
+bag_progress(void *arg, uint64_t files, uint64_t bytes)
+{
+	struct vctx *v = arg;
+	struct mig_run_progress pr = { "verify", files, 0, bytes, 0 };
+
+	if (v->o->progress != NULL)
+		v->o->progress(v->o->arg, &pr);
+}
+
+static int
+check_bag(struct vctx *v, const char *local_dir)
+{
+	struct mig_bag_validate_opts bo;
+	struct mig_bag_report rep;
+	const char *head;
+	size_t i;
+	int r;
+
+	memset(&bo, 0, sizeof(bo));
+	memset(&rep, 0, sizeof(rep));
+	bo.progress = bag_progress;
+	bo.progress_arg = v;
+	if (local_dir != NULL)
+		r = mig_bag_validate(local_dir, &bo, &rep, v->ctx);
+	else
+		r = mig_bag_validate_t(v->t, v->run_dir, &bo, &rep, v->ctx);
+	if (r != 0 && r != MIG_ERR_VERIFY) {
+		mig_bag_report_free(&rep);
+		return r;
+	}
+	for (i = 0; i < rep.nfindings; i++)
+		finding(v, bag_kind(rep.findings[i].kind),
+		    rep.findings[i].path, rep.findings[i].detail);
+	if (rep.dropped != 0) {
+		char msg[64];
+
+		(void)snprintf(msg, sizeof(msg), "%zu more findings not shown",
+		    rep.dropped);
+		finding(v, MIG_FIND_FORMAT, "", msg);
+	}
+	v->sum->objects = rep.payload_files;
+	v->sum->bytes = rep.payload_bytes;
+	(void)snprintf(v->sum->bag_version, sizeof(v->sum->bag_version), "%s",
+	    rep.version);
+	if (v->o->plan != NULL) {
+		head = mig_bag_report_info(&rep, "Migrate-Audit-Head");
+		if (head == NULL)
+			finding(v, MIG_FIND_AUDIT, "bag-info.txt", "no "
+			    "Migrate-Audit-Head: cannot tie the bag to the "
+			    "audit log");
+		else if (mig_audit_find_head(v->o->plan->audit_log, head,
+		    v->ctx) != 0)
+			finding(v, MIG_FIND_AUDIT, v->o->plan->audit_log,
+			    mig_errmsg(v->ctx));
+		else
+			v->sum->audit_head_ok = true;
+	}
+	mig_bag_report_free(&rep);
+	return 0;
+}
+
+void
+mig_verify_summary_free(struct mig_verify_summary *sum)
+{
+	if (sum == NULL)
+		return;
+	free(sum->run_dir);
+	sum->run_dir = NULL;
+}
+
+int
+mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
+    struct mig_ctx *ctx)
+{
+	struct vctx v;
+	struct mig_tstat st;
+	char marker[PATH_MAX], local[PATH_MAX];
+	int r;
+
+	memset(sum, 0, sizeof(*sum));
+	memset(&v, 0, sizeof(v));
+	v.o = o;
+	v.sum = sum;
+	v.ctx = ctx;
+	if ((v.buf = malloc(BUF_SIZE)) == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	if (o->plan == NULL) {
+		/* Any bag directory, whoever wrote it. */
+		r = check_bag(&v, o->bag_dir);
+		goto out;
+	}
+	if ((r = mig_transport_open(o->tcfg, ctx, &v.t)) != 0 ||
+	    (r = run_locate(v.t, o->plan, o->run_id, v.run_dir,
+	    sizeof(v.run_dir), sum->run_id, ctx)) != 0)
+		goto out;
+	sum->run_dir = strdup(v.run_dir);
+	(void)pjoin(marker, sizeof(marker), v.run_dir, "_SUCCESS");
+	if (v.t->ops->stat(v.t, marker, &st) != 0) {
+		mig_clearerr(ctx);
+		finding(&v, MIG_FIND_INCOMPLETE, "_SUCCESS", "the run is not "
+		    "complete (no _SUCCESS): run the plan again to resume it");
+	}
+	if (strcmp(o->plan->scheme, "file") == 0 &&
+	    pjoin(local, sizeof(local), o->plan->lake_path, v.run_dir) == 0)
+		r = check_bag(&v, local);
+	else
+		r = check_bag(&v, NULL);
+	if (r != 0)
+		goto out;
+	if (o->deep && (r = deep_check(&v)) != 0)
+		goto out;
+out:
+	mig_transport_close(v.t);
+	free(v.buf);
+	if (r == 0 && sum->findings != 0)
+		r = mig_seterr(ctx, MIG_ERR_VERIFY, "%s: %llu problem%s found",
+		    sum->run_dir != NULL ? sum->run_dir : o->bag_dir,
+		    (unsigned long long)sum->findings,
+		    sum->findings == 1 ? "" : "s");
+	return r;
+}
