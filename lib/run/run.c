@@ -728,6 +728,14 @@ process_file(struct worker *wk, struct obj *ob)
 
 	if ((r = open_source(wk, ob, &fd)) != 0)
 		goto fail;
+	if (rn->o->dry_run) {
+		/* Read-only: find what is unchanged, land nothing. */
+		if (ob->prev_sha != NULL && !rn->o->full &&
+		    hash_fd(wk, fd, ob->path, hex, &count) == 0 &&
+		    strcmp(hex, ob->prev_sha) == 0)
+			ob->state = OBJ_UNCHANGED;
+		goto out;
+	}
 	if (ob->prev_sha != NULL && !rn->o->full) {
 		/* Hash first: unchanged files cost a read, not a write. */
 		if ((r = hash_fd(wk, fd, ob->path, hex, &count)) != 0)
@@ -777,7 +785,7 @@ worker_open(struct run *rn, struct worker *wk)
 	if ((wk->ctx = mig_ctx_new()) == NULL ||
 	    (wk->buf = malloc(READ_CHUNK)) == NULL)
 		return MIG_ERR_NOMEM;
-	if (!rn->si->moves_data)
+	if (!rn->si->moves_data || rn->o->dry_run)
 		return 0;
 	return mig_transport_open(rn->o->tcfg, wk->ctx, &wk->t);
 }
@@ -1759,6 +1767,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		apply_journal(&rn);
 	}
 	if (o->dry_run) {
+		if (!rn.archive_source && !rn.si->one_archive &&
+		    rn.si->moves_data && (r = run_workers(&rn, o->jobs)) != 0)
+			goto out;
 		r = dry_run(&rn);
 		goto out;
 	}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# A run after a complete one lands only what is new or changed (by
+# plaintext SHA-256); --full lands everything; nothing new lands no bag.
+. "$(dirname "$0")/lib.sh"
+setup_plans
+src="$T/src"
+mkdir -p "$src/a" "$src/b"
+for i in $(seq 1 20); do printf 'row,%d\n' "$i" > "$src/a/f$i.csv"; done
+head -c 100000 /dev/urandom > "$src/b/blob.bin"
+write_plan "$T/i.toml" replatform "$src"
+
+expect_exit 0 "$MIGRATE" run --json "$T/i.toml"
+[ "$(json "$T/out" 'd["counts"]["stored"]')" = 21 ] || fail "first run lands all"
+first=$(json "$T/out" 'd["run"]')
+
+echo "changed" >> "$src/a/f3.csv"
+echo "new" > "$src/a/new.csv"
+touch "$src/a/f5.csv"			# mtime only: same SHA-256
+rm "$src/a/f7.csv"
+expect_exit 0 "$MIGRATE" run --json "$T/i.toml"
+[ "$(json "$T/out" 'd["counts"]["stored"]')" = 2 ] || fail "second run lands 2"
+[ "$(json "$T/out" 'd["counts"]["unchanged"]')" = 19 ] || fail "19 unchanged"
+second=$(json "$T/out" 'd["run"]')
+[ "$first" != "$second" ] || fail "same run id"
+expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/i.toml"
+expect_exit 0 "$MIGRATE" restore "$T/i.toml" --run "$second" -i "$KEY" --to "$T/r2"
+[ "$(find "$T/r2" -type f | wc -l)" = 2 ] || fail "second bag holds 2 files"
+cmp "$T/r2/a/f3.csv" "$src/a/f3.csv" || fail "changed file"
+cmp "$T/r2/a/new.csv" "$src/a/new.csv" || fail "new file"
+
+expect_exit 0 "$MIGRATE" run --json "$T/i.toml"
+[ "$(json "$T/out" 'd["outcome"]')" = nothing-new ] || fail "third run: nothing new"
+third=$(json "$T/out" 'd["run"]')
+[ ! -e "$T/lake/raw/t-replatform/ingest_date="*"/run=$third/_SUCCESS" ] || fail "empty bag landed"
+grep -q "\"run\":\"$third\".*\"event\":\"run.end\".*\"outcome\":\"nothing new\",\"objects\":0" \
+    "$T/audit/t-replatform.jsonl" || fail "audit lacks the empty run"
+expect_exit 0 "$MIGRATE" run --json "$T/i.toml"
+[ "$(json "$T/out" 'd["outcome"]')" = nothing-new ] || fail "fourth run: nothing new"
+
+expect_exit 0 "$MIGRATE" run --json --full "$T/i.toml"
+[ "$(json "$T/out" 'd["counts"]["stored"]')" = 21 ] || fail "--full lands all"
+expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/i.toml"
+expect_exit 0 "$MIGRATE" audit verify "$T/audit/t-replatform.jsonl"
+
+# --dry-run lists and writes nothing anywhere.
+echo "more" > "$src/a/more.csv"
+before=$(find "$T/lake" "$T/audit" -type f | xargs cat | sha256sum)
+expect_exit 0 "$MIGRATE" run --dry-run "$T/i.toml"
+expect_out "would land a/more.csv -> "
+[ "$(wc -l < "$T/out")" = 1 ] || fail "--dry-run lists unchanged files"
+after=$(find "$T/lake" "$T/audit" -type f | xargs cat | sha256sum)
+[ "$before" = "$after" ] || fail "--dry-run wrote something"
+echo ok
