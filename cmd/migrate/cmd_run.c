@@ -24,7 +24,7 @@
 
 const char *const cmd_run_usage[] = {
 	"migrate run PLAN [--dry-run] [--jobs N] [--full] [--new-run]",
-	"            [--no-progress] [--json]",
+	"            [--no-progress] [--json] [-i IDENTITY]",
 	NULL
 };
 
@@ -193,6 +193,7 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 		{ "new-run", no_argument, NULL, 'N' },
 		{ "no-progress", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "identity", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -201,6 +202,9 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	struct mig_transport_config tcfg;
 	struct mig_plan *plan = NULL;
 	struct mig_age_recipients *rs = NULL;
+	struct mig_age_identities *ids = NULL;
+	char *idfiles[16];
+	size_t nid = 0;
 	struct mig_sign_key *key = NULL;
 	struct mig_audit_log *log = NULL;
 	struct run_ui ui;
@@ -212,8 +216,15 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	memset(&ui, 0, sizeof(ui));
 	memset(&sum, 0, sizeof(sum));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hj:n", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hi:j:n", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'i':
+			/* Only for retire's delete_source deep verify. */
+			if (nid == 16)
+				return cmd_bad_usage(cmd_run_usage, "at most 16 "
+				    "identities");
+			idfiles[nid++] = optarg;
+			break;
 		case 'n':
 			o.dry_run = true;
 			break;
@@ -252,8 +263,12 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	    (r = cmd_transport_config(plan, &tcfg, ctx)) != 0 ||
 	    (r = cmd_plan_recipients(plan, ctx, &rs)) != 0)
 		goto out;
+	if (nid > 0 && (r = cmd_identities(idfiles, nid, false, NULL, NULL,
+	    ctx, &ids)) != 0)
+		goto out;
 	if (!o.dry_run && (r = cmd_open_audit(plan, ctx, &key, &log)) != 0)
 		goto out;
+	o.identities = ids;
 	o.plan = plan;
 	o.tcfg = &tcfg;
 	o.recipients = rs;
@@ -282,6 +297,7 @@ out:
 	mig_run_summary_free(&sum);
 	mig_sign_key_free(key);
 	mig_age_recipients_free(rs);
+	mig_age_identities_free(ids);
 	mig_plan_free(plan);
 	pthread_mutex_destroy(&ui.mu);
 	return status;

@@ -1622,6 +1622,90 @@ out:
 	return r;
 }
 
+/* --- retire: delete_source after a deep verify --------------------------------------- */
+
+static void
+count_finding(void *arg, enum mig_finding_kind kind, const char *path,
+    const char *detail)
+{
+	struct run *rn = arg;
+
+	(void)kind;
+	note(rn, "deep verify before deletion: %s: %s", path, detail);
+}
+
+/*
+ * Deletes the retired source files, but only after the landed archive
+ * passed a deep verify (decrypted, every member checked against the
+ * manifest), only files that have not changed since they were archived,
+ * and each deletion audited.
+ */
+static int
+delete_sources(struct run *rn)
+{
+	struct mig_verify_opts vo;
+	struct mig_verify_summary vs;
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i;
+	int r;
+
+	memset(&vo, 0, sizeof(vo));
+	vo.plan = rn->p;
+	vo.tcfg = rn->o->tcfg;
+	vo.run_id = rn->run_id;
+	vo.identities = rn->o->identities;
+	vo.deep = true;
+	vo.finding = count_finding;
+	vo.arg = rn;
+	r = mig_verify_run(&vo, &vs, rn->ctx);
+	mig_verify_summary_free(&vs);
+	if (r != 0) {
+		(void)audit(rn, MIG_AUDIT_VERIFY_FAILED, json_pack("{s:s, s:s}",
+		    "check", "deep verify before delete_source", "reason",
+		    mig_errmsg(rn->ctx)), rn->ctx);
+		return mig_preferr(rn->ctx, "source kept: the deep verify "
+		    "before delete_source failed");
+	}
+	(void)audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:s, s:I}", "check",
+	    "deep verify before delete_source", "objects",
+	    (json_int_t)vs.deep_objects), rn->ctx);
+	if (rn->archive_source) {
+		if (unlink(rn->p->source_path) != 0)
+			return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s",
+			    rn->p->source_path, strerror(errno));
+		return audit(rn, MIG_AUDIT_SRC_DELETED, json_pack("{s:s}",
+		    "object", rn->p->source_path), rn->ctx);
+	}
+	for (i = 0; i < rn->nobj; i++) {
+		const struct obj *ob = &rn->objs[i];
+
+		if (ob->state != OBJ_STORED ||
+		    join(path, sizeof(path), rn->p->source_path, ob->path) != 0)
+			continue;
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    !same_stat(ob, &st)) {
+			note(rn, "kept %s: changed since it was archived",
+			    ob->path);
+			(void)audit(rn, MIG_AUDIT_OBJ_SKIPPED, json_pack(
+			    "{s:s, s:s}", "object", ob->path, "reason",
+			    "changed since archived: not deleted"), rn->ctx);
+			continue;
+		}
+		if (unlink(path) != 0)
+			return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s", path,
+			    strerror(errno));
+		if ((r = audit(rn, MIG_AUDIT_SRC_DELETED, json_pack("{s:s, s:I,"
+		    " s:s}", "object", ob->path, "bytes", (json_int_t)ob->size,
+		    "sha256_verified", "yes"), rn->ctx)) != 0)
+			return r;
+	}
+	if (rn->o->audit != NULL)
+		return mig_audit_checkpoint(rn->o->audit, rn->run_id, NULL,
+		    rn->ctx);
+	return 0;
+}
+
 /* --- Entry point ------------------------------------------------------------------- */
 
 static void
@@ -1725,6 +1809,14 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	rn.journal_fd = -1;
 	pthread_mutex_init(&rn.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
+	    o->identities == NULL && !o->dry_run) {
+		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: delete_source = true: "
+		    "give the identity (-i FILE) so that the landed archive is "
+		    "deep-verified before any source file is deleted",
+		    rn.p->file);
+		goto out;
+	}
 
 	if (rn.si->partition && strncmp(rn.p->partition_by, "mtime:", 6) != 0) {
 		if (regcomp(&rn.part_re, rn.p->partition_by, REG_EXTENDED) != 0) {
@@ -1874,6 +1966,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	    (r = state_clear_current(rn.state_dir, ctx)) != 0)
 		goto out;
 	(void)unlink(rn.journal_path);
+	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
+	    sum->landed)
+		r = delete_sources(&rn);
 out:
 	if (r != 0 && sum->seconds == 0) {
 		struct timespec t1;
