@@ -1,0 +1,458 @@
+/*
+ * The file:// backend: a destination directory on a local (or mounted)
+ * file system.
+ *
+ * The root is the URL's path, resolved against cfg->base_dir when it is
+ * relative; it is trusted configuration and may pass through symbolic
+ * links.  Below the root nothing is followed: every object path is
+ * walked one component at a time with openat(O_NOFOLLOW | O_DIRECTORY),
+ * so a symbolic link planted in the lake cannot redirect a write or a
+ * read outside it (MIG_ERR_SECURITY).
+ *
+ * Objects are written through the file sink: a temporary
+ * DIR/.BASE.migrate-tmp-XXXXXXXX, fsync, rename, fsync of DIR.  Writes
+ * REPLACE an existing object (overwrite = true): a run that failed after
+ * publishing some objects re-lands them when it resumes, and the bag
+ * manifest is what decides which bytes are right.
+ *
+ * For mkdir_p, stat and list, the empty path "" names the root itself.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "migrate/error.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+#include "../stream/stream_int.h"
+#include "transport_int.h"
+
+/* Mode of new objects and directories, before the umask. */
+#define FILE_OBJ_MODE	0644
+#define FILE_DIR_MODE	0777
+
+struct file_priv {
+	char	*root;		/* file system path of the root */
+};
+
+static int
+file_open(struct mig_transport *t, const struct mig_transport_config *cfg,
+    const struct mig_url *url)
+{
+	struct file_priv *p;
+	const char *path = url->path;
+	size_t n;
+	int r;
+
+	if (path == NULL || path[0] == '\0')
+		return mig_seterr(t->ctx, MIG_ERR_USAGE,
+		    "%s: empty destination path", t->root);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+	if (path[0] != '/' && cfg->base_dir != NULL &&
+	    cfg->base_dir[0] != '\0') {
+		n = strlen(cfg->base_dir) + strlen(path) + 2;
+		if ((p->root = malloc(n)) != NULL)
+			(void)snprintf(p->root, n, "%s/%s", cfg->base_dir,
+			    path);
+	} else
+		p->root = strdup(path);
+	if (p->root == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out_free;
+	}
+	/* Drop trailing slashes, keeping "/" itself. */
+	n = strlen(p->root);
+	while (n > 1 && p->root[n - 1] == '/')
+		p->root[--n] = '\0';
+	t->priv = p;
+	return 0;
+
+out_free:
+	free(p->root);
+	free(p);
+	return r;
+}
+
+static void
+file_close(struct mig_transport *t)
+{
+	struct file_priv *p = t->priv;
+
+	if (p == NULL)
+		return;
+	free(p->root);
+	free(p);
+	t->priv = NULL;
+}
+
+/* Error for a failed openat() of dir component comp of rel. */
+static int
+walk_err(struct mig_transport *t, int dirfd, const char *comp,
+    const char *rel, int e)
+{
+	struct file_priv *p = t->priv;
+	struct stat st;
+
+	if ((e == ELOOP || e == ENOTDIR) &&
+	    fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode))
+		return mig_seterr(t->ctx, MIG_ERR_SECURITY,
+		    "%s/%s: \"%s\" is a symbolic link, refusing to follow it",
+		    p->root, rel, comp);
+	return mig_seterr(t->ctx, e == ENOENT ? MIG_ERR_NOTFOUND : MIG_ERR_IO,
+	    "%s/%s: %s: %s", p->root, rel, comp, strerror(e));
+}
+
+/* mkdir of one prefix of the root: an existing directory is fine. */
+static int
+mkdir_one(struct mig_transport *t, const char *path)
+{
+	struct stat st;
+	int e;
+
+	if (mkdir(path, FILE_DIR_MODE) == 0)
+		return 0;
+	e = errno;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	return mig_seterr(t->ctx, MIG_ERR_IO, "%s: mkdir: %s", path,
+	    strerror(e));
+}
+
+/* mkdir -p of the root, which may be absolute or relative. */
+static int
+mkdir_root(struct mig_transport *t)
+{
+	struct file_priv *p = t->priv;
+	char *path, *s;
+	int r = 0;
+
+	if ((path = strdup(p->root)) == NULL)
+		return mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (s = path + 1; *s != '\0' && r == 0; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		r = mkdir_one(t, path);
+		*s = '/';
+	}
+	if (r == 0)
+		r = mkdir_one(t, path);
+	free(path);
+	return r;
+}
+
+/*
+ * Opens the directory holding rel's last component (parent) or rel
+ * itself (!parent), creating directories on the way when create is set.
+ * *dirfdp is the caller's to close; *lastp (parent only) points into
+ * *bufp, which the caller frees.  rel "" is the root.
+ */
+static int
+walk(struct mig_transport *t, const char *rel, bool create, bool parent,
+    int *dirfdp, char **bufp, const char **lastp)
+{
+	struct file_priv *p = t->priv;
+	char *buf, *comp, *slash;
+	int fd, nfd, r;
+
+	*dirfdp = -1;
+	*bufp = NULL;
+	*lastp = NULL;
+	if (rel[0] != '\0' &&
+	    (r = mig_path_check_relative(rel, t->ctx)) != 0)
+		return r;
+	if (rel[0] == '\0' && parent)
+		return mig_seterr(t->ctx, MIG_ERR_SECURITY,
+		    "empty object path");
+	if (create && (r = mkdir_root(t)) != 0)
+		return r;
+	if ((fd = open(p->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return mig_seterr(t->ctx, errno == ENOENT ? MIG_ERR_NOTFOUND :
+		    MIG_ERR_IO, "%s: %s", p->root, strerror(errno));
+	if ((buf = strdup(rel)) == NULL) {
+		(void)close(fd);
+		return mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	for (comp = buf; *comp != '\0'; comp = slash + 1) {
+		slash = strchr(comp, '/');
+		if (slash == NULL && parent) {
+			*lastp = comp;
+			break;
+		}
+		if (slash != NULL)
+			*slash = '\0';
+		if (create && mkdirat(fd, comp, FILE_DIR_MODE) != 0 &&
+		    errno != EEXIST) {
+			r = mig_seterr(t->ctx, MIG_ERR_IO, "%s/%s: mkdir: %s",
+			    p->root, rel, strerror(errno));
+			goto out_close;
+		}
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (nfd < 0) {
+			r = walk_err(t, fd, comp, rel, errno);
+			goto out_close;
+		}
+		(void)close(fd);
+		fd = nfd;
+		if (slash == NULL)
+			break;
+	}
+	*dirfdp = fd;
+	*bufp = buf;
+	return 0;
+
+out_close:
+	(void)close(fd);
+	free(buf);
+	*lastp = NULL;
+	return r;
+}
+
+static int
+file_mkdir_p(struct mig_transport *t, const char *dir)
+{
+	const char *last;
+	char *buf;
+	int fd, r;
+
+	if ((r = walk(t, dir, true, false, &fd, &buf, &last)) != 0)
+		return r;
+	(void)close(fd);
+	free(buf);
+	return 0;
+}
+
+/* "ROOT/REL" for messages; NULL on ENOMEM. */
+static char *
+display_path(struct mig_transport *t, const char *rel)
+{
+	struct file_priv *p = t->priv;
+	size_t n = strlen(p->root) + strlen(rel) + 2;
+	char *s;
+
+	if ((s = malloc(n)) != NULL)
+		(void)snprintf(s, n, "%s/%s", p->root, rel);
+	return s;
+}
+
+static int
+file_open_write(struct mig_transport *t, const char *path, int64_t size,
+    struct mig_writer **wp)
+{
+	const char *last;
+	char *buf, *disp;
+	int fd, r;
+
+	*wp = NULL;
+	if ((r = walk(t, path, false, true, &fd, &buf, &last)) != 0)
+		return r;
+	if ((disp = display_path(t, path)) == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out_close;
+	}
+	r = mig_file_writer_newat(fd, last, disp, FILE_OBJ_MODE, true, size,
+	    t->ctx, wp);
+	free(disp);
+out_close:
+	(void)close(fd);
+	free(buf);
+	return r;
+}
+
+static int
+file_open_read(struct mig_transport *t, const char *path,
+    struct mig_reader **rp)
+{
+	struct stat st;
+	const char *last;
+	char *buf, *disp = NULL;
+	int dirfd, fd, fl, r;
+
+	*rp = NULL;
+	if ((r = walk(t, path, false, true, &dirfd, &buf, &last)) != 0)
+		return r;
+	if ((disp = display_path(t, path)) == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out_close;
+	}
+	/* O_NONBLOCK: a FIFO planted in the lake must not hang us. */
+	fd = openat(dirfd, last, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			r = mig_seterr(t->ctx, MIG_ERR_SECURITY,
+			    "%s: is a symbolic link, refusing to follow it",
+			    disp);
+		else
+			r = mig_seterr(t->ctx, errno == ENOENT ?
+			    MIG_ERR_NOTFOUND : MIG_ERR_IO, "%s: %s", disp,
+			    strerror(errno));
+		goto out_close;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		(void)close(fd);
+		r = mig_seterr(t->ctx, MIG_ERR_IO, "%s: not a regular file",
+		    disp);
+		goto out_close;
+	}
+	r = mig_file_reader_fromfd(fd, disp, t->ctx, rp);
+out_close:
+	free(disp);
+	(void)close(dirfd);
+	free(buf);
+	return r;
+}
+
+static void
+fill_tstat(const struct stat *st, struct mig_tstat *ts)
+{
+	memset(ts, 0, sizeof(*ts));
+	ts->size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
+	ts->mtime = st->st_mtime;
+	ts->is_dir = S_ISDIR(st->st_mode);
+}
+
+static int
+file_stat(struct mig_transport *t, const char *path, struct mig_tstat *ts)
+{
+	struct file_priv *p = t->priv;
+	struct stat st;
+	const char *last;
+	char *buf;
+	int fd, r;
+
+	memset(ts, 0, sizeof(*ts));
+	if ((r = walk(t, path, false, path[0] != '\0', &fd, &buf,
+	    &last)) != 0)
+		return r;
+	if (last == NULL) {
+		/* The root. */
+		if (fstat(fd, &st) != 0)
+			r = mig_seterr(t->ctx, MIG_ERR_IO, "%s: %s", p->root,
+			    strerror(errno));
+	} else if (fstatat(fd, last, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		r = mig_seterr(t->ctx, errno == ENOENT ? MIG_ERR_NOTFOUND :
+		    MIG_ERR_IO, "%s/%s: %s", p->root, path, strerror(errno));
+	else if (S_ISLNK(st.st_mode))
+		r = mig_seterr(t->ctx, MIG_ERR_SECURITY,
+		    "%s/%s: is a symbolic link, refusing to follow it",
+		    p->root, path);
+	if (r == 0)
+		fill_tstat(&st, ts);
+	(void)close(fd);
+	free(buf);
+	return r;
+}
+
+static int
+file_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
+    void *arg)
+{
+	struct file_priv *p = t->priv;
+	struct mig_tstat ts;
+	struct dirent *de;
+	struct stat st;
+	const char *last;
+	char *buf;
+	DIR *d;
+	int fd, r;
+
+	if ((r = walk(t, dir, false, false, &fd, &buf, &last)) != 0)
+		return r;
+	if ((d = fdopendir(fd)) == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_IO, "%s/%s: %s", p->root, dir,
+		    strerror(errno));
+		(void)close(fd);
+		goto out_free;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0)
+				r = mig_seterr(t->ctx, MIG_ERR_IO,
+				    "%s/%s: readdir: %s", p->root, dir,
+				    strerror(errno));
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno == ENOENT)
+				continue;	/* removed meanwhile */
+			r = mig_seterr(t->ctx, MIG_ERR_IO, "%s/%s/%s: %s",
+			    p->root, dir, de->d_name, strerror(errno));
+			break;
+		}
+		fill_tstat(&st, &ts);
+		if ((r = cb(arg, de->d_name, &ts)) != 0)
+			break;
+	}
+	(void)closedir(d);
+out_free:
+	free(buf);
+	return r;
+}
+
+/* unlinkat() of path with flags, mapping errno. */
+static int
+file_unlink(struct mig_transport *t, const char *path, int flags)
+{
+	struct file_priv *p = t->priv;
+	const char *last;
+	char *buf;
+	int fd, r;
+
+	if ((r = walk(t, path, false, true, &fd, &buf, &last)) != 0)
+		return r;
+	if (unlinkat(fd, last, flags) != 0) {
+		if (errno == ENOENT)
+			r = mig_seterr(t->ctx, MIG_ERR_NOTFOUND,
+			    "%s/%s: no such file or directory", p->root, path);
+		else
+			r = mig_seterr(t->ctx, MIG_ERR_IO, "%s/%s: %s: %s",
+			    p->root, path, flags == AT_REMOVEDIR ? "rmdir" :
+			    "remove", strerror(errno));
+	}
+	(void)close(fd);
+	free(buf);
+	return r;
+}
+
+static int
+file_remove(struct mig_transport *t, const char *path)
+{
+	return file_unlink(t, path, 0);
+}
+
+static int
+file_rmdir(struct mig_transport *t, const char *dir)
+{
+	return file_unlink(t, dir, AT_REMOVEDIR);
+}
+
+const struct mig_transport_ops mig_transport_file_ops = {
+	.scheme = "file",
+	.open = file_open,
+	.close = file_close,
+	.mkdir_p = file_mkdir_p,
+	.open_write = file_open_write,
+	.open_read = file_open_read,
+	.stat = file_stat,
+	.list = file_list,
+	.remove = file_remove,
+	.rmdir = file_rmdir,
+};
