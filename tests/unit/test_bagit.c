@@ -1,0 +1,1204 @@
+/*
+ * BagIt: bags written through the file transport validate; every kind of
+ * tampering is found and named; 0.97 bags, several algorithms, fetch.txt,
+ * percent-encoded names and NFC/NFD spellings are handled; the tag-file
+ * parsers accept and refuse what RFC 8493 says.
+ */
+#define _XOPEN_SOURCE 700	/* nftw() */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "migrate/bagit.h"
+#include "migrate/error.h"
+#include "migrate/transport.h"
+
+#include "lake/bagit_int.h"
+
+struct fx {
+	char			 root[64];	/* temporary directory */
+	char			 bag[128];	/* root/lake/run=1 */
+	struct mig_ctx		*ctx;
+	struct mig_transport	*t;
+	struct mig_bag_report	 rep;
+};
+
+static int
+rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct mig_transport_config cfg;
+	struct fx *f;
+	char url[128];
+
+	f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	(void)snprintf(f->root, sizeof(f->root), "/tmp/test_bagit.XXXXXX");
+	assert_non_null(mkdtemp(f->root));
+	(void)snprintf(f->bag, sizeof(f->bag), "%s/lake/run=1", f->root);
+	f->ctx = mig_ctx_new();
+	assert_non_null(f->ctx);
+	memset(&cfg, 0, sizeof(cfg));
+	(void)snprintf(url, sizeof(url), "file://%s/lake", f->root);
+	cfg.url = url;
+	if (mig_transport_open(&cfg, f->ctx, &f->t) != 0)
+		fail_msg("transport: %s", mig_errmsg(f->ctx));
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	mig_bag_report_free(&f->rep);
+	mig_transport_close(f->t);
+	mig_ctx_free(f->ctx);
+	(void)nftw(f->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* --- Helpers ----------------------------------------------------------- */
+
+static void
+mkparents(const char *path)
+{
+	char buf[1024], *p;
+
+	(void)snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			fail_msg("mkdir %s: %s", buf, strerror(errno));
+		*p = '/';
+	}
+}
+
+/* Writes len bytes at BAG/rel, creating directories. */
+static void
+put_bytes(const char *bag, const char *rel, const void *data, size_t len)
+{
+	char path[1024];
+	FILE *fp;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", bag, rel);
+	mkparents(path);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+put_text(const char *bag, const char *rel, const char *text)
+{
+	put_bytes(bag, rel, text, strlen(text));
+}
+
+static char *
+get_text(const char *bag, const char *rel)
+{
+	char path[1024], *buf;
+	FILE *fp;
+	long n;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", bag, rel);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	rewind(fp);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	(void)fclose(fp);
+	return buf;
+}
+
+static void
+rm_file(const char *bag, const char *rel)
+{
+	char path[1024];
+
+	(void)snprintf(path, sizeof(path), "%s/%s", bag, rel);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* Hex digest of s with the OpenSSL algorithm name alg, into out. */
+static const char *
+hexof(const char *alg, const char *s, char *out)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int n, i;
+
+	assert_int_equal(EVP_Digest(s, strlen(s), d, &n,
+	    EVP_get_digestbyname(alg), NULL), 1);
+	for (i = 0; i < n; i++)
+		(void)sprintf(out + 2 * i, "%02x", d[i]);
+	return out;
+}
+
+/* Replaces the first occurrence of from by to in BAG/rel. */
+static void
+edit(const char *bag, const char *rel, const char *from, const char *to)
+{
+	char *text = get_text(bag, rel), *p, *out;
+	size_t n;
+
+	p = strstr(text, from);
+	if (p == NULL)
+		fail_msg("%s: \"%s\" not found", rel, from);
+	n = strlen(text) - strlen(from) + strlen(to) + 1;
+	out = calloc(1, n);
+	assert_non_null(out);
+	memcpy(out, text, (size_t)(p - text));
+	strcat(out, to);
+	strcat(out, p + strlen(from));
+	put_text(bag, rel, out);
+	free(out);
+	free(text);
+}
+
+/* Does the report hold a finding of kind for path? */
+static bool
+has(const struct mig_bag_report *rep, enum mig_bag_kind kind,
+    const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < rep->nfindings; i++)
+		if (rep->findings[i].kind == kind &&
+		    strcmp(rep->findings[i].path, path) == 0)
+			return true;
+	return false;
+}
+
+static void
+dump(const struct mig_bag_report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->nfindings; i++)
+		print_message("  %s %s: %s\n",
+		    mig_bag_kind_name(rep->findings[i].kind),
+		    rep->findings[i].path, rep->findings[i].detail);
+}
+
+static int
+validate(struct fx *f)
+{
+	int r;
+
+	mig_bag_report_free(&f->rep);
+	mig_clearerr(f->ctx);
+	r = mig_bag_validate(f->bag, NULL, &f->rep, f->ctx);
+	if (r != 0)
+		dump(&f->rep);
+	return r;
+}
+
+static const char *const payload[][2] = {
+	{ "a.csv.age", "alpha,beta\n1,2\n" },
+	{ "sub/b.bin.age", "\x01\x02\x03 binary" },
+	{ "sub/deep/c.age", "" },
+};
+#define NPAYLOAD (sizeof(payload) / sizeof(payload[0]))
+
+static const struct mig_bag_tag info_tags[] = {
+	{ "Bagging-Date", "2026-11-25" },
+	{ "External-Identifier", "20261125T101010Z-0a1b2c3d" },
+	{ "Migrate-Strategy", "rehost" },
+	{ "Migrate-Plan-SHA256", "00112233445566778899aabbccddeeff"
+	    "00112233445566778899aabbccddeeff" },
+	{ "Migrate-Audit-Head", "ffeeddccbbaa99887766554433221100"
+	    "ffeeddccbbaa99887766554433221100" },
+	{ "Payload-Oxum", "1.1" },	/* ignored: computed */
+};
+
+/* Lands the payload and writes the tags through the file transport. */
+static void
+write_bag(struct fx *f)
+{
+	struct mig_bag_manifest *m;
+	struct mig_bag_info info = { info_tags,
+	    sizeof(info_tags) / sizeof(info_tags[0]) };
+	char path[256], hex[129];
+	size_t i;
+
+	m = mig_bag_manifest_new();
+	assert_non_null(m);
+	for (i = 0; i < NPAYLOAD; i++) {
+		(void)snprintf(path, sizeof(path), "run=1/data/%s",
+		    payload[i][0]);
+		*strrchr(path, '/') = '\0';
+		if (f->t->ops->mkdir_p(f->t, path) != 0)
+			fail_msg("mkdir_p: %s", mig_errmsg(f->ctx));
+		path[strlen(path)] = '/';
+		if (mig_transport_put(f->t, path, payload[i][1],
+		    strlen(payload[i][1])) != 0)
+			fail_msg("put: %s", mig_errmsg(f->ctx));
+		assert_int_equal(mig_bag_manifest_add(m, payload[i][0],
+		    hexof("SHA256", payload[i][1], hex),
+		    strlen(payload[i][1]), f->ctx), 0);
+	}
+	assert_int_equal(mig_transport_put(f->t,
+	    "run=1/migrate-manifest.json.age", "age-encrypted", 13), 0);
+	assert_int_equal(mig_bag_manifest_add_tagfile(m,
+	    "migrate-manifest.json.age", NULL, f->ctx), 0);
+	if (mig_bag_write_tags(f->t, "run=1", m, &info, f->ctx) != 0)
+		fail_msg("write_tags: %s", mig_errmsg(f->ctx));
+	assert_int_equal(mig_transport_put(f->t, "run=1/_SUCCESS", "", 0), 0);
+	mig_bag_manifest_free(m);
+}
+
+/* --- Writer and round trip --------------------------------------------- */
+
+static void
+test_bagit__write_and_validate(void **state)
+{
+	struct fx *f = *state;
+	char *text, hex[129], line[512];
+
+	write_bag(f);
+	text = get_text(f->bag, "bagit.txt");
+	assert_string_equal(text, "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	free(text);
+
+	/* Sorted by path; two spaces like sha256sum. */
+	text = get_text(f->bag, "manifest-sha256.txt");
+	(void)snprintf(line, sizeof(line), "%s  data/a.csv.age\n",
+	    hexof("SHA256", payload[0][1], hex));
+	assert_memory_equal(text, line, strlen(line));
+	assert_non_null(strstr(text, "  data/sub/deep/c.age\n"));
+	assert_true(strstr(text, "sub/b.bin") < strstr(text, "sub/deep"));
+	free(text);
+
+	text = get_text(f->bag, "bag-info.txt");
+	assert_non_null(strstr(text, "Bagging-Date: 2026-11-25\n"
+	    "External-Identifier: 20261125T101010Z-0a1b2c3d\n"
+	    "Migrate-Strategy: rehost\n"));
+	assert_non_null(strstr(text, "\nPayload-Oxum: 25.3\n"));
+	assert_null(strstr(text, "1.1"));
+	free(text);
+
+	text = get_text(f->bag, "tagmanifest-sha256.txt");
+	assert_non_null(strstr(text, "  bag-info.txt\n"));
+	assert_non_null(strstr(text, "  bagit.txt\n"));
+	assert_non_null(strstr(text, "  manifest-sha256.txt\n"));
+	(void)snprintf(line, sizeof(line), "%s  migrate-manifest.json.age\n",
+	    hexof("SHA256", "age-encrypted", hex));
+	assert_non_null(strstr(text, line));
+	assert_null(strstr(text, "_SUCCESS"));
+	free(text);
+
+	/* Plain coreutils agree with both manifests. */
+	(void)snprintf(line, sizeof(line), "cd '%s' && sha256sum --quiet "
+	    "--strict -c manifest-sha256.txt && sha256sum --quiet --strict "
+	    "-c tagmanifest-sha256.txt", f->bag);
+	assert_int_equal(system(line), 0);
+
+	assert_int_equal(validate(f), 0);
+	assert_string_equal(f->rep.version, "1.0");
+	assert_string_equal(f->rep.payload_algs, "sha256");
+	assert_string_equal(f->rep.tag_algs, "sha256");
+	assert_int_equal(f->rep.payload_files, 3);
+	assert_int_equal(f->rep.payload_bytes, 25);
+	assert_int_equal(f->rep.files_hashed, 3);
+	assert_int_equal(f->rep.manifest_entries, 3);
+	assert_int_equal(f->rep.nfindings, 0);
+	assert_string_equal(mig_bag_report_info(&f->rep,
+	    "external-identifier"), "20261125T101010Z-0a1b2c3d");
+	assert_string_equal(mig_bag_report_info(&f->rep, "Payload-Oxum"),
+	    "25.3");
+
+	/* The same bag through the transport. */
+	mig_bag_report_free(&f->rep);
+	if (mig_bag_validate_t(f->t, "run=1", NULL, &f->rep, f->ctx) != 0) {
+		dump(&f->rep);
+		fail_msg("validate_t: %s", mig_errmsg(f->ctx));
+	}
+	assert_int_equal(f->rep.files_hashed, 3);
+}
+
+static void
+test_bagit__writer_refuses(void **state)
+{
+	struct fx *f = *state;
+	struct mig_bag_manifest *m = mig_bag_manifest_new();
+	static const char *const bad[] = {
+		"", "/abs", "a/../b", "..", "a//b", "./a", "a/", "a/.",
+	};
+	static const struct mig_bag_tag badtags[][1] = {
+		{ { "Bad:Label", "x" } }, { { "", "x" } },
+		{ { " Lead", "x" } }, { { "Ok", "two\nlines" } },
+	};
+	char hex[65];
+	size_t i;
+
+	assert_non_null(m);
+	hexof("SHA256", "x", hex);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(mig_bag_manifest_add(m, bad[i], hex, 1,
+		    f->ctx), MIG_ERR_USAGE);
+	assert_int_equal(mig_bag_manifest_add(m, "x", "abc", 1, f->ctx),
+	    MIG_ERR_USAGE);
+	hex[5] = 'g';
+	assert_int_equal(mig_bag_manifest_add(m, "x", hex, 1, f->ctx),
+	    MIG_ERR_USAGE);
+	assert_int_equal(mig_bag_manifest_add_tagfile(m, "data/x", NULL,
+	    f->ctx), MIG_ERR_USAGE);
+	assert_int_equal(mig_bag_manifest_add_tagfile(m, "bagit.txt", NULL,
+	    f->ctx), MIG_ERR_USAGE);
+	assert_int_equal(mig_bag_manifest_add_tagfile(m, "../x", NULL,
+	    f->ctx), MIG_ERR_USAGE);
+	for (i = 0; i < sizeof(badtags) / sizeof(badtags[0]); i++) {
+		struct mig_bag_info info = { badtags[i], 1 };
+
+		assert_int_equal(mig_bag_write_tags(f->t, "run=1", m, &info,
+		    f->ctx), MIG_ERR_USAGE);
+	}
+	/* An extra tag file that was never written. */
+	assert_int_equal(mig_bag_manifest_add_tagfile(m, "absent.json", NULL,
+	    f->ctx), 0);
+	assert_int_equal(mig_bag_write_tags(f->t, "run=1", m, NULL, f->ctx),
+	    MIG_ERR_NOTFOUND);
+	mig_bag_manifest_free(m);
+}
+
+static void
+test_bagit__manifest_replace_and_encode(void **state)
+{
+	struct fx *f = *state;
+	struct mig_bag_manifest *m = mig_bag_manifest_new();
+	unsigned char d[32];
+	uint64_t files, bytes, size;
+	char hex[65], *text;
+
+	assert_non_null(m);
+	assert_int_equal(mig_bag_manifest_add(m, "x", hexof("SHA256", "1",
+	    hex), 10, f->ctx), 0);
+	assert_int_equal(mig_bag_manifest_add(m, "new\nline%25.txt",
+	    hexof("SHA256", "2", hex), 5, f->ctx), 0);
+	/* Re-stored: replaces. */
+	assert_int_equal(mig_bag_manifest_add(m, "x", hexof("SHA256", "3",
+	    hex), 7, f->ctx), 0);
+	mig_bag_manifest_totals(m, &files, &bytes);
+	assert_int_equal(files, 2);
+	assert_int_equal(bytes, 12);
+	assert_true(mig_bag_manifest_lookup(m, "x", d, &size));
+	assert_int_equal(size, 7);
+	assert_false(mig_bag_manifest_lookup(m, "y", NULL, NULL));
+	assert_int_equal(mig_bag_write_tags(f->t, "run=1", m, NULL, f->ctx),
+	    0);
+	text = get_text(f->bag, "manifest-sha256.txt");
+	assert_non_null(strstr(text, "  data/new%0Aline%2525.txt\n"));
+	assert_non_null(strstr(text, hexof("SHA256", "3", hex)));
+	assert_null(strstr(text, hexof("SHA256", "1", hex)));
+	free(text);
+	text = get_text(f->bag, "bag-info.txt");
+	assert_string_equal(text, "Payload-Oxum: 12.2\n");
+	free(text);
+	mig_bag_manifest_free(m);
+}
+
+struct adder {
+	struct mig_bag_manifest	*m;
+	int			 id;
+};
+
+static void *
+adder_main(void *arg)
+{
+	struct adder *a = arg;
+	char path[64];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		(void)snprintf(path, sizeof(path), "t%d/f%d", a->id, i);
+		if (mig_bag_manifest_add(a->m, path, "00000000000000000000"
+		    "00000000000000000000000000000000000000000000",
+		    1, NULL) != 0)
+			return a;
+	}
+	return NULL;
+}
+
+static void
+test_bagit__manifest_threads(void **state)
+{
+	struct mig_bag_manifest *m = mig_bag_manifest_new();
+	struct adder a[4];
+	pthread_t th[4];
+	uint64_t files, bytes;
+	void *ret;
+	int i;
+
+	(void)state;
+	assert_non_null(m);
+	for (i = 0; i < 4; i++) {
+		a[i].m = m;
+		a[i].id = i;
+		assert_int_equal(pthread_create(&th[i], NULL, adder_main,
+		    &a[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &ret), 0);
+		assert_null(ret);
+	}
+	mig_bag_manifest_totals(m, &files, &bytes);
+	assert_int_equal(files, 2000);
+	assert_int_equal(bytes, 2000);
+	assert_true(mig_bag_manifest_lookup(m, "t3/f499", NULL, NULL));
+	mig_bag_manifest_free(m);
+}
+
+/* --- Tamper matrix ----------------------------------------------------- */
+
+static void
+test_bagit__tamper_byte(void **state)
+{
+	struct fx *f = *state;
+
+	write_bag(f);
+	put_text(f->bag, "data/a.csv.age", "alpha,beta\n1,3\n");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_ALTERED, "data/a.csv.age"));
+	assert_int_equal(f->rep.nfindings, 1);
+	assert_int_equal(f->rep.counts[MIG_BAG_ALTERED], 1);
+	assert_non_null(strstr(mig_errmsg(f->ctx), "1 altered"));
+}
+
+static void
+test_bagit__tamper_deleted(void **state)
+{
+	struct fx *f = *state;
+
+	write_bag(f);
+	rm_file(f->bag, "data/sub/b.bin.age");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_MISSING, "data/sub/b.bin.age"));
+	assert_true(has(&f->rep, MIG_BAG_OXUM, "bag-info.txt"));
+	assert_int_equal(f->rep.nfindings, 2);
+}
+
+static void
+test_bagit__tamper_added(void **state)
+{
+	struct fx *f = *state;
+
+	write_bag(f);
+	put_text(f->bag, "data/sub/planted.age", "evil");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_EXTRA, "data/sub/planted.age"));
+	assert_true(has(&f->rep, MIG_BAG_OXUM, "bag-info.txt"));
+	assert_int_equal(f->rep.nfindings, 2);
+
+	/* The transport variant sees the same. */
+	mig_bag_report_free(&f->rep);
+	assert_int_equal(mig_bag_validate_t(f->t, "run=1", NULL, &f->rep,
+	    f->ctx), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_EXTRA, "data/sub/planted.age"));
+	assert_true(has(&f->rep, MIG_BAG_OXUM, "bag-info.txt"));
+	assert_int_equal(f->rep.nfindings, 2);
+	put_text(f->bag, "data/a.csv.age", "tampered");
+	mig_bag_report_free(&f->rep);
+	assert_int_equal(mig_bag_validate_t(f->t, "run=1", NULL, &f->rep,
+	    f->ctx), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_ALTERED, "data/a.csv.age"));
+}
+
+static void
+test_bagit__tamper_manifest_line(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], fake[65];
+
+	write_bag(f);
+	hexof("SHA256", payload[0][1], hex);
+	hexof("SHA256", "forged", fake);
+	edit(f->bag, "manifest-sha256.txt", hex, fake);
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_ALTERED, "data/a.csv.age"));
+	assert_true(has(&f->rep, MIG_BAG_ALTERED, "manifest-sha256.txt"));
+	assert_int_equal(f->rep.nfindings, 2);
+}
+
+static void
+test_bagit__tamper_oxum(void **state)
+{
+	struct fx *f = *state;
+
+	write_bag(f);
+	edit(f->bag, "bag-info.txt", "Payload-Oxum: 25.3",
+	    "Payload-Oxum: 26.3");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_OXUM, "bag-info.txt"));
+	assert_true(has(&f->rep, MIG_BAG_ALTERED, "bag-info.txt"));
+	assert_int_equal(f->rep.nfindings, 2);
+
+	edit(f->bag, "bag-info.txt", "Payload-Oxum: 26.3", "Payload-Oxum: x");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has(&f->rep, MIG_BAG_FORMAT, "bag-info.txt"));
+}
+
+static void
+test_bagit__tamper_tagmanifest(void **state)
+{
+	struct fx *f = *state;
+
+	write_bag(f);
+	put_text(f->bag, "migrate-manifest.json.age", "age-encrypteD");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_ALTERED,
+	    "migrate-manifest.json.age"));
+	assert_int_equal(f->rep.nfindings, 1);
+
+	rm_file(f->bag, "migrate-manifest.json.age");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_MISSING,
+	    "migrate-manifest.json.age"));
+
+	/* An edited tag manifest line. */
+	write_bag(f);
+	edit(f->bag, "tagmanifest-sha256.txt", "  bagit.txt", "  bagit.txT");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_MISSING, "bagit.txT"));
+}
+
+static void
+test_bagit__tamper_truncated(void **state)
+{
+	struct fx *f = *state;
+	struct mig_bag_manifest *m = mig_bag_manifest_new();
+	struct mig_bag_validate_opts opts = { 0 };
+	char hex[65];
+
+	write_bag(f);
+	put_text(f->bag, "data/a.csv.age", "alpha,beta\n");
+	/* Without known sizes a short file is "altered". */
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_ALTERED, "data/a.csv.age"));
+
+	assert_non_null(m);
+	assert_int_equal(mig_bag_manifest_add(m, "a.csv.age",
+	    hexof("SHA256", payload[0][1], hex), strlen(payload[0][1]),
+	    f->ctx), 0);
+	opts.expect = m;
+	mig_bag_report_free(&f->rep);
+	assert_int_equal(mig_bag_validate(f->bag, &opts, &f->rep, f->ctx),
+	    MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_TRUNCATED, "data/a.csv.age"));
+	mig_bag_manifest_free(m);
+}
+
+static void
+test_bagit__malformed(void **state)
+{
+	struct fx *f = *state;
+	char hex[65];
+
+	write_bag(f);
+	edit(f->bag, "manifest-sha256.txt", "  data/a.csv.age",
+	    "  data/../../../etc/passwd");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has(&f->rep, MIG_BAG_FORMAT, "manifest-sha256.txt"));
+	assert_true(has(&f->rep, MIG_BAG_EXTRA, "data/a.csv.age"));
+
+	write_bag(f);
+	hexof("SHA256", payload[0][1], hex);
+	edit(f->bag, "manifest-sha256.txt", hex, "nothex");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+
+	write_bag(f);
+	edit(f->bag, "manifest-sha256.txt", "  data/a.csv.age",
+	    "  /etc/passwd");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+
+	write_bag(f);
+	edit(f->bag, "manifest-sha256.txt", "  data/a.csv.age", "  bagit.txt");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+
+	/* Not a bag at all. */
+	rm_file(f->bag, "bagit.txt");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_non_null(strstr(mig_errmsg(f->ctx), "not a bag"));
+
+	mig_bag_report_free(&f->rep);
+	assert_int_equal(mig_bag_validate("/nonexistent/bag", NULL, &f->rep,
+	    f->ctx), MIG_ERR_NOTFOUND);
+}
+
+static void
+test_bagit__symlink_refused(void **state)
+{
+	struct fx *f = *state;
+	char path[512];
+
+	write_bag(f);
+	(void)snprintf(path, sizeof(path), "%s/data/link", f->bag);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has(&f->rep, MIG_BAG_FORMAT, "data/link"));
+}
+
+/* --- Hand-made bags ---------------------------------------------------- */
+
+static void
+test_bagit__v097_bom_crlf(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], text[512];
+
+	put_text(f->bag, "bagit.txt", "\xEF\xBB\xBF" "BagIt-Version: 0.97\r\n"
+	    "Tag-File-Character-Encoding: UTF-8\r\n");
+	put_text(f->bag, "data/x%0A.txt", "literal");
+	/* 0.97 takes names literally: no percent-decoding. */
+	(void)snprintf(text, sizeof(text), "%s  data/x%%0A.txt\r\n",
+	    hexof("SHA256", "literal", hex));
+	put_text(f->bag, "manifest-sha256.txt", text);
+	put_text(f->bag, "bag-info.txt", "Payload-Oxum: 7.1\r\n"
+	    "Contact-Name: A. Person\r\n  continued\r\n");
+	assert_int_equal(validate(f), 0);
+	assert_string_equal(f->rep.version, "0.97");
+	assert_string_equal(mig_bag_report_info(&f->rep, "Contact-Name"),
+	    "A. Person continued");
+
+	/* 1.0 refuses the byte-order mark. */
+	put_text(f->bag, "bagit.txt", "\xEF\xBB\xBF" "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	/* Unknown versions are refused. */
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 2.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: EBCDIC\n");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+}
+
+static void
+test_bagit__md5_sha512(void **state)
+{
+	struct fx *f = *state;
+	char hex[129], text[1024];
+
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	put_text(f->bag, "data/one", "one");
+	put_text(f->bag, "data/two words.txt", "two");
+	(void)snprintf(text, sizeof(text), "%s data/one\n",
+	    hexof("MD5", "one", hex));
+	(void)snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "%s\tdata/two words.txt\n", hexof("MD5", "two", hex));
+	put_text(f->bag, "manifest-md5.txt", text);
+	(void)snprintf(text, sizeof(text), "%s  data/two words.txt\n",
+	    hexof("SHA512", "two", hex));
+	(void)snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "%s  data/one\n", hexof("SHA512", "one", hex));
+	put_text(f->bag, "manifest-sha512.txt", text);
+	assert_int_equal(validate(f), 0);
+	assert_string_equal(f->rep.payload_algs, "md5,sha512");
+	assert_int_equal(f->rep.files_hashed, 2);
+
+	put_text(f->bag, "data/one", "One");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_ALTERED, "data/one"));
+	assert_int_equal(f->rep.nfindings, 1);
+
+	/* Listed in one manifest only: not in every manifest. */
+	put_text(f->bag, "data/one", "one");
+	(void)snprintf(text, sizeof(text), "%s  data/one\n",
+	    hexof("SHA512", "one", hex));
+	put_text(f->bag, "manifest-sha512.txt", text);
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_EXTRA, "data/two words.txt"));
+
+	/* An algorithm nobody can check. */
+	(void)snprintf(text, sizeof(text), "%s  data/one\n",
+	    hexof("SHA512", "one", hex));
+	(void)snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "%s  data/two words.txt\n", hexof("SHA512", "two", hex));
+	put_text(f->bag, "manifest-sha512.txt", text);
+	assert_int_equal(validate(f), 0);
+	put_text(f->bag, "manifest-whirlpool.txt", "");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has(&f->rep, MIG_BAG_FORMAT, "manifest-whirlpool.txt"));
+}
+
+static void
+test_bagit__fetch(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], text[1024];
+
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	put_text(f->bag, "data/here", "here");
+	(void)snprintf(text, sizeof(text), "%s  data/here\n",
+	    hexof("SHA256", "here", hex));
+	(void)snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "%s  data/remote.bin\n", hexof("SHA256", "remote bytes", hex));
+	put_text(f->bag, "manifest-sha256.txt", text);
+	put_text(f->bag, "fetch.txt",
+	    "https://example.org/remote.bin 12 data/remote.bin\n");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_FETCH, "data/remote.bin"));
+	assert_int_equal(f->rep.nfindings, 1);
+	assert_int_equal(f->rep.fetch_entries, 1);
+
+	/* Fetched: complete and valid. */
+	put_text(f->bag, "data/remote.bin", "remote bytes");
+	assert_int_equal(validate(f), 0);
+
+	/* Fetched short: truncated, thanks to the fetch.txt length. */
+	put_text(f->bag, "data/remote.bin", "remote");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_TRUNCATED, "data/remote.bin"));
+
+	/* A fetch entry must be in the payload manifests. */
+	put_text(f->bag, "data/remote.bin", "remote bytes");
+	put_text(f->bag, "fetch.txt",
+	    "https://example.org/x - data/unlisted\n");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has(&f->rep, MIG_BAG_FORMAT, "fetch.txt"));
+}
+
+static void
+test_bagit__encoded_names(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], text[1024];
+
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	put_text(f->bag, "data/new\nline.txt", "nl");
+	put_text(f->bag, "data/cr\rhere", "cr");
+	put_text(f->bag, "data/100%.txt", "pct");
+	put_text(f->bag, "data/%41 stays", "lit");
+	(void)snprintf(text, sizeof(text), "%s  data/new%%0Aline.txt\n",
+	    hexof("SHA256", "nl", hex));
+	(void)snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "%s  data/cr%%0dhere\n", hexof("SHA256", "cr", hex));
+	(void)snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "%s  data/100%%25.txt\n", hexof("SHA256", "pct", hex));
+	(void)snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "%s  data/%%41 stays\n", hexof("SHA256", "lit", hex));
+	put_text(f->bag, "manifest-sha256.txt", text);
+	assert_int_equal(validate(f), 0);
+	assert_int_equal(f->rep.files_hashed, 4);
+
+	/* Findings show names encoded, never raw control characters. */
+	rm_file(f->bag, "data/new\nline.txt");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_true(has(&f->rep, MIG_BAG_MISSING, "data/new%0Aline.txt"));
+}
+
+static void
+test_bagit__nfc_nfd(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], text[1024];
+
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	/* On disk NFD, in the manifest NFC, and the other way round. */
+	put_text(f->bag, "data/cafe\xCC\x81.txt", "coffee");
+	put_text(f->bag, "data/\xC3\x85ngstr\xC3\xB6m", "unit");
+	(void)snprintf(text, sizeof(text), "%s  data/caf\xC3\xA9.txt\n",
+	    hexof("SHA256", "coffee", hex));
+	(void)snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "%s  data/A\xCC\x8Angstro\xCC\x88m\n", hexof("SHA256", "unit",
+	    hex));
+	put_text(f->bag, "manifest-sha256.txt", text);
+	assert_int_equal(validate(f), 0);
+	assert_int_equal(f->rep.files_hashed, 2);
+
+	/* Different letters still differ. */
+	put_text(f->bag, "manifest-sha256.txt", "");
+	(void)snprintf(text, sizeof(text), "%s  data/caf\xC3\xA8.txt\n",
+	    hexof("SHA256", "coffee", hex));
+	put_text(f->bag, "manifest-sha256.txt", text);
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_int_equal(f->rep.counts[MIG_BAG_MISSING], 1);
+	assert_int_equal(f->rep.counts[MIG_BAG_EXTRA], 2);
+}
+
+static void
+test_bagit__latin1(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], text[512];
+
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: ISO-8859-1\n");
+	put_text(f->bag, "data/caf\xC3\xA9", "x");
+	(void)snprintf(text, sizeof(text), "%s  data/caf\xE9\n",
+	    hexof("SHA256", "x", hex));
+	put_text(f->bag, "manifest-sha256.txt", text);
+	assert_int_equal(validate(f), 0);
+}
+
+static void
+test_bagit__many_files(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], rel[64], content[32], *text, *p;
+	size_t i, n = 10000, cap = n * 100;
+
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	text = p = malloc(cap);
+	assert_non_null(text);
+	for (i = 0; i < n; i++) {
+		(void)snprintf(rel, sizeof(rel), "data/d%02zu/f%05zu", i % 50,
+		    i);
+		(void)snprintf(content, sizeof(content), "%zu", i);
+		put_text(f->bag, rel, content);
+		p += sprintf(p, "%s  %s\n", hexof("SHA256", content, hex),
+		    rel);
+	}
+	put_text(f->bag, "manifest-sha256.txt", text);
+	free(text);
+	assert_int_equal(validate(f), 0);
+	assert_int_equal(f->rep.files_hashed, n);
+	put_text(f->bag, "data/d07/f00007", "8");
+	assert_int_equal(validate(f), MIG_ERR_VERIFY);
+	assert_int_equal(f->rep.nfindings, 1);
+	assert_true(has(&f->rep, MIG_BAG_ALTERED, "data/d07/f00007"));
+}
+
+/* --- Parsers ----------------------------------------------------------- */
+
+static void
+test_bagit__parse_declaration(void **state)
+{
+	static const struct {
+		const char	*text;
+		int		 want;
+		const char	*version;
+	} cases[] = {
+		{ "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+		    0, "1.0" },
+		{ "BagIt-Version: 0.97\rTag-File-Character-Encoding: UTF-8",
+		    0, "0.97" },
+		{ "BagIt-Version:1.0\r\nTag-File-Character-Encoding:UTF-8\r\n",
+		    0, "1.0" },
+		{ "BagIt-Version: 1.0\n", MIG_ERR_FORMAT, NULL },
+		{ "Tag-File-Character-Encoding: UTF-8\n", MIG_ERR_FORMAT,
+		    NULL },
+		{ "BagIt-Version: one\nTag-File-Character-Encoding: UTF-8\n",
+		    MIG_ERR_FORMAT, NULL },
+		{ "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+		    "Extra: x\n", MIG_ERR_FORMAT, NULL },
+		{ "BagIt-Version: 1.0\nBagIt-Version: 1.0\n", MIG_ERR_FORMAT,
+		    NULL },
+		{ "", MIG_ERR_FORMAT, NULL },
+	};
+	char version[16], enc[32], err[128];
+	bool bom;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = mig_bag_parse_declaration(cases[i].text,
+		    strlen(cases[i].text), version, sizeof(version), enc,
+		    sizeof(enc), &bom, err, sizeof(err));
+
+		if (r != cases[i].want)
+			fail_msg("case %zu: %d, want %d (%s)", i, r,
+			    cases[i].want, err);
+		if (r == 0) {
+			assert_string_equal(version, cases[i].version);
+			assert_string_equal(enc, "UTF-8");
+		}
+	}
+}
+
+static void
+test_bagit__parse_lines(void **state)
+{
+	static const struct {
+		const char	*line;
+		bool		 decode;
+		const char	*path;	/* NULL: refused */
+	} cases[] = {
+		{ "0a0b  data/x", true, "data/x" },
+		{ "0A0B\tdata/with space ", true, "data/with space " },
+		{ "0a0b data/a%0Ab%0dc%25d%41", true, "data/a\nb\rc%d%41" },
+		{ "0a0b data/a%0Ab", false, "data/a%0Ab" },
+		{ "0a0b data/%", true, "data/%" },
+		{ "0a0b", true, NULL },
+		{ "0a0b   ", true, NULL },
+		{ "0a0 data/x", true, NULL },
+		{ "0a0bc data/x", true, NULL },
+		{ "0g0b data/x", true, NULL },
+		{ "", true, NULL },
+	};
+	unsigned char d[2];
+	const char *why;
+	char *path;
+	size_t i;
+	int64_t size;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = mig_bag_parse_manifest_line(cases[i].line,
+		    strlen(cases[i].line), 2, cases[i].decode, d, &path,
+		    &why);
+
+		if (cases[i].path == NULL) {
+			assert_int_equal(r, MIG_ERR_FORMAT);
+			assert_non_null(why);
+			assert_null(path);
+			continue;
+		}
+		if (r != 0)
+			fail_msg("case %zu: %s", i, why);
+		assert_string_equal(path, cases[i].path);
+		assert_int_equal(d[0], 0x0a);
+		assert_int_equal(d[1], 0x0b);
+		free(path);
+	}
+
+	assert_int_equal(mig_bag_parse_fetch_line("http://x/y 12 data/y", 20,
+	    true, &size, &path, &why), 0);
+	assert_int_equal(size, 12);
+	assert_string_equal(path, "data/y");
+	free(path);
+	assert_int_equal(mig_bag_parse_fetch_line("u - data/a b", 12, true,
+	    &size, &path, &why), 0);
+	assert_int_equal(size, -1);
+	assert_string_equal(path, "data/a b");
+	free(path);
+	assert_int_equal(mig_bag_parse_fetch_line("u 1x data/y", 11, true,
+	    &size, &path, &why), MIG_ERR_FORMAT);
+	assert_int_equal(mig_bag_parse_fetch_line("u 12", 4, true, &size,
+	    &path, &why), MIG_ERR_FORMAT);
+	assert_int_equal(mig_bag_parse_fetch_line("u 99999999999999999999 d",
+	    24, true, &size, &path, &why), MIG_ERR_FORMAT);
+}
+
+static void
+test_bagit__parse_paths_oxum(void **state)
+{
+	static const char *const good[] = {
+		"data/x", "data/a b/c", "data/..x", "data/.hidden", "tag.txt",
+	};
+	static const char *const bad[] = {
+		"", "/data/x", "data/../x", "data//x", "data/./x", "..",
+		"data/x/", "data/..",
+	};
+	uint64_t b, n;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_null(mig_bag_path_problem(good[i], strlen(good[i])));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_non_null(mig_bag_path_problem(bad[i], strlen(bad[i])));
+	assert_non_null(mig_bag_path_problem("a\0b", 3));
+
+	assert_int_equal(mig_bag_parse_oxum("279164409832.1198", &b, &n), 0);
+	assert_int_equal(b, 279164409832ULL);
+	assert_int_equal(n, 1198);
+	assert_int_equal(mig_bag_parse_oxum("0.0", &b, &n), 0);
+	assert_int_equal(mig_bag_parse_oxum("1", &b, &n), MIG_ERR_FORMAT);
+	assert_int_equal(mig_bag_parse_oxum(".1", &b, &n), MIG_ERR_FORMAT);
+	assert_int_equal(mig_bag_parse_oxum("1.", &b, &n), MIG_ERR_FORMAT);
+	assert_int_equal(mig_bag_parse_oxum("1.2.3", &b, &n), MIG_ERR_FORMAT);
+	assert_int_equal(mig_bag_parse_oxum("1 .2", &b, &n), MIG_ERR_FORMAT);
+	assert_int_equal(mig_bag_parse_oxum("99999999999999999999999.1", &b,
+	    &n), MIG_ERR_FORMAT);
+}
+
+struct info_seen {
+	char	labels[8][64];
+	char	values[8][128];
+	int	n;
+	int	errors;
+};
+
+static int
+info_cb(void *arg, const char *label, const char *value)
+{
+	struct info_seen *s = arg;
+
+	if (s->n < 8) {
+		(void)snprintf(s->labels[s->n], 64, "%s", label);
+		(void)snprintf(s->values[s->n], 128, "%s", value);
+	}
+	s->n++;
+	return 0;
+}
+
+static void
+info_errcb(void *arg, size_t lineno, const char *why)
+{
+	struct info_seen *s = arg;
+
+	(void)lineno;
+	(void)why;
+	s->errors++;
+}
+
+static void
+test_bagit__parse_info(void **state)
+{
+	static const char text[] =
+	    "Source-Organization: Example\n"
+	    "External-Description: a long\n"
+	    "   description folded\n"
+	    "\tover lines\n"
+	    "Empty:\n"
+	    "Key : value: with colon \n"
+	    "no colon here\n"
+	    ": no label\n"
+	    "Source-Organization: Twice";
+	struct info_seen s;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(mig_bag_parse_info(text, sizeof(text) - 1, info_cb,
+	    info_errcb, &s), 0);
+	assert_int_equal(s.n, 5);
+	assert_int_equal(s.errors, 2);
+	assert_string_equal(s.labels[1], "External-Description");
+	assert_string_equal(s.values[1], "a long description folded over "
+	    "lines");
+	assert_string_equal(s.values[2], "");
+	assert_string_equal(s.labels[3], "Key");
+	assert_string_equal(s.values[3], "value: with colon");
+	assert_string_equal(s.values[4], "Twice");
+}
+
+static void
+test_bagit__nfd(void **state)
+{
+	static const char *const same[][2] = {
+		{ "caf\xC3\xA9", "cafe\xCC\x81" },
+		/* Angstrom sign, A-ring, A + ring above. */
+		{ "\xE2\x84\xAB", "A\xCC\x8A" },
+		{ "\xC3\x85", "A\xCC\x8A" },
+		/* Marks of different classes commute: dot below, dot above. */
+		{ "a\xCC\xA3\xCC\x87", "a\xCC\x87\xCC\xA3" },
+		{ "\xE1\xBA\xA1\xCC\x87", "a\xCC\x87\xCC\xA3" },
+		/* Vietnamese: e with circumflex and acute. */
+		{ "\xE1\xBA\xBF", "e\xCC\x82\xCC\x81" },
+		/* Hangul syllable GA and its jamo. */
+		{ "\xEA\xB0\x80", "\xE1\x84\x80\xE1\x85\xA1" },
+		/* Greek alpha with tonos. */
+		{ "\xCE\xAC", "\xCE\xB1\xCC\x81" },
+	};
+	static const char *const differ[][2] = {
+		{ "caf\xC3\xA9", "caf\xC3\xA8" },
+		/* Same-class marks do not commute. */
+		{ "a\xCC\x81\xCC\x80", "a\xCC\x80\xCC\x81" },
+		/* Compatibility forms stay distinct. */
+		{ "\xEF\xAC\x81", "fi" },
+	};
+	char *a, *b;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		a = mig_bag_nfd(same[i][0], strlen(same[i][0]), NULL);
+		b = mig_bag_nfd(same[i][1], strlen(same[i][1]), NULL);
+		assert_non_null(a);
+		assert_non_null(b);
+		if (strcmp(a, b) != 0)
+			fail_msg("case %zu differs", i);
+		free(a);
+		free(b);
+	}
+	for (i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		a = mig_bag_nfd(differ[i][0], strlen(differ[i][0]), NULL);
+		b = mig_bag_nfd(differ[i][1], strlen(differ[i][1]), NULL);
+		assert_string_not_equal(a, b);
+		free(a);
+		free(b);
+	}
+	/* Invalid UTF-8 is compared as bytes. */
+	a = mig_bag_nfd("\xC3(\xFF", 3, NULL);
+	assert_string_equal(a, "\xC3(\xFF");
+	free(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bagit__write_and_validate,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__writer_refuses,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_bagit__manifest_replace_and_encode, setup, teardown),
+		cmocka_unit_test(test_bagit__manifest_threads),
+		cmocka_unit_test_setup_teardown(test_bagit__tamper_byte,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__tamper_deleted,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__tamper_added,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_bagit__tamper_manifest_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__tamper_oxum,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_bagit__tamper_tagmanifest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__tamper_truncated,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__malformed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__symlink_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__v097_bom_crlf,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__md5_sha512,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__fetch,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__encoded_names,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__nfc_nfd,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__latin1,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__many_files,
+		    setup, teardown),
+		cmocka_unit_test(test_bagit__parse_declaration),
+		cmocka_unit_test(test_bagit__parse_lines),
+		cmocka_unit_test(test_bagit__parse_paths_oxum),
+		cmocka_unit_test(test_bagit__parse_info),
+		cmocka_unit_test(test_bagit__nfd),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
