@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -757,16 +758,21 @@ load_encryption(struct loader *ld, const struct mig_toml_value *root)
 	    &p->passphrase_env)) != 0)
 		return r;
 	v = get(enc, "recipients");
-	for (i = 0; p->recipients != NULL && p->recipients[i] != NULL; i++)
-		if (!looks_like_recipient(p->recipients[i]))
+	for (i = 0; p->recipients != NULL && p->recipients[i] != NULL; i++) {
+		if (looks_like_recipient(p->recipients[i]))
+			continue;
+		/* Never echo a secret key, not even part of it. */
+		if (strncasecmp(p->recipients[i], "AGE-SECRET-KEY-", 15) == 0)
 			return perr(ld, mig_toml_value_pos(
 			    mig_toml_array_at(v, i)), "encryption.recipients"
-			    "[%zu]: \"%.20s%s\" is not an age recipient "
-			    "(age1...)%s", i, p->recipients[i],
-			    strlen(p->recipients[i]) > 20 ? "..." : "",
-			    strncmp(p->recipients[i], "AGE-SECRET-KEY-", 15)
-			    == 0 ? "; that is a SECRET key: never put it in a "
-			    "plan" : "");
+			    "[%zu] is an age SECRET key: never put it in a "
+			    "plan; use its recipient (age1...) and treat the "
+			    "key as compromised", i);
+		return perr(ld, mig_toml_value_pos(mig_toml_array_at(v, i)),
+		    "encryption.recipients[%zu]: \"%.20s%s\" is not an age "
+		    "recipient (age1...)", i, p->recipients[i],
+		    strlen(p->recipients[i]) > 20 ? "..." : "");
+	}
 	if ((p->recipients == NULL || p->recipients[0] == NULL) &&
 	    p->recipients_file == NULL && p->passphrase_env == NULL)
 		return perr(ld, mig_toml_value_pos(enc), "[encryption] needs "
