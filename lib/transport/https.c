@@ -1,0 +1,2481 @@
+/*
+ * HTTPS destination: plain WebDAV (RFC 4918) over libcurl.
+ *
+ *   mkdir_p    MKCOL on every level not yet known to exist (405: exists)
+ *   open_write PUT to DIR/.BASE.migrate-tmp-XXXXXXXX, streamed, then MOVE
+ *              to the final name (Overwrite: F; on 412, Overwrite: T)
+ *   open_read  GET, streamed through a bounded ring buffer
+ *   stat       PROPFIND Depth: 0      list  PROPFIND Depth: 1
+ *   remove     DELETE                 rmdir DELETE on an empty collection
+ *
+ * Every transfer of one struct mig_transport runs on one curl multi
+ * handle, so connections are kept alive and shared between the one-shot
+ * requests and the open streams.  Streams are driven from the caller's
+ * write() and read(): the upload's read callback hands out the caller's
+ * buffer and pauses when it is used up; the download's write callback
+ * fills a ring and pauses when it is full.  Memory stays constant
+ * whatever the object size.
+ *
+ * TLS is always verified (peer and host name), against ca_file alone when
+ * it is given or the system store otherwise, and optionally against a
+ * pinned public key.  Plain http:// is refused unless the caller allows it
+ * and the host is a loopback address.
+ *
+ * Credentials travel only in an Authorization header built here; its
+ * copies are wiped before they are freed, and no URL we build carries
+ * userinfo, so no message can show a secret.
+ *
+ * Decisions worth knowing:
+ * - 401 and 403 are MIG_ERR_NET (exit status 1) with a message that says
+ *   "authentication failed" or "forbidden": the connection was fine and
+ *   trusted, the account is not.
+ * - A streamed PUT cannot be replayed here; a failure mid-upload returns
+ *   MIG_ERR_NET and the run layer re-runs the object.  One-shot requests
+ *   (MKCOL, MOVE, DELETE, PROPFIND, OPTIONS) and the start of a GET are
+ *   retried on connection errors, 408, 429 and 5xx, with exponential
+ *   backoff, jitter and Retry-After (bounded).
+ * - Re-landing an object replaces it: MOVE with Overwrite: F answers 412
+ *   when the final name exists, and the MOVE is then repeated with
+ *   Overwrite: T, which servers such as nginx perform as one rename.
+ * - Repr-Digest (RFC 9530) is sent as an HTTP trailer when the size is
+ *   unknown (chunked upload).  With a Content-Length the digest is known
+ *   only after the body went out, so it is not sent; the bag manifest
+ *   and "migrate verify" check every object end to end instead.
+ * - stat uses PROPFIND Depth: 0 rather than HEAD: it answers for
+ *   collections too.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "migrate/error.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+#include "transport_int.h"
+
+#ifndef MIG_VERSION
+#define MIG_VERSION	"0"
+#endif
+
+#define DEF_CONNECT_MS	15000L
+#define DEF_IO_MS	60000L
+#define DEF_RETRIES	4
+#define BACKOFF_MS	250L		/* first retry delay */
+#define BACKOFF_MAX_MS	8000L
+#define RETRY_AFTER_MAX	30L		/* seconds of Retry-After honoured */
+#define POLL_MS		1000		/* longest single wait in curl */
+#define RING_SIZE	(256 * 1024)	/* download buffer per reader */
+#define UPLOAD_BUFSZ	(256 * 1024L)	/* curl's upload buffer */
+#define ERRBODY_MAX	512		/* error body bytes kept */
+#define PF_TAG_MAX	256		/* XML tag bytes kept (name first) */
+#define PF_TEXT_MAX	8192		/* href and property text */
+#define PF_MAX_ENTRIES	(1 << 20)	/* entries of one listing */
+#define DIRCACHE_MAX	1024		/* directories known to exist */
+#define URL_MAX		8192
+
+/* Body of every PROPFIND: only the properties we read. */
+static const char propfind_body[] =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+    "<D:propfind xmlns:D=\"DAV:\"><D:prop>"
+    "<D:resourcetype/><D:getcontentlength/><D:getlastmodified/>"
+    "</D:prop></D:propfind>\n";
+
+struct https;
+struct stream;
+struct propfind;
+
+/* One transfer on one easy handle: what the callbacks collect. */
+struct xfer {
+	struct https	*h;
+	CURL		*easy;
+	struct curl_slist *hdrs;
+	bool		 in_multi;
+	bool		 done;		/* CURLMSG_DONE seen */
+	bool		 headers_done;	/* final (non-1xx) header block read */
+	CURLcode	 result;
+	long		 status;
+	char		 reason[64];
+	long		 retry_after;	/* seconds, -1 when absent */
+	char		 errbody[ERRBODY_MAX];
+	size_t		 errlen;
+	/* Body sink for 2xx answers: returns len, PAUSE, or 0 on error. */
+	size_t		(*sink)(void *arg, const char *buf, size_t len);
+	void		*sink_arg;
+	int		 sink_err;	/* MIG_ERR_* set by the sink */
+	char		 errbuf[CURL_ERROR_SIZE];
+};
+
+/* An open writer (PUT) or reader (GET). */
+struct stream {
+	struct https	*h;		/* NULL once the transport closed */
+	struct stream	*prev, *next;	/* open streams of h */
+	struct xfer	 x;
+	char		*path;		/* final relative path */
+	char		*tmp;		/* temporary relative path (writer) */
+	/* writer */
+	int64_t		 size;
+	uint64_t	 count;
+	const unsigned char *src;
+	size_t		 srclen;
+	bool		 eof;
+	bool		 paused;
+	bool		 published;
+	bool		 chunked;
+	EVP_MD_CTX	*md;
+	/* reader */
+	unsigned char	*ring;
+	size_t		 rhead, rlen;
+	bool		 rpaused;
+};
+
+struct https {
+	struct mig_transport *t;
+	struct mig_ctx	*ctx;
+	CURLM		*multi;
+	CURLSH		*share;
+	struct xfer	 sx;		/* the one-shot request handle */
+	char		*origin;	/* "https://host:port" */
+	char		*root;		/* encoded root path, no trailing '/' */
+	char		*root_dec;	/* decoded root path, no trailing '/' */
+	char		*host;		/* for messages */
+	char		*auth;		/* "Authorization: ..." (secret) */
+	char		*ca_file;
+	char		*pin;
+	bool		 plain;
+	long		 connect_ms;
+	long		 io_s;
+	int		 retries;
+	char		**dirs;		/* directories known to exist */
+	size_t		 ndirs;
+	struct stream	*streams;
+};
+
+/* One request of the one-shot kind. */
+struct req {
+	const char	*method;
+	const char	*path;		/* relative; "" is the root */
+	const char	*abs;		/* encoded path replacing root+path */
+	bool		 dir;		/* URL ends with '/' */
+	const char	*depth;
+	const char	*dest;		/* Destination URL */
+	const char	*overwrite;	/* "T" or "F" */
+	bool		 propfind;	/* send propfind_body */
+	struct propfind	*pf;		/* parses a 2xx body */
+	int		 retries;	/* -1: the transport's setting */
+	bool		 quiet;		/* leave ctx alone */
+	long		 status;	/* out */
+	int		 attempts;	/* out: how many were made */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Global initialisation */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void
+curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers */
+
+static void
+wipe_free(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+/* Frees a header list after wiping every entry (one may hold a secret). */
+static void
+slist_free_wiped(struct curl_slist *l)
+{
+	struct curl_slist *p;
+
+	for (p = l; p != NULL; p = p->next)
+		if (p->data != NULL)
+			OPENSSL_cleanse(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
+static int
+slist_add(struct curl_slist **lp, const char *s)
+{
+	struct curl_slist *n;
+
+	if ((n = curl_slist_append(*lp, s)) == NULL)
+		return MIG_ERR_NOMEM;
+	*lp = n;
+	return 0;
+}
+
+/* "ROOT/PATH" for messages (never carries credentials). */
+static const char *
+where(struct https *h, const char *path, char *buf, size_t sz)
+{
+	const char *root = h->t->root != NULL ? h->t->root : "https";
+	size_t rl = strlen(root);
+
+	if (path == NULL || *path == '\0')
+		return root;
+	if (rl > 0 && root[rl - 1] == '/')
+		rl--;
+	(void)snprintf(buf, sz, "%.*s/%s", (int)rl, root, path);
+	return buf;
+}
+
+static bool
+unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	    c == '~';
+}
+
+/* Appends s percent-encoded (keeping '/') to out[*olen]; false if full. */
+static bool
+encode_path(const char *s, char *out, size_t cap, size_t *olen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	size_t o = *olen;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (unreserved(*p) || *p == '/') {
+			if (cap - o < 2)
+				return false;
+			out[o++] = (char)*p;
+		} else {
+			if (cap - o < 4)
+				return false;
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+	*olen = o;
+	return true;
+}
+
+/* Full URL of a relative path (trailing '/' for a collection). */
+static int
+make_url(struct https *h, const char *path, bool dir, char *out, size_t cap)
+{
+	size_t o;
+	int n;
+
+	n = snprintf(out, cap, "%s%s", h->origin, h->root);
+	if (n < 0 || (size_t)n >= cap)
+		return MIG_ERR_USAGE;
+	o = (size_t)n;
+	if (*path != '\0') {
+		if (cap - o < 2)
+			return MIG_ERR_USAGE;
+		out[o++] = '/';
+		out[o] = '\0';
+		if (!encode_path(path, out, cap, &o))
+			return MIG_ERR_USAGE;
+	}
+	if (dir) {
+		if (cap - o < 2)
+			return MIG_ERR_USAGE;
+		out[o++] = '/';
+		out[o] = '\0';
+	}
+	return 0;
+}
+
+static int
+hexdig(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes %XX in place; false on a bad escape or %00. */
+static bool
+percent_decode_inplace(char *s)
+{
+	char *o = s;
+	int hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s != '%') {
+			*o++ = *s;
+			continue;
+		}
+		if (s[1] == '\0' || s[2] == '\0')
+			return false;
+		hi = hexdig((unsigned char)s[1]);
+		lo = hexdig((unsigned char)s[2]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return false;
+		*o++ = (char)(hi * 16 + lo);
+		s += 2;
+	}
+	*o = '\0';
+	return true;
+}
+
+/* Path checks of transport.h, with "" meaning the root where allowed. */
+static int
+check_path(struct https *h, const char *path, bool root_ok)
+{
+	if (root_ok && *path == '\0')
+		return 0;
+	return mig_path_check_relative(path, h->ctx);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		continue;
+}
+
+/* Delay before retry number attempt (0-based), with jitter. */
+static long
+backoff_ms(int attempt, long retry_after)
+{
+	unsigned int rnd = 0;
+	long base;
+
+	if (retry_after >= 0)
+		return (retry_after > RETRY_AFTER_MAX ? RETRY_AFTER_MAX :
+		    retry_after) * 1000L;
+	base = BACKOFF_MS;
+	while (attempt-- > 0 && base < BACKOFF_MAX_MS)
+		base *= 2;
+	if (base > BACKOFF_MAX_MS)
+		base = BACKOFF_MAX_MS;
+	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	/* Full jitter over the upper half: [base/2, base]. */
+	return base / 2 + (long)(rnd % (unsigned int)(base / 2 + 1));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Translating curl and HTTP outcomes: the only place that picks codes */
+
+static bool
+curl_transient(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_HTTP3:
+	case CURLE_QUIC_CONNECT_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Maps a failed transfer to MIG_ERR_* with a message naming what.
+ * Certificate and pin refusals are MIG_ERR_SECURITY with a fix.
+ */
+static int
+curl_error(struct https *h, struct xfer *x, struct mig_ctx *ctx,
+    const char *what)
+{
+	const char *detail = x->errbuf[0] != '\0' ? x->errbuf :
+	    curl_easy_strerror(x->result);
+	long vr = 0;
+
+	switch (x->result) {
+	case CURLE_OK:
+		return mig_seterr(ctx, MIG_ERR_INTERNAL,
+		    "%s: transfer failed without an error", what);
+	case CURLE_PEER_FAILED_VERIFICATION:
+		/* curl checks the name itself; its message says which. */
+		if (strstr(detail, "host name") != NULL ||
+		    strstr(detail, "subject name") != NULL)
+			return mig_seterr(ctx, MIG_ERR_SECURITY,
+			    "%s: TLS certificate does not match host name "
+			    "\"%s\" (%s)", what, h->host, detail);
+		(void)curl_easy_getinfo(x->easy, CURLINFO_SSL_VERIFYRESULT,
+		    &vr);
+		if (vr != 0 && vr != X509_V_ERR_UNSPECIFIED)
+			return mig_seterr(ctx, MIG_ERR_SECURITY,
+			    "%s: TLS certificate not trusted (%s); set "
+			    "ca_file to the CA that signed the server "
+			    "certificate", what,
+			    X509_verify_cert_error_string(vr));
+		return mig_seterr(ctx, MIG_ERR_SECURITY,
+		    "%s: TLS certificate refused (%s)", what, detail);
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return mig_seterr(ctx, MIG_ERR_SECURITY,
+		    "%s: server public key does not match pinned_pubkey",
+		    what);
+	case CURLE_SSL_CACERT_BADFILE:
+		return mig_seterr(ctx, MIG_ERR_SECURITY,
+		    "%s: cannot use ca_file \"%s\" (%s)", what,
+		    h->ca_file != NULL ? h->ca_file : "(system store)",
+		    detail);
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: TLS refused: %s",
+		    what, detail);
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return mig_seterr(ctx, MIG_ERR_SECURITY,
+		    "%s: protocol refused: %s", what, detail);
+	case CURLE_OUT_OF_MEMORY:
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	case CURLE_OPERATION_TIMEDOUT:
+		return mig_seterr(ctx, MIG_ERR_NET, "%s: timed out: %s", what,
+		    detail);
+	case CURLE_WRITE_ERROR:
+	case CURLE_ABORTED_BY_CALLBACK:
+		if (x->sink_err != 0)
+			return x->sink_err;
+		return mig_seterr(ctx, MIG_ERR_NET, "%s: %s", what, detail);
+	default:
+		return mig_seterr(ctx, MIG_ERR_NET, "%s: %s", what, detail);
+	}
+}
+
+static bool
+status_transient(long status)
+{
+	if (status == 408 || status == 429)
+		return true;
+	/* Not implemented, bad version, out of space: retrying is futile. */
+	return status >= 500 && status <= 599 && status != 501 &&
+	    status != 505 && status != 507;
+}
+
+/* The server's own words: the <title> of HTML, or a first line. */
+static void
+body_excerpt(const struct xfer *x, char *out, size_t cap)
+{
+	const char *b = x->errbody, *s, *e, *end = x->errbody + x->errlen;
+	size_t n, i;
+
+	out[0] = '\0';
+	s = b;
+	while (s < end && (*s == ' ' || *s == '\t' || *s == '\r' ||
+	    *s == '\n'))
+		s++;
+	if (s == end)
+		return;
+	if (*s == '<') {
+		/* HTML or XML: the title if there is one, else nothing. */
+		s = NULL;
+		for (i = 0; i + 7 <= x->errlen; i++)
+			if (strncasecmp(b + i, "<title>", 7) == 0) {
+				s = b + i + 7;
+				break;
+			}
+		if (s == NULL)
+			return;
+		for (e = s; e < end && *e != '<'; e++)
+			continue;
+	} else
+		for (e = s; e < end && *e != '\r' && *e != '\n'; e++)
+			continue;
+	n = (size_t)(e - s);
+	if (n > 200)
+		n = 200;
+	if (n >= cap)
+		n = cap - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	out[n] = '\0';
+}
+
+/* An unexpected HTTP status as MIG_ERR_* with the server's message. */
+static int
+http_error(struct xfer *x, struct mig_ctx *ctx, const char *what,
+    const char *method)
+{
+	char msg[256];
+
+	body_excerpt(x, msg, sizeof(msg));
+	switch (x->status) {
+	case 401:
+		return mig_seterr(ctx, MIG_ERR_NET,
+		    "%s: authentication failed (HTTP 401): check the token, "
+		    "or the user and password", what);
+	case 403:
+		return mig_seterr(ctx, MIG_ERR_NET,
+		    "%s: forbidden (HTTP 403): the server refused %s for "
+		    "this account", what, method);
+	case 404:
+		return mig_seterr(ctx, MIG_ERR_NOTFOUND, "%s: not found",
+		    what);
+	case 413:
+		return mig_seterr(ctx, MIG_ERR_NET, "%s: %s: object too large "
+		    "for the server (HTTP 413)", what, method);
+	default:
+		break;
+	}
+	if (x->status >= 300 && x->status <= 399)
+		return mig_seterr(ctx, MIG_ERR_NET,
+		    "%s: %s: unexpected redirect (HTTP %ld %s); redirects "
+		    "are not followed", what, method, x->status, x->reason);
+	return mig_seterr(ctx, MIG_ERR_NET, "%s: %s: HTTP %ld %s%s%s", what,
+	    method, x->status, x->reason, msg[0] != '\0' ? ": " : "", msg);
+}
+
+/* ---------------------------------------------------------------------- */
+/* curl callbacks */
+
+static size_t
+header_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * nitems, n;
+	char line[256], *p, *end;
+	long v;
+
+	n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
+	memcpy(line, buf, n);
+	line[n] = '\0';
+	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+		line[--n] = '\0';
+	if (n == 0) {
+		if (x->status >= 200)
+			x->headers_done = true;
+		return len;
+	}
+	if (strncmp(line, "HTTP/", 5) == 0) {
+		/* A new header block (after 1xx or an auth round). */
+		x->status = 0;
+		x->reason[0] = '\0';
+		x->retry_after = -1;
+		x->headers_done = false;
+		p = strchr(line, ' ');
+		if (p != NULL) {
+			v = strtol(p + 1, &end, 10);
+			if (end != p + 1 && v >= 100 && v <= 999)
+				x->status = v;
+			while (*end == ' ')
+				end++;
+			(void)snprintf(x->reason, sizeof(x->reason), "%s",
+			    end);
+		}
+		return len;
+	}
+	if (strncasecmp(line, "retry-after:", 12) == 0) {
+		p = line + 12;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		v = strtol(p, &end, 10);
+		if (end != p && *end == '\0' && v >= 0)
+			x->retry_after = v;
+		else {
+			time_t when = curl_getdate(p, NULL);
+			time_t now = time(NULL);
+
+			if (when != (time_t)-1)
+				x->retry_after = when > now ?
+				    (long)(when - now) : 0;
+		}
+	}
+	return len;
+}
+
+static size_t
+body_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * nitems, n;
+
+	if (x->status < 200 || x->status > 299) {
+		/* Keep the start of an error body for the message. */
+		n = sizeof(x->errbody) - x->errlen;
+		if (n > len)
+			n = len;
+		memcpy(x->errbody + x->errlen, buf, n);
+		x->errlen += n;
+		return len;
+	}
+	if (x->sink == NULL)
+		return len;
+	return x->sink(x->sink_arg, buf, len);
+}
+
+/* Upload source: the caller's buffer of the current write(). */
+static size_t
+upload_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct stream *s = arg;
+	size_t cap = size * nitems, n;
+
+	if (s->srclen > 0) {
+		n = s->srclen < cap ? s->srclen : cap;
+		memcpy(buf, s->src, n);
+		s->src += n;
+		s->srclen -= n;
+		return n;
+	}
+	if (s->eof)
+		return 0;
+	s->paused = true;
+	return CURL_READFUNC_PAUSE;
+}
+
+/* Repr-Digest of a chunked upload, as a trailer (RFC 9530). */
+static int
+trailer_cb(struct curl_slist **list, void *arg)
+{
+	struct stream *s = arg;
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char line[128] = "Repr-Digest: sha-256=:";
+	size_t o = strlen(line);
+	struct curl_slist *n;
+
+	if (s->md == NULL || EVP_DigestFinal_ex(s->md, d, &dlen) != 1 ||
+	    dlen != 32)
+		return CURL_TRAILERFUNC_ABORT;
+	o += (size_t)EVP_EncodeBlock((unsigned char *)line + o, d, 32);
+	line[o++] = ':';
+	line[o] = '\0';
+	if ((n = curl_slist_append(*list, line)) == NULL)
+		return CURL_TRAILERFUNC_ABORT;
+	*list = n;
+	return CURL_TRAILERFUNC_OK;
+}
+
+/* Download sink: into the ring, or pause when it is full. */
+static size_t
+ring_sink(void *arg, const char *buf, size_t len)
+{
+	struct stream *s = arg;
+	size_t tail, n;
+
+	if (len > RING_SIZE - s->rlen) {
+		s->rpaused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	tail = (s->rhead + s->rlen) % RING_SIZE;
+	n = RING_SIZE - tail < len ? RING_SIZE - tail : len;
+	memcpy(s->ring + tail, buf, n);
+	memcpy(s->ring, buf + n, len - n);
+	s->rlen += len;
+	s->count += len;
+	return len;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Driving the multi handle */
+
+static void
+xfer_reset(struct xfer *x)
+{
+	x->done = false;
+	x->headers_done = false;
+	x->result = CURLE_OK;
+	x->status = 0;
+	x->reason[0] = '\0';
+	x->retry_after = -1;
+	x->errlen = 0;
+	x->sink_err = 0;
+	x->errbuf[0] = '\0';
+}
+
+/*
+ * Runs every transfer of h until ready(arg) holds.  Finished transfers
+ * are marked done on their struct xfer whoever waits for them.
+ */
+static int
+pump(struct https *h, bool (*ready)(void *), void *arg,
+    struct mig_ctx *ctx, const char *what)
+{
+	struct xfer *fx;
+	CURLMsg *m;
+	CURLMcode mc;
+	int running, left;
+
+	for (;;) {
+		mc = curl_multi_perform(h->multi, &running);
+		if (mc != CURLM_OK)
+			return mig_seterr(ctx, MIG_ERR_NET, "%s: curl: %s",
+			    what, curl_multi_strerror(mc));
+		while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			fx = NULL;
+			(void)curl_easy_getinfo(m->easy_handle,
+			    CURLINFO_PRIVATE, (char **)&fx);
+			if (fx != NULL) {
+				fx->done = true;
+				fx->result = m->data.result;
+			}
+		}
+		if (ready(arg))
+			return 0;
+		if (running == 0)
+			return mig_seterr(ctx, MIG_ERR_INTERNAL,
+			    "%s: no transfer in progress", what);
+		mc = curl_multi_poll(h->multi, NULL, 0, POLL_MS, NULL);
+		if (mc != CURLM_OK)
+			return mig_seterr(ctx, MIG_ERR_NET, "%s: curl: %s",
+			    what, curl_multi_strerror(mc));
+	}
+}
+
+static bool
+ready_done(void *arg)
+{
+	return ((struct xfer *)arg)->done;
+}
+
+static bool
+ready_headers(void *arg)
+{
+	struct xfer *x = arg;
+
+	return x->done || x->headers_done;
+}
+
+static void
+xfer_detach(struct https *h, struct xfer *x)
+{
+	if (x->in_multi) {
+		(void)curl_multi_remove_handle(h->multi, x->easy);
+		x->in_multi = false;
+	}
+}
+
+/* Options every request shares.  hdrs stays owned by x. */
+static int
+xfer_setup(struct https *h, struct xfer *x, const char *url)
+{
+	CURL *e = x->easy;
+	CURLcode rc = CURLE_OK;
+	const char *proto = h->plain ? "http" : "https";
+
+	curl_easy_reset(e);
+	xfer_reset(x);
+	x->h = h;
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_URL, url);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, proto);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, proto);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+		    (long)CURL_HTTP_VERSION_1_1);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_SSLVERSION,
+		    (long)CURL_SSLVERSION_TLSv1_2);
+	if (rc == CURLE_OK && h->ca_file != NULL) {
+		/* The given CA alone: the system store is not consulted. */
+		rc = curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	}
+	if (rc == CURLE_OK && h->pin != NULL)
+		rc = curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, h->pin);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+		    h->connect_ms);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, h->io_s);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_USERAGENT,
+		    "migrate/" MIG_VERSION);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)x);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_FILETIME, 0L);
+	if (rc != CURLE_OK)
+		return mig_seterr(h->ctx, rc == CURLE_OUT_OF_MEMORY ?
+		    MIG_ERR_NOMEM : MIG_ERR_INTERNAL, "curl: %s",
+		    curl_easy_strerror(rc));
+	return 0;
+}
+
+/* Header list with the credentials and extra lines; wiped on free. */
+static int
+build_headers(struct https *h, struct xfer *x, const char *const *extra,
+    size_t nextra)
+{
+	struct curl_slist *l = NULL;
+	size_t i;
+	int r = 0;
+
+	slist_free_wiped(x->hdrs);
+	x->hdrs = NULL;
+	if (h->auth != NULL)
+		r = slist_add(&l, h->auth);
+	for (i = 0; r == 0 && i < nextra; i++)
+		if (extra[i] != NULL)
+			r = slist_add(&l, extra[i]);
+	if (r != 0) {
+		slist_free_wiped(l);
+		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	x->hdrs = l;
+	if (l != NULL && curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, l) !=
+	    CURLE_OK)
+		return mig_seterr(h->ctx, MIG_ERR_INTERNAL,
+		    "curl: cannot set headers");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* PROPFIND multistatus: a small streaming parser, bounded */
+
+enum pf_state { PF_TEXT, PF_TAG, PF_COMMENT, PF_CDATA };
+enum pf_cap { CAP_NONE, CAP_HREF, CAP_LEN, CAP_MTIME };
+
+struct pf_entry {
+	char		*name;		/* "" for the requested resource */
+	struct mig_tstat st;
+};
+
+struct propfind {
+	enum pf_state	 state;
+	char		 tag[PF_TAG_MAX];
+	size_t		 taglen;
+	char		 last;		/* last byte of the tag */
+	char		 quote;
+	int		 marks;		/* '-' or ']' seen before '>' */
+	char		 ent[12];
+	size_t		 entlen;
+	bool		 in_ent;
+	enum pf_cap	 cap;
+	char		 text[PF_TEXT_MAX];
+	size_t		 textlen;
+	/* the current <response> */
+	bool		 in_resp;
+	bool		 in_rtype;
+	char		*href;
+	bool		 have_len;
+	struct mig_tstat st;
+	/* results */
+	const char	*base;		/* decoded path asked for, no '/' */
+	struct pf_entry	*ents;
+	size_t		 n, capn;
+	int		 err;
+	struct mig_ctx	*ctx;
+	const char	*what;
+};
+
+static void
+pf_init(struct propfind *pf, const char *base, struct mig_ctx *ctx,
+    const char *what)
+{
+	memset(pf, 0, sizeof(*pf));
+	pf->base = base;
+	pf->ctx = ctx;
+	pf->what = what;
+}
+
+static void
+pf_clear(struct propfind *pf)
+{
+	size_t i;
+
+	for (i = 0; i < pf->n; i++)
+		free(pf->ents[i].name);
+	free(pf->ents);
+	free(pf->href);
+	pf->ents = NULL;
+	pf->n = pf->capn = 0;
+	pf->href = NULL;
+}
+
+/* Restarts parsing (a retried request), keeping base and ctx. */
+static void
+pf_restart(struct propfind *pf)
+{
+	const char *base = pf->base, *what = pf->what;
+	struct mig_ctx *ctx = pf->ctx;
+
+	pf_clear(pf);
+	pf_init(pf, base, ctx, what);
+}
+
+static int
+pf_fail(struct propfind *pf, const char *why)
+{
+	if (pf->err == 0)
+		pf->err = mig_seterr(pf->ctx, MIG_ERR_FORMAT,
+		    "%s: PROPFIND answer: %s", pf->what, why);
+	return pf->err;
+}
+
+static int
+pf_text_add(struct propfind *pf, const char *s, size_t n)
+{
+	if (pf->cap == CAP_NONE)
+		return 0;
+	if (n > sizeof(pf->text) - 1 - pf->textlen)
+		return pf_fail(pf, "property value too long");
+	memcpy(pf->text + pf->textlen, s, n);
+	pf->textlen += n;
+	return 0;
+}
+
+/* Decodes one entity reference (without '&' and ';') as UTF-8. */
+static int
+pf_entity(struct propfind *pf)
+{
+	char out[4];
+	unsigned long cp;
+	char *end;
+	const char *e = pf->ent;
+	size_t n = 0;
+
+	pf->ent[pf->entlen] = '\0';
+	if (strcmp(e, "amp") == 0)
+		return pf_text_add(pf, "&", 1);
+	if (strcmp(e, "lt") == 0)
+		return pf_text_add(pf, "<", 1);
+	if (strcmp(e, "gt") == 0)
+		return pf_text_add(pf, ">", 1);
+	if (strcmp(e, "quot") == 0)
+		return pf_text_add(pf, "\"", 1);
+	if (strcmp(e, "apos") == 0)
+		return pf_text_add(pf, "'", 1);
+	if (e[0] != '#' || e[1] == '\0')
+		return pf_fail(pf, "unknown entity");
+	if (e[1] == 'x' || e[1] == 'X')
+		cp = strtoul(e + 2, &end, 16);
+	else
+		cp = strtoul(e + 1, &end, 10);
+	if (*end != '\0' || end == e + 1 || cp == 0 || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return pf_fail(pf, "bad character reference");
+	if (cp < 0x80)
+		out[n++] = (char)cp;
+	else if (cp < 0x800) {
+		out[n++] = (char)(0xc0 | (cp >> 6));
+		out[n++] = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		out[n++] = (char)(0xe0 | (cp >> 12));
+		out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[n++] = (char)(0x80 | (cp & 0x3f));
+	} else {
+		out[n++] = (char)(0xf0 | (cp >> 18));
+		out[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[n++] = (char)(0x80 | (cp & 0x3f));
+	}
+	return pf_text_add(pf, out, n);
+}
+
+/*
+ * Name of an href relative to base: "" for base itself, the last
+ * component for a direct child, NULL (ignored) for anything else.
+ * Returns 0, or MIG_ERR_FORMAT / NOMEM.
+ */
+static int
+pf_name(struct propfind *pf, const char *href, char **namep)
+{
+	const char *p = href, *rest;
+	char *path = NULL, *name = NULL;
+	size_t bl = strlen(pf->base), len, i;
+	int r = 0;
+
+	*namep = NULL;
+	if (strncasecmp(p, "http://", 7) == 0 ||
+	    strncasecmp(p, "https://", 8) == 0) {
+		p = strstr(p, "://") + 3;
+		p = strchr(p, '/');
+		if (p == NULL)
+			p = "/";
+	}
+	if ((path = strdup(p)) == NULL)
+		return pf_fail(pf, "out of memory");
+	if (!percent_decode_inplace(path)) {
+		r = pf_fail(pf, "bad percent-escape in href");
+		goto out;
+	}
+	len = strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+	if (len == bl && memcmp(path, pf->base, bl) == 0) {
+		name = strdup("");
+		goto done;
+	}
+	if (bl == 0 && len == 1 && path[0] == '/') {
+		/* The server root asked for as "". */
+		name = strdup("");
+		goto done;
+	}
+	if (len <= bl + 1 || memcmp(path, pf->base, bl) != 0 ||
+	    path[bl] != '/')
+		goto out;
+	rest = path + bl + 1;
+	if (strchr(rest, '/') != NULL || strcmp(rest, ".") == 0 ||
+	    strcmp(rest, "..") == 0)
+		goto out;
+	for (i = 0; rest[i] != '\0'; i++)
+		if ((unsigned char)rest[i] < 0x20 || rest[i] == 0x7f)
+			goto out;
+	name = strdup(rest);
+done:
+	if (name == NULL)
+		r = pf_fail(pf, "out of memory");
+	*namep = name;
+out:
+	free(path);
+	return r;
+}
+
+static int
+pf_emit(struct propfind *pf)
+{
+	struct pf_entry *n;
+	char *name = NULL;
+	int r;
+
+	if (pf->href == NULL)
+		return pf_fail(pf, "response without href");
+	if ((r = pf_name(pf, pf->href, &name)) != 0)
+		return r;
+	if (name == NULL)
+		return 0;
+	if (pf->n == pf->capn) {
+		size_t nc = pf->capn == 0 ? 64 : pf->capn * 2;
+
+		if (nc > PF_MAX_ENTRIES) {
+			free(name);
+			return pf_fail(pf, "too many entries");
+		}
+		n = realloc(pf->ents, nc * sizeof(*n));
+		if (n == NULL) {
+			free(name);
+			return pf_fail(pf, "out of memory");
+		}
+		pf->ents = n;
+		pf->capn = nc;
+	}
+	pf->ents[pf->n].name = name;
+	pf->ents[pf->n].st = pf->st;
+	pf->n++;
+	return 0;
+}
+
+static void
+pf_start(struct propfind *pf, const char *name)
+{
+	if (strcmp(name, "response") == 0) {
+		pf->in_resp = true;
+		pf->in_rtype = false;
+		free(pf->href);
+		pf->href = NULL;
+		memset(&pf->st, 0, sizeof(pf->st));
+		return;
+	}
+	if (!pf->in_resp)
+		return;
+	if (strcmp(name, "href") == 0 && pf->href == NULL)
+		pf->cap = CAP_HREF;
+	else if (strcmp(name, "getcontentlength") == 0)
+		pf->cap = CAP_LEN;
+	else if (strcmp(name, "getlastmodified") == 0)
+		pf->cap = CAP_MTIME;
+	else if (strcmp(name, "resourcetype") == 0)
+		pf->in_rtype = true;
+	else if (strcmp(name, "collection") == 0 && pf->in_rtype)
+		pf->st.is_dir = true;
+	if (pf->cap != CAP_NONE)
+		pf->textlen = 0;
+}
+
+static int
+pf_end(struct propfind *pf, const char *name)
+{
+	unsigned long long v;
+	char *end;
+	time_t t;
+
+	if (pf->cap == CAP_HREF && strcmp(name, "href") == 0) {
+		pf->text[pf->textlen] = '\0';
+		if ((pf->href = strdup(pf->text)) == NULL)
+			return pf_fail(pf, "out of memory");
+		pf->cap = CAP_NONE;
+	} else if (pf->cap == CAP_LEN &&
+	    strcmp(name, "getcontentlength") == 0) {
+		pf->text[pf->textlen] = '\0';
+		if (pf->textlen > 0) {
+			errno = 0;
+			v = strtoull(pf->text, &end, 10);
+			if (pf->text[0] < '0' || pf->text[0] > '9' ||
+			    *end != '\0' || errno != 0)
+				return pf_fail(pf, "bad getcontentlength");
+			pf->st.size = (uint64_t)v;
+		}
+		pf->cap = CAP_NONE;
+	} else if (pf->cap == CAP_MTIME &&
+	    strcmp(name, "getlastmodified") == 0) {
+		pf->text[pf->textlen] = '\0';
+		t = curl_getdate(pf->text, NULL);
+		if (t != (time_t)-1)
+			pf->st.mtime = t;
+		pf->cap = CAP_NONE;
+	} else if (strcmp(name, "resourcetype") == 0)
+		pf->in_rtype = false;
+	else if (strcmp(name, "response") == 0 && pf->in_resp) {
+		pf->in_resp = false;
+		pf->cap = CAP_NONE;
+		return pf_emit(pf);
+	}
+	return 0;
+}
+
+/* A complete tag (between '<' and '>'). */
+static int
+pf_tag(struct propfind *pf)
+{
+	char name[PF_TAG_MAX], *colon;
+	const char *p = pf->tag;
+	bool end = false, empty;
+	size_t n = 0;
+
+	pf->tag[pf->taglen] = '\0';
+	if (p[0] == '?' || p[0] == '!')
+		return 0;
+	if (p[0] == '/') {
+		end = true;
+		p++;
+	}
+	empty = !end && pf->last == '/';
+	while (p[n] != '\0' && p[n] != ' ' && p[n] != '\t' && p[n] != '\r' &&
+	    p[n] != '\n' && p[n] != '/' && n < sizeof(name) - 1) {
+		name[n] = p[n];
+		n++;
+	}
+	name[n] = '\0';
+	colon = strrchr(name, ':');
+	p = colon != NULL ? colon + 1 : name;
+	if (end)
+		return pf_end(pf, p);
+	pf_start(pf, p);
+	if (empty)
+		return pf_end(pf, p);
+	return 0;
+}
+
+static int
+pf_byte(struct propfind *pf, char c)
+{
+	switch (pf->state) {
+	case PF_TEXT:
+		if (pf->in_ent) {
+			if (c == ';') {
+				pf->in_ent = false;
+				return pf_entity(pf);
+			}
+			if (pf->entlen >= sizeof(pf->ent) - 1)
+				return pf_fail(pf, "bad entity");
+			pf->ent[pf->entlen++] = c;
+			return 0;
+		}
+		if (c == '<') {
+			pf->state = PF_TAG;
+			pf->taglen = 0;
+			pf->quote = 0;
+			pf->last = 0;
+			return 0;
+		}
+		if (c == '&') {
+			pf->in_ent = true;
+			pf->entlen = 0;
+			return 0;
+		}
+		return pf_text_add(pf, &c, 1);
+	case PF_TAG:
+		if (pf->quote != 0) {
+			if (c == pf->quote)
+				pf->quote = 0;
+			return 0;
+		}
+		if (c == '>') {
+			pf->state = PF_TEXT;
+			return pf_tag(pf);
+		}
+		if ((c == '"' || c == '\'') && pf->taglen > 0 &&
+		    pf->tag[0] != '!')
+			pf->quote = c;
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			pf->last = c;
+		if (pf->taglen < sizeof(pf->tag) - 1)
+			pf->tag[pf->taglen++] = c;
+		if (pf->taglen == 3 && memcmp(pf->tag, "!--", 3) == 0) {
+			pf->state = PF_COMMENT;
+			pf->marks = 0;
+		} else if (pf->taglen == 8 &&
+		    memcmp(pf->tag, "![CDATA[", 8) == 0) {
+			pf->state = PF_CDATA;
+			pf->marks = 0;
+		}
+		return 0;
+	case PF_COMMENT:
+		if (c == '-')
+			pf->marks++;
+		else if (c == '>' && pf->marks >= 2)
+			pf->state = PF_TEXT;
+		else
+			pf->marks = 0;
+		return 0;
+	case PF_CDATA:
+		if (c == ']') {
+			if (pf->marks == 2)
+				return pf_text_add(pf, "]", 1);
+			pf->marks++;
+			return 0;
+		}
+		if (c == '>' && pf->marks == 2) {
+			pf->state = PF_TEXT;
+			return 0;
+		}
+		for (; pf->marks > 0; pf->marks--)
+			if (pf_text_add(pf, "]", 1) != 0)
+				return pf->err;
+		return pf_text_add(pf, &c, 1);
+	}
+	return 0;
+}
+
+static size_t
+pf_sink(void *arg, const char *buf, size_t len)
+{
+	struct propfind *pf = arg;
+	size_t i;
+
+	if (pf->err != 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (pf_byte(pf, buf[i]) != 0)
+			return 0;
+	return len;
+}
+
+/* ---------------------------------------------------------------------- */
+/* One-shot requests with retries */
+
+static int
+run_request(struct https *h, struct req *rq)
+{
+	struct xfer *x = &h->sx;
+	struct mig_ctx *ctx = rq->quiet ? NULL : h->ctx;
+	char url[URL_MAX], wbuf[1024], depth[32], dest[URL_MAX + 16];
+	char ovw[16];
+	const char *extra[5], *what;
+	int attempt, max, r;
+	CURLcode rc;
+
+	what = where(h, rq->path, wbuf, sizeof(wbuf));
+	if (rq->abs != NULL) {
+		if ((size_t)snprintf(url, sizeof(url), "%s%s%s", h->origin,
+		    rq->abs, rq->dir ? "/" : "") >= sizeof(url))
+			return mig_seterr(ctx, MIG_ERR_USAGE,
+			    "%s: URL too long", what);
+	} else if (make_url(h, rq->path, rq->dir, url, sizeof(url)) != 0)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: URL too long",
+		    what);
+	extra[0] = extra[1] = extra[2] = extra[3] = extra[4] = NULL;
+	if (rq->depth != NULL) {
+		(void)snprintf(depth, sizeof(depth), "Depth: %s", rq->depth);
+		extra[0] = depth;
+	}
+	if (rq->dest != NULL) {
+		(void)snprintf(dest, sizeof(dest), "Destination: %s",
+		    rq->dest);
+		extra[1] = dest;
+	}
+	if (rq->overwrite != NULL) {
+		(void)snprintf(ovw, sizeof(ovw), "Overwrite: %s",
+		    rq->overwrite);
+		extra[2] = ovw;
+	}
+	if (rq->propfind)
+		extra[3] = "Content-Type: application/xml; charset=utf-8";
+	max = rq->retries >= 0 ? rq->retries : h->retries;
+	rq->status = 0;
+	for (attempt = 0; ; attempt++) {
+		rq->attempts = attempt + 1;
+		if ((r = xfer_setup(h, x, url)) != 0 ||
+		    (r = build_headers(h, x, extra, 4)) != 0)
+			return r;
+		rc = curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST,
+		    rq->method);
+		if (rc == CURLE_OK && rq->propfind) {
+			rc = curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS,
+			    propfind_body);
+			if (rc == CURLE_OK)
+				rc = curl_easy_setopt(x->easy,
+				    CURLOPT_POSTFIELDSIZE,
+				    (long)(sizeof(propfind_body) - 1));
+		}
+		if (rc != CURLE_OK)
+			return mig_seterr(ctx, MIG_ERR_INTERNAL, "curl: %s",
+			    curl_easy_strerror(rc));
+		if (rq->pf != NULL) {
+			pf_restart(rq->pf);
+			rq->pf->ctx = ctx;
+			x->sink = pf_sink;
+			x->sink_arg = rq->pf;
+		} else
+			x->sink = NULL;
+		if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
+			return mig_seterr(ctx, MIG_ERR_INTERNAL,
+			    "curl: cannot add a transfer");
+		x->in_multi = true;
+		r = pump(h, ready_done, x, ctx, what);
+		xfer_detach(h, x);
+		if (r != 0)
+			return r;
+		if (x->result == CURLE_WRITE_ERROR && rq->pf != NULL &&
+		    rq->pf->err != 0)
+			return rq->pf->err;
+		if (x->result != CURLE_OK) {
+			if (curl_transient(x->result) && attempt < max) {
+				sleep_ms(backoff_ms(attempt, -1));
+				continue;
+			}
+			r = curl_error(h, x, ctx, what);
+			if (attempt > 0 && curl_transient(x->result))
+				(void)mig_preferr(ctx, "after %d attempts",
+				    attempt + 1);
+			return r;
+		}
+		rq->status = x->status;
+		if (status_transient(x->status) && attempt < max) {
+			sleep_ms(backoff_ms(attempt, x->retry_after));
+			continue;
+		}
+		if (status_transient(x->status))
+			return http_error(x, ctx, what, rq->method);
+		return 0;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Directory cache */
+
+static bool
+dir_known(struct https *h, const char *dir)
+{
+	size_t i;
+
+	for (i = 0; i < h->ndirs; i++)
+		if (strcmp(h->dirs[i], dir) == 0)
+			return true;
+	return false;
+}
+
+static void
+dir_forget_all(struct https *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->ndirs; i++)
+		free(h->dirs[i]);
+	h->ndirs = 0;
+}
+
+/* Forgets dir and everything under it. */
+static void
+dir_forget(struct https *h, const char *dir)
+{
+	size_t i = 0, dl = strlen(dir);
+
+	while (i < h->ndirs) {
+		if (strncmp(h->dirs[i], dir, dl) == 0 &&
+		    (h->dirs[i][dl] == '\0' || h->dirs[i][dl] == '/')) {
+			free(h->dirs[i]);
+			h->dirs[i] = h->dirs[--h->ndirs];
+		} else
+			i++;
+	}
+}
+
+static void
+dir_remember(struct https *h, const char *dir)
+{
+	char *d;
+
+	if (h->ndirs == DIRCACHE_MAX)
+		dir_forget_all(h);
+	if ((d = strdup(dir)) != NULL)
+		h->dirs[h->ndirs++] = d;
+}
+
+/* MKCOL one level; 201 made, 405 exists. */
+static int
+mkcol(struct https *h, const char *dir, long *statusp)
+{
+	struct req rq;
+	char wbuf[1024];
+	int r;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "MKCOL";
+	rq.path = dir;
+	rq.dir = true;
+	rq.retries = -1;
+	if ((r = run_request(h, &rq)) != 0)
+		return r;
+	*statusp = rq.status;
+	if (rq.status == 201 || rq.status == 405 || rq.status == 409)
+		return 0;
+	return http_error(&h->sx, h->ctx, where(h, dir, wbuf, sizeof(wbuf)),
+	    "MKCOL");
+}
+
+/* Creates each prefix "/a", "/a/b", ... of the root (after a 409). */
+static void
+mkcol_root(struct https *h)
+{
+	struct req rq;
+	char *copy, *p, c;
+
+	if ((copy = strdup(h->root)) == NULL)
+		return;
+	for (p = copy + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		memset(&rq, 0, sizeof(rq));
+		rq.method = "MKCOL";
+		rq.path = "";
+		rq.abs = copy;
+		rq.dir = true;
+		rq.retries = -1;
+		rq.quiet = true;
+		(void)run_request(h, &rq);
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+}
+
+static int
+https_mkdir_p(struct mig_transport *t, const char *dir)
+{
+	struct https *h = t->priv;
+	char *d, *p, wbuf[1024];
+	long status = 0;
+	bool root_tried = false, first = true;
+	int r;
+
+	if ((r = check_path(h, dir, true)) != 0)
+		return r;
+	if (*dir == '\0' || dir_known(h, dir))
+		return 0;
+	if ((d = strdup(dir)) == NULL)
+		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (p = d; ; p++) {
+		char c;
+
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (!dir_known(h, d)) {
+			if ((r = mkcol(h, d, &status)) != 0)
+				goto out;
+			if (status == 409 && first && !root_tried &&
+			    h->root[0] != '\0') {
+				/* The root itself is missing: make it. */
+				root_tried = true;
+				mkcol_root(h);
+				if ((r = mkcol(h, d, &status)) != 0)
+					goto out;
+			}
+			if (status == 409) {
+				r = mig_seterr(h->ctx, MIG_ERR_NET,
+				    "%s: MKCOL: HTTP 409 Conflict (parent "
+				    "missing or not a collection)",
+				    where(h, d, wbuf, sizeof(wbuf)));
+				goto out;
+			}
+			dir_remember(h, d);
+		}
+		first = false;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	r = 0;
+out:
+	free(d);
+	return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* stat, list, remove, rmdir */
+
+/* Decoded absolute path of a relative path, without trailing '/'. */
+static char *
+abs_path(struct https *h, const char *path)
+{
+	size_t n = strlen(h->root_dec) + strlen(path) + 2;
+	char *s;
+
+	if ((s = malloc(n)) == NULL)
+		return NULL;
+	if (*path == '\0')
+		(void)snprintf(s, n, "%s", h->root_dec);
+	else
+		(void)snprintf(s, n, "%s/%s", h->root_dec, path);
+	return s;
+}
+
+static int
+propfind(struct https *h, const char *path, bool dir, const char *depth,
+    struct propfind *pf, char **basep)
+{
+	struct req rq;
+	char wbuf[1024];
+	const char *what = where(h, path, wbuf, sizeof(wbuf));
+	int r;
+
+	*basep = abs_path(h, path);
+	if (*basep == NULL)
+		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	pf_init(pf, *basep, h->ctx, what);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "PROPFIND";
+	rq.path = path;
+	rq.dir = dir;
+	rq.depth = depth;
+	rq.propfind = true;
+	rq.pf = pf;
+	rq.retries = -1;
+	if ((r = run_request(h, &rq)) != 0)
+		return r;
+	if (rq.status != 207)
+		return http_error(&h->sx, h->ctx, what, "PROPFIND");
+	return 0;
+}
+
+static int
+https_stat(struct mig_transport *t, const char *path, struct mig_tstat *st)
+{
+	struct https *h = t->priv;
+	struct propfind pf;
+	char *base = NULL, wbuf[1024];
+	size_t i;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = check_path(h, path, true)) != 0)
+		return r;
+	if ((r = propfind(h, path, *path == '\0', "0", &pf, &base)) != 0)
+		goto out;
+	for (i = 0; i < pf.n; i++)
+		if (pf.ents[i].name[0] == '\0') {
+			*st = pf.ents[i].st;
+			goto out;
+		}
+	r = mig_seterr(h->ctx, MIG_ERR_FORMAT, "%s: PROPFIND answer does not "
+	    "describe it", where(h, path, wbuf, sizeof(wbuf)));
+out:
+	pf_clear(&pf);
+	free(base);
+	return r;
+}
+
+static int
+https_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
+    void *arg)
+{
+	struct https *h = t->priv;
+	struct propfind pf;
+	char *base = NULL, wbuf[1024];
+	size_t i;
+	int r;
+
+	if ((r = check_path(h, dir, true)) != 0)
+		return r;
+	if ((r = propfind(h, dir, true, "1", &pf, &base)) != 0)
+		goto out;
+	for (i = 0; i < pf.n; i++)
+		if (pf.ents[i].name[0] == '\0') {
+			if (!pf.ents[i].st.is_dir) {
+				r = mig_seterr(h->ctx, MIG_ERR_NOTFOUND,
+				    "%s: not a directory",
+				    where(h, dir, wbuf, sizeof(wbuf)));
+				goto out;
+			}
+		}
+	for (i = 0; i < pf.n; i++) {
+		if (pf.ents[i].name[0] == '\0')
+			continue;
+		if ((r = cb(arg, pf.ents[i].name, &pf.ents[i].st)) != 0)
+			goto out;
+	}
+out:
+	pf_clear(&pf);
+	free(base);
+	return r;
+}
+
+static int
+delete_path(struct https *h, const char *path, bool dir, bool quiet)
+{
+	struct req rq;
+	char wbuf[1024];
+	int r;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "DELETE";
+	rq.path = path;
+	rq.dir = dir;
+	rq.depth = dir ? "infinity" : NULL;
+	rq.retries = quiet ? 0 : -1;
+	rq.quiet = quiet;
+	if ((r = run_request(h, &rq)) != 0)
+		return r;
+	if (rq.status >= 200 && rq.status <= 299)
+		return 0;
+	/* A retried DELETE whose first try landed finds nothing. */
+	if (rq.status == 404 && rq.attempts > 1)
+		return 0;
+	return http_error(&h->sx, quiet ? NULL : h->ctx,
+	    where(h, path, wbuf, sizeof(wbuf)), "DELETE");
+}
+
+static int
+https_remove(struct mig_transport *t, const char *path)
+{
+	struct https *h = t->priv;
+	int r;
+
+	if ((r = check_path(h, path, false)) != 0)
+		return r;
+	return delete_path(h, path, false, false);
+}
+
+static int
+https_rmdir(struct mig_transport *t, const char *dir)
+{
+	struct https *h = t->priv;
+	struct propfind pf;
+	char *base = NULL, wbuf[1024];
+	size_t i;
+	int r;
+
+	if ((r = check_path(h, dir, false)) != 0)
+		return r;
+	/*
+	 * DELETE on a collection is recursive in WebDAV: look first.
+	 * XXX: not atomic; an object landing between the two requests
+	 * would be deleted with the directory.
+	 */
+	if ((r = propfind(h, dir, true, "1", &pf, &base)) != 0)
+		goto out;
+	for (i = 0; i < pf.n; i++)
+		if (pf.ents[i].name[0] != '\0') {
+			r = mig_seterr(h->ctx, MIG_ERR_EXISTS,
+			    "%s: directory not empty",
+			    where(h, dir, wbuf, sizeof(wbuf)));
+			goto out;
+		}
+	dir_forget(h, dir);
+	r = delete_path(h, dir, true, false);
+out:
+	pf_clear(&pf);
+	free(base);
+	return r;
+}
+
+/* MOVE src to dst, replacing dst if it exists. */
+static int
+move_path(struct https *h, const char *src, const char *dst)
+{
+	struct req rq;
+	char dest[URL_MAX], wbuf[1024];
+	struct mig_tstat st;
+	int r;
+
+	if (make_url(h, dst, false, dest, sizeof(dest)) != 0)
+		return mig_seterr(h->ctx, MIG_ERR_USAGE, "%s: URL too long",
+		    where(h, dst, wbuf, sizeof(wbuf)));
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "MOVE";
+	rq.path = src;
+	rq.dest = dest;
+	rq.overwrite = "F";
+	rq.retries = -1;
+	if ((r = run_request(h, &rq)) != 0)
+		return r;
+	if (rq.status == 412) {
+		/* The final name exists (an earlier landing): replace it. */
+		rq.overwrite = "T";
+		if ((r = run_request(h, &rq)) != 0)
+			return r;
+	}
+	if (rq.status == 201 || rq.status == 204)
+		return 0;
+	if (rq.status == 404 && rq.attempts > 1 &&
+	    https_stat(h->t, dst, &st) == 0)
+		return 0;	/* an earlier try moved it */
+	return http_error(&h->sx, h->ctx, where(h, dst, wbuf, sizeof(wbuf)),
+	    "MOVE");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Streams */
+
+static void
+stream_link(struct https *h, struct stream *s)
+{
+	s->h = h;
+	s->next = h->streams;
+	s->prev = NULL;
+	if (h->streams != NULL)
+		h->streams->prev = s;
+	h->streams = s;
+}
+
+static void
+stream_unlink(struct stream *s)
+{
+	struct https *h = s->h;
+
+	if (h == NULL)
+		return;
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		h->streams = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static void
+stream_free(struct stream *s)
+{
+	if (s == NULL)
+		return;
+	if (s->h != NULL)
+		xfer_detach(s->h, &s->x);
+	stream_unlink(s);
+	if (s->x.easy != NULL)
+		curl_easy_cleanup(s->x.easy);
+	slist_free_wiped(s->x.hdrs);
+	EVP_MD_CTX_free(s->md);
+	free(s->ring);
+	free(s->path);
+	free(s->tmp);
+	free(s);
+}
+
+static struct stream *
+stream_new(struct https *h, const char *path)
+{
+	struct stream *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if ((s->path = strdup(path)) == NULL ||
+	    (s->x.easy = curl_easy_init()) == NULL) {
+		free(s->path);
+		free(s);
+		return NULL;
+	}
+	stream_link(h, s);
+	return s;
+}
+
+static bool
+ready_consumed(void *arg)
+{
+	struct stream *s = arg;
+
+	return s->x.done || s->srclen == 0;
+}
+
+static int
+stream_gone(struct mig_ctx *ctx, const char *path)
+{
+	return mig_seterr(ctx, MIG_ERR_INTERNAL,
+	    "%s: stream used after its transport was closed", path);
+}
+
+/* The PUT ended early or failed: why. */
+static int
+put_failed(struct stream *s, struct mig_ctx *ctx)
+{
+	struct https *h = s->h;
+	char wbuf[1024];
+	const char *what = where(h, s->path, wbuf, sizeof(wbuf));
+
+	if (s->x.result != CURLE_OK)
+		return curl_error(h, &s->x, ctx, what);
+	if (s->x.status >= 200 && s->x.status <= 299)
+		return mig_seterr(ctx, MIG_ERR_NET, "%s: PUT: server answered "
+		    "before the upload was complete", what);
+	return http_error(&s->x, ctx, what, "PUT");
+}
+
+static int
+put_write(struct mig_writer *w, const void *buf, size_t len)
+{
+	struct stream *s = w->priv;
+	char wbuf[1024];
+	int r;
+
+	if (s->h == NULL)
+		return stream_gone(w->ctx, s->path);
+	if (s->size >= 0 && len > (uint64_t)s->size - s->count)
+		return mig_seterr(w->ctx, MIG_ERR_INTERNAL, "%s: more than the "
+		    "announced %lld bytes written", s->path,
+		    (long long)s->size);
+	if (s->x.done)
+		return put_failed(s, w->ctx);
+	if (s->md != NULL && EVP_DigestUpdate(s->md, buf, len) != 1)
+		return mig_seterr_ssl(w->ctx, MIG_ERR_CRYPTO, "SHA-256");
+	s->src = buf;
+	s->srclen = len;
+	s->count += len;
+	if (s->paused) {
+		s->paused = false;
+		(void)curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
+	}
+	r = pump(s->h, ready_consumed, s, w->ctx,
+	    where(s->h, s->path, wbuf, sizeof(wbuf)));
+	s->src = NULL;
+	if (r != 0)
+		return r;
+	if (s->srclen != 0) {
+		s->srclen = 0;
+		return put_failed(s, w->ctx);
+	}
+	return 0;
+}
+
+static int
+put_close(struct mig_writer *w)
+{
+	struct stream *s = w->priv;
+	struct https *h = s->h;
+	char wbuf[1024];
+	int r;
+
+	if (h == NULL)
+		return stream_gone(w->ctx, s->path);
+	if (s->size >= 0 && s->count != (uint64_t)s->size)
+		return mig_seterr(w->ctx, MIG_ERR_INTERNAL, "%s: %llu of the "
+		    "announced %lld bytes written", s->path,
+		    (unsigned long long)s->count, (long long)s->size);
+	s->eof = true;
+	if (s->paused) {
+		s->paused = false;
+		(void)curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
+	}
+	r = pump(h, ready_done, &s->x, w->ctx,
+	    where(h, s->path, wbuf, sizeof(wbuf)));
+	xfer_detach(h, &s->x);
+	if (r != 0)
+		return r;
+	if (s->x.result != CURLE_OK ||
+	    (s->x.status != 201 && s->x.status != 204 && s->x.status != 200))
+		return put_failed(s, w->ctx);
+	if ((r = move_path(h, s->tmp, s->path)) != 0)
+		return r;
+	s->published = true;
+	return 0;
+}
+
+static void
+put_free(struct mig_writer *w)
+{
+	struct stream *s = w->priv;
+
+	if (s == NULL)
+		return;
+	if (s->h != NULL) {
+		xfer_detach(s->h, &s->x);
+		/* Abandoned: the temporary must not stay (best effort). */
+		if (!s->published)
+			(void)delete_path(s->h, s->tmp, false, true);
+	}
+	stream_free(s);
+	w->priv = NULL;
+}
+
+static const struct mig_writer_ops put_ops = {
+	.name = "https",
+	.write = put_write,
+	.close = put_close,
+	.free = put_free,
+};
+
+/* DIR/.BASE.migrate-tmp-XXXXXXXX */
+static char *
+tmp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	unsigned char rnd[4];
+	size_t dl = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+	size_t n = strlen(path) + sizeof(MIG_TMP_INFIX) + 16;
+	char *s, hex[9];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return NULL;
+	mig_hex_encode(rnd, sizeof(rnd), hex);
+	if ((s = malloc(n)) == NULL)
+		return NULL;
+	(void)snprintf(s, n, "%.*s.%s%s%s", (int)dl, path, path + dl,
+	    MIG_TMP_INFIX, hex);
+	return s;
+}
+
+static int
+https_open_write(struct mig_transport *t, const char *path, int64_t size,
+    struct mig_writer **wp)
+{
+	struct https *h = t->priv;
+	struct stream *s = NULL;
+	struct mig_writer *w;
+	const char *slash, *extra[2] = { NULL, NULL };
+	char url[URL_MAX], *parent, wbuf[1024];
+	CURLcode rc = CURLE_OK;
+	int r;
+
+	*wp = NULL;
+	if ((r = check_path(h, path, false)) != 0)
+		return r;
+	if ((slash = strrchr(path, '/')) != NULL) {
+		if ((parent = strndup(path, (size_t)(slash - path))) == NULL)
+			return mig_seterr(h->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		r = https_mkdir_p(t, parent);
+		free(parent);
+		if (r != 0)
+			return r;
+	}
+	if ((s = stream_new(h, path)) == NULL ||
+	    (s->tmp = tmp_name(path)) == NULL) {
+		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	s->size = size;
+	s->chunked = size < 0;
+	if (make_url(h, s->tmp, false, url, sizeof(url)) != 0) {
+		r = mig_seterr(h->ctx, MIG_ERR_USAGE, "%s: URL too long",
+		    where(h, path, wbuf, sizeof(wbuf)));
+		goto out;
+	}
+	if ((r = xfer_setup(h, &s->x, url)) != 0)
+		goto out;
+	if (s->chunked) {
+		if ((s->md = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+			r = mig_seterr_ssl(h->ctx, MIG_ERR_CRYPTO, "SHA-256");
+			goto out;
+		}
+		extra[0] = "Trailer: Repr-Digest";
+	}
+	if ((r = build_headers(h, &s->x, extra, 1)) != 0)
+		goto out;
+	rc = curl_easy_setopt(s->x.easy, CURLOPT_UPLOAD, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(s->x.easy, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)(size >= 0 ? size : -1));
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(s->x.easy, CURLOPT_READFUNCTION,
+		    upload_cb);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(s->x.easy, CURLOPT_READDATA, (void *)s);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(s->x.easy, CURLOPT_UPLOAD_BUFFERSIZE,
+		    UPLOAD_BUFSZ);
+	if (rc == CURLE_OK && s->chunked)
+		rc = curl_easy_setopt(s->x.easy, CURLOPT_TRAILERFUNCTION,
+		    trailer_cb);
+	if (rc == CURLE_OK && s->chunked)
+		rc = curl_easy_setopt(s->x.easy, CURLOPT_TRAILERDATA,
+		    (void *)s);
+	if (rc != CURLE_OK) {
+		r = mig_seterr(h->ctx, MIG_ERR_INTERNAL, "curl: %s",
+		    curl_easy_strerror(rc));
+		goto out;
+	}
+	if (curl_multi_add_handle(h->multi, s->x.easy) != CURLM_OK) {
+		r = mig_seterr(h->ctx, MIG_ERR_INTERNAL,
+		    "curl: cannot add a transfer");
+		goto out;
+	}
+	s->x.in_multi = true;
+	if ((w = mig_writer_new(&put_ops, s, NULL, h->ctx)) == NULL) {
+		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	*wp = w;
+	s = NULL;
+	r = 0;
+out:
+	stream_free(s);
+	return r;
+}
+
+static bool
+ready_ring(void *arg)
+{
+	struct stream *s = arg;
+
+	return s->x.done || s->rlen > 0;
+}
+
+static int
+get_read(struct mig_reader *rd, void *buf, size_t cap, size_t *nread)
+{
+	struct stream *s = rd->priv;
+	struct https *h = s->h;
+	char wbuf[1024];
+	curl_off_t cl = -1;
+	size_t n, first;
+	int r;
+
+	*nread = 0;
+	if (h == NULL)
+		return stream_gone(rd->ctx, s->path);
+	if (s->rlen == 0 && !s->x.done) {
+		if (s->rpaused) {
+			s->rpaused = false;
+			(void)curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
+		}
+		if (s->rlen == 0 && (r = pump(h, ready_ring, s, rd->ctx,
+		    where(h, s->path, wbuf, sizeof(wbuf)))) != 0)
+			return r;
+	}
+	if (s->rlen == 0) {
+		/* Done: a clean end only if curl says so, length and all. */
+		xfer_detach(h, &s->x);
+		if (s->x.result != CURLE_OK)
+			return curl_error(h, &s->x, rd->ctx,
+			    where(h, s->path, wbuf, sizeof(wbuf)));
+		if (s->x.status < 200 || s->x.status > 299)
+			return http_error(&s->x, rd->ctx,
+			    where(h, s->path, wbuf, sizeof(wbuf)), "GET");
+		(void)curl_easy_getinfo(s->x.easy,
+		    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (cl >= 0 && (uint64_t)cl != s->count)
+			return mig_seterr(rd->ctx, MIG_ERR_NET,
+			    "%s: GET: truncated (%llu of %lld bytes)",
+			    where(h, s->path, wbuf, sizeof(wbuf)),
+			    (unsigned long long)s->count, (long long)cl);
+		return 0;
+	}
+	n = s->rlen < cap ? s->rlen : cap;
+	first = RING_SIZE - s->rhead < n ? RING_SIZE - s->rhead : n;
+	memcpy(buf, s->ring + s->rhead, first);
+	memcpy((unsigned char *)buf + first, s->ring, n - first);
+	s->rhead = (s->rhead + n) % RING_SIZE;
+	s->rlen -= n;
+	*nread = n;
+	return 0;
+}
+
+static void
+get_free(struct mig_reader *rd)
+{
+	struct stream *s = rd->priv;
+
+	if (s != NULL && s->ring != NULL)
+		OPENSSL_cleanse(s->ring, RING_SIZE);
+	stream_free(s);
+	rd->priv = NULL;
+}
+
+static const struct mig_reader_ops get_ops = {
+	.name = "https",
+	.read = get_read,
+	.free = get_free,
+};
+
+static int
+https_open_read(struct mig_transport *t, const char *path,
+    struct mig_reader **rp)
+{
+	struct https *h = t->priv;
+	struct stream *s = NULL;
+	struct mig_reader *rd;
+	char url[URL_MAX], wbuf[1024];
+	const char *what;
+	int attempt, r;
+
+	*rp = NULL;
+	if ((r = check_path(h, path, false)) != 0)
+		return r;
+	what = where(h, path, wbuf, sizeof(wbuf));
+	if (make_url(h, path, false, url, sizeof(url)) != 0)
+		return mig_seterr(h->ctx, MIG_ERR_USAGE, "%s: URL too long",
+		    what);
+	if ((s = stream_new(h, path)) == NULL ||
+	    (s->ring = malloc(RING_SIZE)) == NULL) {
+		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* Retried until the answer starts; after that, never. */
+	for (attempt = 0; ; attempt++) {
+		s->rhead = s->rlen = 0;
+		s->count = 0;
+		s->rpaused = false;
+		if ((r = xfer_setup(h, &s->x, url)) != 0 ||
+		    (r = build_headers(h, &s->x, NULL, 0)) != 0)
+			goto out;
+		s->x.sink = ring_sink;
+		s->x.sink_arg = s;
+		if (curl_easy_setopt(s->x.easy, CURLOPT_HTTPGET, 1L) !=
+		    CURLE_OK ||
+		    curl_multi_add_handle(h->multi, s->x.easy) != CURLM_OK) {
+			r = mig_seterr(h->ctx, MIG_ERR_INTERNAL,
+			    "curl: cannot start a transfer");
+			goto out;
+		}
+		s->x.in_multi = true;
+		if ((r = pump(h, ready_headers, &s->x, h->ctx, what)) != 0)
+			goto out;
+		if (s->x.done && s->x.result != CURLE_OK) {
+			xfer_detach(h, &s->x);
+			if (curl_transient(s->x.result) &&
+			    attempt < h->retries) {
+				sleep_ms(backoff_ms(attempt, -1));
+				continue;
+			}
+			r = curl_error(h, &s->x, h->ctx, what);
+			goto out;
+		}
+		if (s->x.status >= 200 && s->x.status <= 299)
+			break;
+		/* An error answer: read its (small) body for the message. */
+		if ((r = pump(h, ready_done, &s->x, h->ctx, what)) != 0)
+			goto out;
+		xfer_detach(h, &s->x);
+		if (status_transient(s->x.status) && attempt < h->retries) {
+			sleep_ms(backoff_ms(attempt, s->x.retry_after));
+			continue;
+		}
+		r = http_error(&s->x, h->ctx, what, "GET");
+		goto out;
+	}
+	if ((rd = mig_reader_new(&get_ops, s, NULL, h->ctx)) == NULL) {
+		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	*rp = rd;
+	s = NULL;
+	r = 0;
+out:
+	stream_free(s);
+	return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* open / close */
+
+/* "Authorization: Basic base64(user:password)" or Bearer; secret. */
+static int
+make_auth(struct https *h, const struct mig_transport_config *cfg,
+    const char *user)
+{
+	static const char basic[] = "Authorization: Basic ";
+	static const char bearer[] = "Authorization: Bearer ";
+	char *cred = NULL;
+	size_t ul, pl, n;
+	int r = 0;
+
+	if (cfg->token != NULL) {
+		if (user != NULL)
+			return mig_seterr(h->ctx, MIG_ERR_USAGE, "%s: give "
+			    "either a bearer token or a user, not both",
+			    h->t->root);
+		if (cfg->token[0] == '\0' || strpbrk(cfg->token, "\r\n") !=
+		    NULL)
+			return mig_seterr(h->ctx, MIG_ERR_USAGE,
+			    "%s: bad bearer token (empty or multi-line)",
+			    h->t->root);
+		n = sizeof(bearer) + strlen(cfg->token);
+		if ((h->auth = malloc(n)) == NULL)
+			return mig_seterr(h->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		(void)snprintf(h->auth, n, "%s%s", bearer, cfg->token);
+		return 0;
+	}
+	if (user == NULL)
+		return 0;
+	if (cfg->password == NULL)
+		return mig_seterr(h->ctx, MIG_ERR_USAGE,
+		    "%s: user \"%s\" given without a password", h->t->root,
+		    user);
+	if (strchr(user, ':') != NULL)
+		return mig_seterr(h->ctx, MIG_ERR_USAGE,
+		    "%s: a user name cannot hold ':'", h->t->root);
+	ul = strlen(user);
+	pl = strlen(cfg->password);
+	if (ul > 4096 || pl > 4096)
+		return mig_seterr(h->ctx, MIG_ERR_USAGE,
+		    "%s: user or password too long", h->t->root);
+	n = ul + 1 + pl;
+	if ((cred = malloc(n + 1)) == NULL ||
+	    (h->auth = malloc(sizeof(basic) + 4 * (n / 3 + 1) + 1)) == NULL) {
+		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(cred, user, ul);
+	cred[ul] = ':';
+	memcpy(cred + ul + 1, cfg->password, pl);
+	memcpy(h->auth, basic, sizeof(basic) - 1);
+	(void)EVP_EncodeBlock((unsigned char *)h->auth + sizeof(basic) - 1,
+	    (unsigned char *)cred, (int)n);
+out:
+	if (cred != NULL) {
+		OPENSSL_cleanse(cred, n);
+		free(cred);
+	}
+	return r;
+}
+
+static bool
+loopback_literal(const char *host)
+{
+	return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0;
+}
+
+static void
+https_close(struct mig_transport *t)
+{
+	struct https *h = t->priv;
+	struct stream *s;
+
+	if (h == NULL)
+		return;
+	/* Open streams lose their transport; their transfers stop here. */
+	while ((s = h->streams) != NULL) {
+		xfer_detach(h, &s->x);
+		(void)curl_easy_setopt(s->x.easy, CURLOPT_SHARE, NULL);
+		stream_unlink(s);
+		s->h = NULL;
+	}
+	xfer_detach(h, &h->sx);
+	if (h->sx.easy != NULL)
+		curl_easy_cleanup(h->sx.easy);
+	slist_free_wiped(h->sx.hdrs);
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi);
+	if (h->share != NULL)
+		curl_share_cleanup(h->share);
+	dir_forget_all(h);
+	free(h->dirs);
+	wipe_free(h->auth);
+	free(h->origin);
+	free(h->root);
+	free(h->root_dec);
+	free(h->host);
+	free(h->ca_file);
+	free(h->pin);
+	free(h);
+	t->priv = NULL;
+}
+
+static int
+https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
+    const struct mig_url *url)
+{
+	struct https *h;
+	struct req rq;
+	char enc[URL_MAX];
+	size_t n, o = 0;
+	bool v6;
+	int r;
+
+	if (pthread_once(&curl_once, curl_init) != 0 ||
+	    curl_init_rc != CURLE_OK)
+		return mig_seterr(t->ctx, MIG_ERR_INTERNAL,
+		    "curl: global initialisation failed");
+	if (url->host == NULL || url->host[0] == '\0')
+		return mig_seterr(t->ctx, MIG_ERR_PARSE, "%s: missing host",
+		    t->root);
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+	t->priv = h;
+	h->t = t;
+	h->ctx = t->ctx;
+	if (strcmp(url->scheme, "http") == 0) {
+		if (!cfg->allow_plain_http_loopback ||
+		    !loopback_literal(url->host)) {
+			r = mig_seterr(t->ctx, MIG_ERR_SECURITY,
+			    "%s: plain http:// refused: use https:// (http is "
+			    "allowed only to 127.0.0.1 in tests)", t->root);
+			goto out;
+		}
+		h->plain = true;
+	} else if (strcmp(url->scheme, "https") != 0) {
+		r = mig_seterr(t->ctx, MIG_ERR_PARSE,
+		    "%s: not an https:// URL", t->root);
+		goto out;
+	}
+	h->connect_ms = cfg->connect_timeout_ms > 0 ?
+	    cfg->connect_timeout_ms : DEF_CONNECT_MS;
+	h->io_s = ((cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms : DEF_IO_MS) +
+	    999) / 1000;
+	h->retries = cfg->retries > 0 ? cfg->retries : DEF_RETRIES;
+
+	/* Origin and root path; the root's trailing '/' goes. */
+	v6 = strchr(url->host, ':') != NULL;
+	n = strlen(url->host) + 32;
+	if ((h->origin = malloc(n)) == NULL ||
+	    (h->host = strdup(url->host)) == NULL ||
+	    (h->root_dec = strdup(url->path != NULL ? url->path : "/")) ==
+	    NULL ||
+	    (h->dirs = calloc(DIRCACHE_MAX, sizeof(*h->dirs))) == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (url->port != 0)
+		(void)snprintf(h->origin, n, "%s://%s%s%s:%d",
+		    h->plain ? "http" : "https", v6 ? "[" : "", url->host,
+		    v6 ? "]" : "", url->port);
+	else
+		(void)snprintf(h->origin, n, "%s://%s%s%s",
+		    h->plain ? "http" : "https", v6 ? "[" : "", url->host,
+		    v6 ? "]" : "");
+	n = strlen(h->root_dec);
+	while (n > 0 && h->root_dec[n - 1] == '/')
+		h->root_dec[--n] = '\0';
+	if (n > 0 && h->root_dec[0] != '/') {
+		r = mig_seterr(t->ctx, MIG_ERR_PARSE, "%s: bad path",
+		    t->root);
+		goto out;
+	}
+	if (strstr(h->root_dec, "/../") != NULL ||
+	    strstr(h->root_dec, "/./") != NULL ||
+	    (n >= 3 && strcmp(h->root_dec + n - 3, "/..") == 0) ||
+	    (n >= 2 && strcmp(h->root_dec + n - 2, "/.") == 0)) {
+		r = mig_seterr(t->ctx, MIG_ERR_SECURITY,
+		    "%s: \".\" or \"..\" in the destination path", t->root);
+		goto out;
+	}
+	if (!encode_path(h->root_dec, enc, sizeof(enc), &o) ||
+	    (h->root = strdup(enc)) == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((cfg->ca_file != NULL &&
+	    (h->ca_file = strdup(cfg->ca_file)) == NULL) ||
+	    (cfg->pinned_pubkey != NULL &&
+	    (h->pin = strdup(cfg->pinned_pubkey)) == NULL)) {
+		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = make_auth(h, cfg, cfg->user != NULL ? cfg->user :
+	    url->user)) != 0)
+		goto out;
+
+	if ((h->multi = curl_multi_init()) == NULL ||
+	    (h->share = curl_share_init()) == NULL ||
+	    (h->sx.easy = curl_easy_init()) == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_DNS);
+	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION);
+
+	/* Connect, verify the certificate, check the credentials. */
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "OPTIONS";
+	rq.path = "";
+	rq.dir = true;
+	rq.retries = -1;
+	if ((r = run_request(h, &rq)) != 0)
+		goto out;
+	if (rq.status == 401 || rq.status == 403 || rq.status >= 500) {
+		r = http_error(&h->sx, t->ctx, t->root, "OPTIONS");
+		goto out;
+	}
+	r = 0;
+out:
+	if (r != 0)
+		https_close(t);
+	return r;
+}
+
+const struct mig_transport_ops mig_transport_https_ops = {
+	.scheme = "https",
+	.open = https_open,
+	.close = https_close,
+	.mkdir_p = https_mkdir_p,
+	.open_write = https_open_write,
+	.open_read = https_open_read,
+	.stat = https_stat,
+	.list = https_list,
+	.remove = https_remove,
+	.rmdir = https_rmdir,
+};

@@ -1,0 +1,147 @@
+/*
+ * Throughput of the HTTPS (WebDAV) transport, compiled by
+ * tests/bench/https.sh against libmigrate.a (the Makefile does not build
+ * it).  The password comes from BENCH_PASSWORD (this is a test tool: only
+ * lib/ must not read the environment).
+ *
+ *   https_bench put  URL CA USER FILE     FILE as bench/big.bin
+ *   https_bench get  URL CA USER          read bench/big.bin back
+ *   https_bench many URL CA USER COUNT KIB  COUNT small objects
+ *
+ * Prints one line: "<mode> <bytes> <seconds> <MB/s>".  Data are pushed in
+ * MIG_STREAM_CHUNK pieces, as the run pipeline does.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "migrate/error.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+die(struct mig_ctx *ctx, const char *what)
+{
+	fprintf(stderr, "https_bench: %s: %s\n", what, mig_errmsg(ctx));
+	return 1;
+}
+
+/* One object from the file at src, read in chunk pieces. */
+static int
+put_file(struct mig_transport *t, const char *src, unsigned char *buf,
+    size_t chunk, uint64_t *done)
+{
+	struct mig_writer *w = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(src, O_RDONLY)) < 0 || fstat(fd, &st) != 0) {
+		perror(src);
+		return -1;
+	}
+	if (t->ops->open_write(t, "bench/big.bin", (int64_t)st.st_size,
+	    &w) != 0)
+		return -1;
+	while ((n = read(fd, buf, chunk)) > 0) {
+		if (mig_writer_write(w, buf, (size_t)n) != 0)
+			return -1;
+		*done += (uint64_t)n;
+	}
+	if (n < 0 || mig_writer_close(w) != 0)
+		return -1;
+	mig_writer_free(w);
+	close(fd);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct mig_transport_config cfg;
+	struct mig_transport *t = NULL;
+	struct mig_writer *w = NULL;
+	struct mig_reader *rd = NULL;
+	struct mig_ctx *ctx;
+	unsigned char *buf;
+	uint64_t size = 0, done = 0, left;
+	size_t chunk = MIG_STREAM_CHUNK, i, n, count = 1;
+	char path[64];
+	double t0, secs;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: https_bench put|get|many URL CA USER "
+		    "[FILE | COUNT KIB]\n");
+		return 2;
+	}
+	if ((ctx = mig_ctx_new()) == NULL || (buf = malloc(chunk)) == NULL)
+		return 1;
+	for (i = 0; i < chunk; i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.url = argv[2];
+	cfg.ca_file = argv[3];
+	cfg.user = argv[4];
+	cfg.password = getenv("BENCH_PASSWORD");
+	if (strcmp(argv[1], "many") == 0) {
+		count = argc > 5 ? strtoul(argv[5], NULL, 10) : 10000;
+		size = (argc > 6 ? strtoull(argv[6], NULL, 10) : 4) * 1024;
+	}
+	if (mig_transport_open(&cfg, ctx, &t) != 0)
+		return die(ctx, "open");
+	if (t->ops->mkdir_p(t, "bench") != 0)
+		return die(ctx, "mkdir_p");
+	t0 = now();
+	if (strcmp(argv[1], "put") == 0) {
+		if (argc < 6 || put_file(t, argv[5], buf, chunk, &done) != 0)
+			return die(ctx, "put");
+	} else if (strcmp(argv[1], "get") == 0) {
+		if (t->ops->open_read(t, "bench/big.bin", &rd) != 0)
+			return die(ctx, "open_read");
+		for (;;) {
+			if (mig_reader_read(rd, buf, chunk, &n) != 0)
+				return die(ctx, "read");
+			if (n == 0)
+				break;
+			done += n;
+		}
+		mig_reader_free(rd);
+	} else {
+		for (i = 0; i < count; i++) {
+			(void)snprintf(path, sizeof(path),
+			    "bench/many/f%zu.age", i);
+			if (t->ops->open_write(t, path, (int64_t)size, &w) != 0)
+				return die(ctx, "open_write");
+			for (left = size; left > 0; left -= n) {
+				n = left < chunk ? (size_t)left : chunk;
+				if (mig_writer_write(w, buf, n) != 0)
+					return die(ctx, "write");
+			}
+			if (mig_writer_close(w) != 0)
+				return die(ctx, "close");
+			mig_writer_free(w);
+			done += size;
+		}
+	}
+	secs = now() - t0;
+	printf("%s %llu %.3f %.1f\n", argv[1], (unsigned long long)done, secs,
+	    (double)done / 1e6 / secs);
+	mig_transport_close(t);
+	mig_ctx_free(ctx);
+	free(buf);
+	return 0;
+}

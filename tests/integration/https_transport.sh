@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# HTTPS (WebDAV) transport against a real nginx on 127.0.0.1: runs the
+# cmocka binary build/tests/test_transport_https with the servers of
+# nginx.sh (round trips up to 100 MiB, listing, temporaries, certificate,
+# pin and credential refusals, plain http policy, retries of a busy server,
+# a server frozen and then killed mid-upload).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nginx.sh"
+
+BIN=$(dirname "$MIGRATE")/tests/test_transport_https
+[ -x "$BIN" ] || { echo "no $BIN (make $BIN)"; exit 77; }
+
+nginx_start
+rc=$?
+[ $rc -eq 77 ] && exit 77
+[ $rc -eq 0 ] || fail "nginx did not start"
+nginx_start_single || fail "second nginx did not start"
+
+run=$(date +%s)-$$
+export MIG_TEST_HTTPS_URL="https://127.0.0.1:$NGINX_PORT/dav/t-$run"
+export MIG_TEST_HTTPS_CA=$NGINX_CA
+export MIG_TEST_HTTPS_USER=$NGINX_USER
+export MIG_TEST_HTTPS_PASSWORD=$NGINX_PASSWORD
+export MIG_TEST_HTTPS_BEARER_URL="https://127.0.0.1:$NGINX_PORT/bearer/t-$run"
+export MIG_TEST_HTTPS_TOKEN=$NGINX_TOKEN
+export MIG_TEST_HTTPS_PIN=$NGINX_PIN
+export MIG_TEST_HTTPS_WRONG_URL="https://127.0.0.1:$NGINX_WRONG_PORT/open/t-$run"
+export MIG_TEST_HTTP_URL="http://127.0.0.1:$NGINX_HTTP_PORT/open/t-$run"
+export MIG_TEST_HTTPS_BUSY_URL="https://127.0.0.1:$NGINX_PORT/busy/t-$run"
+export MIG_TEST_HTTPS_KILL_URL="https://127.0.0.1:$NGINX1_PORT/open/t-$run"
+export MIG_TEST_HTTPS_KILL_PID=$NGINX1_PID
+
+# A hang is a failure too: the binary gets a generous bound.
+timeout 900 "$BIN" || fail "test_transport_https failed (exit $?)"
+
+# The busy server was asked three times (retries = 2) before giving up.
+n=$(grep -c '"OPTIONS /busy/' "$NGINX_DIR/access.log")
+[ "$n" -eq 3 ] || fail "busy server asked $n times, want 3"
+
+# Nothing half-written anywhere on the server's disk: no temporary left
+# behind, and every object that landed is complete (sizes checked above).
+left=$(find "$NGINX_WWW" -name "*.migrate-tmp-*" | head -n 5)
+[ -z "$left" ] || fail "temporaries left on the server: $left"
+[ -f "$NGINX_WWW/dav/t-$run/rt/hundred" ] || fail "100 MiB object missing"
+[ "$(stat -c %s "$NGINX_WWW/dav/t-$run/rt/hundred")" -eq $((100 << 20)) ] ||
+    fail "100 MiB object has the wrong size"
+# The killed server never published the interrupted object.
+[ ! -e "$NGINX1_WWW/open/t-$run/kill/big" ] || fail "partial object published"
+echo "https transport: ok"
+exit 0
