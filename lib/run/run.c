@@ -856,8 +856,13 @@ run_workers(struct run *rn, int jobs)
 		worker_main(rn);
 	for (k = 0; k < started; k++)
 		pthread_join(tids[k], NULL);
-	if (rn->fatal != 0)
+	if (rn->fatal != 0) {
+		if (rn->fatal == MIG_ERR_SECURITY)
+			(void)audit(rn, MIG_AUDIT_SEC_REFUSED, json_pack(
+			    "{s:s, s:s}", "destination", rn->p->url, "reason",
+			    rn->fatal_msg), rn->ctx);
 		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
+	}
 	return 0;
 }
 
@@ -1829,8 +1834,21 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		r = mig_seterr(ctx, r, "state path too long");
 		goto out;
 	}
-	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0)
+	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0) {
+		/* Refused host key or certificate: on record, no run begun. */
+		if (r == MIG_ERR_SECURITY && o->audit != NULL && !o->dry_run) {
+			struct mig_ctx *c2 = mig_ctx_new();
+			json_t *f = json_pack("{s:s, s:s}", "destination",
+			    rn.p->url, "reason", mig_errmsg(ctx));
+
+			(void)mig_audit_emit(o->audit, "-",
+			    MIG_AUDIT_SEC_REFUSED, f, c2);
+			json_decref(f);
+			(void)mig_audit_checkpoint(o->audit, "-", NULL, c2);
+			mig_ctx_free(c2);
+		}
 		goto out;
+	}
 	/* A local lake is shown as the directory the user can cd into. */
 	sum->lake = strdup(rn.p->lake_path != NULL ? rn.p->lake_path :
 	    rn.t->root);

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# migrate run / verify / restore against a real nginx (WebDAV over TLS
+# from a generated CA) on 127.0.0.1.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/nginx.sh"
+nginx_start
+rc=$?
+[ $rc -eq 77 ] && exit 77
+[ $rc -eq 0 ] || fail "nginx did not start"
+setup_plans
+export LAKE_PASSWORD=$NGINX_PASSWORD LAKE_TOKEN=$NGINX_TOKEN
+
+https_plan() {	# https_plan FILE STRATEGY URLPATH [EXTRA...]
+	local f=$1 s=$2 u=$3; shift 3
+	cat > "$f" <<PLAN
+version = 1
+name = "h-$s"
+strategy = "$s"
+[source]
+path = "$T/p/data/warehouse"
+[destination]
+url = "https://127.0.0.1:$NGINX_PORT$u"
+ca_file = "$NGINX_CA"
+$(printf '%s\n' "$@")
+[encryption]
+recipients_file = "$T/p/keys/demo.pub"
+[audit]
+log = "$T/audit/h-$s.jsonl"
+PLAN
+}
+
+for s in rehost replatform; do
+	https_plan "$T/$s.toml" "$s" /dav/lake "user = \"$NGINX_USER\"" 'password_env = "LAKE_PASSWORD"'
+	expect_exit 0 "$MIGRATE" run --json "$T/$s.toml"
+	[ "$(json "$T/out" 'd["outcome"]')" = complete ] || fail "$s not complete"
+	run=$(json "$T/out" 'd["run"]')
+	expect_exit 0 "$MIGRATE" verify "$T/$s.toml"
+	expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/$s.toml"
+	expect_exit 0 "$MIGRATE" restore "$T/$s.toml" --run "$run" -i "$KEY" --to "$T/back-$s"
+	diff -r "$T/back-$s" "$T/p/data/warehouse" || fail "$s restore differs"
+done
+# The bag on the server's disk is a valid BagIt bag, without keys.
+dir=$(ls -d "$NGINX_WWW"/dav/lake/raw/h-rehost/ingest_date=*/run=* | head -n 1)
+expect_exit 0 "$MIGRATE" verify "$dir"
+[ -z "$(find "$NGINX_WWW" -name '*migrate-tmp*')" ] || fail "temporaries left on the server"
+
+# Bearer token.
+https_plan "$T/b.toml" rehost /bearer/lake 'token_env = "LAKE_TOKEN"'
+sed -i 's/h-rehost/h-bearer/g' "$T/b.toml"
+expect_exit 0 "$MIGRATE" run "$T/b.toml"
+expect_exit 0 "$MIGRATE" verify "$T/b.toml"
+
+# Untrusted certificate: refused, exit 1, on record.
+https_plan "$T/u.toml" rehost /dav/lake "user = \"$NGINX_USER\"" 'password_env = "LAKE_PASSWORD"'
+sed -i '/^ca_file/d; s/h-rehost/h-untrusted/g' "$T/u.toml"
+expect_exit 1 "$MIGRATE" run "$T/u.toml"
+expect_err "certificate"
+grep -q '"event":"security.refused"' "$T/audit/h-untrusted.jsonl" || fail "TLS refusal not audited"
+
+# Wrong host name in the certificate: refused.
+https_plan "$T/w.toml" rehost /open/lake
+sed -i "s/:$NGINX_PORT/:$NGINX_WRONG_PORT/; s/h-rehost/h-wrongname/g" "$T/w.toml"
+expect_exit 1 "$MIGRATE" run "$T/w.toml"
+expect_err "host name"
+
+# Wrong credentials: a clear error, exit 1, no secret in it.
+export BAD_PASSWORD=not-the-password
+https_plan "$T/c.toml" rehost /dav/lake "user = \"$NGINX_USER\"" 'password_env = "BAD_PASSWORD"'
+sed -i 's/h-rehost/h-badcred/g' "$T/c.toml"
+expect_exit 1 "$MIGRATE" run "$T/c.toml"
+expect_err "authentication failed"
+grep -q "not-the-password" "$T/err" "$T/audit/h-badcred.jsonl" 2>/dev/null && fail "password leaked"
+
+# Server stopped mid-run, restarted: the re-run completes and verifies.
+mkdir -p "$T/big"
+for i in $(seq 1 40); do head -c 2000000 /dev/urandom > "$T/big/f$i.bin"; done
+https_plan "$T/s.toml" rehost /dav/lake2 "user = \"$NGINX_USER\"" 'password_env = "LAKE_PASSWORD"'
+sed -i "s|path = \"$T/p/data/warehouse\"|path = \"$T/big\"|; s/h-rehost/h-stop/g" "$T/s.toml"
+"$MIGRATE" run --no-progress --jobs 1 "$T/s.toml" > "$T/run1.out" 2>&1 &
+rpid=$!
+sleep 0.7
+nginx_stop
+wait $rpid
+rc1=$?
+[ "$rc1" -ne 0 ] || echo "note: run finished before the server stopped"
+nginx_start || fail "nginx did not restart"
+# A restarted server has new ports, certificates and password.
+export LAKE_PASSWORD=$NGINX_PASSWORD
+https_plan "$T/s.toml" rehost /dav/lake2 "user = \"$NGINX_USER\"" 'password_env = "LAKE_PASSWORD"'
+sed -i "s|path = \"$T/p/data/warehouse\"|path = \"$T/big\"|; s/h-rehost/h-stop/g" "$T/s.toml"
+expect_exit 0 "$MIGRATE" run --json "$T/s.toml"
+[ "$(json "$T/out" 'd["outcome"]')" = complete ] || fail "re-run not complete"
+if [ "$rc1" -ne 0 ]; then
+	[ "$(json "$T/out" 'd["resumed"]')" = True ] || fail "re-run did not resume"
+	echo "resumed: $(json "$T/out" 'd["counts"]["already_landed"]') objects were not sent again"
+fi
+[ "$(json "$T/out" 'd["counts"]["stored"] + d["counts"]["already_landed"]')" = 40 ] ||
+    fail "not every object landed"
+expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/s.toml"
+echo ok
