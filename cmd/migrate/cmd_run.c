@@ -24,7 +24,8 @@
 
 const char *const cmd_run_usage[] = {
 	"migrate run PLAN [--dry-run] [--jobs N] [--full] [--new-run]",
-	"            [--no-progress] [--json] [-i IDENTITY]",
+	"            [--shard K/N --run-id ID] [--no-progress] [--json]",
+	"            [-i IDENTITY]",
 	NULL
 };
 
@@ -105,7 +106,8 @@ outcome(int r, const struct mig_run_summary *s, bool dry)
 
 static void
 print_summary(const struct mig_plan *p, int r,
-    const struct mig_run_summary *s, bool json, bool dry)
+    const struct mig_run_summary *s, bool json, bool dry, int shard_k,
+    int shard_n)
 {
 	char in[32], out[32];
 
@@ -124,6 +126,9 @@ print_summary(const struct mig_plan *p, int r,
 		    (json_int_t)s->bytes_in, "bytes_out",
 		    (json_int_t)s->bytes_out, "seconds", s->seconds);
 
+		if (o != NULL && shard_n > 0)
+			json_object_set_new(o, "shard", json_pack("{s:i, s:i}",
+			    "k", shard_k, "n", shard_n));
 		if (o != NULL && p->strategy == MIG_STRATEGY_RETAIN)
 			json_object_set_new(o, "drift", json_pack("{s:I, s:I,"
 			    " s:I}", "new", (json_int_t)s->drift_new,
@@ -194,6 +199,8 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 		{ "no-progress", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "identity", required_argument, NULL, 'i' },
+		{ "shard", required_argument, NULL, 'S' },
+		{ "run-id", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -237,6 +244,25 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 		case 'F':
 			o.full = true;
 			break;
+		case 'S': {
+			char tail;
+
+			if (sscanf(optarg, "%d/%d%c", &o.shard_k, &o.shard_n,
+			    &tail) != 2 || o.shard_n < 1 || o.shard_n > 100000 ||
+			    o.shard_k < 0 || o.shard_k >= o.shard_n)
+				return cmd_bad_usage(cmd_run_usage, "--shard "
+				    "takes K/N with 0 <= K < N, not \"%s\"",
+				    optarg);
+			break;
+		}
+		case 'R':
+			if (!mig_run_id_valid(optarg))
+				return cmd_bad_usage(cmd_run_usage, "--run-id "
+				    "takes YYYYMMDDTHHMMSSZ-xxxxxxxx (e.g. "
+				    "$(date -u +%%Y%%m%%dT%%H%%M%%SZ)-$(openssl "
+				    "rand -hex 4)), not \"%s\"", optarg);
+			o.run_id = optarg;
+			break;
 		case 'N':
 			o.new_run = true;
 			break;
@@ -254,6 +280,9 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	}
 	if (optind != argc - 1)
 		return cmd_bad_usage(cmd_run_usage, "run: expected one PLAN");
+	if ((o.shard_n > 0) != (o.run_id != NULL))
+		return cmd_bad_usage(cmd_run_usage, "--shard and --run-id go "
+		    "together: every shard of one run shares its id");
 	ui.progress = !no_progress && isatty(STDERR_FILENO) && !o.dry_run;
 	ui.dry_run = o.dry_run;
 	pthread_mutex_init(&ui.mu, NULL);
@@ -292,7 +321,8 @@ out:
 		mig_ctx_free(c2);
 	}
 	if (plan != NULL && (r == 0 || r == MIG_ERR_PARTIAL || ui.json))
-		print_summary(plan, r, &sum, ui.json, o.dry_run);
+		print_summary(plan, r, &sum, ui.json, o.dry_run, o.shard_k,
+		    o.shard_n);
 	status = r == 0 ? EXIT_OK : cmd_fail(ctx, r);
 	mig_run_summary_free(&sum);
 	mig_sign_key_free(key);

@@ -136,11 +136,12 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 	r = mig_verify_run(&o, &sum, ctx);
 out:
 	if (ui.json && (r == 0 || r == MIG_ERR_VERIFY)) {
-		json_t *doc = json_pack("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I,"
-		    " s:b, s:b, s:o}", "outcome", r == 0 ? "ok" : "failed",
+		json_t *doc = json_pack("{s:s, s:s?, s:s?, s:s, s:i, s:I, s:I,"
+		    " s:I, s:b, s:b, s:o}", "outcome", r == 0 ? "ok" : "failed",
 		    "run", sum.run_id[0] != '\0' ? sum.run_id : NULL,
 		    "run_dir", sum.run_dir != NULL ? sum.run_dir : o.bag_dir,
-		    "bagit_version", sum.bag_version, "objects",
+		    "bagit_version", sum.bag_version, "shards", sum.shards,
+		    "objects",
 		    (json_int_t)sum.objects, "bytes", (json_int_t)sum.bytes,
 		    "deep_objects", (json_int_t)sum.deep_objects, "deep",
 		    o.deep, "audit_head_ok", sum.audit_head_ok, "findings",
@@ -151,10 +152,15 @@ out:
 		putchar('\n');
 		json_decref(doc);
 	} else if (r == 0) {
+		char shards[32] = "";
+
+		if (sum.shards > 0)
+			(void)snprintf(shards, sizeof(shards), " (%d shards)",
+			    sum.shards);
 		printf("ok: %s%s%s: %llu objects, %llu bytes, BagIt %s%s%s\n",
 		    sum.run_id[0] != '\0' ? "run " : "",
 		    sum.run_id[0] != '\0' ? sum.run_id : o.bag_dir,
-		    "", (unsigned long long)sum.objects,
+		    shards, (unsigned long long)sum.objects,
 		    (unsigned long long)sum.bytes, sum.bag_version,
 		    plan != NULL ? ", audit head in the log" : "",
 		    o.deep ? ", every object decrypted and checked" : "");

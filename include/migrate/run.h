@@ -139,6 +139,11 @@ int	mig_run_execute(const struct mig_run_opts *opts,
 	    struct mig_run_summary *sum, struct mig_ctx *ctx);
 void	mig_run_summary_free(struct mig_run_summary *sum);
 
+/* The shard (0..n-1) of a relative path: stable across machines. */
+int	mig_shard_of(const char *path, int n);
+/* True when s is a run id, YYYYMMDDTHHMMSSZ-xxxxxxxx. */
+bool	mig_run_id_valid(const char *s);
+
 /* --- Verify and restore ---------------------------------------------------- */
 
 enum mig_finding_kind {

@@ -17,6 +17,7 @@
 
 #include "migrate/error.h"
 #include "migrate/plan.h"
+#include "migrate/run.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
@@ -53,6 +54,12 @@ lake_valid_run_id(const char *s)
 			return false;
 	}
 	return true;
+}
+
+bool
+mig_run_id_valid(const char *s)
+{
+	return lake_valid_run_id(s);
 }
 
 int
@@ -448,5 +455,54 @@ state_clear_current(const char *dir, struct mig_ctx *ctx)
 	if (unlink(path) != 0 && errno != ENOENT)
 		return mig_seterr(ctx, MIG_ERR_IO, "%s: %s", path,
 		    strerror(errno));
+	return 0;
+}
+
+static int
+shard_k_cmp(const void *a, const void *b)
+{
+	int ka = atoi(*(char *const *)a + 6), kb = atoi(*(char *const *)b + 6);
+
+	return ka < kb ? -1 : ka > kb;
+}
+
+void
+run_free_names(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int
+run_list_shards(struct mig_transport *t, const char *run_dir, char ***namesp,
+    size_t *np, int *shardn, struct mig_ctx *ctx)
+{
+	struct names ns;
+	size_t i;
+	int r, k, n;
+	char tail;
+
+	*namesp = NULL;
+	*np = 0;
+	*shardn = 0;
+	if ((r = list_subdirs(t, run_dir, "shard=", &ns, ctx)) != 0)
+		return r;
+	for (i = 0; i < ns.n; i++) {
+		if (sscanf(ns.v[i], "shard=%d-of-%d%c", &k, &n, &tail) != 2 ||
+		    k < 0 || n < 1 || k >= n || (*shardn != 0 && n != *shardn)) {
+			r = mig_seterr(ctx, MIG_ERR_FORMAT, "%s/%s: not a shard "
+			    "of this run (shard=K-of-N with one N)", run_dir,
+			    ns.v[i]);
+			names_free(&ns);
+			return r;
+		}
+		*shardn = n;
+	}
+	qsort(ns.v, ns.n, sizeof(*ns.v), shard_k_cmp);
+	*namesp = ns.v;
+	*np = ns.n;
 	return 0;
 }

@@ -223,17 +223,17 @@ out:
 	return r;
 }
 
+static int restore_dir(struct rctx *rc, const char *id);
+
 int
 mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
     struct mig_ctx *ctx)
 {
 	struct rctx rc;
-	struct mig_reader *rds[3];
-	json_t *doc = NULL, *e;
-	char id[32];
-	bool compressed;
-	size_t i;
-	int r;
+	char id[32], base[PATH_MAX];
+	char **shards = NULL;
+	size_t nshards = 0, s;
+	int r, shardn = 0;
 
 	*restoredp = 0;
 	memset(&rc, 0, sizeof(rc));
@@ -247,15 +247,50 @@ mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
 		goto out;
 	}
 	if ((r = mig_transport_open(o->tcfg, ctx, &rc.t)) != 0 ||
-	    (r = run_locate(rc.t, o->plan, o->run_id, rc.run_dir,
-	    sizeof(rc.run_dir), id, ctx)) != 0 ||
-	    (r = run_read_manifest(rc.t, rc.run_dir, o->identities, &doc,
+	    (r = run_locate(rc.t, o->plan, o->run_id, base,
+	    sizeof(base), id, ctx)) != 0 ||
+	    (r = run_list_shards(rc.t, base, &shards, &nshards, &shardn,
 	    ctx)) != 0)
 		goto out;
+	/* A sharded run is reassembled: every shard into the same tree. */
+	for (s = 0; s < (nshards == 0 ? 1 : nshards); s++) {
+		if (nshards == 0)
+			(void)snprintf(rc.run_dir, sizeof(rc.run_dir), "%s",
+			    base);
+		else if ((size_t)snprintf(rc.run_dir, sizeof(rc.run_dir),
+		    "%s/%s", base, shards[s]) >= sizeof(rc.run_dir)) {
+			r = mig_seterr(ctx, MIG_ERR_IO, "path too long");
+			goto out;
+		}
+		if ((r = restore_dir(&rc, id)) != 0)
+			goto out;
+	}
+out:
+	*restoredp = rc.done;
+	run_free_names(shards, nshards);
+	mig_transport_close(rc.t);
+	free(rc.buf);
+	return r;
+}
+
+/* Restores the bag at rc->run_dir. */
+static int
+restore_dir(struct rctx *rc, const char *id)
+{
+	struct mig_ctx *ctx = rc->ctx;
+	struct mig_reader *rds[3];
+	json_t *doc = NULL, *e;
+	bool compressed;
+	size_t i;
+	int r;
+
+	if ((r = run_read_manifest(rc->t, rc->run_dir, rc->o->identities,
+	    &doc, ctx)) != 0)
+		goto out;
 	compressed = json_is_true(json_object_get(doc, "compressed"));
-	rc.total = json_array_size(json_object_get(doc, "objects"));
+	rc->total += json_array_size(json_object_get(doc, "objects"));
 	if (json_object_get(doc, "archive") != NULL) {
-		r = restore_archive(&rc, doc, compressed);
+		r = restore_archive(rc, doc, compressed);
 		goto out;
 	}
 	json_array_foreach(json_object_get(doc, "objects"), i, e) {
@@ -268,18 +303,15 @@ mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
 			    "restore", id);
 			goto out;
 		}
-		r = open_chain(&rc, obj, compressed, rds);
+		r = open_chain(rc, obj, compressed, rds);
 		if (r == 0)
-			r = restore_one(&rc, e, rds[2] != NULL ? rds[2] :
+			r = restore_one(rc, e, rds[2] != NULL ? rds[2] :
 			    rds[1]);
 		close_chain(rds);
 		if (r != 0)
 			goto out;
 	}
 out:
-	*restoredp = rc.done;
 	json_decref(doc);
-	mig_transport_close(rc.t);
-	free(rc.buf);
 	return r;
 }

@@ -129,6 +129,13 @@ audit(struct run *rn, const char *event, json_t *fields, struct mig_ctx *ctx)
 {
 	int r = 0;
 
+	if (rn->o->shard_n > 0 && fields != NULL) {
+		char tag[32];
+
+		(void)snprintf(tag, sizeof(tag), "%d/%d", rn->o->shard_k,
+		    rn->o->shard_n);
+		json_object_set_new(fields, "shard", json_string(tag));
+	}
 	if (rn->o->audit != NULL && !rn->o->dry_run)
 		r = mig_audit_emit(rn->o->audit, rn->run_id, event, fields, ctx);
 	json_decref(fields);
@@ -195,6 +202,22 @@ parent_of(const char *path, char *buf, size_t size)
 		n = size - 1;
 	memcpy(buf, path, n);
 	buf[n] = '\0';
+}
+
+int
+mig_shard_of(const char *path, int n)
+{
+	unsigned char md[32];
+	uint64_t v = 0;
+	int i;
+
+	/* Stable on every machine: the first 8 bytes of SHA-256(path). */
+	if (n <= 1 || EVP_Digest(path, strlen(path), md, NULL, EVP_sha256(),
+	    NULL) != 1)
+		return 0;
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | md[i];
+	return (int)(v % (uint64_t)n);
 }
 
 /* --- Destination names ------------------------------------------------------- */
@@ -418,6 +441,18 @@ inventory(struct run *rn)
 				continue;
 			}
 			rn->objs[j++] = rn->objs[i];
+		}
+		rn->nobj = j;
+	}
+	if (rn->o->shard_n > 0) {
+		size_t j = 0;
+
+		for (i = 0; i < rn->nobj; i++) {
+			if (mig_shard_of(rn->objs[i].path, rn->o->shard_n) ==
+			    rn->o->shard_k)
+				rn->objs[j++] = rn->objs[i];
+			else
+				free(rn->objs[i].path);
 		}
 		rn->nobj = j;
 	}
@@ -1269,7 +1304,9 @@ decide_run(struct run *rn, char abandoned[64])
 		cdir = json_string_value(json_object_get(j, "dir"));
 		(void)snprintf(dir, sizeof(dir), "%s", cdir != NULL ? cdir : "");
 		json_decref(j);
-		if (!rn->o->new_run && !rn->si->versioned && dir[0] != '\0') {
+		if (!rn->o->new_run && !rn->si->versioned && dir[0] != '\0' &&
+		    (rn->o->run_id == NULL ||
+		    strcmp(rn->o->run_id, current) == 0)) {
 			memcpy(rn->run_id, current, 26);	/* valid id */
 			(void)snprintf(rn->run_dir, sizeof(rn->run_dir), "%s",
 			    dir);
@@ -1293,6 +1330,15 @@ decide_run(struct run *rn, char abandoned[64])
 	    sizeof(rn->run_dir))) != 0)
 		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "bad run id \"%s\"",
 		    rn->run_id);
+	if (rn->o->shard_n > 0) {
+		size_t n = strlen(rn->run_dir);
+
+		if ((size_t)snprintf(rn->run_dir + n, sizeof(rn->run_dir) - n,
+		    "/shard=%d-of-%d", rn->o->shard_k, rn->o->shard_n) >=
+		    sizeof(rn->run_dir) - n)
+			return mig_seterr(rn->ctx, MIG_ERR_USAGE,
+			    "run path too long");
+	}
 	return 0;
 }
 
@@ -1833,6 +1879,24 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	if ((r = state_dir_for(rn.p, rn.state_dir, sizeof(rn.state_dir))) != 0) {
 		r = mig_seterr(ctx, r, "state path too long");
 		goto out;
+	}
+	if (o->shard_n > 0) {
+		size_t n = strlen(rn.state_dir);
+
+		/* Shards on one machine keep separate resume state. */
+		if (o->shard_k < 0 || o->shard_k >= o->shard_n ||
+		    o->run_id == NULL || !lake_valid_run_id(o->run_id)) {
+			r = mig_seterr(ctx, MIG_ERR_USAGE, "--shard K/N needs "
+			    "0 <= K < N and --run-id YYYYMMDDTHHMMSSZ-xxxxxxxx");
+			goto out;
+		}
+		if (rn.si->versioned) {
+			r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: rebuild cannot "
+			    "be sharded: every run is a new version", rn.p->file);
+			goto out;
+		}
+		(void)snprintf(rn.state_dir + n, sizeof(rn.state_dir) - n,
+		    "/shard-%d-of-%d", o->shard_k, o->shard_n);
 	}
 	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0) {
 		/* Refused host key or certificate: on record, no run begun. */

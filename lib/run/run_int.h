@@ -83,4 +83,13 @@ int	run_read_manifest(struct mig_transport *t, const char *run_dir,
 	    const struct mig_age_identities *ids, json_t **docp,
 	    struct mig_ctx *ctx);
 
+/*
+ * The shard directories of a run ("shard=K-of-N"), sorted by K; *np = 0
+ * when the run is not sharded.  *shardn gets N (consistent across the
+ * names, else MIG_ERR_FORMAT).  Caller frees each name and the array.
+ */
+int	run_list_shards(struct mig_transport *t, const char *run_dir,
+	    char ***namesp, size_t *np, int *shardn, struct mig_ctx *ctx);
+void	run_free_names(char **names, size_t n);
+
 #endif /* MIGRATE_RUN_INT_H */

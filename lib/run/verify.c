@@ -419,8 +419,8 @@ check_bag(struct vctx *v, const char *local_dir)
 		    rep.dropped);
 		finding(v, MIG_FIND_FORMAT, "", msg);
 	}
-	v->sum->objects = rep.payload_files;
-	v->sum->bytes = rep.payload_bytes;
+	v->sum->objects += rep.payload_files;
+	v->sum->bytes += rep.payload_bytes;
 	(void)snprintf(v->sum->bag_version, sizeof(v->sum->bag_version), "%s",
 	    rep.version);
 	if (v->o->plan != NULL) {
@@ -440,6 +440,79 @@ check_bag(struct vctx *v, const char *local_dir)
 	return 0;
 }
 
+/* One bag of a run: _SUCCESS, the bag itself, and --deep. */
+static int
+verify_one(struct vctx *v, const char *dir, char *local, size_t lsize)
+{
+	const struct mig_plan *p = v->o->plan;
+	struct mig_tstat st;
+	char marker[PATH_MAX];
+	int r;
+
+	(void)pjoin(marker, sizeof(marker), dir, "_SUCCESS");
+	if (v->t->ops->stat(v->t, marker, &st) != 0) {
+		mig_clearerr(v->ctx);
+		finding(v, MIG_FIND_INCOMPLETE, marker, "the run is not "
+		    "complete (no _SUCCESS): run the plan again to resume it");
+	}
+	if (strcmp(p->scheme, "file") == 0 &&
+	    pjoin(local, lsize, p->lake_path, dir) == 0)
+		r = check_bag(v, local);
+	else
+		r = check_bag(v, NULL);
+	if (r == 0 && v->o->deep)
+		r = deep_check(v);
+	return r;
+}
+
+/* No payload path may be in two shards. */
+static int
+check_overlap(struct vctx *v, const char *dir, const char *name, json_t *seen)
+{
+	unsigned char *buf = NULL;
+	char path[PATH_MAX], *line, *save = NULL, *file;
+	size_t len;
+	int r;
+
+	if (pjoin(path, sizeof(path), dir, "manifest-sha256.txt") != 0)
+		return mig_seterr(v->ctx, MIG_ERR_INTERNAL, "path too long");
+	r = mig_transport_get(v->t, path, MANIFEST_MAX, &buf, &len);
+	if (r != 0) {
+		/* Already reported by the bag check. */
+		mig_clearerr(v->ctx);
+		return 0;
+	}
+	{
+		unsigned char *nb = realloc(buf, len + 1);
+
+		if (nb == NULL) {
+			free(buf);
+			return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+		}
+		buf = nb;
+		buf[len] = '\0';
+	}
+	for (line = strtok_r((char *)buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		file = strchr(line, ' ');
+		if (file == NULL)
+			continue;
+		while (*file == ' ' || *file == '*')
+			file++;
+		if (json_object_get(seen, file) != NULL) {
+			char msg[160];
+
+			(void)snprintf(msg, sizeof(msg), "in %s and in %s",
+			    json_string_value(json_object_get(seen, file)),
+			    name);
+			finding(v, MIG_FIND_EXTRA, file, msg);
+		} else
+			json_object_set_new(seen, file, json_string(name));
+	}
+	free(buf);
+	return 0;
+}
+
 void
 mig_verify_summary_free(struct mig_verify_summary *sum)
 {
@@ -454,9 +527,11 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
     struct mig_ctx *ctx)
 {
 	struct vctx v;
-	struct mig_tstat st;
-	char marker[PATH_MAX], local[PATH_MAX];
-	int r;
+	char local[PATH_MAX];
+	char **shards = NULL;
+	size_t nshards = 0, i;
+	json_t *seen = NULL;
+	int r, k, shardn = 0;
 
 	memset(sum, 0, sizeof(*sum));
 	memset(&v, 0, sizeof(v));
@@ -475,22 +550,42 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
 	    sizeof(v.run_dir), sum->run_id, ctx)) != 0)
 		goto out;
 	sum->run_dir = strdup(v.run_dir);
-	(void)pjoin(marker, sizeof(marker), v.run_dir, "_SUCCESS");
-	if (v.t->ops->stat(v.t, marker, &st) != 0) {
-		mig_clearerr(ctx);
-		finding(&v, MIG_FIND_INCOMPLETE, "_SUCCESS", "the run is not "
-		    "complete (no _SUCCESS): run the plan again to resume it");
+	if ((r = run_list_shards(v.t, v.run_dir, &shards, &nshards, &shardn,
+	    ctx)) != 0)
+		goto out;
+	if (nshards == 0) {
+		r = verify_one(&v, v.run_dir, local, sizeof(local));
+		goto out;
 	}
-	if (strcmp(o->plan->scheme, "file") == 0 &&
-	    pjoin(local, sizeof(local), o->plan->lake_path, v.run_dir) == 0)
-		r = check_bag(&v, local);
-	else
-		r = check_bag(&v, NULL);
-	if (r != 0)
+	/* A sharded run: all N bags present and complete, none overlapping. */
+	sum->shards = (int)nshards;
+	if ((seen = json_object()) == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
-	if (o->deep && (r = deep_check(&v)) != 0)
-		goto out;
+	}
+	for (k = 0, i = 0; k < shardn; k++) {
+		char name[64], dir[PATH_MAX];
+
+		(void)snprintf(name, sizeof(name), "shard=%d-of-%d", k, shardn);
+		if (i < nshards && strcmp(shards[i], name) == 0)
+			i++;
+		else {
+			finding(&v, MIG_FIND_INCOMPLETE, name, "shard missing: "
+			    "run it with --shard K/N --run-id of this run");
+			continue;
+		}
+		if (pjoin(dir, sizeof(dir), sum->run_dir, name) != 0) {
+			r = mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
+			goto out;
+		}
+		(void)snprintf(v.run_dir, sizeof(v.run_dir), "%s", dir);
+		if ((r = verify_one(&v, dir, local, sizeof(local))) != 0 ||
+		    (r = check_overlap(&v, dir, name, seen)) != 0)
+			goto out;
+	}
 out:
+	json_decref(seen);
+	run_free_names(shards, nshards);
 	mig_transport_close(v.t);
 	free(v.buf);
 	if (r == 0 && sum->findings != 0)
