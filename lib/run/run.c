@@ -100,6 +100,7 @@ struct run {
 	int		 journal_fd;
 	int		 fatal;		/* a worker could not go on */
 	char		 fatal_msg[MIG_ERRMSG_MAX];
+	char		 first_failure[MIG_ERRMSG_MAX];
 	struct mig_run_progress prog;
 	struct timespec	 last_prog;
 };
@@ -721,7 +722,12 @@ record_failure(struct worker *wk, struct obj *ob)
 	struct run *rn = wk->rn;
 
 	ob->state = OBJ_FAILED;
-	note(rn, "failed %s", mig_errmsg(wk->ctx));
+	pthread_mutex_lock(&rn->mu);
+	if (rn->first_failure[0] == '\0')
+		(void)snprintf(rn->first_failure, sizeof(rn->first_failure),
+		    "%s: %s", ob->path, mig_errmsg(wk->ctx));
+	pthread_mutex_unlock(&rn->mu);
+	note(rn, "failed %s: %s", ob->path, mig_errmsg(wk->ctx));
 	(void)audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
 	    "object", ob->path, "reason", mig_errmsg(wk->ctx)), wk->ctx);
 }
@@ -2011,11 +2017,17 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (o->audit != NULL)
 			(void)mig_audit_checkpoint(o->audit, rn.run_id, NULL,
 			    ctx);
-		if (r == 0)
+		if (r == 0 && sum->failed == rn.nobj && sum->already == 0)
+			/* Nothing landed at all: not partial, a failure. */
+			r = mig_seterr(ctx, MIG_ERR_IO, "%s: every object "
+			    "failed, the first: %s", rn.run_dir,
+			    rn.first_failure);
+		else if (r == 0)
 			r = mig_seterr(ctx, MIG_ERR_PARTIAL, "%s: %llu of %zu "
-			    "objects failed; run the same command again to "
-			    "resume", rn.run_dir,
-			    (unsigned long long)sum->failed, rn.nobj);
+			    "objects failed (the first: %s); run the same "
+			    "command again to resume", rn.run_dir,
+			    (unsigned long long)sum->failed, rn.nobj,
+			    rn.first_failure);
 		else
 			r = mig_seterr(ctx, r, "%s", msg);
 		goto out;
