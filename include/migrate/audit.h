@@ -1,0 +1,243 @@
+/*
+ * Tamper-evident audit trail (migrate-audit(5)).
+ *
+ * The log is JSON Lines.  Every line is one record whose "prev" member is
+ * the lowercase hex SHA-256 of the previous line's bytes (without its
+ * terminating newline); the first line's prev is 64 zeros.  A "checkpoint"
+ * record carries "head" (equal to its prev: the chain hash that commits to
+ * every earlier line) and, when a signing key is set, "sig" (base64
+ * Ed25519 signature over the 64 ASCII hex characters of head) and "key"
+ * (hex SHA-256 of the raw public key).
+ *
+ * Writers append with O_APPEND under flock(2), so that several processes
+ * (and several threads of one process) appending to one log keep a single
+ * valid chain.  A torn last line left by a crash is never absorbed: the
+ * next writer appends an "audit.torn" record that names its offset,
+ * length and SHA-256 and chains to the last complete record.
+ */
+#ifndef MIGRATE_AUDIT_H
+#define MIGRATE_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+struct mig_ctx;
+struct mig_sign_key;
+
+/* Longest line a writer produces and a reader accepts (newline excluded). */
+#define MIG_AUDIT_LINE_MAX		(1024 * 1024)
+/* Default checkpoint cadence: after every record whose seq is a multiple. */
+#define MIG_AUDIT_CHECKPOINT_EVERY	1000
+#define MIG_AUDIT_HEXLEN		64
+
+/*
+ * Event names of DESIGN.md section 5 (the writer accepts any name made of
+ * [a-z0-9._-]; "checkpoint" and "audit.torn" are written only by the
+ * library).  Event-specific members that `audit show' displays:
+ *   "object"  (string) path of the object, relative to the source root
+ *   "bytes"   (integer) plaintext size
+ *   "sha256"  (string) plaintext SHA-256
+ *   "outcome" (string) short result ("stored", "skipped", "failed", ...)
+ *   "reason"  (string) why, for failures and refusals
+ */
+#define MIG_AUDIT_RUN_START	"run.start"
+#define MIG_AUDIT_RUN_END	"run.end"
+#define MIG_AUDIT_OBJ_STORED	"object.stored"
+#define MIG_AUDIT_OBJ_SKIPPED	"object.skipped"
+#define MIG_AUDIT_OBJ_FAILED	"object.failed"
+#define MIG_AUDIT_OBJ_RETAINED	"object.retained"
+#define MIG_AUDIT_SRC_DELETED	"source.deleted"
+#define MIG_AUDIT_VERIFY_OK	"verify.ok"
+#define MIG_AUDIT_VERIFY_FAILED	"verify.failed"
+#define MIG_AUDIT_SEC_REFUSED	"security.refused"
+#define MIG_AUDIT_CHECKPOINT	"checkpoint"
+#define MIG_AUDIT_TORN		"audit.torn"
+
+/* ---- Writer --------------------------------------------------------- */
+
+struct mig_audit_log;
+
+struct mig_audit_opts {
+	const char			*plan;	/* plan name; required */
+	const char			*actor;	/* "user@host"; required */
+	/*
+	 * Borrowed private key; must outlive the log.  NULL: checkpoints
+	 * carry only the hash.
+	 */
+	const struct mig_sign_key	*key;
+	/* Checkpoint after each record whose seq is a multiple; 0: 1000. */
+	unsigned int			 checkpoint_every;
+	/* Clock for "ts"; NULL: clock_gettime(CLOCK_REALTIME).  For tests. */
+	int				(*clock)(struct timespec *now);
+};
+
+/*
+ * Opens (creating with mode 0640 if needed) the log at path for
+ * appending.  The strings of opts are copied.  The log may be shared by
+ * several threads; each passes its own ctx to the calls below.
+ * Caller must mig_audit_close() *logp.
+ */
+int	mig_audit_open(const char *path, const struct mig_audit_opts *opts,
+	    struct mig_ctx *ctx, struct mig_audit_log **logp);
+
+/*
+ * Appends one record: v, seq, ts, run, plan, actor, event, then the
+ * members of fields in their insertion order, then prev.  fields is
+ * borrowed (the caller keeps its reference) and may be NULL.  It must not
+ * use the reserved names (v, seq, ts, run, plan, actor, event, prev,
+ * head, sig, key): MIG_ERR_USAGE.  A member named like a secret
+ * (password, passphrase, secret, token, private) or a string value that
+ * holds an age secret key or a PEM private key is refused with
+ * MIG_ERR_SECURITY, so that no secret ever reaches the log.
+ * When the record's seq is a multiple of the checkpoint cadence, a
+ * checkpoint follows it under the same lock.
+ */
+int	mig_audit_emit(struct mig_audit_log *log, const char *run,
+	    const char *event, const json_t *fields, struct mig_ctx *ctx);
+
+/*
+ * Appends a checkpoint record for run (signed when the log has a key) and
+ * fsyncs the log.  Call it at every run end, after "run.end".  head_out
+ * (may be NULL) receives the checkpoint's head, NUL-terminated: the value
+ * for a bag's Migrate-Audit-Head.
+ */
+int	mig_audit_checkpoint(struct mig_audit_log *log, const char *run,
+	    char head_out[MIG_AUDIT_HEXLEN + 1], struct mig_ctx *ctx);
+
+/*
+ * fsyncs and closes the log and frees it; NULL is a no-op.  Returns
+ * MIG_ERR_IO (with the log still freed) when fsync or close fail.
+ */
+int	mig_audit_close(struct mig_audit_log *log, struct mig_ctx *ctx);
+
+/* ---- Verifier ------------------------------------------------------- */
+
+struct mig_audit_report {
+	uint64_t	lines;		/* lines read */
+	uint64_t	records;	/* lines accepted as records */
+	uint64_t	last_seq;	/* seq of the last accepted record */
+	char		head[MIG_AUDIT_HEXLEN + 1]; /* SHA-256 of that line */
+	uint64_t	checkpoints;
+	/* Last checkpoint: its line; lines before it are checkpointed. */
+	uint64_t	checkpoint_line;
+	uint64_t	checkpoint_seq;
+	char		checkpoint_head[MIG_AUDIT_HEXLEN + 1]; /* its head */
+	uint64_t	signed_checkpoints;	/* carrying a sig */
+	uint64_t	sigs_verified;		/* valid under the given key */
+	uint64_t	sigs_unchecked;		/* signed, but no key given */
+	/* Lines 1..signed_line are covered by a valid signature. */
+	uint64_t	signed_line;
+	uint64_t	signed_seq;	/* seq of the last covered line */
+	char		key_fp[MIG_AUDIT_HEXLEN + 1]; /* "key" of the log */
+	/* Torn regions explained by audit.torn records. */
+	uint64_t	torn;
+	uint64_t	torn_line;	/* first one: line, offset, length */
+	uint64_t	torn_offset;
+	uint64_t	torn_length;
+	/* The first problem (bad_line == 0: none). */
+	uint64_t	bad_line;
+	uint64_t	bad_offset;
+	uint64_t	bad_seq;	/* seq on that line, 0 if unreadable */
+	uint64_t	expected_seq;	/* the seq the chain expected there */
+	char		reason[256];
+};
+
+/*
+ * Checks the whole log at path in one streaming pass (constant memory):
+ * every line is a record, seq increases by one, prev chains, every
+ * checkpoint's head is its prev, torn regions are explained by
+ * audit.torn records.  With pub (borrowed; may be NULL) every signed
+ * checkpoint must carry pub's fingerprint and a valid signature, and at
+ * least one checkpoint must be signed when the log has records.
+ * Returns 0 when intact, MIG_ERR_VERIFY with rep->bad_* and the ctx
+ * message "PATH:LINE: seq N: REASON" on the first bad line, MIG_ERR_IO
+ * or MIG_ERR_NOTFOUND when the log cannot be read.  rep may be NULL.
+ */
+int	mig_audit_verify(const char *path, const struct mig_sign_key *pub,
+	    struct mig_audit_report *rep, struct mig_ctx *ctx);
+
+/*
+ * 0 when the log at path holds, intact up to it, a checkpoint whose head
+ * is head_hex (a bag's Migrate-Audit-Head); MIG_ERR_VERIFY when it does
+ * not (log truncated or rewritten) or the chain breaks before it.
+ */
+int	mig_audit_find_head(const char *path, const char *head_hex,
+	    struct mig_ctx *ctx);
+
+/* ---- Review (audit show) -------------------------------------------- */
+
+/* Timestamps compare as normalized strings "YYYY-MM-DDTHH:MM:SS.uuuuuuZ". */
+#define MIG_AUDIT_TSLEN	27
+
+/*
+ * Normalizes "YYYY-MM-DD", "YYYY-MM-DDTHH:MM", "...:SS", "...:SS.frac"
+ * with an optional trailing "Z" (UTC; a space may replace the "T") into
+ * out.  MIG_ERR_USAGE when s is not such a time.
+ */
+int	mig_audit_time_parse(const char *s, char out[MIG_AUDIT_TSLEN + 1],
+	    struct mig_ctx *ctx);
+
+struct mig_audit_filter {
+	const char	*run;		/* exact run id, or NULL */
+	const char	*event;		/* fnmatch(3) glob, or NULL */
+	const char	*since;		/* normalized; ts >= since, or NULL */
+	const char	*until;		/* normalized; ts < until, or NULL */
+};
+
+/* One line of the log.  Strings are decoded and NUL-terminated. */
+struct mig_audit_rec {
+	uint64_t	 line;
+	uint64_t	 offset;
+	const char	*raw;		/* the line's bytes (no newline) */
+	size_t		 rawlen;
+	int		 valid;		/* 0: not a record (torn or garbage) */
+	uint64_t	 seq;
+	const char	*ts, *run, *plan, *actor, *event;
+	const char	*object;	/* NULL when absent */
+	int64_t		 bytes;		/* -1 when absent */
+	const char	*outcome;	/* NULL when absent */
+	const char	*reason;	/* NULL when absent */
+	const char	*head;		/* checkpoints; NULL when absent */
+};
+
+struct mig_audit_runsum {
+	char		*run;
+	char		 first_ts[MIG_AUDIT_TSLEN + 1];
+	char		 last_ts[MIG_AUDIT_TSLEN + 1];
+	uint64_t	 files;		/* object.stored + object.retained */
+	uint64_t	 bytes;		/* their bytes */
+	uint64_t	 skipped;
+	uint64_t	 failures;	/* *.failed + security.refused */
+	int		 ended;		/* run.end seen */
+	double		 duration;	/* seconds from first to last ts */
+};
+
+struct mig_audit_iter;
+
+/*
+ * Streams the log at path.  filter is copied (may be NULL).  Caller must
+ * mig_audit_iter_free() *itp.
+ */
+int	mig_audit_iter_open(const char *path,
+	    const struct mig_audit_filter *filter, struct mig_ctx *ctx,
+	    struct mig_audit_iter **itp);
+/*
+ * Sets *recp to the next line that passes the filter (lines that are not
+ * records are always returned, with valid = 0) and returns 1; returns 0
+ * at the end, or a MIG_ERR_* code.  *recp is borrowed until the next call.
+ */
+int	mig_audit_iter_next(struct mig_audit_iter *it,
+	    const struct mig_audit_rec **recp, struct mig_ctx *ctx);
+/*
+ * Per-run totals over the records that passed the run, since and until
+ * filters (whatever the event filter), in order of first appearance.
+ * Borrowed; valid until mig_audit_iter_free().
+ */
+void	mig_audit_iter_runs(const struct mig_audit_iter *it,
+	    const struct mig_audit_runsum **runsp, size_t *nrunsp);
+void	mig_audit_iter_free(struct mig_audit_iter *it);
+
+#endif /* MIGRATE_AUDIT_H */

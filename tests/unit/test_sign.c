@@ -1,0 +1,207 @@
+/*
+ * Unit tests of lib/crypto/sign.c: Ed25519 key files, signatures and
+ * fingerprints.
+ */
+#include <sys/stat.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "migrate/error.h"
+#include "migrate/sign.h"
+
+struct fixture {
+	char		 dir[64];
+	char		 key[128];
+	char		 pub[160];
+	struct mig_ctx	*ctx;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/test_sign.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->key, sizeof(f->key), "%s/audit.pem", f->dir);
+	snprintf(f->pub, sizeof(f->pub), "%s.pub", f->key);
+	f->ctx = mig_ctx_new();
+	assert_non_null(f->ctx);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	mig_ctx_free(f->ctx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void
+test_sign__keygen_files(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	char buf[256];
+	FILE *fp;
+	size_t n;
+
+	assert_int_equal(mig_sign_keygen(f->key, f->ctx), 0);
+	assert_int_equal(stat(f->key, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(stat(f->pub, &st), 0);
+	fp = fopen(f->key, "r");
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	assert_non_null(strstr(buf, "-----BEGIN PRIVATE KEY-----"));
+	fp = fopen(f->pub, "r");
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	assert_non_null(strstr(buf, "-----BEGIN PUBLIC KEY-----"));
+	/* Never overwrites, and leaves the files as they were. */
+	assert_int_equal(mig_sign_keygen(f->key, f->ctx), MIG_ERR_EXISTS);
+	assert_int_equal(unlink(f->key), 0);
+	assert_int_equal(mig_sign_keygen(f->key, f->ctx), MIG_ERR_EXISTS);
+	assert_int_equal(access(f->key, F_OK), -1);
+}
+
+static void
+test_sign__sign_verify(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_sign_key *sk, *pk, *pk_from_priv, *other;
+	unsigned char sig[MIG_SIGN_SIGLEN];
+	char fp1[65], fp2[65], fp3[65], other_path[160];
+	const char msg[] = "4dfa8c89ce47389d341a25b09322169e676065b63170a788f4"
+	    "5aceb5db0defab";
+
+	assert_int_equal(mig_sign_keygen(f->key, f->ctx), 0);
+	assert_int_equal(mig_sign_key_load(f->key, f->ctx, &sk), 0);
+	assert_int_equal(mig_sign_pubkey_load(f->pub, f->ctx, &pk), 0);
+	assert_int_equal(mig_sign_pubkey_load(f->key, f->ctx, &pk_from_priv),
+	    0);
+	assert_int_equal(mig_sign(sk, msg, 64, sig, f->ctx), 0);
+	assert_int_equal(mig_sign_verify(pk, msg, 64, sig, f->ctx), 0);
+	assert_int_equal(mig_sign_verify(sk, msg, 64, sig, f->ctx), 0);
+	/* A changed message or signature does not verify. */
+	assert_int_equal(mig_sign_verify(pk, msg, 63, sig, f->ctx),
+	    MIG_ERR_VERIFY);
+	sig[10] ^= 1;
+	assert_int_equal(mig_sign_verify(pk, msg, 64, sig, f->ctx),
+	    MIG_ERR_VERIFY);
+	sig[10] ^= 1;
+	/* A public key cannot sign. */
+	assert_int_equal(mig_sign(pk, msg, 64, sig, f->ctx), MIG_ERR_USAGE);
+	/* Fingerprints agree between the halves, and differ across keys. */
+	assert_int_equal(mig_sign_fingerprint(sk, fp1, f->ctx), 0);
+	assert_int_equal(mig_sign_fingerprint(pk, fp2, f->ctx), 0);
+	assert_int_equal(mig_sign_fingerprint(pk_from_priv, fp3, f->ctx), 0);
+	assert_string_equal(fp1, fp2);
+	assert_string_equal(fp1, fp3);
+	assert_int_equal(strlen(fp1), 64);
+	snprintf(other_path, sizeof(other_path), "%s/other.pem", f->dir);
+	assert_int_equal(mig_sign_keygen(other_path, f->ctx), 0);
+	assert_int_equal(mig_sign_key_load(other_path, f->ctx, &other), 0);
+	assert_int_equal(mig_sign_verify(other, msg, 64, sig, f->ctx),
+	    MIG_ERR_VERIFY);
+	assert_int_equal(mig_sign_fingerprint(other, fp3, f->ctx), 0);
+	assert_string_not_equal(fp1, fp3);
+	mig_sign_key_free(sk);
+	mig_sign_key_free(pk);
+	mig_sign_key_free(pk_from_priv);
+	mig_sign_key_free(other);
+	mig_sign_key_free(NULL);
+}
+
+static void
+test_sign__refusals(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_sign_key *k = NULL;
+	char ln[160], junk[160];
+	FILE *fp;
+
+	assert_int_equal(mig_sign_keygen(f->key, f->ctx), 0);
+	/* Readable by group: refused, as private and as public source. */
+	assert_int_equal(chmod(f->key, 0640), 0);
+	assert_int_equal(mig_sign_key_load(f->key, f->ctx, &k),
+	    MIG_ERR_SECURITY);
+	assert_null(k);
+	assert_non_null(strstr(mig_errmsg(f->ctx), "too open"));
+	assert_int_equal(mig_sign_pubkey_load(f->key, f->ctx, &k),
+	    MIG_ERR_SECURITY);
+	assert_int_equal(chmod(f->key, 0604), 0);
+	assert_int_equal(mig_sign_key_load(f->key, f->ctx, &k),
+	    MIG_ERR_SECURITY);
+	assert_int_equal(chmod(f->key, 0600), 0);
+	/* A .pub is not a private key. */
+	assert_int_equal(mig_sign_key_load(f->pub, f->ctx, &k),
+	    MIG_ERR_FORMAT);
+	/* Symlinks are not followed. */
+	snprintf(ln, sizeof(ln), "%s/link.pem", f->dir);
+	assert_int_equal(symlink(f->key, ln), 0);
+	assert_int_equal(mig_sign_key_load(ln, f->ctx, &k), MIG_ERR_SECURITY);
+	/* Not a key; a missing file. */
+	snprintf(junk, sizeof(junk), "%s/junk.pem", f->dir);
+	fp = fopen(junk, "w");
+	fputs("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+	    fp);
+	fclose(fp);
+	assert_int_equal(mig_sign_pubkey_load(junk, f->ctx, &k),
+	    MIG_ERR_FORMAT);
+	assert_int_equal(mig_sign_pubkey_load("/nonexistent/k.pub", f->ctx,
+	    &k), MIG_ERR_NOTFOUND);
+	assert_null(k);
+}
+
+static void
+test_sign__not_ed25519(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_sign_key *k = NULL;
+	char path[160], cmd[512];
+
+	snprintf(path, sizeof(path), "%s/ec.pem", f->dir);
+	snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm EC -pkeyopt "
+	    "ec_paramgen_curve:P-256 -out '%s' 2>/dev/null && chmod 600 '%s'",
+	    path, path);
+	if (system(cmd) != 0)
+		skip();
+	assert_int_equal(mig_sign_key_load(path, f->ctx, &k), MIG_ERR_FORMAT);
+	assert_non_null(strstr(mig_errmsg(f->ctx), "Ed25519"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_sign__keygen_files,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign__sign_verify,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign__refusals,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign__not_ed25519,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
