@@ -106,7 +106,7 @@ int	mig_stream_copy(struct mig_reader *r, struct mig_writer *w,
 /* --- File stages ------------------------------------------------------ */
 
 /*
- * Sink that writes to a temporary file beside path ("path.tmp-XXXXXX"),
+ * Sink that writes to a temporary file beside path ("DIR/.BASE.migrate-tmp-XXXXXXXX"),
  * and on close fsyncs it, renames it to path and fsyncs the directory.
  * Freed without a successful close, it unlinks the temporary.
  * mode is applied to the new file.  Refuses to replace an existing path
