@@ -67,6 +67,8 @@ $(BUILD)/migrate: $(CMD_OBJ) $(LIBMIG)
 $(BUILD)/toml-decoder: $(BUILD)/obj/tests/tools/toml-decoder.o $(LIBMIG)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBMIG) $(LIBS)
 
+.SECONDARY:
+
 # Unit tests see module internals through MIG_INTERNAL.
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)

@@ -38,7 +38,7 @@ restore_bag
 # No _SUCCESS: the run is not complete.
 rm "$dir/_SUCCESS"
 expect_exit 3 "$MIGRATE" verify rehost.toml
-expect_out "incomplete _SUCCESS"
+expect_out "_SUCCESS: the run is not complete"
 restore_bag
 
 # An edited manifest line.
