@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct mig_ctx;
 
@@ -101,6 +102,16 @@ int	cmd_age_passphrase(const char *env, bool confirm, char **passp,
 /* A reader over path, or stdin for NULL or "-". */
 int	cmd_age_open_input(const char *path, struct mig_ctx *ctx,
 	    struct mig_reader **rp);
+/*
+ * A sink for -o path: regular files through a temporary published on a
+ * successful close, devices and FIFOs written in place, stdout for NULL
+ * or "-".  *fdp gets a descriptor the caller must close, or -1.
+ */
+struct mig_writer;
+int	cmd_age_open_output(const char *path, mode_t mode,
+	    struct mig_ctx *ctx, struct mig_writer **wp, int *fdp);
+/* Encryption threads for one file: one per CPU, at most 4. */
+int	cmd_age_threads(void);
 
 /* Verbs, one per cmd_<verb>.c. */
 int	cmd_plan(int argc, char **argv, struct mig_ctx *ctx);

@@ -1,0 +1,252 @@
+/*
+ * The age primitives on OpenSSL 3 EVP: HKDF-SHA-256 and scrypt through
+ * EVP_KDF, HMAC-SHA-256 through EVP_MAC, X25519 through EVP_PKEY and
+ * ChaCha20-Poly1305 through EVP_CIPHER.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "migrate/error.h"
+
+#define MIG_CRYPTO_INTERNAL
+#include "crypto_int.h"
+
+int
+mig_age_hkdf(const unsigned char *ikm, size_t ikmlen,
+    const unsigned char *salt, size_t saltlen, const char *info,
+    unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
+{
+	EVP_KDF *kdf;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[5], *p = params;
+	int rc = 0;
+
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
+	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL) {
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HKDF unavailable");
+		goto out_free;
+	}
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)ikm, ikmlen);
+	/* An empty salt is the same as none (RFC 5869: HashLen zeros). */
+	if (saltlen > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+		    (void *)salt, saltlen);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    (void *)info, strlen(info));
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, AGE_KEY_LEN, params) != 1)
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HKDF failed");
+out_free:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+int
+mig_age_hmac(const unsigned char key[AGE_KEY_LEN], const unsigned char *msg,
+    size_t len, unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
+{
+	EVP_MAC *mac;
+	EVP_MAC_CTX *mctx = NULL;
+	OSSL_PARAM params[2];
+	size_t outlen = 0;
+	int rc = 0;
+
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    (mctx = EVP_MAC_CTX_new(mac)) == NULL) {
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HMAC unavailable");
+		goto out_free;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(mctx, key, AGE_KEY_LEN, params) != 1 ||
+	    EVP_MAC_update(mctx, msg, len) != 1 ||
+	    EVP_MAC_final(mctx, out, &outlen, AGE_KEY_LEN) != 1 ||
+	    outlen != AGE_KEY_LEN)
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HMAC failed");
+out_free:
+	EVP_MAC_CTX_free(mctx);
+	EVP_MAC_free(mac);
+	return rc;
+}
+
+int
+mig_age_x25519(const unsigned char scalar[AGE_KEY_LEN],
+    const unsigned char point[AGE_KEY_LEN], unsigned char out[AGE_KEY_LEN],
+    struct mig_ctx *ctx)
+{
+	static const unsigned char zero[AGE_KEY_LEN];
+	EVP_PKEY *priv = NULL, *peer = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	size_t outlen = AGE_KEY_LEN;
+	int rc = 0;
+
+	priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, scalar,
+	    AGE_KEY_LEN);
+	peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point,
+	    AGE_KEY_LEN);
+	if (priv == NULL || peer == NULL ||
+	    (pctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(pctx) != 1) {
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "X25519 setup failed");
+		goto out_free;
+	}
+	/*
+	 * OpenSSL refuses a low-order peer (an all-zero shared secret) in
+	 * set_peer or derive; either way the stanza is invalid and age says
+	 * the implementation MUST abort.
+	 */
+	if (EVP_PKEY_derive_set_peer(pctx, peer) != 1 ||
+	    EVP_PKEY_derive(pctx, out, &outlen) != 1 ||
+	    outlen != AGE_KEY_LEN ||
+	    CRYPTO_memcmp(out, zero, AGE_KEY_LEN) == 0) {
+		OPENSSL_cleanse(out, AGE_KEY_LEN);
+		rc = mig_seterr_ssl(ctx, MIG_ERR_VERIFY,
+		    "X25519: low-order point (all-zero shared secret)");
+	}
+out_free:
+	EVP_PKEY_CTX_free(pctx);
+	EVP_PKEY_free(peer);
+	EVP_PKEY_free(priv);
+	return rc;
+}
+
+int
+mig_age_x25519_base(const unsigned char secret[AGE_KEY_LEN],
+    unsigned char pub[AGE_KEY_LEN], struct mig_ctx *ctx)
+{
+	EVP_PKEY *priv;
+	size_t len = AGE_KEY_LEN;
+	int rc = 0;
+
+	priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, secret,
+	    AGE_KEY_LEN);
+	if (priv == NULL || EVP_PKEY_get_raw_public_key(priv, pub, &len) != 1
+	    || len != AGE_KEY_LEN)
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "X25519 key failed");
+	EVP_PKEY_free(priv);
+	return rc;
+}
+
+int
+mig_age_scrypt(const char *pass, size_t passlen,
+    const unsigned char salt[AGE_SALT_LEN], int logn,
+    unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
+{
+	static const char label[] = "age-encryption.org/v1/scrypt";
+	unsigned char fullsalt[sizeof(label) - 1 + AGE_SALT_LEN];
+	EVP_KDF *kdf;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[7], *p = params;
+	uint64_t n, maxmem;
+	uint32_t r = 8, par = 1;
+	int rc = 0;
+
+	if (logn < 1 || logn > 40)
+		return mig_seterr(ctx, MIG_ERR_USAGE,
+		    "scrypt: work factor %d out of range", logn);
+	n = (uint64_t)1 << logn;
+	/* scrypt needs 128 * r * N bytes for V, plus small change. */
+	maxmem = 128 * (uint64_t)r * n + 128 * (uint64_t)r * 4 + 1024 * 1024;
+	memcpy(fullsalt, label, sizeof(label) - 1);
+	memcpy(fullsalt + sizeof(label) - 1, salt, AGE_SALT_LEN);
+	if ((kdf = EVP_KDF_fetch(NULL, "SCRYPT", NULL)) == NULL ||
+	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL) {
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "scrypt unavailable");
+		goto out_free;
+	}
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
+	    (void *)pass, passlen);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+	    fullsalt, sizeof(fullsalt));
+	*p++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
+	*p++ = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
+	*p++ = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &par);
+	*p++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM,
+	    &maxmem);
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, AGE_KEY_LEN, params) != 1)
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "scrypt failed");
+out_free:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+/* ChaCha20-Poly1305 of one file key under a zero nonce. */
+static int
+aead_key(const unsigned char key[AGE_KEY_LEN], const unsigned char *in,
+    unsigned char *out, unsigned char tag[AGE_TAG_LEN], bool enc,
+    struct mig_ctx *ctx)
+{
+	static const unsigned char nonce[12];
+	EVP_CIPHER_CTX *c;
+	int n, m, rc = 0;
+
+	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	if (EVP_CipherInit_ex2(c, EVP_chacha20_poly1305(), key, nonce,
+	    enc ? 1 : 0, NULL) != 1 ||
+	    (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG,
+	    AGE_TAG_LEN, tag) != 1) ||
+	    EVP_CipherUpdate(c, out, &n, in, AGE_FILE_KEY_LEN) != 1) {
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "ChaCha20-Poly1305");
+		goto out_free;
+	}
+	if (EVP_CipherFinal_ex(c, out + n, &m) != 1) {
+		ERR_clear_error();
+		rc = enc ? mig_seterr(ctx, MIG_ERR_CRYPTO, "seal failed") :
+		    MIG_ERR_VERIFY;
+		goto out_free;
+	}
+	if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AGE_TAG_LEN,
+	    tag) != 1)
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "ChaCha20-Poly1305");
+out_free:
+	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+int
+mig_age_seal_key(const unsigned char key[AGE_KEY_LEN],
+    const unsigned char fk[AGE_FILE_KEY_LEN], unsigned char body[AGE_BODY_LEN],
+    struct mig_ctx *ctx)
+{
+	return aead_key(key, fk, body, body + AGE_FILE_KEY_LEN, true, ctx);
+}
+
+int
+mig_age_open_key(const unsigned char key[AGE_KEY_LEN],
+    const unsigned char body[AGE_BODY_LEN], unsigned char fk[AGE_FILE_KEY_LEN],
+    struct mig_ctx *ctx)
+{
+	unsigned char tag[AGE_TAG_LEN];
+	int rc;
+
+	memcpy(tag, body + AGE_FILE_KEY_LEN, AGE_TAG_LEN);
+	rc = aead_key(key, body, fk, tag, false, ctx);
+	if (rc != 0)
+		OPENSSL_cleanse(fk, AGE_FILE_KEY_LEN);
+	return rc;
+}
+
+int
+mig_age_random(unsigned char *buf, size_t len, struct mig_ctx *ctx)
+{
+	if (RAND_priv_bytes(buf, (int)len) != 1)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "no randomness");
+	return 0;
+}
