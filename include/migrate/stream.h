@@ -114,6 +114,13 @@ int	mig_stream_copy(struct mig_reader *r, struct mig_writer *w,
  */
 int	mig_file_writer_new(const char *path, mode_t mode, bool overwrite,
 	    struct mig_ctx *ctx, struct mig_writer **wp);
+/*
+ * A file sink fsyncs the file and its directory on close (durable, the
+ * default for anything a run lands).  A one-off output the user can
+ * simply write again (encrypt, decrypt) may skip that, as age(1) does;
+ * the temporary-then-rename publication stays.  Only for file sinks.
+ */
+int	mig_file_writer_set_durable(struct mig_writer *w, bool durable);
 /* Sink on an open descriptor it does not own (stdout); close does not fsync. */
 int	mig_fd_writer_new(int fd, struct mig_ctx *ctx, struct mig_writer **wp);
 /* Sink that discards everything. */

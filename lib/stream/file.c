@@ -48,6 +48,7 @@ struct fdsink {
 	int		 dirfd;		/* file sink only, else -1 */
 	bool		 own;		/* file sink: fd is ours */
 	bool		 overwrite;
+	bool		 durable;	/* fsync file and directory on close */
 	bool		 published;	/* renamed into place */
 	char		*name;		/* final entry in dirfd */
 	char		*tmpname;	/* temporary entry in dirfd */
@@ -133,6 +134,14 @@ publish(struct mig_writer *w, struct fdsink *s)
 	int e;
 
 	if (s->overwrite) {
+		struct stat st;
+
+		/* Replace files only: never a device, FIFO or directory. */
+		if (fstatat(s->dirfd, s->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISREG(st.st_mode))
+			return mig_seterr(w->ctx, MIG_ERR_EXISTS, "%s: exists "
+			    "and is not a regular file, refusing to replace "
+			    "it", s->display);
 		if (renameat(s->dirfd, s->tmpname, s->dirfd, s->name) != 0)
 			goto out_err;
 		return 0;
@@ -172,7 +181,7 @@ file_sink_close(struct mig_writer *w)
 		return mig_seterr(w->ctx, MIG_ERR_INTERNAL,
 		    "%s: %llu bytes written, %lld announced", s->display,
 		    (unsigned long long)s->written, (long long)s->expect);
-	if (fsync(s->fd) != 0)
+	if (s->durable && fsync(s->fd) != 0)
 		return mig_seterr(w->ctx, MIG_ERR_IO, "%s: fsync: %s",
 		    s->display, strerror(errno));
 	fd = s->fd;
@@ -184,7 +193,7 @@ file_sink_close(struct mig_writer *w)
 	if ((r = publish(w, s)) != 0)
 		return r;
 	s->published = true;
-	if (fsync(s->dirfd) != 0 && errno != EINVAL)
+	if (s->durable && fsync(s->dirfd) != 0 && errno != EINVAL)
 		return mig_seterr(w->ctx, MIG_ERR_IO,
 		    "%s: fsync of the directory: %s", s->display,
 		    strerror(errno));
@@ -305,6 +314,7 @@ mig_file_writer_newat(int dirfd, const char *name, const char *display,
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	s->own = true;
 	s->overwrite = overwrite;
+	s->durable = true;
 	s->expect = expect;
 	if ((s->name = strdup(name)) == NULL) {
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
@@ -316,10 +326,11 @@ mig_file_writer_newat(int dirfd, const char *name, const char *display,
 		goto out_discard;
 	}
 	/* Fail before streaming gigabytes; publish() checks again. */
-	if (!overwrite && fstatat(s->dirfd, name, &st,
-	    AT_SYMLINK_NOFOLLOW) == 0) {
-		r = mig_seterr(ctx, MIG_ERR_EXISTS,
-		    "%s: already exists, refusing to replace it", display);
+	if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (!overwrite || !S_ISREG(st.st_mode))) {
+		r = mig_seterr(ctx, MIG_ERR_EXISTS, "%s: %s, refusing to "
+		    "replace it", display, !S_ISREG(st.st_mode) ? "exists "
+		    "and is not a regular file" : "already exists");
 		goto out_discard;
 	}
 	for (tries = 0; ; tries++) {
@@ -704,5 +715,16 @@ mig_mem_reader_new(const void *buf, size_t len, struct mig_ctx *ctx,
 		free(m);
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	}
+	return 0;
+}
+
+int
+mig_file_writer_set_durable(struct mig_writer *w, bool durable)
+{
+	struct fdsink *s = w->priv;
+
+	if (w->ops != &file_sink_ops)
+		return mig_seterr(w->ctx, MIG_ERR_USAGE, "not a file sink");
+	s->durable = durable;
 	return 0;
 }

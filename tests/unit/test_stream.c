@@ -738,6 +738,35 @@ test_stream__file_abandon(void **state)
 	assert_int_equal(lstat(path, &st), -1);
 }
 
+/* Even with overwrite, a device or FIFO is never renamed over. */
+static void
+test_stream__file_never_replaces_special(void **state)
+{
+	char path[PATH_MAX];
+	struct mig_writer *w = NULL;
+	struct stat st;
+
+	(void)state;
+	path_in(path, sizeof(path), "fifo");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(mig_file_writer_new(path, 0644, true, ctx, &w),
+	    MIG_ERR_EXISTS);
+	assert_null(w);
+	assert_non_null(strstr(mig_errmsg(ctx), "not a regular file"));
+	/* It appears while we write: the close still refuses. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mig_file_writer_new(path, 0644, true, ctx, &w), 0);
+	assert_int_equal(mig_file_writer_set_durable(w, false), 0);
+	assert_int_equal(mig_writer_write(w, "x", 1), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(mig_writer_close(w), MIG_ERR_EXISTS);
+	mig_writer_free(w);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(count_temporaries(), 0);
+	assert_int_equal(unlink(path), 0);
+}
+
 static void
 test_stream__file_refuse_overwrite(void **state)
 {
@@ -1393,6 +1422,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream__writer_state),
+		cmocka_unit_test(test_stream__file_never_replaces_special),
 		cmocka_unit_test(test_stream__close_idempotent),
 		cmocka_unit_test(test_stream__close_failure_downstream),
 		cmocka_unit_test(test_stream__read_full),
