@@ -139,13 +139,16 @@ install: all
 	install -m 0755 $(BUILD)/migrate $(DESTDIR)$(PREFIX)/bin/migrate
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 completions/migrate.bash \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/migrate
 
 # Build, test and benchmark dependencies, all Debian 12 packages.
 DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
 	libcurl4-openssl-dev libarchive-dev libzstd-dev libjansson-dev \
 	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
 	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
-	libclang-rt-14-dev
+	libclang-rt-14-dev python3-yaml shellcheck man-db parallel
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \

@@ -101,6 +101,8 @@ outcome(int r, const struct mig_run_summary *s, bool dry)
 		return "partial";
 	if (r != 0)
 		return "failed";
+	if (s->already_complete)
+		return "already-complete";
 	return s->landed ? "complete" : "nothing-new";
 }
 
@@ -152,6 +154,11 @@ print_summary(const struct mig_plan *p, int r,
 	}
 	if (r != 0 && r != MIG_ERR_PARTIAL)
 		return;
+	if (s->already_complete) {
+		printf("run %s: already complete, nothing landed\n",
+		    s->run_id);
+		return;
+	}
 	printf("run %s%s: %s\n", s->run_id, s->resumed ? " (resumed)" : "",
 	    outcome(r, s, dry));
 	if (p->strategy == MIG_STRATEGY_RETAIN)

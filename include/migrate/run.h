@@ -114,6 +114,7 @@ struct mig_run_summary {
 	char		*lake;		/* destination for messages; caller frees */
 	bool		 resumed;	/* continued an unfinished run */
 	bool		 landed;	/* a bag was published (_SUCCESS) */
+	bool		 already_complete; /* --run-id named a finished run */
 	int		 version;	/* rebuild: v=N, else 0 */
 	uint64_t	 files;		/* selected regular files */
 	uint64_t	 stored;	/* landed by this invocation */

@@ -3,6 +3,7 @@
  * EVP_KDF, HMAC-SHA-256 through EVP_MAC, X25519 through EVP_PKEY and
  * ChaCha20-Poly1305 through EVP_CIPHER.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,18 +21,45 @@
 #define MIG_CRYPTO_INTERNAL
 #include "crypto_int.h"
 
+/*
+ * Algorithms fetched once per process.  Fetching by name takes a lock and
+ * a hash lookup in OpenSSL's method store; done per file it was a
+ * measurable share of landing many small files.  Fetched algorithms are
+ * immutable and reference-counted, safe to share between threads.  This
+ * is the only process-wide state in lib/, of the kind OpenSSL keeps
+ * itself; it is never freed (it lives as long as the library is loaded).
+ */
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+static EVP_KDF *alg_hkdf;
+static EVP_MAC *alg_hmac;
+static EVP_CIPHER *alg_chacha;
+
+static void
+algs_init(void)
+{
+	alg_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	alg_chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+}
+
+const EVP_CIPHER *
+mig_age_chacha(void)
+{
+	(void)pthread_once(&algs_once, algs_init);
+	return alg_chacha;
+}
+
 int
 mig_age_hkdf(const unsigned char *ikm, size_t ikmlen,
     const unsigned char *salt, size_t saltlen, const char *info,
     unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
 {
-	EVP_KDF *kdf;
 	EVP_KDF_CTX *kctx = NULL;
 	OSSL_PARAM params[5], *p = params;
 	int rc = 0;
 
-	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
-	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL) {
+	(void)pthread_once(&algs_once, algs_init);
+	if (alg_hkdf == NULL || (kctx = EVP_KDF_CTX_new(alg_hkdf)) == NULL) {
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HKDF unavailable");
 		goto out_free;
 	}
@@ -50,7 +78,6 @@ mig_age_hkdf(const unsigned char *ikm, size_t ikmlen,
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HKDF failed");
 out_free:
 	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	return rc;
 }
 
@@ -58,14 +85,13 @@ int
 mig_age_hmac(const unsigned char key[AGE_KEY_LEN], const unsigned char *msg,
     size_t len, unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
 {
-	EVP_MAC *mac;
 	EVP_MAC_CTX *mctx = NULL;
 	OSSL_PARAM params[2];
 	size_t outlen = 0;
 	int rc = 0;
 
-	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
-	    (mctx = EVP_MAC_CTX_new(mac)) == NULL) {
+	(void)pthread_once(&algs_once, algs_init);
+	if (alg_hmac == NULL || (mctx = EVP_MAC_CTX_new(alg_hmac)) == NULL) {
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HMAC unavailable");
 		goto out_free;
 	}
@@ -79,7 +105,6 @@ mig_age_hmac(const unsigned char key[AGE_KEY_LEN], const unsigned char *msg,
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HMAC failed");
 out_free:
 	EVP_MAC_CTX_free(mctx);
-	EVP_MAC_free(mac);
 	return rc;
 }
 
@@ -182,7 +207,6 @@ mig_age_scrypt(const char *pass, size_t passlen,
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "scrypt failed");
 out_free:
 	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	return rc;
 }
 
@@ -196,9 +220,12 @@ aead_key(const unsigned char key[AGE_KEY_LEN], const unsigned char *in,
 	EVP_CIPHER_CTX *c;
 	int n, m, rc = 0;
 
+	if (mig_age_chacha() == NULL)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
+		    "ChaCha20-Poly1305 unavailable");
 	if ((c = EVP_CIPHER_CTX_new()) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	if (EVP_CipherInit_ex2(c, EVP_chacha20_poly1305(), key, nonce,
+	if (EVP_CipherInit_ex2(c, mig_age_chacha(), key, nonce,
 	    enc ? 1 : 0, NULL) != 1 ||
 	    (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG,
 	    AGE_TAG_LEN, tag) != 1) ||

@@ -165,9 +165,9 @@ pool_newctx(const struct age_pool *p)
 {
 	EVP_CIPHER_CTX *c;
 
-	if ((c = EVP_CIPHER_CTX_new()) == NULL)
+	if (mig_age_chacha() == NULL || (c = EVP_CIPHER_CTX_new()) == NULL)
 		return NULL;
-	if (EVP_CipherInit_ex2(c, EVP_chacha20_poly1305(), p->key, NULL,
+	if (EVP_CipherInit_ex2(c, mig_age_chacha(), p->key, NULL,
 	    p->enc ? 1 : 0, NULL) != 1) {
 		EVP_CIPHER_CTX_free(c);
 		return NULL;

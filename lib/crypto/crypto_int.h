@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 struct mig_ctx;
 
 #define AGE_FILE_KEY_LEN	16
@@ -163,5 +165,8 @@ int	mig_age_header_unwrap(const struct mig_age_header *h,
 int	mig_age_header_build(const struct mig_age_recipients *rs,
 	    const unsigned char fk[AGE_FILE_KEY_LEN], unsigned char **outp,
 	    size_t *lenp, struct mig_ctx *ctx);
+
+/* ChaCha20-Poly1305, fetched once per process; NULL if unavailable. */
+const EVP_CIPHER *mig_age_chacha(void);
 
 #endif /* MIGRATE_CRYPTO_INT_H */

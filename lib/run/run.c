@@ -1345,6 +1345,16 @@ decide_run(struct run *rn, char abandoned[64])
 			return mig_seterr(rn->ctx, MIG_ERR_USAGE,
 			    "run path too long");
 	}
+	if (rn->o->run_id != NULL) {
+		/*
+		 * A named run that already finished is left as it is: a
+		 * scheduler retrying a shard that completed must not turn
+		 * its bag into a different one.
+		 */
+		(void)join(marker, sizeof(marker), rn->run_dir, "_SUCCESS");
+		if (lake_has(rn, marker))
+			rn->sum->already_complete = true;
+	}
 	return 0;
 }
 
@@ -1945,6 +1955,14 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if ((r = load_journal(&rn)) != 0)
 			goto out;
 		apply_journal(&rn);
+	}
+	if (sum->already_complete) {
+		sum->landed = true;
+		note(&rn, "run %s%s is already complete: nothing to do (use a "
+		    "new --run-id to land changes)", rn.run_id,
+		    o->shard_n > 0 ? " (this shard)" : "");
+		r = 0;
+		goto out;
 	}
 	if (o->dry_run) {
 		if (!rn.archive_source && !rn.si->one_archive &&

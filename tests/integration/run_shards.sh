@@ -46,6 +46,13 @@ cat "$T/line" >> "$dir/shard=1-of-$N/manifest-sha256.txt"
 expect_exit 3 "$MIGRATE" verify --run "$ID" "$T/s.toml"
 expect_out "in shard=0-of-$N and in shard=1-of-$N"
 
+# A scheduler retrying a shard that already finished changes nothing,
+# even when the source changed meanwhile.
+echo "late" > "$src/a/late.csv"
+expect_exit 0 "$MIGRATE" run --json --shard "1/$N" --run-id "$ID" "$T/s.toml"
+[ "$(json "$T/out" 'd["outcome"]')" = already-complete ] || fail "finished shard re-landed"
+rm "$src/a/late.csv"
+
 # Usage errors.
 expect_exit 2 "$MIGRATE" run --shard 1/4 "$T/s.toml"
 expect_exit 2 "$MIGRATE" run --shard 4/4 --run-id "$ID" "$T/s.toml"

@@ -1,0 +1,180 @@
+# bash completion for migrate(1)                          -*- shell-script -*-
+#
+# Install as /usr/share/bash-completion/completions/migrate, or source it.
+# The option lists are those of the getopt_long tables in
+# cmd/migrate/cmd_*.c; tests/integration/completion.sh fails when a table
+# has an option that is not here.
+
+_migrate_commands='run verify restore plan audit keygen encrypt decrypt help'
+
+_migrate_events='run.start run.end object.stored object.skipped object.failed
+object.retained source.deleted verify.ok verify.failed security.refused
+checkpoint audit.torn object.* run.* verify.* security.*'
+
+# _migrate_options KEY: every option of a command ("plan check", "audit
+# show" for the verbs with a subcommand).
+_migrate_options()
+{
+	case $1 in
+	run) echo '--dry-run -n --jobs -j --full --new-run --shard --run-id
+	    --no-progress --json --identity -i --help -h' ;;
+	'plan check') echo '--json --help -h' ;;
+	verify) echo '--run --deep --identity -i --json --help -h' ;;
+	restore) echo '--run --identity -i --passphrase -p --to --help -h' ;;
+	'audit show') echo '--run --event --since --until --json --help -h' ;;
+	'audit verify') echo '--key -k --help -h' ;;
+	keygen) echo '--output -o --signing --help -h' ;;
+	encrypt) echo '--recipient -r --recipients-file -R --passphrase -p
+	    --passphrase-env --armor -a --output -o --help -h' ;;
+	decrypt) echo '--identity -i --passphrase -p --passphrase-env
+	    --output -o --help -h' ;;
+	'') echo '--help -h --version -V' ;;
+	esac
+}
+
+# _migrate_takes_arg KEY OPTION: whether OPTION takes an argument.
+_migrate_takes_arg()
+{
+	case "$1 $2" in
+	'run --jobs' | 'run -j' | 'run --shard' | 'run --run-id' | \
+	'run --identity' | 'run -i' | \
+	'verify --run' | 'verify --identity' | 'verify -i' | \
+	'restore --run' | 'restore --identity' | 'restore -i' | \
+	'restore --to' | \
+	'audit show --run' | 'audit show --event' | 'audit show --since' | \
+	'audit show --until' | \
+	'audit verify --key' | 'audit verify -k' | \
+	'keygen --output' | 'keygen -o' | \
+	'encrypt --recipient' | 'encrypt -r' | 'encrypt --recipients-file' | \
+	'encrypt -R' | 'encrypt --passphrase-env' | 'encrypt --output' | \
+	'encrypt -o' | \
+	'decrypt --identity' | 'decrypt -i' | 'decrypt --passphrase-env' | \
+	'decrypt --output' | 'decrypt -o')
+		return 0 ;;
+	esac
+	return 1
+}
+
+# _migrate_files CUR [EXT]: files (only *.EXT, and directories to descend
+# into, when EXT is given), or with EXT "/" directories only.
+_migrate_files()
+{
+	local cur=$1 ext=${2:-} line
+	compopt -o filenames 2>/dev/null
+	while IFS= read -r line; do
+		[ -n "$line" ] && COMPREPLY+=("$line")
+	done < <(
+		case $ext in
+		'') compgen -f -- "$cur" ;;
+		/) compgen -d -- "$cur" ;;
+		*) compgen -f -X "!*.$ext" -- "$cur"; compgen -d -- "$cur" ;;
+		esac | sort -u
+	)
+}
+
+# _migrate_words "WORD..." : adds the words that start with $cur (split
+# at white space, never globbed: "object.*" stays as it is).
+_migrate_words()
+{
+	local w list
+	read -r -d '' -a list <<<"$*"
+	for w in "${list[@]}"; do
+		[[ $w == "$cur"* ]] && COMPREPLY+=("$w")
+	done
+}
+
+# _migrate_value OPTION: completes $cur as the argument of OPTION.
+_migrate_value()
+{
+	local w
+	case $1 in
+	--identity | -i | --output | -o | --recipients-file | -R | --key | -k)
+		_migrate_files "$cur" ;;
+	--to)
+		_migrate_files "$cur" / ;;
+	--passphrase-env)
+		while IFS= read -r w; do
+			COMPREPLY+=("$w")
+		done < <(compgen -e -- "$cur") ;;
+	--event)
+		_migrate_words "$_migrate_events" ;;
+	esac
+}
+
+_migrate()
+{
+	local cur prev cword words i w cmd='' key='' cmdi=0
+	COMPREPLY=()
+	words=("${COMP_WORDS[@]}")
+	cword=$COMP_CWORD
+	cur=${words[cword]:-}
+	prev=${words[cword - 1]:-}
+	# --option=value, split at "=" or not by COMP_WORDBREAKS.
+	if [ "$cur" = = ] && [[ $prev == --* ]]; then
+		cur=''
+	elif [ "$prev" = = ] && [ "$cword" -ge 2 ] &&
+	    [[ ${words[cword - 2]} == --* ]]; then
+		prev=${words[cword - 2]}
+	elif [[ $cur == --*=* ]]; then
+		# "=" is not in COMP_WORDBREAKS: the reply replaces the word.
+		prev=${cur%%=*}
+		cur=${cur#*=}
+		_migrate_value "$prev"
+		for i in "${!COMPREPLY[@]}"; do
+			COMPREPLY[i]="$prev=${COMPREPLY[i]}"
+		done
+		return 0
+	fi
+
+	for ((i = 1; i < cword; i++)); do
+		w=${words[i]}
+		if [ -z "$cmd" ]; then
+			[[ $w == -* ]] && continue
+			cmd=$w
+			cmdi=$i
+			key=$w
+		elif [ "$i" = $((cmdi + 1)) ] &&
+		    { [ "$cmd" = plan ] || [ "$cmd" = audit ]; }; then
+			key="$cmd $w"
+		fi
+	done
+
+	if [ -z "$cmd" ]; then
+		if [[ $cur == -* ]]; then
+			_migrate_words "$(_migrate_options '')"
+		else
+			_migrate_words "$_migrate_commands"
+		fi
+		return 0
+	fi
+	# The subcommand of plan and audit comes first.
+	if [ "$cword" = $((cmdi + 1)) ]; then
+		case $cmd in
+		plan) _migrate_words check; return 0 ;;
+		audit) _migrate_words show verify; return 0 ;;
+		help) _migrate_words "$_migrate_commands"; return 0 ;;
+		esac
+	fi
+	case $key in
+	help | plan | audit) return 0 ;;
+	esac
+
+	# The argument of an option.
+	if _migrate_takes_arg "$key" "$prev"; then
+		_migrate_value "$prev"
+		return 0
+	fi
+	if [[ $cur == -* ]]; then
+		_migrate_words "$(_migrate_options "$key")"
+		return 0
+	fi
+	# Operands.
+	case $key in
+	run | restore | 'plan check') _migrate_files "$cur" toml ;;
+	verify) _migrate_files "$cur" toml ;;
+	'audit show' | 'audit verify') _migrate_files "$cur" jsonl ;;
+	encrypt | decrypt) _migrate_files "$cur" ;;
+	esac
+	return 0
+} &&
+complete -F _migrate migrate

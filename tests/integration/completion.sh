@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# completions/migrate.bash: sourced into bash, asked like bash asks it
+# (COMP_WORDS, COMP_CWORD), it offers the commands, subcommands, each
+# command's options, and the right files.  Its option lists must be exactly
+# the getopt_long tables of cmd/migrate/cmd_*.c, and cover every option
+# that `migrate help CMD` shows and every command main.c registers.
+. "$(dirname "$0")/lib.sh"
+comp="$REPO_DIR/completions/migrate.bash"
+[ -f "$comp" ] || fail "no $comp"
+# shellcheck source=/dev/null
+. "$comp"
+complete -p migrate >/dev/null 2>&1 || fail "sourcing it registers no completion for migrate"
+
+# offers WORD...: the sorted candidates bash would get for that line, the
+# last word being the one under the cursor.
+offers() {
+	COMP_WORDS=("$@")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMP_LINE="$*"
+	COMP_POINT=${#COMP_LINE}
+	COMPREPLY=()
+	_migrate 2>/dev/null
+	printf '%s\n' "${COMPREPLY[@]}" | sed '/^$/d' | LC_ALL=C sort | tr '\n' ' ' |
+	    sed 's/ $//'
+}
+# expect "CANDIDATES" WORD...: exactly these candidates.
+expect() {
+	local want=$1 got
+	shift
+	got=$(offers "$@")
+	[ "$got" = "$want" ] || fail "'$*<TAB>' offers '$got', want '$want'"
+}
+# expect_has "CANDIDATE" WORD...: this one among the candidates.
+expect_has() {
+	local want=$1 got
+	shift
+	got=" $(offers "$@") "
+	[[ $got == *" $want "* ]] || fail "'$*<TAB>' offers '$got', lacking '$want'"
+}
+
+# Commands and subcommands.
+expect "restore run" migrate r
+expect "--jobs --json" migrate run --j
+expect "show verify" migrate audit ""
+expect "check" migrate plan ""
+expect "--signing" migrate keygen --s
+expect "--json" migrate plan check --j
+expect "--deep" migrate verify --d
+expect "--event" migrate audit show --e
+expect "--help --key -h -k" migrate audit verify -
+expect "--help --version -V -h" migrate -
+expect "--shard" migrate run --sh
+expect "--passphrase --passphrase-env" migrate decrypt --passphrase
+expect "decrypt" migrate help de
+expect "audit" migrate au
+
+# main.c's commands, all of them, and nothing else.
+cmds=$(grep -oE '^[[:space:]]*\{ "[a-z]+", cmd_' "$REPO_DIR/cmd/migrate/main.c" |
+    sed 's/.*"\([a-z]*\)".*/\1/' | { cat; echo help; } | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')
+[ -n "$cmds" ] || fail "no commands found in cmd/migrate/main.c"
+expect "$cmds" migrate ""
+expect "$cmds" migrate help ""
+
+# Files: plans (*.toml) and directories for run/verify/restore, logs
+# (*.jsonl) for audit, directories only for --to, any file for keys.
+mkdir -p "$T/c/sub dir" "$T/c/keys"
+touch "$T/c/a.toml" "$T/c/b.txt" "$T/c/log.jsonl" "$T/c/keys/id" "$T/c/object.x"
+cd "$T/c" || fail "cd"
+expect "a.toml keys sub dir" migrate run ""
+expect "a.toml keys sub dir" migrate verify --json ""
+expect "a.toml keys sub dir" migrate plan check ""
+expect "keys log.jsonl sub dir" migrate audit verify ""
+expect "keys sub dir" migrate restore a.toml --to ""
+expect "keys/id" migrate verify --deep -i keys/
+expect "keys/id" migrate restore a.toml --identity keys/
+expect "--identity=keys/id" migrate verify --deep --identity=keys/
+expect "keys/id" migrate verify --deep --identity = keys/
+expect "a.toml b.txt keys log.jsonl object.x sub dir" migrate encrypt -r age1x ""
+expect "keys" migrate audit verify --key k
+# An option argument is not an operand: no plan files after --jobs.
+expect "" migrate run --jobs ""
+expect "" migrate run --shard ""
+export MIGRATE_COMPLETION_TEST_VAR=1
+expect "MIGRATE_COMPLETION_TEST_VAR" migrate decrypt -p --passphrase-env MIGRATE_COMPLETION_T
+expect_has "object.stored" migrate audit show --event ob
+# The glob object.* is offered as it is, not expanded against ./object.x.
+expect_has "object.*" migrate audit show --event ob
+cd "$REPO_DIR" || fail "cd"
+
+# Every getopt_long table: the completion offers exactly its options.
+# Function cmd_X is command X (cmd_plan is "plan check"); X_Y is "X Y".
+awk '
+/^[a-z_][a-z_0-9]*\(/ { fn = substr($0, 1, index($0, "(") - 1) }
+/\{ "[a-z][a-z-]*", (no|required|optional)_argument/ {
+	s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); print fn, "--" s
+}
+/getopt_long\(/ {
+	s = $0; sub(/^.*getopt_long\([^"]*"/, "", s); sub(/".*/, "", s)
+	gsub(/[:+-]/, "", s)
+	for (i = 1; i <= length(s); i++) print fn, "-" substr(s, i, 1)
+}' "$REPO_DIR"/cmd/migrate/cmd_*.c > "$T/table"
+[ -s "$T/table" ] || fail "no getopt_long tables found"
+nkeys=0
+for fn in $(cut -d' ' -f1 "$T/table" | sort -u); do
+	case $fn in
+	cmd_plan) key="plan check" ;;
+	cmd_*) key=${fn#cmd_} ;;
+	*_*) key="${fn%%_*} ${fn#*_}" ;;
+	*) fail "getopt_long in $fn: which command is that?" ;;
+	esac
+	want=$(awk -v f="$fn" '$1 == f { print $2 }' "$T/table" | LC_ALL=C sort -u |
+	    tr '\n' ' ' | sed 's/ $//')
+	# shellcheck disable=SC2086
+	got=$(offers migrate $key -)
+	[ "$got" = "$want" ] ||
+	    fail "completion of 'migrate $key -' offers '$got'; the getopt table of $fn has '$want'"
+	# Whatever `migrate help` shows for it is offered too.
+	"$MIGRATE" help "${key%% *}" > "$T/help" || fail "migrate help ${key%% *}"
+	for o in $(awk -v k="migrate $key" '
+	    { l = $0; sub(/^usage: /, "", l); sub(/^ +/, "", l) }
+	    l ~ /^migrate / { on = (l == k || index(l, k " ") == 1) }
+	    on' "$T/help" | grep -oE '(^|[^a-zA-Z0-9-])--?[a-zA-Z][a-zA-Z0-9-]*' | sed 's/^[^-]*//' |
+	    sort -u); do
+		[[ " $got " == *" $o "* ]] ||
+		    fail "migrate help ${key%% *} shows $o, the completion of '$key' lacks it"
+	done
+	nkeys=$((nkeys + 1))
+done
+[ "$nkeys" -ge 9 ] || fail "only $nkeys option tables found"
+echo "ok: $nkeys option tables in sync"
