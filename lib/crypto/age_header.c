@@ -268,7 +268,9 @@ try_x25519(const struct mig_age_key *id, const struct mig_age_stanza *s,
 
 	(void)mig_b64_raw_decode(s->args[1], 43, salt);
 	memcpy(salt + AGE_KEY_LEN, id->pub, AGE_KEY_LEN);
-	if ((rc = mig_age_x25519(id->key, salt, shared, ctx)) != 0) {
+	rc = id->pkey != NULL ? mig_age_x25519_pkey(id->pkey, salt, shared,
+	    ctx) : mig_age_x25519(id->key, salt, shared, ctx);
+	if (rc != 0) {
 		if (rc == MIG_ERR_VERIFY)
 			rc = bad(ctx, "X25519 stanza with a low-order point");
 		goto out_wipe;
@@ -371,18 +373,16 @@ build_stanza(const struct mig_age_key *r,
     const unsigned char fk[AGE_FILE_KEY_LEN], char *out, size_t *off,
     struct mig_ctx *ctx)
 {
-	unsigned char eph[AGE_KEY_LEN], salt[2 * AGE_KEY_LEN];
+	unsigned char salt[2 * AGE_KEY_LEN];
 	unsigned char shared[AGE_KEY_LEN], wrap[AGE_KEY_LEN];
 	unsigned char body[AGE_BODY_LEN], ssalt[AGE_SALT_LEN];
 	char b64[64];
 	int rc, n;
 
 	if (r->kind == AGE_KIND_X25519) {
-		if ((rc = mig_age_random(eph, sizeof(eph), ctx)) != 0 ||
-		    (rc = mig_age_x25519_base(eph, salt, ctx)) != 0)
-			goto out_wipe;
 		memcpy(salt + AGE_KEY_LEN, r->key, AGE_KEY_LEN);
-		if ((rc = mig_age_x25519(eph, r->key, shared, ctx)) != 0) {
+		if ((rc = mig_age_x25519_ephemeral(r->key, salt, shared,
+		    ctx)) != 0) {
 			if (rc == MIG_ERR_VERIFY)
 				rc = mig_seterr(ctx, MIG_ERR_USAGE,
 				    "invalid X25519 recipient "
@@ -409,7 +409,6 @@ build_stanza(const struct mig_age_key *r,
 	n = sprintf(out + *off, "%s\n", b64);
 	*off += (size_t)n;
 out_wipe:
-	OPENSSL_cleanse(eph, sizeof(eph));
 	OPENSSL_cleanse(shared, sizeof(shared));
 	OPENSSL_cleanse(wrap, sizeof(wrap));
 	return rc;

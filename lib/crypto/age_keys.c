@@ -16,6 +16,8 @@
 #include <openssl/crypto.h>
 
 #include "migrate/age.h"
+#include <openssl/evp.h>
+
 #include "migrate/error.h"
 
 #define MIG_CRYPTO_INTERNAL
@@ -32,21 +34,31 @@ key_wipe(struct mig_age_key *k)
 		OPENSSL_cleanse(k->pass, k->passlen);
 		free(k->pass);
 	}
+	EVP_PKEY_free(k->pkey);
 	OPENSSL_cleanse(k, sizeof(*k));
 }
 
-/* Appends *k to the array (*vp, *np); on success the array owns k. */
+/*
+ * Appends *k to the array (*vp, *np); on success the array owns what k
+ * held and *k is wiped.  The array is copied rather than realloc()ed so
+ * that no freed block keeps a secret.
+ */
 static int
-key_push(struct mig_age_key **vp, size_t *np, const struct mig_age_key *k)
+key_push(struct mig_age_key **vp, size_t *np, struct mig_age_key *k)
 {
 	struct mig_age_key *v;
 
 	if (*np >= 100000)
 		return MIG_ERR_USAGE;
-	v = realloc(*vp, (*np + 1) * sizeof(*v));
-	if (v == NULL)
+	if ((v = calloc(*np + 1, sizeof(*v))) == NULL)
 		return MIG_ERR_NOMEM;
+	if (*vp != NULL) {
+		memcpy(v, *vp, *np * sizeof(*v));
+		OPENSSL_cleanse(*vp, *np * sizeof(*v));
+		free(*vp);
+	}
 	v[*np] = *k;
+	OPENSSL_cleanse(k, sizeof(*k));
 	*vp = v;
 	(*np)++;
 	return 0;
@@ -406,6 +418,13 @@ mig_age_identities_add(struct mig_age_identities *ids, const char *s,
 	if ((rc = decode_key(s, HRP_IDENTITY, k.key)) != 0)
 		return mig_seterr(ctx, rc, "invalid age identity");
 	k.kind = AGE_KIND_X25519;
+	/* Built once here, not once per file to decrypt. */
+	k.pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, k.key,
+	    AGE_KEY_LEN);
+	if (k.pkey == NULL) {
+		key_wipe(&k);
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "X25519 key failed");
+	}
 	if ((rc = mig_age_x25519_base(k.key, k.pub, ctx)) != 0) {
 		key_wipe(&k);
 		return rc;

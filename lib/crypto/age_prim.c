@@ -113,14 +113,28 @@ mig_age_x25519(const unsigned char scalar[AGE_KEY_LEN],
     const unsigned char point[AGE_KEY_LEN], unsigned char out[AGE_KEY_LEN],
     struct mig_ctx *ctx)
 {
+	EVP_PKEY *priv;
+	int rc;
+
+	priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, scalar,
+	    AGE_KEY_LEN);
+	if (priv == NULL)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "X25519 setup failed");
+	rc = mig_age_x25519_pkey(priv, point, out, ctx);
+	EVP_PKEY_free(priv);
+	return rc;
+}
+
+int
+mig_age_x25519_pkey(EVP_PKEY *priv, const unsigned char point[AGE_KEY_LEN],
+    unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
+{
 	static const unsigned char zero[AGE_KEY_LEN];
-	EVP_PKEY *priv = NULL, *peer = NULL;
+	EVP_PKEY *peer = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
 	size_t outlen = AGE_KEY_LEN;
 	int rc = 0;
 
-	priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, scalar,
-	    AGE_KEY_LEN);
 	peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point,
 	    AGE_KEY_LEN);
 	if (priv == NULL || peer == NULL ||
@@ -139,6 +153,53 @@ mig_age_x25519(const unsigned char scalar[AGE_KEY_LEN],
 	    outlen != AGE_KEY_LEN ||
 	    CRYPTO_memcmp(out, zero, AGE_KEY_LEN) == 0) {
 		OPENSSL_cleanse(out, AGE_KEY_LEN);
+		rc = mig_seterr_ssl(ctx, MIG_ERR_VERIFY,
+		    "X25519: low-order point (all-zero shared secret)");
+	}
+out_free:
+	EVP_PKEY_CTX_free(pctx);
+	EVP_PKEY_free(peer);
+	return rc;
+}
+
+/*
+ * A fresh ephemeral key, its public share and the shared secret with
+ * point, in two scalar multiplications.  Building the key from raw bytes
+ * already computes its public half, so the share comes from that key
+ * rather than from a third multiplication.
+ */
+int
+mig_age_x25519_ephemeral(const unsigned char point[AGE_KEY_LEN],
+    unsigned char share[AGE_KEY_LEN], unsigned char shared[AGE_KEY_LEN],
+    struct mig_ctx *ctx)
+{
+	static const unsigned char zero[AGE_KEY_LEN];
+	unsigned char eph[AGE_KEY_LEN];
+	EVP_PKEY *priv = NULL, *peer = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	size_t len = AGE_KEY_LEN, outlen = AGE_KEY_LEN;
+	int rc;
+
+	if ((rc = mig_age_random(eph, sizeof(eph), ctx)) != 0)
+		return rc;
+	priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, eph,
+	    AGE_KEY_LEN);
+	OPENSSL_cleanse(eph, sizeof(eph));
+	peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point,
+	    AGE_KEY_LEN);
+	if (priv == NULL || peer == NULL ||
+	    EVP_PKEY_get_raw_public_key(priv, share, &len) != 1 ||
+	    len != AGE_KEY_LEN ||
+	    (pctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
+	    EVP_PKEY_derive_init(pctx) != 1) {
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "X25519 setup failed");
+		goto out_free;
+	}
+	if (EVP_PKEY_derive_set_peer(pctx, peer) != 1 ||
+	    EVP_PKEY_derive(pctx, shared, &outlen) != 1 ||
+	    outlen != AGE_KEY_LEN ||
+	    CRYPTO_memcmp(shared, zero, AGE_KEY_LEN) == 0) {
+		OPENSSL_cleanse(shared, AGE_KEY_LEN);
 		rc = mig_seterr_ssl(ctx, MIG_ERR_VERIFY,
 		    "X25519: low-order point (all-zero shared secret)");
 	}

@@ -322,7 +322,9 @@ pool_set_threads(struct age_pool *p, int n)
 struct age_enc {
 	struct age_pool		 pool;
 	bool			 pool_ok;
-	unsigned char		*buf;		/* AGE_BATCH * AGE_ENC_CHUNK */
+	unsigned char		*buf;		/* cap chunks at AGE_ENC_CHUNK */
+	size_t			 cap;		/* chunks allocated, <= AGE_BATCH */
+	size_t			 hw;		/* bytes of buf ever written */
 	size_t			 held;		/* plaintext bytes in buf */
 	uint64_t		 counter;
 	unsigned char		*head;		/* header + payload nonce */
@@ -353,13 +355,52 @@ enc_start(struct mig_writer *w)
 	return rc;
 }
 
+/*
+ * Grows buf to hold n chunks.  Small files, the common case when landing
+ * many of them, never pay for (or wipe) a whole batch buffer.
+ */
+static int
+enc_reserve(struct mig_writer *w, size_t n)
+{
+	struct age_enc *e = w->priv;
+	unsigned char *nb;
+
+	if (n <= e->cap)
+		return 0;
+	if (n < e->cap * 2)
+		n = e->cap * 2;
+	if (n > AGE_BATCH)
+		n = AGE_BATCH;
+	if ((nb = malloc(n * AGE_ENC_CHUNK)) == NULL)
+		return mig_seterr(w->ctx, MIG_ERR_NOMEM, "out of memory");
+	if (e->buf != NULL) {
+		memcpy(nb, e->buf, e->hw);
+		OPENSSL_cleanse(e->buf, e->hw);
+		free(e->buf);
+	}
+	e->buf = nb;
+	e->cap = n;
+	return 0;
+}
+
+static void
+enc_touch(struct age_enc *e, size_t end)
+{
+	if (end > e->hw)
+		e->hw = end;
+}
+
 /* Seals n full chunks from in (stride istride) into buf and sends them. */
 static int
 enc_batch(struct mig_writer *w, const unsigned char *in, size_t istride,
     size_t n)
 {
 	struct age_enc *e = w->priv;
+	int rc;
 
+	if ((rc = enc_reserve(w, n)) != 0)
+		return rc;
+	enc_touch(e, n * AGE_ENC_CHUNK);
 	if (pool_run(&e->pool, in, istride, e->buf, n, e->counter) != 0)
 		return enc_fail(w);
 	e->counter += n;
@@ -397,6 +438,9 @@ enc_write(struct mig_writer *w, const void *buf, size_t len)
 		n = AGE_CHUNK - o;
 		if (n > len)
 			n = len;
+		if ((rc = enc_reserve(w, j + 1)) != 0)
+			return rc;
+		enc_touch(e, j * AGE_ENC_CHUNK + o + n);
 		memcpy(e->buf + j * AGE_ENC_CHUNK + o, p, n);
 		e->held += n;
 		p += n;
@@ -418,6 +462,9 @@ enc_close(struct mig_writer *w)
 	/* Only an empty plaintext ends with an empty chunk. */
 	nfull = e->held == 0 ? 0 : (e->held - 1) / AGE_CHUNK;
 	lastlen = e->held - nfull * AGE_CHUNK;
+	if ((rc = enc_reserve(w, nfull + 1)) != 0)
+		return rc;
+	enc_touch(e, nfull * AGE_ENC_CHUNK + lastlen + AGE_TAG_LEN);
 	if (pool_run(&e->pool, e->buf, AGE_ENC_CHUNK, e->buf, nfull,
 	    e->counter) != 0)
 		return enc_fail(w);
@@ -443,7 +490,7 @@ enc_free(struct mig_writer *w)
 	if (e->pool_ok)
 		pool_fini(&e->pool);
 	if (e->buf != NULL) {
-		OPENSSL_cleanse(e->buf, AGE_BATCH * AGE_ENC_CHUNK);
+		OPENSSL_cleanse(e->buf, e->hw);
 		free(e->buf);
 	}
 	free(e->head);
@@ -470,8 +517,7 @@ mig_age_encrypt_writer_new(const struct mig_age_recipients *rs, bool armor,
 	*wp = NULL;
 	if (rs == NULL || rs->n == 0)
 		return mig_seterr(ctx, MIG_ERR_USAGE, "age: no recipients");
-	if ((e = calloc(1, sizeof(*e))) == NULL ||
-	    (e->buf = malloc(AGE_BATCH * AGE_ENC_CHUNK)) == NULL) {
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_free;
 	}
