@@ -157,6 +157,17 @@ void	mig_sha256_writer_result(const struct mig_writer *w,
 void	mig_sha256_reader_result(const struct mig_reader *r,
 	    unsigned char digest[32], uint64_t *count);
 
+/*
+ * Asynchronous stage: a thread pushes what is written into next (bounded
+ * queue of 4 MiB).  The stages from next on must report errors on
+ * next_ctx, which only that thread uses; failures are copied to ctx.
+ * Closing drains the queue and closes next's chain from the thread;
+ * freeing without a close stops it without closing the chain (so a sink
+ * abandons its temporary).
+ */
+int	mig_async_writer_new(struct mig_writer *next, struct mig_ctx *next_ctx,
+	    struct mig_ctx *ctx, struct mig_writer **wp);
+
 /* Tee: every byte goes to a and to b (both borrowed). */
 int	mig_tee_writer_new(struct mig_writer *a, struct mig_writer *b,
 	    struct mig_ctx *ctx, struct mig_writer **wp);

@@ -552,9 +552,13 @@ journal_append(struct run *rn, const struct obj *ob, struct mig_ctx *ctx)
 
 /* --- Landing one object ----------------------------------------------------------- */
 
+/* Files at least this big land on two threads (see land_stream). */
+#define ASYNC_MIN_SIZE	(8u * 1024 * 1024)
+
 struct worker {
 	struct run		*rn;
 	struct mig_ctx		*ctx;
+	struct mig_ctx		*actx;	/* the destination thread's */
 	struct mig_transport	*t;
 	unsigned char		*buf;
 	char			 made_dir[PATH_MAX];	/* last mkdir_p */
@@ -631,24 +635,41 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 {
 	struct run *rn = wk->rn;
 	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
-	struct mig_writer *psha = NULL;
+	struct mig_writer *psha = NULL, *async = NULL;
 	unsigned char md[32];
 	char full[PATH_MAX];
 	uint64_t count = 0, plain = 0;
 	struct stat st;
 	size_t n;
 	int r;
+	/*
+	 * A big file is landed on two cores: this thread reads, hashes the
+	 * plaintext and encrypts; another hashes the ciphertext and writes.
+	 * The destination then reports errors on the other thread's context.
+	 */
+	bool two = ob->size >= ASYNC_MIN_SIZE && wk->actx != NULL;
+	struct mig_ctx *dctx = two ? wk->actx : wk->ctx;
 
 	if ((r = join(full, sizeof(full), rn->run_dir, ob->dest)) != 0) {
 		r = mig_seterr(wk->ctx, MIG_ERR_USAGE, "%s: path too long",
 		    ob->path);
 		goto out;
 	}
-	if ((r = ensure_parent(wk, full)) != 0 ||
-	    (r = wk->t->ops->open_write(wk->t, full, -1, &sink)) != 0 ||
-	    (r = mig_sha256_writer_new(sink, wk->ctx, &csha)) != 0 ||
-	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
-	    wk->ctx, &age)) != 0)
+	if ((r = ensure_parent(wk, full)) != 0)
+		goto out;
+	wk->t->ctx = dctx;
+	r = wk->t->ops->open_write(wk->t, full, -1, &sink);
+	wk->t->ctx = wk->ctx;
+	if (r != 0) {
+		if (two)
+			r = mig_seterr(wk->ctx, r, "%s", mig_errmsg(dctx));
+		goto out;
+	}
+	if ((r = mig_sha256_writer_new(sink, dctx, &csha)) != 0 ||
+	    (two && (r = mig_async_writer_new(csha, dctx, wk->ctx,
+	    &async)) != 0) ||
+	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false,
+	    two ? async : csha, wk->ctx, &age)) != 0)
 		goto out;
 	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
 	    age, wk->ctx, &z)) != 0)
@@ -685,6 +706,7 @@ out:
 	mig_writer_free(psha);
 	mig_writer_free(z);
 	mig_writer_free(age);
+	mig_writer_free(async);	/* stops its thread first */
 	mig_writer_free(csha);
 	mig_writer_free(sink);
 	return r;
@@ -824,6 +846,7 @@ worker_open(struct run *rn, struct worker *wk)
 	memset(wk, 0, sizeof(*wk));
 	wk->rn = rn;
 	if ((wk->ctx = mig_ctx_new()) == NULL ||
+	    (wk->actx = mig_ctx_new()) == NULL ||
 	    (wk->buf = malloc(READ_CHUNK)) == NULL)
 		return MIG_ERR_NOMEM;
 	if (!rn->si->moves_data || rn->o->dry_run)
@@ -836,6 +859,7 @@ worker_close(struct worker *wk)
 {
 	mig_transport_close(wk->t);
 	free(wk->buf);
+	mig_ctx_free(wk->actx);
 	mig_ctx_free(wk->ctx);
 }
 

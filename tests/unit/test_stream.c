@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -738,6 +739,58 @@ test_stream__file_abandon(void **state)
 	assert_int_equal(lstat(path, &st), -1);
 }
 
+/* The asynchronous stage passes everything on, in order, and abandons. */
+static void
+test_stream__async(void **state)
+{
+	struct mig_ctx *actx = mig_ctx_new();
+	struct mig_writer *mem = NULL, *sha = NULL, *as = NULL, *f = NULL;
+	unsigned char *big, md1[32], md2[32];
+	char path[PATH_MAX];
+	uint64_t n = 0;
+	size_t i, len;
+	struct stat st;
+
+	(void)state;
+	big = malloc(10 * 1024 * 1024 + 7);
+	assert_non_null(big);
+	for (i = 0; i < 10 * 1024 * 1024 + 7; i++)
+		big[i] = (unsigned char)(i * 31 + (i >> 13));
+	assert_int_equal(mig_mem_writer_new(0, actx, &mem), 0);
+	assert_int_equal(mig_sha256_writer_new(mem, actx, &sha), 0);
+	assert_int_equal(mig_async_writer_new(sha, actx, ctx, &as), 0);
+	/* Odd-sized writes across the slot boundaries. */
+	for (i = 0; i < 10 * 1024 * 1024 + 7; i += len) {
+		len = 10 * 1024 * 1024 + 7 - i;
+		if (len > 300007)
+			len = 300007;
+		assert_int_equal(mig_writer_write(as, big + i, len), 0);
+	}
+	assert_int_equal(mig_writer_close(as), 0);
+	mig_sha256_writer_result(sha, md1, &n);
+	assert_int_equal(n, 10 * 1024 * 1024 + 7);
+	assert_int_equal(EVP_Digest(big, 10 * 1024 * 1024 + 7, md2, NULL,
+	    EVP_sha256(), NULL), 1);
+	assert_memory_equal(md1, md2, 32);
+	assert_memory_equal(mig_mem_writer_data(mem, &len), big, 4096);
+	assert_int_equal(len, 10 * 1024 * 1024 + 7);
+	mig_writer_free(as);
+	mig_writer_free(sha);
+	mig_writer_free(mem);
+
+	/* Freed unclosed: the file sink behind it publishes nothing. */
+	path_in(path, sizeof(path), "async.bin");
+	assert_int_equal(mig_file_writer_new(path, 0644, false, actx, &f), 0);
+	assert_int_equal(mig_async_writer_new(f, actx, ctx, &as), 0);
+	assert_int_equal(mig_writer_write(as, big, 5 * 1024 * 1024), 0);
+	mig_writer_free(as);
+	mig_writer_free(f);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(count_temporaries(), 0);
+	free(big);
+	mig_ctx_free(actx);
+}
+
 /* Even with overwrite, a device or FIFO is never renamed over. */
 static void
 test_stream__file_never_replaces_special(void **state)
@@ -1423,6 +1476,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream__writer_state),
 		cmocka_unit_test(test_stream__file_never_replaces_special),
+		cmocka_unit_test(test_stream__async),
 		cmocka_unit_test(test_stream__close_idempotent),
 		cmocka_unit_test(test_stream__close_failure_downstream),
 		cmocka_unit_test(test_stream__read_full),
