@@ -136,9 +136,12 @@ publish(struct mig_writer *w, struct fdsink *s)
 	if (s->overwrite) {
 		struct stat st;
 
-		/* Replace files only: never a device, FIFO or directory. */
+		/*
+		 * Replace files only, never a device, FIFO or directory.  A
+		 * symbolic link is replaced itself (rename never follows it).
+		 */
 		if (fstatat(s->dirfd, s->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    !S_ISREG(st.st_mode))
+		    !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
 			return mig_seterr(w->ctx, MIG_ERR_EXISTS, "%s: exists "
 			    "and is not a regular file, refusing to replace "
 			    "it", s->display);
@@ -327,10 +330,10 @@ mig_file_writer_newat(int dirfd, const char *name, const char *display,
 	}
 	/* Fail before streaming gigabytes; publish() checks again. */
 	if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    (!overwrite || !S_ISREG(st.st_mode))) {
+	    (!overwrite || (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)))) {
 		r = mig_seterr(ctx, MIG_ERR_EXISTS, "%s: %s, refusing to "
-		    "replace it", display, !S_ISREG(st.st_mode) ? "exists "
-		    "and is not a regular file" : "already exists");
+		    "replace it", display, overwrite ? "exists and is not a "
+		    "regular file" : "already exists");
 		goto out_discard;
 	}
 	for (tries = 0; ; tries++) {
