@@ -70,6 +70,7 @@ for op in enc dec; do
 			s=$(cut -d' ' -f1 "$f" | median)
 			rss=$(cut -d' ' -f2 "$f" | sort -n | tail -n 1)
 			eval "${op}_${out}_${tool}=$s"
+			eval "${op}_${out}_${tool}_rss=$rss"
 			printf '%-8s %-10s %-8s %10.3f %10s %14s\n' \
 			    "$([ $op = enc ] && echo encrypt || echo decrypt)" \
 			    "$([ $out = null ] && echo /dev/null || echo file)" \
@@ -84,3 +85,17 @@ printf 'ratio migrate/age (throughput): encrypt %.2f (/dev/null) %.2f (file), de
     "$(ratio "$enc_file_age" "$enc_file_migrate")" \
     "$(ratio "$dec_null_age" "$dec_null_migrate")" \
     "$(ratio "$dec_file_age" "$dec_file_migrate")"
+
+# Rows of make bench's one table (tests/bench/run.sh).
+if [ -n "${BENCH_TABLE:-}" ]; then
+	for op in enc dec; do
+		for out in null file; do
+			eval "m=\$${op}_${out}_migrate p=\$${op}_${out}_age"
+			eval "mk=\$${op}_${out}_migrate_rss pk=\$${op}_${out}_age_rss"
+			awk -v w="$([ $op = enc ] && echo encrypt || echo decrypt) ${SIZE_MB} MiB -> $([ $out = null ] && echo /dev/null || echo file)" \
+			    -v b="$bytes" -v m="$m" -v p="$p" -v mk="$mk" -v pk="$pk" \
+			    'BEGIN { printf "%s\tMB/s\t%.1f\tage\t%.1f\t%.2f\t%.1f\t%.1f\n",
+			    w, b / m / 1e6, b / p / 1e6, p / m, mk / 1024, pk / 1024 }' >>"$BENCH_TABLE"
+		done
+	done
+fi
