@@ -138,6 +138,13 @@ int	mig_transport_get(struct mig_transport *t, const char *path,
 	    size_t max, unsigned char **bufp, size_t *lenp);
 
 /*
+ * The temporary name every backend writes an object to before publishing
+ * it: DIR/.BASE.migrate-tmp-XXXXXXXX (8 random hex digits).  Caller frees;
+ * NULL on ENOMEM or when no randomness is available.
+ */
+char	*mig_transport_tmp_name(const char *path);
+
+/*
  * Checks a relative object path as described above; returns 0 or
  * MIG_ERR_SECURITY with a message naming the path.
  */

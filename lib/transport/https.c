@@ -1974,26 +1974,6 @@ static const struct mig_writer_ops put_ops = {
 	.free = put_free,
 };
 
-/* DIR/.BASE.migrate-tmp-XXXXXXXX */
-static char *
-tmp_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	unsigned char rnd[4];
-	size_t dl = slash != NULL ? (size_t)(slash - path) + 1 : 0;
-	size_t n = strlen(path) + sizeof(MIG_TMP_INFIX) + 16;
-	char *s, hex[9];
-
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return NULL;
-	mig_hex_encode(rnd, sizeof(rnd), hex);
-	if ((s = malloc(n)) == NULL)
-		return NULL;
-	(void)snprintf(s, n, "%.*s.%s%s%s", (int)dl, path, path + dl,
-	    MIG_TMP_INFIX, hex);
-	return s;
-}
-
 static int
 https_open_write(struct mig_transport *t, const char *path, int64_t size,
     struct mig_writer **wp)
@@ -2019,7 +1999,7 @@ https_open_write(struct mig_transport *t, const char *path, int64_t size,
 			return r;
 	}
 	if ((s = stream_new(h, path)) == NULL ||
-	    (s->tmp = tmp_name(path)) == NULL) {
+	    (s->tmp = mig_transport_tmp_name(path)) == NULL) {
 		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}

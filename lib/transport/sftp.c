@@ -1655,23 +1655,6 @@ static const struct mig_writer_ops sftp_writer_ops = {
 	.free = sftp_w_free,
 };
 
-/* "DIR/.BASE.migrate-tmp-XXXXXXXX" beside final. */
-static char *
-sftp_tmp_name(const char *final)
-{
-	const char *slash = strrchr(final, '/');
-	size_t dirlen = slash != NULL ? (size_t)(slash - final) + 1 : 0;
-	size_t n = strlen(final) + sizeof(MIG_TMP_INFIX) + 16;
-	uint32_t rnd = arc4random();
-	char *tmp;
-
-	if ((tmp = malloc(n)) == NULL)
-		return NULL;
-	(void)snprintf(tmp, n, "%.*s.%s%s%08x", (int)dirlen, final,
-	    final + dirlen, MIG_TMP_INFIX, (unsigned int)rnd);
-	return tmp;
-}
-
 static LIBSSH2_SFTP_HANDLE *
 sftp_create(struct sftp_conn *c, const char *path)
 {
@@ -1703,7 +1686,7 @@ sftp_open_write(struct mig_transport *t, const char *path, int64_t size,
 		p->cap = size > 0 ? (size_t)size : 1;
 	p->path = strdup(path);
 	p->final = sftp_join(c, path);
-	p->tmp = p->final != NULL ? sftp_tmp_name(p->final) : NULL;
+	p->tmp = p->final != NULL ? mig_transport_tmp_name(p->final) : NULL;
 	p->buf = malloc(p->cap);
 	if (p->path == NULL || p->final == NULL || p->tmp == NULL ||
 	    p->buf == NULL) {

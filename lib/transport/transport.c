@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
@@ -387,4 +389,21 @@ out:
 	free(buf);
 	mig_reader_free(rd);
 	return r;
+}
+
+char *
+mig_transport_tmp_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dl = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+	size_t n = strlen(path) + sizeof(MIG_TMP_INFIX) + 16;
+	unsigned char rnd[4];
+	char *s, hex[9];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1 || (s = malloc(n)) == NULL)
+		return NULL;
+	mig_hex_encode(rnd, sizeof(rnd), hex);
+	(void)snprintf(s, n, "%.*s.%s%s%s", (int)dl, path, path + dl,
+	    MIG_TMP_INFIX, hex);
+	return s;
 }
