@@ -19,13 +19,13 @@
 #include <openssl/evp.h>
 
 #include "migrate/error.h"
+#include "migrate/keyfile.h"
 
 #define MIG_CRYPTO_INTERNAL
 #include "crypto_int.h"
 
 #define HRP_RECIPIENT	"age"
 #define HRP_IDENTITY	"age-secret-key-"
-#define KEYFILE_MAX	(1024 * 1024)
 
 static void
 key_wipe(struct mig_age_key *k)
@@ -256,100 +256,6 @@ mig_age_recipients_parse(struct mig_age_recipients *rs, const char *text,
 	return rc;
 }
 
-/*
- * Reads a whole key file into *bufp (NUL-terminated; caller wipes and
- * frees).  With secret set the file must not be a symlink and must be
- * private to its owner.
- */
-static int
-read_keyfile(const char *path, bool secret, char **bufp, size_t *lenp,
-    struct mig_ctx *ctx)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, flags = O_RDONLY | O_CLOEXEC, rc = 0;
-
-	*bufp = NULL;
-	*lenp = 0;
-	if (secret)
-		flags |= O_NOFOLLOW;
-	if ((fd = open(path, flags)) < 0) {
-		if (errno == ELOOP && secret)
-			return mig_seterr(ctx, MIG_ERR_SECURITY,
-			    "%s: refusing a symbolic link as a key file",
-			    path);
-		return mig_seterr(ctx, errno == ENOENT ? MIG_ERR_NOTFOUND :
-		    MIG_ERR_IO, "%s: %s", path, strerror(errno));
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", path,
-		    strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = mig_seterr(ctx, secret ? MIG_ERR_SECURITY : MIG_ERR_IO,
-		    "%s: not a regular file", path);
-		goto out_close;
-	}
-	if (secret && (st.st_mode & 077) != 0) {
-		rc = mig_seterr(ctx, MIG_ERR_SECURITY,
-		    "%s: key file is accessible by group or others "
-		    "(mode %04o); chmod 600 it", path,
-		    (unsigned int)(st.st_mode & 07777));
-		goto out_close;
-	}
-	if (st.st_size > KEYFILE_MAX) {
-		rc = mig_seterr(ctx, MIG_ERR_PARSE, "%s: too large for a key "
-		    "file", path);
-		goto out_close;
-	}
-	if ((buf = malloc(KEYFILE_MAX + 1)) == NULL) {
-		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_close;
-	}
-	for (;;) {
-		n = read(fd, buf + len, KEYFILE_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", path,
-			    strerror(errno));
-			goto out_free;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > KEYFILE_MAX) {
-			rc = mig_seterr(ctx, MIG_ERR_PARSE,
-			    "%s: too large for a key file", path);
-			goto out_free;
-		}
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	*lenp = len;
-	buf = NULL;
-out_free:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, KEYFILE_MAX + 1);
-		free(buf);
-	}
-out_close:
-	close(fd);
-	return rc;
-}
-
-static void
-keyfile_free(char *buf, size_t len)
-{
-	if (buf == NULL)
-		return;
-	OPENSSL_cleanse(buf, len);
-	free(buf);
-}
-
 int
 mig_age_recipients_load(struct mig_age_recipients *rs, const char *path,
     struct mig_ctx *ctx)
@@ -358,10 +264,10 @@ mig_age_recipients_load(struct mig_age_recipients *rs, const char *path,
 	size_t len;
 	int rc;
 
-	if ((rc = read_keyfile(path, false, &buf, &len, ctx)) != 0)
+	if ((rc = mig_keyfile_read(path, false, &buf, &len, ctx)) != 0)
 		return rc;
 	rc = mig_age_recipients_parse(rs, buf, len, path, ctx);
-	keyfile_free(buf, len);
+	mig_keyfile_free(buf, len);
 	return rc;
 }
 
@@ -487,10 +393,10 @@ mig_age_identities_load(struct mig_age_identities *ids, const char *path,
 	size_t len;
 	int rc;
 
-	if ((rc = read_keyfile(path, true, &buf, &len, ctx)) != 0)
+	if ((rc = mig_keyfile_read(path, true, &buf, &len, ctx)) != 0)
 		return rc;
 	rc = mig_age_identities_parse(ids, buf, len, path, ctx);
-	keyfile_free(buf, len);
+	mig_keyfile_free(buf, len);
 	return rc;
 }
 

@@ -22,10 +22,10 @@
 #include <openssl/pem.h>
 
 #include "migrate/error.h"
+#include "migrate/keyfile.h"
 #include "migrate/sign.h"
 
 /* Far above any PEM Ed25519 key; bounds what we read. */
-#define KEYFILE_MAX	(16 * 1024)
 
 struct mig_sign_key {
 	EVP_PKEY	*pkey;
@@ -125,72 +125,6 @@ out_free:
 	return rc;
 }
 
-/*
- * Reads a key file (O_NOFOLLOW, bounded) into a secure-heap buffer.
- * Private key files that group or others may access are refused.
- */
-static int
-read_keyfile(const char *path, bool check_mode, char **bufp, size_t *lenp,
-    struct mig_ctx *ctx)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, rc = 0;
-
-	*bufp = NULL;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return mig_seterr(ctx, errno == ENOENT ? MIG_ERR_NOTFOUND :
-		    errno == ELOOP ? MIG_ERR_SECURITY : MIG_ERR_IO, "%s: %s",
-		    path, errno == ELOOP ? "is a symbolic link" :
-		    strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = mig_seterr(ctx, MIG_ERR_IO, "%s: not a regular file",
-		    path);
-		goto out_close;
-	}
-	if (check_mode && (st.st_mode & 077) != 0) {
-		rc = mig_seterr(ctx, MIG_ERR_SECURITY, "%s: private key mode "
-		    "%04o is too open (group or others may access it); run "
-		    "chmod 600", path, (unsigned)(st.st_mode & 07777));
-		goto out_close;
-	}
-	if (st.st_size > KEYFILE_MAX) {
-		rc = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: too large for a "
-		    "key file", path);
-		goto out_close;
-	}
-	buf = OPENSSL_secure_zalloc(KEYFILE_MAX + 1);
-	if (buf == NULL) {
-		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_close;
-	}
-	for (;;) {
-		n = read(fd, buf + len, KEYFILE_MAX - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = mig_seterr(ctx, MIG_ERR_IO, "%s: read: %s", path,
-			    strerror(errno));
-			goto out_close;
-		}
-		if (n == 0 || len + (size_t)n >= KEYFILE_MAX) {
-			len += (size_t)n;
-			break;
-		}
-		len += (size_t)n;
-	}
-	*bufp = buf;
-	*lenp = len;
-	buf = NULL;
-out_close:
-	OPENSSL_secure_clear_free(buf, KEYFILE_MAX + 1);
-	(void)close(fd);
-	return rc;
-}
-
 static int
 load(const char *path, bool want_private, struct mig_ctx *ctx,
     struct mig_sign_key **keyp)
@@ -205,13 +139,13 @@ load(const char *path, bool want_private, struct mig_ctx *ctx,
 
 	*keyp = NULL;
 	/* A public key file needs no mode check; a private one does. */
-	if ((rc = read_keyfile(path, false, &buf, &len, ctx)) != 0)
+	if ((rc = mig_keyfile_read(path, false, &buf, &len, ctx)) != 0)
 		return rc;
 	is_private = strstr(buf, "PRIVATE KEY-----") != NULL;
 	if (is_private) {
-		OPENSSL_secure_clear_free(buf, KEYFILE_MAX + 1);
+		mig_keyfile_free(buf, len);
 		buf = NULL;
-		if ((rc = read_keyfile(path, true, &buf, &len, ctx)) != 0)
+		if ((rc = mig_keyfile_read(path, true, &buf, &len, ctx)) != 0)
 			return rc;
 	} else if (want_private) {
 		rc = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not a PEM private "
@@ -250,7 +184,7 @@ out_free:
 	ERR_clear_error();
 	EVP_PKEY_free(pkey);
 	BIO_free(mem);
-	OPENSSL_secure_clear_free(buf, KEYFILE_MAX + 1);
+	mig_keyfile_free(buf, len);
 	return rc;
 }
 

@@ -40,6 +40,7 @@
 #include <openssl/rand.h>
 
 #include "migrate/error.h"
+#include "migrate/keyfile.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
@@ -70,7 +71,6 @@
 #define SFTP_BACKOFF_MS		250L
 #define SFTP_BACKOFF_MAX_MS	8000L
 #define SFTP_KEEPALIVE_S	15
-#define SFTP_KEYFILE_MAX	(64 * 1024)
 #define SFTP_FILE_MODE		0644
 #define SFTP_DIR_MODE		0755
 
@@ -800,83 +800,6 @@ out_free:
 }
 
 /*
- * Opens and checks the private key file: a regular file that nobody but
- * its owner may read or write (MIG_ERR_SECURITY otherwise), as OpenSSH.
- * On success *bufp (wipe and free) holds its content.
- */
-static int
-sftp_read_keyfile(struct sftp_conn *c, char **bufp, size_t *lenp)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, e, r = 0;
-
-	*bufp = NULL;
-	*lenp = 0;
-	fd = open(c->identity, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		return mig_seterr(c->ctx, e == ELOOP ? MIG_ERR_SECURITY :
-		    MIG_ERR_IO, "%s: cannot open private key: %s",
-		    c->identity, e == ELOOP ? "is a symbolic link" :
-		    strerror(e));
-	}
-	if (fstat(fd, &st) != 0) {
-		r = mig_seterr(c->ctx, MIG_ERR_IO, "%s: fstat: %s",
-		    c->identity, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = mig_seterr(c->ctx, MIG_ERR_IO, "%s: not a regular file",
-		    c->identity);
-		goto out_close;
-	}
-	if ((st.st_mode & 077) != 0) {
-		r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: private key "
-		    "is accessible by group or others (mode %04o); refusing "
-		    "to use it: chmod 600 %s", c->identity,
-		    (unsigned int)(st.st_mode & 07777), c->identity);
-		goto out_close;
-	}
-	if (st.st_size <= 0 || st.st_size > SFTP_KEYFILE_MAX) {
-		r = mig_seterr(c->ctx, MIG_ERR_IO, "%s: implausible size for "
-		    "a private key (%lld bytes)", c->identity,
-		    (long long)st.st_size);
-		goto out_close;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_close;
-	}
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = mig_seterr(c->ctx, MIG_ERR_IO, "%s: read: %s",
-			    c->identity, n == 0 ? "short read" :
-			    strerror(errno));
-			goto out_wipe;
-		}
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	*lenp = len;
-	buf = NULL;
-out_wipe:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
-		free(buf);
-	}
-out_close:
-	(void)close(fd);
-	return r;
-}
-
-/*
  * True for an RSA private key (PEM "RSA PRIVATE KEY", or an OpenSSH key
  * whose public part is "ssh-rsa").  libssh2 1.10 signs with RSA only as
  * "ssh-rsa" (SHA-1), which OpenSSH 8.8 and later refuse by default.
@@ -972,14 +895,13 @@ sftp_auth(struct sftp_conn *c)
 		tried_add(tried, sizeof(tried), "ssh-agent");
 	}
 	if (c->identity != NULL && strstr(methods, "publickey") != NULL) {
-		if ((r = sftp_read_keyfile(c, &key, &keylen)) != 0)
+		if ((r = mig_keyfile_read(c->identity, true, &key, &keylen, c->ctx)) != 0)
 			return r;
 		r = libssh2_userauth_publickey_frommemory(c->session, c->user,
 		    ulen, NULL, 0, key, keylen, c->passphrase != NULL ?
 		    c->passphrase : "");
 		rsa = r != 0 && key_is_rsa(key, keylen);
-		OPENSSL_cleanse(key, keylen);
-		free(key);
+		mig_keyfile_free(key, keylen);
 		if (r == 0)
 			return 0;
 		msg = NULL;
@@ -1267,10 +1189,9 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 		char *key = NULL;
 		size_t keylen = 0;
 
-		if ((r = sftp_read_keyfile(c, &key, &keylen)) != 0)
+		if ((r = mig_keyfile_read(c->identity, true, &key, &keylen, c->ctx)) != 0)
 			goto out_free;
-		OPENSSL_cleanse(key, keylen);
-		free(key);
+		mig_keyfile_free(key, keylen);
 	}
 	if ((r = sftp_connect(c)) != 0)
 		goto out_free;
