@@ -268,6 +268,7 @@ mig_age_scrypt(const char *pass, size_t passlen,
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "scrypt failed");
 out_free:
 	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
 	return rc;
 }
 

@@ -184,10 +184,26 @@ roundtrip(struct mig_transport *t, struct mig_ctx *ctx, const char *path,
 	assert_false(st.is_dir);
 }
 
+
+/* Each case gets its own error context, freed even when it skips. */
+static int
+ctx_setup(void **state)
+{
+	*state = mig_ctx_new();
+	return *state == NULL ? -1 : 0;
+}
+
+static int
+ctx_teardown(void **state)
+{
+	mig_ctx_free(*state);
+	return 0;
+}
+
 static void
 test_transport_https__roundtrip(void **state)
 {
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 
 	(void)state;
@@ -201,14 +217,13 @@ test_transport_https__roundtrip(void **state)
 	roundtrip(t, ctx, "rt/chunked-zero", 0, true);
 	roundtrip(t, ctx, "rt/chunked", 3 * MiB + 17, true);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 /* The small-object helpers of transport.c over this backend. */
 static void
 test_transport_https__put_get_helpers(void **state)
 {
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	unsigned char *buf = NULL;
 	size_t len = 0;
@@ -227,7 +242,6 @@ test_transport_https__put_get_helpers(void **state)
 	assert_int_equal(mig_transport_get(t, "pg/hello world.txt", 4, &buf,
 	    &len), MIG_ERR_FORMAT);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 struct names {
@@ -276,7 +290,7 @@ has_tmp(const struct names *nm)
 static void
 test_transport_https__list_stat_remove(void **state)
 {
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	struct mig_tstat st;
 	struct names nm;
@@ -333,13 +347,12 @@ test_transport_https__list_stat_remove(void **state)
 	assert_int_equal(t->ops->rmdir(t, "ls/sub"), 0);
 	assert_int_equal(t->ops->stat(t, "ls/sub", &st), MIG_ERR_NOTFOUND);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
 test_transport_https__mkdir_p_nested(void **state)
 {
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	struct mig_tstat st;
 
@@ -364,7 +377,6 @@ test_transport_https__mkdir_p_nested(void **state)
 	assert_int_equal(mig_transport_put(t, "mk/file", "x", 1), 0);
 	assert_int_not_equal(t->ops->mkdir_p(t, "mk/file/sub"), 0);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 /* The final name shows the old object until the new one is complete. */
@@ -372,7 +384,7 @@ static void
 test_transport_https__tmp_never_visible(void **state)
 {
 	static unsigned char buf[64 * 1024];
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	struct mig_writer *w = NULL;
 	struct mig_tstat st;
@@ -409,14 +421,13 @@ test_transport_https__tmp_never_visible(void **state)
 	assert_int_equal(nm.n, 1);
 	assert_string_equal(nm.name[0], "x");
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
 test_transport_https__abandon_leaves_nothing(void **state)
 {
 	static unsigned char buf[64 * 1024];
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	struct mig_writer *w = NULL;
 	struct mig_tstat st;
@@ -456,13 +467,12 @@ test_transport_https__abandon_leaves_nothing(void **state)
 	assert_false(has_tmp(&nm));
 	assert_int_equal(t->ops->stat(t, "ab/y", &st), MIG_ERR_NOTFOUND);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
 test_transport_https__overwrite_replaces(void **state)
 {
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	unsigned char *got = NULL;
 	size_t len = 0;
@@ -482,13 +492,12 @@ test_transport_https__overwrite_replaces(void **state)
 	assert_int_equal(t->ops->list(t, "ow", collect, &nm), 0);
 	assert_int_equal(nm.n, 1);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
 test_transport_https__notfound_and_paths(void **state)
 {
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	struct mig_reader *rd = NULL;
 	struct mig_writer *w = NULL;
@@ -513,15 +522,13 @@ test_transport_https__notfound_and_paths(void **state)
 	assert_int_equal(t->ops->mkdir_p(t, "a//b"), MIG_ERR_SECURITY);
 	assert_int_equal(t->ops->remove(t, "a/\n"), MIG_ERR_SECURITY);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 /* Expects open to fail with code and a message holding want. */
 static void
 open_refused(const struct mig_transport_config *cfg, int code,
-    const char *want)
+    const char *want, struct mig_ctx *ctx)
 {
-	struct mig_ctx *ctx = mig_ctx_new();
 	struct mig_transport *t = NULL;
 	int r;
 
@@ -536,7 +543,6 @@ open_refused(const struct mig_transport_config *cfg, int code,
 		assert_null(strstr(mig_errmsg(ctx), E.password));
 	if (E.token != NULL)
 		assert_null(strstr(mig_errmsg(ctx), E.token));
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -549,9 +555,9 @@ test_transport_https__untrusted_refused(void **state)
 		skip();
 	base_cfg(&cfg);
 	cfg.ca_file = NULL;	/* the system store does not know our CA */
-	open_refused(&cfg, MIG_ERR_SECURITY, "certificate not trusted");
+	open_refused(&cfg, MIG_ERR_SECURITY, "certificate not trusted", *state);
 	cfg.ca_file = "/nonexistent/ca.pem";
-	open_refused(&cfg, MIG_ERR_SECURITY, "ca_file");
+	open_refused(&cfg, MIG_ERR_SECURITY, "ca_file", *state);
 }
 
 static void
@@ -564,14 +570,14 @@ test_transport_https__wrong_name_refused(void **state)
 		skip();
 	base_cfg(&cfg);
 	cfg.url = E.wrong_url;
-	open_refused(&cfg, MIG_ERR_SECURITY, "does not match host name");
+	open_refused(&cfg, MIG_ERR_SECURITY, "does not match host name", *state);
 }
 
 static void
 test_transport_https__pin(void **state)
 {
 	struct mig_transport_config cfg;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 
 	(void)state;
 	if (E.pin == NULL)
@@ -581,15 +587,14 @@ test_transport_https__pin(void **state)
 	mig_transport_close(open_cfg(&cfg, ctx));
 	cfg.pinned_pubkey =
 	    "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-	open_refused(&cfg, MIG_ERR_SECURITY, "pinned_pubkey");
-	mig_ctx_free(ctx);
+	open_refused(&cfg, MIG_ERR_SECURITY, "pinned_pubkey", *state);
 }
 
 static void
 test_transport_https__credentials(void **state)
 {
 	struct mig_transport_config cfg;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	unsigned char *got = NULL;
 	size_t len = 0;
@@ -599,13 +604,13 @@ test_transport_https__credentials(void **state)
 		skip();
 	base_cfg(&cfg);
 	cfg.password = "wrong-password";
-	open_refused(&cfg, MIG_ERR_NET, "authentication failed");
+	open_refused(&cfg, MIG_ERR_NET, "authentication failed", *state);
 	cfg.user = NULL;
 	cfg.password = NULL;
-	open_refused(&cfg, MIG_ERR_NET, "authentication failed");
+	open_refused(&cfg, MIG_ERR_NET, "authentication failed", *state);
 	/* A user without a password is a usage error, found before I/O. */
 	cfg.user = "someone";
-	open_refused(&cfg, MIG_ERR_USAGE, "without a password");
+	open_refused(&cfg, MIG_ERR_USAGE, "without a password", *state);
 
 	if (E.bearer_url == NULL)
 		skip();
@@ -623,20 +628,19 @@ test_transport_https__credentials(void **state)
 	free(got);
 	mig_transport_close(t);
 	cfg.token = "not-the-token";
-	open_refused(&cfg, MIG_ERR_NET, "authentication failed");
+	open_refused(&cfg, MIG_ERR_NET, "authentication failed", *state);
 	/* Basic credentials where a bearer token is wanted. */
 	cfg.token = NULL;
 	cfg.user = E.user;
 	cfg.password = E.password;
-	open_refused(&cfg, MIG_ERR_NET, "authentication failed");
-	mig_ctx_free(ctx);
+	open_refused(&cfg, MIG_ERR_NET, "authentication failed", *state);
 }
 
 static void
 test_transport_https__plain_http(void **state)
 {
 	struct mig_transport_config cfg;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_transport *t;
 	unsigned char *got = NULL;
 	size_t len = 0;
@@ -650,7 +654,7 @@ test_transport_https__plain_http(void **state)
 	cfg.url = E.http_url;
 	cfg.user = cfg.password = NULL;
 	cfg.ca_file = NULL;
-	open_refused(&cfg, MIG_ERR_SECURITY, "plain http");
+	open_refused(&cfg, MIG_ERR_SECURITY, "plain http", *state);
 	cfg.allow_plain_http_loopback = true;
 	t = open_cfg(&cfg, ctx);
 	assert_int_equal(mig_transport_put(t, "plain/x", "p", 1), 0);
@@ -663,8 +667,7 @@ test_transport_https__plain_http(void **state)
 	assert_non_null(port);
 	(void)snprintf(other, sizeof(other), "http://localhost%s", port);
 	cfg.url = other;
-	open_refused(&cfg, MIG_ERR_SECURITY, "plain http");
-	mig_ctx_free(ctx);
+	open_refused(&cfg, MIG_ERR_SECURITY, "plain http", *state);
 }
 
 /*
@@ -682,7 +685,7 @@ test_transport_https__busy_server_retried(void **state)
 	base_cfg(&cfg);
 	cfg.url = E.busy_url;
 	cfg.retries = 2;
-	open_refused(&cfg, MIG_ERR_NET, "HTTP 503");
+	open_refused(&cfg, MIG_ERR_NET, "HTTP 503", *state);
 }
 
 /*
@@ -690,11 +693,10 @@ test_transport_https__busy_server_retried(void **state)
  * the upload must end with MIG_ERR_NET, not hang.
  */
 static void
-upload_then_signal(int sig)
+upload_then_signal(int sig, struct mig_ctx *ctx)
 {
 	static unsigned char buf[64 * 1024];
 	struct mig_transport_config cfg;
-	struct mig_ctx *ctx = mig_ctx_new();
 	struct mig_transport *t;
 	struct mig_writer *w = NULL;
 	uint64_t sent = 0, total = 1024ULL * MiB;
@@ -722,7 +724,6 @@ upload_then_signal(int sig)
 		fail_msg("want MIG_ERR_NET, got %d: %s", r, mig_errmsg(ctx));
 	mig_writer_free(w);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -731,7 +732,7 @@ test_transport_https__server_frozen_mid_upload(void **state)
 	(void)state;
 	if (E.kill_url == NULL)
 		skip();
-	upload_then_signal(SIGSTOP);
+	upload_then_signal(SIGSTOP, *state);
 	assert_int_equal(kill(E.kill_pid, SIGCONT), 0);
 }
 
@@ -741,7 +742,7 @@ test_transport_https__server_stopped_mid_upload(void **state)
 	(void)state;
 	if (E.kill_url == NULL)
 		skip();
-	upload_then_signal(SIGKILL);
+	upload_then_signal(SIGKILL, *state);
 }
 
 static int
@@ -770,7 +771,8 @@ setup(void **state)
 	return 0;
 }
 
-#define T(name)	cmocka_unit_test(test_transport_https__##name)
+#define T(name)	cmocka_unit_test_setup_teardown(test_transport_https__##name, \
+	    ctx_setup, ctx_teardown)
 
 int
 main(void)

@@ -223,13 +223,29 @@ roundtrip(struct mig_transport *t, struct mig_ctx *ctx, const char *path,
 	free(buf);
 }
 
+
+/* Each case gets its own error context, freed even when it skips. */
+static int
+ctx_setup(void **state)
+{
+	*state = mig_ctx_new();
+	return *state == NULL ? -1 : 0;
+}
+
+static int
+ctx_teardown(void **state)
+{
+	mig_ctx_free(*state);
+	return 0;
+}
+
 static void
 test_transport_sftp__roundtrip(void **state)
 {
 	static const size_t sizes[] = { 0, 1, 5 * MiB, 100 * MiB };
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct env e;
 	char path[4200];
 	size_t i;
@@ -250,7 +266,6 @@ test_transport_sftp__roundtrip(void **state)
 	    (size_t)1);
 	roundtrip(t, ctx, path, 4097);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 struct names {
@@ -297,7 +312,7 @@ test_transport_sftp__list_stat_remove(void **state)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_tstat st;
 	struct names nm;
 	struct env e;
@@ -346,7 +361,6 @@ test_transport_sftp__list_stat_remove(void **state)
 	    MIG_ERR_SECURITY);
 	assert_int_equal(t->ops->remove(t, "/etc/passwd"), MIG_ERR_SECURITY);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -354,7 +368,7 @@ test_transport_sftp__mkdir_p(void **state)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_tstat st;
 	struct env e;
 	char p[4200];
@@ -383,7 +397,6 @@ test_transport_sftp__mkdir_p(void **state)
 	(void)snprintf(p, sizeof(p), "%s/a/b/c/d/e", e.dir);
 	check_ok(t->ops->mkdir_p(t, p), ctx, "mkdir_p deeper");
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -391,7 +404,7 @@ test_transport_sftp__temp_never_visible(void **state)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_writer *w = NULL;
 	struct names nm;
 	struct env e;
@@ -446,7 +459,6 @@ test_transport_sftp__temp_never_visible(void **state)
 	check_ok(t->ops->list(t, e.dir, collect, &nm), ctx, "list");
 	assert_int_equal(nm.n, 1);
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 	free(buf);
 }
 
@@ -491,7 +503,7 @@ static void
 test_transport_sftp__unknown_host(void **state)
 {
 	struct mig_transport_config cfg;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct env e;
 	const char *msg;
 
@@ -515,7 +527,6 @@ test_transport_sftp__unknown_host(void **state)
 	assert_non_null(strstr(msg, "known_hosts"));
 	cfg.known_hosts = NULL;
 	(void)must_refuse(&cfg, ctx, MIG_ERR_SECURITY);
-	mig_ctx_free(ctx);
 }
 
 /* "[127.0.0.1]:PORT" from the URL. */
@@ -535,7 +546,7 @@ static void
 test_transport_sftp__changed_host_key(void **state)
 {
 	struct mig_transport_config cfg;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct env e;
 	const char *other, *msg;
 	char *pub, hp[300], line[70000], *colon, pubpath[4200];
@@ -569,7 +580,6 @@ test_transport_sftp__changed_host_key(void **state)
 	msg = must_refuse(&cfg, ctx, MIG_ERR_SECURITY);
 	assert_non_null(strstr(msg, "@revoked"));
 	free(pub);
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -577,7 +587,7 @@ test_transport_sftp__hashed_known_hosts(void **state)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_tstat st;
 	struct env e;
 	const char *hashed;
@@ -600,15 +610,13 @@ test_transport_sftp__hashed_known_hosts(void **state)
 	assert_true(st.is_dir);
 	mig_transport_close(t);
 	free(content);
-	mig_ctx_free(ctx);
 }
 
 static void
-try_key(const char *var)
+try_key(const char *var, struct mig_ctx *ctx)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
 	struct mig_tstat st;
 	struct env e;
 	const char *key;
@@ -621,21 +629,20 @@ try_key(const char *var)
 	t = must_open(&cfg, ctx);
 	check_ok(t->ops->stat(t, "", &st), ctx, "stat root");
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
 test_transport_sftp__key_ed25519(void **state)
 {
 	(void)state;
-	try_key("MIG_TEST_SFTP_KEY");
+	try_key("MIG_TEST_SFTP_KEY", *state);
 }
 
 static void
 test_transport_sftp__key_ecdsa(void **state)
 {
 	(void)state;
-	try_key("MIG_TEST_SFTP_KEY_ECDSA");
+	try_key("MIG_TEST_SFTP_KEY_ECDSA", *state);
 }
 
 /*
@@ -648,7 +655,7 @@ test_transport_sftp__key_rsa(void **state)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t = NULL;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct env e;
 	const char *key;
 	int r;
@@ -667,14 +674,13 @@ test_transport_sftp__key_rsa(void **state)
 		assert_non_null(strstr(mig_errmsg(ctx), "an RSA key"));
 		assert_non_null(strstr(mig_errmsg(ctx), "ed25519"));
 	}
-	mig_ctx_free(ctx);
 }
 
 static void
 test_transport_sftp__wrong_key(void **state)
 {
 	struct mig_transport_config cfg;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct env e;
 	const char *other, *msg;
 	char *content;
@@ -707,7 +713,6 @@ test_transport_sftp__wrong_key(void **state)
 	}
 	OPENSSL_cleanse(content, strlen(content));
 	free(content);
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -715,7 +720,7 @@ test_transport_sftp__key_passphrase(void **state)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct env e;
 	const char *key = NULL, *pass = NULL, *msg;
 
@@ -736,7 +741,6 @@ test_transport_sftp__key_passphrase(void **state)
 	cfg.identity_passphrase = NULL;
 	msg = must_refuse(&cfg, ctx, MIG_ERR_NET);
 	assert_non_null(strstr(msg, "missing passphrase"));
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -744,7 +748,7 @@ test_transport_sftp__agent(void **state)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_tstat st;
 	struct env e;
 	const char *sock;
@@ -759,7 +763,6 @@ test_transport_sftp__agent(void **state)
 	t = must_open(&cfg, ctx);
 	check_ok(t->ops->stat(t, "", &st), ctx, "stat root");
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -767,7 +770,7 @@ test_transport_sftp__permission_denied(void **state)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct mig_writer *w = NULL;
 	struct env e;
 	const char *ro;
@@ -791,7 +794,6 @@ test_transport_sftp__permission_denied(void **state)
 	assert_int_equal(t->ops->mkdir_p(t, e.dir), MIG_ERR_IO);
 	assert_non_null(strstr(mig_errmsg(ctx), "permission denied"));
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 }
 
 static void
@@ -800,7 +802,7 @@ test_transport_sftp__connect_refused(void **state)
 	struct mig_transport_config cfg;
 	struct sockaddr_in sin;
 	socklen_t slen = sizeof(sin);
-	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_ctx *ctx = *state;
 	struct env e;
 	char url[256];
 	const char *msg;
@@ -825,7 +827,6 @@ test_transport_sftp__connect_refused(void **state)
 	msg = must_refuse(&cfg, ctx, MIG_ERR_NET);
 	assert_non_null(strstr(msg, "refused"));
 	assert_non_null(strstr(msg, "3 attempts"));
-	mig_ctx_free(ctx);
 }
 
 /* Sends sig to every descendant of pid (the per-connection sshds). */
@@ -877,11 +878,10 @@ signal_descendants(pid_t root, int sig)
  * the next operation.
  */
 static void
-server_dies(int sig)
+server_dies(int sig, struct mig_ctx *ctx)
 {
 	struct mig_transport_config cfg;
 	struct mig_transport *t;
-	struct mig_ctx *ctx = mig_ctx_new();
 	struct mig_writer *w = NULL;
 	struct mig_tstat st;
 	struct env e;
@@ -917,7 +917,6 @@ server_dies(int sig)
 	/* The next operation reconnects. */
 	check_ok(t->ops->stat(t, "", &st), ctx, "stat after reconnect");
 	mig_transport_close(t);
-	mig_ctx_free(ctx);
 	free(buf);
 }
 
@@ -925,37 +924,54 @@ static void
 test_transport_sftp__server_killed(void **state)
 {
 	(void)state;
-	server_dies(SIGKILL);
+	server_dies(SIGKILL, *state);
 }
 
 static void
 test_transport_sftp__server_stopped(void **state)
 {
 	(void)state;
-	server_dies(SIGSTOP);
+	server_dies(SIGSTOP, *state);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_transport_sftp__roundtrip),
-		cmocka_unit_test(test_transport_sftp__list_stat_remove),
-		cmocka_unit_test(test_transport_sftp__mkdir_p),
-		cmocka_unit_test(test_transport_sftp__temp_never_visible),
-		cmocka_unit_test(test_transport_sftp__unknown_host),
-		cmocka_unit_test(test_transport_sftp__changed_host_key),
-		cmocka_unit_test(test_transport_sftp__hashed_known_hosts),
-		cmocka_unit_test(test_transport_sftp__key_ed25519),
-		cmocka_unit_test(test_transport_sftp__key_ecdsa),
-		cmocka_unit_test(test_transport_sftp__key_rsa),
-		cmocka_unit_test(test_transport_sftp__wrong_key),
-		cmocka_unit_test(test_transport_sftp__key_passphrase),
-		cmocka_unit_test(test_transport_sftp__agent),
-		cmocka_unit_test(test_transport_sftp__permission_denied),
-		cmocka_unit_test(test_transport_sftp__connect_refused),
-		cmocka_unit_test(test_transport_sftp__server_killed),
-		cmocka_unit_test(test_transport_sftp__server_stopped),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__roundtrip,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__list_stat_remove,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__mkdir_p,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__temp_never_visible,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__unknown_host,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__changed_host_key,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__hashed_known_hosts,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__key_ed25519,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__key_ecdsa,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__key_rsa,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__wrong_key,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__key_passphrase,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__agent,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__permission_denied,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__connect_refused,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__server_killed,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(test_transport_sftp__server_stopped,
+		    ctx_setup, ctx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
