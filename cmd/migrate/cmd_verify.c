@@ -135,7 +135,7 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 	}
 	r = mig_verify_run(&o, &sum, ctx);
 out:
-	if (ui.json && (r == 0 || r == MIG_ERR_VERIFY)) {
+	if (ui.json && (r == 0 || r == MIG_ERR_VERIFY || r == MIG_ERR_FORMAT)) {
 		json_t *doc = json_pack("{s:s, s:s?, s:s?, s:s, s:i, s:I, s:I,"
 		    " s:I, s:b, s:b, s:o}", "outcome", r == 0 ? "ok" : "failed",
 		    "run", sum.run_id[0] != '\0' ? sum.run_id : NULL,

@@ -75,6 +75,11 @@ bool	mig_inventory_selected(char *const *include, char *const *exclude,
  * invalid UTF-8, too long), or NULL when it is fine.  Static string.
  */
 const char *mig_name_problem(const char *path);
+/*
+ * A name safe to print and to put in JSON: control bytes, '%' and the
+ * bytes of a name that is not UTF-8 written as %XX.  Truncates to size.
+ */
+void	mig_name_printable(const char *name, char *out, size_t size);
 
 /* --- Running a plan ----------------------------------------------------- */
 

@@ -727,6 +727,24 @@ display_path(const char *path)
 	return out;
 }
 
+/* A manifest path for a message: controls and '%' as %XX, bounded. */
+static const char *
+shown(const char *path, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (; *path != '\0' && o + 4 < size; path++) {
+		unsigned char c = (unsigned char)*path;
+
+		if (c < 0x20 || c == 0x7f || c == '%')
+			o += (size_t)snprintf(buf + o, size - o, "%%%02X", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 static int
 finding(struct val *v, enum mig_bag_kind kind, const char *path,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -1067,6 +1085,7 @@ entry_get(struct val *v, const char *path, bool create, size_t *idxp,
 static int
 payload_manifest(struct val *v, int a)
 {
+	char sbuf[512];
 	struct mig_bag_lines it;
 	unsigned char digest[DMAX];
 	const char *text, *line, *why;
@@ -1093,7 +1112,9 @@ payload_manifest(struct val *v, int a)
 			why = "payload path not under data/";
 		if (r != 0 || why != NULL) {
 			if ((r = finding(v, MIG_BAG_FORMAT, name,
-			    "line %zu: %s", it.lineno, why)) != 0)
+			    "line %zu: %s%s%s", it.lineno, r == 0 ? shown(path,
+			    sbuf, sizeof(sbuf)) : "", r == 0 ? ": " : "",
+			    why)) != 0)
 				goto out;
 			free(path);
 			path = NULL;
@@ -1128,6 +1149,7 @@ out:
 static int
 fetch(struct val *v)
 {
+	char sbuf[512];
 	struct mig_bag_lines it;
 	const char *text, *line, *why;
 	char *buf = NULL, *path = NULL;
@@ -1155,7 +1177,9 @@ fetch(struct val *v)
 			why = "fetched path not under data/";
 		if (r != 0 || why != NULL) {
 			if ((r = finding(v, MIG_BAG_FORMAT, "fetch.txt",
-			    "line %zu: %s", it.lineno, why)) != 0)
+			    "line %zu: %s%s%s", it.lineno, r == 0 ? shown(path,
+			    sbuf, sizeof(sbuf)) : "", r == 0 ? ": " : "",
+			    why)) != 0)
 				goto out;
 		} else {
 			v->rep->fetch_entries++;
@@ -1374,6 +1398,7 @@ payload(struct val *v)
 static int
 tag_manifest(struct val *v, int a)
 {
+	char sbuf[512];
 	struct mig_bag_lines it;
 	unsigned char digest[DMAX], got[NALG][DMAX];
 	char ehex[2 * DMAX + 1], ghex[2 * DMAX + 1];
@@ -1405,8 +1430,9 @@ tag_manifest(struct val *v, int a)
 				why = "a tag manifest cannot list itself";
 		}
 		if (r != 0 || why != NULL) {
-			r = finding(v, MIG_BAG_FORMAT, name, "line %zu: %s",
-			    it.lineno, why);
+			r = finding(v, MIG_BAG_FORMAT, name, "line %zu: %s%s%s",
+			    it.lineno, r == 0 ? shown(path, sbuf, sizeof(sbuf)) :
+			    "", r == 0 ? ": " : "", why);
 		} else {
 			r = hash_file(v, path, NULL, 1u << a, got, &nbytes);
 			if (r == MIG_ERR_NOTFOUND)

@@ -473,7 +473,8 @@ mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
 	/* manifest-sha256.txt, sorted by path. */
 	for (i = 0; i < m->npe; i++)
 		sorted[i] = &m->pe[i];
-	qsort(sorted, m->npe, sizeof(*sorted), cmp_pentry);
+	if (m->npe > 1)
+		qsort(sorted, m->npe, sizeof(*sorted), cmp_pentry);
 	for (i = 0; i < m->npe; i++) {
 		if ((enc = mig_bag_path_encode(sorted[i]->path)) == NULL) {
 			man.nomem = true;
@@ -542,7 +543,8 @@ mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
 	}
 
 	/* tagmanifest-sha256.txt last: it covers all of the above. */
-	qsort(sums, nsums, sizeof(*sums), cmp_tagsum);
+	if (nsums > 1)
+		qsort(sums, nsums, sizeof(*sums), cmp_tagsum);
 	for (i = 0; i < nsums; i++) {
 		if ((enc = mig_bag_path_encode(sums[i].path)) == NULL) {
 			tman.nomem = true;

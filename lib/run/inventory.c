@@ -23,6 +23,9 @@
 
 #include "run_int.h"
 
+/* Longest name component that can land (see mig_name_problem). */
+#define MIG_NAME_COMPONENT_MAX	224
+
 /* Deepest directory nesting walked; deeper trees are refused, not followed. */
 #define WALK_MAX_DEPTH	256
 
@@ -167,8 +170,13 @@ mig_name_problem(const char *path)
 		if (len == 0 || (len == 1 && c[0] == '.') ||
 		    (len == 2 && c[0] == '.' && c[1] == '.'))
 			return "\"..\", \".\" or empty path component";
-		if (len > NAME_MAX)
-			return "name component longer than 255 bytes";
+		/*
+		 * Landed as .NAME.zst.age.migrate-tmp-XXXXXXXX first: 30
+		 * bytes more, and NAME_MAX is 255.
+		 */
+		if (len > MIG_NAME_COMPONENT_MAX)
+			return "name component longer than 224 bytes (no room "
+			    "for the .zst.age suffix and the temporary name)";
 		if (strstr(c, MIG_TMP_INFIX) != NULL &&
 		    (slash == NULL || strstr(c, MIG_TMP_INFIX) < slash))
 			return "name looks like a migrate temporary";
@@ -399,8 +407,9 @@ mig_inventory_walk(const char *root, const struct mig_inventory_opts *opts,
 	}
 	if ((r = walk_dir(&w, fd, "", 0)) != 0)
 		goto out;
-	qsort(w.inv->entries, w.inv->count, sizeof(*w.inv->entries),
-	    entry_cmp);
+	if (w.inv->count > 1)
+		qsort(w.inv->entries, w.inv->count, sizeof(*w.inv->entries),
+		    entry_cmp);
 	*invp = w.inv;
 	w.inv = NULL;
 out:
@@ -408,4 +417,21 @@ out:
 		close(fd);
 	mig_inventory_free(w.inv);
 	return r;
+}
+
+void
+mig_name_printable(const char *name, char *out, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	bool utf8 = valid_utf8(p, strlen(name));
+	size_t o = 0;
+
+	/* Control bytes, '%' and (in non-UTF-8 names) bytes >= 0x80 as %XX. */
+	for (; *p != '\0' && o + 4 < size; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '%' || (!utf8 && *p >= 0x80))
+			o += (size_t)snprintf(out + o, size - o, "%%%02X", *p);
+		else
+			out[o++] = (char)*p;
+	}
+	out[o] = '\0';
 }

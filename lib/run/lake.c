@@ -262,7 +262,8 @@ lake_list_runs(struct mig_transport *t, const char *dataset_dir,
 		lake_runs_free(runs);
 		return r;
 	}
-	qsort(runs->v, runs->n, sizeof(*runs->v), run_cmp);
+	if (runs->n > 1)
+		qsort(runs->v, runs->n, sizeof(*runs->v), run_cmp);
 	return 0;
 }
 
@@ -501,7 +502,8 @@ run_list_shards(struct mig_transport *t, const char *run_dir, char ***namesp,
 		}
 		*shardn = n;
 	}
-	qsort(ns.v, ns.n, sizeof(*ns.v), shard_k_cmp);
+	if (ns.n > 1)
+		qsort(ns.v, ns.n, sizeof(*ns.v), shard_k_cmp);
 	*namesp = ns.v;
 	*np = ns.n;
 	return 0;

@@ -70,6 +70,7 @@ struct obj {
 	char			 sha[65];	/* plaintext SHA-256 */
 	char			 csha[65];	/* stored (ciphertext) SHA-256 */
 	uint64_t		 stored_size;
+	size_t			 seq;		/* order in the source */
 };
 
 struct run {
@@ -294,15 +295,19 @@ static int
 inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 {
 	struct run *rn = arg;
-	json_t *f = json_pack("{s:s, s:s}", "object", path, "reason", why);
+	char shown[MIG_PATH_MAX * 3 + 1];
+	json_t *f;
 
+	/* A hostile name reaches neither the terminal nor the log raw. */
+	mig_name_printable(path, shown, sizeof(shown));
+	f = json_pack("{s:s, s:s}", "object", shown, "reason", why);
 	if (kind == MIG_INV_REFUSED) {
 		rn->sum->refused++;
-		note(rn, "refused %s: %s", path, why);
+		note(rn, "refused %s: %s", shown, why);
 		return audit(rn, MIG_AUDIT_SEC_REFUSED, f, rn->ctx);
 	}
 	rn->sum->skipped++;
-	note(rn, "skipped %s: %s", path, why);
+	note(rn, "skipped %s: %s", shown, why);
 	return audit(rn, MIG_AUDIT_OBJ_SKIPPED, f, rn->ctx);
 }
 
@@ -330,6 +335,7 @@ add_obj(struct run *rn, const char *path, uint64_t size, time_t mtime,
 	ob->mtime_nsec = nsec;
 	ob->mode = mode;
 	ob->via_link = via_link;
+	ob->seq = rn->nobj;
 	rn->nobj++;
 	return 0;
 }
@@ -387,8 +393,32 @@ inventory_archive(struct run *rn)
 static int
 obj_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct obj *)a)->path,
-	    ((const struct obj *)b)->path);
+	const struct obj *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+
+	if (c != 0)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Finds the object for path, or NULL (objects sorted by path). */
+static struct obj *
+obj_find(struct run *rn, const char *path)
+{
+	size_t lo = 0, hi = rn->nobj, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(path, rn->objs[mid].path);
+		if (c == 0)
+			return &rn->objs[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
 }
 
 static int
@@ -428,17 +458,25 @@ inventory(struct run *rn)
 		if (r != 0)
 			return r;
 	}
-	/* Two archive entries may share a name: the last one wins. */
-	qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
-	for (i = 0; i + 1 < rn->nobj; i++)
-		if (strcmp(rn->objs[i].path, rn->objs[i + 1].path) == 0)
-			rn->objs[i].state = OBJ_FAILED + 1;	/* dropped */
+	/*
+	 * Two archive entries may share a name: the first one is landed,
+	 * every later one is left out and audited (never silently).
+	 */
+	if (rn->nobj > 1)
+		qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
 	{
 		size_t j = 0;
+		int r2;
 
 		for (i = 0; i < rn->nobj; i++) {
-			if (rn->objs[i].state == OBJ_FAILED + 1) {
+			if (j > 0 && strcmp(rn->objs[j - 1].path,
+			    rn->objs[i].path) == 0) {
+				r2 = inv_note(rn, MIG_INV_SKIPPED,
+				    rn->objs[i].path, "duplicate name in the "
+				    "archive: only its first copy is landed");
 				free(rn->objs[i].path);
+				if (r2 != 0)
+					return r2;
 				continue;
 			}
 			rn->objs[j++] = rn->objs[i];
@@ -724,18 +762,34 @@ open_source(struct worker *wk, const struct obj *ob, int *fdp)
 	if (join(path, sizeof(path), rn->p->source_path, ob->path) != 0)
 		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: path too long",
 		    ob->path);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	/* O_NONBLOCK: a FIFO swapped in since the inventory must not hang. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
 	    (ob->via_link ? 0 : O_NOFOLLOW));
 	if (fd < 0)
 		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: %s", ob->path,
 		    strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !same_stat(ob, &st)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    !same_stat(ob, &st) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
 		close(fd);
 		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed since the "
 		    "inventory; not published", ob->path);
 	}
 	*fdp = fd;
 	return 0;
+}
+
+/* Makes every worker stop taking objects; the first reason wins. */
+static void
+stop_run(struct run *rn, int code, struct mig_ctx *ctx)
+{
+	pthread_mutex_lock(&rn->mu);
+	if (rn->fatal == 0) {
+		rn->fatal = code;
+		(void)snprintf(rn->fatal_msg, sizeof(rn->fatal_msg), "%s",
+		    mig_errmsg(ctx));
+	}
+	pthread_mutex_unlock(&rn->mu);
 }
 
 static void
@@ -750,24 +804,50 @@ record_failure(struct worker *wk, struct obj *ob)
 		    "%s: %s", ob->path, mig_errmsg(wk->ctx));
 	pthread_mutex_unlock(&rn->mu);
 	note(rn, "failed %s: %s", ob->path, mig_errmsg(wk->ctx));
-	(void)audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
-	    "object", ob->path, "reason", mig_errmsg(wk->ctx)), wk->ctx);
+	/*
+	 * The destination went away (retries already spent) or refused us:
+	 * the other objects would only pay the same timeouts.  Stop, and
+	 * let the next run resume.
+	 */
+	if (mig_errcode(wk->ctx) == MIG_ERR_NET ||
+	    mig_errcode(wk->ctx) == MIG_ERR_SECURITY)
+		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
+	if (audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
+	    "object", ob->path, "reason", mig_errmsg(wk->ctx)), wk->ctx) != 0)
+		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
 }
 
 static void
 record_stored(struct worker *wk, struct obj *ob)
 {
 	struct run *rn = wk->rn;
+	int r;
 
+	/*
+	 * On record first, then in the journal: an object the journal says
+	 * landed is always in the audit log.  A crash between the two makes
+	 * the resumed run land and record it again.  When the log cannot be
+	 * written the run stops: nothing may land that is not on record.
+	 */
+	r = audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:s, s:I, s:I, "
+	    "s:s}", "object", ob->path, "dest", ob->dest, "bytes",
+	    (json_int_t)ob->size, "stored_bytes", (json_int_t)ob->stored_size,
+	    "stored_sha256", ob->csha), wk->ctx);
+	if (r != 0) {
+		char full[PATH_MAX];
+
+		/* Not on record, so not landed: take it back. */
+		if (join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
+			(void)wk->t->ops->remove(wk->t, full);
+		stop_run(rn, r, wk->ctx);
+		ob->state = OBJ_FAILED;
+		return;
+	}
 	if (journal_append(rn, ob, wk->ctx) != 0) {
 		record_failure(wk, ob);
 		return;
 	}
 	ob->state = OBJ_STORED;
-	(void)audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:s, s:I, s:I,"
-	    " s:s}", "object", ob->path, "dest", ob->dest, "bytes",
-	    (json_int_t)ob->size, "stored_bytes", (json_int_t)ob->stored_size,
-	    "stored_sha256", ob->csha), wk->ctx);
 }
 
 static void
@@ -967,10 +1047,20 @@ seq_content(struct run *rn, struct seq_source *ss, struct obj *ob,
 			return r;
 		return mig_fd_reader_new(*fdp, ss->wk->ctx, rdp);
 	}
-	while ((r = mig_archive_next(ss->ar, &e)) == 0) {
-		if (e.type == MIG_ARCHIVE_REGULAR &&
-		    strcmp(archive_name(e.name), ob->path) == 0)
-			return mig_archive_entry_reader(ss->ar, rdp);
+	for (int pass = 0; pass < 2; pass++) {
+		while ((r = mig_archive_next(ss->ar, &e)) == 0) {
+			if (e.type == MIG_ARCHIVE_REGULAR &&
+			    strcmp(archive_name(e.name), ob->path) == 0)
+				return mig_archive_entry_reader(ss->ar, rdp);
+		}
+		if (r != 1 || pass == 1)
+			break;
+		/* Not in path order: read the archive again from the start. */
+		mig_archive_free(ss->ar);
+		ss->ar = NULL;
+		if ((r = mig_archive_open(rn->p->source_path, ss->wk->ctx,
+		    &ss->ar)) != 0)
+			return r;
 	}
 	if (r == 1)
 		r = mig_seterr(ss->wk->ctx, MIG_ERR_IO, "%s: vanished from the "
@@ -983,30 +1073,31 @@ static int
 land_from_archive(struct run *rn)
 {
 	struct worker wk;
-	struct seq_source ss;
-	struct mig_reader *rd;
+	struct mig_archive *ar = NULL;
+	struct mig_archive_entry e;
+	struct mig_reader *rd = NULL;
 	struct mig_writer *null = NULL, *sha = NULL;
+	struct obj *ob;
 	size_t i, n;
-	int fd, r;
+	int r, ar_r;
 
 	if ((r = worker_open(rn, &wk)) != 0 ||
-	    (r = seq_open(rn, &ss, &wk)) != 0) {
+	    (r = mig_archive_open(rn->p->source_path, wk.ctx, &ar)) != 0) {
 		r = mig_seterr(rn->ctx, r, "%s", wk.ctx != NULL ?
 		    mig_errmsg(wk.ctx) : "out of memory");
 		worker_close(&wk);
 		return r;
 	}
-	for (i = 0; i < rn->nobj; i++) {
-		struct obj *ob = &rn->objs[i];
-
-		if (ob->state != OBJ_PENDING)
-			continue;
+	/* In the archive's own order: it can only be read forwards. */
+	while (rn->fatal == 0 && (ar_r = mig_archive_next(ar, &e)) == 0) {
+		if (e.type != MIG_ARCHIVE_REGULAR ||
+		    (ob = obj_find(rn, archive_name(e.name))) == NULL ||
+		    ob->state != OBJ_PENDING)
+			continue;	/* not selected, landed, or a duplicate */
 		mig_clearerr(wk.ctx);
-		if ((r = seq_content(rn, &ss, ob, &rd, &fd)) != 0) {
+		if ((r = mig_archive_entry_reader(ar, &rd)) != 0) {
 			record_failure(&wk, ob);
-			if (r == MIG_ERR_FORMAT)
-				break;
-			continue;
+			break;
 		}
 		if (!rn->si->moves_data) {
 			unsigned char md[32];
@@ -1046,9 +1137,19 @@ land_from_archive(struct run *rn)
 		} else
 			record_stored(&wk, ob);
 		mig_reader_free(rd);
+		rd = NULL;
 		progress(rn, 1, 0, false);
 	}
-	mig_archive_free(ss.ar);
+	/* Whatever the archive no longer holds did not land. */
+	for (i = 0; i < rn->nobj && rn->fatal == 0; i++) {
+		if (rn->objs[i].state != OBJ_PENDING)
+			continue;
+		mig_seterr(wk.ctx, MIG_ERR_IO, "%s: vanished from the source "
+		    "archive", rn->objs[i].path);
+		record_failure(&wk, &rn->objs[i]);
+	}
+	mig_reader_free(rd);
+	mig_archive_free(ar);
 	worker_close(&wk);
 	return 0;
 }

@@ -339,8 +339,13 @@ deep_check(struct vctx *v)
 			r = drain_hash(chain_out(&c), v->buf, hex, &count,
 			    v->ctx);
 		chain_free(&c);
+		/*
+		 * An object that cannot be read back (gone, a planted link
+		 * or FIFO, undecryptable) is a finding, not a reason to stop.
+		 */
 		if (r == MIG_ERR_VERIFY || r == MIG_ERR_FORMAT ||
-		    r == MIG_ERR_NOTFOUND) {
+		    r == MIG_ERR_NOTFOUND || r == MIG_ERR_SECURITY ||
+		    r == MIG_ERR_IO) {
 			finding(v, MIG_FIND_ALTERED, obj, mig_errmsg(v->ctx));
 			r = 0;
 			continue;
@@ -405,7 +410,8 @@ check_bag(struct vctx *v, const char *local_dir)
 		r = mig_bag_validate(local_dir, &bo, &rep, v->ctx);
 	else
 		r = mig_bag_validate_t(v->t, v->run_dir, &bo, &rep, v->ctx);
-	if (r != 0 && r != MIG_ERR_VERIFY) {
+	/* A malformed bag still has its findings named. */
+	if (r != 0 && r != MIG_ERR_VERIFY && r != MIG_ERR_FORMAT) {
 		mig_bag_report_free(&rep);
 		return r;
 	}

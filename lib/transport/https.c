@@ -2003,6 +2003,18 @@ https_open_write(struct mig_transport *t, const char *path, int64_t size,
 		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	/*
+	 * Not a dot-file here: WebDAV servers (nginx's dav_ext) hide those
+	 * from PROPFIND, and a temporary left by a crash must be listable
+	 * to be swept.
+	 */
+	{
+		char *base = strrchr(s->tmp, '/');
+
+		base = base != NULL ? base + 1 : s->tmp;
+		if (base[0] == '.')
+			memmove(base, base + 1, strlen(base));
+	}
 	s->size = size;
 	s->chunked = size < 0;
 	if (make_url(h, s->tmp, false, url, sizeof(url)) != 0) {
