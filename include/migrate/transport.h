@@ -23,7 +23,11 @@ struct mig_writer;
 struct mig_reader;
 struct mig_transport;
 
-/* Temporary objects are named DIR/.BASE.migrate-tmp-XXXXXXXX */
+/*
+ * Temporary objects are named DIR/.BASE.migrate-tmp-XXXXXXXX; the https
+ * backend drops the leading dot (WebDAV listings hide dot-files, and a
+ * temporary must be listable to be swept).  Sweeps match MIG_TMP_INFIX.
+ */
 #define MIG_TMP_INFIX	".migrate-tmp-"
 
 struct mig_url {
