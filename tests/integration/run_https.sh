@@ -89,12 +89,20 @@ export LAKE_PASSWORD=$NGINX_PASSWORD
 https_plan "$T/s.toml" rehost /dav/lake2 "user = \"$NGINX_USER\"" 'password_env = "LAKE_PASSWORD"'
 sed -i "s|path = \"$T/p/data/warehouse\"|path = \"$T/big\"|; s/h-rehost/h-stop/g" "$T/s.toml"
 expect_exit 0 "$MIGRATE" run --json "$T/s.toml"
-[ "$(json "$T/out" 'd["outcome"]')" = complete ] || fail "re-run not complete"
+# A fast machine may finish the first run before the server stops:
+# then there is nothing left to land.
+outcome=$(json "$T/out" 'd["outcome"]')
+if [ "$rc1" -eq 0 ]; then
+	[ "$outcome" = nothing-new ] || [ "$outcome" = complete ] || fail "re-run: $outcome"
+else
+	[ "$outcome" = complete ] || fail "re-run not complete: $outcome"
+fi
 if [ "$rc1" -ne 0 ]; then
 	[ "$(json "$T/out" 'd["resumed"]')" = True ] || fail "re-run did not resume"
 	echo "resumed: $(json "$T/out" 'd["counts"]["already_landed"]') objects were not sent again"
 fi
-[ "$(json "$T/out" 'd["counts"]["stored"] + d["counts"]["already_landed"]')" = 40 ] ||
+[ "$rc1" -eq 0 ] ||
+    [ "$(json "$T/out" 'd["counts"]["stored"] + d["counts"]["already_landed"]')" = 40 ] ||
     fail "not every object landed"
 expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/s.toml"
 echo ok

@@ -109,7 +109,14 @@ rm -rf "$SSHD_ROOT" && mv "$T/sshd-old/root" "$SSHD_ROOT"
 cp "$SSHD_KNOWN_HOSTS" "$T/known_hosts"
 sed -i "s/127.0.0.1:[0-9]*/127.0.0.1:$SSHD_PORT/" "$T/s.toml"
 expect_exit 0 "$MIGRATE" run --json "$T/s.toml"
-[ "$(json "$T/out" 'd["outcome"]')" = complete ] || fail "re-run not complete"
+# A fast machine may finish the first run before the server stops:
+# then there is nothing left to land.
+outcome=$(json "$T/out" 'd["outcome"]')
+if [ "$rc1" -eq 0 ]; then
+	[ "$outcome" = nothing-new ] || [ "$outcome" = complete ] || fail "re-run: $outcome"
+else
+	[ "$outcome" = complete ] || fail "re-run not complete: $outcome"
+fi
 if [ "$rc1" -ne 0 ]; then
 	[ "$(json "$T/out" 'd["resumed"]')" = True ] || fail "re-run did not resume"
 	echo "resumed: $(json "$T/out" 'd["counts"]["already_landed"]') objects were not sent again"
