@@ -1455,7 +1455,8 @@ decide_run(struct run *rn, char abandoned[64])
 	if (rn->o->run_id != NULL)
 		(void)snprintf(rn->run_id, sizeof(rn->run_id), "%s",
 		    rn->o->run_id);
-	else if ((r = lake_new_run_id(rn->run_id, rn->ctx)) != 0)
+	else if ((r = lake_new_run_id(rn->t, rn->dataset_dir, rn->run_id,
+	    rn->ctx)) != 0)
 		return r;
 	if ((r = lake_run_dir(rn->dataset_dir, rn->run_id, rn->run_dir,
 	    sizeof(rn->run_dir))) != 0)

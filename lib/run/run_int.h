@@ -34,8 +34,12 @@ int	lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
 /* DATASETDIR/ingest_date=YYYY-MM-DD/run=RUNID (date taken from the id). */
 int	lake_run_dir(const char *dataset_dir, const char *run_id, char *buf,
 	    size_t size);
-/* A new YYYYMMDDTHHMMSSZ-xxxxxxxx. */
-int	lake_new_run_id(char out[32], struct mig_ctx *ctx);
+/*
+ * A new YYYYMMDDTHHMMSSZ-xxxxxxxx that sorts after every run already under
+ * dataset_dir (t may be NULL: no such check).
+ */
+int	lake_new_run_id(struct mig_transport *t, const char *dataset_dir,
+	    char out[32], struct mig_ctx *ctx);
 /* True when s has the shape of a run id. */
 bool	lake_valid_run_id(const char *s);
 /* All runs under dataset_dir, sorted by id (oldest first). */

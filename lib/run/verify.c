@@ -69,7 +69,9 @@ pjoin(char *buf, size_t size, const char *a, const char *b)
 
 /*
  * Finds the run directory of a plan: the given id, or the latest run.
- * rebuild keeps runs under v=N/, so every version is searched.
+ * rebuild keeps runs under v=N/, so every version is searched, and the
+ * latest run is the greatest id of the highest version (a v=2 run started
+ * in the same second as the v=1 run may have the smaller id).
  */
 int
 run_locate(struct mig_transport *t, const struct mig_plan *p,
@@ -81,7 +83,7 @@ run_locate(struct mig_transport *t, const struct mig_plan *p,
 	char ds[PATH_MAX];
 	const char *best_dir = NULL, *best_id = NULL;
 	char *keep_dir = NULL, *keep_id = NULL;
-	int maxv = 0, v, r;
+	int maxv = 0, best_v = -1, v, r;
 	size_t i;
 
 	if (si->versioned && (r = lake_max_version(t, p, &maxv, ctx)) != 0)
@@ -95,14 +97,15 @@ run_locate(struct mig_transport *t, const struct mig_plan *p,
 			if (runs.v[i].abandoned && run_id == NULL)
 				continue;
 			if (run_id != NULL ? strcmp(runs.v[i].id, run_id) == 0 :
-			    (best_id == NULL || strcmp(runs.v[i].id,
-			    best_id) > 0)) {
+			    (best_id == NULL || v > best_v ||
+			    strcmp(runs.v[i].id, best_id) > 0)) {
 				free(keep_dir);
 				free(keep_id);
 				keep_dir = strdup(runs.v[i].dir);
 				keep_id = strdup(runs.v[i].id);
 				best_dir = keep_dir;
 				best_id = keep_id;
+				best_v = v;
 			}
 		}
 		lake_runs_free(&runs);

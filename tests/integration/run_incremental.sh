@@ -42,6 +42,25 @@ expect_exit 0 "$MIGRATE" run --json --full "$T/i.toml"
 expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/i.toml"
 expect_exit 0 "$MIGRATE" audit verify "$T/audit/t-replatform.jsonl"
 
+# Run ids order runs.  Runs of this second and the next two already hold
+# the greatest suffix, so the next run must wait them out to sort after
+# them, and verify without --run must then pick it (two runs in one second
+# were once ordered by their random suffix).
+ds="$T/lake/raw/t-replatform"
+now=$(date -u +%s)
+for k in 0 1 2; do
+	id=$(date -u -d "@$((now + k))" +%Y%m%dT%H%M%SZ)-ffffffff
+	mkdir -p "$ds/ingest_date=$(date -u -d "@$((now + k))" +%F)/run=$id"
+	last_fake=$id
+done
+echo "later" >> "$src/a/f1.csv"
+expect_exit 0 "$MIGRATE" run --json "$T/i.toml"
+fifth=$(json "$T/out" 'd["run"]')
+[[ "$fifth" > "$last_fake" ]] || fail "run id $fifth sorts before $last_fake"
+expect_exit 0 "$MIGRATE" verify --json "$T/i.toml"
+[ "$(json "$T/out" 'd["run"]')" = "$fifth" ] || fail "verify picked $(json "$T/out" 'd["run"]'), not $fifth"
+rm -r "$ds"/ingest_date=*/run=*-ffffffff
+
 # --dry-run lists and writes nothing anywhere.
 echo "more" > "$src/a/more.csv"
 before=$(find "$T/lake" "$T/audit" -type f | xargs cat | sha256sum)
