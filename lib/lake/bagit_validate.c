@@ -1082,128 +1082,131 @@ entry_get(struct val *v, const char *path, bool create, size_t *idxp,
 	return 0;
 }
 
+/* One well-formed line of a payload or tag manifest, or of fetch.txt. */
+struct tag_line {
+	const char	*tagfile;
+	size_t		 lineno;
+	const char	*path;		/* decoded, free of traversal */
+	unsigned char	 digest[DMAX];	/* manifests */
+	int64_t		 size;		/* fetch.txt: -1 when "-" */
+};
+
+typedef int (*tag_line_fn)(struct val *v, const struct tag_line *l, int a);
+
 static int
-payload_manifest(struct val *v, int a)
+line_finding(struct val *v, const struct tag_line *l, const char *why)
 {
 	char sbuf[512];
+
+	return finding(v, MIG_BAG_FORMAT, l->tagfile, "line %zu: %s: %s",
+	    l->lineno, shown(l->path, sbuf, sizeof(sbuf)), why);
+}
+
+/*
+ * Parses every line of tagfile: a manifest of algorithm a, or fetch.txt
+ * when a < 0.  Lines that do not parse, and paths that escape the bag, are
+ * findings; fn gets the rest.  Only hard errors stop the walk.
+ */
+static int
+each_tag_line(struct val *v, const char *tagfile, int a, tag_line_fn fn)
+{
 	struct mig_bag_lines it;
-	unsigned char digest[DMAX];
+	struct tag_line l;
 	const char *text, *line, *why;
-	char name[64], *buf = NULL, *path = NULL;
-	size_t len, n, idx;
-	bool existed;
+	char *buf = NULL, *path = NULL;
+	size_t len, n;
 	int r;
 
-	(void)snprintf(name, sizeof(name), "manifest-%s.txt", algs[a].name);
-	if ((r = read_tag(v, name, &buf, &text, &len)) != 0)
+	if ((r = read_tag(v, tagfile, &buf, &text, &len)) != 0)
 		return r;
+	l.tagfile = tagfile;
 	mig_bag_lines_init(&it, text, len);
-	while (mig_bag_lines_next(&it, &line, &n)) {
+	while (r == 0 && mig_bag_lines_next(&it, &line, &n)) {
 		if (blank(line, n))
 			continue;
-		r = mig_bag_parse_manifest_line(line, n, algs[a].dlen,
-		    v->decode, digest, &path, &why);
-		if (r == MIG_ERR_NOMEM) {
+		l.size = -1;
+		if (a < 0)
+			r = mig_bag_parse_fetch_line(line, n, v->decode,
+			    &l.size, &path, &why);
+		else
+			r = mig_bag_parse_manifest_line(line, n, algs[a].dlen,
+			    v->decode, l.digest, &path, &why);
+		l.lineno = it.lineno;
+		l.path = path;
+		if (r == MIG_ERR_NOMEM)
 			r = mig_seterr(v->ctx, r, "out of memory");
-			goto out;
-		}
-		if (r == 0 && (why = mig_bag_path_problem(path,
-		    strlen(path))) == NULL && strncmp(path, "data/", 5) != 0)
-			why = "payload path not under data/";
-		if (r != 0 || why != NULL) {
-			if ((r = finding(v, MIG_BAG_FORMAT, name,
-			    "line %zu: %s%s%s", it.lineno, r == 0 ? shown(path,
-			    sbuf, sizeof(sbuf)) : "", r == 0 ? ": " : "",
-			    why)) != 0)
-				goto out;
-			free(path);
-			path = NULL;
-			continue;
-		}
-		if ((r = entry_get(v, path, true, &idx, &existed)) != 0)
-			goto out;
-		if (v->pe[idx].dig[a] != NULL) {
-			r = finding(v, MIG_BAG_FORMAT, name, "line %zu: "
-			    "duplicate entry for %s", it.lineno, path);
-			if (r != 0)
-				goto out;
-		} else {
-			v->pe[idx].dig[a] = malloc(algs[a].dlen);
-			if (v->pe[idx].dig[a] == NULL) {
-				r = mig_seterr(v->ctx, MIG_ERR_NOMEM,
-				    "out of memory");
-				goto out;
-			}
-			memcpy(v->pe[idx].dig[a], digest, algs[a].dlen);
-		}
+		else if (r != 0)
+			r = finding(v, MIG_BAG_FORMAT, tagfile, "line %zu: %s",
+			    it.lineno, why);
+		else if ((why = mig_bag_path_problem(path, strlen(path))) !=
+		    NULL)
+			r = line_finding(v, &l, why);
+		else
+			r = fn(v, &l, a);
 		free(path);
 		path = NULL;
 	}
-	r = 0;
-out:
-	free(path);
 	free(buf);
+	return r;
+}
+
+static int
+payload_line(struct val *v, const struct tag_line *l, int a)
+{
+	size_t idx;
+	bool existed;
+	int r;
+
+	if (strncmp(l->path, "data/", 5) != 0)
+		return line_finding(v, l, "payload path not under data/");
+	if ((r = entry_get(v, l->path, true, &idx, &existed)) != 0)
+		return r;
+	if (v->pe[idx].dig[a] != NULL)
+		return finding(v, MIG_BAG_FORMAT, l->tagfile, "line %zu: "
+		    "duplicate entry for %s", l->lineno, l->path);
+	if ((v->pe[idx].dig[a] = malloc(algs[a].dlen)) == NULL)
+		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+	memcpy(v->pe[idx].dig[a], l->digest, algs[a].dlen);
+	return 0;
+}
+
+static int
+payload_manifest(struct val *v, int a)
+{
+	char name[64];
+
+	(void)snprintf(name, sizeof(name), "manifest-%s.txt", algs[a].name);
+	return each_tag_line(v, name, a, payload_line);
+}
+
+static int
+fetch_line(struct val *v, const struct tag_line *l, int a)
+{
+	size_t idx;
+	bool existed;
+	int r;
+
+	(void)a;
+	if (strncmp(l->path, "data/", 5) != 0)
+		return line_finding(v, l, "fetched path not under data/");
+	v->rep->fetch_entries++;
+	r = entry_get(v, l->path, false, &idx, &existed);
+	if (r == MIG_ERR_NOTFOUND)
+		return finding(v, MIG_BAG_FORMAT, l->tagfile, "line %zu: %s "
+		    "is in no payload manifest", l->lineno, l->path);
+	if (r == 0) {
+		v->pe[idx].in_fetch = true;
+		if (l->size >= 0)
+			v->pe[idx].known_size = l->size;
+	}
 	return r;
 }
 
 static int
 fetch(struct val *v)
 {
-	char sbuf[512];
-	struct mig_bag_lines it;
-	const char *text, *line, *why;
-	char *buf = NULL, *path = NULL;
-	size_t len, n, idx;
-	int64_t size;
-	bool existed;
-	int r;
-
-	if (!v->has_fetch)
-		return 0;
-	if ((r = read_tag(v, "fetch.txt", &buf, &text, &len)) != 0)
-		return r;
-	mig_bag_lines_init(&it, text, len);
-	while (mig_bag_lines_next(&it, &line, &n)) {
-		if (blank(line, n))
-			continue;
-		r = mig_bag_parse_fetch_line(line, n, v->decode, &size, &path,
-		    &why);
-		if (r == MIG_ERR_NOMEM) {
-			r = mig_seterr(v->ctx, r, "out of memory");
-			goto out;
-		}
-		if (r == 0 && (why = mig_bag_path_problem(path,
-		    strlen(path))) == NULL && strncmp(path, "data/", 5) != 0)
-			why = "fetched path not under data/";
-		if (r != 0 || why != NULL) {
-			if ((r = finding(v, MIG_BAG_FORMAT, "fetch.txt",
-			    "line %zu: %s%s%s", it.lineno, r == 0 ? shown(path,
-			    sbuf, sizeof(sbuf)) : "", r == 0 ? ": " : "",
-			    why)) != 0)
-				goto out;
-		} else {
-			v->rep->fetch_entries++;
-			r = entry_get(v, path, false, &idx, &existed);
-			if (r == MIG_ERR_NOTFOUND)
-				r = finding(v, MIG_BAG_FORMAT, "fetch.txt",
-				    "line %zu: %s is in no payload manifest",
-				    it.lineno, path);
-			else if (r == 0) {
-				v->pe[idx].in_fetch = true;
-				if (size >= 0)
-					v->pe[idx].known_size = size;
-			}
-			if (r != 0)
-				goto out;
-		}
-		free(path);
-		path = NULL;
-	}
-	r = 0;
-out:
-	free(path);
-	free(buf);
-	return r;
+	return v->has_fetch ? each_tag_line(v, "fetch.txt", -1, fetch_line) :
+	    0;
 }
 
 /* Hashes rel with every algorithm in mask; out[a] gets each digest. */
@@ -1396,71 +1399,44 @@ payload(struct val *v)
 }
 
 static int
+tag_line(struct val *v, const struct tag_line *l, int a)
+{
+	unsigned char got[NALG][DMAX];
+	char ehex[2 * DMAX + 1], ghex[2 * DMAX + 1];
+	uint64_t nbytes;
+	int r;
+
+	if (strncmp(l->path, "data/", 5) == 0)
+		return line_finding(v, l, "payload file in a tag manifest");
+	if (strcmp(l->path, l->tagfile) == 0)
+		return line_finding(v, l, "a tag manifest cannot list itself");
+	r = hash_file(v, l->path, NULL, 1u << a, got, &nbytes);
+	if (r == MIG_ERR_NOTFOUND)
+		return finding(v, MIG_BAG_MISSING, l->path, "listed in %s, "
+		    "not in the bag", l->tagfile);
+	if (r == MIG_ERR_FORMAT) {
+		r = finding(v, MIG_BAG_FORMAT, l->path, "%s",
+		    mig_errmsg(v->ctx));
+		mig_clearerr(v->ctx);
+		return r;
+	}
+	if (r == 0 && memcmp(got[a], l->digest, algs[a].dlen) != 0) {
+		hex(l->digest, algs[a].dlen, ehex);
+		hex(got[a], algs[a].dlen, ghex);
+		return finding(v, MIG_BAG_ALTERED, l->path, "%s %s, expected "
+		    "%s (%s)", algs[a].name, ghex, ehex, l->tagfile);
+	}
+	return r;
+}
+
+static int
 tag_manifest(struct val *v, int a)
 {
-	char sbuf[512];
-	struct mig_bag_lines it;
-	unsigned char digest[DMAX], got[NALG][DMAX];
-	char ehex[2 * DMAX + 1], ghex[2 * DMAX + 1];
-	const char *text, *line, *why;
-	char name[64], *buf = NULL, *path = NULL;
-	uint64_t nbytes;
-	size_t len, n;
-	int r;
+	char name[64];
 
 	(void)snprintf(name, sizeof(name), "tagmanifest-%s.txt",
 	    algs[a].name);
-	if ((r = read_tag(v, name, &buf, &text, &len)) != 0)
-		return r;
-	mig_bag_lines_init(&it, text, len);
-	while (mig_bag_lines_next(&it, &line, &n)) {
-		if (blank(line, n))
-			continue;
-		r = mig_bag_parse_manifest_line(line, n, algs[a].dlen,
-		    v->decode, digest, &path, &why);
-		if (r == MIG_ERR_NOMEM) {
-			r = mig_seterr(v->ctx, r, "out of memory");
-			goto out;
-		}
-		if (r == 0 && (why = mig_bag_path_problem(path,
-		    strlen(path))) == NULL) {
-			if (strncmp(path, "data/", 5) == 0)
-				why = "payload file in a tag manifest";
-			else if (strcmp(path, name) == 0)
-				why = "a tag manifest cannot list itself";
-		}
-		if (r != 0 || why != NULL) {
-			r = finding(v, MIG_BAG_FORMAT, name, "line %zu: %s%s%s",
-			    it.lineno, r == 0 ? shown(path, sbuf, sizeof(sbuf)) :
-			    "", r == 0 ? ": " : "", why);
-		} else {
-			r = hash_file(v, path, NULL, 1u << a, got, &nbytes);
-			if (r == MIG_ERR_NOTFOUND)
-				r = finding(v, MIG_BAG_MISSING, path, "listed "
-				    "in %s, not in the bag", name);
-			else if (r == MIG_ERR_FORMAT) {
-				r = finding(v, MIG_BAG_FORMAT, path, "%s",
-				    mig_errmsg(v->ctx));
-				mig_clearerr(v->ctx);
-			} else if (r == 0 && memcmp(got[a], digest,
-			    algs[a].dlen) != 0) {
-				hex(digest, algs[a].dlen, ehex);
-				hex(got[a], algs[a].dlen, ghex);
-				r = finding(v, MIG_BAG_ALTERED, path, "%s %s, "
-				    "expected %s (%s)", algs[a].name, ghex,
-				    ehex, name);
-			}
-		}
-		free(path);
-		path = NULL;
-		if (r != 0)
-			goto out;
-	}
-	r = 0;
-out:
-	free(path);
-	free(buf);
-	return r;
+	return each_tag_line(v, name, a, tag_line);
 }
 
 static int
