@@ -75,9 +75,11 @@ $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	$(CC) $(CPPFLAGS_ALL) -DMIG_INTERNAL -Ilib $(CPPFLAGS) $(CFLAGS_ALL) \
 	    -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBMIG)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o \
+    $(BUILD)/obj/tests/unit/testutil.o $(LIBMIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBMIG) -lcmocka $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/obj/tests/unit/testutil.o \
+	    $(LIBMIG) -lcmocka $(LIBS)
 
 check: all $(UNIT_BIN)
 	@bash tests/run-unit.sh $(BUILD)

@@ -28,6 +28,8 @@
 
 #include "audit/audit_int.h"
 
+#include "testutil.h"
+
 struct fixture {
 	char			 dir[64];
 	char			 log[128];
@@ -61,8 +63,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/test_audit.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tu_mkdtemp(f->dir, sizeof(f->dir), "test_audit"), 0);
 	snprintf(f->log, sizeof(f->log), "%s/audit.jsonl", f->dir);
 	snprintf(f->key, sizeof(f->key), "%s/audit.pem", f->dir);
 	snprintf(f->key2, sizeof(f->key2), "%s/other.pem", f->dir);
@@ -84,14 +85,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
-
 	mig_sign_key_free(f->sk);
 	mig_sign_key_free(f->pk);
 	mig_sign_key_free(f->pk2);
 	mig_ctx_free(f->ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tu_rm_tree(f->dir), 0);
 	free(f);
 	return 0;
 }

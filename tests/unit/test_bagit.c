@@ -4,12 +4,10 @@
  * percent-encoded names and NFC/NFD spellings are handled; the tag-file
  * parsers accept and refuse what RFC 8493 says.
  */
-#define _XOPEN_SOURCE 700	/* nftw() */
 
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +27,8 @@
 
 #include "lake/bagit_int.h"
 
+#include "testutil.h"
+
 struct fx {
 	char			 root[64];	/* temporary directory */
 	char			 bag[128];	/* root/lake/run=1 */
@@ -36,15 +36,6 @@ struct fx {
 	struct mig_transport	*t;
 	struct mig_bag_report	 rep;
 };
-
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -55,8 +46,7 @@ setup(void **state)
 
 	f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	(void)snprintf(f->root, sizeof(f->root), "/tmp/test_bagit.XXXXXX");
-	assert_non_null(mkdtemp(f->root));
+	assert_int_equal(tu_mkdtemp(f->root, sizeof(f->root), "test_bagit"), 0);
 	(void)snprintf(f->bag, sizeof(f->bag), "%s/lake/run=1", f->root);
 	f->ctx = mig_ctx_new();
 	assert_non_null(f->ctx);
@@ -77,7 +67,7 @@ teardown(void **state)
 	mig_bag_report_free(&f->rep);
 	mig_transport_close(f->t);
 	mig_ctx_free(f->ctx);
-	(void)nftw(f->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(tu_rm_tree(f->root), 0);
 	free(f);
 	return 0;
 }

@@ -17,6 +17,8 @@
 #include "migrate/error.h"
 #include "migrate/sign.h"
 
+#include "testutil.h"
+
 struct fixture {
 	char		 dir[64];
 	char		 key[128];
@@ -30,8 +32,7 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/test_sign.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tu_mkdtemp(f->dir, sizeof(f->dir), "test_sign"), 0);
 	snprintf(f->key, sizeof(f->key), "%s/audit.pem", f->dir);
 	snprintf(f->pub, sizeof(f->pub), "%s.pub", f->key);
 	f->ctx = mig_ctx_new();
@@ -44,11 +45,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
-
 	mig_ctx_free(f->ctx);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tu_rm_tree(f->dir), 0);
 	free(f);
 	return 0;
 }

@@ -29,48 +29,16 @@
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
+#include "testutil.h"
+
 static char tmpdir[256];
 static struct mig_ctx *ctx;
-
-/* rm -r of path, not following symbolic links. */
-static int
-rm_tree(const char *path)
-{
-	char sub[PATH_MAX];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int r = 0;
-
-	if (lstat(path, &st) != 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >=
-		    (int)sizeof(sub))
-			return -1;
-		if (rm_tree(sub) != 0)
-			r = -1;
-	}
-	closedir(d);
-	if (rmdir(path) != 0)
-		r = -1;
-	return r;
-}
 
 static int
 setup(void **state)
 {
 	(void)state;
-	(void)snprintf(tmpdir, sizeof(tmpdir), "%s/test_stream.XXXXXX",
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(tmpdir) == NULL)
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "test_stream") != 0)
 		return -1;
 	if ((ctx = mig_ctx_new()) == NULL)
 		return -1;
@@ -82,7 +50,7 @@ teardown(void **state)
 {
 	(void)state;
 	mig_ctx_free(ctx);
-	return rm_tree(tmpdir);
+	return tu_rm_tree(tmpdir);
 }
 
 static void
