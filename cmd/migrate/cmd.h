@@ -99,6 +99,28 @@ struct mig_reader;
  */
 int	cmd_age_passphrase(const char *env, bool confirm, char **passp,
 	    size_t *lenp, struct mig_ctx *ctx);
+/* Wipes and frees what cmd_age_passphrase gave (NULL is fine). */
+void	cmd_age_passphrase_free(char *pass);
+
+/*
+ * The command line of encrypt and decrypt: the verb's getopt_long tables
+ * ('E' is --passphrase-env) and at most one input.  cmd_age_parse returns
+ * -1 to go on, or else the exit status (--help shown, or a usage error).
+ */
+struct cmd_age_args {
+	char		**keys;		/* -i IDENTITY or -r RECIPIENT */
+	size_t		  nkeys;
+	char		**files;	/* -R FILE */
+	size_t		  nfiles;
+	const char	 *in, *out, *passenv;
+	bool		  pass, armor;
+};
+struct option;
+int	cmd_age_parse(int argc, char **argv, const char *verb,
+	    const char *shortopts, const struct option *longopts,
+	    const char *const *usage, struct cmd_age_args *a,
+	    struct mig_ctx *ctx);
+void	cmd_age_args_free(struct cmd_age_args *a);
 /* A reader over path, or stdin for NULL or "-". */
 int	cmd_age_open_input(const char *path, struct mig_ctx *ctx,
 	    struct mig_reader **rp);

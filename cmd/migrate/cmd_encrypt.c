@@ -157,6 +157,72 @@ out_free:
 	return rc;
 }
 
+void
+cmd_age_passphrase_free(char *pass)
+{
+	if (pass != NULL) {
+		OPENSSL_cleanse(pass, PASS_MAX);
+		free(pass);
+	}
+}
+
+int
+cmd_age_parse(int argc, char **argv, const char *verb,
+    const char *shortopts, const struct option *longopts,
+    const char *const *usage, struct cmd_age_args *a, struct mig_ctx *ctx)
+{
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->keys = calloc((size_t)argc + 1, sizeof(*a->keys));
+	a->files = calloc((size_t)argc + 1, sizeof(*a->files));
+	if (a->keys == NULL || a->files == NULL)
+		return cmd_fail(ctx, mig_seterr(ctx, MIG_ERR_NOMEM,
+		    "out of memory"));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'i':
+		case 'r':
+			a->keys[a->nkeys++] = optarg;
+			break;
+		case 'R':
+			a->files[a->nfiles++] = optarg;
+			break;
+		case 'E':
+			a->passenv = optarg;
+			/* FALLTHROUGH */
+		case 'p':
+			a->pass = true;
+			break;
+		case 'a':
+			a->armor = true;
+			break;
+		case 'o':
+			a->out = optarg;
+			break;
+		case 'h':
+			return cmd_help(usage);
+		default:
+			return cmd_bad_usage(usage, NULL);
+		}
+	}
+	if (argc - optind > 1)
+		return cmd_bad_usage(usage, "%s: at most one input file", verb);
+	if (optind < argc)
+		a->in = argv[optind];
+	return -1;
+}
+
+void
+cmd_age_args_free(struct cmd_age_args *a)
+{
+	free(a->keys);
+	free(a->files);
+	memset(a, 0, sizeof(*a));
+}
+
 /*
  * Threads for one age stream: one a CPU, at most 4 (the gain flattens
  * out, and a batch has only 8 chunks to share).
@@ -225,29 +291,22 @@ cmd_age_open_output(const char *path, mode_t mode, struct mig_ctx *ctx,
 
 /* Builds the recipient list from the options; 0 or an error code. */
 static int
-collect_recipients(char **rlist, size_t nr, char **rfiles, size_t nrf,
-    bool pass, const char *passenv, struct mig_age_recipients *rs,
-    struct mig_ctx *ctx)
+collect_recipients(const struct cmd_age_args *a,
+    struct mig_age_recipients *rs, struct mig_ctx *ctx)
 {
 	char *pw = NULL;
 	size_t i, pwlen = 0;
 	int rc = 0;
 
-	for (i = 0; i < nr && rc == 0; i++)
-		rc = mig_age_recipients_add(rs, rlist[i], ctx);
-	for (i = 0; i < nrf && rc == 0; i++)
-		rc = mig_age_recipients_load(rs, rfiles[i], ctx);
-	if (rc == 0 && pass) {
-		if ((rc = cmd_age_passphrase(passenv, true, &pw, &pwlen,
-		    ctx)) == 0)
-			rc = mig_age_recipients_add_passphrase(rs, pw, pwlen,
-			    0, ctx);
-		if (pw != NULL) {
-			OPENSSL_cleanse(pw, pwlen);
-			free(pw);
-		}
-	}
-	return rc;
+	for (i = 0; i < a->nkeys && rc == 0; i++)
+		rc = mig_age_recipients_add(rs, a->keys[i], ctx);
+	for (i = 0; i < a->nfiles && rc == 0; i++)
+		rc = mig_age_recipients_load(rs, a->files[i], ctx);
+	if (rc == 0 && a->pass && (rc = cmd_age_passphrase(a->passenv, true,
+	    &pw, &pwlen, ctx)) == 0)
+		rc = mig_age_recipients_add_passphrase(rs, pw, pwlen, 0, ctx);
+	cmd_age_passphrase_free(pw);
+	return rc == MIG_ERR_NOTFOUND ? MIG_ERR_USAGE : rc;
 }
 
 int
@@ -263,92 +322,41 @@ cmd_encrypt(int argc, char **argv, struct mig_ctx *ctx)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct cmd_age_args a;
 	struct mig_age_recipients *rs = NULL;
 	struct mig_reader *in = NULL;
 	struct mig_writer *sink = NULL, *w = NULL;
-	char **rlist, **rfiles;
-	const char *out = NULL, *passenv = NULL, *inpath = NULL;
-	size_t nr = 0, nrf = 0;
-	bool armor = false, pass = false;
-	int c, rc, outfd = -1, status = EXIT_OK;
+	int rc, outfd = -1, status;
 
-	rlist = calloc((size_t)argc + 1, sizeof(*rlist));
-	rfiles = calloc((size_t)argc + 1, sizeof(*rfiles));
-	if (rlist == NULL || rfiles == NULL) {
-		status = cmd_fail(ctx, mig_seterr(ctx, MIG_ERR_NOMEM,
-		    "out of memory"));
+	if ((status = cmd_age_parse(argc, argv, "encrypt", "r:R:pao:h",
+	    longopts, cmd_encrypt_usage, &a, ctx)) >= 0)
 		goto out_free;
-	}
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "r:R:pao:h", longopts,
-	    NULL)) != -1) {
-		switch (c) {
-		case 'r':
-			rlist[nr++] = optarg;
-			break;
-		case 'R':
-			rfiles[nrf++] = optarg;
-			break;
-		case 'p':
-			pass = true;
-			break;
-		case 'E':
-			pass = true;
-			passenv = optarg;
-			break;
-		case 'a':
-			armor = true;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			status = cmd_help(cmd_encrypt_usage);
-			goto out_free;
-		default:
-			status = cmd_bad_usage(cmd_encrypt_usage, NULL);
-			goto out_free;
-		}
-	}
-	if (argc - optind > 1) {
-		status = cmd_bad_usage(cmd_encrypt_usage,
-		    "encrypt: at most one input file");
-		goto out_free;
-	}
-	if (optind < argc)
-		inpath = argv[optind];
-	if (nr + nrf == 0 && !pass) {
+	status = EXIT_OK;
+	if (a.nkeys + a.nfiles == 0 && !a.pass) {
 		status = cmd_bad_usage(cmd_encrypt_usage,
 		    "encrypt: give -r, -R or -p");
 		goto out_free;
 	}
-	if (pass && nr + nrf > 0) {
+	if (a.pass && a.nkeys + a.nfiles > 0) {
 		status = cmd_bad_usage(cmd_encrypt_usage,
 		    "encrypt: -p cannot be combined with -r or -R");
 		goto out_free;
 	}
-	if (out == NULL && !armor && isatty(STDOUT_FILENO)) {
+	if (a.out == NULL && !a.armor && isatty(STDOUT_FILENO)) {
 		status = cmd_bad_usage(cmd_encrypt_usage, "encrypt: refusing "
 		    "to write binary age to a terminal (use -a or -o)");
 		goto out_free;
 	}
-	if ((rs = mig_age_recipients_new()) == NULL) {
-		status = cmd_fail(ctx, mig_seterr(ctx, MIG_ERR_NOMEM,
-		    "out of memory"));
-		goto out_free;
-	}
-	if ((rc = collect_recipients(rlist, nr, rfiles, nrf, pass, passenv,
-	    rs, ctx)) != 0) {
-		if (rc == MIG_ERR_NOTFOUND)
-			rc = MIG_ERR_USAGE;
-		status = cmd_fail(ctx, rc);
-		goto out_free;
-	}
-	if ((rc = cmd_age_open_input(inpath, ctx, &in)) != 0 ||
-	    (rc = cmd_age_open_output(out, 0666, ctx, &sink, &outfd)) != 0 ||
-	    (rc = mig_age_encrypt_writer_new(rs, armor, sink, ctx, &w)) != 0 ||
-	    (rc = mig_age_writer_set_threads(w, cmd_age_threads())) != 0 ||
-	    (rc = mig_stream_copy(in, w, NULL)) != 0)
+	if ((rs = mig_age_recipients_new()) == NULL)
+		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	else if ((rc = collect_recipients(&a, rs, ctx)) == 0 &&
+	    (rc = cmd_age_open_input(a.in, ctx, &in)) == 0 &&
+	    (rc = cmd_age_open_output(a.out, 0666, ctx, &sink, &outfd)) == 0 &&
+	    (rc = mig_age_encrypt_writer_new(rs, a.armor, sink, ctx,
+	    &w)) == 0 &&
+	    (rc = mig_age_writer_set_threads(w, cmd_age_threads())) == 0)
+		rc = mig_stream_copy(in, w, NULL);
+	if (rc != 0)
 		status = cmd_fail(ctx, rc);
 out_free:
 	/* A sink freed before its close succeeded removes its temporary. */
@@ -358,7 +366,6 @@ out_free:
 	if (outfd >= 0)
 		close(outfd);
 	mig_age_recipients_free(rs);
-	free(rlist);
-	free(rfiles);
+	cmd_age_args_free(&a);
 	return status;
 }

@@ -89,16 +89,8 @@ cd "$REPO_DIR" || fail "cd"
 
 # Every getopt_long table: the completion offers exactly its options.
 # Function cmd_X is command X (cmd_plan is "plan check"); X_Y is "X Y".
-awk '
-/^[a-z_][a-z_0-9]*\(/ { fn = substr($0, 1, index($0, "(") - 1) }
-/\{ "[a-z][a-z-]*", (no|required|optional)_argument/ {
-	s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s); print fn, "--" s
-}
-/getopt_long\(/ {
-	s = $0; sub(/^.*getopt_long\([^"]*"/, "", s); sub(/".*/, "", s)
-	gsub(/[:+-]/, "", s)
-	for (i = 1; i <= length(s); i++) print fn, "-" substr(s, i, 1)
-}' "$REPO_DIR"/cmd/migrate/cmd_*.c > "$T/table"
+awk -f "$REPO_DIR/tests/integration/getopt_tables.awk" \
+    "$REPO_DIR"/cmd/migrate/cmd_*.c > "$T/table"
 [ -s "$T/table" ] || fail "no getopt_long tables found"
 nkeys=0
 for fn in $(cut -d' ' -f1 "$T/table" | sort -u); do

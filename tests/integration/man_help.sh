@@ -94,25 +94,17 @@ help_table() {
 # code_table: CODE lines: the options of every getopt_long table.
 # Function cmd_X is command X (cmd_plan is "plan check"); X_Y is "X Y".
 code_table() {
-	awk '
-	/^[a-z_][a-z_0-9]*\(/ {
-		fn = substr($0, 1, index($0, "(") - 1)
+	awk -f "$REPO_DIR/tests/integration/getopt_tables.awk" \
+	    "$REPO_DIR"/cmd/migrate/cmd_*.c | awk '
+	{
+		fn = $1
 		key = fn
 		if (fn == "cmd_plan") key = "plan check"
 		else if (fn ~ /^cmd_/) key = substr(fn, 5)
 		else if (fn ~ /_/) { key = fn; sub(/_/, " ", key) }
-	}
-	/\{ "[a-z][a-z-]*", (no|required|optional)_argument/ {
-		s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s)
-		if (s != "help") printf "CODE\t%s\t--%s\n", key, s
-	}
-	/getopt_long\(/ {
-		s = $0; sub(/^.*getopt_long\([^"]*"/, "", s); sub(/".*/, "", s)
-		gsub(/[:+-]/, "", s)
-		for (i = 1; i <= length(s); i++)
-			if (substr(s, i, 1) != "h")
-				printf "CODE\t%s\t-%s\n", key, substr(s, i, 1)
-	}' "$REPO_DIR"/cmd/migrate/cmd_*.c
+		if ($2 != "--help" && $2 != "-h")
+			printf "CODE\t%s\t%s\n", key, $2
+	}'
 }
 
 # check MANFILE MIGRATE: prints every mismatch; fails when there is one.
