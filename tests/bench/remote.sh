@@ -2,8 +2,7 @@
 # migrate run over SFTP and HTTPS, end to end (hash, encrypt, transfer,
 # bag), side by side with the peers doing only the transfer: OpenSSH
 # sftp -b and rclone (sftp remote) against a real sshd; curl -T (one
-# keep-alive connection for many files) and rclone (webdav remote)
-# against a real nginx.  Servers on 127.0.0.1, sharing the 2 cores.
+# keep-alive connection for many files) against a real nginx.  Servers on 127.0.0.1, sharing the 2 cores.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/sshd.sh"
@@ -56,14 +55,11 @@ port = $SSHD_PORT
 user = $SSHD_USER
 key_file = $SSHD_KEY_ED25519
 known_hosts_file = $SSHD_KNOWN_HOSTS
-[bdav]
-type = webdav
-url = https://127.0.0.1:$NGINX_PORT/dav
-vendor = other
-user = $NGINX_USER
-pass = $(rclone obscure "$NGINX_PASSWORD")
+# The test sshd offers internal-sftp only: without this rclone waits on
+# a shell for every file (15 files/s instead of hundreds).
+shell_type = none
 CONF
-RC="RCLONE_CONFIG=$W/rclone.conf rclone -q --ca-cert $NGINX_CA copy --transfers $JOBS"
+RC="RCLONE_CONFIG=$W/rclone.conf rclone -q copy --transfers $JOBS"
 (cd "$BENCH_TMP" && find B -type f | sort | awk -v u="https://127.0.0.1:$NGINX_PORT/dav/curlB/" \
     -v r="$BENCH_TMP" '{ printf "upload-file = \"%s/%s\"\nurl = \"%s%s\"\n", r, $0, u, $0 }') > "$W/B.curl"
 CURL="curl -sS --fail --cacert $NGINX_CA -u $NGINX_USER:$NGINX_PASSWORD"
@@ -75,5 +71,6 @@ compare "sftp rehost B ($BENCH_FILES x 4 KiB)" files/s $BENCH_FILES "$clean" "$M
 compare "sftp rehost B ($BENCH_FILES x 4 KiB)" files/s $BENCH_FILES "$clean" "$M $W/sb.toml" "rclone sftp" "$RC $DATA_B bsftp:$SSHD_ROOT/rc"
 compare "https rehost A (${BENCH_SIZE_MB} MiB)" MB/s $A_BYTES "$clean" "$M $W/ha.toml" "curl -T" "$CURL -T $DATA_A/A.bin https://127.0.0.1:$NGINX_PORT/dav/peer.bin"
 compare "https rehost B ($BENCH_FILES x 4 KiB)" files/s $BENCH_FILES "$clean" "$M $W/hb.toml" "curl -K (1 conn)" "$CURL -K $W/B.curl"
-compare "https rehost B ($BENCH_FILES x 4 KiB)" files/s $BENCH_FILES "$clean" "$M $W/hb.toml" "rclone webdav" "$RC $DATA_B bdav:rc"
+# No rclone webdav row: against this nginx it stalls ~33 ms on every file
+# (30 files/s, a delayed-ACK wait), which measures the stall, not a tool.
 sh -c "$clean"
