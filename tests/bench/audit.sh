@@ -29,6 +29,8 @@ fi
 BENCH_TMP=${BENCH_TMP:-$T}
 LOG=$BENCH_TMP/audit.jsonl
 SMALL=$BENCH_TMP/small.jsonl
+# A log left by an earlier run would be appended to, under a new key.
+rm -f "$LOG" "$SMALL"
 
 "$AUDIT_GEN" keygen "$T/audit.pem" || fail "keygen"
 start=$(date +%s.%N)
@@ -77,3 +79,4 @@ report "openssl dgst -sha256 (floor)"
 measure small "$MIGRATE" audit verify "$SMALL" --key "$T/audit.pem.pub"
 echo "peak RSS: $big_rss KiB for $lines lines, $rss KiB for" \
     "$(wc -l < "$SMALL") lines"
+rm -f "$LOG" "$SMALL"
