@@ -167,46 +167,51 @@ list_subdirs(struct mig_transport *t, const char *dir, const char *prefix,
 /*
  * Run ids order runs: "the latest run" is the greatest id.  Two runs
  * started in the same second would be ordered by their random suffix, so
- * the new id is drawn again until it sorts after every run of the same
- * second already in dataset_dir (one listing of today's ingest_date
- * directory), and the second is waited out when that fails 64 times.
+ * the suffix is drawn again until the id sorts after every run of the
+ * same second already in dataset_dir (one listing of that day's
+ * ingest_date directory per second tried), and the second is waited out
+ * when that fails 64 times.
  */
 int
 lake_new_run_id(struct mig_transport *t, const char *dataset_dir,
     char out[32], struct mig_ctx *ctx)
 {
-	char dir[PATH_MAX], newest[32];
+	char dir[PATH_MAX], newest[32], listed[17] = "";
 	struct names ids;
 	size_t i;
-	int tries, r;
+	int tries = 0, r;
 
-	for (tries = 0;; tries++) {
+	for (;;) {
 		if ((r = draw_run_id(out, ctx)) != 0)
 			return r;
 		if (t == NULL)
 			return 0;
-		if ((size_t)snprintf(dir, sizeof(dir),
-		    "%s/ingest_date=%.4s-%.2s-%.2s", dataset_dir, out,
-		    out + 4, out + 6) >= sizeof(dir))
-			return mig_seterr(ctx, MIG_ERR_INTERNAL,
-			    "lake path too long");
-		if ((r = list_subdirs(t, dir, "run=", &ids, ctx)) != 0)
-			return r;
-		newest[0] = '\0';
-		for (i = 0; i < ids.n; i++) {
-			const char *id = ids.v[i] + 4;
+		if (strncmp(out, listed, 16) != 0) {
+			if ((size_t)snprintf(dir, sizeof(dir),
+			    "%s/ingest_date=%.4s-%.2s-%.2s", dataset_dir, out,
+			    out + 4, out + 6) >= sizeof(dir))
+				return mig_seterr(ctx, MIG_ERR_INTERNAL,
+				    "lake path too long");
+			if ((r = list_subdirs(t, dir, "run=", &ids, ctx)) != 0)
+				return r;
+			newest[0] = '\0';
+			for (i = 0; i < ids.n; i++) {
+				const char *id = ids.v[i] + 4;
 
-			if (lake_valid_run_id(id) && strncmp(id, out, 16) == 0 &&
-			    strcmp(id, newest) > 0)
-				(void)snprintf(newest, sizeof(newest), "%s", id);
-		}
-		names_free(&ids);
-		if (strcmp(out, newest) > 0)
-			return 0;
-		if (tries >= 64) {
-			(void)sleep(1);
+				if (lake_valid_run_id(id) &&
+				    strncmp(id, out, 16) == 0 &&
+				    strcmp(id, newest) > 0)
+					(void)snprintf(newest, sizeof(newest),
+					    "%s", id);
+			}
+			names_free(&ids);
+			memcpy(listed, out, 16);
 			tries = 0;
 		}
+		if (strcmp(out, newest) > 0)
+			return 0;
+		if (++tries >= 64)
+			(void)sleep(1);
 	}
 }
 
