@@ -35,8 +35,8 @@ int	lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
 int	lake_run_dir(const char *dataset_dir, const char *run_id, char *buf,
 	    size_t size);
 /*
- * A new YYYYMMDDTHHMMSSZ-xxxxxxxx that sorts after every run already under
- * dataset_dir (t may be NULL: no such check).
+ * A new YYYYMMDDTHHMMSSZ-xxxxxxxx that sorts after every run of the same
+ * second already under dataset_dir (t may be NULL: no such check).
  */
 int	lake_new_run_id(struct mig_transport *t, const char *dataset_dir,
 	    char out[32], struct mig_ctx *ctx);
