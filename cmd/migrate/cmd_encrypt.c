@@ -1,7 +1,8 @@
 /*
  * migrate encrypt: age v1 encryption of one stream to X25519 recipients
- * or a passphrase, interoperable with the age tool.  Also home of the
- * passphrase prompt shared with cmd_decrypt.c.
+ * or a passphrase, interoperable with the age tool.  Also home of what
+ * cmd_decrypt.c shares: the passphrase prompt, the option parser and the
+ * input/output openers.
  */
 #include <sys/stat.h>
 
