@@ -3,6 +3,7 @@
 #   make                 build/migrate and build/toml-decoder
 #   make check           unit + integration tests (+ toml-test when present)
 #   make check SANITIZE=1  the same, built with ASan+UBSan into build/asan
+#   make check-faults    the crash matrix; make check-stress: CI x5 + hog x5
 #   make fuzz            libFuzzer targets (clang) into build/fuzz
 #   make bench           benchmarks side by side with the peer tools
 #   make install         PREFIX=/usr/local DESTDIR=
@@ -47,10 +48,10 @@ CMD_OBJ	:= $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBMIG	:= $(BUILD)/libmigrate.a
 
-.PHONY: all demo check check-unit check-integration check-faults conformance \
+.PHONY: all demo check check-unit check-integration check-faults check-stress conformance \
 	fuzz fuzz-run bench install deps clean lint-man
 
-all: $(BUILD)/migrate $(BUILD)/toml-decoder
+all: $(BUILD)/migrate $(BUILD)/migrate-hooks $(BUILD)/toml-decoder
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,6 +64,17 @@ $(LIBMIG): $(LIB_OBJ)
 
 $(BUILD)/migrate: $(CMD_OBJ) $(LIBMIG)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CMD_OBJ) $(LIBMIG) $(LIBS)
+
+# The test build: the same objects, and test points that act on
+# MIGRATE_TEST_HOOK (cmd/migrate/testhook.c).  Never installed.
+HOOKS_OBJ := $(filter-out $(BUILD)/obj/cmd/migrate/testhook.o,$(CMD_OBJ)) \
+	$(BUILD)/obj/cmd/migrate/testhook-on.o
+$(BUILD)/obj/cmd/migrate/testhook-on.o: cmd/migrate/testhook.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -DMIG_TEST_HOOKS $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/migrate-hooks: $(HOOKS_OBJ) $(LIBMIG)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(HOOKS_OBJ) $(LIBMIG) $(LIBS)
 
 $(BUILD)/toml-decoder: $(BUILD)/obj/tests/tools/toml-decoder.o $(LIBMIG)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBMIG) $(LIBS)
@@ -94,6 +106,11 @@ check-integration: all
 
 check-faults: all
 	@MIGRATE=$(abspath $(BUILD)/migrate) bash tests/faults/crash-matrix.sh
+
+# Five CI runs on fresh clones, five integration runs beside a CPU hog
+# (tests/stress.sh; about 75 minutes).
+check-stress: all
+	@MIGRATE=$(abspath $(BUILD)/migrate) bash tests/stress.sh
 
 TOML_TEST := ../shared/conformance/run-toml-test
 conformance: $(BUILD)/toml-decoder

@@ -135,6 +135,19 @@ int	cmd_age_open_output(const char *path, mode_t mode,
 /* Encryption threads for one file: one per CPU, at most 4. */
 int	cmd_age_threads(void);
 
+/* --- Test points (testhook.c) ------------------------------------------ */
+
+/*
+ * The test build's hook from MIGRATE_TEST_HOOK, or NULL (always NULL in
+ * the release binary).  cmd_testhook_get(NULL) is NULL, as is the hook
+ * for the library's opts; cmd_testhook_free(NULL) is a no-op.
+ */
+struct cmd_testhook;
+struct mig_testhook;
+struct cmd_testhook *cmd_testhook_new(void);
+const struct mig_testhook *cmd_testhook_get(const struct cmd_testhook *th);
+void	cmd_testhook_free(struct cmd_testhook *th);
+
 /* Verbs, one per cmd_<verb>.c. */
 int	cmd_plan(int argc, char **argv, struct mig_ctx *ctx);
 extern const char *const cmd_plan_usage[];

@@ -38,6 +38,7 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 	struct mig_plan *plan = NULL;
 	struct mig_age_identities *ids = NULL;
 	char *idfiles[MAX_IDENTITIES];
+	struct cmd_testhook *th = NULL;
 	bool pass = false;
 	size_t nid = 0;
 	uint64_t n = 0;
@@ -82,6 +83,8 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 	o.plan = plan;
 	o.tcfg = &tcfg;
 	o.identities = ids;
+	th = cmd_testhook_new();
+	o.hook = cmd_testhook_get(th);
 	r = mig_restore_run(&o, &n, ctx);
 	if (r == 0)
 		printf("restored %llu file%s of run %s into %s\n",
@@ -90,5 +93,6 @@ out:
 	status = r == 0 ? EXIT_OK : cmd_fail(ctx, r);
 	mig_age_identities_free(ids);
 	mig_plan_free(plan);
+	cmd_testhook_free(th);
 	return status;
 }

@@ -222,6 +222,7 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	struct mig_sign_key *key = NULL;
 	struct mig_audit_log *log = NULL;
 	struct run_ui ui;
+	struct cmd_testhook *th = NULL;
 	bool no_progress = false;
 	long jobs = 0;
 	int c, r, status;
@@ -314,6 +315,8 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	o.note = on_note;
 	o.would_land = on_would_land;
 	o.arg = &ui;
+	th = cmd_testhook_new();
+	o.hook = cmd_testhook_get(th);
 	r = mig_run_execute(&o, &sum, ctx);
 	if (ui.bar_shown)
 		cmd_progress_done();
@@ -336,6 +339,7 @@ out:
 	mig_age_recipients_free(rs);
 	mig_age_identities_free(ids);
 	mig_plan_free(plan);
+	cmd_testhook_free(th);
 	pthread_mutex_destroy(&ui.mu);
 	return status;
 }

@@ -73,6 +73,7 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 	struct mig_plan *plan = NULL;
 	struct mig_age_identities *ids = NULL;
 	struct verify_ui ui = { false, NULL };
+	struct cmd_testhook *th = NULL;
 	char *idfiles[MAX_IDENTITIES];
 	size_t nid = 0;
 	struct stat st;
@@ -133,6 +134,8 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		o.tcfg = &tcfg;
 		o.identities = ids;
 	}
+	th = cmd_testhook_new();
+	o.hook = cmd_testhook_get(th);
 	r = mig_verify_run(&o, &sum, ctx);
 out:
 	if (ui.json && (r == 0 || r == MIG_ERR_VERIFY || r == MIG_ERR_FORMAT)) {
@@ -170,5 +173,6 @@ out:
 	mig_verify_summary_free(&sum);
 	mig_age_identities_free(ids);
 	mig_plan_free(plan);
+	cmd_testhook_free(th);
 	return status;
 }

@@ -17,6 +17,7 @@ struct mig_audit_log;
 struct mig_age_recipients;
 struct mig_age_identities;
 struct mig_transport_config;
+struct mig_testhook;
 
 /* Longest relative path accepted from a source (bytes). */
 #define MIG_PATH_MAX	4000
@@ -111,6 +112,8 @@ struct mig_run_opts {
 	void		(*would_land)(void *arg, const char *src,
 			    const char *dst, uint64_t size);
 	void		*arg;
+	/* Test points (testhook.h); NULL in the release binary. */
+	const struct mig_testhook		*hook;
 };
 
 struct mig_run_summary {
@@ -170,6 +173,7 @@ struct mig_verify_opts {
 			    const char *path, const char *detail);
 	void		(*progress)(void *arg, const struct mig_run_progress *);
 	void		*arg;
+	const struct mig_testhook		*hook;	/* or NULL */
 };
 
 struct mig_verify_summary {
@@ -201,6 +205,7 @@ struct mig_restore_opts {
 	const char				*to;	/* target directory */
 	void		(*progress)(void *arg, const struct mig_run_progress *);
 	void		*arg;
+	const struct mig_testhook		*hook;	/* or NULL */
 };
 
 /*

@@ -37,6 +37,7 @@
 #include "migrate/plan.h"
 #include "migrate/run.h"
 #include "migrate/stream.h"
+#include "migrate/testhook.h"
 #include "migrate/transport.h"
 
 #include "run_int.h"
@@ -142,6 +143,14 @@ audit(struct run *rn, const char *event, json_t *fields, struct mig_ctx *ctx)
 		r = mig_audit_emit(rn->o->audit, rn->run_id, event, fields, ctx);
 	json_decref(fields);
 	return r;
+}
+
+/* A test point (testhook.h): a no-op unless a test build installed one. */
+static int
+point(struct run *rn, const char *name, const char *detail, uint64_t value,
+    struct mig_ctx *ctx)
+{
+	return mig_testpoint(rn->o->hook, name, detail, value, ctx);
 }
 
 static void
@@ -724,6 +733,9 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 			goto out;
 		plain += n;
 		progress(rn, 0, n, false);
+		if ((r = point(rn, "source.read", ob->path, plain,
+		    wk->ctx)) != 0)
+			goto out;
 	}
 	/* Published only if the file stood still while we read it. */
 	if (fd >= 0 && (fstat(fd, &st) != 0 || !same_stat(ob, &st) ||
@@ -848,6 +860,7 @@ record_stored(struct worker *wk, struct obj *ob)
 		return;
 	}
 	ob->state = OBJ_STORED;
+	(void)point(rn, "object.landed", ob->path, 0, wk->ctx);
 }
 
 static void
@@ -896,7 +909,9 @@ process_file(struct worker *wk, struct obj *ob)
 	}
 	if (rn->si->moves_data) {
 		if ((r = mig_fd_reader_new(fd, wk->ctx, &rd)) != 0 ||
-		    (r = land_stream(wk, ob, rd, fd)) != 0)
+		    (r = land_stream(wk, ob, rd, fd)) != 0 ||
+		    (r = point(rn, "object.written", ob->path, 0,
+		    wk->ctx)) != 0)
 			goto fail;
 		record_stored(wk, ob);
 	} else {
@@ -1801,13 +1816,15 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	info.tags = tags;
 	info.ntags = i;
 	if ((r = mig_bag_write_tags(rn->t, rn->run_dir, m, &info,
-	    rn->ctx)) != 0)
+	    rn->ctx)) != 0 ||
+	    (r = point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
 		goto out;
 	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
 		goto out;
 	if ((r = put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
 		goto out;
 	rn->sum->landed = true;
+	(void)point(rn, "run.published", rn->run_dir, 0, rn->ctx);
 out:
 	free(text);
 	json_decref(doc);
@@ -1885,6 +1902,9 @@ delete_sources(struct run *rn)
 			    "changed since archived: not deleted"), rn->ctx);
 			continue;
 		}
+		if ((r = point(rn, "retire.delete", ob->path, 0,
+		    rn->ctx)) != 0)
+			return r;
 		if (unlink(path) != 0)
 			return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s", path,
 			    strerror(errno));
@@ -2062,7 +2082,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		goto out;
 	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", rn.run_id);
 	sum->run_dir = strdup(rn.run_dir);
-	if ((r = inventory(&rn)) != 0)
+	if ((r = inventory(&rn)) != 0 ||
+	    (r = point(&rn, "inventory.done", rn.p->source_path, rn.nobj,
+	    ctx)) != 0)
 		goto out;
 	if (rn.si->one_archive) {
 		(void)snprintf(archname, sizeof(archname), "data/%s.tar%s.age",
@@ -2118,7 +2140,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (abandoned[0] != '\0')
 			json_object_set_new(f, "abandoned",
 			    json_string(abandoned));
-		if ((r = audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0)
+		if ((r = audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0 ||
+		    (r = point(&rn, "run.started", rn.run_id, rn.nobj,
+		    ctx)) != 0)
 			goto out;
 	}
 

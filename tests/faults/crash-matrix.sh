@@ -2,10 +2,16 @@
 # Crash matrix: "nothing lost, nothing changed, everything on record"
 # when `migrate run` is killed with SIGKILL at random points.
 #
-# Each iteration starts `migrate run` in the background against a plan of a
-# few hundred small files and one large one, SIGKILLs it after a random
-# (bounded) delay, a random number of times (bounded), then lets one run
-# finish.  Before the finishing run, every object visible under its final
+# Each iteration runs `migrate run` against a plan of a few hundred small
+# files and one large one and kills it (SIGKILL) a random number of times
+# (bounded), then lets one run finish.  Each kill comes at a test point
+# chosen at random (the test build, migrate-hooks, kills itself there: see
+# cmd/migrate/testhook.c), among those the attempt is sure to reach: after
+# run.start, while reading the K-th chunk of source data, after the K-th
+# object was written but before it is on record, after the K-th object
+# landed, or after the bag's tag files before _SUCCESS.  Every attempt must
+# die at its point (exit 137): an attempt that finished instead fails the
+# iteration, so no iteration passes without the crash it is about.  Before the finishing run, every object visible under its final
 # name is decrypted with age(1) and compared with the source file it names.
 # After it:
 #   - the run is complete and counts every object exactly once
@@ -28,7 +34,7 @@
 #   CRASH_SFTP_ITERS   iterations over SFTP to a local sshd (default 20)
 #   CRASH_QUICK=1      short form for CI (5 local + 2 SFTP)
 #   CRASH_MAX_KILLS    most kills per iteration (default 4)
-#   CRASH_SEED         seed of the random delays (printed)
+#   CRASH_SEED         seed of the random choices (printed)
 #   CRASH_KEEP=DIR     copy the scratch of failed iterations there
 # Exit 0 when every iteration passed, 1 otherwise, 77 if nothing could run.
 set -u
@@ -208,12 +214,67 @@ sys.exit(1 if bad else 0)
 PY
 }
 
+# pending LOG WANT: PENDING = the objects of the unfinished run still to
+# land (WANT less those on record as stored in it); BIG = 1 when big.bin
+# is among them and must land (BIG_WANTED).  What the log does not say
+# landed is taken as pending, so a chosen point is never beyond reach.
+pending() {
+	local out
+	out=$(python3 - "$1" <<'PY'
+import json, sys
+last, done, stored = None, set(), {}
+try:
+    f = open(sys.argv[1], "rb")
+except OSError:
+    f = []
+for line in f:
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    ev, run = d.get("event"), d.get("run")
+    if ev == "run.start":
+        last = run
+    elif ev == "run.end" and d.get("outcome") in ("complete", "nothing new"):
+        done.add(run)
+    elif ev == "object.stored":
+        stored.setdefault(run, set()).add(d.get("object"))
+got = stored.get(last, set()) if last is not None and last not in done else set()
+print(len(got), 1 if "big.bin" in got else 0)
+PY
+)
+	PENDING=$(( $2 - ${out% *} ))
+	BIG=$BIG_WANTED
+	[ "${out#* }" = 1 ] && BIG=0
+	[ "$PENDING" -ge 0 ] || PENDING=0
+}
+
+# kill_point: SPEC = a random test point this attempt will reach, given
+# PENDING and BIG (see pending).
+kill_point() {
+	local choices=(started tags)
+	[ "$PENDING" -gt 0 ] && choices+=(read written landed)
+	[ "$BIG" = 1 ] && choices+=(bigread)
+	rnd ${#choices[@]}
+	case ${choices[$R]} in
+	started) SPEC="point=run.started" ;;
+	tags) SPEC="point=bag.tags" ;;
+	read) rnd "$PENDING"; SPEC="point=source.read nth=$((R + 1))" ;;
+	written) rnd "$PENDING"; SPEC="point=object.written nth=$((R + 1))" ;;
+	landed) rnd "$PENDING"; SPEC="point=object.landed nth=$((R + 1))" ;;
+	bigread)
+		rnd $(( $(stat -c %s "$src/big.bin") / 262144 ))
+		SPEC="point=source.read detail=big.bin nth=$((R + 1))" ;;
+	esac
+	SPEC="$SPEC action=kill"
+}
+
 # iteration DEST MODE IDX: one iteration; DEST local|sftp, MODE
 # fresh|shared.
 iteration() {
 	local dest=$1 mode=$2 idx=$3 src lake url name strat pd ad plan \
-	    k max kills=0 self='' ms delay jobs pid rc want final run bag \
-	    bags ext extra got n tmps rd newbags
+	    k max kills=0 jobs rc want final run bag \
+	    bags ext extra got n tmps rd
 	ITER_OK=1
 	W=$T/it-$dest-$idx
 	mkdir -p "$W"
@@ -226,6 +287,7 @@ iteration() {
 		strat=rehost
 		[ "$R" = 1 ] && [ -n "$ZSTD" ] && strat=replatform
 		want=$(find "$src" -type f | wc -l)
+		BIG_WANTED=1
 	else
 		pd=$T/shared-$dest-${SHARED_GEN[$dest]}
 		name=cm-shared
@@ -234,10 +296,13 @@ iteration() {
 		mkdir -p "$pd"
 		if [ "${SHARED_RUNS[$dest]}" = 0 ]; then
 			want=$(find "$src" -type f | wc -l)
+			BIG_WANTED=1
 		else
 			MUTATIONS=$((MUTATIONS + 1))
 			mutate "$src" "$MUTATIONS"
 			want=$CHANGED
+			BIG_WANTED=0
+			[ "$CHANGED" = 4 ] && BIG_WANTED=1
 		fi
 	fi
 	ad=$pd/audit
@@ -255,30 +320,23 @@ identity = \"$SSHD_KEY_ED25519\""
 	write_cplan "$plan" "$name" "$strat" "$src" "$url" "$ad" "$extra"
 	run_dirs "$lake" >"$W/seen"
 
-	# Kill it a random number of times, at random points.
+	# Kill it a random number of times, each at a random point.
 	rnd "$MAX_KILLS"; max=$((R + 1))
 	for k in $(seq 1 "$max"); do
 		rnd 3; jobs=$(( 1 << R ))
-		# Half the kills land early (start-up, inventory, the first
-		# objects), half anywhere in a whole run.
-		rnd 2
-		if [ "$R" = 0 ]; then rnd 400; ms=$R; else rnd $((D_MS[$dest] * 11 / 10 + 1)); ms=$R; fi
-		delay=$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))
-		"$MIGRATE" run --no-progress --json --jobs "$jobs" "$plan" \
-		    >"$W/a$k.out" 2>"$W/a$k.err" &
-		pid=$!
-		sleep "$delay"
-		kill -9 "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		rc=$?
-		echo "    attempt $k: --jobs $jobs, SIGKILL after ${delay}s: exit $rc" >>"$W/log"
+		pending "$ad/$name.jsonl" "$want"
+		kill_point
+		# (The group keeps bash's "Killed" notice off the output.)
+		{
+			MIGRATE_TEST_HOOK=$SPEC "$MIGRATE_HOOKS" run --no-progress \
+			    --json --jobs "$jobs" "$plan" >"$W/a$k.out" 2>"$W/a$k.err"
+			rc=$?
+		} 2>/dev/null
+		echo "    attempt $k: --jobs $jobs, $PENDING pending, kill at $SPEC: exit $rc" >>"$W/log"
 		if [ "$rc" = 137 ]; then
 			kills=$((kills + 1))
-		elif [ "$rc" = 0 ]; then
-			self=$W/a$k.out
-			break
 		else
-			ifail "attempt $k exited $rc: $(tail -n 3 "$W/a$k.err")"
+			ifail "attempt $k was not killed at $SPEC: exit $rc: $(tail -n 3 "$W/a$k.err")"
 			break
 		fi
 	done
@@ -293,33 +351,13 @@ identity = \"$SSHD_KEY_ED25519\""
 	run=
 	bag=
 	final=
+	# Every attempt died before _SUCCESS: this run completes the bag.
 	if [ "$rc" != 0 ]; then
 		ifail "completing run exited $rc: $(tail -n 3 "$W/final.err")"
 	elif [ "$(json "$W/final.out" 'd["outcome"]')" = complete ]; then
-		[ -z "$self" ] ||
-		    ifail "a run completed (attempt $self), yet the next one landed again"
 		final=$W/final.out
 	else
-		# nothing-new: an earlier run completed the bag.  Either an
-		# attempt that exited 0 on its own says complete, or a kill came
-		# after the bag was completed (while the process was exiting).
-		[ "$(json "$W/final.out" 'd["outcome"]')" = nothing-new ] ||
-		    ifail "completing run: outcome $(json "$W/final.out" 'd["outcome"]')"
-		if [ -n "$self" ] &&
-		    [ "$(json "$self" 'd["outcome"]')" = complete ]; then
-			final=$self
-			self="completed on its own"
-		else
-			mapfile -t newbags < <(run_dirs "$lake" | grep -vxF -f "$W/seen" |
-			    while IFS= read -r rd; do [ -e "$rd/_SUCCESS" ] && echo "$rd"; done)
-			if [ "${#newbags[@]}" = 1 ]; then
-				bag=${newbags[0]}
-				run=${bag##*/run=}
-				self="killed after completing"
-			else
-				ifail "completing run says nothing-new, but ${#newbags[@]} bags were completed in this iteration"
-			fi
-		fi
+		ifail "completing run: outcome $(json "$W/final.out" 'd["outcome"]'), want complete"
 	fi
 	if [ "$ITER_OK" = 1 ] && [ -n "$final" ]; then
 		run=$(json "$final" 'd["run"]')
@@ -379,7 +417,6 @@ identity = \"$SSHD_KEY_ED25519\""
 	done < <(run_dirs "$lake")
 
 	ext="$strat, $kills kills"
-	[ -n "$self" ] && ext="$ext, $self"
 	if [ "$ITER_OK" = 1 ]; then
 		PASSED=$((PASSED + 1))
 		echo "ok   $dest $mode #$idx ($ext)"
@@ -407,29 +444,7 @@ identity = \"$SSHD_KEY_ED25519\""
 	fi
 }
 
-# calibrate DEST: how long a whole run takes (the kill delays scale to it).
-calibrate() {
-	local dest=$1 src c url extra='' t0 t1
-	c=$T/cal-$1
-	mkdir -p "$c"
-	if [ "$dest" = local ]; then
-		src=$T/src-local; url="file://$c/lake"
-	else
-		src=$T/src-sftp; url="sftp://$SSHD_USER@127.0.0.1:$SSHD_PORT$SSHD_ROOT/cal"
-		extra="known_hosts = \"$SSHD_KNOWN_HOSTS\"
-identity = \"$SSHD_KEY_ED25519\""
-	fi
-	write_cplan "$c/plan.toml" cm-cal rehost "$src" "$url" "$c/audit" "$extra"
-	t0=$(date +%s%N)
-	timeout 300 "$MIGRATE" run --no-progress "$c/plan.toml" >"$c/out" 2>&1 ||
-	    { cat "$c/out"; return 1; }
-	t1=$(date +%s%N)
-	D_MS[$dest]=$(( (t1 - t0) / 1000000 ))
-	rm -rf "$c"; [ "$dest" = sftp ] && rm -rf "$SSHD_ROOT/cal"
-	echo "$dest: a whole run takes ${D_MS[$dest]} ms; kills within 0-$(( D_MS[$dest] * 11 / 10 )) ms"
-}
-
-declare -A D_MS SHARED_GEN SHARED_RUNS
+declare -A SHARED_GEN SHARED_RUNS
 MUTATIONS=0
 KILLS_TOTAL=0
 setup_plans
@@ -438,7 +453,6 @@ matrix() {	# matrix DEST ITERS
 	local dest=$1 n=$2 i mode
 	SHARED_GEN[$dest]=0
 	SHARED_RUNS[$dest]=0
-	calibrate "$dest" || { echo "FAIL: $dest calibration run failed"; FAILED=$((FAILED + 1)); return; }
 	for i in $(seq 1 "$n"); do
 		if [ $((i % 2)) = 1 ]; then mode=fresh; else mode=shared; fi
 		iteration "$dest" "$mode" "$i"

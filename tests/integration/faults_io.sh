@@ -24,9 +24,8 @@ cleanup() {
 		chattr -i "$m" 2>/dev/null
 		mountpoint -q "$m" 2>/dev/null && { umount "$m" || umount -l "$m"; }
 	done < <(tac "$T/undo")
-	rm -rf "$T"
 }
-trap cleanup EXIT
+at_exit cleanup
 note() { echo "  $*"; }
 skip() { echo "  SKIP: $*"; exit 77; }
 
@@ -95,16 +94,6 @@ recovered() {
 	expect_exit 0 "$MIGRATE" audit verify --key "$T/p/keys/audit.pem.pub" "$3"
 }
 
-# wait_event LOG EVENT PID: until LOG has EVENT (or PID is gone).
-wait_event() {
-	for _ in $(seq 1 3000); do
-		grep -q "\"event\":\"$2\"" "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || return 1
-		sleep 0.01
-	done
-	return 1
-}
-
 # --- (a) The destination fills up ------------------------------------------
 case_a() {
 	echo "(a) destination full: 8 MiB tmpfs lake, 16 MiB to land"
@@ -138,31 +127,30 @@ case_a() {
 }
 
 # --- (b) A source file vanishes or turns into a FIFO before its turn -------
-# One worker; a big file (first in order) gives time to act once the run
-# has started.  case_b NAME ACTION: ACTION is "gone" or "fifo".
+# The test build stops the run after its inventory (run.started): the file
+# is moved away while the run stands there.  case_b NAME ACTION: ACTION is
+# "gone" or "fifo".
 case_b() {
-	local name=$1 how=$2 src=$T/b-$1 pid rc done_before
+	local name=$1 how=$2 src=$T/b-$1 rc
 	if [ "$how" = gone ]; then
 		echo "(b1) source file renamed away after the inventory"
 	else
 		echo "(b2) source file replaced by a FIFO after the inventory"
 	fi
 	mkdir -p "$src"
-	[ -f "$T/big0" ] || head -c $((128 * 1048576)) /dev/zero >"$T/big0"
-	ln "$T/big0" "$src/a-big.bin"
 	for i in 1 2 3; do head -c 5000 /dev/urandom >"$src/m$i.csv"; done
 	head -c 7000 /dev/urandom >"$src/v.csv"
 	plan "$T/$name.toml" "f$name" "$src" "$T/$name-lake" "$T/$name-audit"
-	timeout 20 "$MIGRATE" run --no-progress --jobs 1 "$T/$name.toml" >"$T/out" 2>"$T/err" &
-	pid=$!
-	wait_event "$T/$name-audit/f$name.jsonl" run.start "$pid" || fail "($name) run did not start"
+	# timeout(1) turns a hang on the FIFO into exit 124.
+	hook_start "point=run.started action=pause" \
+	    timeout 60 "$MIGRATE_HOOKS" run --no-progress --jobs 1 "$T/$name.toml"
+	hook_wait run.started
 	mv "$src/v.csv" "$T/$name-v.saved"
 	[ "$how" = fifo ] && mkfifo "$src/v.csv"
-	done_before=$(grep -c '"event":"object.stored".*"object":"v.csv"' "$T/$name-audit/f$name.jsonl")
-	wait "$pid"
-	rc=$?
-	[ "$done_before" = 0 ] || fail "($name) too slow: v.csv landed before it was moved"
-	[ "$rc" != 124 ] || fail "($name) migrate hung (killed by timeout 20 s) on a source file that became a $how"
+	hook_resume
+	hook_end
+	rc=$HOOK_RC
+	[ "$rc" != 124 ] || fail "($name) migrate hung (killed by timeout 60 s) on a source file that became a $how"
 	[ "$rc" = 4 ] || { cat "$T/err"; fail "($name) exit $rc, want 4 (partial)"; }
 	grep -q 'v.csv' "$T/err" || { cat "$T/err"; fail "($name) stderr does not name v.csv"; }
 	grep -q '"event":"object.failed","object":"v.csv"' "$T/$name-audit/f$name.jsonl" ||
@@ -182,45 +170,22 @@ case_b() {
 }
 
 # --- (c) A source file grows while it is read -------------------------------
+# The test build stops after the first MiB of grow.log has been read: the
+# append lands in the middle of the read, every time.
 case_c() {
 	echo "(c) source file appended to while being read"
-	local src=$T/c-src pid rc grower
+	local src=$T/c-src rc
 	mkdir -p "$src"
 	head -c $((128 * 1048576)) /dev/zero >"$src/grow.log"
 	for i in 1 2; do head -c 3000 /dev/urandom >"$src/s$i.csv"; done
 	plan "$T/c.toml" fc "$src" "$T/c-lake" "$T/c-audit"
-	"$MIGRATE" run --no-progress --jobs 1 "$T/c.toml" >"$T/out" 2>"$T/err" &
-	pid=$!
-	# The writer starts appending as soon as migrate has the file open.
-	python3 - "$pid" "$src/grow.log" >"$T/grower.out" 2>&1 <<'PY' &
-import os, sys, time
-pid, path = sys.argv[1], os.path.realpath(sys.argv[2])
-deadline = time.time() + 60
-seen = False
-while time.time() < deadline and os.path.exists("/proc/" + pid):
-    if not seen:
-        try:
-            for fd in os.listdir("/proc/%s/fd" % pid):
-                try:
-                    if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == path:
-                        seen = True
-                        print("open seen", flush=True)
-                except OSError:
-                    pass
-        except OSError:
-            pass
-        if not seen:
-            time.sleep(0.001)
-            continue
-    with open(path, "ab") as f:
-        f.write(b"more log lines\n" * 64)
-    time.sleep(0.002)
-PY
-	grower=$!
-	wait "$pid"
-	rc=$?
-	wait "$grower"
-	grep -q 'open seen' "$T/grower.out" || fail "(c) the writer never saw the file open"
+	hook_start "point=source.read detail=grow.log min=1048576 action=pause" \
+	    "$MIGRATE_HOOKS" run --no-progress --jobs 1 "$T/c.toml"
+	hook_wait source.read
+	printf 'more log lines\n' >>"$src/grow.log"
+	hook_resume
+	hook_end
+	rc=$HOOK_RC
 	[ "$rc" = 4 ] || { cat "$T/err"; fail "(c) exit $rc, want 4 (partial)"; }
 	expect_err "grow.log: changed while being read"
 	grep -q '"event":"object.failed","object":"grow.log".*changed while being read' \

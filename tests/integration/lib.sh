@@ -4,7 +4,28 @@ set -u
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(cd "$TESTS_DIR/.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/migrate-test.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# Proxies started by proxy_start, stopped by PID.
+kill_proxies() {
+	local p
+	[ -f "$T/proxies" ] || return 0
+	for p in $(cat "$T/proxies"); do kill "$p" 2>/dev/null; done
+}
+# at_exit CMD: CMD runs at exit, the last registered first; then the
+# proxies are stopped and $T removed.  One EXIT trap for every script,
+# so that servers and proxies never outlive the test.
+LIB_AT_EXIT=()
+at_exit() {
+	local c
+	for c in "${LIB_AT_EXIT[@]}"; do [ "$c" = "$1" ] && return 0; done
+	LIB_AT_EXIT+=("$1")
+}
+lib_exit() {
+	local i
+	for ((i = ${#LIB_AT_EXIT[@]} - 1; i >= 0; i--)); do eval "${LIB_AT_EXIT[i]}"; done
+	kill_proxies
+	rm -rf "$T"
+}
+trap lib_exit EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -65,4 +86,95 @@ recipients_file = "$T/p/keys/demo.pub"
 log = "$T/audit/t-$2.jsonl"
 ${4:-}
 PLAN
+}
+
+# --- Test points: acting at an exact moment (issue 19) ---------------------
+# The test build of the binary (make builds it beside $MIGRATE) stops at a
+# named point of the library when MIGRATE_TEST_HOOK says so (see
+# cmd/migrate/testhook.c), so that no test guesses a moment with sleep.
+MIGRATE_HOOKS=${MIGRATE_HOOKS:-$(dirname "$MIGRATE")/migrate-hooks}
+[ -x "$MIGRATE_HOOKS" ] || fail "no test build at $MIGRATE_HOOKS (make builds it)"
+export MIGRATE_HOOKS
+
+# hook_start SPEC CMD...: runs CMD in the background with
+# MIGRATE_TEST_HOOK=SPEC (stdout, stderr to $T/out, $T/err).  Its points
+# and, at the end, "exit RC" arrive on one channel (the FIFO
+# $HOOK_DIR/reached, held open here), so hook_wait can never wait for a
+# process that is already gone.  $HOOK_DIR is also the --ctl of
+# tests/tools/fault_proxy.py.
+hook_start() {
+	local spec=$1
+	shift
+	[ "${HOOK_OPEN:-0}" = 1 ] || hook_open
+	HOOK_OPEN=0
+	(
+		MIGRATE_TEST_HOOK=$spec MIGRATE_TEST_HOOK_DIR=$HOOK_DIR "$@" \
+		    >"$T/out" 2>"$T/err"
+		echo "exit $? 0 -" >"$HOOK_DIR/reached"
+	) 2>/dev/null &
+	HOOK_PID=$!
+}
+
+# hook_open: makes the next $HOOK_DIR before hook_start, for a proxy that
+# must know it first (proxy_start ... --ctl "$HOOK_DIR").
+hook_open() {
+	HOOK_DIR=$(mktemp -d "$T/hook.XXXXXX")
+	mkfifo "$HOOK_DIR/reached" "$HOOK_DIR/resume"
+	exec {HOOK_FD}<>"$HOOK_DIR/reached"
+	HOOK_OPEN=1
+}
+
+# hook_wait POINT: the next line is POINT reached (HOOK_LINE holds
+# "POINT VALUE PID DETAIL", HOOK_TARGET the paused PID); fails the test
+# when the process ended instead (HOOK_RC).  The 600 s bound only turns a
+# hang into a failure; it never decides an outcome.
+hook_wait() {
+	local point _v
+	if ! read -r -t 600 -u "$HOOK_FD" HOOK_LINE; then
+		fail "nothing reached $1 within 600 s (hung)"
+	fi
+	read -r point _v HOOK_TARGET _ <<<"$HOOK_LINE"
+	if [ "$point" = exit ]; then
+		HOOK_RC=$_v
+		cat "$T/err" >&2
+		fail "the process exited ($HOOK_RC) before reaching $1"
+	fi
+	[ "$point" = "$1" ] || fail "reached $point, expected $1"
+}
+
+# hook_resume [CMD]: lets the paused process (or proxy) go on ("go"), or
+# tells the proxy to "reset" its connections.
+hook_resume() {
+	echo "${1:-go}" >"$HOOK_DIR/resume"
+}
+
+# hook_end: waits for the process of hook_start; its exit status in
+# HOOK_RC (137: killed by SIGKILL, e.g. by action=kill).
+hook_end() {
+	local word
+	while read -r -t 600 -u "$HOOK_FD" word HOOK_RC _; do
+		[ "$word" = exit ] && break
+	done
+	[ "$word" = exit ] || fail "the process did not end within 600 s (hung)"
+	wait "$HOOK_PID" 2>/dev/null
+	exec {HOOK_FD}<&-
+}
+
+# hook_run SPEC CMD...: hook_start and hook_end in one (for kill and fail
+# actions, which need no handshake).
+hook_run() {
+	hook_start "$@"
+	hook_end
+}
+
+# proxy_start TARGET_PORT ARGS...: tests/tools/fault_proxy.py in front of
+# TARGET_PORT; PROXY_PORT is its port once it accepts connections (read
+# from its stdout: no polling), PROXY_PID its process.
+proxy_start() {
+	local word
+	exec {PROXY_FD}< <(exec python3 "$TESTS_DIR/tools/fault_proxy.py" "$@")
+	PROXY_PID=$!
+	read -r -t 60 -u "$PROXY_FD" word PROXY_PORT || fail "fault proxy did not start"
+	[ "$word" = port ] || fail "fault proxy: $word $PROXY_PORT"
+	echo "$PROXY_PID" >>"$T/proxies"
 }

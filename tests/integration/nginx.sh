@@ -52,21 +52,7 @@ nginx_stop() {
 
 # nginx_wait_ports PID PORT...: true when every port accepts connections.
 nginx_wait_ports() {
-	local pid=$1
-	shift
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 1
-		if python3 - "$@" <<'EOF' 2>/dev/null
-import socket, sys
-for p in sys.argv[1:]:
-    socket.create_connection(("127.0.0.1", int(p)), 1).close()
-EOF
-		then
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
+	python3 "$TESTS_DIR/tools/wait_ports.py" "$@"
 }
 
 # nginx_cert NAME SAN: key and certificate signed by the test CA.
@@ -213,7 +199,7 @@ EOF
 		"$NGINX_BIN" -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
 		    2>>"$d/error.log" &
 		NGINX_PID=$!
-		trap 'nginx_stop; rm -rf "$T"' EXIT
+		at_exit nginx_stop
 		if nginx_wait_ports "$NGINX_PID" "$NGINX_PORT" \
 		    "$NGINX_WRONG_PORT" "$NGINX_HTTP_PORT"; then
 			break

@@ -15,12 +15,9 @@ rc=$?
 # An ssh-agent holding the ed25519 key, for the agent case.
 agent_pid=
 if command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null; then
-	ssh-agent -a "$T/agent.sock" >/dev/null 2>&1 &
-	agent_pid=$!
-	for _ in $(seq 1 50); do
-		[ -S "$T/agent.sock" ] && break
-		sleep 0.05
-	done
+	# ssh-agent returns once its socket is bound and says its PID.
+	agent_pid=$(ssh-agent -s -a "$T/agent.sock" | sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p')
+	[ -S "$T/agent.sock" ] && [ -n "$agent_pid" ] || fail "ssh-agent did not start"
 	SSH_AUTH_SOCK=$T/agent.sock ssh-add -q "$SSHD_KEY_ED25519" \
 	    2>/dev/null || fail "ssh-add"
 	export MIG_TEST_SFTP_AGENT_SOCK=$T/agent.sock
@@ -28,9 +25,8 @@ fi
 cleanup() {
 	sshd_stop
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
-	rm -rf "$T"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 base="sftp://$SSHD_USER@127.0.0.1"
 export MIG_TEST_SFTP_URL="$base:$SSHD_PORT$SSHD_ROOT"

@@ -101,21 +101,10 @@ EOF
 		# log on stderr.
 		"$SSHD_BIN" -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
 		SSHD_PID=$!
-		trap 'sshd_stop; rm -rf "$T"' EXIT
+		at_exit sshd_stop
 		# Ready when both ports accept connections.
-		for _ in $(seq 1 100); do
-			kill -0 "$SSHD_PID" 2>/dev/null || break
-			if python3 - "$SSHD_PORT" "$SSHD_RO_PORT" \
-			    2>/dev/null <<'EOF'
-import socket, sys
-for p in sys.argv[1:]:
-    socket.create_connection(("127.0.0.1", int(p)), 1).close()
-EOF
-			then
-				break
-			fi
-			sleep 0.05
-		done
+		python3 "$TESTS_DIR/tools/wait_ports.py" "$SSHD_PID" \
+		    "$SSHD_PORT" "$SSHD_RO_PORT"
 		if kill -0 "$SSHD_PID" 2>/dev/null; then
 			break
 		fi
