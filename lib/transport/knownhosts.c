@@ -9,8 +9,9 @@
  * disagree the strongest wins: a matching @revoked line holding the
  * server's key refuses it whatever other lines say; a matching
  * @cert-authority line refuses the connection, because host certificates
- * are not supported here and ignoring the line would quietly trust less
- * than the file says; then a matching line with the key accepts it.
+ * are not supported here and skipping the line would hide that the file
+ * means this host to be checked by certificate; then a matching line
+ * with the key accepts it.
  *
  * Unlike OpenSSH, a matching @revoked line whose key cannot be read also
  * refuses (OpenSSH skips it): it cannot be told which key it revokes.
@@ -112,7 +113,8 @@ mig_kh_match_pattern(const char *name, size_t namelen, const char *pat,
 
 /*
  * As OpenSSH's match_pattern_list(), except that no pattern is too long
- * (OpenSSH gives up on the whole list past 1,023 characters).
+ * (OpenSSH calls the whole list a mismatch at a pattern of 1,023
+ * characters or more, even after a negated match would have counted).
  */
 int
 mig_kh_match_list(const char *name, const char *list, size_t len)
@@ -195,8 +197,7 @@ mig_kh_match_hashed(const char *name, const char *field, size_t len)
 	unsigned char got[EVP_MAX_MD_SIZE];
 	const char *s, *bar;
 	size_t saltlen = 0, wantlen = 0, gotlen = 0, magic;
-
-	int r = -1;
+	int r;
 
 	magic = strlen(KH_HASH_MAGIC);
 	if (len < magic || memcmp(field, KH_HASH_MAGIC, magic) != 0)
@@ -242,7 +243,6 @@ parse_marker(const char *line, size_t len, size_t *ip,
 	static const char revoked[] = "@revoked";
 	static const char ca[] = "@cert-authority";
 	size_t i = *ip, j = token_end(line, len, i);
-
 	int r = 0;
 
 	if (j - i == sizeof(revoked) - 1 &&
