@@ -14,6 +14,8 @@
  * server acknowledges them.  Reads likewise ask for a large buffer, which
  * sets libssh2's read-ahead.
  */
+#define MIG_TRANSPORT_INTERNAL
+
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,6 +46,7 @@
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
+#include "knownhosts_int.h"
 #include "transport_int.h"
 
 /* Write gathering and read buffer; see the comment at the top. */
@@ -600,203 +603,44 @@ sftp_disconnect(struct sftp_conn *c)
 	}
 }
 
-/* Host key types: display name, libssh2 knownhost type bit. */
-static void
-hostkey_type(int type, const char **namep, int *bitp)
+/* The display name of a libssh2 host key type, as OpenSSH prints it. */
+static const char *
+hostkey_type_name(int type)
 {
 	switch (type) {
 	case LIBSSH2_HOSTKEY_TYPE_RSA:
-		*namep = "RSA";
-		*bitp = LIBSSH2_KNOWNHOST_KEY_SSHRSA;
-		break;
+		return "RSA";
 	case LIBSSH2_HOSTKEY_TYPE_DSS:
-		*namep = "DSA";
-		*bitp = LIBSSH2_KNOWNHOST_KEY_SSHDSS;
-		break;
+		return "DSA";
 	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
-		*namep = "ECDSA";
-		*bitp = LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
-		break;
 	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
-		*namep = "ECDSA";
-		*bitp = LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
-		break;
 	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
-		*namep = "ECDSA";
-		*bitp = LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
-		break;
+		return "ECDSA";
 	case LIBSSH2_HOSTKEY_TYPE_ED25519:
-		*namep = "ED25519";
-		*bitp = LIBSSH2_KNOWNHOST_KEY_ED25519;
-		break;
+		return "ED25519";
 	default:
-		*namep = "unknown";
-		*bitp = LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
-		break;
+		return "unknown";
 	}
 }
 
 /*
- * OpenSSH's fingerprint: "SHA256:" and the unpadded base64 of the SHA-256
- * of the key blob.  out must hold 51 bytes.
+ * Refuses the connection unless known_hosts vouches for the server's key,
+ * with OpenSSH's rules (knownhosts.c): libssh2's own matcher knows no
+ * wildcards, negation or port rules and would ignore "@revoked * KEY".
  */
-static int
-hostkey_fingerprint(const unsigned char *key, size_t len, char *out,
-    size_t outlen)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned char b64[64];
-	unsigned int mdlen = 0;
-	int n;
-
-	if (outlen < 51 ||
-	    EVP_Digest(key, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		return -1;
-	n = EVP_EncodeBlock(b64, md, 32);
-	while (n > 0 && b64[n - 1] == '=')
-		n--;
-	(void)snprintf(out, outlen, "SHA256:%.*s", n, (const char *)b64);
-	return 0;
-}
-
-/* The name known_hosts uses for this host: "host" or "[host]:port". */
-static void
-hostkey_hostname(const struct sftp_conn *c, char *buf, size_t len)
-{
-	if (c->port == SFTP_DEFAULT_PORT)
-		(void)snprintf(buf, len, "%s", c->host);
-	else
-		(void)snprintf(buf, len, "[%s]:%d", c->host, c->port);
-}
-
-/*
- * Reads known_hosts one line at a time so that a line libssh2 cannot
- * parse (an unsupported key type, @cert-authority) is skipped instead of
- * failing the whole file.  "@revoked" lines go to revoked.
- */
-static int
-hostkey_load(struct sftp_conn *c, LIBSSH2_KNOWNHOSTS *kh,
-    LIBSSH2_KNOWNHOSTS *revoked)
-{
-	FILE *fp;
-	char *line = NULL, *p;
-	size_t cap = 0;
-	ssize_t n;
-	int fd, e, r = 0;
-
-	fd = open(c->known_hosts, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		return mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: cannot read "
-		    "known_hosts %s: %s; refusing to connect to a host whose "
-		    "key cannot be verified", c->where, c->known_hosts,
-		    strerror(e));
-	}
-	if ((fp = fdopen(fd, "r")) == NULL) {
-		(void)close(fd);
-		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-	}
-	while ((n = getline(&line, &cap, fp)) > 0) {
-		p = line + strspn(line, " \t");
-		if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0')
-			continue;
-		if (strncmp(p, "@revoked", 8) == 0 &&
-		    (p[8] == ' ' || p[8] == '\t')) {
-			p += 8 + strspn(p + 8, " \t");
-			(void)libssh2_knownhost_readline(revoked, p,
-			    strlen(p), LIBSSH2_KNOWNHOST_FILE_OPENSSH);
-			continue;
-		}
-		if (*p == '@')
-			continue;	/* @cert-authority: unsupported */
-		/* A line libssh2 cannot parse cannot vouch for a host. */
-		(void)libssh2_knownhost_readline(kh, p, strlen(p),
-		    LIBSSH2_KNOWNHOST_FILE_OPENSSH);
-	}
-	if (ferror(fp))
-		r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: cannot read "
-		    "known_hosts %s", c->where, c->known_hosts);
-	free(line);
-	(void)fclose(fp);
-	return r;
-}
-
-/* Refuses the connection unless known_hosts holds the server's key. */
 static int
 sftp_check_hostkey(struct sftp_conn *c)
 {
-	LIBSSH2_KNOWNHOSTS *kh = NULL, *revoked = NULL;
-	struct libssh2_knownhost *entry = NULL;
-	const char *key, *tname;
-	char fp[64], hname[300];
+	const char *key;
 	size_t keylen = 0;
-	int type = 0, bit, mask, check, r;
+	int type = 0;
 
 	key = libssh2_session_hostkey(c->session, &keylen, &type);
 	if (key == NULL)
 		return sftp_fail(c, c->where, "host key");
-	hostkey_type(type, &tname, &bit);
-	if (hostkey_fingerprint((const unsigned char *)key, keylen, fp,
-	    sizeof(fp)) != 0)
-		return mig_seterr_ssl(c->ctx, MIG_ERR_CRYPTO,
-		    "%s: host key fingerprint", c->where);
-	hostkey_hostname(c, hname, sizeof(hname));
-	kh = libssh2_knownhost_init(c->session);
-	revoked = libssh2_knownhost_init(c->session);
-	if (kh == NULL || revoked == NULL) {
-		r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_free;
-	}
-	if ((r = hostkey_load(c, kh, revoked)) != 0)
-		goto out_free;
-	mask = LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-	    bit;
-	if (libssh2_knownhost_checkp(revoked, c->host, c->port, key, keylen,
-	    mask, &entry) == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
-		r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: the %s host key "
-		    "%s of %s is marked @revoked in %s; refusing to connect",
-		    c->where, tname, fp, hname, c->known_hosts);
-		goto out_free;
-	}
-	check = libssh2_knownhost_checkp(kh, c->host, c->port, key, keylen,
-	    mask, &entry);
-	switch (check) {
-	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-		r = 0;
-		break;
-	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-		r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: WARNING: REMOTE "
-		    "HOST KEY CHANGED for %s: the server offers %s key %s, "
-		    "which is not the key recorded in %s. Someone could be "
-		    "eavesdropping on you right now (possible "
-		    "man-in-the-middle attack), or the host key was replaced. "
-		    "Refusing to connect. If the change is expected, verify "
-		    "the new fingerprint out of band, remove the old entry "
-		    "with: ssh-keygen -R '%s' -f %s, and add the new one",
-		    c->where, hname, tname, fp, c->known_hosts, hname,
-		    c->known_hosts);
-		break;
-	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-		r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: unknown host "
-		    "%s: its %s key fingerprint is %s and %s has no key for "
-		    "it; refusing to connect. Check the fingerprint out of "
-		    "band, then add the key with: ssh-keyscan -p %d %s >> %s",
-		    c->where, hname, tname, fp, c->known_hosts, c->port,
-		    c->host, c->known_hosts);
-		break;
-	default:
-		r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: cannot check "
-		    "the %s host key %s against %s; refusing to connect",
-		    c->where, tname, fp, c->known_hosts);
-		break;
-	}
-out_free:
-	if (revoked != NULL)
-		libssh2_knownhost_free(revoked);
-	if (kh != NULL)
-		libssh2_knownhost_free(kh);
-	return r;
+	return mig_kh_verify(c->ctx, c->where, c->known_hosts, c->host,
+	    c->port, (const unsigned char *)key, keylen,
+	    hostkey_type_name(type));
 }
 
 /*

@@ -600,7 +600,7 @@ test_transport_sftp__hashed_known_hosts(void **state)
 	base_cfg(&e, &cfg);
 	content = slurp(hashed);
 	assert_null(strstr(content, "127.0.0.1"));
-	/* Lines libssh2 cannot parse are skipped, not fatal. */
+	/* Unreadable lines and other hosts' markers are skipped, not fatal. */
 	(void)snprintf(buf, sizeof(buf), "example.org sk-ssh-ed25519@openssh"
 	    ".com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIA==\n"
 	    "@cert-authority *.example.org ssh-ed25519 AAAA\n%s", content);
