@@ -19,7 +19,7 @@ _migrate_options()
 	run) echo '--dry-run -n --jobs -j --full --new-run --shard --run-id
 	    --no-progress --json --identity -i --help -h' ;;
 	'plan check') echo '--json --help -h' ;;
-	verify) echo '--run --deep --identity -i --json --help -h' ;;
+	verify) echo '--run --deep --identity -i --key --json --help -h' ;;
 	restore) echo '--run --identity -i --passphrase -p --to --help -h' ;;
 	'audit show') echo '--run --event --since --until --json --help -h' ;;
 	'audit verify') echo '--key -k --help -h' ;;
@@ -38,7 +38,7 @@ _migrate_takes_arg()
 	case "$1 $2" in
 	'run --jobs' | 'run -j' | 'run --shard' | 'run --run-id' | \
 	'run --identity' | 'run -i' | \
-	'verify --run' | 'verify --identity' | 'verify -i' | \
+	'verify --run' | 'verify --identity' | 'verify -i' | 'verify --key' | \
 	'restore --run' | 'restore --identity' | 'restore -i' | \
 	'restore --to' | \
 	'audit show --run' | 'audit show --event' | 'audit show --since' | \

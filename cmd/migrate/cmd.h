@@ -75,6 +75,13 @@ int	cmd_identities(char *const *files, size_t nfiles, bool passphrase,
 /* Opens the plan's audit log (creating its directory) and signing key. */
 int	cmd_open_audit(const struct mig_plan *p, struct mig_ctx *ctx,
 	    struct mig_sign_key **keyp, struct mig_audit_log **logp);
+/*
+ * The audit public key that checks seals: keyfile (--key), else the
+ * plan's signing_key.pub, else the public half of signing_key.  *pubp is
+ * NULL when there is neither (the plan does not seal).  Caller frees it.
+ */
+int	cmd_seal_pub(const char *keyfile, const struct mig_plan *p,
+	    struct mig_ctx *ctx, struct mig_sign_key **pubp);
 /* "user@host" of this process. */
 void	cmd_actor(char *buf, size_t size);
 /* Number of online CPUs, at least 1. */

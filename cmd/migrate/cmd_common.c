@@ -213,6 +213,31 @@ out:
 	return r;
 }
 
+int
+cmd_seal_pub(const char *keyfile, const struct mig_plan *p,
+    struct mig_ctx *ctx, struct mig_sign_key **pubp)
+{
+	char pub[PATH_MAX];
+	int r;
+
+	*pubp = NULL;
+	if (keyfile != NULL)
+		return mig_sign_pubkey_load(keyfile, ctx, pubp);
+	if (p == NULL || p->signing_key == NULL)
+		return 0;
+	/* keygen --signing writes FILE.pub beside FILE. */
+	if ((size_t)snprintf(pub, sizeof(pub), "%s.pub", p->signing_key) <
+	    sizeof(pub) && access(pub, R_OK) == 0)
+		r = mig_sign_pubkey_load(pub, ctx, pubp);
+	else
+		r = mig_sign_pubkey_load(p->signing_key, ctx, pubp);
+	if (r != 0)
+		return mig_preferr(ctx, "%s: [audit] signing_key: runs of this "
+		    "plan are sealed and their seals need the public key "
+		    "(give it with --key FILE)", p->file);
+	return 0;
+}
+
 void
 cmd_actor(char *buf, size_t size)
 {

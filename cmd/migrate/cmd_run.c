@@ -310,6 +310,7 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	o.tcfg = &tcfg;
 	o.recipients = rs;
 	o.audit = log;
+	o.seal_key = key;
 	o.jobs = jobs > 0 ? (int)jobs : cmd_ncpus();
 	o.progress = on_progress;
 	o.note = on_note;

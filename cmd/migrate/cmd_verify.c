@@ -15,13 +15,14 @@
 #include "migrate/error.h"
 #include "migrate/plan.h"
 #include "migrate/run.h"
+#include "migrate/sign.h"
 #include "migrate/transport.h"
 
 #include "cmd.h"
 
 const char *const cmd_verify_usage[] = {
-	"migrate verify PLAN [--run ID] [--deep -i IDENTITY] [--json]",
-	"migrate verify BAGDIR [--json]",
+	"migrate verify PLAN [--run ID] [--deep -i IDENTITY] [--key PUB] [--json]",
+	"migrate verify BAGDIR [--key PUB] [--json]",
 	NULL
 };
 
@@ -64,10 +65,13 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		{ "deep", no_argument, NULL, 'd' },
 		{ "identity", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct mig_verify_opts o;
+	struct mig_sign_key *pub = NULL;
+	const char *keyfile = NULL;
 	struct mig_verify_summary sum;
 	struct mig_transport_config tcfg;
 	struct mig_plan *plan = NULL;
@@ -99,6 +103,9 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		case 'J':
 			ui.json = true;
 			break;
+		case 'k':
+			keyfile = optarg;
+			break;
 		case 'h':
 			return cmd_help(cmd_verify_usage);
 		default:
@@ -123,6 +130,8 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 			    "directory is checked without --run or --deep");
 		}
 		o.bag_dir = argv[optind];
+		if ((r = cmd_seal_pub(keyfile, NULL, ctx, &pub)) != 0)
+			goto out;
 	} else {
 		if ((r = cmd_load_plan(argv[optind], ctx, &plan)) != 0 ||
 		    (r = cmd_transport_config(plan, &tcfg, ctx)) != 0)
@@ -130,10 +139,13 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		if (o.deep && (r = cmd_identities(idfiles, nid, false, NULL,
 		    plan, ctx, &ids)) != 0)
 			goto out;
+		if ((r = cmd_seal_pub(keyfile, plan, ctx, &pub)) != 0)
+			goto out;
 		o.plan = plan;
 		o.tcfg = &tcfg;
 		o.identities = ids;
 	}
+	o.seal_pub = pub;
 	th = cmd_testhook_new();
 	o.hook = cmd_testhook_get(th);
 	r = mig_verify_run(&o, &sum, ctx);
@@ -150,6 +162,10 @@ out:
 		    o.deep, "audit_head_ok", sum.audit_head_ok, "findings",
 		    ui.findings);
 
+		json_object_set_new(doc, "on_record", json_boolean(
+		    sum.on_record));
+		json_object_set_new(doc, "sealed", json_boolean(sum.sealed));
+
 		ui.findings = NULL;
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -160,19 +176,28 @@ out:
 		if (sum.shards > 0)
 			(void)snprintf(shards, sizeof(shards), " (%d shards)",
 			    sum.shards);
-		printf("ok: %s%s%s: %llu objects, %llu bytes, BagIt %s%s%s\n",
+		printf("ok: %s%s%s: %llu objects, %llu bytes, BagIt %s%s%s%s\n",
 		    sum.run_id[0] != '\0' ? "run " : "",
 		    sum.run_id[0] != '\0' ? sum.run_id : o.bag_dir,
 		    shards, (unsigned long long)sum.objects,
 		    (unsigned long long)sum.bytes, sum.bag_version,
-		    plan != NULL ? ", audit head in the log" : "",
+		    plan != NULL ? ", as on record in the audit log" : "",
+		    sum.sealed ? ", seal verified" : "",
 		    o.deep ? ", every object decrypted and checked" : "");
+		if (pub == NULL)
+			cmd_warn("note: %s", plan != NULL ? "runs of this plan "
+			    "are not sealed (no [audit] signing_key): they are "
+			    "checked against accidents and the audit log, not "
+			    "against someone who can write to the lake and the "
+			    "log" : "no --key: the bag's seal, if any, was not "
+			    "checked; BagIt checks only catch accidents");
 	}
 	json_decref(ui.findings);
 	status = r == 0 ? EXIT_OK : cmd_fail(ctx, r);
 	mig_verify_summary_free(&sum);
 	mig_age_identities_free(ids);
 	mig_plan_free(plan);
+	mig_sign_key_free(pub);
 	cmd_testhook_free(th);
 	return status;
 }

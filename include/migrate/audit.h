@@ -18,6 +18,7 @@
 #ifndef MIGRATE_AUDIT_H
 #define MIGRATE_AUDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -49,7 +50,9 @@ struct mig_sign_key;
 #define MIG_AUDIT_OBJ_SKIPPED	"object.skipped"
 #define MIG_AUDIT_OBJ_FAILED	"object.failed"
 #define MIG_AUDIT_OBJ_RETAINED	"object.retained"
+#define MIG_AUDIT_OBJ_REMOVED	"object.removed"	/* from an unfinished bag */
 #define MIG_AUDIT_SRC_DELETED	"source.deleted"
+#define MIG_AUDIT_SRC_DELETING	"source.deleting"	/* intent, synced */
 #define MIG_AUDIT_VERIFY_OK	"verify.ok"
 #define MIG_AUDIT_VERIFY_FAILED	"verify.failed"
 #define MIG_AUDIT_SEC_REFUSED	"security.refused"
@@ -107,6 +110,11 @@ int	mig_audit_emit(struct mig_audit_log *log, const char *run,
 int	mig_audit_checkpoint(struct mig_audit_log *log, const char *run,
 	    char head_out[MIG_AUDIT_HEXLEN + 1], struct mig_ctx *ctx);
 
+/*
+ * fsyncs the log: what was appended so far survives a crash (an intent
+ * recorded before an irreversible step, e.g. source.deleting).
+ */
+int	mig_audit_sync(struct mig_audit_log *log, struct mig_ctx *ctx);
 /*
  * fsyncs and closes the log and frees it; NULL is a no-op.  Returns
  * MIG_ERR_IO (with the log still freed) when fsync or close fail.
@@ -166,6 +174,63 @@ int	mig_audit_verify(const char *path, const struct mig_sign_key *pub,
  */
 int	mig_audit_find_head(const char *path, const char *head_hex,
 	    struct mig_ctx *ctx);
+
+/* ---- Runs on record (lib/audit/runs.c) -------------------------------- */
+
+/* A checkpoint of a run. */
+struct mig_audit_cp {
+	uint64_t	seq;
+	char		head[MIG_AUDIT_HEXLEN + 1];
+	bool		signed_;	/* carries a sig (verified with a key) */
+};
+
+/* One bag of a run: the run itself, or one shard ("K/N") of it. */
+struct mig_audit_bag {
+	char		shard[16];		/* "" or "K/N" */
+	char		dir[1024];		/* run.start "dir" */
+	bool		started;
+	bool		complete;		/* a run.end "complete" */
+	bool		nothing_new;		/* a run.end "nothing new" */
+	uint64_t	end_seq;		/* of the last complete run.end */
+	uint64_t	objects;		/* its "objects" */
+	char		manifest_sha256[MIG_AUDIT_HEXLEN + 1]; /* or "" */
+	/* SHA-256 of migrate-manifest.json.age as stored, or "" */
+	char		snapshot_sha256[MIG_AUDIT_HEXLEN + 1];
+};
+
+struct mig_audit_run {
+	char			 id[32];
+	uint64_t		 first_seq;	/* its first run.start */
+	struct mig_audit_bag	*bags;
+	size_t			 nbags;
+	struct mig_audit_cp	*cps;		/* in log order */
+	size_t			 ncps, cpcap;
+};
+
+/* The runs of one plan, in the order they first started. */
+struct mig_audit_runs {
+	struct mig_audit_run	*v;
+	size_t			 n, cap;
+};
+
+/*
+ * Reads the log at path in one pass, verifying it as mig_audit_verify()
+ * does (pub may be NULL), and collects the runs of plan.  With want_run
+ * and storedp, *storedp gets a JSON object mapping every object the log
+ * says was stored in want_run (bag-relative "data/..." path) to the array
+ * of ciphertext SHA-256s recorded for it (one per landing attempt); the
+ * caller decrefs it.  Returns 0; MIG_ERR_VERIFY (rep says where) when the
+ * chain or a signature is broken; MIG_ERR_IO/MIG_ERR_NOTFOUND when the
+ * log cannot be read.  Caller frees *out with mig_audit_runs_free().
+ */
+int	mig_audit_runs_read(const char *path, const char *plan,
+	    const struct mig_sign_key *pub, const char *want_run,
+	    json_t **storedp, struct mig_audit_runs *out,
+	    struct mig_audit_report *rep, struct mig_ctx *ctx);
+void	mig_audit_runs_free(struct mig_audit_runs *runs);
+/* The run with that id, or NULL.  Borrowed from runs. */
+const struct mig_audit_run *mig_audit_runs_find(
+	    const struct mig_audit_runs *runs, const char *id);
 
 /* ---- Review (audit show) -------------------------------------------- */
 

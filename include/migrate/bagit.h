@@ -112,6 +112,16 @@ struct mig_bag_info {
 int	mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
 	    const struct mig_bag_manifest *m, const struct mig_bag_info *info,
 	    struct mig_ctx *ctx);
+/* The same, and the hex SHA-256 of the tagmanifest-sha256.txt written. */
+int	mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
+	    const struct mig_bag_manifest *m, const struct mig_bag_info *info,
+	    char tagmanifest_hex[65], struct mig_ctx *ctx);
+/*
+ * The hex SHA-256 of the manifest-sha256.txt that mig_bag_write_tags()
+ * would write for m now (recorded in the audit log before the bag is).
+ */
+int	mig_bag_manifest_digest(const struct mig_bag_manifest *m,
+	    char hex[65], struct mig_ctx *ctx);
 
 /* --- Validator --------------------------------------------------------- */
 
@@ -214,5 +224,58 @@ const char *mig_bag_report_info(const struct mig_bag_report *rep,
 
 /* "missing", "extra", "altered", "truncated", "oxum", "fetch", "format". */
 const char *mig_bag_kind_name(enum mig_bag_kind kind);
+
+/* --- Seal (lib/lake/seal.c) --------------------------------------------- */
+
+struct mig_sign_key;
+
+/* The seal's name in the bag (a tag file no tag manifest lists). */
+#define MIG_SEAL_FILE	"seal"
+/* Longest seal accepted (the note with its signature lines). */
+#define MIG_SEAL_MAX	8192
+
+/*
+ * What a run's seal signs: the bag's identity and the hash of its tag
+ * manifest (which covers bag-info.txt, manifest-sha256.txt and
+ * migrate-manifest.json.age).  Strings are NUL-terminated.
+ */
+struct mig_seal {
+	char	run[32];		/* run id */
+	char	dir[1024];		/* the bag, relative to the lake root */
+	char	plan[256];		/* plan name */
+	char	plan_sha256[65];
+	char	tagmanifest_sha256[65];
+	char	audit_head[65];		/* the run's Migrate-Audit-Head */
+};
+
+/*
+ * C2SP signed notes (https://c2sp.org/signed-note), Ed25519 only.
+ * mig_note_sign: text (len bytes, ending in a newline) followed by a blank
+ * line and "— NAME base64(key id || signature)"; caller frees *notep.
+ * mig_note_open: 0 when note[0..len) carries a signature line by (name,
+ * key id of pub) that verifies over its text; *textlenp gets the text's
+ * length.  MIG_ERR_FORMAT when it is not a note, MIG_ERR_VERIFY when no
+ * such signature verifies.
+ */
+int	mig_note_sign(const struct mig_sign_key *key, const char *name,
+	    const char *text, size_t len, char **notep, struct mig_ctx *ctx);
+int	mig_note_open(const char *note, size_t len, const char *name,
+	    const struct mig_sign_key *pub, size_t *textlenp,
+	    struct mig_ctx *ctx);
+
+/*
+ * A C2SP signed note of s by key (see lib/lake/seal.c for the format).
+ * Caller frees *notep (NUL-terminated).
+ */
+int	mig_seal_make(const struct mig_sign_key *key, const struct mig_seal *s,
+	    char **notep, struct mig_ctx *ctx);
+/*
+ * Parses note[0..len) and checks its signature under pub.  0 and *s filled
+ * when valid; MIG_ERR_FORMAT when it is not a seal; MIG_ERR_VERIFY when no
+ * signature by pub verifies.  The caller compares *s with the bag.
+ */
+int	mig_seal_verify(const char *note, size_t len,
+	    const struct mig_sign_key *pub, struct mig_seal *s,
+	    struct mig_ctx *ctx);
 
 #endif /* MIGRATE_BAGIT_H */

@@ -18,6 +18,7 @@ struct mig_age_recipients;
 struct mig_age_identities;
 struct mig_transport_config;
 struct mig_testhook;
+struct mig_sign_key;
 
 /* Longest relative path accepted from a source (bytes). */
 #define MIG_PATH_MAX	4000
@@ -31,6 +32,14 @@ struct mig_inv_entry {
 	long		 mtime_nsec;
 	mode_t		 mode;		/* permission bits */
 	bool		 via_link;	/* reached through an inside symlink */
+	/*
+	 * Identity: a file is read (and deleted by delete_source) only if
+	 * (dev, ino, size, mtime, ctime) are still these.
+	 */
+	dev_t		 dev;
+	ino_t		 ino;
+	time_t		 ctime;
+	long		 ctime_nsec;
 };
 
 struct mig_inventory {
@@ -42,8 +51,9 @@ struct mig_inventory {
 };
 
 enum mig_inv_note {
-	MIG_INV_SKIPPED,	/* not a regular file, unreadable, ... */
-	MIG_INV_REFUSED		/* name or link would escape: security */
+	MIG_INV_SKIPPED,	/* not a regular file, a link not followed */
+	MIG_INV_REFUSED,	/* name or link would escape: security */
+	MIG_INV_FAILED		/* could not be read: the run is partial */
 };
 
 struct mig_inventory_opts {
@@ -97,6 +107,8 @@ struct mig_run_opts {
 	/* Identity for the deep verify before delete_source; may be NULL. */
 	const struct mig_age_identities		*identities;
 	struct mig_audit_log			*audit;	/* borrowed */
+	/* The audit key: each bag is sealed with it; NULL: unsealed. */
+	const struct mig_sign_key		*seal_key;
 	int		 jobs;		/* workers, >= 1 */
 	bool		 dry_run;	/* list, write nothing anywhere */
 	bool		 full;		/* land unchanged files too */
@@ -167,6 +179,12 @@ struct mig_verify_opts {
 	const char				*run_id;	/* NULL: latest */
 	const char				*bag_dir;	/* with plan NULL */
 	const struct mig_age_identities		*identities; /* deep */
+	/*
+	 * The plan's audit public key: bags are accepted only with a seal
+	 * it verifies (and, for a bag directory, its seal is checked).
+	 * NULL: the plan does not sign, its runs are not sealed.
+	 */
+	const struct mig_sign_key		*seal_pub;
 	bool					 deep;
 	/* One call per problem found (kind, path, detail). */
 	void		(*finding)(void *arg, enum mig_finding_kind kind,
@@ -184,14 +202,19 @@ struct mig_verify_summary {
 	uint64_t	 deep_objects;	/* decrypted and checked */
 	uint64_t	 findings;
 	bool		 audit_head_ok;
+	bool		 on_record;	/* agrees with the audit log */
+	bool		 sealed;	/* every seal checked with the key */
 	char		 bag_version[16];
 	int		 shards;	/* shards checked, 0 when not sharded */
 };
 
 /*
- * Verifies a landed run (or any BagIt bag directory).  0 when every check
- * passed, MIG_ERR_VERIFY when something does not match (each reported
- * through opts->finding), other errors when it could not check.
+ * Verifies a landed run (or any BagIt bag directory).  A run is found and
+ * accepted through the plan's audit log (lib/run/trust.c): latest is the
+ * last run on record as complete.  0 when every check passed,
+ * MIG_ERR_VERIFY when something does not match (each reported through
+ * opts->finding), MIG_ERR_PARTIAL when the run is in progress or
+ * unfinished, other errors when it could not check.
  */
 int	mig_verify_run(const struct mig_verify_opts *opts,
 	    struct mig_verify_summary *sum, struct mig_ctx *ctx);

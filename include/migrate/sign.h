@@ -8,12 +8,14 @@
 #ifndef MIGRATE_SIGN_H
 #define MIGRATE_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mig_ctx;
 struct mig_sign_key;
 
 #define MIG_SIGN_SIGLEN	64
+#define MIG_SIGN_PUBLEN	32
 
 /*
  * Generates a key pair and writes path (private, created O_EXCL with mode
@@ -30,6 +32,12 @@ int	mig_sign_key_load(const char *path, struct mig_ctx *ctx,
 /* Loads a public key (or the public half of a private key file). */
 int	mig_sign_pubkey_load(const char *path, struct mig_ctx *ctx,
 	    struct mig_sign_key **keyp);
+/*
+ * A key from its raw 32 bytes (RFC 8032): the private seed when private,
+ * else the public key.  For test vectors.  Caller frees *keyp.
+ */
+int	mig_sign_key_from_raw(const unsigned char raw[32], bool private,
+	    struct mig_ctx *ctx, struct mig_sign_key **keyp);
 void	mig_sign_key_free(struct mig_sign_key *key);
 
 /* Signs msg into sig (MIG_SIGN_SIGLEN bytes). */
@@ -39,6 +47,9 @@ int	mig_sign(const struct mig_sign_key *key, const void *msg, size_t len,
 int	mig_sign_verify(const struct mig_sign_key *key, const void *msg,
 	    size_t len, const unsigned char sig[MIG_SIGN_SIGLEN],
 	    struct mig_ctx *ctx);
+/* The raw 32-byte Ed25519 public key (RFC 8032). */
+int	mig_sign_public_raw(const struct mig_sign_key *key,
+	    unsigned char raw[MIG_SIGN_PUBLEN], struct mig_ctx *ctx);
 /*
  * Lowercase hex SHA-256 of the raw 32-byte public key, NUL-terminated
  * (65 bytes).  This is the "key" field of a signed checkpoint.

@@ -722,3 +722,11 @@ mig_audit_checkpoint(struct mig_audit_log *log, const char *run,
 	unlock_log(log);
 	return rc;
 }
+
+int
+mig_audit_sync(struct mig_audit_log *log, struct mig_ctx *ctx)
+{
+	if (log == NULL)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "audit: no log");
+	return sync_log(log, ctx);
+}

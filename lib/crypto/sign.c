@@ -202,6 +202,27 @@ mig_sign_pubkey_load(const char *path, struct mig_ctx *ctx,
 	return load(path, false, ctx, keyp);
 }
 
+int
+mig_sign_key_from_raw(const unsigned char raw[32], bool private,
+    struct mig_ctx *ctx, struct mig_sign_key **keyp)
+{
+	struct mig_sign_key *k;
+
+	*keyp = NULL;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	k->private = private;
+	k->pkey = private ?
+	    EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, raw, 32) :
+	    EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+	if (k->pkey == NULL) {
+		free(k);
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "Ed25519 key");
+	}
+	*keyp = k;
+	return 0;
+}
+
 void
 mig_sign_key_free(struct mig_sign_key *key)
 {
@@ -261,19 +282,32 @@ out_free:
 }
 
 int
+mig_sign_public_raw(const struct mig_sign_key *key,
+    unsigned char raw[MIG_SIGN_PUBLEN], struct mig_ctx *ctx)
+{
+	size_t rawlen = MIG_SIGN_PUBLEN;
+
+	if (key == NULL ||
+	    EVP_PKEY_get_raw_public_key(key->pkey, raw, &rawlen) != 1 ||
+	    rawlen != MIG_SIGN_PUBLEN)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "Ed25519 public "
+		    "key");
+	return 0;
+}
+
+int
 mig_sign_fingerprint(const struct mig_sign_key *key, char out[65],
     struct mig_ctx *ctx)
 {
 	static const char hx[] = "0123456789abcdef";
-	unsigned char raw[32], md[32];
-	size_t rawlen = sizeof(raw);
+	unsigned char raw[MIG_SIGN_PUBLEN], md[32];
 	unsigned int mdlen = 0;
-	int i;
+	int i, r;
 
-	if (key == NULL ||
-	    EVP_PKEY_get_raw_public_key(key->pkey, raw, &rawlen) != 1 ||
-	    rawlen != sizeof(raw) ||
-	    EVP_Digest(raw, rawlen, md, &mdlen, EVP_sha256(), NULL) != 1)
+	if ((r = mig_sign_public_raw(key, raw, ctx)) != 0)
+		return r;
+	if (EVP_Digest(raw, sizeof(raw), md, &mdlen, EVP_sha256(),
+	    NULL) != 1)
 		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "Ed25519 public "
 		    "key fingerprint");
 	for (i = 0; i < 32; i++) {

@@ -443,13 +443,75 @@ check_info(const struct mig_bag_info *info, struct mig_ctx *ctx)
 	return 0;
 }
 
+/* manifest-sha256.txt, sorted by path, into *man (empty when no payload). */
+static int
+render_manifest(const struct mig_bag_manifest *m, struct text *man,
+    struct mig_ctx *ctx)
+{
+	const struct pentry **sorted;
+	char hex[65], *enc;
+	size_t i;
+
+	if ((sorted = calloc(m->npe + 1, sizeof(*sorted))) == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	for (i = 0; i < m->npe; i++)
+		sorted[i] = &m->pe[i];
+	if (m->npe > 1)
+		qsort(sorted, m->npe, sizeof(*sorted), cmp_pentry);
+	for (i = 0; i < m->npe; i++) {
+		if ((enc = mig_bag_path_encode(sorted[i]->path)) == NULL) {
+			man->nomem = true;
+			break;
+		}
+		hex_encode(sorted[i]->sha, 32, hex);
+		text_add(man, hex);
+		text_add(man, "  data/");
+		text_add(man, enc);
+		text_add(man, "\n");
+		free(enc);
+	}
+	free(sorted);
+	/* An empty payload still needs its manifest file. */
+	if (man->p == NULL)
+		text_add(man, "");
+	if (man->nomem || man->p == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int
+mig_bag_manifest_digest(const struct mig_bag_manifest *m, char hex[65],
+    struct mig_ctx *ctx)
+{
+	struct text man = { 0 };
+	unsigned char sha[32];
+	int r;
+
+	if ((r = render_manifest(m, &man, ctx)) == 0) {
+		if (EVP_Digest(man.p, man.len, sha, NULL, EVP_sha256(),
+		    NULL) != 1)
+			r = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
+		else
+			hex_encode(sha, 32, hex);
+	}
+	free(man.p);
+	return r;
+}
+
 int
 mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
     const struct mig_bag_manifest *m, const struct mig_bag_info *info,
     struct mig_ctx *ctx)
 {
+	return mig_bag_write_tags_digest(t, bagdir, m, info, NULL, ctx);
+}
+
+int
+mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
+    const struct mig_bag_manifest *m, const struct mig_bag_info *info,
+    char tagmanifest_hex[65], struct mig_ctx *ctx)
+{
 	struct text decl = { 0 }, binfo = { 0 }, man = { 0 }, tman = { 0 };
-	const struct pentry **sorted = NULL;
 	struct tagsum *sums = NULL;
 	unsigned char tsha[32];
 	char hex[65], num[64], *enc;
@@ -458,8 +520,7 @@ mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
 
 	if ((r = check_info(info, ctx)) != 0)
 		return r;
-	if ((sorted = calloc(m->npe + 1, sizeof(*sorted))) == NULL ||
-	    (sums = calloc(m->nte + 3, sizeof(*sums))) == NULL) {
+	if ((sums = calloc(m->nte + 3, sizeof(*sums))) == NULL) {
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -469,24 +530,8 @@ mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
 		r = from_transport(t, ctx, r);
 		goto out;
 	}
-
-	/* manifest-sha256.txt, sorted by path. */
-	for (i = 0; i < m->npe; i++)
-		sorted[i] = &m->pe[i];
-	if (m->npe > 1)
-		qsort(sorted, m->npe, sizeof(*sorted), cmp_pentry);
-	for (i = 0; i < m->npe; i++) {
-		if ((enc = mig_bag_path_encode(sorted[i]->path)) == NULL) {
-			man.nomem = true;
-			break;
-		}
-		hex_encode(sorted[i]->sha, 32, hex);
-		text_add(&man, hex);
-		text_add(&man, "  data/");
-		text_add(&man, enc);
-		text_add(&man, "\n");
-		free(enc);
-	}
+	if ((r = render_manifest(m, &man, ctx)) != 0)
+		goto out;
 
 	/* bag-info.txt in the caller's order, Payload-Oxum last. */
 	for (i = 0; info != NULL && i < info->ntags; i++) {
@@ -505,14 +550,7 @@ mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
 
 	text_add(&decl, "BagIt-Version: 1.0\n"
 	    "Tag-File-Character-Encoding: UTF-8\n");
-	if (man.nomem || binfo.nomem || decl.nomem) {
-		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	/* An empty payload still needs its manifest file. */
-	if (man.p == NULL)
-		text_add(&man, "");
-	if (binfo.p == NULL || man.p == NULL) {
+	if (binfo.nomem || decl.nomem || binfo.p == NULL) {
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -562,12 +600,13 @@ mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
 		goto out;
 	}
 	r = put_tag(t, bagdir, "tagmanifest-sha256.txt", &tman, tsha, ctx);
+	if (r == 0 && tagmanifest_hex != NULL)
+		hex_encode(tsha, 32, tagmanifest_hex);
 out:
 	free(decl.p);
 	free(binfo.p);
 	free(man.p);
 	free(tman.p);
-	free(sorted);
 	free(sums);
 	return r;
 }

@@ -578,6 +578,77 @@ static const struct scheme_key scheme_keys[] = {
 	{ NULL, NULL }
 };
 
+/*
+ * path made absolute and free of "." and ".." (the longest prefix that
+ * exists resolved by realpath(3), the rest lexically), into a new string.
+ */
+static char *
+canonical(const char *path)
+{
+	char buf[PATH_MAX], *real, *out, *slash;
+	size_t n;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		return NULL;
+	for (;;) {
+		if ((real = realpath(buf, NULL)) != NULL)
+			break;
+		if ((slash = strrchr(buf, '/')) == NULL) {
+			/* A relative name of which nothing exists. */
+			real = realpath(".", NULL);
+			buf[0] = '\0';
+			break;
+		}
+		*slash = '\0';
+		if (buf[0] == '\0') {
+			real = strdup("/");
+			break;
+		}
+	}
+	if (real == NULL)
+		return NULL;
+	n = strlen(buf);
+	if (path[n] == '\0' || strstr(path + n, "/..") != NULL ||
+	    strstr(path + n, "/./") != NULL)
+		return real;	/* nothing left, or too odd to append */
+	out = malloc(strlen(real) + strlen(path + n) + 2);
+	if (out != NULL)
+		(void)sprintf(out, "%s%s%s", strcmp(real, "/") == 0 ? "" : real,
+		    path[n] == '/' ? "" : "/", path + n);
+	free(real);
+	return out;
+}
+
+/*
+ * A lake inside the source would land the lake's own bags again on every
+ * run, each run larger than the last.
+ */
+static int
+check_lake_outside(struct loader *ld, const struct mig_toml_value *v)
+{
+	struct mig_plan *p = ld->plan;
+	char *lake, *src;
+	size_t n;
+	int r = 0;
+
+	if (p->lake_path == NULL || p->source_path == NULL)
+		return 0;
+	lake = canonical(p->lake_path);
+	src = canonical(p->source_path);
+	if (lake != NULL && src != NULL) {
+		n = strlen(src);
+		if (strncmp(lake, src, n) == 0 && (lake[n] == '\0' ||
+		    lake[n] == '/' || strcmp(src, "/") == 0))
+			r = perr(ld, mig_toml_value_pos(v), "destination.url: "
+			    "the lake %s is inside the source %s: every run "
+			    "would land the lake's own bags again; put the "
+			    "lake outside the source", lake, src);
+	}
+	free(lake);
+	free(src);
+	return r;
+}
+
 static int
 load_destination(struct loader *ld, const struct mig_toml_value *root)
 {
@@ -617,7 +688,7 @@ load_destination(struct loader *ld, const struct mig_toml_value *root)
 	if (strcmp(scheme, "file") == 0) {
 		r = resolve_path(ld, v, url.path, &p->lake_path);
 		mig_url_free(&url);
-		if (r != 0)
+		if (r != 0 || (r = check_lake_outside(ld, v)) != 0)
 			return r;
 	} else {
 		if (strcmp(scheme, "sftp") == 0 && url.user == NULL) {

@@ -227,6 +227,10 @@ inv_add(struct mig_inventory *inv, const char *path, const struct stat *st,
 	e->mtime_nsec = st->st_mtim.tv_nsec;
 	e->mode = st->st_mode & 07777;
 	e->via_link = via_link;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->ctime = st->st_ctim.tv_sec;
+	e->ctime_nsec = st->st_ctim.tv_nsec;
 	inv->count++;
 	inv->total_bytes += e->size;
 	return 0;
@@ -336,8 +340,12 @@ walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 				break;
 			continue;
 		}
+		/*
+		 * What cannot be looked at or walked into is a failure, not a
+		 * skip: the run must not call itself complete without it.
+		 */
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if ((r = report(w, MIG_INV_SKIPPED, rel,
+			if ((r = report(w, MIG_INV_FAILED, rel,
 			    strerror(errno))) != 0)
 				break;
 			continue;
@@ -347,8 +355,11 @@ walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 			if (sub < 0) {
-				r = report(w, MIG_INV_SKIPPED, rel,
-				    strerror(errno));
+				char why[256];
+
+				(void)snprintf(why, sizeof(why), "cannot read "
+				    "the directory: %s", strerror(errno));
+				r = report(w, MIG_INV_FAILED, rel, why);
 			} else {
 				r = walk_dir(w, sub, rel, depth + 1);
 				close(sub);

@@ -345,35 +345,45 @@ lake_max_version(struct mig_transport *t, const struct mig_plan *p,
 struct sweep {
 	struct mig_transport	*t;
 	const char		*dir;
+	const char		*rel;	/* dir relative to the walk's top */
 	struct mig_ctx		*ctx;
 	int			 depth;
+	bool			(*keep)(void *arg, const char *rel);
+	int			(*removed)(void *arg, const char *rel);
+	void			*arg;
 };
 
 static int
 sweep_one(void *arg, const char *name, const struct mig_tstat *st)
 {
 	struct sweep *sw = arg, sub;
-	char path[PATH_MAX];
+	char path[PATH_MAX], rel[PATH_MAX];
+	bool temp;
 	int r;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", sw->dir, name) >=
-	    sizeof(path))
+	    sizeof(path) || (size_t)snprintf(rel, sizeof(rel), "%s%s%s",
+	    sw->rel, sw->rel[0] != '\0' ? "/" : "", name) >= sizeof(rel))
 		return 0;
 	if (st->is_dir) {
 		if (sw->depth > 64)
 			return 0;
 		sub = *sw;
 		sub.dir = path;
+		sub.rel = rel;
 		sub.depth++;
 		return sw->t->ops->list(sw->t, path, sweep_one, &sub);
 	}
-	if (strstr(name, MIG_TMP_INFIX) == NULL)
+	temp = strstr(name, MIG_TMP_INFIX) != NULL;
+	if (!temp && (sw->keep == NULL || sw->keep(sw->arg, rel)))
 		return 0;
 	r = sw->t->ops->remove(sw->t, path);
 	if (r == MIG_ERR_NOTFOUND) {
 		mig_clearerr(sw->ctx);
-		r = 0;
+		return 0;
 	}
+	if (r == 0 && !temp && sw->removed != NULL)
+		r = sw->removed(sw->arg, rel);
 	return r;
 }
 
@@ -381,133 +391,20 @@ int
 lake_sweep_temps(struct mig_transport *t, const char *dir,
     struct mig_ctx *ctx)
 {
-	struct sweep sw = { t, dir, ctx, 0 };
+	return lake_prune(t, dir, NULL, NULL, NULL, ctx);
+}
+
+int
+lake_prune(struct mig_transport *t, const char *dir,
+    bool (*keep)(void *arg, const char *rel),
+    int (*removed)(void *arg, const char *rel), void *arg,
+    struct mig_ctx *ctx)
+{
+	struct sweep sw = { t, dir, "", ctx, 0, keep, removed, arg };
 
 	if (!exists(t, dir, ctx))
 		return 0;
 	return t->ops->list(t, dir, sweep_one, &sw);
-}
-
-/* --- Local state ------------------------------------------------------------ */
-
-int
-state_dir_for(const struct mig_plan *p, char *buf, size_t size)
-{
-	const char *log = p->audit_log;
-	size_t len = strlen(log);
-	int n;
-
-	/* audit/NAME.jsonl -> audit/NAME.state */
-	if (len > 6 && strcmp(log + len - 6, ".jsonl") == 0)
-		len -= 6;
-	n = snprintf(buf, size, "%.*s.state", (int)len, log);
-	return n < 0 || (size_t)n >= size ? MIG_ERR_INTERNAL : 0;
-}
-
-int
-state_mkdir_p(const char *dir, struct mig_ctx *ctx)
-{
-	char tmp[PATH_MAX], *p;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s", dir) >= sizeof(tmp))
-		return mig_seterr(ctx, MIG_ERR_IO, "%s: path too long", dir);
-	for (p = tmp + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		{
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-				return mig_seterr(ctx, MIG_ERR_IO,
-				    "mkdir %s: %s", tmp, strerror(errno));
-			*p = c;
-			if (c == '\0')
-				break;
-		}
-	}
-	return 0;
-}
-
-int
-state_read_json(const char *path, json_t **jp, struct mig_ctx *ctx)
-{
-	json_error_t jerr;
-
-	*jp = NULL;
-	if (access(path, F_OK) != 0 && errno == ENOENT)
-		return 0;
-	*jp = json_load_file(path, 0, &jerr);
-	if (*jp == NULL)
-		return mig_seterr(ctx, MIG_ERR_FORMAT, "%s:%d: %s", path,
-		    jerr.line, jerr.text);
-	return 0;
-}
-
-int
-state_write_json(const char *path, const json_t *j, struct mig_ctx *ctx)
-{
-	struct mig_writer *w = NULL;
-	char *text;
-	int r;
-
-	if ((text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	if ((r = mig_file_writer_new(path, 0600, true, ctx, &w)) == 0 &&
-	    (r = mig_writer_write(w, text, strlen(text))) == 0 &&
-	    (r = mig_writer_write(w, "\n", 1)) == 0)
-		r = mig_writer_close(w);
-	mig_writer_free(w);
-	free(text);
-	return r;
-}
-
-int
-state_read_current(const char *dir, char out[64], struct mig_ctx *ctx)
-{
-	char path[PATH_MAX];
-	json_t *j = NULL;
-	const char *id;
-	int r;
-
-	out[0] = '\0';
-	(void)snprintf(path, sizeof(path), "%s/current.json", dir);
-	if ((r = state_read_json(path, &j, ctx)) != 0 || j == NULL)
-		return r;
-	id = json_string_value(json_object_get(j, "run"));
-	if (id != NULL && lake_valid_run_id(id))
-		(void)snprintf(out, 64, "%s", id);
-	json_decref(j);
-	return 0;
-}
-
-int
-state_write_current(const char *dir, const char *run_id, const char *run_dir,
-    struct mig_ctx *ctx)
-{
-	char path[PATH_MAX];
-	json_t *j;
-	int r;
-
-	(void)snprintf(path, sizeof(path), "%s/current.json", dir);
-	j = json_pack("{s:s, s:s}", "run", run_id, "dir", run_dir);
-	if (j == NULL)
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	r = state_write_json(path, j, ctx);
-	json_decref(j);
-	return r;
-}
-
-int
-state_clear_current(const char *dir, struct mig_ctx *ctx)
-{
-	char path[PATH_MAX];
-
-	(void)snprintf(path, sizeof(path), "%s/current.json", dir);
-	if (unlink(path) != 0 && errno != ENOENT)
-		return mig_seterr(ctx, MIG_ERR_IO, "%s: %s", path,
-		    strerror(errno));
-	return 0;
 }
 
 static int

@@ -66,6 +66,11 @@ struct obj {
 	long			 mtime_nsec;
 	mode_t			 mode;
 	bool			 via_link;
+	/* Identity at inventory time (ino 0: an archive member). */
+	dev_t			 dev;
+	ino_t			 ino;
+	time_t			 ctime;
+	long			 ctime_nsec;
 	const char		*prev_sha;	/* last complete run, or NULL */
 	enum obj_state		 state;
 	char			 sha[65];	/* plaintext SHA-256 */
@@ -87,6 +92,8 @@ struct run {
 	char		 run_dir[PATH_MAX];
 	char		 state_dir[PATH_MAX];
 	char		 journal_path[PATH_MAX];
+	struct state_lock lock;		/* held for the whole run */
+	uint64_t	 inv_failed;	/* entries the inventory could not read */
 	bool		 archive_source;
 	regex_t		 part_re;
 	bool		 part_re_ok;
@@ -315,6 +322,17 @@ inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 		note(rn, "refused %s: %s", shown, why);
 		return audit(rn, MIG_AUDIT_SEC_REFUSED, f, rn->ctx);
 	}
+	if (kind == MIG_INV_FAILED) {
+		rn->inv_failed++;
+		pthread_mutex_lock(&rn->mu);
+		if (rn->first_failure[0] == '\0')
+			(void)snprintf(rn->first_failure,
+			    sizeof(rn->first_failure), "%.512s: %.400s", shown,
+			    why);
+		pthread_mutex_unlock(&rn->mu);
+		note(rn, "failed %s: %s", shown, why);
+		return audit(rn, MIG_AUDIT_OBJ_FAILED, f, rn->ctx);
+	}
 	rn->sum->skipped++;
 	note(rn, "skipped %s: %s", shown, why);
 	return audit(rn, MIG_AUDIT_OBJ_SKIPPED, f, rn->ctx);
@@ -322,7 +340,7 @@ inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 
 static int
 add_obj(struct run *rn, const char *path, uint64_t size, time_t mtime,
-    long nsec, mode_t mode, bool via_link)
+    long nsec, mode_t mode, bool via_link, struct obj **obp)
 {
 	struct obj *ob, *nv;
 
@@ -346,6 +364,8 @@ add_obj(struct run *rn, const char *path, uint64_t size, time_t mtime,
 	ob->via_link = via_link;
 	ob->seq = rn->nobj;
 	rn->nobj++;
+	if (obp != NULL)
+		*obp = ob;
 	return 0;
 }
 
@@ -392,7 +412,7 @@ inventory_archive(struct run *rn)
 		    name))
 			continue;
 		if ((r = add_obj(rn, name, e.size, e.mtime, 0, e.mode,
-		    false)) != 0)
+		    false, NULL)) != 0)
 			break;
 	}
 	mig_archive_free(ar);
@@ -459,9 +479,16 @@ inventory(struct run *rn)
 			return r;
 		for (i = 0; i < inv->count && r == 0; i++) {
 			struct mig_inv_entry *e = &inv->entries[i];
+			struct obj *ob;
 
 			r = add_obj(rn, e->path, e->size, e->mtime,
-			    e->mtime_nsec, e->mode, e->via_link);
+			    e->mtime_nsec, e->mode, e->via_link, &ob);
+			if (r == 0) {
+				ob->dev = e->dev;
+				ob->ino = e->ino;
+				ob->ctime = e->ctime;
+				ob->ctime_nsec = e->ctime_nsec;
+			}
 		}
 		mig_inventory_free(inv);
 		if (r != 0)
@@ -649,12 +676,20 @@ out:
 	return r;
 }
 
+/*
+ * The file is the one the inventory saw: same inode on the same device
+ * (a decoy of the same size and mtime elsewhere is not), same size,
+ * mtime and ctime.
+ */
 static bool
 same_stat(const struct obj *ob, const struct stat *st)
 {
 	return (uint64_t)st->st_size == ob->size &&
 	    st->st_mtim.tv_sec == ob->mtime &&
-	    st->st_mtim.tv_nsec == ob->mtime_nsec;
+	    st->st_mtim.tv_nsec == ob->mtime_nsec &&
+	    (ob->ino == 0 || (st->st_dev == ob->dev &&
+	    st->st_ino == ob->ino && st->st_ctim.tv_sec == ob->ctime &&
+	    st->st_ctim.tv_nsec == ob->ctime_nsec));
 }
 
 static int
@@ -1394,6 +1429,8 @@ out:
 
 /* --- Deciding the run ------------------------------------------------------------ */
 
+static int	commit_last(struct run *, const char *);
+
 static int
 put_marker(struct run *rn, const char *dir, const char *name,
     const char *text)
@@ -1450,6 +1487,22 @@ decide_run(struct run *rn, char abandoned[64])
 		cdir = json_string_value(json_object_get(j, "dir"));
 		(void)snprintf(dir, sizeof(dir), "%s", cdir != NULL ? cdir : "");
 		json_decref(j);
+		(void)join(marker, sizeof(marker), dir, "_SUCCESS");
+		if (dir[0] != '\0' && lake_has(rn, marker)) {
+			/*
+			 * Published, then interrupted before the local state
+			 * said so: finish that, and begin a new run.  The
+			 * published bag is never written again.
+			 */
+			if (!rn->o->dry_run &&
+			    (r = commit_last(rn, current)) != 0)
+				return r;
+			note(rn, "run %s was published before an interruption; "
+			    "its local state is now settled", current);
+			current[0] = '\0';
+		}
+	}
+	if (current[0] != '\0') {
 		if (!rn->o->new_run && !rn->si->versioned && dir[0] != '\0' &&
 		    (rn->o->run_id == NULL ||
 		    strcmp(rn->o->run_id, current) == 0)) {
@@ -1684,10 +1737,39 @@ write_last(struct run *rn)
 	    rn->run_dir, "objects", objs);
 	if (doc == NULL)
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	(void)join(path, sizeof(path), rn->state_dir, "last.json");
+	(void)join(path, sizeof(path), rn->state_dir, "last.json.next");
 	r = state_write_json(path, doc, rn->ctx);
 	json_decref(doc);
 	return r;
+}
+
+/*
+ * After _SUCCESS: last.json.next (written durably before it) becomes
+ * last.json, and the run is no longer unfinished.  A crash between the
+ * two is finished by the next run (settle_published), which never touches
+ * the published bag again.
+ */
+static int
+commit_last(struct run *rn, const char *run_id)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	json_t *j = NULL;
+	const char *id;
+	int r;
+
+	(void)join(from, sizeof(from), rn->state_dir, "last.json.next");
+	(void)join(to, sizeof(to), rn->state_dir, "last.json");
+	if ((r = state_read_json(from, &j, rn->ctx)) != 0)
+		return r;
+	id = json_string_value(json_object_get(j, "run"));
+	if (j != NULL && id != NULL && strcmp(id, run_id) == 0 &&
+	    rename(from, to) != 0) {
+		json_decref(j);
+		return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s", to,
+		    strerror(errno));
+	}
+	json_decref(j);
+	return state_clear_current(rn->state_dir, rn->ctx);
 }
 
 /* retain: compare with the previous inventory and audit every file. */
@@ -1734,6 +1816,99 @@ report_drift(struct run *rn)
 	}
 }
 
+/*
+ * The bag's seal (lib/lake/seal.c): the audit key's signature over the tag
+ * manifest, the run id, the bag's place and the audit head, so that
+ * nobody who can merely write to the lake can make a bag that verifies.
+ */
+static int
+put_seal(struct run *rn, const char *tagmanifest_hex, const char *head)
+{
+	struct mig_seal seal;
+	char path[PATH_MAX], *note = NULL;
+	int r;
+
+	memset(&seal, 0, sizeof(seal));
+	(void)snprintf(seal.run, sizeof(seal.run), "%s", rn->run_id);
+	if (strlen(rn->run_dir) >= sizeof(seal.dir))
+		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: run path too "
+		    "long for a seal", rn->run_dir);
+	memcpy(seal.dir, rn->run_dir, strlen(rn->run_dir) + 1);
+	(void)snprintf(seal.plan, sizeof(seal.plan), "%s", rn->p->name);
+	(void)snprintf(seal.plan_sha256, sizeof(seal.plan_sha256), "%s",
+	    rn->p->sha256);
+	memcpy(seal.tagmanifest_sha256, tagmanifest_hex, 65);
+	(void)snprintf(seal.audit_head, sizeof(seal.audit_head), "%s", head);
+	if ((r = mig_seal_make(rn->o->seal_key, &seal, &note, rn->ctx)) != 0)
+		return mig_preferr(rn->ctx, "%s: seal", rn->run_dir);
+	(void)join(path, sizeof(path), rn->run_dir, MIG_SEAL_FILE);
+	r = mig_transport_put(rn->t, path, note, strlen(note));
+	free(note);
+	return r;
+}
+
+/* --- Crash-exact resume: the bag holds exactly this run's objects ------------ */
+
+struct prune {
+	struct run	*rn;
+	json_t		*keep;		/* data/-relative dests of the bag */
+};
+
+static bool
+prune_keep(void *arg, const char *rel)
+{
+	return json_object_get(((struct prune *)arg)->keep, rel) != NULL;
+}
+
+static int
+prune_removed(void *arg, const char *rel)
+{
+	struct run *rn = ((struct prune *)arg)->rn;
+	char dest[PATH_MAX];
+
+	(void)snprintf(dest, sizeof(dest), "data/%s", rel);
+	note(rn, "removed %s from the unfinished bag: not in this run any "
+	    "more", dest);
+	return audit(rn, MIG_AUDIT_OBJ_REMOVED, json_pack("{s:s, s:s}",
+	    "dest", dest, "reason", "landed by an earlier attempt of this "
+	    "run, but its source file vanished or changed before the run "
+	    "finished"), rn->ctx);
+}
+
+/*
+ * A resumed run may find objects of its earlier attempts whose source
+ * files have since vanished (or files another hand put there): before the
+ * manifests are written, data/ is brought to exactly the objects of this
+ * bag, each removal audited, so that the bag verifies.
+ */
+static int
+reconcile_bag(struct run *rn, const struct obj *arch)
+{
+	struct prune pr = { rn, NULL };
+	char dir[PATH_MAX];
+	size_t i;
+	int r;
+
+	if ((pr.keep = json_object()) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
+		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
+
+		if (ob->dest != NULL && (ob == arch ||
+		    ob->state == OBJ_STORED || ob->state == OBJ_ALREADY) &&
+		    json_object_set_new(pr.keep, ob->dest + 5,
+		    json_true()) != 0) {
+			json_decref(pr.keep);
+			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		}
+	}
+	(void)join(dir, sizeof(dir), rn->run_dir, "data");
+	r = lake_prune(rn->t, dir, prune_keep, prune_removed, &pr, rn->ctx);
+	json_decref(pr.keep);
+	return r;
+}
+
 static int
 finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 {
@@ -1741,6 +1916,7 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	struct mig_bag_tag tags[8];
 	struct mig_bag_info info;
 	char path[PATH_MAX], hex[65], head[MIG_AUDIT_HEXLEN + 1], date[16];
+	char mdigest[65], tdigest[65];
 	char *text = NULL;
 	json_t *doc = NULL;
 	struct timespec t1;
@@ -1750,7 +1926,8 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	uint64_t nobj = 0, bytes = 0;
 	int r;
 
-	if ((r = check_landed(rn, arch)) != 0)
+	if ((rn->sum->resumed && (r = reconcile_bag(rn, arch)) != 0) ||
+	    (r = check_landed(rn, arch)) != 0)
 		return r;
 	if ((m = mig_bag_manifest_new()) == NULL)
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -1788,13 +1965,19 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	rn->sum->seconds = (double)(t1.tv_sec - t0->tv_sec) +
 	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-	if ((r = audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:f}", "outcome", "complete", "stored",
+	/*
+	 * The record holds the bag's object count and the digest of its
+	 * manifest: verify accepts the bag only if it agrees.
+	 */
+	if ((r = mig_bag_manifest_digest(m, mdigest, rn->ctx)) != 0 ||
+	    (r = audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
+	    " s:I, s:I, s:I, s:s, s:s, s:f}", "outcome", "complete", "stored",
 	    (json_int_t)rn->sum->stored, "unchanged",
 	    (json_int_t)rn->sum->unchanged, "failed", (json_int_t)0,
 	    "bytes_in", (json_int_t)rn->sum->bytes_in, "bytes_out",
 	    (json_int_t)rn->sum->bytes_out, "objects", (json_int_t)nobj,
-	    "seconds", rn->sum->seconds), rn->ctx)) != 0)
+	    "manifest_sha256", mdigest, "snapshot_sha256", hex, "seconds",
+	    rn->sum->seconds), rn->ctx)) != 0)
 		goto out;
 	head[0] = '\0';
 	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
@@ -1815,11 +1998,14 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	    "migrate " MIG_VERSION };
 	info.tags = tags;
 	info.ntags = i;
-	if ((r = mig_bag_write_tags(rn->t, rn->run_dir, m, &info,
-	    rn->ctx)) != 0 ||
+	if ((r = mig_bag_write_tags_digest(rn->t, rn->run_dir, m, &info,
+	    tdigest, rn->ctx)) != 0 ||
+	    (head[0] != '\0' && rn->o->seal_key != NULL &&
+	    (r = put_seal(rn, tdigest, head)) != 0) ||
 	    (r = point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
 		goto out;
-	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
+	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0 ||
+	    (r = write_last(rn)) != 0)
 		goto out;
 	if ((r = put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
 		goto out;
@@ -1865,6 +2051,8 @@ delete_sources(struct run *rn)
 	vo.tcfg = rn->o->tcfg;
 	vo.run_id = rn->run_id;
 	vo.identities = rn->o->identities;
+	/* A private key verifies its own signatures. */
+	vo.seal_pub = rn->o->seal_key;
 	vo.deep = true;
 	vo.finding = count_finding;
 	vo.arg = rn;
@@ -1977,6 +2165,7 @@ run_free(struct run *rn)
 	if (rn->journal_fd >= 0)
 		close(rn->journal_fd);
 	mig_transport_close(rn->t);
+	state_unlock(&rn->lock);
 	pthread_mutex_destroy(&rn->mu);
 }
 
@@ -2020,6 +2209,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	rn.ctx = ctx;
 	rn.sum = sum;
 	rn.journal_fd = -1;
+	rn.lock.fd = -1;
 	pthread_mutex_init(&rn.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
@@ -2038,13 +2228,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		}
 		rn.part_re_ok = true;
 	}
-	if ((r = state_dir_for(rn.p, rn.state_dir, sizeof(rn.state_dir))) != 0) {
-		r = mig_seterr(ctx, r, "state path too long");
-		goto out;
-	}
 	if (o->shard_n > 0) {
-		size_t n = strlen(rn.state_dir);
-
 		/* Shards on one machine keep separate resume state. */
 		if (o->shard_k < 0 || o->shard_k >= o->shard_n ||
 		    o->run_id == NULL || !lake_valid_run_id(o->run_id)) {
@@ -2057,9 +2241,23 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 			    "be sharded: every run is a new version", rn.p->file);
 			goto out;
 		}
-		(void)snprintf(rn.state_dir + n, sizeof(rn.state_dir) - n,
-		    "/shard-%d-of-%d", o->shard_k, o->shard_n);
 	}
+	/*
+	 * One run of a plan (of a shard) at a time: a second one fails fast
+	 * instead of taking the first one's run over.
+	 */
+	if ((r = state_dir_for(rn.p, o->shard_k, o->shard_n, rn.state_dir,
+	    sizeof(rn.state_dir), ctx)) != 0 ||
+	    (!o->dry_run && ((r = state_prepare(rn.p, o->shard_k, o->shard_n,
+	    rn.state_dir, ctx)) != 0 ||
+	    (r = state_lock(rn.state_dir, &rn.lock, ctx)) != 0))) {
+		if (r == MIG_ERR_AGAIN)
+			(void)mig_preferr(ctx, "%s", rn.p->file);
+		goto out;
+	}
+	if (rn.lock.previous[0] != '\0')
+		note(&rn, "took over the lock of a run that died (%s)",
+		    rn.lock.previous);
 	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0) {
 		/* Refused host key or certificate: on record, no run begun. */
 		if (r == MIG_ERR_SECURITY && o->audit != NULL && !o->dry_run) {
@@ -2140,6 +2338,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (abandoned[0] != '\0')
 			json_object_set_new(f, "abandoned",
 			    json_string(abandoned));
+		if (rn.lock.previous[0] != '\0')
+			json_object_set_new(f, "lock_taken_over",
+			    json_string(rn.lock.previous));
 		if ((r = audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0 ||
 		    (r = point(&rn, "run.started", rn.run_id, rn.nobj,
 		    ctx)) != 0)
@@ -2162,6 +2363,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		r = run_workers(&rn, o->jobs);
 	progress(&rn, 0, 0, true);
 	tally(&rn);
+	sum->failed += rn.inv_failed;
 	if (rn.si->one_archive && r == 0 && rn.nobj > 0) {
 		sum->bytes_out = arch.stored_size;
 		(void)audit(&rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
@@ -2185,7 +2387,8 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (o->audit != NULL)
 			(void)mig_audit_checkpoint(o->audit, rn.run_id, NULL,
 			    ctx);
-		if (r == 0 && sum->failed == rn.nobj && sum->already == 0)
+		if (r == 0 && rn.nobj > 0 && sum->failed - rn.inv_failed ==
+		    rn.nobj && sum->already == 0)
 			/* Nothing landed at all: not partial, a failure. */
 			r = mig_seterr(ctx, MIG_ERR_IO, "%s: every object "
 			    "failed, the first: %s", rn.run_dir,
@@ -2220,12 +2423,13 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (lake_has(&rn, rn.run_dir))
 			(void)put_marker(&rn, rn.run_dir, "_ABANDONED",
 			    "nothing new\n");
+		if ((r = write_last(&rn)) != 0)
+			goto out;
 	} else if ((r = finish(&rn, rn.si->one_archive && rn.nobj > 0 ?
 	    &arch : NULL, &t0)) != 0)
 		goto out;
 
-	if ((r = write_last(&rn)) != 0 ||
-	    (r = state_clear_current(rn.state_dir, ctx)) != 0)
+	if ((r = commit_last(&rn, rn.run_id)) != 0)
 		goto out;
 	(void)unlink(rn.journal_path);
 	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&

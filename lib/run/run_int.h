@@ -2,6 +2,7 @@
 #ifndef MIGRATE_RUN_INT_H
 #define MIGRATE_RUN_INT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,15 +53,43 @@ int	lake_max_version(struct mig_transport *t, const struct mig_plan *p,
 /* Removes leftover temporaries under dir, recursively. */
 int	lake_sweep_temps(struct mig_transport *t, const char *dir,
 	    struct mig_ctx *ctx);
+/*
+ * The same, and every file for which keep(arg, REL) is false (REL is
+ * relative to dir); removed(arg, REL) is told of each such file removed
+ * (its non-zero return stops the walk).
+ */
+int	lake_prune(struct mig_transport *t, const char *dir,
+	    bool (*keep)(void *arg, const char *rel),
+	    int (*removed)(void *arg, const char *rel), void *arg,
+	    struct mig_ctx *ctx);
 
 /*
- * Local run state, beside the audit log: STATE/current (the unfinished
- * run), STATE/RUNID.journal (objects landed in that run, JSON lines) and
- * STATE/last.json (plaintext digests of the last complete run, for
- * incremental runs and retain drift).  Plaintext digests are sensitive, so
- * they stay here, on the source side, and go to the lake only encrypted.
+ * Local run state (state.c): one directory per plan identity beside the
+ * audit log, STATE/current.json (the unfinished run), STATE/RUNID.journal
+ * (objects landed in it), STATE/last.json (plaintext digests of the last
+ * complete run, for incremental runs and retain drift) and STATE/lock.
  */
-int	state_dir_for(const struct mig_plan *p, char *buf, size_t size);
+/* The state directory of plan p (and shard k of n when n > 0). */
+int	state_dir_for(const struct mig_plan *p, int shard_k, int shard_n,
+	    char *buf, size_t size, struct mig_ctx *ctx);
+/*
+ * Creates dir (0700), checks or writes its identity.json, and moves the
+ * state of the layout before per-plan keys into it once.
+ */
+int	state_prepare(const struct mig_plan *p, int shard_k, int shard_n,
+	    const char *dir, struct mig_ctx *ctx);
+struct state_lock {
+	int	fd;		/* -1: not held */
+	char	previous[256];	/* holder line left by a process that died */
+	char	mine[256];	/* "pid P on HOST since T" */
+};
+/*
+ * Takes STATE/lock for the whole run.  MIG_ERR_AGAIN naming the holder
+ * when another live run has it.  lk->previous is non-empty when a dead
+ * holder's line was found (taken over: the caller audits it).
+ */
+int	state_lock(const char *dir, struct state_lock *lk, struct mig_ctx *ctx);
+void	state_unlock(struct state_lock *lk);
 int	state_read_current(const char *dir, char out[64], struct mig_ctx *ctx);
 int	state_write_current(const char *dir, const char *run_id,
 	    const char *run_dir, struct mig_ctx *ctx);
@@ -95,5 +124,55 @@ int	run_read_manifest(struct mig_transport *t, const char *run_dir,
 int	run_list_shards(struct mig_transport *t, const char *run_dir,
 	    char ***namesp, size_t *np, int *shardn, struct mig_ctx *ctx);
 void	run_free_names(char **names, size_t n);
+
+/* --- Trust: the audit log vouches for a bag (trust.c) --------------------- */
+
+#include "migrate/audit.h"
+#include "migrate/run.h"
+
+struct mig_sign_key;
+
+/* Where findings go: the verify opts' callback, or restore's. */
+struct trust_sink {
+	void	(*fn)(void *arg, enum mig_finding_kind kind, const char *path,
+		    const char *detail);
+	void	*arg;
+};
+
+struct run_trust {
+	const struct mig_sign_key	*pub;	/* borrowed; NULL: unsealed */
+	struct mig_audit_runs		 runs;	/* the plan's runs on record */
+	const struct mig_audit_run	*run;	/* the one resolved */
+	json_t				*stored; /* its objects on record */
+	char				 id[32];
+	char				 dir[PATH_MAX]; /* run dir (no shard) */
+};
+
+/*
+ * Resolves run_id (NULL: the last run on record as complete) through the
+ * plan's audit log and finds its one place in the lake.  0 when found;
+ * MIG_ERR_VERIFY with findings reported (log broken, run not on record,
+ * bag missing or copied); MIG_ERR_PARTIAL when the run is in progress or
+ * unfinished; MIG_ERR_NOTFOUND when there is no such run.  Findings
+ * other than fatal ones (a second copy) are reported and r stays 0.
+ * Caller must trust_close() tr in every case.
+ */
+int	trust_open(struct mig_transport *t, const struct mig_plan *p,
+	    const struct mig_sign_key *pub, const char *run_id,
+	    const struct trust_sink *sk, struct run_trust *tr,
+	    struct mig_ctx *ctx);
+/* The record of bag bagdir (the run dir or one of its shards), or NULL. */
+const struct mig_audit_bag *trust_bag(const struct run_trust *tr,
+	    const char *bagdir);
+/*
+ * Checks bag bagdir of the resolved run against the record (and its seal
+ * with tr->pub), reporting every disagreement to sk; info_head and
+ * info_extid are its bag-info Migrate-Audit-Head and External-Identifier
+ * (NULL when absent).  Returns 0 unless it could not check.
+ */
+int	trust_check_bag(struct mig_transport *t, const struct run_trust *tr,
+	    const char *bagdir, const char *info_head, const char *info_extid,
+	    const struct trust_sink *sk, struct mig_ctx *ctx);
+void	trust_close(struct run_trust *tr);
 
 #endif /* MIGRATE_RUN_INT_H */

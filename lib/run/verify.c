@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "migrate/age.h"
 #include "migrate/archive.h"
@@ -41,6 +42,7 @@ struct vctx {
 	struct mig_verify_summary	*sum;
 	struct mig_ctx			*ctx;
 	struct mig_transport		*t;
+	struct run_trust		 trust;
 	char				 run_dir[PATH_MAX];
 	unsigned char			*buf;
 };
@@ -396,13 +398,122 @@ bag_progress(void *arg, uint64_t files, uint64_t bytes)
 		v->o->progress(v->o->arg, &pr);
 }
 
+/* Reads a small file of a local bag (no links followed). */
 static int
-check_bag(struct vctx *v, const char *local_dir)
+read_local(const char *dir, const char *name, size_t max, char **bufp,
+    size_t *lenp, struct mig_ctx *ctx)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd, r = 0;
+
+	*bufp = NULL;
+	if (pjoin(path, sizeof(path), dir, name) != 0)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return mig_seterr(ctx, errno == ENOENT ? MIG_ERR_NOTFOUND :
+		    MIG_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > max)
+		r = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not a regular file "
+		    "of at most %zu bytes", path, max);
+	else if ((*bufp = malloc((size_t)st.st_size + 1)) == NULL)
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	else if ((n = read(fd, *bufp, (size_t)st.st_size)) !=
+	    (ssize_t)st.st_size)
+		r = mig_seterr(ctx, MIG_ERR_IO, "%s: short read", path);
+	else
+		*lenp = (size_t)n;
+	close(fd);
+	if (r != 0) {
+		free(*bufp);
+		*bufp = NULL;
+	}
+	return r;
+}
+
+/*
+ * verify BAGDIR --key: the seal of a bag seen without its plan.  It must
+ * verify, name the bag's External-Identifier and Migrate-Audit-Head, sign
+ * the tag manifest as it is, and its place in the lake must be the end of
+ * the directory's path.
+ */
+static int
+check_dir_seal(struct vctx *v, const char *dir, const char *head,
+    const char *extid)
+{
+	struct mig_seal seal;
+	unsigned char md[32];
+	char *note = NULL, *tm = NULL, hex[65];
+	size_t len = 0, tlen = 0, dl, sl;
+	int r;
+
+	if ((r = read_local(dir, MIG_SEAL_FILE, MIG_SEAL_MAX, &note, &len,
+	    v->ctx)) != 0 ||
+	    (r = mig_seal_verify(note, len, v->o->seal_pub, &seal,
+	    v->ctx)) != 0) {
+		free(note);
+		if (r == MIG_ERR_NOMEM)
+			return r;
+		finding(v, MIG_FIND_AUDIT, MIG_SEAL_FILE, mig_errmsg(v->ctx));
+		mig_clearerr(v->ctx);
+		return 0;
+	}
+	free(note);
+	if ((r = read_local(dir, "tagmanifest-sha256.txt", 256u << 20, &tm,
+	    &tlen, v->ctx)) != 0)
+		hex[0] = '\0';
+	else if (EVP_Digest(tm, tlen, md, NULL, EVP_sha256(), NULL) != 1)
+		hex[0] = '\0';
+	else
+		mig_hex_encode(md, sizeof(md), hex);
+	free(tm);
+	mig_clearerr(v->ctx);
+	if (strcmp(hex, seal.tagmanifest_sha256) != 0)
+		finding(v, MIG_FIND_AUDIT, "tagmanifest-sha256.txt", "not the "
+		    "tag manifest the seal signed");
+	if (extid == NULL || strcmp(extid, seal.run) != 0)
+		finding(v, MIG_FIND_AUDIT, "bag-info.txt", "External-Identifier "
+		    "is not the run the seal names");
+	if (head == NULL || strcmp(head, seal.audit_head) != 0)
+		finding(v, MIG_FIND_AUDIT, "bag-info.txt", "Migrate-Audit-Head "
+		    "is not the audit head the seal names");
+	dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	sl = strlen(seal.dir);
+	if (sl > dl || strncmp(dir + dl - sl, seal.dir, sl) != 0 ||
+	    (sl < dl && dir[dl - sl - 1] != '/')) {
+		char msg[1200];
+
+		(void)snprintf(msg, sizeof(msg), "the seal is of the bag at "
+		    "LAKE/%s, not of this directory", seal.dir);
+		finding(v, MIG_FIND_AUDIT, MIG_SEAL_FILE, msg);
+	}
+	return 0;
+}
+
+static void
+sink_finding(void *arg, enum mig_finding_kind kind, const char *path,
+    const char *detail)
+{
+	finding(arg, kind, path, detail);
+}
+
+/*
+ * The bag as BagIt (every checksum), then, for a run of a plan, as the
+ * audit log recorded it (trust.c); for a bag directory with a key, its
+ * seal.
+ */
+static int
+check_bag(struct vctx *v, const char *dir, const char *local_dir)
 {
 	struct mig_bag_validate_opts bo;
 	struct mig_bag_report rep;
-	const char *head;
-	size_t i;
+	struct trust_sink sk = { sink_finding, v };
+	const char *head, *extid;
+	size_t i, before;
 	int r;
 
 	memset(&bo, 0, sizeof(bo));
@@ -412,7 +523,7 @@ check_bag(struct vctx *v, const char *local_dir)
 	if (local_dir != NULL)
 		r = mig_bag_validate(local_dir, &bo, &rep, v->ctx);
 	else
-		r = mig_bag_validate_t(v->t, v->run_dir, &bo, &rep, v->ctx);
+		r = mig_bag_validate_t(v->t, dir, &bo, &rep, v->ctx);
 	/* A malformed bag still has its findings named. */
 	if (r != 0 && r != MIG_ERR_VERIFY && r != MIG_ERR_FORMAT) {
 		mig_bag_report_free(&rep);
@@ -432,21 +543,19 @@ check_bag(struct vctx *v, const char *local_dir)
 	v->sum->bytes += rep.payload_bytes;
 	(void)snprintf(v->sum->bag_version, sizeof(v->sum->bag_version), "%s",
 	    rep.version);
-	if (v->o->plan != NULL) {
-		head = mig_bag_report_info(&rep, "Migrate-Audit-Head");
-		if (head == NULL)
-			finding(v, MIG_FIND_AUDIT, "bag-info.txt", "no "
-			    "Migrate-Audit-Head: cannot tie the bag to the "
-			    "audit log");
-		else if (mig_audit_find_head(v->o->plan->audit_log, head,
-		    v->ctx) != 0)
-			finding(v, MIG_FIND_AUDIT, v->o->plan->audit_log,
-			    mig_errmsg(v->ctx));
-		else
-			v->sum->audit_head_ok = true;
-	}
+	head = mig_bag_report_info(&rep, "Migrate-Audit-Head");
+	extid = mig_bag_report_info(&rep, "External-Identifier");
+	before = v->sum->findings;
+	r = 0;
+	if (v->o->plan != NULL)
+		r = trust_check_bag(v->t, &v->trust, dir, head, extid, &sk,
+		    v->ctx);
+	else if (v->o->seal_pub != NULL)
+		r = check_dir_seal(v, local_dir, head, extid);
+	if (r == 0 && v->sum->findings == before && v->o->plan != NULL)
+		v->sum->audit_head_ok = true;
 	mig_bag_report_free(&rep);
-	return 0;
+	return r;
 }
 
 /* One bag of a run: _SUCCESS, the bag itself, and --deep. */
@@ -466,9 +575,9 @@ verify_one(struct vctx *v, const char *dir, char *local, size_t lsize)
 	}
 	if (strcmp(p->scheme, "file") == 0 &&
 	    pjoin(local, lsize, p->lake_path, dir) == 0)
-		r = check_bag(v, local);
+		r = check_bag(v, dir, local);
 	else
-		r = check_bag(v, NULL);
+		r = check_bag(v, dir, NULL);
 	if (r == 0 && v->o->deep)
 		r = deep_check(v);
 	return r;
@@ -522,6 +631,18 @@ check_overlap(struct vctx *v, const char *dir, const char *name, json_t *seen)
 	return 0;
 }
 
+/* N when the run on record is sharded (its bags are "K/N"), else 0. */
+static int
+shards_on_record(const struct run_trust *tr)
+{
+	int k, n;
+
+	if (tr->run == NULL || tr->run->nbags == 0 ||
+	    sscanf(tr->run->bags[0].shard, "%d/%d", &k, &n) != 2 || n < 1)
+		return 0;
+	return n;
+}
+
 void
 mig_verify_summary_free(struct mig_verify_summary *sum)
 {
@@ -551,22 +672,43 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	if (o->plan == NULL) {
 		/* Any bag directory, whoever wrote it. */
-		r = check_bag(&v, o->bag_dir);
+		r = check_bag(&v, o->bag_dir, o->bag_dir);
+		sum->sealed = r == 0 && o->seal_pub != NULL &&
+		    sum->findings == 0;
 		goto out;
 	}
-	if ((r = mig_transport_open(o->tcfg, ctx, &v.t)) != 0 ||
-	    (r = run_locate(v.t, o->plan, o->run_id, v.run_dir,
-	    sizeof(v.run_dir), sum->run_id, ctx)) != 0)
+	if ((r = mig_transport_open(o->tcfg, ctx, &v.t)) != 0)
 		goto out;
+	{
+		struct trust_sink sk = { sink_finding, &v };
+
+		r = trust_open(v.t, o->plan, o->seal_pub, o->run_id, &sk,
+		    &v.trust, ctx);
+		(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s",
+		    v.trust.id);
+		if (r != 0)
+			goto out;
+	}
+	(void)snprintf(v.run_dir, sizeof(v.run_dir), "%s", v.trust.dir);
 	sum->run_dir = strdup(v.run_dir);
 	if ((r = run_list_shards(v.t, v.run_dir, &shards, &nshards, &shardn,
 	    ctx)) != 0)
 		goto out;
-	if (nshards == 0) {
+	k = shards_on_record(&v.trust);
+	if (nshards == 0 && k == 0) {
 		r = verify_one(&v, v.run_dir, local, sizeof(local));
 		goto out;
 	}
-	/* A sharded run: all N bags present and complete, none overlapping. */
+	/*
+	 * A sharded run: all N bags on record present and complete, none
+	 * overlapping, no other shard.
+	 */
+	if (k != shardn && nshards > 0)
+		finding(&v, MIG_FIND_AUDIT, v.run_dir, k == 0 ? "the lake holds "
+		    "shards of a run on record as not sharded" : "the lake's "
+		    "shards are of another count than the run on record");
+	if (k > 0)
+		shardn = k;
 	sum->shards = (int)nshards;
 	if ((seen = json_object()) == NULL) {
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
@@ -593,11 +735,16 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
 			goto out;
 	}
 out:
+	if (o->plan != NULL && r == 0) {
+		sum->on_record = sum->findings == 0;
+		sum->sealed = sum->on_record && o->seal_pub != NULL;
+	}
 	json_decref(seen);
 	run_free_names(shards, nshards);
+	trust_close(&v.trust);
 	mig_transport_close(v.t);
 	free(v.buf);
-	if (r == 0 && sum->findings != 0)
+	if ((r == 0 || r == MIG_ERR_VERIFY) && sum->findings != 0)
 		r = mig_seterr(ctx, MIG_ERR_VERIFY, "%s: %llu problem%s found",
 		    sum->run_dir != NULL ? sum->run_dir : o->bag_dir,
 		    (unsigned long long)sum->findings,

@@ -9,9 +9,11 @@
 # cmd/migrate/testhook.c), among those the attempt is sure to reach: after
 # run.start, while reading the K-th chunk of source data, after the K-th
 # object was written but before it is on record, after the K-th object
-# landed, or after the bag's tag files before _SUCCESS.  Every attempt must
-# die at its point (exit 137): an attempt that finished instead fails the
-# iteration, so no iteration passes without the crash it is about.  Before the finishing run, every object visible under its final
+# landed, after the bag's tag files before _SUCCESS, or after _SUCCESS
+# before the local state says so (then the next run must settle it without
+# writing the bag again).  Every attempt must die at its point (exit 137):
+# an attempt that finished instead fails the iteration, so no iteration
+# passes without the crash it is about.  Before the finishing run, every object visible under its final
 # name is decrypted with age(1) and compared with the source file it names.
 # After it:
 #   - the run is complete and counts every object exactly once
@@ -214,17 +216,22 @@ sys.exit(1 if bad else 0)
 PY
 }
 
-# pending LOG WANT: PENDING = the objects of the unfinished run still to
-# land (WANT less those on record as stored in it); BIG = 1 when big.bin
-# is among them and must land (BIG_WANTED).  What the log does not say
-# landed is taken as pending, so a chosen point is never beyond reach.
+# pending LOG WANT LAKE: PENDING = the objects of the unfinished run (a
+# run directory of this iteration without _SUCCESS) still to land: WANT
+# less those on record as stored in it; BIG = 1 when big.bin is among
+# them and must land (BIG_WANTED).  What the log does not say landed is
+# taken as pending, so a chosen point is never beyond reach.
 pending() {
-	local out
-	out=$(python3 - "$1" <<'PY'
+	local out rd id=
+	while IFS= read -r rd; do
+		[ -e "$rd/_SUCCESS" ] || id=${rd##*/run=}
+	done < <(run_dirs "$3" | grep -vxF -f "$W/seen")
+	out=$(python3 - "$1" "$id" <<'PY'
 import json, sys
-last, done, stored = None, set(), {}
+log, run = sys.argv[1], sys.argv[2]
+got = set()
 try:
-    f = open(sys.argv[1], "rb")
+    f = open(log, "rb")
 except OSError:
     f = []
 for line in f:
@@ -232,14 +239,8 @@ for line in f:
         d = json.loads(line)
     except ValueError:
         continue
-    ev, run = d.get("event"), d.get("run")
-    if ev == "run.start":
-        last = run
-    elif ev == "run.end" and d.get("outcome") in ("complete", "nothing new"):
-        done.add(run)
-    elif ev == "object.stored":
-        stored.setdefault(run, set()).add(d.get("object"))
-got = stored.get(last, set()) if last is not None and last not in done else set()
+    if run and d.get("run") == run and d.get("event") == "object.stored":
+        got.add(d.get("object"))
 print(len(got), 1 if "big.bin" in got else 0)
 PY
 )
@@ -252,13 +253,14 @@ PY
 # kill_point: SPEC = a random test point this attempt will reach, given
 # PENDING and BIG (see pending).
 kill_point() {
-	local choices=(started tags)
+	local choices=(started tags published)
 	[ "$PENDING" -gt 0 ] && choices+=(read written landed)
 	[ "$BIG" = 1 ] && choices+=(bigread)
 	rnd ${#choices[@]}
 	case ${choices[$R]} in
 	started) SPEC="point=run.started" ;;
 	tags) SPEC="point=bag.tags" ;;
+	published) SPEC="point=run.published" ;;
 	read) rnd "$PENDING"; SPEC="point=source.read nth=$((R + 1))" ;;
 	written) rnd "$PENDING"; SPEC="point=object.written nth=$((R + 1))" ;;
 	landed) rnd "$PENDING"; SPEC="point=object.landed nth=$((R + 1))" ;;
@@ -273,7 +275,7 @@ kill_point() {
 # fresh|shared.
 iteration() {
 	local dest=$1 mode=$2 idx=$3 src lake url name strat pd ad plan \
-	    k max kills=0 jobs rc want final run bag \
+	    k max kills=0 jobs rc want final run bag published newbags \
 	    bags ext extra got n tmps rd
 	ITER_OK=1
 	W=$T/it-$dest-$idx
@@ -320,11 +322,12 @@ identity = \"$SSHD_KEY_ED25519\""
 	write_cplan "$plan" "$name" "$strat" "$src" "$url" "$ad" "$extra"
 	run_dirs "$lake" >"$W/seen"
 
+	published=0
 	# Kill it a random number of times, each at a random point.
 	rnd "$MAX_KILLS"; max=$((R + 1))
 	for k in $(seq 1 "$max"); do
 		rnd 3; jobs=$(( 1 << R ))
-		pending "$ad/$name.jsonl" "$want"
+		pending "$ad/$name.jsonl" "$want" "$lake"
 		kill_point
 		# (The group keeps bash's "Killed" notice off the output.)
 		{
@@ -335,6 +338,8 @@ identity = \"$SSHD_KEY_ED25519\""
 		echo "    attempt $k: --jobs $jobs, $PENDING pending, kill at $SPEC: exit $rc" >>"$W/log"
 		if [ "$rc" = 137 ]; then
 			kills=$((kills + 1))
+			# Published: the run is over, only its state is not.
+			case $SPEC in *run.published*) published=1; break ;; esac
 		else
 			ifail "attempt $k was not killed at $SPEC: exit $rc: $(tail -n 3 "$W/a$k.err")"
 			break
@@ -351,9 +356,23 @@ identity = \"$SSHD_KEY_ED25519\""
 	run=
 	bag=
 	final=
-	# Every attempt died before _SUCCESS: this run completes the bag.
+	# The last attempt died before _SUCCESS: this run completes the bag;
+	# or after it: this run settles the state and lands nothing.
 	if [ "$rc" != 0 ]; then
 		ifail "completing run exited $rc: $(tail -n 3 "$W/final.err")"
+	elif [ "$published" = 1 ]; then
+		[ "$(json "$W/final.out" 'd["outcome"]')" = nothing-new ] ||
+		    ifail "after a kill at run.published: outcome $(json "$W/final.out" 'd["outcome"]'), want nothing-new"
+		grep -q 'published before an interruption' "$W/final.err" ||
+		    ifail "the published run's state was not settled"
+		mapfile -t newbags < <(run_dirs "$lake" | grep -vxF -f "$W/seen" |
+		    while IFS= read -r rd; do [ -e "$rd/_SUCCESS" ] && echo "$rd"; done)
+		if [ "${#newbags[@]}" = 1 ]; then
+			bag=${newbags[0]}
+			run=${bag##*/run=}
+		else
+			ifail "${#newbags[@]} bags published in this iteration, want 1"
+		fi
 	elif [ "$(json "$W/final.out" 'd["outcome"]')" = complete ]; then
 		final=$W/final.out
 	else

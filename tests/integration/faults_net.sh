@@ -39,11 +39,9 @@ nginx_start >"$T/nginx-start.log" 2>&1 && nginx_start_single >>"$T/nginx-start.l
 setup_plans
 
 # The servers back on the same ports, keys and certificates.
-sshd_restart() {
-	"$SSHD_BIN" -D -e -f "$SSHD_DIR/sshd_config" 2>>"$SSHD_DIR/sshd.log" &
-	SSHD_PID=$!
+sshd_restart_logged() {
+	sshd_restart
 	echo "$SSHD_PID" >"$T/sshd.pid"
-	nginx_wait_ports "$SSHD_PID" "$SSHD_PORT"
 }
 nginx1_restart() {
 	"$NGINX_BIN" -p "$T/nginx1" -e "$T/nginx1/error.log" -c "$T/nginx1/nginx.conf" \
@@ -169,7 +167,7 @@ case_1() {
 	hook_resume reset
 	hook_end
 	rc=$HOOK_RC
-	sshd_restart || fail "(1) sshd did not restart"
+	sshd_restart_logged || fail "(1) sshd did not restart"
 	[ "$rc" != 124 ] || fail "(1) migrate did not give up within 60 s after the server died"
 	lost 1 "$rc"
 	grep -qE '"event":"(object.failed|run.end)"' "$T/audit/n1.jsonl" ||
@@ -276,7 +274,7 @@ for c in 1 2 3 4; do
 	echo "  ($c: $(( $(date +%s) - st )) s)"
 	# A case that failed half-way may have left a server down.
 	SSHD_PID=$(cat "$T/sshd.pid")
-	kill -0 "$SSHD_PID" 2>/dev/null || sshd_restart || fail "sshd cannot be restarted"
+	kill -0 "$SSHD_PID" 2>/dev/null || sshd_restart_logged || fail "sshd cannot be restarted"
 	if [ "$have_nginx" = 1 ]; then
 		NGINX1_PID=$(cat "$T/nginx1.pid")
 		kill -0 "$NGINX1_PID" 2>/dev/null || nginx1_restart || fail "nginx cannot be restarted"

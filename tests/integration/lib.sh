@@ -29,6 +29,12 @@ trap lib_exit EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# Debian's python3 (make deps installs it), not a version manager's shim
+# first on PATH: a pyenv shim is a chain of shell scripts that costs
+# seconds per call on a loaded machine, and the tests call python3 often.
+if [ -x /usr/bin/python3 ]; then PYTHON3=/usr/bin/python3; else PYTHON3=$(command -v python3); fi
+python3() { "$PYTHON3" "$@"; }
+
 # expect_exit CODE CMD...: runs CMD, stdout/stderr to $T/out $T/err.
 expect_exit() {
 	local want=$1; shift
@@ -172,7 +178,7 @@ hook_run() {
 # from its stdout: no polling), PROXY_PID its process.
 proxy_start() {
 	local word
-	exec {PROXY_FD}< <(exec python3 "$TESTS_DIR/tools/fault_proxy.py" "$@")
+	exec {PROXY_FD}< <(exec "$PYTHON3" "$TESTS_DIR/tools/fault_proxy.py" "$@")
 	PROXY_PID=$!
 	read -r -t 60 -u "$PROXY_FD" word PROXY_PORT || fail "fault proxy did not start"
 	[ "$word" = port ] || fail "fault proxy: $word $PROXY_PORT"

@@ -213,6 +213,18 @@ EOF
 	return 0
 }
 
+# nginx_restart: the main server again, after nginx_stop, on the same
+# ports with the same certificates and credentials (a destination is the
+# same only on the same URL).
+nginx_restart() {
+	local d=$NGINX_DIR
+	"$NGINX_BIN" -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
+	    2>>"$d/error.log" &
+	NGINX_PID=$!
+	nginx_wait_ports "$NGINX_PID" "$NGINX_PORT" "$NGINX_WRONG_PORT" \
+	    "$NGINX_HTTP_PORT"
+}
+
 nginx_start_single() {
 	local d=$T/nginx1 i
 	[ -n "${NGINX_DIR:-}" ] || { echo "nginx_start first" >&2; return 1; }

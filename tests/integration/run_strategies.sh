@@ -10,7 +10,7 @@ for p in retain retire rehost replatform refactor repurchase rebuild; do
 	cp "$T/out" "$T/$p.json"
 	[ "$(json "$T/$p.json" 'd["outcome"]')" = complete ] || fail "$p: not complete"
 	expect_exit 0 "$MIGRATE" verify "$p.toml"
-	expect_out "audit head in the log"
+	expect_out "as on record in the audit log"
 	expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$p.toml"
 	expect_out "every object decrypted and checked"
 	log=$(ls "$T/p/audit/"*"$p"*.jsonl)

@@ -39,6 +39,15 @@ sshd_stop() {
 	fi
 }
 
+# sshd_restart: the server again, after sshd_stop, on the same ports
+# with the same host keys.
+sshd_restart() {
+	"$SSHD_BIN" -D -e -f "$SSHD_DIR/sshd_config" 2>>"$SSHD_DIR/sshd.log" &
+	SSHD_PID=$!
+	python3 "$TESTS_DIR/tools/wait_ports.py" "$SSHD_PID" "$SSHD_PORT" \
+	    "$SSHD_RO_PORT"
+}
+
 sshd_start() {
 	local d i
 	[ -x "$SSHD_BIN" ] || { echo "no $SSHD_BIN"; return 77; }
