@@ -1,6 +1,8 @@
 /*
  * migrate restore PLAN --run ID -i IDENTITY --to DIR
  */
+#include <sys/stat.h>
+
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -83,6 +85,13 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 	o.plan = plan;
 	o.tcfg = &tcfg;
 	o.identities = ids;
+	/*
+	 * Restored modes lose the umask's bits.  Reading it means setting it,
+	 * so it is read here, once, and handed to the library, which keeps
+	 * its hands off process state.
+	 */
+	o.umask = umask(0);
+	(void)umask(o.umask);
 	th = cmd_testhook_new();
 	o.hook = cmd_testhook_get(th);
 	r = mig_restore_run(&o, &n, ctx);

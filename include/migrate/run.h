@@ -226,16 +226,34 @@ struct mig_restore_opts {
 	const char				*run_id;
 	const struct mig_age_identities		*identities;
 	const char				*to;	/* target directory */
+	/*
+	 * The process umask (read by the caller, which owns process state):
+	 * restored modes lose its bits, as files created by cp(1) would.
+	 */
+	mode_t		 umask;
 	void		(*progress)(void *arg, const struct mig_run_progress *);
 	void		*arg;
+	/*
+	 * Test points: "restore.written" once a file's temporary is complete
+	 * (mode, mtime, fsync) and before it is published under its name,
+	 * "restore.published" right after; detail is the relative path,
+	 * value its size.
+	 */
 	const struct mig_testhook		*hook;	/* or NULL */
 };
 
 /*
- * Restores a landed run into opts->to (created if missing): every file at
- * its relative path with its mode and mtime, each checked against the
- * manifests before it appears under its name.  Refuses to write outside
- * the target or over existing files.  *restoredp counts the files.
+ * Restores a landed run into opts->to: every file at its relative path
+ * with its mode (permission bits only, less opts->umask) and mtime, each
+ * checked against the manifests before it appears under its name.  The
+ * target is created (0700) if missing and must not be a symbolic link
+ * (MIG_ERR_SECURITY).  Everything beneath it is created relative to
+ * directory descriptors and never through a symbolic link, and no
+ * existing entry is replaced (MIG_ERR_EXISTS), so whoever can write to
+ * the target cannot redirect a write, mode or time outside it.  A
+ * plaintext longer than the manifest says stops at that size
+ * (MIG_ERR_VERIFY) and nothing of it is kept.  Stops at the first file
+ * that fails.  *restoredp counts the files.
  */
 int	mig_restore_run(const struct mig_restore_opts *opts,
 	    uint64_t *restoredp, struct mig_ctx *ctx);

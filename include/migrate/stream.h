@@ -172,6 +172,16 @@ int	mig_async_writer_new(struct mig_writer *next, struct mig_ctx *next_ctx,
 int	mig_tee_writer_new(struct mig_writer *a, struct mig_writer *b,
 	    struct mig_ctx *ctx, struct mig_writer **wp);
 
+/*
+ * Pass-through filter reader that lets at most max bytes through: the
+ * read that would cross the bound fails with MIG_ERR_VERIFY (and passes
+ * none of that read's bytes), as does every read after it.  It asks src
+ * for at most one byte beyond the bound, so a decompressing src stops
+ * there too.  For plaintext whose size is known in advance.
+ */
+int	mig_bounded_reader_new(struct mig_reader *src, uint64_t max,
+	    struct mig_ctx *ctx, struct mig_reader **rp);
+
 /* --- Compression --------------------------------------------------------- */
 
 /* zstd compression filter at level (1..19), streaming API. */

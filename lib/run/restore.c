@@ -1,23 +1,36 @@
 /*
  * migrate restore: a landed run back to plaintext files.
  *
- * Every file is decrypted (and decompressed) into a temporary beside its
- * final name, hashed on the way, and renamed into place only when size and
- * SHA-256 match the encrypted manifest.  Names come from the manifest and
- * are checked like source names; directories are created one component
- * at a time and never through a symbolic link, so nothing lands outside
- * the target.
+ * The target may be writable by others (a shared scratch directory) while
+ * we run as root, so nothing here acts on a path twice.  The target is
+ * opened once, never through a symbolic link; every directory beneath it
+ * is made and opened relative to its parent's descriptor (fdpath.c); each
+ * file is written to a temporary created O_EXCL | O_NOFOLLOW in its
+ * parent, gets its mode and mtime through its own descriptor (fchmod,
+ * futimens), is fsynced, and only then renamed into place within that same
+ * parent descriptor, never over an existing entry.  Swapping any entry
+ * for a symbolic link, at any moment, redirects nothing.
+ *
+ * The plaintext is hashed on the way and bounded by the size the manifest
+ * gives it, so a decompression bomb writes no more than the file it claims
+ * to be; a file is published only when size and SHA-256 match the
+ * encrypted manifest.  Names come from the manifest and are checked like
+ * source names.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "migrate/age.h"
 #include "migrate/archive.h"
@@ -25,113 +38,299 @@
 #include "migrate/plan.h"
 #include "migrate/run.h"
 #include "migrate/stream.h"
+#include "migrate/testhook.h"
 #include "migrate/transport.h"
 
 #include "run_int.h"
 
 #define BUF_SIZE	(256 * 1024)
 
+#ifndef NAME_MAX
+#define NAME_MAX	255
+#endif
+
+/* Hex digits of randomness in a temporary name. */
+#define TMP_RANDLEN	8
+
 struct rctx {
 	const struct mig_restore_opts	*o;
 	struct mig_ctx			*ctx;
 	struct mig_transport		*t;
+	int				 tofd;	/* the target directory */
 	char				 run_dir[PATH_MAX];
 	unsigned char			*buf;
 	uint64_t			 done;
 	uint64_t			 total;
 };
 
-/* mkdir -p of the parents of rel under to, refusing symbolic links. */
-static int
-make_parents(const char *to, const char *rel, struct mig_ctx *ctx)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	size_t tl = strlen(to), i;
+/* What the manifest says of one file. */
+struct rentry {
+	const char	*rel;
+	const char	*sha256;
+	uint64_t	 size;
+	time_t		 mtime;
+	mode_t		 mode;		/* permission bits, less the umask */
+};
 
-	if (tl + strlen(rel) + 2 > sizeof(path))
-		return mig_seterr(ctx, MIG_ERR_IO, "%s: path too long", rel);
-	memcpy(path, to, tl);
-	path[tl] = '/';
-	for (i = 0; rel[i] != '\0'; i++) {
-		if (rel[i] != '/')
-			continue;
-		memcpy(path + tl + 1, rel, i);
-		path[tl + 1 + i] = '\0';
-		if (mkdir(path, 0755) != 0 && errno != EEXIST)
-			return mig_seterr(ctx, MIG_ERR_IO, "%s: %s", path,
+/* A file being restored: a temporary beside its final name. */
+struct rfile {
+	int		 dirfd;		/* its parent; -1 when not open */
+	int		 fd;		/* the temporary; -1 once closed */
+	bool		 pending;	/* the temporary exists, unpublished */
+	const char	*name;		/* final entry name in dirfd */
+	char		 tmp[NAME_MAX + 1];
+	char		 display[PATH_MAX];	/* TO/REL, for messages */
+};
+
+/*
+ * The permission bits of a manifest mode ("0644"), less the umask.  The
+ * setuid, setgid and sticky bits are never restored: the manifest comes
+ * from a lake that is not trusted, and a restore run as root must not
+ * hand out set-id programs.
+ */
+static int
+entry_mode(const struct rctx *rc, const json_t *m, const char *rel,
+    mode_t *modep)
+{
+	const char *s = json_string_value(m);
+	unsigned long v = 0644;
+
+	if (m != NULL) {
+		if (s == NULL || s[0] == '\0' || strlen(s) > 7 ||
+		    strspn(s, "01234567") != strlen(s))
+			return mig_seterr(rc->ctx, MIG_ERR_FORMAT, "%s: "
+			    "manifest mode is not an octal number", rel);
+		v = strtoul(s, NULL, 8);
+	}
+	*modep = (mode_t)(v & 0777) & ~rc->o->umask;
+	return 0;
+}
+
+/* Reads and checks the manifest entry o. */
+static int
+entry_parse(const struct rctx *rc, json_t *o, struct rentry *e)
+{
+	json_t *size = json_object_get(o, "size");
+	const char *problem;
+
+	memset(e, 0, sizeof(*e));
+	e->rel = json_string_value(json_object_get(o, "path"));
+	e->sha256 = json_string_value(json_object_get(o, "sha256"));
+	if (e->rel == NULL || e->sha256 == NULL)
+		return mig_seterr(rc->ctx, MIG_ERR_FORMAT, "manifest entry "
+		    "without path or sha256");
+	if ((problem = mig_name_problem(e->rel)) != NULL)
+		return mig_seterr(rc->ctx, MIG_ERR_SECURITY, "manifest path "
+		    "refused (%s): nothing is written outside %s", problem,
+		    rc->o->to);
+	if (!json_is_integer(size) || json_integer_value(size) < 0)
+		return mig_seterr(rc->ctx, MIG_ERR_FORMAT, "%s: manifest "
+		    "entry without a size", e->rel);
+	e->size = (uint64_t)json_integer_value(size);
+	e->mtime = (time_t)json_integer_value(json_object_get(o, "mtime"));
+	return entry_mode(rc, json_object_get(o, "mode"), e->rel, &e->mode);
+}
+
+/* ".BASE.migrate-tmp-XXXXXXXX" into out, BASE shortened to fit. */
+static int
+tmp_name(const char *base, char out[NAME_MAX + 1], struct mig_ctx *ctx)
+{
+	unsigned char rnd[TMP_RANDLEN / 2];
+	char hex[TMP_RANDLEN + 1];
+	size_t blen = strlen(base);
+	size_t fixed = 1 + strlen(MIG_TMP_INFIX) + TMP_RANDLEN;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "%s: random "
+		    "temporary name", base);
+	mig_hex_encode(rnd, sizeof(rnd), hex);
+	if (blen > NAME_MAX - fixed)
+		blen = NAME_MAX - fixed;
+	(void)snprintf(out, NAME_MAX + 1, ".%.*s%s%s", (int)blen, base,
+	    MIG_TMP_INFIX, hex);
+	return 0;
+}
+
+/*
+ * Opens (making it if need be) the parent of rel beneath the target and
+ * creates the temporary there, 0600 while it fills.
+ */
+static int
+rfile_open(struct rctx *rc, const char *rel, struct rfile *f)
+{
+	const char *slash = strrchr(rel, '/');
+	char parent[PATH_MAX];
+	struct stat st;
+	size_t plen = slash != NULL ? (size_t)(slash - rel) : 0;
+	int r, tries;
+
+	f->name = slash != NULL ? slash + 1 : rel;
+	if (plen >= sizeof(parent) ||
+	    (size_t)snprintf(f->display, sizeof(f->display), "%s/%s",
+	    rc->o->to, rel) >= sizeof(f->display))
+		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: path too long",
+		    rel);
+	memcpy(parent, rel, plen);
+	parent[plen] = '\0';
+	if ((r = fdpath_mkdirs(rc->tofd, parent, 0755, &f->dirfd,
+	    rc->ctx)) != 0)
+		return mig_preferr(rc->ctx, "%s", rc->o->to);
+	/* Fail before streaming gigabytes; publishing checks again. */
+	if (fstatat(f->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return mig_seterr(rc->ctx, MIG_ERR_EXISTS, "%s: already "
+		    "exists, refusing to replace it", f->display);
+	for (tries = 0; ; tries++) {
+		if ((r = tmp_name(f->name, f->tmp, rc->ctx)) != 0)
+			return r;
+		f->fd = openat(f->dirfd, f->tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (f->fd >= 0)
+			break;
+		if (errno != EEXIST || tries >= 8)
+			return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: create "
+			    "temporary file: %s", f->display,
 			    strerror(errno));
-		if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-			return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: not a "
-			    "directory (a symbolic link?); refusing to write "
-			    "through it", path);
+	}
+	f->pending = true;
+	return 0;
+}
+
+static int
+rfile_write(struct rctx *rc, struct rfile *f, const unsigned char *p,
+    size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(f->fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: write: %s",
+			    f->display, strerror(errno));
+		p += n;
+		len -= (size_t)n;
 	}
 	return 0;
 }
 
-/* Writes the plaintext of rd to TO/rel if it matches entry o. */
+/* Mode, mtime and fsync through the temporary's own descriptor. */
 static int
-restore_one(struct rctx *rc, json_t *o, struct mig_reader *rd)
+rfile_finish(struct rctx *rc, struct rfile *f, const struct rentry *e)
 {
-	const char *rel = json_string_value(json_object_get(o, "path"));
-	const char *want = json_string_value(json_object_get(o, "sha256"));
-	const char *mode_s = json_string_value(json_object_get(o, "mode"));
-	uint64_t size = (uint64_t)json_integer_value(json_object_get(o,
-	    "size"));
-	struct mig_reader *sha = NULL;
-	struct mig_writer *w = NULL;
 	struct timespec ts[2];
+	int fd;
+
+	ts[0].tv_sec = ts[1].tv_sec = e->mtime;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (fchmod(f->fd, e->mode) != 0 || futimens(f->fd, ts) != 0 ||
+	    fsync(f->fd) != 0)
+		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: %s", f->display,
+		    strerror(errno));
+	fd = f->fd;
+	f->fd = -1;
+	/* close(2) can report a deferred write error (NFS, quotas). */
+	if (close(fd) != 0)
+		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: close: %s",
+		    f->display, strerror(errno));
+	return 0;
+}
+
+/* Renames the temporary to its name, in the same directory descriptor. */
+static int
+rfile_publish(struct rctx *rc, struct rfile *f)
+{
+	int r;
+
+	if ((r = fdpath_publish(f->dirfd, f->tmp, f->name, rc->ctx)) != 0) {
+		if (r == MIG_ERR_EXISTS)
+			return mig_seterr(rc->ctx, r, "%s: already exists, "
+			    "refusing to replace it", f->display);
+		return mig_preferr(rc->ctx, "%s", rc->o->to);
+	}
+	f->pending = false;
+	if (fsync(f->dirfd) != 0 && errno != EINVAL)
+		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: fsync of the "
+		    "directory: %s", f->display, strerror(errno));
+	return 0;
+}
+
+/* Closes f; an unpublished temporary goes away. */
+static void
+rfile_close(struct rfile *f)
+{
+	if (f->fd >= 0)
+		(void)close(f->fd);
+	if (f->pending)
+		(void)unlinkat(f->dirfd, f->tmp, 0);
+	if (f->dirfd >= 0)
+		(void)close(f->dirfd);
+	f->fd = f->dirfd = -1;
+	f->pending = false;
+}
+
+/*
+ * Copies the plaintext of rd into f's temporary, at most e->size bytes of
+ * it, and checks size and SHA-256 against e.  obj names where the bytes
+ * come from, for messages.
+ */
+static int
+copy_checked(struct rctx *rc, struct mig_reader *rd, const struct rentry *e,
+    struct rfile *f, const char *obj)
+{
+	struct mig_reader *bd = NULL, *sha = NULL;
 	unsigned char md[32];
-	char full[PATH_MAX], hex[65];
-	const char *problem;
+	char hex[65];
 	uint64_t count;
-	mode_t mode;
 	size_t n;
 	int r;
 
-	if (rel == NULL || want == NULL)
-		return mig_seterr(rc->ctx, MIG_ERR_FORMAT, "manifest entry "
-		    "without path or sha256");
-	if ((problem = mig_name_problem(rel)) != NULL)
-		return mig_seterr(rc->ctx, MIG_ERR_SECURITY, "manifest path "
-		    "refused (%s): nothing is written outside %s", problem,
-		    rc->o->to);
-	mode = mode_s != NULL ? (mode_t)(strtoul(mode_s, NULL, 8) & 0777) :
-	    0644;
-	if ((size_t)snprintf(full, sizeof(full), "%s/%s", rc->o->to, rel) >=
-	    sizeof(full))
-		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: path too long",
-		    rel);
-	if ((r = make_parents(rc->o->to, rel, rc->ctx)) != 0 ||
-	    (r = mig_file_writer_new(full, mode | 0200, false, rc->ctx,
-	    &w)) != 0 ||
-	    (r = mig_sha256_reader_new(rd, rc->ctx, &sha)) != 0)
+	if ((r = mig_bounded_reader_new(rd, e->size, rc->ctx, &bd)) != 0 ||
+	    (r = mig_sha256_reader_new(bd, rc->ctx, &sha)) != 0)
 		goto out;
 	for (;;) {
-		if ((r = mig_reader_read(sha, rc->buf, BUF_SIZE, &n)) != 0)
+		if ((r = mig_reader_read(sha, rc->buf, BUF_SIZE, &n)) != 0) {
+			mig_preferr(rc->ctx, "%s: object %s (not restored)",
+			    e->rel, obj);
 			goto out;
+		}
 		if (n == 0)
 			break;
-		if ((r = mig_writer_write(w, rc->buf, n)) != 0)
+		if ((r = rfile_write(rc, f, rc->buf, n)) != 0)
 			goto out;
 	}
 	mig_sha256_reader_result(sha, md, &count);
 	mig_hex_encode(md, sizeof(md), hex);
-	if (count != size || strcmp(hex, want) != 0) {
-		r = mig_seterr(rc->ctx, MIG_ERR_VERIFY, "%s: restored plaintext "
-		    "does not match the manifest (size or SHA-256); not "
-		    "written", rel);
+	if (count != e->size || strcmp(hex, e->sha256) != 0)
+		r = mig_seterr(rc->ctx, MIG_ERR_VERIFY, "%s: object %s: "
+		    "restored plaintext does not match the manifest (size or "
+		    "SHA-256); not written", e->rel, obj);
+out:
+	mig_reader_free(sha);
+	mig_reader_free(bd);
+	return r;
+}
+
+/* Writes the plaintext of rd (from obj) to TO/rel if it matches entry o. */
+static int
+restore_one(struct rctx *rc, json_t *o, struct mig_reader *rd,
+    const char *obj)
+{
+	const struct mig_testhook *hook = rc->o->hook;
+	struct rfile f = { .dirfd = -1, .fd = -1 };
+	struct rentry e;
+	int r;
+
+	if ((r = entry_parse(rc, o, &e)) != 0 ||
+	    (r = rfile_open(rc, e.rel, &f)) != 0 ||
+	    (r = copy_checked(rc, rd, &e, &f, obj)) != 0 ||
+	    (r = rfile_finish(rc, &f, &e)) != 0 ||
+	    (r = mig_testpoint(hook, "restore.written", e.rel, e.size,
+	    rc->ctx)) != 0 ||
+	    (r = rfile_publish(rc, &f)) != 0 ||
+	    (r = mig_testpoint(hook, "restore.published", e.rel, e.size,
+	    rc->ctx)) != 0)
 		goto out;
-	}
-	if ((r = mig_writer_close(w)) != 0)
-		goto out;
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)json_integer_value(
-	    json_object_get(o, "mtime"));
-	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (chmod(full, mode) != 0 ||
-	    utimensat(AT_FDCWD, full, ts, AT_SYMLINK_NOFOLLOW) != 0)
-		r = mig_seterr(rc->ctx, MIG_ERR_IO, "%s: %s", full,
-		    strerror(errno));
 	rc->done++;
 	if (rc->o->progress != NULL) {
 		struct mig_run_progress pr = { "restore", rc->done, rc->total,
@@ -140,8 +339,7 @@ restore_one(struct rctx *rc, json_t *o, struct mig_reader *rd)
 		rc->o->progress(rc->o->arg, &pr);
 	}
 out:
-	mig_reader_free(sha);
-	mig_writer_free(w);	/* unclosed: the temporary goes away */
+	rfile_close(&f);
 	return r;
 }
 
@@ -181,6 +379,7 @@ restore_archive(struct rctx *rc, json_t *doc, bool compressed)
 	struct mig_archive *ar = NULL;
 	struct mig_archive_entry e;
 	json_t *by_member, *o;
+	char what[PATH_MAX + 64];
 	const char *obj = json_string_value(json_object_get(
 	    json_object_get(doc, "archive"), "object"));
 	size_t i;
@@ -207,8 +406,10 @@ restore_archive(struct rctx *rc, json_t *doc, bool compressed)
 		if ((o = json_object_get(by_member, e.name)) == NULL ||
 		    e.type != MIG_ARCHIVE_REGULAR)
 			continue;
+		(void)snprintf(what, sizeof(what), "%s, member %s", obj,
+		    e.name);
 		if ((r = mig_archive_entry_reader(ar, &er)) != 0 ||
-		    (r = restore_one(rc, o, er)) != 0)
+		    (r = restore_one(rc, o, er, what)) != 0)
 			goto out_chain;
 		mig_reader_free(er);
 		er = NULL;
@@ -225,6 +426,50 @@ out:
 
 static int restore_dir(struct rctx *rc, const char *id);
 
+/*
+ * Opens the target directory, making it (0700) if missing.  The user names
+ * it, but a symbolic link planted under that name by whoever can write
+ * beside it would send the whole restore elsewhere, so the last component
+ * must be a real directory; O_NOFOLLOW keeps it so between the look and
+ * the open.
+ */
+static int
+open_target(const char *to, int *fdp, struct mig_ctx *ctx)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(to);
+	int fd;
+
+	*fdp = -1;
+	/* A trailing '/' would make open(2) follow a link, O_NOFOLLOW or not. */
+	while (n > 1 && to[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(path))
+		return mig_seterr(ctx, MIG_ERR_USAGE, "--to: empty or too "
+		    "long");
+	memcpy(path, to, n);
+	path[n] = '\0';
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: --to is a "
+		    "symbolic link; refusing to restore through it (name "
+		    "the directory itself)", to);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return mig_seterr(ctx, MIG_ERR_IO, "%s: %s", to,
+		    strerror(errno));
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		if (errno == ENOTDIR || errno == ELOOP)
+			return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: --to is "
+			    "not a directory (or is a symbolic link); refusing "
+			    "to restore into it", to);
+		return mig_seterr(ctx, MIG_ERR_IO, "%s: %s", to,
+		    strerror(errno));
+	}
+	*fdp = fd;
+	return 0;
+}
+
 int
 mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
     struct mig_ctx *ctx)
@@ -239,18 +484,15 @@ mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
 	memset(&rc, 0, sizeof(rc));
 	rc.o = o;
 	rc.ctx = ctx;
+	rc.tofd = -1;
 	if ((rc.buf = malloc(BUF_SIZE)) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	if (mkdir(o->to, 0755) != 0 && errno != EEXIST) {
-		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", o->to,
-		    strerror(errno));
-		goto out;
-	}
 	if ((r = mig_transport_open(o->tcfg, ctx, &rc.t)) != 0 ||
 	    (r = run_locate(rc.t, o->plan, o->run_id, base,
 	    sizeof(base), id, ctx)) != 0 ||
 	    (r = run_list_shards(rc.t, base, &shards, &nshards, &shardn,
-	    ctx)) != 0)
+	    ctx)) != 0 ||
+	    (r = open_target(o->to, &rc.tofd, ctx)) != 0)
 		goto out;
 	/* A sharded run is reassembled: every shard into the same tree. */
 	for (s = 0; s < (nshards == 0 ? 1 : nshards); s++) {
@@ -269,6 +511,10 @@ out:
 	*restoredp = rc.done;
 	run_free_names(shards, nshards);
 	mig_transport_close(rc.t);
+	if (rc.tofd >= 0)
+		(void)close(rc.tofd);
+	/* Plaintext passed through it. */
+	OPENSSL_cleanse(rc.buf, BUF_SIZE);
 	free(rc.buf);
 	return r;
 }
@@ -306,7 +552,7 @@ restore_dir(struct rctx *rc, const char *id)
 		r = open_chain(rc, obj, compressed, rds);
 		if (r == 0)
 			r = restore_one(rc, e, rds[2] != NULL ? rds[2] :
-			    rds[1]);
+			    rds[1], obj);
 		close_chain(rds);
 		if (r != 0)
 			goto out;

@@ -175,4 +175,45 @@ int	trust_check_bag(struct mig_transport *t, const struct run_trust *tr,
 	    const struct trust_sink *sk, struct mig_ctx *ctx);
 void	trust_close(struct run_trust *tr);
 
+/*
+ * Paths beneath a directory descriptor (fdpath.c).  rel is always a
+ * relative '/'-separated path without empty, "." or ".." components
+ * (else MIG_ERR_USAGE); nothing is ever resolved through a symbolic link,
+ * so whoever can write to the tree cannot redirect the call by swapping a
+ * component for a link, before it or during it.  A refused link (or a
+ * non-directory where a directory belongs) is MIG_ERR_SECURITY, a missing
+ * component MIG_ERR_NOTFOUND.  Messages name rel (up to the component at
+ * fault); callers add where rel lives.  dirfd is borrowed, never closed.
+ */
+
+/*
+ * Opens rel beneath dirfd, following no link on the way or at the end,
+ * never leaving dirfd's tree.  flags are open(2) flags (O_RDONLY,
+ * O_DIRECTORY, O_CREAT | O_EXCL with mode, ...), to which O_NOFOLLOW and
+ * O_CLOEXEC are added.  One openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+ * where the kernel has it, else one openat(O_NOFOLLOW) per component.
+ * Caller closes *fdp.
+ */
+int	fdpath_open(int dirfd, const char *rel, int flags, mode_t mode,
+	    int *fdp, struct mig_ctx *ctx);
+/*
+ * mkdir -p of rel beneath dirfd: each missing directory is created with
+ * mode (less the umask, as mkdir(2) does), each one on the way is opened
+ * with O_NOFOLLOW | O_DIRECTORY, also right after its mkdir.  *fdp gets
+ * an O_RDONLY descriptor of the last one (of a duplicate of dirfd when
+ * rel is ""); caller closes it.
+ */
+int	fdpath_mkdirs(int dirfd, const char *rel, mode_t mode, int *fdp,
+	    struct mig_ctx *ctx);
+/*
+ * Renames the entry from of dirfd to the entry to of the same directory,
+ * never replacing an existing to (MIG_ERR_EXISTS, and there is no moment
+ * at which to is replaced): renameat2(RENAME_NOREPLACE), or where the
+ * kernel or file system lacks it, linkat then unlinkat (should the unlink
+ * fail, from stays behind as a second link to the published file).
+ * Entry names, not paths: neither may contain '/'.
+ */
+int	fdpath_publish(int dirfd, const char *from, const char *to,
+	    struct mig_ctx *ctx);
+
 #endif /* MIGRATE_RUN_INT_H */

@@ -1,6 +1,6 @@
 /*
  * Unit tests for lib/stream: plumbing, file/memory stages, SHA-256, tee,
- * zstd, hex and the tar writer / archive reader.
+ * zstd, the bounded reader, hex and the tar writer / archive reader.
  */
 #include <sys/stat.h>
 
@@ -641,6 +641,164 @@ test_stream__zstd_bad_level(void **state)
 	assert_int_equal(mig_zstd_writer_new(19, mem, ctx, &z), 0);
 	mig_writer_free(z);
 	mig_writer_free(mem);
+}
+
+/* --- Bounded reader ------------------------------------------------------ */
+
+/*
+ * A source of zeros that counts what it hands out: endless as far as a
+ * bound of a few KiB can tell, but ending after 64 MiB, so that a broken
+ * bound fails the test instead of hanging it.
+ */
+static int
+zeros_read(struct mig_reader *r, void *buf, size_t cap, size_t *nread)
+{
+	uint64_t *given = r->priv;
+
+	*nread = 0;
+	if (*given >= 64 * 1024 * 1024)
+		return 0;
+	memset(buf, 0, cap);
+	*given += cap;
+	*nread = cap;
+	return 0;
+}
+
+static const struct mig_reader_ops zeros_ops = {
+	.name = "zeros",
+	.read = zeros_read,
+};
+
+/* The message of the failure bounded_drain() saw first. */
+static char bounded_err[MIG_ERRMSG_MAX];
+
+/* Reads src through a bound of max in pieces of cap; bytes passed in *got. */
+static int
+bounded_drain(struct mig_reader *src, uint64_t max, size_t cap,
+    uint64_t *got)
+{
+	struct mig_reader *b;
+	unsigned char *buf = malloc(cap);
+	size_t n;
+	int rc;
+
+	assert_non_null(buf);
+	*got = 0;
+	assert_int_equal(mig_bounded_reader_new(src, max, ctx, &b), 0);
+	for (;;) {
+		if ((rc = mig_reader_read(b, buf, cap, &n)) != 0)
+			break;
+		if (n == 0)
+			break;
+		*got += n;
+	}
+	/* Once failed, it stays failed. */
+	bounded_err[0] = '\0';
+	if (rc != 0) {
+		(void)snprintf(bounded_err, sizeof(bounded_err), "%s",
+		    mig_errmsg(ctx));
+		assert_int_equal(mig_reader_read(b, buf, cap, &n), rc);
+	}
+	mig_reader_free(b);
+	free(buf);
+	return rc;
+}
+
+static void
+test_stream__bounded_exact_and_short(void **state)
+{
+	static const size_t caps[] = { 1, 7, 999, 1000, 1001, 65536 };
+	unsigned char *data = make_data(1000, false);
+	struct mig_reader *m;
+	uint64_t got;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		/* Exactly the bound: every byte, then a clean end. */
+		assert_int_equal(mig_mem_reader_new(data, 1000, ctx, &m), 0);
+		assert_int_equal(bounded_drain(m, 1000, caps[i], &got), 0);
+		assert_int_equal(got, 1000);
+		mig_reader_free(m);
+		/* Shorter than the bound: the bound is a ceiling only. */
+		assert_int_equal(mig_mem_reader_new(data, 999, ctx, &m), 0);
+		assert_int_equal(bounded_drain(m, 1000, caps[i], &got), 0);
+		assert_int_equal(got, 999);
+		mig_reader_free(m);
+		/* One byte over: refused, and no more than the bound passed. */
+		assert_int_equal(mig_mem_reader_new(data, 1000, ctx, &m), 0);
+		assert_int_equal(bounded_drain(m, 999, caps[i], &got),
+		    MIG_ERR_VERIFY);
+		assert_true(got <= 999);
+		assert_non_null(strstr(bounded_err, "999 bytes"));
+		mig_reader_free(m);
+	}
+	/* A bound of zero: an empty stream passes, one byte does not. */
+	assert_int_equal(mig_mem_reader_new(data, 0, ctx, &m), 0);
+	assert_int_equal(bounded_drain(m, 0, 64, &got), 0);
+	mig_reader_free(m);
+	assert_int_equal(mig_mem_reader_new(data, 1, ctx, &m), 0);
+	assert_int_equal(bounded_drain(m, 0, 64, &got), MIG_ERR_VERIFY);
+	assert_int_equal(got, 0);
+	mig_reader_free(m);
+	free(data);
+}
+
+/*
+ * An endless plaintext (what a decompression bomb looks like from above)
+ * stops at the bound: at most the bound passes, and the source is asked
+ * for at most one byte more than that.
+ */
+static void
+test_stream__bounded_endless_source(void **state)
+{
+	struct mig_reader *src;
+	uint64_t given = 0, got;
+
+	(void)state;
+	src = mig_reader_new(&zeros_ops, &given, NULL, ctx);
+	assert_non_null(src);
+	assert_int_equal(bounded_drain(src, 5000, 4096, &got),
+	    MIG_ERR_VERIFY);
+	assert_true(got <= 5000);
+	assert_true(given <= 5001);
+	mig_reader_free(src);
+}
+
+/* The bound in front of a real zstd bomb: 64 MiB of zeros, bound 4096. */
+static void
+test_stream__bounded_zstd_bomb(void **state)
+{
+	unsigned char *zeros, *z;
+	struct mig_reader *m, *zr;
+	size_t zlen, len = 64 * 1024 * 1024;
+	uint64_t got;
+
+	(void)state;
+	zeros = calloc(1, len);
+	assert_non_null(zeros);
+	z = zcompress(zeros, len, 19, len, &zlen);
+	free(zeros);
+	assert_int_equal(mig_mem_reader_new(z, zlen, ctx, &m), 0);
+	assert_int_equal(mig_zstd_reader_new(m, 0, ctx, &zr), 0);
+	assert_int_equal(bounded_drain(zr, 4096, 1 << 20, &got),
+	    MIG_ERR_VERIFY);
+	assert_true(got <= 4096);
+	assert_non_null(strstr(bounded_err, "decompression bomb"));
+	mig_reader_free(zr);
+	mig_reader_free(m);
+	free(z);
+}
+
+static void
+test_stream__bounded_errors(void **state)
+{
+	struct mig_reader *b = (struct mig_reader *)1;
+
+	(void)state;
+	assert_int_equal(mig_bounded_reader_new(NULL, 1, ctx, &b),
+	    MIG_ERR_INTERNAL);
+	assert_null(b);
 }
 
 /* --- File stages -------------------------------------------------------- */
@@ -1459,6 +1617,10 @@ main(void)
 		cmocka_unit_test(test_stream__zstd_truncated),
 		cmocka_unit_test(test_stream__zstd_bomb),
 		cmocka_unit_test(test_stream__zstd_bad_level),
+		cmocka_unit_test(test_stream__bounded_exact_and_short),
+		cmocka_unit_test(test_stream__bounded_endless_source),
+		cmocka_unit_test(test_stream__bounded_zstd_bomb),
+		cmocka_unit_test(test_stream__bounded_errors),
 		cmocka_unit_test(test_stream__file_publish),
 		cmocka_unit_test(test_stream__file_abandon),
 		cmocka_unit_test(test_stream__file_refuse_overwrite),
