@@ -100,9 +100,7 @@ cmd_plan_recipients(const struct mig_plan *p, struct mig_ctx *ctx,
 		}
 	if (p->recipients_file != NULL &&
 	    (r = mig_age_recipients_load(rs, p->recipients_file, ctx)) != 0) {
-		if (r == MIG_ERR_NOTFOUND || r == MIG_ERR_IO)
-			mig_preferr(ctx, "%s: encryption.recipients_file",
-			    p->file);
+		mig_preferr(ctx, "%s: encryption.recipients_file", p->file);
 		goto out;
 	}
 	if (p->passphrase_env != NULL) {

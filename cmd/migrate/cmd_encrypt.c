@@ -299,8 +299,10 @@ collect_recipients(const struct cmd_age_args *a,
 	size_t i, pwlen = 0;
 	int rc = 0;
 
+	/* Numbered, not echoed: an identity given as -r is a secret. */
 	for (i = 0; i < a->nkeys && rc == 0; i++)
-		rc = mig_age_recipients_add(rs, a->keys[i], ctx);
+		if ((rc = mig_age_recipients_add(rs, a->keys[i], ctx)) != 0)
+			(void)mig_preferr(ctx, "-r #%zu", i + 1);
 	for (i = 0; i < a->nfiles && rc == 0; i++)
 		rc = mig_age_recipients_load(rs, a->files[i], ctx);
 	if (rc == 0 && a->pass && (rc = cmd_age_passphrase(a->passenv, true,
