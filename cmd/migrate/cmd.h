@@ -88,6 +88,12 @@ struct mig_run_progress;
 void	cmd_progress_line(const struct mig_run_progress *pr, double elapsed);
 void	cmd_progress_done(void);
 
+/*
+ * No core dump and no ptrace by the same user (RLIMIT_CORE 0,
+ * PR_SET_DUMPABLE 0): called before any verb reads a key.  0 or a code.
+ */
+int	cmd_no_core_dumps(struct mig_ctx *ctx);
+
 /* --- Passphrases and inputs (cmd_encrypt.c) ---------------------------- */
 
 struct mig_reader;

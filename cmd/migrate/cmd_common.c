@@ -2,14 +2,20 @@
  * What the plan-driven verbs (run, verify, restore) share: reading the
  * environment the plan names, keys, the audit log, progress output.
  * lib/ never reads the environment; this file is where it happens.
+ * Also what keeps secrets in the process: no core dumps.
  */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -292,4 +298,30 @@ cmd_progress_done(void)
 {
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
+}
+
+/* --- Secrets stay in the process ---------------------------------------- */
+
+int
+cmd_no_core_dumps(struct mig_ctx *ctx)
+{
+	struct rlimit rl;
+
+	/*
+	 * Keys, passphrases, credentials and plaintext live in this
+	 * process's memory; a core file would put them on disk, readable
+	 * long after.  Not dumpable also keeps other processes of the same
+	 * user from attaching with ptrace or reading /proc/PID/mem.
+	 */
+	rl.rlim_cur = 0;
+	rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "setrlimit(RLIMIT_CORE)"
+		    ": %s", strerror(errno));
+#ifdef __linux__
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "prctl(PR_SET_DUMPABLE)"
+		    ": %s", strerror(errno));
+#endif
+	return 0;
 }
