@@ -16,8 +16,9 @@ setup_plans
 mkdir -p "$T/src"
 echo "a,b" >"$T/src/a.csv"
 # The echo locations ask for no authentication: any credentials will do.
-export ECHO_TOKEN=tok-$(openssl rand -hex 16)
-export ECHO_PASSWORD=pw-$(openssl rand -hex 8)
+ECHO_TOKEN=tok-$(openssl rand -hex 16)
+ECHO_PASSWORD=pw-$(openssl rand -hex 8)
+export ECHO_TOKEN ECHO_PASSWORD
 user=migrate
 b64=$(printf '%s:%s' "$user" "$ECHO_PASSWORD" | openssl base64 -A)
 # Every form of a secret that the server could send back.

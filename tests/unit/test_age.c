@@ -1114,7 +1114,7 @@ test_age__identity_as_recipients_not_echoed(void **state)
 		K1_SECRET,			/* the attack */
 		"age-secret-key-1qqqq",		/* any case */
 		"not-a-key s3cr3t-value",	/* anything else */
-		"age1" "s3cr3tqqqqqqqqqqqqq",	/* age1 that does not decode */
+		"age1s3cr3tqqqqqqqqqqqqq",	/* age1 that does not decode */
 	};
 	struct mig_age_recipients *rs = mig_age_recipients_new();
 	struct mig_ctx *ctx = mig_ctx_new();
@@ -1129,7 +1129,7 @@ test_age__identity_as_recipients_not_echoed(void **state)
 	assert_non_null(strstr(mig_errmsg(ctx), "plans/x.pub:3: an identity "
 	    "(AGE-SECRET-KEY-1...), not a recipient (age1...)"));
 	/* The key's data, not even a part of it. */
-	assert_null(strstr(mig_errmsg(ctx), K1_SECRET + 16));
+	assert_null(strstr(mig_errmsg(ctx), &K1_SECRET[16]));
 	assert_null(strstr(mig_errmsg(ctx), K1_PUBLIC));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(mig_age_recipients_add(rs, bad[i], ctx),
