@@ -5,6 +5,7 @@
 #ifndef MIGRATE_CMD_H
 #define MIGRATE_CMD_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -95,6 +96,24 @@ struct mig_run_progress;
 void	cmd_progress_line(const struct mig_run_progress *pr, double elapsed);
 void	cmd_progress_done(void);
 
+/*
+ * No core dump and no ptrace by the same user (RLIMIT_CORE 0,
+ * PR_SET_DUMPABLE 0): called before any verb reads a key.  0 or a code.
+ */
+int	cmd_no_core_dumps(struct mig_ctx *ctx);
+/*
+ * A temporary (name in dirfd, both borrowed until cmd_tmp_forget) that a
+ * fatal signal (HUP, INT, QUIT, TERM, PIPE, XCPU, XFSZ) removes before
+ * the process ends by that signal.  Returns its slot, or -1 when the name
+ * is too long or every slot is taken.  Register between cmd_tmp_block and
+ * cmd_tmp_unblock, around the file's creation, so that no signal falls in
+ * between.
+ */
+int	cmd_tmp_register(int dirfd, const char *name);
+void	cmd_tmp_forget(int slot);
+void	cmd_tmp_block(sigset_t *old);
+void	cmd_tmp_unblock(const sigset_t *old);
+
 /* --- Passphrases and inputs (cmd_encrypt.c) ---------------------------- */
 
 struct mig_reader;
@@ -132,13 +151,28 @@ void	cmd_age_args_free(struct cmd_age_args *a);
 int	cmd_age_open_input(const char *path, struct mig_ctx *ctx,
 	    struct mig_reader **rp);
 /*
- * A sink for -o path: regular files through a temporary published on a
- * successful close, devices and FIFOs written in place, stdout for NULL
- * or "-".  *fdp gets a descriptor the caller must close, or -1.
+ * The output of -o path: a regular file is written to a temporary beside
+ * it (DIR/.BASE.migrate-tmp-XXXXXXXX) that a fatal signal removes (a
+ * decrypted temporary is plaintext), published by cmd_age_publish_output
+ * once the stream closed; devices and FIFOs are written in place; NULL
+ * or "-" is stdout.  cmd_age_close_output frees it all, removing a
+ * temporary not published; it must follow cmd_age_open_output whatever
+ * that returned.
  */
 struct mig_writer;
+struct cmd_age_output {
+	struct mig_writer *w;		/* the sink to write to */
+	int		 fd;		/* ours to close, or -1 */
+	int		 dirfd;		/* a regular file's directory, or -1 */
+	char		*name;		/* its name in dirfd */
+	char		*tmp;		/* its temporary, until published */
+	int		 slot;		/* cmd_tmp_register slot of tmp, or -1 */
+};
 int	cmd_age_open_output(const char *path, mode_t mode,
-	    struct mig_ctx *ctx, struct mig_writer **wp, int *fdp);
+	    struct mig_ctx *ctx, struct cmd_age_output *o);
+int	cmd_age_publish_output(struct cmd_age_output *o, const char *path,
+	    struct mig_ctx *ctx);
+void	cmd_age_close_output(struct cmd_age_output *o);
 /* Encryption threads for one file: one per CPU, at most 4. */
 int	cmd_age_threads(void);
 

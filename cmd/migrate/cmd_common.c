@@ -2,14 +2,24 @@
  * What the plan-driven verbs (run, verify, restore) share: reading the
  * environment the plan names, keys, the audit log, progress output.
  * lib/ never reads the environment; this file is where it happens.
+ * Also what keeps secrets in the process: no core dumps, and
+ * temporaries removed when a signal ends it.
  */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -100,9 +110,7 @@ cmd_plan_recipients(const struct mig_plan *p, struct mig_ctx *ctx,
 		}
 	if (p->recipients_file != NULL &&
 	    (r = mig_age_recipients_load(rs, p->recipients_file, ctx)) != 0) {
-		if (r == MIG_ERR_NOTFOUND || r == MIG_ERR_IO)
-			mig_preferr(ctx, "%s: encryption.recipients_file",
-			    p->file);
+		mig_preferr(ctx, "%s: encryption.recipients_file", p->file);
 		goto out;
 	}
 	if (p->passphrase_env != NULL) {
@@ -319,4 +327,138 @@ cmd_progress_done(void)
 {
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
+}
+
+/* --- Secrets stay in the process ---------------------------------------- */
+
+int
+cmd_no_core_dumps(struct mig_ctx *ctx)
+{
+	struct rlimit rl;
+
+	/*
+	 * Keys, passphrases, credentials and plaintext live in this
+	 * process's memory; a core file would put them on disk, readable
+	 * long after.  Not dumpable also keeps other processes of the same
+	 * user from attaching with ptrace or reading /proc/PID/mem.
+	 */
+	rl.rlim_cur = 0;
+	rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "setrlimit(RLIMIT_CORE)"
+		    ": %s", strerror(errno));
+#ifdef __linux__
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "prctl(PR_SET_DUMPABLE)"
+		    ": %s", strerror(errno));
+#endif
+	return 0;
+}
+
+/*
+ * Temporaries removed when a signal ends the process: a decrypted
+ * temporary is plaintext.  The handler may run on any thread, so a slot's
+ * name and directory are written before it is marked used (atomics are
+ * safe in a signal handler; locks are not).
+ */
+#define CMD_TMP_MAX	4
+
+static const int cmd_tmp_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGXCPU, SIGXFSZ
+};
+
+static struct {
+	atomic_int	 used;
+	int		 dirfd;
+	char		 name[NAME_MAX + 1];
+} cmd_tmps[CMD_TMP_MAX];
+
+static atomic_int cmd_tmp_handlers;
+
+/*
+ * Removes every registered temporary (unlinkat is async-signal-safe),
+ * then lets the signal end the process as it would have: the handler was
+ * installed with SA_RESETHAND, and the raised signal is delivered once
+ * the handler returns.
+ */
+static void
+cmd_tmp_on_signal(int sig)
+{
+	int e = errno;
+	size_t i;
+
+	for (i = 0; i < CMD_TMP_MAX; i++)
+		if (atomic_load(&cmd_tmps[i].used))
+			(void)unlinkat(cmd_tmps[i].dirfd, cmd_tmps[i].name, 0);
+	(void)raise(sig);
+	errno = e;
+}
+
+/* Once: the handler for every fatal signal not ignored on entry. */
+static void
+cmd_tmp_install(void)
+{
+	struct sigaction sa, old;
+	size_t i;
+
+	if (atomic_exchange(&cmd_tmp_handlers, 1) != 0)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cmd_tmp_on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	(void)sigfillset(&sa.sa_mask);
+	for (i = 0; i < sizeof(cmd_tmp_signals) / sizeof(cmd_tmp_signals[0]);
+	    i++) {
+		/* nohup(1) and background jobs ignore some: keep that. */
+		if (sigaction(cmd_tmp_signals[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		(void)sigaction(cmd_tmp_signals[i], &sa, NULL);
+	}
+}
+
+void
+cmd_tmp_block(sigset_t *old)
+{
+	sigset_t set;
+	size_t i;
+
+	(void)sigemptyset(&set);
+	for (i = 0; i < sizeof(cmd_tmp_signals) / sizeof(cmd_tmp_signals[0]);
+	    i++)
+		(void)sigaddset(&set, cmd_tmp_signals[i]);
+	(void)pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+void
+cmd_tmp_unblock(const sigset_t *old)
+{
+	(void)pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+int
+cmd_tmp_register(int dirfd, const char *name)
+{
+	size_t i;
+
+	if (strlen(name) >= sizeof(cmd_tmps[0].name))
+		return -1;
+	cmd_tmp_install();
+	for (i = 0; i < CMD_TMP_MAX; i++) {
+		if (atomic_load(&cmd_tmps[i].used))
+			continue;
+		cmd_tmps[i].dirfd = dirfd;
+		(void)snprintf(cmd_tmps[i].name, sizeof(cmd_tmps[i].name), "%s",
+		    name);
+		atomic_store(&cmd_tmps[i].used, 1);
+		return (int)i;
+	}
+	return -1;
+}
+
+void
+cmd_tmp_forget(int slot)
+{
+	if (slot >= 0 && slot < CMD_TMP_MAX)
+		atomic_store(&cmd_tmps[slot].used, 0);
 }

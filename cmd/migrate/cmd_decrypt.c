@@ -1,8 +1,9 @@
 /*
  * migrate decrypt: age v1 decryption with identity files or a
  * passphrase.  Written to a file, the output appears only after the final
- * chunk authenticated: the file sink renames its temporary on close, and
- * a failed decryption frees it unclosed, which removes the temporary.
+ * chunk authenticated: its temporary is renamed into place only after the
+ * stream closed, and is removed otherwise, also when a signal (INT,
+ * TERM, ...) ends the process (see cmd_age_open_output).
  */
 #include <sys/types.h>
 
@@ -55,11 +56,13 @@ cmd_decrypt(int argc, char **argv, struct mig_ctx *ctx)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cmd_age_args a;
+	struct cmd_age_output out;
 	struct mig_age_identities *ids = NULL;
 	struct mig_reader *in = NULL, *r = NULL;
-	struct mig_writer *sink = NULL;
-	int rc, outfd = -1, status;
+	int rc, status;
 
+	memset(&out, 0, sizeof(out));
+	out.fd = out.dirfd = out.slot = -1;
 	if ((status = cmd_age_parse(argc, argv, "decrypt", "i:po:h",
 	    longopts, cmd_decrypt_usage, &a, ctx)) >= 0)
 		goto out_free;
@@ -73,23 +76,24 @@ cmd_decrypt(int argc, char **argv, struct mig_ctx *ctx)
 		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	else if ((rc = collect_identities(&a, ids, ctx)) == 0 &&
 	    (rc = cmd_age_open_input(a.in, ctx, &in)) == 0 &&
-	    (rc = cmd_age_open_output(a.out, 0600, ctx, &sink, &outfd)) == 0 &&
+	    (rc = cmd_age_open_output(a.out, 0600, ctx, &out)) == 0 &&
 	    (rc = mig_age_decrypt_reader_new(ids, in, ctx, &r)) == 0 &&
-	    (rc = mig_age_reader_set_threads(r, cmd_age_threads())) == 0 &&
-	    (rc = mig_stream_copy(r, sink, NULL)) != 0 &&
-	    (rc == MIG_ERR_VERIFY || rc == MIG_ERR_NOKEY ||
-	    rc == MIG_ERR_SECURITY || rc == MIG_ERR_CRYPTO))
-		/* The age layer does not know the file's name. */
-		(void)mig_preferr(ctx, "%s", a.in == NULL ||
-		    strcmp(a.in, "-") == 0 ? "stdin" : a.in);
+	    (rc = mig_age_reader_set_threads(r, cmd_age_threads())) == 0) {
+		if ((rc = mig_stream_copy(r, out.w, NULL)) == 0)
+			rc = cmd_age_publish_output(&out, a.out, ctx);
+		else if (rc == MIG_ERR_VERIFY || rc == MIG_ERR_NOKEY ||
+		    rc == MIG_ERR_SECURITY || rc == MIG_ERR_CRYPTO)
+			/* The age layer does not know the file's name. */
+			(void)mig_preferr(ctx, "%s", a.in == NULL ||
+			    strcmp(a.in, "-") == 0 ? "stdin" : a.in);
+	}
 	if (rc != 0)
 		status = cmd_fail(ctx, rc);
 out_free:
-	mig_writer_free(sink);
+	/* An output not published is removed. */
+	cmd_age_close_output(&out);
 	mig_reader_free(r);
 	mig_reader_free(in);
-	if (outfd >= 0)
-		close(outfd);
 	mig_age_identities_free(ids);
 	cmd_age_args_free(&a);
 	return status;

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "migrate/age.h"
 #include "migrate/error.h"
 #include "migrate/stream.h"
+#include "migrate/transport.h"
 
 #include "cmd.h"
 
@@ -248,46 +251,175 @@ cmd_age_open_input(const char *path, struct mig_ctx *ctx,
 	return mig_file_reader_new(path, true, ctx, rp);
 }
 
+/* Opens path's directory into o->dirfd and copies its last part to o->name. */
+static int
+open_parent(struct cmd_age_output *o, const char *path, struct mig_ctx *ctx)
+{
+	const char *slash = strrchr(path, '/'), *base;
+	char *dir;
+
+	if (slash == NULL) {
+		dir = strdup(".");
+		base = path;
+	} else if (slash == path) {
+		dir = strdup("/");
+		base = slash + 1;
+	} else {
+		dir = strndup(path, (size_t)(slash - path));
+		base = slash + 1;
+	}
+	if (dir == NULL || (o->name = strdup(base)) == NULL) {
+		free(dir);
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	o->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->dirfd < 0) {
+		(void)mig_seterr(ctx, errno == ENOENT ? MIG_ERR_NOTFOUND :
+		    MIG_ERR_IO, "%s: %s", dir, strerror(errno));
+		free(dir);
+		return mig_errcode(ctx);
+	}
+	free(dir);
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: not a file name",
+		    path);
+	return 0;
+}
+
+/*
+ * Creates o->tmp, ".BASE.migrate-tmp-XXXXXXXX" beside o->name (BASE
+ * shortened to fit NAME_MAX), and registers it, with the fatal signals
+ * blocked in between: no signal can leave it behind.  Only the main
+ * thread runs here, so blocking there holds them back.
+ */
+static int
+create_temporary(struct cmd_age_output *o, const char *path, mode_t mode,
+    struct mig_ctx *ctx)
+{
+	sigset_t old;
+	char *cut;
+	int tries, e = 0;
+
+	cut = strndup(o->name, NAME_MAX - 1 - (sizeof(MIG_TMP_INFIX) - 1) -
+	    8);
+	if (cut == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	for (tries = 0; o->fd < 0 && tries < 8; tries++) {
+		free(o->tmp);
+		if ((o->tmp = mig_transport_tmp_name(cut)) == NULL) {
+			e = ENOMEM;
+			break;
+		}
+		cmd_tmp_block(&old);
+		o->fd = openat(o->dirfd, o->tmp, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, mode);
+		e = errno;
+		if (o->fd >= 0 &&
+		    (o->slot = cmd_tmp_register(o->dirfd, o->tmp)) < 0) {
+			(void)unlinkat(o->dirfd, o->tmp, 0);
+			(void)close(o->fd);
+			o->fd = -1;
+			cmd_tmp_unblock(&old);
+			free(cut);
+			return mig_seterr(ctx, MIG_ERR_INTERNAL, "%s: no slot "
+			    "to register the temporary file", path);
+		}
+		cmd_tmp_unblock(&old);
+		if (o->fd < 0 && e != EEXIST)
+			break;
+	}
+	free(cut);
+	if (o->fd >= 0)
+		return 0;
+	free(o->tmp);
+	o->tmp = NULL;
+	return mig_seterr(ctx, e == ENOMEM ? MIG_ERR_NOMEM : MIG_ERR_IO,
+	    "%s: create temporary file: %s", path, strerror(e));
+}
+
 /*
  * Opens OUT: stdout for NULL or "-"; a regular file (new or replaced)
- * through the file sink, which publishes it only on a successful close;
- * anything else that exists (a device such as /dev/null, a FIFO) is
- * written in place, since renaming over it would replace the device.
- * *fdp gets a descriptor the caller must close, or -1.
+ * through a temporary published by cmd_age_publish_output; anything
+ * else that exists (a device such as /dev/null, a FIFO) is written in
+ * place, since renaming over it would replace the device.  Like age(1),
+ * no fsync: this output can simply be made again; the temporary still
+ * guarantees that a failed or interrupted run leaves no (or the old)
+ * file.
  */
 int
 cmd_age_open_output(const char *path, mode_t mode, struct mig_ctx *ctx,
-    struct mig_writer **wp, int *fdp)
+    struct cmd_age_output *o)
 {
 	struct stat st;
-	int fd, rc;
+	int rc;
 
-	*wp = NULL;
-	*fdp = -1;
+	memset(o, 0, sizeof(*o));
+	o->fd = o->dirfd = o->slot = -1;
 	if (path == NULL || strcmp(path, "-") == 0)
-		return mig_fd_writer_new(STDOUT_FILENO, ctx, wp);
+		return mig_fd_writer_new(STDOUT_FILENO, ctx, &o->w);
 	if (stat(path, &st) != 0 || S_ISREG(st.st_mode)) {
-		/*
-		 * Like age(1), no fsync: this output can simply be made
-		 * again; the temporary-then-rename still guarantees that a
-		 * failed run leaves no (or the old) file.
-		 */
-		if ((rc = mig_file_writer_new(path, mode, true, ctx, wp)) != 0)
+		if ((rc = open_parent(o, path, ctx)) != 0 ||
+		    (rc = create_temporary(o, path, mode, ctx)) != 0)
 			return rc;
-		return mig_file_writer_set_durable(*wp, false);
+		return mig_fd_writer_new(o->fd, ctx, &o->w);
 	}
 	if (S_ISDIR(st.st_mode))
 		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: is a directory",
 		    path);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+	if ((o->fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
 		return mig_seterr(ctx, MIG_ERR_IO, "%s: %s", path,
 		    strerror(errno));
-	if ((rc = mig_fd_writer_new(fd, ctx, wp)) != 0) {
-		close(fd);
-		return rc;
-	}
-	*fdp = fd;
+	return mig_fd_writer_new(o->fd, ctx, &o->w);
+}
+
+int
+cmd_age_publish_output(struct cmd_age_output *o, const char *path,
+    struct mig_ctx *ctx)
+{
+	struct stat st;
+	int fd = o->fd;
+
+	if (o->tmp == NULL)
+		return 0;
+	o->fd = -1;
+	/* close(2) can report a deferred write error (NFS, quotas). */
+	if (close(fd) != 0)
+		return mig_seterr(ctx, MIG_ERR_IO, "%s: close: %s", path,
+		    strerror(errno));
+	/*
+	 * Replace files only, never a device, FIFO or directory that
+	 * appeared meanwhile.  A symbolic link is replaced itself.
+	 */
+	if (fstatat(o->dirfd, o->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		return mig_seterr(ctx, MIG_ERR_EXISTS, "%s: exists and is not "
+		    "a regular file, refusing to replace it", path);
+	if (renameat(o->dirfd, o->tmp, o->dirfd, o->name) != 0)
+		return mig_seterr(ctx, MIG_ERR_IO, "%s: rename into place: %s",
+		    path, strerror(errno));
+	cmd_tmp_forget(o->slot);
+	o->slot = -1;
+	free(o->tmp);
+	o->tmp = NULL;
 	return 0;
+}
+
+void
+cmd_age_close_output(struct cmd_age_output *o)
+{
+	/* The sink wipes its buffer: decrypted output passed through it. */
+	mig_writer_free(o->w);
+	if (o->fd >= 0)
+		(void)close(o->fd);
+	if (o->tmp != NULL)
+		(void)unlinkat(o->dirfd, o->tmp, 0);
+	cmd_tmp_forget(o->slot);
+	if (o->dirfd >= 0)
+		(void)close(o->dirfd);
+	free(o->tmp);
+	free(o->name);
+	memset(o, 0, sizeof(*o));
+	o->fd = o->dirfd = o->slot = -1;
 }
 
 /* Builds the recipient list from the options; 0 or an error code. */
@@ -299,8 +431,10 @@ collect_recipients(const struct cmd_age_args *a,
 	size_t i, pwlen = 0;
 	int rc = 0;
 
+	/* Numbered, not echoed: an identity given as -r is a secret. */
 	for (i = 0; i < a->nkeys && rc == 0; i++)
-		rc = mig_age_recipients_add(rs, a->keys[i], ctx);
+		if ((rc = mig_age_recipients_add(rs, a->keys[i], ctx)) != 0)
+			(void)mig_preferr(ctx, "-r #%zu", i + 1);
 	for (i = 0; i < a->nfiles && rc == 0; i++)
 		rc = mig_age_recipients_load(rs, a->files[i], ctx);
 	if (rc == 0 && a->pass && (rc = cmd_age_passphrase(a->passenv, true,
@@ -324,11 +458,14 @@ cmd_encrypt(int argc, char **argv, struct mig_ctx *ctx)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cmd_age_args a;
+	struct cmd_age_output out;
 	struct mig_age_recipients *rs = NULL;
 	struct mig_reader *in = NULL;
-	struct mig_writer *sink = NULL, *w = NULL;
-	int rc, outfd = -1, status;
+	struct mig_writer *w = NULL;
+	int rc, status;
 
+	memset(&out, 0, sizeof(out));
+	out.fd = out.dirfd = out.slot = -1;
 	if ((status = cmd_age_parse(argc, argv, "encrypt", "r:R:pao:h",
 	    longopts, cmd_encrypt_usage, &a, ctx)) >= 0)
 		goto out_free;
@@ -352,20 +489,19 @@ cmd_encrypt(int argc, char **argv, struct mig_ctx *ctx)
 		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	else if ((rc = collect_recipients(&a, rs, ctx)) == 0 &&
 	    (rc = cmd_age_open_input(a.in, ctx, &in)) == 0 &&
-	    (rc = cmd_age_open_output(a.out, 0666, ctx, &sink, &outfd)) == 0 &&
-	    (rc = mig_age_encrypt_writer_new(rs, a.armor, sink, ctx,
+	    (rc = cmd_age_open_output(a.out, 0666, ctx, &out)) == 0 &&
+	    (rc = mig_age_encrypt_writer_new(rs, a.armor, out.w, ctx,
 	    &w)) == 0 &&
-	    (rc = mig_age_writer_set_threads(w, cmd_age_threads())) == 0)
-		rc = mig_stream_copy(in, w, NULL);
+	    (rc = mig_age_writer_set_threads(w, cmd_age_threads())) == 0 &&
+	    (rc = mig_stream_copy(in, w, NULL)) == 0)
+		rc = cmd_age_publish_output(&out, a.out, ctx);
 	if (rc != 0)
 		status = cmd_fail(ctx, rc);
 out_free:
-	/* A sink freed before its close succeeded removes its temporary. */
+	/* An output not published is removed. */
 	mig_writer_free(w);
-	mig_writer_free(sink);
+	cmd_age_close_output(&out);
 	mig_reader_free(in);
-	if (outfd >= 0)
-		close(outfd);
 	mig_age_recipients_free(rs);
 	cmd_age_args_free(&a);
 	return status;

@@ -180,7 +180,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "migrate: %s\n", strerror(ENOMEM));
 		return EXIT_RUNTIME;
 	}
-	status = cmd->fn(argc - 1, argv + 1, ctx);
+	/*
+	 * Every verb may hold a secret before it prints a line: keys,
+	 * passphrases, the plan's credentials, plaintext.  None of it may
+	 * reach a core file.
+	 */
+	if ((status = cmd_no_core_dumps(ctx)) != 0)
+		status = cmd_fail(ctx, status);
+	else
+		status = cmd->fn(argc - 1, argv + 1, ctx);
 	mig_ctx_free(ctx);
 	if (fflush(stdout) != 0 && status == EXIT_OK) {
 		fprintf(stderr, "migrate: write error on stdout: %s\n",

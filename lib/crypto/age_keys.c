@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,12 +135,22 @@ mig_age_recipients_add(struct mig_age_recipients *rs, const char *s,
 	if (has_scrypt(rs))
 		return mig_seterr(ctx, MIG_ERR_USAGE,
 		    "a passphrase cannot be mixed with other recipients");
+	/*
+	 * s is never echoed: it may be a line of a key file given where a
+	 * recipients file belongs, and messages reach terminals, CI logs
+	 * and the audit trail.  The caller names the line or argument.
+	 */
+	if (strncasecmp(s, "AGE-SECRET-KEY-", 15) == 0)
+		return mig_seterr(ctx, MIG_ERR_PARSE, "an identity "
+		    "(AGE-SECRET-KEY-1...), not a recipient (age1...); give "
+		    "the recipient instead: the \"# public key:\" line of the "
+		    "identity file, which migrate keygen also prints");
 	if (strncmp(s, "age1", 4) != 0 && strncmp(s, "AGE1", 4) != 0)
 		return mig_seterr(ctx, MIG_ERR_PARSE,
-		    "\"%.80s\": not an age recipient (age1...)", s);
+		    "not an age recipient (age1...)");
 	if ((rc = decode_key(s, HRP_RECIPIENT, k.key)) != 0)
-		return mig_seterr(ctx, rc, "\"%.80s\": invalid age recipient",
-		    s);
+		return mig_seterr(ctx, rc, "invalid age recipient (bad "
+		    "characters, length or checksum)");
 	k.kind = AGE_KIND_X25519;
 	if (key_push(&rs->v, &rs->n, &k) != 0)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");

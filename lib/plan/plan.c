@@ -807,6 +807,18 @@ looks_like_recipient(const char *s)
 	return true;
 }
 
+/* Whether s holds "AGE-SECRET-KEY-" anywhere, in any case. */
+static bool
+holds_identity(const char *s)
+{
+	static const char id[] = "AGE-SECRET-KEY-";
+
+	for (; *s != '\0'; s++)
+		if (strncasecmp(s, id, sizeof(id) - 1) == 0)
+			return true;
+	return false;
+}
+
 static int
 load_encryption(struct loader *ld, const struct mig_toml_value *root)
 {
@@ -832,8 +844,11 @@ load_encryption(struct loader *ld, const struct mig_toml_value *root)
 	for (i = 0; p->recipients != NULL && p->recipients[i] != NULL; i++) {
 		if (looks_like_recipient(p->recipients[i]))
 			continue;
-		/* Never echo a secret key, not even part of it. */
-		if (strncasecmp(p->recipients[i], "AGE-SECRET-KEY-", 15) == 0)
+		/*
+		 * Never echo a secret key, not even part of it: not even
+		 * one that a space or a quote puts past the start.
+		 */
+		if (holds_identity(p->recipients[i]))
 			return perr(ld, mig_toml_value_pos(
 			    mig_toml_array_at(v, i)), "encryption.recipients"
 			    "[%zu] is an age SECRET key: never put it in a "

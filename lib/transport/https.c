@@ -23,12 +23,18 @@
  *
  * Credentials travel only in an Authorization header built here; its
  * copies are wiped before they are freed, and no URL we build carries
- * userinfo, so no message can show a secret.
+ * userinfo.  A server may still echo the header (or the password in it)
+ * in an error body or reason phrase: everything a server sends is
+ * scrubbed of the credentials (scrub.c) before it goes into a message,
+ * so no message, and no audit record made from one, can show a secret.
  *
  * Decisions worth knowing:
  * - 401 and 403 are MIG_ERR_NET (exit status 1) with a message that says
  *   "authentication failed" or "forbidden": the connection was fine and
  *   trusted, the account is not.
+ * - A redirect (3xx), to any request including the first, and a server
+ *   that offers no TLS 1.2 or later are refusals (MIG_ERR_SECURITY): never
+ *   followed, never retried, and audited by the run as security.refused.
  * - A streamed PUT cannot be replayed here; a failure mid-upload returns
  *   MIG_ERR_NET and the run layer re-runs the object.  One-shot requests
  *   (MKCOL, MOVE, DELETE, PROPFIND, OPTIONS) and the start of a GET are
@@ -56,8 +62,10 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "migrate/error.h"
@@ -65,6 +73,9 @@
 #include "migrate/transport.h"
 
 #include "transport_int.h"
+
+#define MIG_TRANSPORT_INTERNAL
+#include "scrub_int.h"
 
 #ifndef MIG_VERSION
 #define MIG_VERSION	"0"
@@ -108,6 +119,9 @@ struct xfer {
 	CURLcode	 result;
 	long		 status;
 	char		 reason[64];
+	bool		 reason_cut;	/* the server sent more than reason */
+	char		 location[256];	/* of a redirect, for the message */
+	bool		 location_cut;
 	long		 retry_after;	/* seconds, -1 when absent */
 	char		 errbody[ERRBODY_MAX];
 	size_t		 errlen;
@@ -152,6 +166,9 @@ struct https {
 	char		*root_dec;	/* decoded root path, no trailing '/' */
 	char		*host;		/* for messages */
 	char		*auth;		/* "Authorization: ..." (secret) */
+	/* What auth carries, scrubbed from server text (secret). */
+	char		*secrets[MIG_SCRUB_SECRETS_MAX];
+	size_t		 nsecrets;
 	char		*ca_file;
 	char		*pin;
 	bool		 plain;
@@ -384,6 +401,25 @@ backoff_ms(int attempt, long retry_after)
 /* ---------------------------------------------------------------------- */
 /* Translating curl and HTTP outcomes: the only place that picks codes */
 
+/*
+ * Text the server sent (or curl's words about it), fit for a message:
+ * the transport's credentials redacted (cut: in is the start of a longer
+ * text), control bytes as '?', at most cap - 1 bytes.  A server may echo
+ * the Authorization header, and messages reach the audit log.  Without
+ * the transport to know its secrets, nothing is kept.  Returns out.
+ */
+static const char *
+server_text(const struct https *h, const char *in, size_t inlen, bool cut,
+    char *out, size_t cap)
+{
+	if (h == NULL)
+		inlen = 0;
+	(void)mig_scrub(in, inlen, cut, h != NULL ?
+	    (const char *const *)h->secrets : NULL, h != NULL ? h->nsecrets :
+	    0, cap - 1, out, cap);
+	return out;
+}
+
 static bool
 curl_transient(CURLcode c)
 {
@@ -407,16 +443,64 @@ curl_transient(CURLcode c)
 }
 
 /*
+ * Whether a failed handshake failed on the TLS version: the server
+ * offers nothing from TLS 1.2 up (or signals a downgrade).  That is a
+ * refusal, not a network fault: retrying cannot help.  curl reports the
+ * OpenSSL error as "error:0A00042E:SSL routines::...", whose code says
+ * it without relying on the wording.
+ */
+static bool
+tls_version_refused(const struct xfer *x)
+{
+	const char *p = x->errbuf;
+	unsigned long e;
+	char *end;
+
+	if (x->result != CURLE_SSL_CONNECT_ERROR)
+		return false;
+	while ((p = strstr(p, "error:")) != NULL) {
+		p += 6;
+		e = strtoul(p, &end, 16);
+		if (end == p || *end != ':' || ERR_GET_LIB(e) != ERR_LIB_SSL)
+			continue;
+		switch (ERR_GET_REASON(e)) {
+		case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+		case SSL_R_UNSUPPORTED_PROTOCOL:
+		case SSL_R_VERSION_TOO_LOW:
+		case SSL_R_INAPPROPRIATE_FALLBACK:
+		case SSL_R_TLSV1_ALERT_INAPPROPRIATE_FALLBACK:
+			return true;
+		default:
+			break;
+		}
+	}
+	return false;
+}
+
+/* A failure worth another attempt. */
+static bool
+retryable(const struct xfer *x)
+{
+	return curl_transient(x->result) && !tls_version_refused(x);
+}
+
+/*
  * Maps a failed transfer to MIG_ERR_* with a message naming what.
- * Certificate and pin refusals are MIG_ERR_SECURITY with a fix.
+ * Certificate, pin and TLS version refusals are MIG_ERR_SECURITY with a
+ * fix.
  */
 static int
 curl_error(struct https *h, struct xfer *x, struct mig_ctx *ctx,
     const char *what)
 {
-	const char *detail = x->errbuf[0] != '\0' ? x->errbuf :
+	const char *raw = x->errbuf[0] != '\0' ? x->errbuf :
 	    curl_easy_strerror(x->result);
+	char detail[CURL_ERROR_SIZE];
 	long vr = 0;
+
+	/* curl quotes what the server sent in some of its messages. */
+	(void)server_text(h, raw, strlen(raw),
+	    strlen(raw) >= CURL_ERROR_SIZE - 1, detail, sizeof(detail));
 
 	switch (x->result) {
 	case CURLE_OK:
@@ -424,8 +508,8 @@ curl_error(struct https *h, struct xfer *x, struct mig_ctx *ctx,
 		    "%s: transfer failed without an error", what);
 	case CURLE_PEER_FAILED_VERIFICATION:
 		/* curl checks the name itself; its message says which. */
-		if (strstr(detail, "host name") != NULL ||
-		    strstr(detail, "subject name") != NULL)
+		if (strstr(raw, "host name") != NULL ||
+		    strstr(raw, "subject name") != NULL)
 			return mig_seterr(ctx, MIG_ERR_SECURITY,
 			    "%s: TLS certificate does not match host name "
 			    "\"%s\" (%s)", what, h->host, detail);
@@ -458,6 +542,12 @@ curl_error(struct https *h, struct xfer *x, struct mig_ctx *ctx,
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		return mig_seterr(ctx, MIG_ERR_SECURITY,
 		    "%s: protocol refused: %s", what, detail);
+	case CURLE_SSL_CONNECT_ERROR:
+		if (tls_version_refused(x))
+			return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: TLS "
+			    "version refused: the server offers no TLS 1.2 or "
+			    "later (%s)", what, detail);
+		return mig_seterr(ctx, MIG_ERR_NET, "%s: %s", what, detail);
 	case CURLE_OUT_OF_MEMORY:
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	case CURLE_OPERATION_TIMEDOUT:
@@ -483,14 +573,27 @@ status_transient(long status)
 	    status != 505 && status != 507;
 }
 
-/* The server's own words: the <title> of HTML, or a first line. */
+/*
+ * The server's own words: the <title> of HTML, or a first line, with the
+ * credentials redacted first, so that no excerpt can cut a secret short
+ * of its match.  A body kept to ERRBODY_MAX bytes may end in a secret's
+ * start: that goes too.
+ */
 static void
 body_excerpt(const struct xfer *x, char *out, size_t cap)
 {
-	const char *b = x->errbody, *s, *e, *end = x->errbody + x->errlen;
-	size_t n, i;
+	const struct https *h = x->h;
+	char clean[2 * ERRBODY_MAX];
+	const char *b = clean, *s, *e, *end;
+	size_t n, i, len;
 
 	out[0] = '\0';
+	if (h == NULL)
+		return;
+	len = mig_scrub_secrets(x->errbody, x->errlen,
+	    x->errlen == sizeof(x->errbody), (const char *const *)h->secrets,
+	    h->nsecrets, clean, sizeof(clean));
+	end = clean + len;
 	s = b;
 	while (s < end && (*s == ' ' || *s == '\t' || *s == '\r' ||
 	    *s == '\n'))
@@ -500,7 +603,7 @@ body_excerpt(const struct xfer *x, char *out, size_t cap)
 	if (*s == '<') {
 		/* HTML or XML: the title if there is one, else nothing. */
 		s = NULL;
-		for (i = 0; i + 7 <= x->errlen; i++)
+		for (i = 0; i + 7 <= len; i++)
 			if (strncasecmp(b + i, "<title>", 7) == 0) {
 				s = b + i + 7;
 				break;
@@ -513,16 +616,7 @@ body_excerpt(const struct xfer *x, char *out, size_t cap)
 		for (e = s; e < end && *e != '\r' && *e != '\n'; e++)
 			continue;
 	n = (size_t)(e - s);
-	if (n > 200)
-		n = 200;
-	if (n >= cap)
-		n = cap - 1;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	out[n] = '\0';
+	(void)mig_scrub(s, n, false, NULL, 0, 200, out, cap);
 }
 
 /* An unexpected HTTP status as MIG_ERR_* with the server's message. */
@@ -530,9 +624,11 @@ static int
 http_error(struct xfer *x, struct mig_ctx *ctx, const char *what,
     const char *method)
 {
-	char msg[256];
+	char msg[256], reason[sizeof(x->reason)];
 
 	body_excerpt(x, msg, sizeof(msg));
+	(void)server_text(x->h, x->reason, strlen(x->reason), x->reason_cut,
+	    reason, sizeof(reason));
 	switch (x->status) {
 	case 401:
 		return mig_seterr(ctx, MIG_ERR_NET,
@@ -551,12 +647,21 @@ http_error(struct xfer *x, struct mig_ctx *ctx, const char *what,
 	default:
 		break;
 	}
-	if (x->status >= 300 && x->status <= 399)
-		return mig_seterr(ctx, MIG_ERR_NET,
-		    "%s: %s: unexpected redirect (HTTP %ld %s); redirects "
-		    "are not followed", what, method, x->status, x->reason);
+	/*
+	 * A redirect would send the credentials and the data elsewhere:
+	 * refused, on record, never followed and never retried.
+	 */
+	if (x->status >= 300 && x->status <= 399) {
+		(void)server_text(x->h, x->location, strlen(x->location),
+		    x->location_cut, msg, sizeof(msg));
+		return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: %s: redirect "
+		    "refused (HTTP %ld %s%s%s): redirects are not followed; "
+		    "set the destination url to where the data belongs",
+		    what, method, x->status, reason, msg[0] != '\0' ?
+		    " to " : "", msg);
+	}
 	return mig_seterr(ctx, MIG_ERR_NET, "%s: %s: HTTP %ld %s%s%s", what,
-	    method, x->status, x->reason, msg[0] != '\0' ? ": " : "", msg);
+	    method, x->status, reason, msg[0] != '\0' ? ": " : "", msg);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -568,6 +673,7 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	struct xfer *x = arg;
 	size_t len = size * nitems, n;
 	char line[256], *p, *end;
+	bool cut = len > sizeof(line) - 1;
 	long v;
 
 	n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
@@ -584,6 +690,9 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		/* A new header block (after 1xx or an auth round). */
 		x->status = 0;
 		x->reason[0] = '\0';
+		x->reason_cut = false;
+		x->location[0] = '\0';
+		x->location_cut = false;
 		x->retry_after = -1;
 		x->headers_done = false;
 		p = strchr(line, ' ');
@@ -595,7 +704,16 @@ header_cb(char *buf, size_t size, size_t nitems, void *arg)
 				end++;
 			(void)snprintf(x->reason, sizeof(x->reason), "%s",
 			    end);
+			x->reason_cut = cut || strlen(end) >= sizeof(x->reason);
 		}
+		return len;
+	}
+	if (strncasecmp(line, "location:", 9) == 0) {
+		p = line + 9;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		(void)snprintf(x->location, sizeof(x->location), "%s", p);
+		x->location_cut = cut || strlen(p) >= sizeof(x->location);
 		return len;
 	}
 	if (strncasecmp(line, "retry-after:", 12) == 0) {
@@ -711,6 +829,9 @@ xfer_reset(struct xfer *x)
 	x->result = CURLE_OK;
 	x->status = 0;
 	x->reason[0] = '\0';
+	x->reason_cut = false;
+	x->location[0] = '\0';
+	x->location_cut = false;
 	x->retry_after = -1;
 	x->errlen = 0;
 	x->sink_err = 0;
@@ -1396,12 +1517,12 @@ run_request(struct https *h, struct req *rq)
 		    rq->pf->err != 0)
 			return rq->pf->err;
 		if (x->result != CURLE_OK) {
-			if (curl_transient(x->result) && attempt < max) {
+			if (retryable(x) && attempt < max) {
 				sleep_ms(backoff_ms(attempt, -1));
 				continue;
 			}
 			r = curl_error(h, x, ctx, what);
-			if (attempt > 0 && curl_transient(x->result))
+			if (attempt > 0 && retryable(x))
 				(void)mig_preferr(ctx, "after %d attempts",
 				    attempt + 1);
 			return r;
@@ -2195,8 +2316,7 @@ https_open_read(struct mig_transport *t, const char *path,
 			goto out;
 		if (s->x.done && s->x.result != CURLE_OK) {
 			xfer_detach(h, &s->x);
-			if (curl_transient(s->x.result) &&
-			    attempt < h->retries) {
+			if (retryable(&s->x) && attempt < h->retries) {
 				sleep_ms(backoff_ms(attempt, -1));
 				continue;
 			}
@@ -2231,15 +2351,39 @@ out:
 /* ---------------------------------------------------------------------- */
 /* open / close */
 
-/* "Authorization: Basic base64(user:password)" or Bearer; secret. */
+/*
+ * Remembers s[0..len) as a secret to scrub from what servers send.  At
+ * most MIG_SCRUB_SECRETS_MAX, which make_auth never exceeds.
+ */
+static int
+add_secret(struct https *h, const char *s, size_t len)
+{
+	char *c;
+
+	if (len == 0)
+		return 0;
+	if (h->nsecrets == MIG_SCRUB_SECRETS_MAX)
+		return mig_seterr(h->ctx, MIG_ERR_INTERNAL,
+		    "https: too many secrets to scrub");
+	if ((c = strndup(s, len)) == NULL)
+		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	h->secrets[h->nsecrets++] = c;
+	return 0;
+}
+
+/*
+ * "Authorization: Basic base64(user:password)" or Bearer; secret.  What
+ * a server could echo of it is remembered for scrubbing: the token; or
+ * the password, "user:password" and its base64, padded and not.
+ */
 static int
 make_auth(struct https *h, const struct mig_transport_config *cfg,
     const char *user)
 {
 	static const char basic[] = "Authorization: Basic ";
 	static const char bearer[] = "Authorization: Bearer ";
-	char *cred = NULL;
-	size_t ul, pl, n;
+	char *cred = NULL, *b64;
+	size_t ul, pl, n, bl;
 	int r = 0;
 
 	if (cfg->token != NULL) {
@@ -2257,7 +2401,7 @@ make_auth(struct https *h, const struct mig_transport_config *cfg,
 			return mig_seterr(h->ctx, MIG_ERR_NOMEM,
 			    "out of memory");
 		(void)snprintf(h->auth, n, "%s%s", bearer, cfg->token);
-		return 0;
+		return add_secret(h, cfg->token, strlen(cfg->token));
 	}
 	if (user == NULL)
 		return 0;
@@ -2283,8 +2427,16 @@ make_auth(struct https *h, const struct mig_transport_config *cfg,
 	cred[ul] = ':';
 	memcpy(cred + ul + 1, cfg->password, pl);
 	memcpy(h->auth, basic, sizeof(basic) - 1);
-	(void)EVP_EncodeBlock((unsigned char *)h->auth + sizeof(basic) - 1,
+	b64 = h->auth + sizeof(basic) - 1;
+	bl = (size_t)EVP_EncodeBlock((unsigned char *)b64,
 	    (unsigned char *)cred, (int)n);
+	if ((r = add_secret(h, cfg->password, pl)) != 0 ||
+	    (r = add_secret(h, cred, n)) != 0 ||
+	    (r = add_secret(h, b64, bl)) != 0)
+		goto out;
+	while (bl > 0 && b64[bl - 1] == '=')
+		bl--;
+	r = add_secret(h, b64, bl);
 out:
 	if (cred != NULL) {
 		OPENSSL_cleanse(cred, n);
@@ -2304,6 +2456,7 @@ https_close(struct mig_transport *t)
 {
 	struct https *h = t->priv;
 	struct stream *s;
+	size_t i;
 
 	if (h == NULL)
 		return;
@@ -2325,6 +2478,8 @@ https_close(struct mig_transport *t)
 	dir_forget_all(h);
 	free(h->dirs);
 	wipe_free(h->auth);
+	for (i = 0; i < h->nsecrets; i++)
+		wipe_free(h->secrets[i]);
 	free(h->origin);
 	free(h->root);
 	free(h->root_dec);
@@ -2448,7 +2603,8 @@ https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	rq.retries = -1;
 	if ((r = run_request(h, &rq)) != 0)
 		goto out;
-	if (rq.status == 401 || rq.status == 403 || rq.status >= 500) {
+	if (rq.status == 401 || rq.status == 403 || rq.status >= 500 ||
+	    (rq.status >= 300 && rq.status <= 399)) {
 		r = http_error(&h->sx, t->ctx, t->root, "OPTIONS");
 		goto out;
 	}

@@ -16,7 +16,21 @@
 #     NGINX_WWW        the document root (/dav/ is $NGINX_WWW/dav)
 #   nginx_start_single   a second server, one process (master_process off)
 #                    so that one PID stops or freezes all of it:
-#     NGINX1_PID, NGINX1_PORT (HTTPS, /open/, same CA), NGINX1_WWW
+#     NGINX1_PID, NGINX1_PORT (HTTPS, same CA), NGINX1_WWW, NGINX1_DIR
+#                        /open/     no authentication
+#                      hostile answers, no authentication asked:
+#                        /moved/    every request: 301 to /open/
+#                        /moveput/  WebDAV, but PUT: 302 to /open/
+#                        /echo409/  WebDAV, but PUT: 409 whose body is the
+#                                   request's Authorization header
+#                        /echo500/  the same with 500
+#     NGINX1_TLS11_PORT  HTTPS offering TLS 1.1 only, /open/; its handshakes
+#                        are logged to $NGINX1_DIR/tls11.log (level info).
+#                        Empty when this OpenSSL cannot speak TLS 1.1 (then
+#                        NGINX1_TLS11_WHY says why)
+#   nginx1_sync      returns once the one-process server answered a new
+#                    request: every log line of earlier ones is written
+#                    (one event loop handles them in turn)
 #   nginx_stop       stops both by PID (also done by the EXIT trap)
 #
 # Returns 77 from nginx_start when nginx, its DAV modules or openssl are
@@ -225,13 +239,65 @@ nginx_restart() {
 	    "$NGINX_HTTP_PORT"
 }
 
+# Locations of the one-process server that answer as a hostile or
+# misconfigured server would (see the header).
+nginx_hostile() {
+	cat <<EOF
+		location /moved/ {
+			return 301 https://127.0.0.1:$NGINX1_PORT/open/;
+		}
+		location /moveput/ {
+			if (\$request_method = PUT) {
+				return 302 https://127.0.0.1:$NGINX1_PORT/open/;
+			}
+$(nginx_dav)
+		}
+		location /echo409/ {
+			if (\$request_method = PUT) {
+				return 409 "\$http_authorization";
+			}
+$(nginx_dav)
+		}
+		location /echo500/ {
+			if (\$request_method = PUT) {
+				return 500 "\$http_authorization";
+			}
+$(nginx_dav)
+		}
+EOF
+}
+
+# Whether the server on port $1 completes a TLS 1.1 handshake.  OpenSSL 3
+# allows TLS 1.1 only at security level 0, on both sides.
+nginx_speaks_tls11() {
+	openssl s_client -connect "127.0.0.1:$1" -tls1_1 \
+	    -cipher 'DEFAULT:@SECLEVEL=0' </dev/null 2>/dev/null |
+	    grep -q 'Protocol *: TLSv1.1$'
+}
+
+nginx1_sync() {
+	python3 - "$NGINX1_PORT" "$NGINX_CA" <<'EOF'
+import http.client, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ctx,
+    timeout=30)
+c.request("GET", "/open/")
+c.getresponse().read()
+c.close()
+EOF
+}
+
 nginx_start_single() {
 	local d=$T/nginx1 i
 	[ -n "${NGINX_DIR:-}" ] || { echo "nginx_start first" >&2; return 1; }
-	mkdir -p "$d/tmp" "$d/www/open" || return 1
+	mkdir -p "$d/tmp" "$d/www/open" "$d/www/moveput" "$d/www/echo409" \
+	    "$d/www/echo500" || return 1
 	NGINX1_WWW=$d/www
+	NGINX1_DIR=$d
 	for i in 1 2 3 4 5; do
 		NGINX1_PORT=$(nginx_free_port) || return 1
+		NGINX1_TLS11_PORT=$(nginx_free_port) || return 1
+		[ "$NGINX1_PORT" != "$NGINX1_TLS11_PORT" ] || continue
 		cat >"$d/nginx.conf" <<EOF
 load_module $NGINX_DAV_EXT;
 daemon off;
@@ -247,6 +313,17 @@ $(nginx_http_common "$d")
 		location /open/ {
 $(nginx_dav)
 		}
+$(nginx_hostile)
+	}
+	server {
+		listen 127.0.0.1:$NGINX1_TLS11_PORT ssl;
+		ssl_protocols TLSv1.1;
+		ssl_ciphers DEFAULT:@SECLEVEL=0;
+		error_log $d/tls11.log info;
+		root $d/www;
+		location /open/ {
+$(nginx_dav)
+		}
 	}
 }
 EOF
@@ -255,7 +332,8 @@ EOF
 		NGINX1_PID=$!
 		# Tests kill it on purpose: no "Killed" notice from bash.
 		disown "$NGINX1_PID" 2>/dev/null
-		if nginx_wait_ports "$NGINX1_PID" "$NGINX1_PORT"; then
+		if nginx_wait_ports "$NGINX1_PID" "$NGINX1_PORT" \
+		    "$NGINX1_TLS11_PORT"; then
 			break
 		fi
 		kill "$NGINX1_PID" 2>/dev/null
@@ -264,5 +342,10 @@ EOF
 		tail -n 5 "$d/error.log" >&2
 	done
 	[ -n "$NGINX1_PID" ] || return 1
+	NGINX1_TLS11_WHY=
+	if ! nginx_speaks_tls11 "$NGINX1_TLS11_PORT"; then
+		NGINX1_TLS11_WHY="openssl s_client -tls1_1 gets no TLS 1.1 from nginx here (OpenSSL $(openssl version | cut -d' ' -f2))"
+		NGINX1_TLS11_PORT=
+	fi
 	return 0
 }

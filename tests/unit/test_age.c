@@ -1101,6 +1101,54 @@ test_age__key_files(void **state)
 	mig_age_identities_free(ids);
 }
 
+/*
+ * Attack: a recipients file (plan recipients_file, encrypt -R) that is
+ * in fact an identity file put its AGE-SECRET-KEY-1 line into the error
+ * message.  No line and no argument is ever echoed now; the message says
+ * where, and what the line is.
+ */
+static void
+test_age__identity_as_recipients_not_echoed(void **state)
+{
+	static const char *const bad[] = {
+		K1_SECRET,			/* the attack */
+		"age-secret-key-1qqqq",		/* any case */
+		"not-a-key s3cr3t-value",	/* anything else */
+		"age1s3cr3tqqqqqqqqqqqqq",	/* age1 that does not decode */
+	};
+	struct mig_age_recipients *rs = mig_age_recipients_new();
+	struct mig_ctx *ctx = mig_ctx_new();
+	char text[512];
+	size_t i;
+
+	(void)state;
+	(void)snprintf(text, sizeof(text), "# created: x\n# public key: %s\n"
+	    "%s\n", K1_PUBLIC, K1_SECRET);
+	assert_int_equal(mig_age_recipients_parse(rs, text, strlen(text),
+	    "plans/x.pub", ctx), MIG_ERR_PARSE);
+	assert_non_null(strstr(mig_errmsg(ctx), "plans/x.pub:3: an identity "
+	    "(AGE-SECRET-KEY-1...), not a recipient (age1...)"));
+	/* The key's data, not even a part of it. */
+	assert_null(strstr(mig_errmsg(ctx), &K1_SECRET[16]));
+	assert_null(strstr(mig_errmsg(ctx), K1_PUBLIC));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(mig_age_recipients_add(rs, bad[i], ctx),
+		    MIG_ERR_PARSE);
+		assert_null(strstr(mig_errmsg(ctx), bad[i]));
+		assert_null(strstr(mig_errmsg(ctx), "s3cr3t"));
+		assert_null(strstr(mig_errmsg(ctx), "qqqq"));
+		(void)snprintf(text, sizeof(text), "%s\n", bad[i]);
+		assert_int_equal(mig_age_recipients_parse(rs, text,
+		    strlen(text), "r.txt", ctx), MIG_ERR_PARSE);
+		assert_non_null(strstr(mig_errmsg(ctx), "r.txt:1: "));
+		assert_null(strstr(mig_errmsg(ctx), "s3cr3t"));
+		assert_null(strstr(mig_errmsg(ctx), "qqqq"));
+	}
+	assert_int_equal(mig_age_recipients_count(rs), 0);
+	mig_ctx_free(ctx);
+	mig_age_recipients_free(rs);
+}
+
 static void
 test_age__keygen_text(void **state)
 {
@@ -1143,6 +1191,7 @@ main(void)
 		cmocka_unit_test(test_age__stream_crafted),
 		cmocka_unit_test(test_age__scrypt_roundtrip),
 		cmocka_unit_test(test_age__key_files),
+		cmocka_unit_test(test_age__identity_as_recipients_not_echoed),
 		cmocka_unit_test(test_age__keygen_text),
 	};
 

@@ -321,6 +321,13 @@ static const struct {
 	  "recipients = [\"age2qqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\"]\n",
 	  "dir/t.toml:9:15: encryption.recipients[0]: \"age2qqqqqqqqqqqqqqqq...\" "
 	  "is not an age recipient (age1...)" },
+	/* 35b: an identity after a space is still not quoted, not in part */
+	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
+	  "path = \"s\"\n[destination]\nurl = \"file://l\"\n[encryption]\n"
+	  "recipients = [\" AGE-SECRET-KEY-1QQQQQQ\"]\n",
+	  "dir/t.toml:9:15: encryption.recipients[0] is an age SECRET key: "
+	  "never put it in a plan; use its recipient (age1...) and treat the "
+	  "key as compromised" },
 	/* 35 */
 	{ HEAD "passphrase_env = \"P\"\n",
 	  "dir/t.toml:10:18: encryption.passphrase_env cannot be combined "
