@@ -1,8 +1,9 @@
 /*
  * Unit tests of lib/audit: writer, chain, checkpoints, the tamper matrix,
  * torn lines, concurrency (threads and processes), show filters and the
- * JSON line scanner.
+ * JSON line scanner; foreign files and failed writes.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -993,6 +995,107 @@ test_audit__scanner(void **state)
 	assert_int_equal(s.f[AF_SEQ].type, AT_NUMBER);
 }
 
+/* ---- Opening and appending ---------------------------------------------- */
+
+static void
+put_file(const char *path, const char *text)
+{
+	spew(path, text, strlen(text));
+}
+
+static void
+test_audit__foreign_file_refused(void **state)
+{
+	static const char *foreign[] = {
+		"id,amount\n1,2\n",		/* CSV */
+		"{\n  \"a\": 1\n}\n",		/* one JSON document */
+		"{\"v\":1}\n",			/* JSON Lines, not records */
+		"\n{\"v\":1,\"seq\":1,",	/* an empty first line */
+		"hello",			/* one line, no newline */
+	};
+	struct fixture *f = *state;
+	struct mig_audit_opts o = { .plan = "p", .actor = "a@b" };
+	struct mig_audit_log *log;
+	struct mig_audit_report rep;
+	char head[65], *buf;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		put_file(f->log, foreign[i]);
+		if (mig_audit_open(f->log, &o, f->ctx, &log) != MIG_ERR_FORMAT)
+			fail_msg("foreign[%zu] not refused", i);
+		assert_non_null(strstr(mig_errmsg(f->ctx), "not an audit log"));
+		assert_non_null(strstr(mig_errmsg(f->ctx), f->log));
+		buf = slurp(f->log, &len);
+		assert_string_equal(buf, foreign[i]);
+		free(buf);
+	}
+	/* Empty, new and real logs open; so does one whose first append
+	 * was torn by a crash, which the next writer records. */
+	put_file(f->log, "");
+	write_run(f, NULL, 0, "run-1", 1, head);
+	write_run(f, NULL, 0, "run-2", 1, head);
+	assert_int_equal(unlink(f->log), 0);
+	put_file(f->log, "{\"v\":1,\"se");
+	write_run(f, NULL, 0, "run-1", 1, head);
+	write_run(f, NULL, 0, "run-2", 1, head);
+	assert_int_equal(mig_audit_verify(f->log, NULL, &rep, f->ctx), 0);
+	assert_int_equal(rep.torn, 1);
+	assert_int_equal(rep.torn_line, 1);
+}
+
+/*
+ * A write that fails part way through a line (here EFBIG: the file size
+ * limit is set 40 bytes past the end, in a child) is cut back at once.
+ */
+static void
+test_audit__failed_write_cut_back(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_audit_report rep;
+	struct mig_audit_log *log;
+	struct stat st;
+	char head[65], *buf;
+	size_t len;
+	pid_t pid;
+	int status;
+
+	write_run(f, f->sk, 0, "run-1", 3, head);
+	assert_int_equal(stat(f->log, &st), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { st.st_size + 40, st.st_size + 40 };
+		struct mig_ctx *ctx = mig_ctx_new();
+
+		(void)signal(SIGXFSZ, SIG_IGN);
+		log = open_log(f, f->sk, 0);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(2);
+		if (mig_audit_emit(log, "run-2", MIG_AUDIT_RUN_START, NULL,
+		    ctx) != MIG_ERR_IO ||
+		    strstr(mig_errmsg(ctx), "write") == NULL)
+			_exit(3);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Not a byte of the failed record stays behind. */
+	buf = slurp(f->log, &len);
+	assert_int_equal(len, (size_t)st.st_size);
+	assert_int_equal(buf[len - 1], '\n');
+	free(buf);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, &rep, f->ctx), 0);
+	/* The next writer finds no torn line to record. */
+	log = open_log(f, f->sk, 0);
+	emit_obj(log, "run-2", 1, f->ctx);
+	assert_int_equal(mig_audit_checkpoint(log, "run-2", head, f->ctx), 0);
+	assert_int_equal(mig_audit_close(log, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, &rep, f->ctx), 0);
+	assert_int_equal(rep.torn, 0);
+}
+
 int
 main(void)
 {
@@ -1030,6 +1133,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_audit__show_filters,
 		    setup, teardown),
 		cmocka_unit_test(test_audit__scanner),
+		cmocka_unit_test_setup_teardown(
+		    test_audit__foreign_file_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_audit__failed_write_cut_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
