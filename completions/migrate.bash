@@ -21,7 +21,8 @@ _migrate_options()
 	'plan check') echo '--json --help -h' ;;
 	verify) echo '--run --deep --identity -i --json --help -h' ;;
 	restore) echo '--run --identity -i --passphrase -p --to --help -h' ;;
-	'audit show') echo '--run --event --since --until --json --help -h' ;;
+	'audit show') echo '--run --event --since --until --wide --json --help
+	    -h' ;;
 	'audit verify') echo '--key -k --help -h' ;;
 	keygen) echo '--output -o --signing --help -h' ;;
 	encrypt) echo '--recipient -r --recipients-file -R --passphrase -p

@@ -36,11 +36,11 @@ struct mig_sign_key;
 /*
  * Event names of DESIGN.md section 5 (the writer accepts any name made of
  * [a-z0-9._-]; "checkpoint" and "audit.torn" are written only by the
- * library).  Event-specific members that `audit show' displays:
+ * library).  Event-specific members that `audit show' displays (the
+ * members of every event are listed in migrate-audit(5)):
  *   "object"  (string) path of the object, relative to the source root
  *   "bytes"   (integer) plaintext size
- *   "sha256"  (string) plaintext SHA-256
- *   "outcome" (string) short result ("stored", "skipped", "failed", ...)
+ *   "outcome" (string) short result ("complete", "partial", ...)
  *   "reason"  (string) why, for failures and refusals
  */
 #define MIG_AUDIT_RUN_START	"run.start"
@@ -180,8 +180,15 @@ int	mig_audit_find_head(const char *path, const char *head_hex,
 int	mig_audit_time_parse(const char *s, char out[MIG_AUDIT_TSLEN + 1],
 	    struct mig_ctx *ctx);
 
+/* The end of a run id that `audit show' prints (the random part). */
+#define MIG_AUDIT_RUN_SUFFIX	8
+
 struct mig_audit_filter {
-	const char	*run;		/* exact run id, or NULL */
+	/*
+	 * A run id, or its last MIG_AUDIT_RUN_SUFFIX characters (which may
+	 * match several runs); NULL: every run.
+	 */
+	const char	*run;
 	const char	*event;		/* fnmatch(3) glob, or NULL */
 	const char	*since;		/* normalized; ts >= since, or NULL */
 	const char	*until;		/* normalized; ts < until, or NULL */
