@@ -1,6 +1,7 @@
 /*
  * migrate audit show LOG [...]: review the audit trail.
- * migrate audit verify LOG [--key PUBKEY]: check the chain and signatures.
+ * migrate audit verify LOG [--key PUBKEY] [...]: check the chain and the
+ * signatures.
  *
  * Whatever a log holds is shown escaped (a log is written by whoever
  * could write the file, and a terminal obeys escape sequences).
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "migrate/audit.h"
 #include "migrate/error.h"
 #include "migrate/sign.h"
@@ -24,7 +27,8 @@
 const char *const cmd_audit_usage[] = {
 	"migrate audit show LOG [--run ID] [--event GLOB] [--since T] "
 	    "[--until T] [--wide] [--json]",
-	"migrate audit verify LOG [--key PUBKEY]",
+	"migrate audit verify LOG [--key PUBKEY] [--allow-unsigned-tail] "
+	    "[--json]",
 	NULL
 };
 
@@ -466,37 +470,70 @@ audit_show(int argc, char **argv, struct mig_ctx *ctx)
 	return show_log(argv[optind], &a, ctx);
 }
 
+/* The first line of the report: the chain, and where the check failed. */
 static void
-print_report(const char *log, const struct mig_audit_report *rep,
+print_chain(const char *log, const struct mig_audit_report *rep,
     bool keyed, int rc)
 {
-	uint64_t covered = rep->lines;
+	uint64_t covered;
 
-	if (rc == 0)
-		printf("%s: intact: %" PRIu64 " records on %" PRIu64
-		    " lines, last seq %" PRIu64 "\n", log, rep->records,
-		    rep->lines, rep->last_seq);
-	else {
-		printf("%s: BROKEN at line %" PRIu64 ": %s\n", log,
-		    rep->bad_line, rep->reason);
-		covered = rep->bad_line > 0 ? rep->bad_line - 1 : 0;
-		printf("%s: lines 1-%" PRIu64 " (%" PRIu64 " records, last "
-		    "seq %" PRIu64 ") chain correctly\n", log, covered,
-		    rep->records, rep->last_seq);
+	if (rc == 0) {
+		printf("%s: intact: %" PRIu64 " records on %" PRIu64 " lines, "
+		    "last seq %" PRIu64 "%s\n", log, rep->records, rep->lines,
+		    rep->last_seq, !keyed && rep->sig_members > 0 ?
+		    " (hash chain only: signatures NOT checked against a key)" :
+		    "");
+		return;
 	}
-	if (rep->checkpoints == 0)
-		printf("checkpoints: none\n");
-	else
-		printf("checkpoints: %" PRIu64 ", the last on line %" PRIu64
-		    " (seq %" PRIu64 "); %" PRIu64 " records after it\n",
-		    rep->checkpoints, rep->checkpoint_line,
-		    rep->checkpoint_seq, rep->last_seq - rep->checkpoint_seq);
-	if (rep->signed_checkpoints == 0)
+	if (rep->bad_kind == MIG_AUDIT_BAD_UNSIGNED) {
+		printf("%s: NOT COVERED BY A SIGNATURE from line %" PRIu64
+		    " (seq %" PRIu64 "): %s\n", log, rep->bad_line,
+		    rep->bad_seq, rep->reason);
+		printf("%s: lines 1-%" PRIu64 " (%" PRIu64 " records, last "
+		    "seq %" PRIu64 ") chain correctly\n", log, rep->lines,
+		    rep->records, rep->last_seq);
+		if (rep->tail_line == rep->bad_line && rep->sigs_verified > 0)
+			printf("(an interrupted run leaves such a tail until "
+			    "the next run's checkpoint; --allow-unsigned-tail "
+			    "accepts it and counts it)\n");
+		return;
+	}
+	printf("%s: BROKEN at line %" PRIu64 ": %s\n", log, rep->bad_line,
+	    rep->reason);
+	covered = rep->bad_line > 0 ? rep->bad_line - 1 : 0;
+	printf("%s: lines 1-%" PRIu64 " (%" PRIu64 " records, last seq %"
+	    PRIu64 ") chain correctly\n", log, covered, rep->records,
+	    rep->last_seq);
+}
+
+/*
+ * What the signatures say.  A log is hash-only only when no line of it
+ * carries a sig (rep->sig_members counts past a failure too).
+ */
+static void
+print_sigs(const struct mig_audit_report *rep, bool keyed, int rc)
+{
+	if (rc != 0 && rep->bad_kind == MIG_AUDIT_BAD_SIGNATURE)
+		printf("signatures: FAILED at the checkpoint on line %" PRIu64
+		    " (seq %" PRIu64 "): %s\n", rep->bad_line, rep->bad_seq,
+		    rep->reason);
+	else if (rep->sig_members == 0)
 		printf("signatures: none (hash-only checkpoints)\n");
 	else if (!keyed)
 		printf("signatures: %" PRIu64 " signed checkpoints by key %s "
-		    "NOT checked (give --key PUBKEY)\n",
-		    rep->signed_checkpoints, rep->key_fp);
+		    "NOT checked (give --key PUBKEY)\n", rep->sig_members,
+		    rep->key_fp);
+	else if (rc != 0 && rep->bad_kind == MIG_AUDIT_BAD_UNSIGNED)
+		printf("signatures: %" PRIu64 " of %" PRIu64 " checkpoints "
+		    "signed and valid (key %s), %" PRIu64 " unsigned: the "
+		    "records from line %" PRIu64 " on are not all covered\n",
+		    rep->sigs_verified, rep->checkpoints, rep->key_fp,
+		    rep->unsigned_checkpoints, rep->bad_line);
+	else if (rc != 0 && rep->bad_kind == MIG_AUDIT_BAD_CHAIN)
+		printf("signatures: the log has %" PRIu64 " signed checkpoints "
+		    "(key %s); %" PRIu64 " checked and valid before line %"
+		    PRIu64 ", where the check stopped\n", rep->sig_members,
+		    rep->key_fp, rep->sigs_verified, rep->bad_line);
 	else
 		printf("signatures: %" PRIu64 " of %" PRIu64 " checkpoints "
 		    "signed and valid (key %s); lines 1-%" PRIu64 " of %"
@@ -504,6 +541,31 @@ print_report(const char *log, const struct mig_audit_report *rep,
 		    rep->sigs_verified, rep->checkpoints, rep->key_fp,
 		    rep->signed_line, rep->lines, rep->lines == 0 ? 100.0 :
 		    100.0 * (double)rep->signed_line / (double)rep->lines);
+	if (keyed && rep->unsigned_checkpoints > 0 && rc == 0)
+		printf("unsigned checkpoints: %" PRIu64 " (before the first "
+		    "signed one, which covers them, or in the unsigned tail)\n",
+		    rep->unsigned_checkpoints);
+	if (keyed && rc == 0 && rep->tail_records > 0)
+		printf("unsigned tail: %" PRIu64 " records after the last "
+		    "signed checkpoint, from line %" PRIu64 " (seq %" PRIu64
+		    "), covered by no signature (accepted: "
+		    "--allow-unsigned-tail)\n", rep->tail_records,
+		    rep->tail_line, rep->tail_seq);
+}
+
+static void
+print_report(const char *log, const struct mig_audit_report *rep,
+    bool keyed, int rc)
+{
+	print_chain(log, rep, keyed, rc);
+	if (rep->checkpoints == 0)
+		printf("checkpoints: none\n");
+	else
+		printf("checkpoints: %" PRIu64 ", the last on line %" PRIu64
+		    " (seq %" PRIu64 "); %" PRIu64 " records after it\n",
+		    rep->checkpoints, rep->checkpoint_line,
+		    rep->checkpoint_seq, rep->last_seq - rep->checkpoint_seq);
+	print_sigs(rep, keyed, rc);
 	if (rep->torn > 0)
 		printf("torn: %" PRIu64 " torn region(s) recorded by "
 		    "audit.torn; the first: line %" PRIu64 ", offset %"
@@ -516,17 +578,96 @@ print_report(const char *log, const struct mig_audit_report *rep,
 		printf("last line hash: %s\n", rep->head);
 }
 
+static const char *
+bad_kind_name(enum mig_audit_bad kind)
+{
+	switch (kind) {
+	case MIG_AUDIT_BAD_CHAIN:
+		return "chain";
+	case MIG_AUDIT_BAD_SIGNATURE:
+		return "signature";
+	case MIG_AUDIT_BAD_UNSIGNED:
+		return "unsigned";
+	case MIG_AUDIT_BAD_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* The parts of the JSON report that may be null. */
+static void
+json_parts(const struct mig_audit_report *rep, bool keyed, int rc,
+    json_t *o)
+{
+	json_t *v;
+
+	v = rep->checkpoints == 0 ? json_null() : json_pack("{s:I, s:I, s:s}",
+	    "line", (json_int_t)rep->checkpoint_line, "seq",
+	    (json_int_t)rep->checkpoint_seq, "head", rep->checkpoint_head);
+	json_object_set_new(o, "last_checkpoint", v);
+	v = !keyed || rep->tail_records == 0 ? json_null() :
+	    json_pack("{s:I, s:I, s:I, s:b}", "records",
+	    (json_int_t)rep->tail_records, "line",
+	    (json_int_t)rep->tail_line, "seq", (json_int_t)rep->tail_seq,
+	    "accepted", rc == 0);
+	json_object_set_new(o, "unsigned_tail", v);
+	v = rep->torn == 0 ? json_null() : json_pack("{s:I, s:I, s:I, s:I}",
+	    "regions", (json_int_t)rep->torn, "line",
+	    (json_int_t)rep->torn_line, "offset",
+	    (json_int_t)rep->torn_offset, "length",
+	    (json_int_t)rep->torn_length);
+	json_object_set_new(o, "torn", v);
+	v = rc == 0 ? json_null() : json_pack("{s:s, s:I, s:I, s:o, s:I, "
+	    "s:s}", "kind", bad_kind_name(rep->bad_kind), "line",
+	    (json_int_t)rep->bad_line, "offset", (json_int_t)rep->bad_offset,
+	    "seq", rep->bad_seq != 0 ? json_integer((json_int_t)rep->bad_seq) :
+	    json_null(), "expected_seq", (json_int_t)rep->expected_seq,
+	    "reason", rep->reason);
+	json_object_set_new(o, "failure", v);
+}
+
+static int
+print_json(const char *log, const struct mig_audit_report *rep, bool keyed,
+    int rc)
+{
+	json_t *o;
+	int r;
+
+	o = json_pack("{s:s, s:s, s:b, s:s?, s:I, s:I, s:I, s:s?, s:I, s:I, "
+	    "s:I, s:I, s:I}", "log", log, "result", rc == 0 ? "intact" :
+	    "failed", "key_checked", keyed, "key", rep->key_fp[0] != '\0' ?
+	    rep->key_fp : NULL, "lines", (json_int_t)rep->lines, "records",
+	    (json_int_t)rep->records, "last_seq", (json_int_t)rep->last_seq,
+	    "head", rc == 0 ? rep->head : NULL, "checkpoints",
+	    (json_int_t)rep->checkpoints, "signed_checkpoints",
+	    (json_int_t)rep->sig_members, "signatures_verified",
+	    (json_int_t)rep->sigs_verified, "unsigned_checkpoints",
+	    (json_int_t)rep->unsigned_checkpoints, "signed_lines",
+	    (json_int_t)rep->signed_line);
+	if (o == NULL)
+		return -1;
+	json_parts(rep, keyed, rc, o);
+	r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(o);
+	return r;
+}
+
 static int
 audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
+		{ "allow-unsigned-tail", no_argument, NULL, 'T' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct mig_audit_report rep;
 	struct mig_sign_key *pub = NULL;
 	const char *keypath = NULL;
+	unsigned int flags = 0;
+	bool json = false;
 	int c, rc, status;
 
 	optind = 1;
@@ -534,6 +675,12 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 		switch (c) {
 		case 'k':
 			keypath = optarg;
+			break;
+		case 'T':
+			flags |= MIG_AUDIT_ALLOW_UNSIGNED_TAIL;
+			break;
+		case 'j':
+			json = true;
 			break;
 		case 'h':
 			return cmd_help(cmd_audit_usage);
@@ -544,13 +691,22 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 	if (argc - optind != 1)
 		return cmd_bad_usage(cmd_audit_usage, "audit verify: one LOG "
 		    "is needed");
+	if (flags != 0 && keypath == NULL)
+		return cmd_bad_usage(cmd_audit_usage, "audit verify: "
+		    "--allow-unsigned-tail needs --key (without a key no "
+		    "signature is checked)");
+	/* A --key that is no Ed25519 public key is not a tampered log. */
 	if (keypath != NULL &&
 	    (rc = mig_sign_pubkey_load(keypath, ctx, &pub)) != 0)
-		return cmd_fail(ctx, rc);
-	rc = mig_audit_verify(argv[optind], pub, &rep, ctx);
-	if (rc == 0 || rc == MIG_ERR_VERIFY)
-		print_report(argv[optind], &rep, pub != NULL, rc);
+		return cmd_fail(ctx, rc == MIG_ERR_FORMAT ? MIG_ERR_USAGE : rc);
+	rc = mig_audit_verify(argv[optind], pub, flags, &rep, ctx);
 	status = rc == 0 ? EXIT_OK : cmd_fail(ctx, rc);
+	if (rc == 0 || rc == MIG_ERR_VERIFY) {
+		if (!json)
+			print_report(argv[optind], &rep, pub != NULL, rc);
+		else if (print_json(argv[optind], &rep, pub != NULL, rc) != 0)
+			status = EXIT_RUNTIME;
+	}
 	mig_sign_key_free(pub);
 	return status;
 }
