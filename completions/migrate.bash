@@ -21,8 +21,9 @@ _migrate_options()
 	'plan check') echo '--json --help -h' ;;
 	verify) echo '--run --deep --identity -i --key --json --help -h' ;;
 	restore) echo '--run --identity -i --passphrase -p --to --help -h' ;;
-	'audit show') echo '--run --event --since --until --json --help -h' ;;
-	'audit verify') echo '--key -k --help -h' ;;
+	'audit show') echo '--run --event --since --until --wide --json --help
+	    -h' ;;
+	'audit verify') echo '--key -k --allow-unsigned-tail --json --help -h' ;;
 	keygen) echo '--output -o --signing --help -h' ;;
 	encrypt) echo '--recipient -r --recipients-file -R --passphrase -p
 	    --passphrase-env --armor -a --output -o --help -h' ;;

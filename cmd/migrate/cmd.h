@@ -73,7 +73,11 @@ int	cmd_plan_recipients(const struct mig_plan *p, struct mig_ctx *ctx,
 int	cmd_identities(char *const *files, size_t nfiles, bool passphrase,
 	    const char *passenv, const struct mig_plan *p,
 	    struct mig_ctx *ctx, struct mig_age_identities **idsp);
-/* Opens the plan's audit log (creating its directory) and signing key. */
+/*
+ * Opens the plan's audit log (creating its directory) and signing key.
+ * An existing file that is not an audit log is refused: MIG_ERR_USAGE,
+ * the plan's audit.log is wrong.
+ */
 int	cmd_open_audit(const struct mig_plan *p, struct mig_ctx *ctx,
 	    struct mig_sign_key **keyp, struct mig_audit_log **logp);
 /*

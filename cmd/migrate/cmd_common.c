@@ -213,6 +213,14 @@ cmd_open_audit(const struct mig_plan *p, struct mig_ctx *ctx,
 	ao.actor = actor;
 	ao.key = *keyp;
 	r = mig_audit_open(p->audit_log, &ao, ctx, logp);
+	/* audit.log names a file that is not an audit log: a plan error. */
+	if (r == MIG_ERR_FORMAT) {
+		char msg[MIG_ERRMSG_MAX];
+
+		(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(ctx));
+		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit.log: %s",
+		    p->file, msg);
+	}
 out:
 	if (r != 0) {
 		mig_sign_key_free(*keyp);

@@ -37,11 +37,11 @@ struct mig_sign_key;
 /*
  * Event names of DESIGN.md section 5 (the writer accepts any name made of
  * [a-z0-9._-]; "checkpoint" and "audit.torn" are written only by the
- * library).  Event-specific members that `audit show' displays:
+ * library).  Event-specific members that `audit show' displays (the
+ * members of every event are listed in migrate-audit(5)):
  *   "object"  (string) path of the object, relative to the source root
  *   "bytes"   (integer) plaintext size
- *   "sha256"  (string) plaintext SHA-256
- *   "outcome" (string) short result ("stored", "skipped", "failed", ...)
+ *   "outcome" (string) short result ("complete", "partial", ...)
  *   "reason"  (string) why, for failures and refusals
  */
 #define MIG_AUDIT_RUN_START	"run.start"
@@ -123,6 +123,21 @@ int	mig_audit_close(struct mig_audit_log *log, struct mig_ctx *ctx);
 
 /* ---- Verifier ------------------------------------------------------- */
 
+/* What kind of problem rep->bad_* describes. */
+enum mig_audit_bad {
+	MIG_AUDIT_BAD_NONE = 0,
+	MIG_AUDIT_BAD_CHAIN,	/* a line is not a record, or does not chain */
+	MIG_AUDIT_BAD_SIGNATURE,/* a checkpoint's sig or key is wrong */
+	MIG_AUDIT_BAD_UNSIGNED	/* with a key: records no signature covers */
+};
+
+/*
+ * With a key, accept the records after the last valid signed checkpoint
+ * (a run that did not finish, or records appended without the key) and
+ * count them in rep->tail_records instead of failing on the first one.
+ */
+#define MIG_AUDIT_ALLOW_UNSIGNED_TAIL	0x01
+
 struct mig_audit_report {
 	uint64_t	lines;		/* lines read */
 	uint64_t	records;	/* lines accepted as records */
@@ -140,12 +155,33 @@ struct mig_audit_report {
 	uint64_t	signed_line;
 	uint64_t	signed_seq;	/* seq of the last covered line */
 	char		key_fp[MIG_AUDIT_HEXLEN + 1]; /* "key" of the log */
+	/*
+	 * Checkpoints that carry a "sig" member on any line of the log,
+	 * also on lines after the first problem (which are not otherwise
+	 * checked): tells a signed log from a hash-only one even when the
+	 * chain breaks before its first checkpoint.
+	 */
+	uint64_t	sig_members;
+	/*
+	 * Checkpoints without a sig.  With a key, in a log that passes:
+	 * those before the first signed one, and those of an accepted tail.
+	 */
+	uint64_t	unsigned_checkpoints;
+	/*
+	 * With a key: records after the last valid signed checkpoint, and
+	 * the first of them (0: none).  Accepted only with
+	 * MIG_AUDIT_ALLOW_UNSIGNED_TAIL.
+	 */
+	uint64_t	tail_records;
+	uint64_t	tail_line;
+	uint64_t	tail_seq;
 	/* Torn regions explained by audit.torn records. */
 	uint64_t	torn;
 	uint64_t	torn_line;	/* first one: line, offset, length */
 	uint64_t	torn_offset;
 	uint64_t	torn_length;
 	/* The first problem (bad_line == 0: none). */
+	enum mig_audit_bad bad_kind;
 	uint64_t	bad_line;
 	uint64_t	bad_offset;
 	uint64_t	bad_seq;	/* seq on that line, 0 if unreadable */
@@ -157,15 +193,22 @@ struct mig_audit_report {
  * Checks the whole log at path in one streaming pass (constant memory):
  * every line is a record, seq increases by one, prev chains, every
  * checkpoint's head is its prev, torn regions are explained by
- * audit.torn records.  With pub (borrowed; may be NULL) every signed
- * checkpoint must carry pub's fingerprint and a valid signature, and at
- * least one checkpoint must be signed when the log has records.
+ * audit.torn records.  With pub (borrowed; may be NULL) the log is held
+ * to its signatures: every signed checkpoint must carry pub's
+ * fingerprint and a valid signature, at least one must, the last record
+ * must be a valid signed checkpoint (unless flags has
+ * MIG_AUDIT_ALLOW_UNSIGNED_TAIL), and no checkpoint after the first
+ * signed one may be unsigned (records spliced in without the key and
+ * signed over by a later writer).  Unsigned checkpoints before the first
+ * signed one are counted (a log that was hash-only until the plan got a
+ * signing key): the first signature covers them.
  * Returns 0 when intact, MIG_ERR_VERIFY with rep->bad_* and the ctx
  * message "PATH:LINE: seq N: REASON" on the first bad line, MIG_ERR_IO
  * or MIG_ERR_NOTFOUND when the log cannot be read.  rep may be NULL.
  */
 int	mig_audit_verify(const char *path, const struct mig_sign_key *pub,
-	    struct mig_audit_report *rep, struct mig_ctx *ctx);
+	    unsigned int flags, struct mig_audit_report *rep,
+	    struct mig_ctx *ctx);
 
 /*
  * 0 when the log at path holds, intact up to it, a checkpoint whose head
@@ -245,8 +288,15 @@ const struct mig_audit_run *mig_audit_runs_find(
 int	mig_audit_time_parse(const char *s, char out[MIG_AUDIT_TSLEN + 1],
 	    struct mig_ctx *ctx);
 
+/* The end of a run id that `audit show' prints (the random part). */
+#define MIG_AUDIT_RUN_SUFFIX	8
+
 struct mig_audit_filter {
-	const char	*run;		/* exact run id, or NULL */
+	/*
+	 * A run id, or its last MIG_AUDIT_RUN_SUFFIX characters (which may
+	 * match several runs); NULL: every run.
+	 */
+	const char	*run;
 	const char	*event;		/* fnmatch(3) glob, or NULL */
 	const char	*since;		/* normalized; ts >= since, or NULL */
 	const char	*until;		/* normalized; ts < until, or NULL */

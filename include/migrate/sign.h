@@ -29,7 +29,12 @@ int	mig_sign_keygen(const char *path, struct mig_ctx *ctx);
  */
 int	mig_sign_key_load(const char *path, struct mig_ctx *ctx,
 	    struct mig_sign_key **keyp);
-/* Loads a public key (or the public half of a private key file). */
+/*
+ * Loads a public key: a PEM SubjectPublicKeyInfo file, an OpenSSH
+ * "ssh-ed25519 AAAA... comment" line (other OpenSSH key types are
+ * refused, MIG_ERR_FORMAT, naming the type), or the public half of a
+ * private key file.
+ */
 int	mig_sign_pubkey_load(const char *path, struct mig_ctx *ctx,
 	    struct mig_sign_key **keyp);
 /*

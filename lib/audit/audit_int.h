@@ -105,10 +105,16 @@ void	audit_reader_free(struct audit_reader *r);
 
 struct audit_verifier;
 
-/* pub and head (a head to look for, or NULL) are borrowed. */
-int	audit_verifier_new(const struct mig_sign_key *pub, const char *head,
-	    struct audit_verifier **vp);
-/* 0: go on; MIG_ERR_VERIFY: rep->bad_* set; 1: head found (stop). */
+/*
+ * pub and head (a head to look for, or NULL) are borrowed; flags are
+ * those of mig_audit_verify().
+ */
+int	audit_verifier_new(const struct mig_sign_key *pub, unsigned int flags,
+	    const char *head, struct audit_verifier **vp);
+/*
+ * 0: go on; MIG_ERR_VERIFY: rep->bad_* set (later lines are only
+ * scanned for rep->sig_members); 1: head found (stop).
+ */
 int	audit_verifier_line(struct audit_verifier *v,
 	    const struct audit_line *l, struct mig_audit_report *rep);
 /* End of input: 0 intact, MIG_ERR_VERIFY otherwise. */

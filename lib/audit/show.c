@@ -191,6 +191,18 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* want is the run id itself, or the suffix that `audit show' prints. */
+static bool
+run_matches(const char *want, const char *run)
+{
+	size_t n = strlen(run), m = strlen(want);
+
+	if (strcmp(want, run) == 0)
+		return true;
+	return m == MIG_AUDIT_RUN_SUFFIX && n > m &&
+	    strcmp(run + n - m, want) == 0;
+}
+
 static int
 account(struct mig_audit_iter *it, const struct mig_audit_rec *rec,
     struct mig_ctx *ctx)
@@ -265,7 +277,7 @@ mig_audit_iter_next(struct mig_audit_iter *it,
 			return 1;
 		}
 		rec->valid = 1;
-		if (it->run != NULL && strcmp(it->run, rec->run) != 0)
+		if (it->run != NULL && !run_matches(it->run, rec->run))
 			continue;
 		if (it->since[0] != '\0' && strcmp(rec->ts, it->since) < 0)
 			continue;

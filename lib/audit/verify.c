@@ -9,6 +9,13 @@
  * first line of the region is reported.  A torn line that happened to
  * hold a complete record is accepted first and then taken back when the
  * audit.torn record after it names it (see migrate-audit(5)).
+ *
+ * With a key the log is also held to its signatures: the records after
+ * the last valid signed checkpoint (the tail) are covered by no
+ * signature, and an unsigned checkpoint after a signed one means that
+ * someone without the key wrote there.  After the first problem the
+ * rest of the log is only scanned, to tell a signed log from a hash-only
+ * one in the report.
  */
 #define MIG_AUDIT_INTERNAL
 #include <inttypes.h>
@@ -43,10 +50,27 @@ struct vstate {
 	uint64_t	sigs_unchecked;
 	uint64_t	signed_line;
 	uint64_t	signed_seq;
+	uint64_t	unsigned_checkpoints;
+	/* With a key: the last valid signed checkpoint. */
+	uint64_t	signed_cp_line;
+	uint64_t	signed_cp_seq;
+	/* With a key: the first record after it (line 0: none). */
+	uint64_t	tail_line;
+	uint64_t	tail_offset;
+	uint64_t	tail_seq;
+	/*
+	 * With a key: the first unsigned checkpoint after a signed one,
+	 * and that signed one's line.
+	 */
+	uint64_t	splice_after;
+	uint64_t	splice_line;
+	uint64_t	splice_offset;
+	uint64_t	splice_seq;
 };
 
 struct audit_verifier {
 	const struct mig_sign_key	*pub;
+	unsigned int			 flags;
 	char				 pubfp[MIG_AUDIT_HEXLEN + 1];
 	const char			*head;
 	uint64_t			 found_at;	/* line of head */
@@ -69,12 +93,14 @@ struct audit_verifier {
 	uint64_t			 torn_line;
 	uint64_t			 torn_offset;
 	uint64_t			 torn_length;
+	/* Checkpoint lines with a sig member, past a failure too. */
+	uint64_t			 sig_members;
 	bool				 failed;
 };
 
 int
-audit_verifier_new(const struct mig_sign_key *pub, const char *head,
-    struct audit_verifier **vp)
+audit_verifier_new(const struct mig_sign_key *pub, unsigned int flags,
+    const char *head, struct audit_verifier **vp)
 {
 	struct audit_verifier *v;
 	int rc = MIG_ERR_NOMEM;
@@ -84,6 +110,7 @@ audit_verifier_new(const struct mig_sign_key *pub, const char *head,
 	if (v == NULL)
 		return MIG_ERR_NOMEM;
 	v->pub = pub;
+	v->flags = flags;
 	v->head = head;
 	v->ctx = mig_ctx_new();
 	v->md = EVP_MD_CTX_new();
@@ -137,12 +164,64 @@ fill_report(const struct audit_verifier *v, struct mig_audit_report *rep)
 	rep->signed_line = st->signed_line;
 	rep->signed_seq = st->signed_seq;
 	memcpy(rep->key_fp, v->keyfp, sizeof(rep->key_fp));
+	rep->sig_members = v->sig_members;
+	rep->unsigned_checkpoints = st->unsigned_checkpoints;
+	rep->tail_line = st->tail_line;
+	rep->tail_seq = st->tail_seq;
+	rep->tail_records = st->tail_line != 0 ?
+	    st->seq - st->signed_cp_seq : 0;
 	rep->torn = v->torn;
 	rep->torn_line = v->torn_line;
 	rep->torn_offset = v->torn_offset;
 	rep->torn_length = v->torn_length;
 }
 
+static int
+vbad(struct audit_verifier *v, struct mig_audit_report *rep,
+    enum mig_audit_bad kind, uint64_t line, uint64_t offset, uint64_t seq,
+    const char *fmt, va_list ap) __attribute__((format(printf, 7, 0)));
+
+static int
+vbad(struct audit_verifier *v, struct mig_audit_report *rep,
+    enum mig_audit_bad kind, uint64_t line, uint64_t offset, uint64_t seq,
+    const char *fmt, va_list ap)
+{
+	v->failed = true;
+	if (rep == NULL)
+		return MIG_ERR_VERIFY;
+	fill_report(v, rep);
+	rep->bad_kind = kind;
+	rep->bad_line = line;
+	rep->bad_offset = offset;
+	rep->bad_seq = seq;
+	/* Only a chain problem is where another seq was expected. */
+	rep->expected_seq = kind == MIG_AUDIT_BAD_UNSIGNED ? seq :
+	    v->st.seq + 1;
+	(void)vsnprintf(rep->reason, sizeof(rep->reason), fmt, ap);
+	return MIG_ERR_VERIFY;
+}
+
+/* The first problem, of the given kind. */
+static int
+bad_as(struct audit_verifier *v, struct mig_audit_report *rep,
+    enum mig_audit_bad kind, uint64_t line, uint64_t offset, uint64_t seq,
+    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static int
+bad_as(struct audit_verifier *v, struct mig_audit_report *rep,
+    enum mig_audit_bad kind, uint64_t line, uint64_t offset, uint64_t seq,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vbad(v, rep, kind, line, offset, seq, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The first problem: a line that is not a record or does not chain. */
 static int
 bad(struct audit_verifier *v, struct mig_audit_report *rep, uint64_t line,
     uint64_t offset, uint64_t seq, const char *fmt, ...)
@@ -153,19 +232,12 @@ bad(struct audit_verifier *v, struct mig_audit_report *rep, uint64_t line,
     uint64_t offset, uint64_t seq, const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
-	v->failed = true;
-	if (rep == NULL)
-		return MIG_ERR_VERIFY;
-	fill_report(v, rep);
-	rep->bad_line = line;
-	rep->bad_offset = offset;
-	rep->bad_seq = seq;
-	rep->expected_seq = v->st.seq + 1;
 	va_start(ap, fmt);
-	(void)vsnprintf(rep->reason, sizeof(rep->reason), fmt, ap);
+	rc = vbad(v, rep, MIG_AUDIT_BAD_CHAIN, line, offset, seq, fmt, ap);
 	va_end(ap);
-	return MIG_ERR_VERIFY;
+	return rc;
 }
 
 static int
@@ -223,6 +295,44 @@ b64_sig(const struct audit_span *sp, unsigned char sig[MIG_SIGN_SIGLEN])
 	return 0;
 }
 
+/*
+ * A checkpoint without a sig.  With a key, one after a valid signed
+ * checkpoint is remembered: it fails the log when a signed checkpoint
+ * follows it (a splice), and otherwise lies in the unsigned tail.
+ */
+static void
+unsigned_checkpoint(struct audit_verifier *v, const struct audit_line *l,
+    uint64_t seq)
+{
+	v->st.unsigned_checkpoints++;
+	if (v->pub != NULL && v->st.signed_cp_line != 0 &&
+	    v->st.splice_line == 0) {
+		v->st.splice_after = v->st.signed_cp_line;
+		v->st.splice_line = l->lineno;
+		v->st.splice_offset = l->offset;
+		v->st.splice_seq = seq;
+	}
+}
+
+/* A checkpoint with a sig whose key is pub's: it must verify. */
+static int
+check_signature(struct audit_verifier *v, const struct audit_span *head,
+    const unsigned char raw[MIG_SIGN_SIGLEN], const struct audit_line *l,
+    uint64_t seq, struct mig_audit_report *rep)
+{
+	if (mig_sign_verify(v->pub, head->p, MIG_AUDIT_HEXLEN, raw,
+	    v->ctx) != 0)
+		return bad_as(v, rep, MIG_AUDIT_BAD_SIGNATURE, l->lineno,
+		    l->offset, seq, "checkpoint signature does not verify "
+		    "(forged checkpoint)");
+	v->st.sigs_verified++;
+	v->st.signed_line = l->lineno - 1;
+	v->st.signed_seq = seq - 1;
+	v->st.signed_cp_line = l->lineno;
+	v->st.signed_cp_seq = seq;
+	return 0;
+}
+
 static int
 check_checkpoint(struct audit_verifier *v, const struct audit_scan *s,
     const struct audit_line *l, uint64_t seq, struct mig_audit_report *rep)
@@ -236,11 +346,14 @@ check_checkpoint(struct audit_verifier *v, const struct audit_scan *s,
 		return bad(v, rep, l->lineno, l->offset, seq,
 		    "checkpoint head is not the chain hash (forged "
 		    "checkpoint)");
-	if (sig->type == AT_ABSENT && key->type == AT_ABSENT)
+	if (sig->type == AT_ABSENT && key->type == AT_ABSENT) {
+		unsigned_checkpoint(v, l, seq);
 		return 0;
+	}
 	if (b64_sig(sig, raw) != 0 || !audit_span_hex64(key))
-		return bad(v, rep, l->lineno, l->offset, seq,
-		    "checkpoint sig or key malformed (forged checkpoint)");
+		return bad_as(v, rep, MIG_AUDIT_BAD_SIGNATURE, l->lineno,
+		    l->offset, seq, "checkpoint sig or key malformed (forged "
+		    "checkpoint)");
 	v->st.signed_checkpoints++;
 	memcpy(v->keyfp, key->p, MIG_AUDIT_HEXLEN);
 	v->keyfp[MIG_AUDIT_HEXLEN] = '\0';
@@ -249,18 +362,10 @@ check_checkpoint(struct audit_verifier *v, const struct audit_scan *s,
 		return 0;
 	}
 	if (memcmp(key->p, v->pubfp, MIG_AUDIT_HEXLEN) != 0)
-		return bad(v, rep, l->lineno, l->offset, seq,
-		    "checkpoint signed by another key (%.16s..., expected "
-		    "%.16s...)", v->keyfp, v->pubfp);
-	if (mig_sign_verify(v->pub, head->p, MIG_AUDIT_HEXLEN, raw,
-	    v->ctx) != 0)
-		return bad(v, rep, l->lineno, l->offset, seq,
-		    "checkpoint signature does not verify (forged "
-		    "checkpoint)");
-	v->st.sigs_verified++;
-	v->st.signed_line = l->lineno - 1;
-	v->st.signed_seq = seq - 1;
-	return 0;
+		return bad_as(v, rep, MIG_AUDIT_BAD_SIGNATURE, l->lineno,
+		    l->offset, seq, "checkpoint signed by another key "
+		    "(%.16s..., expected %.16s...)", v->keyfp, v->pubfp);
+	return check_signature(v, head, raw, l, seq, rep);
 }
 
 /* An audit.torn record: does it explain the bytes just before it? */
@@ -321,6 +426,59 @@ check_torn(struct audit_verifier *v, const struct audit_scan *s,
 	    "audit.torn record names no torn bytes before it");
 }
 
+/* Counts a checkpoint that carries a sig, valid or not, checked or not. */
+static void
+note_sig(struct audit_verifier *v, const struct audit_scan *s)
+{
+	if (!audit_span_eq(&s->f[AF_EVENT], MIG_AUDIT_CHECKPOINT) ||
+	    s->f[AF_SIG].type == AT_ABSENT)
+		return;
+	v->sig_members++;
+	if (v->keyfp[0] == '\0' && audit_span_hex64(&s->f[AF_KEY])) {
+		memcpy(v->keyfp, s->f[AF_KEY].p, MIG_AUDIT_HEXLEN);
+		v->keyfp[MIG_AUDIT_HEXLEN] = '\0';
+	}
+}
+
+/* A line after the first problem: only what it says about signing. */
+static void
+census(struct audit_verifier *v, const struct audit_line *l)
+{
+	struct audit_scan s;
+	const char *why;
+
+	if (l->p != NULL && audit_scan_line(l->p, l->len, &s, &why) == 0)
+		note_sig(v, &s);
+}
+
+/*
+ * Makes the line with hash md the end of the chain; before is the state
+ * a torn record after it would bring back.  With a key, the line starts
+ * the unsigned tail unless it is a valid signed checkpoint.
+ */
+static void
+accept_line(struct audit_verifier *v, const struct audit_line *l,
+    uint64_t seq, const unsigned char md[32], const struct vstate *before)
+{
+	v->saved = *before;
+	v->st.seq = seq;
+	memcpy(v->st.h, md, sizeof(v->st.h));
+	audit_hex32(md, v->st.hhex);
+	v->st.line = l->lineno;
+	v->st.offset = l->offset;
+	v->st.len = l->len;
+	v->st.records++;
+	if (v->pub == NULL)
+		return;
+	if (v->st.signed_cp_line == l->lineno)
+		v->st.tail_line = 0;
+	else if (v->st.tail_line == 0) {
+		v->st.tail_line = l->lineno;
+		v->st.tail_offset = l->offset;
+		v->st.tail_seq = seq;
+	}
+}
+
 static int
 verify_line(struct audit_verifier *v, const struct audit_line *l,
     struct mig_audit_report *rep)
@@ -332,8 +490,6 @@ verify_line(struct audit_verifier *v, const struct audit_line *l,
 	uint64_t seq;
 	int rc;
 
-	if (v->failed)
-		return MIG_ERR_VERIFY;
 	v->lines++;
 	if (!l->terminated) {
 		if (v->pending)
@@ -360,6 +516,7 @@ verify_line(struct audit_verifier *v, const struct audit_line *l,
 		    why);
 		return add_pending(v, l, buf, rep);
 	}
+	note_sig(v, &s);
 	if (!sha_line(v, l->p, l->len, md))
 		return bad(v, rep, l->lineno, l->offset, seq,
 		    "SHA-256 failed");
@@ -397,14 +554,14 @@ verify_line(struct audit_verifier *v, const struct audit_line *l,
 		    memcmp(v->head, v->st.hhex, MIG_AUDIT_HEXLEN) == 0)
 			v->found_at = l->lineno;
 	}
-	v->saved = before;
-	v->st.seq = seq;
-	memcpy(v->st.h, md, sizeof(md));
-	audit_hex32(md, v->st.hhex);
-	v->st.line = l->lineno;
-	v->st.offset = l->offset;
-	v->st.len = l->len;
-	v->st.records++;
+	accept_line(v, l, seq, md, &before);
+	if (v->st.splice_line != 0 && v->st.signed_cp_line == l->lineno)
+		return bad_as(v, rep, MIG_AUDIT_BAD_UNSIGNED,
+		    v->st.splice_line, v->st.splice_offset, v->st.splice_seq,
+		    "unsigned checkpoint between the signed checkpoints on "
+		    "lines %" PRIu64 " and %" PRIu64 ": records were "
+		    "appended without the key and signed over later (a "
+		    "spliced log)", v->st.splice_after, l->lineno);
 	return 0;
 }
 
@@ -419,6 +576,10 @@ audit_verifier_line(struct audit_verifier *v, const struct audit_line *l,
 	uint64_t found = v->found_at;
 	int rc;
 
+	if (v->failed) {
+		census(v, l);
+		return MIG_ERR_VERIFY;
+	}
 	rc = verify_line(v, l, rep);
 	if (found != 0 && v->found_at == found)
 		return 1;
@@ -428,22 +589,46 @@ audit_verifier_line(struct audit_verifier *v, const struct audit_line *l,
 int
 audit_verifier_end(struct audit_verifier *v, struct mig_audit_report *rep)
 {
+	const struct vstate *st = &v->st;
+
 	if (v->found_at != 0)
 		return 1;
-	if (v->failed)
+	if (v->failed) {
+		/* What the census of the lines after the problem found. */
+		if (rep != NULL) {
+			rep->sig_members = v->sig_members;
+			memcpy(rep->key_fp, v->keyfp, sizeof(rep->key_fp));
+		}
 		return MIG_ERR_VERIFY;
+	}
 	if (v->pending)
 		return bad_pending(v, rep, " (no audit.torn record follows)");
-	if (v->pub != NULL && v->st.records > 0 && v->st.sigs_verified == 0)
-		return bad(v, rep, v->st.line, v->st.offset, v->st.seq,
-		    "no checkpoint is signed by key %.16s...", v->pubfp);
+	if (v->pub != NULL && st->records > 0 && st->sigs_verified == 0)
+		return bad_as(v, rep, MIG_AUDIT_BAD_UNSIGNED, st->tail_line,
+		    st->tail_offset, st->tail_seq, "no checkpoint is signed "
+		    "by key %.16s...: no record is covered by a signature",
+		    v->pubfp);
+	if (v->pub != NULL && st->tail_line != 0 &&
+	    (v->flags & MIG_AUDIT_ALLOW_UNSIGNED_TAIL) == 0)
+		return bad_as(v, rep, MIG_AUDIT_BAD_UNSIGNED, st->tail_line,
+		    st->tail_offset, st->tail_seq, "%" PRIu64 " record(s) "
+		    "after the last signed checkpoint (line %" PRIu64 ", seq %"
+		    PRIu64 ") are covered by no signature: appended without "
+		    "the key, or by a run that did not finish",
+		    st->seq - st->signed_cp_seq, st->signed_cp_line,
+		    st->signed_cp_seq);
 	fill_report(v, rep);
 	return 0;
 }
 
+/*
+ * Looking for a head stops at the first problem; a full check reads on
+ * to the end, so that the census can say whether the log is signed.
+ */
 static int
 run_verifier(const char *path, const struct mig_sign_key *pub,
-    const char *head, struct mig_audit_report *rep, struct mig_ctx *ctx)
+    unsigned int flags, const char *head, struct mig_audit_report *rep,
+    struct mig_ctx *ctx)
 {
 	struct audit_reader *r = NULL;
 	struct audit_verifier *v = NULL;
@@ -456,14 +641,14 @@ run_verifier(const char *path, const struct mig_sign_key *pub,
 	memset(rep, 0, sizeof(*rep));
 	if ((rc = audit_reader_open(path, NULL, 0, path, ctx, &r)) != 0)
 		return rc;
-	rc = audit_verifier_new(pub, head, &v);
+	rc = audit_verifier_new(pub, flags, head, &v);
 	if (rc != 0) {
 		rc = mig_seterr(ctx, rc, "%s: cannot start verifier", path);
 		goto out_free;
 	}
 	while ((rc = audit_reader_next(r, &l, ctx)) == 1) {
 		rc = audit_verifier_line(v, &l, rep);
-		if (rc != 0)
+		if (rc != 0 && (rc != MIG_ERR_VERIFY || head != NULL))
 			break;
 	}
 	if (rc == 0)
@@ -492,11 +677,11 @@ out_free:
 
 int
 mig_audit_verify(const char *path, const struct mig_sign_key *pub,
-    struct mig_audit_report *rep, struct mig_ctx *ctx)
+    unsigned int flags, struct mig_audit_report *rep, struct mig_ctx *ctx)
 {
 	int rc;
 
-	rc = run_verifier(path, pub, NULL, rep, ctx);
+	rc = run_verifier(path, pub, flags, NULL, rep, ctx);
 	return rc == 1 ? MIG_ERR_INTERNAL : rc;
 }
 
@@ -509,7 +694,7 @@ mig_audit_find_head(const char *path, const char *head_hex,
 	if (head_hex == NULL || strlen(head_hex) != MIG_AUDIT_HEXLEN)
 		return mig_seterr(ctx, MIG_ERR_VERIFY,
 		    "%s: Migrate-Audit-Head is not 64 hex digits", path);
-	rc = run_verifier(path, NULL, head_hex, NULL, ctx);
+	rc = run_verifier(path, NULL, 0, head_hex, NULL, ctx);
 	if (rc == 1)
 		return 0;
 	if (rc == 0)

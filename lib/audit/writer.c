@@ -10,6 +10,9 @@
  * is found: the bytes after the last complete record become a torn
  * region, and the next record written is an audit.torn record that names
  * the region and chains to the last complete record (migrate-audit(5)).
+ * A torn line this process would leave itself (a write that failed part
+ * way, ENOSPC) is cut off again at once.  A file that does not start
+ * like an audit log is never appended to.
  */
 #define MIG_AUDIT_INTERNAL
 #include <sys/file.h>
@@ -19,6 +22,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -62,8 +66,11 @@ struct mig_audit_log {
 	uint64_t			 torn_off;
 	uint64_t			 torn_len;
 	char				 torn_sha[MIG_AUDIT_HEXLEN + 1];
-	char				*buf;		/* MIG_AUDIT_LINE_MAX */
+	char				*buf;	/* MIG_AUDIT_LINE_MAX + 1 */
 };
+
+/* The bytes every record starts with, as the writer serializes it. */
+static const char rec_magic[] = "{\"v\":1,\"seq\":";
 
 static const char *const reserved[] = {
 	"v", "seq", "ts", "run", "plan", "actor", "event", "prev", "head",
@@ -181,6 +188,67 @@ text_ok(const char *s)
 
 /* ---- Open and close ------------------------------------------------- */
 
+static int	pread_all(struct mig_audit_log *, void *, size_t, off_t,
+		    struct mig_ctx *);
+
+/* p[0..n) is the start of a record as this writer writes one: torn. */
+static bool
+record_prefix(const char *p, size_t n)
+{
+	size_t m = sizeof(rec_magic) - 1;
+
+	return n > 0 && memcmp(p, rec_magic, n < m ? n : m) == 0;
+}
+
+/*
+ * Appending to a file that is not an audit log would bury it under
+ * records (and let a verifier call it torn).  The file must start with
+ * a record, after at most some torn starts of records that a crash in
+ * its first appends left (each the start of what the writer writes, and
+ * together no longer than a torn region may be); or be one torn start.
+ */
+static int
+check_head(struct mig_audit_log *log, off_t size, struct mig_ctx *ctx)
+{
+	struct audit_scan s;
+	const char *why = "empty line", *nl;
+	uint64_t seq, lineno = 1;
+	off_t off = 0;
+	size_t n, k;
+	int rc;
+
+	for (; off < size && off < TORN_MAX; off += (off_t)k + 1, lineno++) {
+		n = size - off > MIG_AUDIT_LINE_MAX + 1 ?
+		    MIG_AUDIT_LINE_MAX + 1 : (size_t)(size - off);
+		if ((rc = pread_all(log, log->buf, n, off, ctx)) != 0)
+			return rc;
+		nl = memchr(log->buf, '\n', n);
+		k = nl != NULL ? (size_t)(nl - log->buf) : n;
+		if (k > MIG_AUDIT_LINE_MAX) {
+			why = "longer than an audit record may be";
+			break;
+		}
+		if (nl != NULL &&
+		    audit_scan_line(log->buf, k, &s, &why) == 0 &&
+		    audit_rec_check(&s, &seq, &why) == 0)
+			return 0;
+		if (!record_prefix(log->buf, k)) {
+			if (nl == NULL)
+				why = "not a JSON Lines record";
+			break;
+		}
+		if (nl == NULL)
+			return 0;	/* one torn start, not yet recorded */
+	}
+	if (lineno == 1)
+		return mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not an audit log "
+		    "(line 1: %s); refusing to append audit records to it",
+		    log->path, why);
+	return mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not an audit log (line 1 "
+	    "is no audit record, and line %" PRIu64 ": %s); refusing to "
+	    "append audit records to it", log->path, lineno, why);
+}
+
 int
 mig_audit_open(const char *path, const struct mig_audit_opts *opts,
     struct mig_ctx *ctx, struct mig_audit_log **logp)
@@ -205,7 +273,7 @@ mig_audit_open(const char *path, const struct mig_audit_opts *opts,
 	log->path = strdup(path);
 	log->plan = strdup(opts->plan);
 	log->actor = strdup(opts->actor);
-	log->buf = malloc(MIG_AUDIT_LINE_MAX);
+	log->buf = malloc(MIG_AUDIT_LINE_MAX + 1);
 	if (log->path == NULL || log->plan == NULL || log->actor == NULL ||
 	    log->buf == NULL) {
 		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
@@ -231,6 +299,8 @@ mig_audit_open(const char *path, const struct mig_audit_opts *opts,
 		    path);
 		goto out_free;
 	}
+	if (st.st_size > 0 && (rc = check_head(log, st.st_size, ctx)) != 0)
+		goto out_free;
 	*logp = log;
 	return 0;
 out_free:
@@ -535,10 +605,30 @@ copy_members(json_t *rec, const json_t *from, struct mig_ctx *ctx)
 }
 
 /*
+ * After a failed append (ENOSPC or EFBIG part way through a line, EIO),
+ * cuts the file back to its size before the append: no torn line stays
+ * behind and the chain state still holds.  The flock keeps every other
+ * writer out meanwhile.  When even that fails, the chain state is
+ * dropped, so that the next append re-reads the tail and records the
+ * torn line as audit.torn.
+ */
+static void
+unwrite(struct mig_audit_log *log, struct mig_ctx *ctx)
+{
+	char msg[MIG_ERRMSG_MAX];
+
+	if (ftruncate(log->fd, log->known_size) == 0)
+		return;
+	(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(ctx));
+	(void)mig_seterr(ctx, MIG_ERR_IO, "%s (and cutting the partial line "
+	    "off failed: %s; the next append records it as audit.torn)", msg,
+	    strerror(errno));
+	log->known_size = -1;
+}
+
+/*
  * Serializes and appends one record (after a newline when seal), then
- * advances the in-memory chain.  On a failed write the chain state is
- * dropped, so that the next append re-reads the tail (and records the
- * torn line this may have left).
+ * advances the in-memory chain.  A failed write is undone by unwrite().
  */
 static int
 write_record(struct mig_audit_log *log, const char *run, const char *event,
@@ -590,7 +680,7 @@ write_record(struct mig_audit_log *log, const char *run, const char *event,
 	iov[cnt].iov_base = (void *)"\n";
 	iov[cnt++].iov_len = 1;
 	if ((rc = write_iov(log, iov, cnt, ctx)) != 0) {
-		log->known_size = -1;
+		unwrite(log, ctx);
 		goto out_free;
 	}
 	audit_sha256(line, len, md);

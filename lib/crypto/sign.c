@@ -3,13 +3,18 @@
  *
  * The private key is an unencrypted PKCS#8 PEM file created O_EXCL with
  * mode 0600; the public key is a SubjectPublicKeyInfo PEM file beside it,
- * which `openssl pkeyutl -verify -pubin -rawin' reads as it is.
+ * which `openssl pkeyutl -verify -pubin -rawin' reads as it is.  A public
+ * key may also be given as an OpenSSH "ssh-ed25519 AAAA... comment" line
+ * (what ssh-keygen writes to KEY.pub, RFC 8709), decoded here: one line,
+ * strict base64, the wire format string "ssh-ed25519" then a 32-byte
+ * string, nothing else.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +30,10 @@
 #include "migrate/keyfile.h"
 #include "migrate/sign.h"
 
-/* Far above any PEM Ed25519 key; bounds what we read. */
+#define SSH_ED25519		"ssh-ed25519"
+/* An ssh-ed25519 wire key: 4 + 11 + 4 + 32 bytes; 68 base64 chars. */
+#define SSH_ED25519_WIRE	51
+#define SSH_ED25519_B64		68
 
 struct mig_sign_key {
 	EVP_PKEY	*pkey;
@@ -125,6 +133,167 @@ out_free:
 	return rc;
 }
 
+/*
+ * The first word of an OpenSSH public key line ("ssh-rsa",
+ * "ecdsa-sha2-nistp256", "sk-ssh-ed25519@openssh.com", ...) followed by
+ * a blank: its length, or 0 when buf does not start like one.
+ */
+static size_t
+ssh_type_len(const char *buf)
+{
+	size_t n;
+
+	if (strncmp(buf, "ssh-", 4) != 0 && strncmp(buf, "ecdsa-", 6) != 0 &&
+	    strncmp(buf, "sk-", 3) != 0)
+		return 0;
+	for (n = 0; n < 64; n++) {
+		if ((buf[n] >= 'a' && buf[n] <= 'z') ||
+		    (buf[n] >= '0' && buf[n] <= '9') || buf[n] == '-' ||
+		    buf[n] == '@' || buf[n] == '.')
+			continue;
+		return buf[n] == ' ' || buf[n] == '\t' ? n : 0;
+	}
+	return 0;
+}
+
+static bool
+b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/*
+ * Strict base64 (RFC 4648 section 4): padded to a multiple of 4, '='
+ * only at the end, and canonical (the unused bits are zero, so that one
+ * key has one text).  Returns the decoded length, or -1.
+ */
+static long
+b64_strict(const char *s, size_t n, unsigned char *out, size_t cap)
+{
+	unsigned char back[SSH_ED25519_B64 + 1];
+	size_t i, pad = 0, len;
+
+	if (n == 0 || n % 4 != 0 || n > SSH_ED25519_B64 || n / 4 * 3 > cap)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '=' && i + 2 >= n)
+			pad++;
+		else if (pad > 0 || !b64_char(s[i]))
+			return -1;
+	}
+	if (EVP_DecodeBlock(out, (const unsigned char *)s, (int)n) !=
+	    (int)(n / 4 * 3))
+		return -1;
+	len = n / 4 * 3 - pad;
+	if (EVP_EncodeBlock(back, out, (int)len) != (int)n ||
+	    memcmp(back, s, n) != 0)
+		return -1;
+	return (long)len;
+}
+
+/* One SSH wire string (uint32 length, bytes) at *pp, before end. */
+static int
+ssh_string(const unsigned char **pp, const unsigned char *end,
+    const unsigned char **sp, size_t *lenp)
+{
+	const unsigned char *p = *pp;
+	uint32_t n;
+
+	if (end - p < 4)
+		return -1;
+	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	p += 4;
+	if ((size_t)(end - p) < n)
+		return -1;
+	*sp = p;
+	*lenp = n;
+	*pp = p + n;
+	return 0;
+}
+
+/* The 32 raw bytes of an ssh-ed25519 wire key. */
+static int
+ssh_ed25519_raw(const unsigned char *w, size_t n, const unsigned char **rawp)
+{
+	const unsigned char *p = w, *end = w + n, *t, *k;
+	size_t tlen, klen;
+
+	if (ssh_string(&p, end, &t, &tlen) != 0 ||
+	    tlen != sizeof(SSH_ED25519) - 1 ||
+	    memcmp(t, SSH_ED25519, tlen) != 0 ||
+	    ssh_string(&p, end, &k, &klen) != 0 || klen != 32 || p != end)
+		return -1;
+	*rawp = k;
+	return 0;
+}
+
+/*
+ * An OpenSSH public key line: "ssh-ed25519 BASE64 [COMMENT]", then at
+ * most a line end.  Other key types are refused by name.
+ */
+static int
+load_ssh(const char *path, const char *buf, size_t len, size_t tlen,
+    struct mig_ctx *ctx, EVP_PKEY **pkeyp)
+{
+	unsigned char wire[SSH_ED25519_B64];
+	const unsigned char *raw;
+	const char *b = buf + tlen, *e;
+	size_t blen;
+
+	*pkeyp = NULL;
+	if (tlen != sizeof(SSH_ED25519) - 1 ||
+	    strncmp(buf, SSH_ED25519, tlen) != 0)
+		return mig_seterr(ctx, MIG_ERR_FORMAT, "%s: an OpenSSH %.*s "
+		    "key; audit checkpoints are signed with Ed25519: give "
+		    "an ssh-ed25519 key or the PEM public key (KEY.pub)",
+		    path, (int)tlen, buf);
+	while (*b == ' ' || *b == '\t')
+		b++;
+	for (blen = 0; b64_char(b[blen]) || b[blen] == '='; blen++)
+		continue;
+	e = b + blen + strcspn(b + blen, "\r\n");
+	if (*e == '\r')
+		e++;
+	if (*e == '\n')
+		e++;
+	if ((b[blen] != ' ' && b[blen] != '\t' && b[blen] != '\r' &&
+	    b[blen] != '\n' && b[blen] != '\0') || e != buf + len ||
+	    b64_strict(b, blen, wire, sizeof(wire)) != SSH_ED25519_WIRE ||
+	    ssh_ed25519_raw(wire, SSH_ED25519_WIRE, &raw) != 0)
+		return mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not an OpenSSH "
+		    "ssh-ed25519 public key (one line: ssh-ed25519, the "
+		    "base64 key, an optional comment)", path);
+	*pkeyp = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, 32);
+	if (*pkeyp == NULL)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "%s: Ed25519 "
+		    "public key", path);
+	return 0;
+}
+
+/* A PEM key: PKCS#8 private key or SubjectPublicKeyInfo public key. */
+static int
+load_pem(const char *path, const char *buf, size_t len, bool is_private,
+    struct mig_ctx *ctx, EVP_PKEY **pkeyp)
+{
+	BIO *mem;
+
+	*pkeyp = NULL;
+	mem = BIO_new_mem_buf(buf, (int)len);
+	if (mem == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	if (is_private)
+		*pkeyp = PEM_read_bio_PrivateKey(mem, NULL, NULL, NULL);
+	else
+		*pkeyp = PEM_read_bio_PUBKEY(mem, NULL, NULL, NULL);
+	BIO_free(mem);
+	if (*pkeyp == NULL)
+		return mig_seterr_ssl(ctx, MIG_ERR_FORMAT, "%s: not a PEM "
+		    "Ed25519 key", path);
+	return 0;
+}
+
 static int
 load(const char *path, bool want_private, struct mig_ctx *ctx,
     struct mig_sign_key **keyp)
@@ -132,9 +301,8 @@ load(const char *path, bool want_private, struct mig_ctx *ctx,
 	struct mig_sign_key *key = NULL;
 	EVP_PKEY *pkey = NULL;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, sshlen;
 	bool is_private;
-	BIO *mem = NULL;
 	int rc;
 
 	*keyp = NULL;
@@ -142,6 +310,7 @@ load(const char *path, bool want_private, struct mig_ctx *ctx,
 	if ((rc = mig_keyfile_read(path, false, &buf, &len, ctx)) != 0)
 		return rc;
 	is_private = strstr(buf, "PRIVATE KEY-----") != NULL;
+	sshlen = is_private ? 0 : ssh_type_len(buf);
 	if (is_private) {
 		mig_keyfile_free(buf, len);
 		buf = NULL;
@@ -152,20 +321,12 @@ load(const char *path, bool want_private, struct mig_ctx *ctx,
 		    "key (give the private key, not the .pub)", path);
 		goto out_free;
 	}
-	mem = BIO_new_mem_buf(buf, (int)len);
-	if (mem == NULL) {
-		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_free;
-	}
-	if (is_private)
-		pkey = PEM_read_bio_PrivateKey(mem, NULL, NULL, NULL);
+	if (sshlen > 0)
+		rc = load_ssh(path, buf, len, sshlen, ctx, &pkey);
 	else
-		pkey = PEM_read_bio_PUBKEY(mem, NULL, NULL, NULL);
-	if (pkey == NULL) {
-		rc = mig_seterr_ssl(ctx, MIG_ERR_FORMAT, "%s: not a PEM "
-		    "Ed25519 key", path);
+		rc = load_pem(path, buf, len, is_private, ctx, &pkey);
+	if (rc != 0)
 		goto out_free;
-	}
 	if (!EVP_PKEY_is_a(pkey, "ED25519")) {
 		rc = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not an Ed25519 key",
 		    path);
@@ -183,7 +344,6 @@ load(const char *path, bool want_private, struct mig_ctx *ctx,
 out_free:
 	ERR_clear_error();
 	EVP_PKEY_free(pkey);
-	BIO_free(mem);
 	mig_keyfile_free(buf, len);
 	return rc;
 }

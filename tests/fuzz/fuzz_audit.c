@@ -81,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (audit_reader_open(NULL, data, size, "fuzz", NULL, &r) != 0)
 		return 0;
-	if (audit_verifier_new(NULL, NULL, &v) != 0) {
+	if (audit_verifier_new(NULL, 0, NULL, &v) != 0) {
 		audit_reader_free(r);
 		return 0;
 	}

@@ -47,7 +47,8 @@ expect "--signing" migrate keygen --s
 expect "--json" migrate plan check --j
 expect "--deep" migrate verify --d
 expect "--event" migrate audit show --e
-expect "--help --key -h -k" migrate audit verify -
+expect "--allow-unsigned-tail --help --json --key -h -k" migrate audit verify -
+expect "--wide" migrate audit show --w
 expect "--help --version -V -h" migrate -
 expect "--shard" migrate run --sh
 expect "--passphrase --passphrase-env" migrate decrypt --passphrase

@@ -1,8 +1,10 @@
 /*
  * Unit tests of lib/audit: writer, chain, checkpoints, the tamper matrix,
  * torn lines, concurrency (threads and processes), show filters and the
- * JSON line scanner.
+ * JSON line scanner; a signed log held to its signatures (unsigned tail,
+ * splice, failures named), OpenSSH keys, foreign files, failed writes.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -10,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +24,8 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "migrate/audit.h"
 #include "migrate/error.h"
@@ -187,9 +192,11 @@ verify_mem(const char *buf, size_t len, const struct mig_sign_key *pub,
 	memset(rep, 0, sizeof(*rep));
 	assert_int_equal(audit_reader_open(NULL, buf, len, "mem", NULL, &r),
 	    0);
-	assert_int_equal(audit_verifier_new(pub, NULL, &v), 0);
+	assert_int_equal(audit_verifier_new(pub, 0, NULL, &v), 0);
+	/* Past a problem, lines are still fed in: the census goes on. */
 	while ((rc = audit_reader_next(r, &l, NULL)) == 1)
-		if ((rc = audit_verifier_line(v, &l, rep)) != 0)
+		if ((rc = audit_verifier_line(v, &l, rep)) != 0 &&
+		    rc != MIG_ERR_VERIFY)
 			break;
 	if (rc == 0)
 		rc = audit_verifier_end(v, rep);
@@ -307,7 +314,7 @@ test_audit__roundtrip_signed(void **state)
 	char head[65];
 
 	write_run(f, f->sk, 10, "run-1", 25, head);
-	assert_int_equal(mig_audit_verify(f->log, f->pk, &rep, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx), 0);
 	/* 27 records + checkpoints after seq 10, 20 + the final one. */
 	assert_int_equal(rep.records, 30);
 	assert_int_equal(rep.lines, 30);
@@ -317,7 +324,7 @@ test_audit__roundtrip_signed(void **state)
 	assert_int_equal(rep.checkpoint_line, 30);
 	assert_int_equal(mig_audit_find_head(f->log, head, f->ctx), 0);
 	/* Without a key, the signatures are counted as unchecked. */
-	assert_int_equal(mig_audit_verify(f->log, NULL, &rep, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx), 0);
 	assert_int_equal(rep.sigs_unchecked, 3);
 	assert_int_equal(rep.sigs_verified, 0);
 }
@@ -445,7 +452,7 @@ test_audit__edit_reports_line(void **state)
 	p[9] = '9';
 	b2 = join(&ls, &len2);
 	spew(f->log, b2, len2);
-	assert_int_equal(mig_audit_verify(f->log, f->pk, &rep, f->ctx),
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx),
 	    MIG_ERR_VERIFY);
 	assert_int_equal(rep.bad_line, 7);
 	assert_int_equal(rep.bad_seq, 7);
@@ -609,17 +616,17 @@ test_audit__other_key(void **state)
 	char head[65];
 
 	write_run(f, f->sk, 10, "run-1", 5, head);
-	assert_int_equal(mig_audit_verify(f->log, f->pk2, &rep, f->ctx),
+	assert_int_equal(mig_audit_verify(f->log, f->pk2, 0, &rep, f->ctx),
 	    MIG_ERR_VERIFY);
 	assert_int_equal(rep.bad_line, rep.lines);
 	assert_non_null(strstr(rep.reason, "another key"));
 	/* A hash-only log checked with --key: nothing is signed. */
 	assert_int_equal(unlink(f->log), 0);
 	write_run(f, NULL, 10, "run-1", 5, head);
-	assert_int_equal(mig_audit_verify(f->log, f->pk, &rep, f->ctx),
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx),
 	    MIG_ERR_VERIFY);
 	assert_non_null(strstr(rep.reason, "no checkpoint is signed"));
-	assert_int_equal(mig_audit_verify(f->log, NULL, &rep, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx), 0);
 }
 
 static void
@@ -637,7 +644,7 @@ test_audit__torn_tail(void **state)
 	/* Cut the log in the middle of its last line. */
 	cut = len - 40;
 	assert_int_equal(truncate(f->log, (off_t)cut), 0);
-	assert_int_equal(mig_audit_verify(f->log, NULL, &rep, f->ctx),
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx),
 	    MIG_ERR_VERIFY);
 	assert_int_equal(rep.bad_line, 8);
 	assert_non_null(strstr(rep.reason, "torn tail"));
@@ -646,7 +653,7 @@ test_audit__torn_tail(void **state)
 	emit_obj(log, "run-2", 1, f->ctx);
 	assert_int_equal(mig_audit_checkpoint(log, "run-2", head, f->ctx), 0);
 	assert_int_equal(mig_audit_close(log, f->ctx), 0);
-	assert_int_equal(mig_audit_verify(f->log, f->pk, &rep, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx), 0);
 	assert_int_equal(rep.torn, 1);
 	assert_int_equal(rep.torn_line, 8);
 	assert_int_equal(rep.torn_length, cut - rep.torn_offset);
@@ -677,12 +684,12 @@ test_audit__torn_whole_record(void **state)
 	write_run(f, NULL, 0, "run-1", 3, head);
 	buf = slurp(f->log, &len);
 	assert_int_equal(truncate(f->log, (off_t)len - 1), 0);
-	assert_int_equal(mig_audit_verify(f->log, NULL, &rep, f->ctx),
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx),
 	    MIG_ERR_VERIFY);
 	log = open_log(f, NULL, 0);
 	emit_obj(log, "run-2", 1, f->ctx);
 	assert_int_equal(mig_audit_close(log, f->ctx), 0);
-	assert_int_equal(mig_audit_verify(f->log, NULL, &rep, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx), 0);
 	assert_int_equal(rep.torn, 1);
 	assert_int_equal(rep.torn_line, 6);
 	/* The checkpoint that was torn does not count. */
@@ -711,7 +718,7 @@ test_audit__torn_twice(void **state)
 	log = open_log(f, NULL, 0);
 	emit_obj(log, "run-2", 1, f->ctx);
 	assert_int_equal(mig_audit_close(log, f->ctx), 0);
-	assert_int_equal(mig_audit_verify(f->log, NULL, &rep, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx), 0);
 	assert_int_equal(rep.torn, 1);
 	assert_int_equal(rep.torn_length, 30);
 	assert_int_equal(rep.records, 8);
@@ -719,7 +726,7 @@ test_audit__torn_twice(void **state)
 	fd = open(f->log, O_WRONLY | O_APPEND);
 	assert_int_equal(write(fd, "garbage\n", 8), 8);
 	close(fd);
-	assert_int_equal(mig_audit_verify(f->log, NULL, &rep, f->ctx),
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx),
 	    MIG_ERR_VERIFY);
 	assert_int_equal(rep.bad_line, 11);
 	assert_non_null(strstr(rep.reason, "no audit.torn"));
@@ -806,9 +813,12 @@ test_audit__threads(void **state)
 		assert_int_equal(w[i].rc, 0);
 	}
 	assert_int_equal(mig_audit_close(log, f->ctx), 0);
-	assert_int_equal(mig_audit_verify(f->log, f->pk, &rep, f->ctx), 0);
+	/* No run end, so no checkpoint after the last records. */
+	assert_int_equal(mig_audit_verify(f->log, f->pk,
+	    MIG_AUDIT_ALLOW_UNSIGNED_TAIL, &rep, f->ctx), 0);
 	assert_int_equal(rep.records - rep.checkpoints, 2000);
 	assert_int_equal(rep.checkpoints, expected_checkpoints(2000, 100));
+	assert_int_equal(rep.tail_records, rep.last_seq - rep.checkpoint_seq);
 }
 
 static void
@@ -851,7 +861,7 @@ test_audit__processes(void **state)
 		assert_true(WIFEXITED(st));
 		assert_int_equal(WEXITSTATUS(st), 0);
 	}
-	assert_int_equal(mig_audit_verify(f->log, f->pk, &rep, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx), 0);
 	assert_int_equal(rep.records - rep.checkpoints, 4500);
 	assert_int_equal(rep.torn, 0);
 }
@@ -993,6 +1003,318 @@ test_audit__scanner(void **state)
 	assert_int_equal(s.f[AF_SEQ].type, AT_NUMBER);
 }
 
+/* ---- A signed log held to its signatures ----------------------------- */
+
+/* n records of run, then close without a checkpoint (an unfinished run). */
+static void
+write_unfinished(struct fixture *f, const struct mig_sign_key *key,
+    const char *run, unsigned long n)
+{
+	struct mig_audit_log *log = open_log(f, key, 0);
+	unsigned long i;
+
+	for (i = 1; i <= n; i++)
+		emit_obj(log, run, i, f->ctx);
+	assert_int_equal(mig_audit_close(log, f->ctx), 0);
+}
+
+static void
+test_audit__unsigned_tail(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_audit_report rep;
+	char head[65];
+
+	/* Lines 1-8 signed; 9-13 appended without the key (with their own
+	 * unsigned checkpoint on line 13). */
+	write_run(f, f->sk, 0, "run-1", 5, head);
+	write_run(f, NULL, 0, "run-2", 2, head);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx),
+	    MIG_ERR_VERIFY);
+	assert_int_equal(rep.bad_kind, MIG_AUDIT_BAD_UNSIGNED);
+	assert_int_equal(rep.bad_line, 9);
+	assert_int_equal(rep.bad_seq, 9);
+	assert_int_equal(rep.tail_records, 5);
+	assert_non_null(strstr(rep.reason, "after the last signed checkpoint "
+	    "(line 8, seq 8)"));
+	assert_non_null(strstr(mig_errmsg(f->ctx), ":9: seq 9: 5 record"));
+	/* Accepted, and counted, only when asked for. */
+	assert_int_equal(mig_audit_verify(f->log, f->pk,
+	    MIG_AUDIT_ALLOW_UNSIGNED_TAIL, &rep, f->ctx), 0);
+	assert_int_equal(rep.tail_records, 5);
+	assert_int_equal(rep.tail_line, 9);
+	assert_int_equal(rep.unsigned_checkpoints, 1);
+	assert_int_equal(rep.signed_line, 7);
+	/* Without a key nothing changes: the chain holds. */
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx), 0);
+	assert_int_equal(rep.sig_members, 1);
+	/* A run that did not finish leaves a tail too, until a checkpoint. */
+	assert_int_equal(unlink(f->log), 0);
+	write_run(f, f->sk, 0, "run-1", 5, head);
+	write_unfinished(f, f->sk, "run-2", 3);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx),
+	    MIG_ERR_VERIFY);
+	assert_int_equal(rep.bad_line, 9);
+	assert_int_equal(rep.tail_records, 3);
+	write_run(f, f->sk, 0, "run-3", 1, head);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx), 0);
+	assert_int_equal(rep.tail_records, 0);
+}
+
+static void
+test_audit__spliced(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_audit_report rep;
+	char head[65];
+
+	/* Signed, then a run without the key (checkpoint on line 13), then
+	 * a signed run that chains on and signs over it. */
+	write_run(f, f->sk, 0, "run-1", 5, head);
+	write_run(f, NULL, 0, "evil", 2, head);
+	write_run(f, f->sk, 0, "run-3", 1, head);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx),
+	    MIG_ERR_VERIFY);
+	assert_int_equal(rep.bad_kind, MIG_AUDIT_BAD_UNSIGNED);
+	assert_int_equal(rep.bad_line, 13);
+	assert_int_equal(rep.bad_seq, 13);
+	assert_non_null(strstr(rep.reason, "between the signed checkpoints "
+	    "on lines 8 and 17"));
+	assert_non_null(strstr(rep.reason, "spliced"));
+	/* No flag accepts it: it is not a tail. */
+	assert_int_equal(mig_audit_verify(f->log, f->pk,
+	    MIG_AUDIT_ALLOW_UNSIGNED_TAIL, &rep, f->ctx), MIG_ERR_VERIFY);
+	assert_int_equal(rep.bad_line, 13);
+	/* A log that was hash-only before the plan got a key: the first
+	 * signature covers the unsigned checkpoints before it. */
+	assert_int_equal(unlink(f->log), 0);
+	write_run(f, NULL, 0, "run-1", 2, head);
+	write_run(f, f->sk, 0, "run-2", 2, head);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx), 0);
+	assert_int_equal(rep.unsigned_checkpoints, 1);
+	assert_int_equal(rep.sigs_verified, 1);
+	assert_int_equal(rep.signed_line, rep.lines - 1);
+}
+
+/* Signature failures are named; a signed log is never called hash-only. */
+static void
+test_audit__signature_failures_named(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_audit_report rep;
+	struct lines ls;
+	char head[65], fp[65], *buf, *b2, *p;
+	size_t len, len2, cp;
+
+	write_run(f, f->sk, 10, "run-1", 30, head);
+	buf = slurp(f->log, &len);
+	assert_int_equal(mig_sign_fingerprint(f->pk, fp, f->ctx), 0);
+	/* An edit before the first checkpoint: the check stops there, and
+	 * the rest of the log is still seen to be signed. */
+	split(buf, &ls);
+	p = strstr(ls.l[2], "\"bytes\":20");
+	assert_non_null(p);
+	p[8] = '9';
+	b2 = join(&ls, &len2);
+	assert_int_equal(verify_mem(b2, len2, f->pk, &rep), MIG_ERR_VERIFY);
+	assert_int_equal(rep.bad_kind, MIG_AUDIT_BAD_CHAIN);
+	assert_int_equal(rep.bad_line, 4);
+	assert_int_equal(rep.signed_checkpoints, 0);
+	assert_int_equal(rep.sig_members, 4);
+	assert_string_equal(rep.key_fp, fp);
+	assert_int_equal(verify_mem(b2, len2, NULL, &rep), MIG_ERR_VERIFY);
+	assert_int_equal(rep.sig_members, 4);
+	free(b2);
+	free_lines(&ls);
+	/* A signature that does not verify, and one that is malformed. */
+	split(buf, &ls);
+	cp = find_line(&ls, "\"checkpoint\"", 0);
+	p = strstr(ls.l[cp], "\"sig\":\"") + 7;
+	p[10] = p[10] == 'A' ? 'B' : 'A';
+	b2 = join(&ls, &len2);
+	assert_int_equal(verify_mem(b2, len2, f->pk, &rep), MIG_ERR_VERIFY);
+	assert_int_equal(rep.bad_kind, MIG_AUDIT_BAD_SIGNATURE);
+	assert_int_equal(rep.bad_line, cp + 1);
+	assert_int_equal(rep.sig_members, 4);
+	free(b2);
+	p[10] = '*';
+	b2 = join(&ls, &len2);
+	assert_int_equal(verify_mem(b2, len2, f->pk, &rep), MIG_ERR_VERIFY);
+	assert_int_equal(rep.bad_kind, MIG_AUDIT_BAD_SIGNATURE);
+	assert_int_equal(rep.bad_line, cp + 1);
+	assert_non_null(strstr(rep.reason, "malformed"));
+	assert_int_equal(rep.sig_members, 4);
+	free(b2);
+	free_lines(&ls);
+	free(buf);
+	/* A hash-only log has none. */
+	assert_int_equal(unlink(f->log), 0);
+	write_run(f, NULL, 10, "run-1", 30, head);
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx), 0);
+	assert_int_equal(rep.sig_members, 0);
+}
+
+/* An OpenSSH "ssh-ed25519 AAAA... comment" line for the PEM key at pub. */
+static void
+ssh_line(const char *pub, const char *out)
+{
+	unsigned char raw[32], wire[51];
+	char b64[69];
+	size_t rawlen = sizeof(raw);
+	EVP_PKEY *pk;
+	FILE *fp;
+
+	fp = fopen(pub, "r");
+	assert_non_null(fp);
+	pk = PEM_read_PUBKEY(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_non_null(pk);
+	assert_int_equal(EVP_PKEY_get_raw_public_key(pk, raw, &rawlen), 1);
+	EVP_PKEY_free(pk);
+	memcpy(wire, "\0\0\0\x0bssh-ed25519\0\0\0\x20", 19);
+	memcpy(wire + 19, raw, 32);
+	assert_int_equal(EVP_EncodeBlock((unsigned char *)b64, wire, 51), 68);
+	fp = fopen(out, "w");
+	assert_non_null(fp);
+	fprintf(fp, "ssh-ed25519 %s auditor@host\n", b64);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void
+test_audit__ssh_pubkey(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_audit_report rep;
+	struct mig_sign_key *ssh = NULL, *ssh2 = NULL;
+	char path[160], head[65];
+	FILE *fp;
+
+	write_run(f, f->sk, 10, "run-1", 12, head);
+	snprintf(path, sizeof(path), "%s/audit.ssh.pub", f->dir);
+	ssh_line(f->pub, path);
+	assert_int_equal(mig_sign_pubkey_load(path, f->ctx, &ssh), 0);
+	assert_int_equal(mig_audit_verify(f->log, ssh, 0, &rep, f->ctx), 0);
+	assert_int_equal(rep.sigs_verified, 2);
+	/* The other key's OpenSSH line fails as the other key. */
+	ssh_line(f->pub2, path);
+	assert_int_equal(mig_sign_pubkey_load(path, f->ctx, &ssh2), 0);
+	assert_int_equal(mig_audit_verify(f->log, ssh2, 0, &rep, f->ctx),
+	    MIG_ERR_VERIFY);
+	assert_non_null(strstr(rep.reason, "another key"));
+	/* Another OpenSSH key type is refused by name. */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 rsa@host\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	mig_sign_key_free(ssh2);
+	ssh2 = NULL;
+	assert_int_equal(mig_sign_pubkey_load(path, f->ctx, &ssh2),
+	    MIG_ERR_FORMAT);
+	assert_non_null(strstr(mig_errmsg(f->ctx), "ssh-rsa"));
+	mig_sign_key_free(ssh);
+}
+
+/* ---- Opening and appending ---------------------------------------------- */
+
+static void
+put_file(const char *path, const char *text)
+{
+	spew(path, text, strlen(text));
+}
+
+static void
+test_audit__foreign_file_refused(void **state)
+{
+	static const char *foreign[] = {
+		"id,amount\n1,2\n",		/* CSV */
+		"{\n  \"a\": 1\n}\n",		/* one JSON document */
+		"{\"v\":1}\n",			/* JSON Lines, not records */
+		"\n{\"v\":1,\"seq\":1,",	/* an empty first line */
+		"hello",			/* one line, no newline */
+	};
+	struct fixture *f = *state;
+	struct mig_audit_opts o = { .plan = "p", .actor = "a@b" };
+	struct mig_audit_log *log;
+	struct mig_audit_report rep;
+	char head[65], *buf;
+	size_t i, len;
+
+	for (i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		put_file(f->log, foreign[i]);
+		if (mig_audit_open(f->log, &o, f->ctx, &log) != MIG_ERR_FORMAT)
+			fail_msg("foreign[%zu] not refused", i);
+		assert_non_null(strstr(mig_errmsg(f->ctx), "not an audit log"));
+		assert_non_null(strstr(mig_errmsg(f->ctx), f->log));
+		buf = slurp(f->log, &len);
+		assert_string_equal(buf, foreign[i]);
+		free(buf);
+	}
+	/* Empty, new and real logs open; so does one whose first append
+	 * was torn by a crash, which the next writer records. */
+	put_file(f->log, "");
+	write_run(f, NULL, 0, "run-1", 1, head);
+	write_run(f, NULL, 0, "run-2", 1, head);
+	assert_int_equal(unlink(f->log), 0);
+	put_file(f->log, "{\"v\":1,\"se");
+	write_run(f, NULL, 0, "run-1", 1, head);
+	write_run(f, NULL, 0, "run-2", 1, head);
+	assert_int_equal(mig_audit_verify(f->log, NULL, 0, &rep, f->ctx), 0);
+	assert_int_equal(rep.torn, 1);
+	assert_int_equal(rep.torn_line, 1);
+}
+
+/*
+ * A write that fails part way through a line (here EFBIG: the file size
+ * limit is set 40 bytes past the end, in a child) is cut back at once.
+ */
+static void
+test_audit__failed_write_cut_back(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_audit_report rep;
+	struct mig_audit_log *log;
+	struct stat st;
+	char head[65], *buf;
+	size_t len;
+	pid_t pid;
+	int status;
+
+	write_run(f, f->sk, 0, "run-1", 3, head);
+	assert_int_equal(stat(f->log, &st), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { st.st_size + 40, st.st_size + 40 };
+		struct mig_ctx *ctx = mig_ctx_new();
+
+		(void)signal(SIGXFSZ, SIG_IGN);
+		log = open_log(f, f->sk, 0);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(2);
+		if (mig_audit_emit(log, "run-2", MIG_AUDIT_RUN_START, NULL,
+		    ctx) != MIG_ERR_IO ||
+		    strstr(mig_errmsg(ctx), "write") == NULL)
+			_exit(3);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Not a byte of the failed record stays behind. */
+	buf = slurp(f->log, &len);
+	assert_int_equal(len, (size_t)st.st_size);
+	assert_int_equal(buf[len - 1], '\n');
+	free(buf);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx), 0);
+	/* The next writer finds no torn line to record. */
+	log = open_log(f, f->sk, 0);
+	emit_obj(log, "run-2", 1, f->ctx);
+	assert_int_equal(mig_audit_checkpoint(log, "run-2", head, f->ctx), 0);
+	assert_int_equal(mig_audit_close(log, f->ctx), 0);
+	assert_int_equal(mig_audit_verify(f->log, f->pk, 0, &rep, f->ctx), 0);
+	assert_int_equal(rep.torn, 0);
+}
+
 int
 main(void)
 {
@@ -1030,6 +1352,18 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_audit__show_filters,
 		    setup, teardown),
 		cmocka_unit_test(test_audit__scanner),
+		cmocka_unit_test_setup_teardown(test_audit__unsigned_tail,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit__spliced,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_audit__signature_failures_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit__ssh_pubkey,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_audit__foreign_file_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_audit__failed_write_cut_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -187,6 +187,104 @@ test_sign__not_ed25519(void **state)
 	assert_non_null(strstr(mig_errmsg(f->ctx), "Ed25519"));
 }
 
+/* RFC 8032 section 7.1 test 1 public key, as an OpenSSH line. */
+#define SSH_B64	"AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO" \
+		"4XLz2qYjJa8CGmj3B1Ea"
+#define SSH_FP	"21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef4" \
+		"7f9721b9"
+
+/* Writes p[0..n) to DIR/ssh.pub and loads it as a public key. */
+static int
+load_bytes(struct fixture *f, const char *p, size_t n,
+    struct mig_sign_key **kp)
+{
+	char path[160];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/ssh.pub", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(p, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+	*kp = NULL;
+	return mig_sign_pubkey_load(path, f->ctx, kp);
+}
+
+static int
+load_text(struct fixture *f, const char *text, struct mig_sign_key **kp)
+{
+	return load_bytes(f, text, strlen(text), kp);
+}
+
+static void
+test_sign__ssh_ed25519(void **state)
+{
+	static const char *good[] = {
+		"ssh-ed25519 " SSH_B64 " auditor@host\n",
+		"ssh-ed25519 " SSH_B64 "\n",
+		"ssh-ed25519 " SSH_B64,
+		"ssh-ed25519\t" SSH_B64 " two words \r\n",
+	};
+	static const char *bad[] = {
+		/* Key 31 bytes long; type ssh-ed448 in the blob; a byte
+		 * after the key; truncated; a non-base64 character; '='
+		 * inside; upper case type; two keys. */
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAH9damAGCsQq31Uv+08lkBzoO"
+		    "4XLz2qYjJa8CGmj3B1E=\n",
+		"ssh-ed25519 AAAACXNzaC1lZDQ0OAAAACDXWpgBgrEKt9VL/tPJZAc6DuFy"
+		    "89qmIyWvAhpo9wdRGg==\n",
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO"
+		    "4XLz2qYjJa8CGmj3B1EaeA==\n",
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv+08lkBzoO"
+		    "4XLz2qYjJa8CGmj3B1\n",
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv*08lkBzoO"
+		    "4XLz2qYjJa8CGmj3B1Ea\n",
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINdamAGCsQq31Uv=08lkBzoO"
+		    "4XLz2qYjJa8CGmj3B1Ea\n",
+		"SSH-ED25519 " SSH_B64 "\n",
+		"ssh-ed25519 " SSH_B64 " a\nssh-ed25519 " SSH_B64 " b\n",
+	};
+	static const char nul[] = "ssh-ed25519 " SSH_B64 "\n\0junk";
+	struct fixture *f = *state;
+	struct mig_sign_key *k;
+	char fp[65];
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (load_text(f, good[i], &k) != 0)
+			fail_msg("good[%zu] refused: %s", i,
+			    mig_errmsg(f->ctx));
+		assert_int_equal(mig_sign_fingerprint(k, fp, f->ctx), 0);
+		assert_string_equal(fp, SSH_FP);
+		mig_sign_key_free(k);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (load_text(f, bad[i], &k) != MIG_ERR_FORMAT)
+			fail_msg("bad[%zu] not refused as MIG_ERR_FORMAT", i);
+	/* Bytes after a NUL are not ignored. */
+	assert_int_equal(load_bytes(f, nul, sizeof(nul) - 1, &k),
+	    MIG_ERR_FORMAT);
+	/* Other OpenSSH key types are refused by name. */
+	assert_int_equal(load_text(f, "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAB"
+	    "AQC7 rsa@host\n", &k), MIG_ERR_FORMAT);
+	assert_non_null(strstr(mig_errmsg(f->ctx), "an OpenSSH ssh-rsa key"));
+	assert_int_equal(load_text(f, "sk-ssh-ed25519@openssh.com AAAA x\n",
+	    &k), MIG_ERR_FORMAT);
+	assert_non_null(strstr(mig_errmsg(f->ctx),
+	    "sk-ssh-ed25519@openssh.com key"));
+	/* A public key line is no private key. */
+	assert_int_equal(load_text(f, "ssh-ed25519 " SSH_B64 "\n", &k), 0);
+	mig_sign_key_free(k);
+	{
+		char path[160];
+
+		snprintf(path, sizeof(path), "%s/ssh.pub", f->dir);
+		assert_int_equal(mig_sign_key_load(path, f->ctx, &k),
+		    MIG_ERR_FORMAT);
+		assert_null(k);
+	}
+}
+
 int
 main(void)
 {
@@ -198,6 +296,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sign__refusals,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign__not_ed25519,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign__ssh_ed25519,
 		    setup, teardown),
 	};
 
