@@ -14,9 +14,9 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 VERSION	:= 0.1.0
 
-PKGS	:= openssl libssh2 libcurl libarchive libzstd jansson
+PKGS	:= openssl libssh2 libcurl libarchive libzstd jansson libutf8proc
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lssh2 -lcurl -larchive -lzstd -ljansson)
+DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lssh2 -lcurl -larchive -lzstd -ljansson -lutf8proc)
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wvla
@@ -167,7 +167,8 @@ DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
 	libcurl4-openssl-dev libarchive-dev libzstd-dev libjansson-dev \
 	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
 	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
-	libclang-rt-14-dev python3-yaml shellcheck man-db parallel
+	libclang-rt-14-dev python3-yaml shellcheck man-db parallel \
+	libutf8proc-dev unicode-data bzip2
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \

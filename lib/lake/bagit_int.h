@@ -20,11 +20,43 @@
 #define MIG_BAG_FINDINGS_MAX	10000
 
 /*
- * Canonical decomposition (NFD) of the UTF-8 string s[0..len).  Returns a
- * new NUL-terminated string (caller frees) and its length in *outlen
- * (may be NULL), or NULL on ENOMEM.  Invalid UTF-8 is copied unchanged.
+ * Canonical decomposition (NFD, libutf8proc) of the UTF-8 string
+ * s[0..len).  Returns a new NUL-terminated string (caller frees) and its
+ * length in *outlen (may be NULL), or NULL on ENOMEM.  Invalid UTF-8 is
+ * copied unchanged.
  */
 char	*mig_bag_nfd(const char *s, size_t len, size_t *outlen);
+
+/*
+ * BagIt version of a bagit.txt version string: 93 for "0.93" up to 97,
+ * 100 for "1.0"; -1 for any other.  bagit_parse.c says what differs.
+ */
+int	mig_bag_version_code(const char *version);
+
+/* What mig_bag_path_strip() removes besides leading "./". */
+#define MIG_BAG_STRIP_STAR	0x01	/* md5sum's binary-mode '*' */
+#define MIG_BAG_STRIP_SLASH	0x02	/* one '/' (pre-1.0 fetch.txt) */
+
+/*
+ * Skips what a manifest or fetch.txt may put before a bag-relative path:
+ * per flags a '*' then a '/', then any number of "./".  Returns a pointer
+ * into path.
+ */
+const char *mig_bag_path_strip(const char *path, unsigned flags);
+
+/* True when enc names UTF-8 (no conversion needed). */
+bool	mig_bag_encoding_is_utf8(const char *enc);
+
+/*
+ * Converts in[0..inlen) from the character encoding enc (an IANA name as
+ * in Tag-File-Character-Encoding) to UTF-8 with iconv(3).  On success
+ * *outp is a new NUL-terminated string (caller frees), *outlenp its
+ * length; a byte-order mark is kept, as U+FEFF.  Returns 0,
+ * MIG_ERR_NOTFOUND when enc is unknown, MIG_ERR_FORMAT when the bytes
+ * are not valid in enc (reason in err), or MIG_ERR_NOMEM.
+ */
+int	mig_bag_decode(const char *enc, const char *in, size_t inlen,
+	    char **outp, size_t *outlenp, char *err, size_t errsz);
 
 /* --- String hash table: key (borrowed) -> size_t ------------------------ */
 

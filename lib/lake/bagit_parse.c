@@ -1,14 +1,71 @@
 /*
  * BagIt tag-file parsing (RFC 8493 section 2): bagit.txt, manifest and
  * fetch.txt lines, bag-info.txt, Payload-Oxum; path checks and the
- * percent-encoding of names; a small string hash table.
+ * percent-encoding of names; tag-file character decoding; NFD; a small
+ * string hash table.
  *
  * Everything here works on untrusted bytes and is fuzzed
  * (tests/fuzz/fuzz_bag_manifest.c).
+ *
+ * What differs between BagIt versions, as far as a validator cares.  The
+ * versions are those of the IETF drafts draft-kunze-bagit-NN and of
+ * RFC 8493; each row names the first draft that says so.
+ *
+ *  0.93 (-00)  bagit.txt holds "BagIt-Version: M.N" and
+ *              "Tag-File-Character-Encoding: UTF-8", tag files are UTF-8.
+ *              manifest-ALG.txt lines are "CHECKSUM FILENAME" with one or
+ *              more spaces or tabs between them; any top-level tag file
+ *              MAY also be listed there.  A complete bag lists the same
+ *              files in every manifest.  A tag file's checksum may be kept
+ *              in a one-line "tag checksum file" NAME.ALG (for example
+ *              manifest-sha1.txt.md5).  Metadata is in package-info.txt.
+ *              (-00 says the checksum is base64: an error, fixed to hex
+ *              in -01, and no bag of that era uses base64.)
+ *  0.94 (-01)  Hex checksums; otherwise as 0.93.
+ *  0.95 (-02)  tagmanifest-ALG.txt replaces tag checksum files and tag
+ *              files SHOULD NOT be in a payload manifest.  "Union" rule:
+ *              a payload file needs to be in one payload manifest only.
+ *              Still package-info.txt.
+ *  0.96 (-03)  package-info.txt becomes bag-info.txt, with Payload-Oxum
+ *              (optional: "should be included").  Payload manifests MUST
+ *              NOT list files outside data/.  The interoperability notes
+ *              allow an md5sum binary-mode '*' before FILENAME (-05: "MAY
+ *              precede").  Tag files are in the encoding bagit.txt names
+ *              and may start with a BOM only where that encoding needs
+ *              one; bagit.txt itself is UTF-8 without a BOM (-05).  A
+ *              fetch.txt FILENAME starting with '/' is still relative.
+ *  0.97 (-07)  Tag directories beside data/, listed in tag manifests.
+ *              Names are taken literally (no percent-encoding).
+ *  1.0 (RFC 8493)
+ *              Every payload file MUST be in every payload manifest
+ *              (section 3: the union rule is gone).  CR, LF and '%' in a
+ *              path are percent-encoded (2.1.3).  Each tag manifest MUST
+ *              list every payload manifest and MUST NOT list any tag
+ *              manifest (2.2.1).  Payload-Oxum MUST NOT be repeated
+ *              (2.2.2).  With UTF-8 tag files MUST NOT start with a BOM
+ *              (2.3).  A '*' before the path is md5sum's, "will fail
+ *              strict validation" (6.1.3), and fetch.txt paths have no
+ *              leading-slash rule.  ENCODING SHOULD be UTF-8 and MAY be
+ *              any IANA-registered charset (2.1.1).
+ *
+ * Common to all: CR, LF or CRLF end a line; bagit.txt is UTF-8 and has no
+ * byte-order mark (said outright from 0.96 on; earlier drafts assume
+ * UTF-8 everywhere).  A manifest path prefixed with "./" names the same
+ * file and is accepted in every version.
+ *
+ * Deliberately not enforced: the 0.96 drafts' "no directory but data/"
+ * (0.97 and 1.0 allow tag directories, and refusing them would reject
+ * bags other tools accept), and 1.0's single space after a bag-info
+ * colon (RFC 8493 itself asks readers to accept more).
  */
+#include <errno.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <utf8proc.h>
 
 #include "migrate/error.h"
 
@@ -631,4 +688,187 @@ mig_bag_parse_oxum(const char *s, uint64_t *bytes, uint64_t *files)
 	*bytes = v[0];
 	*files = v[1];
 	return 0;
+}
+
+/* --- Versions ---------------------------------------------------------- */
+
+int
+mig_bag_version_code(const char *version)
+{
+	static const struct {
+		const char	*name;
+		int		 code;
+	} known[] = {
+		{ "0.93", 93 }, { "0.94", 94 }, { "0.95", 95 },
+		{ "0.96", 96 }, { "0.97", 97 }, { "1.0", 100 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(version, known[i].name) == 0)
+			return known[i].code;
+	return -1;
+}
+
+const char *
+mig_bag_path_strip(const char *path, unsigned flags)
+{
+	if ((flags & MIG_BAG_STRIP_STAR) && path[0] == '*')
+		path++;
+	if ((flags & MIG_BAG_STRIP_SLASH) && path[0] == '/')
+		path++;
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	return path;
+}
+
+/* --- Tag-file character encoding --------------------------------------- */
+
+bool
+mig_bag_encoding_is_utf8(const char *enc)
+{
+	return strcasecmp(enc, "UTF-8") == 0 || strcasecmp(enc, "UTF8") == 0;
+}
+
+/*
+ * The name handed to iconv_open(): IANA charset names only use these
+ * characters, and refusing the rest keeps path-like or option-like
+ * strings ("//TRANSLIT", "../x") away from the gconv loader.
+ */
+static const char *
+iconv_name(const char *enc)
+{
+	const char *p;
+
+	if (enc[0] == '\0' || strlen(enc) > 40)
+		return NULL;
+	for (p = enc; *p != '\0'; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		    *p == '.' || *p == ':' || *p == '+' || *p == '(' ||
+		    *p == ')'))
+			return NULL;
+	/* glibc knows LATIN1 and ISO-8859-1, not the common "Latin-1". */
+	if (strcasecmp(enc, "Latin-1") == 0)
+		return "LATIN1";
+	return enc;
+}
+
+/* Doubles the output buffer of a conversion; FORMAT past a sane bound. */
+static int
+grow_out(char **out, size_t *cap)
+{
+	char *np;
+
+	if (*cap > MIG_BAG_TAGFILE_MAX * (size_t)4)
+		return MIG_ERR_FORMAT;
+	if ((np = realloc(*out, *cap * 2 + 1)) == NULL)
+		return MIG_ERR_NOMEM;
+	*out = np;
+	*cap *= 2;
+	return 0;
+}
+
+int
+mig_bag_decode(const char *enc, const char *in, size_t inlen, char **outp,
+    size_t *outlenp, char *err, size_t errsz)
+{
+	const char *name = iconv_name(enc);
+	char *out = NULL, *ip = (char *)in, *op;
+	size_t cap, il = inlen, ol, used = 0, rc;
+	bool flush, done = false;
+	iconv_t cd;
+	int r = 0;
+
+	*outp = NULL;
+	*outlenp = 0;
+	if (errsz > 0)
+		err[0] = '\0';
+	if (name == NULL ||
+	    (cd = iconv_open("UTF-8", name)) == (iconv_t)-1) {
+		(void)snprintf(err, errsz, "unsupported character encoding "
+		    "\"%s\"", enc);
+		return MIG_ERR_NOTFOUND;
+	}
+	cap = inlen > MIG_BAG_TAGFILE_MAX ? MIG_BAG_TAGFILE_MAX : inlen;
+	cap = cap * 2 + 64;
+	if ((out = malloc(cap + 1)) == NULL)
+		r = MIG_ERR_NOMEM;
+	/* Convert all input, then flush a stateful encoding's shift state. */
+	while (r == 0 && !done) {
+		flush = il == 0;
+		op = out + used;
+		ol = cap - used;
+		rc = flush ? iconv(cd, NULL, NULL, &op, &ol) :
+		    iconv(cd, &ip, &il, &op, &ol);
+		used = cap - ol;
+		if (rc != (size_t)-1)
+			done = flush;
+		else if (errno == E2BIG)
+			r = grow_out(&out, &cap);
+		else {
+			(void)snprintf(err, errsz, "%s %s sequence at byte %zu",
+			    errno == EINVAL ? "incomplete" : "invalid", enc,
+			    (size_t)(ip - in));
+			r = MIG_ERR_FORMAT;
+		}
+	}
+	if (r == MIG_ERR_FORMAT && err[0] == '\0')
+		(void)snprintf(err, errsz, "too large once decoded");
+	if (r == 0) {
+		out[used] = '\0';
+		*outlenp = used;
+		*outp = out;
+		out = NULL;
+	}
+	free(out);
+	(void)iconv_close(cd);
+	return r;
+}
+
+/* --- Unicode normalisation --------------------------------------------- */
+
+static char *
+memdup_nul(const char *s, size_t len)
+{
+	char *out;
+
+	if ((out = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return out;
+}
+
+/*
+ * utf8proc does the decomposition and the canonical reordering from the
+ * Unicode tables it was built with.  Compatibility mappings (NFKD) are not
+ * applied: "\xEF\xAC\x81" (the fi ligature) and "fi" are different names.
+ */
+char *
+mig_bag_nfd(const char *s, size_t len, size_t *outlen)
+{
+	utf8proc_uint8_t *dst = NULL;
+	utf8proc_ssize_t n;
+	size_t i;
+	char *out;
+
+	for (i = 0; i < len && (unsigned char)s[i] < 0x80; i++)
+		;
+	if (i < len && len <= (size_t)PTRDIFF_MAX) {
+		n = utf8proc_map((const utf8proc_uint8_t *)s,
+		    (utf8proc_ssize_t)len, &dst,
+		    UTF8PROC_DECOMPOSE | UTF8PROC_STABLE);
+		if (n >= 0) {
+			if (outlen != NULL)
+				*outlen = (size_t)n;
+			return (char *)dst;
+		}
+		if (n == UTF8PROC_ERROR_NOMEM)
+			return NULL;
+		/* Not UTF-8: compared as the bytes they are. */
+	}
+	if ((out = memdup_nul(s, len)) != NULL && outlen != NULL)
+		*outlen = len;
+	return out;
 }

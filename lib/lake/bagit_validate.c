@@ -12,14 +12,20 @@
  * was never found; Payload-Oxum; every tag manifest.  Lookups are O(1), so
  * the overhead beyond hashing stays small for large bags.
  *
- * Choices where RFC 8493 leaves room, documented in migrate(1):
+ * Versions 0.93 to 1.0 are validated by the rules of their own draft or
+ * of RFC 8493; bagit_parse.c lists what differs.  Tag files are converted
+ * from their Tag-File-Character-Encoding to UTF-8 (iconv) before parsing.
+ *
+ * Choices where the texts leave room, documented in migrate(1):
  *  - A file listed in fetch.txt and absent makes the bag incomplete,
  *    hence invalid: it is reported as MIG_BAG_FETCH, not skipped.
  *  - Percent-decoding of %0A, %0D and %25 applies to version 1.0
- *    manifests; 0.97 manifests are taken literally.
- *  - A UTF-8 byte-order mark is refused in a 1.0 bagit.txt, tolerated in
- *    0.97, and skipped at the start of any other tag file.
- *  - Tag-File-Character-Encoding UTF-8 and ISO-8859-1 are supported.
+ *    manifests; earlier manifests are taken literally.
+ *  - A byte-order mark in bagit.txt is refused in every version.  A
+ *    UTF-8 BOM at the start of another tag file is refused in 1.0
+ *    (RFC 8493 2.3) and skipped before it.
+ *  - A "./" before a manifest path is accepted and removed; so is the
+ *    md5sum '*' before 1.0, which 1.0 refuses.
  *  - Files outside data/ that no tag manifest lists (such as _SUCCESS)
  *    are ignored.  Tag-manifest paths are matched byte for byte.
  */
@@ -679,6 +685,13 @@ struct pent {
 	int64_t		 known_size;	/* fetch.txt or opts->expect; -1 */
 	bool		 in_fetch;
 	bool		 found;
+	bool		 tag;		/* 0.93-0.95: tag file in a manifest */
+};
+
+/* A 0.93/0.94 tag checksum file NAME.ALG. */
+struct tcfile {
+	char		*name;
+	int		 alg;
 };
 
 struct val {
@@ -688,13 +701,20 @@ struct val {
 	const struct mig_bag_validate_opts *opts;
 	size_t				 max_findings;
 	size_t				 cap_findings;
+	int				 ver;		/* 93..97, 100 */
 	bool				 decode;	/* %0A %0D %25 */
-	bool				 latin1;
+	bool				 utf8;		/* no conversion */
+	bool				 every;		/* in every manifest */
+	const char			*info_name;	/* bag- or package- */
 	unsigned			 payload_mask;
 	unsigned			 tag_mask;
 	unsigned			 unsupported;	/* count */
 	bool				 has_fetch;
 	bool				 has_info;
+	unsigned			 tm_listed;	/* manifests in a TM */
+	unsigned			 tcf_mask;	/* algs of tcf[] */
+	struct tcfile			*tcf;
+	size_t				 ntcf;
 	struct pent			*pe;
 	size_t				 npe;
 	size_t				 cappe;
@@ -788,58 +808,52 @@ finding(struct val *v, enum mig_bag_kind kind, const char *path,
 	return 0;
 }
 
-/* ISO-8859-1 to UTF-8, in place of *bufp. */
-static int
-latin1_to_utf8(char **bufp, size_t *lenp)
-{
-	const unsigned char *in = (const unsigned char *)*bufp;
-	size_t i, n = 0, len = *lenp;
-	unsigned char *out, *o;
-
-	for (i = 0; i < len; i++)
-		n += in[i] >= 0x80 ? 2 : 1;
-	if (n == len)
-		return 0;
-	if ((out = malloc(n + 1)) == NULL)
-		return MIG_ERR_NOMEM;
-	for (o = out, i = 0; i < len; i++) {
-		if (in[i] >= 0x80) {
-			*o++ = (unsigned char)(0xC0 | (in[i] >> 6));
-			*o++ = (unsigned char)(0x80 | (in[i] & 0x3F));
-		} else
-			*o++ = in[i];
-	}
-	*o = '\0';
-	free(*bufp);
-	*bufp = (char *)out;
-	*lenp = n;
-	return 0;
-}
-
-/* Reads a tag file other than bagit.txt: transcoded, BOM skipped. */
+/*
+ * Reads a tag file other than bagit.txt as UTF-8 text: converted from the
+ * bag's encoding, a leading byte-order mark skipped (and, for UTF-8 in
+ * 1.0, reported).  A file that cannot be decoded is a finding and reads
+ * as empty.
+ */
 static int
 read_tag(struct val *v, const char *rel, char **bufp, const char **textp,
     size_t *lenp)
 {
-	char *buf;
-	size_t len;
+	char *buf, *conv, err[256];
+	size_t len, clen;
 	int r;
 
 	*bufp = NULL;
 	if ((r = v->src->ops->read_all(v->src, rel, &buf, &len)) != 0)
 		return r;
-	if (v->latin1 && (r = latin1_to_utf8(&buf, &len)) != 0) {
+	if (!v->utf8) {
+		r = mig_bag_decode(v->rep->encoding, buf, len, &conv, &clen,
+		    err, sizeof(err));
 		free(buf);
-		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+		if (r == MIG_ERR_NOMEM)
+			return mig_seterr(v->ctx, r, "out of memory");
+		if (r != 0) {
+			*textp = "";
+			*lenp = 0;
+			return finding(v, MIG_BAG_FORMAT, rel, "not text in "
+			    "the bag's encoding: %s", err);
+		}
+		buf = conv;
+		len = clen;
 	}
 	*bufp = buf;
 	*textp = buf;
 	*lenp = len;
-	if (!v->latin1 && len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
 		*textp = buf + 3;
 		*lenp = len - 3;
+		if (v->utf8 && v->ver >= 100 && (r = finding(v,
+		    MIG_BAG_FORMAT, rel, "starts with a byte-order mark, "
+		    "which UTF-8 tag files must not (RFC 8493 2.3)")) != 0) {
+			free(buf);
+			*bufp = NULL;
+		}
 	}
-	return 0;
+	return r;
 }
 
 static bool
@@ -853,10 +867,53 @@ blank(const char *line, size_t len)
 	return true;
 }
 
+/* Why bagit.txt is not plain UTF-8, from its first bytes; NULL if it is. */
+static const char *
+declaration_bom(const char *buf, size_t len)
+{
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		return "starts with a byte-order mark; bagit.txt must be "
+		    "UTF-8 without one (RFC 8493 2.1.1)";
+	if (len >= 2 && (memcmp(buf, "\xFF\xFE", 2) == 0 ||
+	    memcmp(buf, "\xFE\xFF", 2) == 0))
+		return "is UTF-16 (byte-order mark); bagit.txt must be UTF-8 "
+		    "without one (RFC 8493 2.1.1)";
+	return NULL;
+}
+
+/* Checks the version and encoding declared; 0 or FORMAT with err set. */
+static int
+declaration_check(struct val *v, char *err, size_t errsz)
+{
+	struct mig_bag_report *rep = v->rep;
+	char *conv;
+	size_t clen;
+	int r;
+
+	if ((v->ver = mig_bag_version_code(rep->version)) < 0) {
+		(void)snprintf(err, errsz, "unsupported BagIt-Version %s "
+		    "(0.93 to 0.97 and 1.0 are)", rep->version);
+		return MIG_ERR_FORMAT;
+	}
+	v->utf8 = mig_bag_encoding_is_utf8(rep->encoding);
+	if (v->utf8)
+		return 0;
+	/* Converting nothing tells whether iconv knows the encoding. */
+	r = mig_bag_decode(rep->encoding, "", 0, &conv, &clen, err, errsz);
+	free(conv);
+	if (r == MIG_ERR_NOTFOUND) {
+		(void)snprintf(err, errsz, "unsupported "
+		    "Tag-File-Character-Encoding \"%s\"", rep->encoding);
+		r = MIG_ERR_FORMAT;
+	}
+	return r;
+}
+
 static int
 declaration(struct val *v)
 {
 	struct mig_bag_report *rep = v->rep;
+	const char *why;
 	char *buf = NULL, err[256];
 	size_t len;
 	bool bom;
@@ -871,43 +928,27 @@ declaration(struct val *v)
 	}
 	if (r != 0)
 		return r;
-	r = mig_bag_parse_declaration(buf, len, rep->version,
-	    sizeof(rep->version), rep->encoding, sizeof(rep->encoding), &bom,
-	    err, sizeof(err));
+	if ((why = declaration_bom(buf, len)) != NULL) {
+		(void)snprintf(err, sizeof(err), "%s", why);
+		r = MIG_ERR_FORMAT;
+	} else
+		r = mig_bag_parse_declaration(buf, len, rep->version,
+		    sizeof(rep->version), rep->encoding,
+		    sizeof(rep->encoding), &bom, err, sizeof(err));
 	free(buf);
-	if (r == 0 && strcmp(rep->version, "1.0") != 0 &&
-	    strcmp(rep->version, "0.97") != 0) {
-		(void)snprintf(err, sizeof(err), "unsupported BagIt-Version "
-		    "%s (1.0 and 0.97 are)", rep->version);
-		r = MIG_ERR_FORMAT;
-	}
-	if (r == 0 && bom && strcmp(rep->version, "1.0") == 0) {
-		(void)snprintf(err, sizeof(err), "byte-order mark refused "
-		    "(RFC 8493 2.1.1)");
-		r = MIG_ERR_FORMAT;
-	}
-	if (r == 0) {
-		if (strcasecmp(rep->encoding, "UTF-8") == 0 ||
-		    strcasecmp(rep->encoding, "UTF8") == 0)
-			v->latin1 = false;
-		else if (strcasecmp(rep->encoding, "ISO-8859-1") == 0 ||
-		    strcasecmp(rep->encoding, "ISO8859-1") == 0 ||
-		    strcasecmp(rep->encoding, "Latin-1") == 0 ||
-		    strcasecmp(rep->encoding, "Latin1") == 0)
-			v->latin1 = true;
-		else {
-			(void)snprintf(err, sizeof(err), "unsupported "
-			    "Tag-File-Character-Encoding \"%s\"",
-			    rep->encoding);
-			r = MIG_ERR_FORMAT;
-		}
-	}
+	if (r == 0)
+		r = declaration_check(v, err, sizeof(err));
+	if (r == MIG_ERR_NOMEM)
+		return mig_seterr(v->ctx, r, "out of memory");
 	if (r != 0) {
 		(void)finding(v, MIG_BAG_FORMAT, "bagit.txt", "%s", err);
 		return mig_seterr(v->ctx, MIG_ERR_FORMAT, "%s/bagit.txt: %s",
 		    v->src->name, err);
 	}
-	v->decode = strcmp(rep->version, "1.0") == 0;
+	v->decode = v->ver >= 100;
+	/* 0.95 to 0.97 need a payload file in one manifest only. */
+	v->every = v->ver <= 94 || v->ver >= 100;
+	v->info_name = v->ver <= 95 ? "package-info.txt" : "bag-info.txt";
 	return 0;
 }
 
@@ -923,6 +964,30 @@ alg_index(const char *name, size_t len)
 	return -1;
 }
 
+/*
+ * 0.93 and 0.94: NAME.ALG holds the checksum of tag file NAME ("tag
+ * checksum file", draft-kunze-bagit-00 2.1).  Remembers it for checking.
+ */
+static int
+tag_checksum_file(struct val *v, const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	struct tcfile *nt;
+	int a;
+
+	if (v->ver > 94 || dot == NULL || dot == name ||
+	    (a = alg_index(dot + 1, strlen(dot + 1))) < 0)
+		return 0;
+	if ((nt = realloc(v->tcf, (v->ntcf + 1) * sizeof(*nt))) == NULL)
+		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+	v->tcf = nt;
+	if ((nt[v->ntcf].name = strdup(name)) == NULL)
+		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+	nt[v->ntcf++].alg = a;
+	v->tcf_mask |= 1u << a;
+	return 0;
+}
+
 static int
 top_entry(void *arg, const char *name)
 {
@@ -936,7 +1001,7 @@ top_entry(void *arg, const char *name)
 		v->has_fetch = true;
 		return 0;
 	}
-	if (strcmp(name, "bag-info.txt") == 0) {
+	if (strcmp(name, v->info_name) == 0) {
 		v->has_info = true;
 		return 0;
 	}
@@ -945,9 +1010,9 @@ top_entry(void *arg, const char *name)
 	else if (n > 10 && strncmp(name, "manifest-", 9) == 0)
 		tag = false;
 	else
-		return 0;
+		return tag_checksum_file(v, name);
 	if (n < 4 || strcmp(name + n - 4, ".txt") != 0)
-		return 0;
+		return tag_checksum_file(v, name);
 	plen = tag ? 12 : 9;
 	alg = name + plen;
 	if ((a = alg_index(alg, n - plen - 4)) < 0) {
@@ -1006,7 +1071,7 @@ info_err(void *arg, size_t lineno, const char *why)
 {
 	struct val *v = arg;
 
-	(void)finding(v, MIG_BAG_FORMAT, "bag-info.txt", "line %zu: %s",
+	(void)finding(v, MIG_BAG_FORMAT, v->info_name, "line %zu: %s",
 	    lineno, why);
 }
 
@@ -1020,7 +1085,7 @@ bag_info(struct val *v)
 
 	if (!v->has_info)
 		return 0;
-	if ((r = read_tag(v, "bag-info.txt", &buf, &text, &len)) != 0)
+	if ((r = read_tag(v, v->info_name, &buf, &text, &len)) != 0)
 		return r;
 	r = mig_bag_parse_info(text, len, info_item, info_err, v);
 	free(buf);
@@ -1104,8 +1169,10 @@ line_finding(struct val *v, const struct tag_line *l, const char *why)
 
 /*
  * Parses every line of tagfile: a manifest of algorithm a, or fetch.txt
- * when a < 0.  Lines that do not parse, and paths that escape the bag, are
- * findings; fn gets the rest.  Only hard errors stop the walk.
+ * when a < 0.  A "./" before the path, and before 1.0 md5sum's '*' (and
+ * in fetch.txt a leading '/'), are removed.  Lines that do not parse, and
+ * paths that escape the bag, are findings; fn gets the rest.  Only hard
+ * errors stop the walk.
  */
 static int
 each_tag_line(struct val *v, const char *tagfile, int a, tag_line_fn fn)
@@ -1114,11 +1181,14 @@ each_tag_line(struct val *v, const char *tagfile, int a, tag_line_fn fn)
 	struct tag_line l;
 	const char *text, *line, *why;
 	char *buf = NULL, *path = NULL;
+	unsigned strip = 0;
 	size_t len, n;
 	int r;
 
 	if ((r = read_tag(v, tagfile, &buf, &text, &len)) != 0)
 		return r;
+	if (v->ver < 100)
+		strip = a < 0 ? MIG_BAG_STRIP_SLASH : MIG_BAG_STRIP_STAR;
 	l.tagfile = tagfile;
 	mig_bag_lines_init(&it, text, len);
 	while (r == 0 && mig_bag_lines_next(&it, &line, &n)) {
@@ -1132,14 +1202,14 @@ each_tag_line(struct val *v, const char *tagfile, int a, tag_line_fn fn)
 			r = mig_bag_parse_manifest_line(line, n, algs[a].dlen,
 			    v->decode, l.digest, &path, &why);
 		l.lineno = it.lineno;
-		l.path = path;
+		l.path = path != NULL ? mig_bag_path_strip(path, strip) : NULL;
 		if (r == MIG_ERR_NOMEM)
 			r = mig_seterr(v->ctx, r, "out of memory");
 		else if (r != 0)
 			r = finding(v, MIG_BAG_FORMAT, tagfile, "line %zu: %s",
 			    it.lineno, why);
-		else if ((why = mig_bag_path_problem(path, strlen(path))) !=
-		    NULL)
+		else if ((why = mig_bag_path_problem(l.path,
+		    strlen(l.path))) != NULL)
 			r = line_finding(v, &l, why);
 		else
 			r = fn(v, &l, a);
@@ -1157,10 +1227,17 @@ payload_line(struct val *v, const struct tag_line *l, int a)
 	bool existed;
 	int r;
 
-	if (strncmp(l->path, "data/", 5) != 0)
+	if (strncmp(l->path, "data/", 5) != 0 && l->path[0] == '*' &&
+	    strncmp(l->path + 1, "data/", 5) == 0)
+		return line_finding(v, l, "'*' before the path (md5sum binary "
+		    "mode) fails strict BagIt 1.0 validation (RFC 8493 6.1.3)");
+	/* Up to 0.95 a payload manifest may list tag files too. */
+	if (strncmp(l->path, "data/", 5) != 0 &&
+	    (v->ver > 95 || strchr(l->path, '/') != NULL))
 		return line_finding(v, l, "payload path not under data/");
 	if ((r = entry_get(v, l->path, true, &idx, &existed)) != 0)
 		return r;
+	v->pe[idx].tag = strncmp(l->path, "data/", 5) != 0;
 	if (v->pe[idx].dig[a] != NULL)
 		return finding(v, MIG_BAG_FORMAT, l->tagfile, "line %zu: "
 		    "duplicate entry for %s", l->lineno, l->path);
@@ -1308,8 +1385,8 @@ on_payload(void *arg, const char *rel, uint64_t size,
 			continue;
 		if (e->dig[a] != NULL)
 			mask |= 1u << a;
-		else if ((r = finding(v, MIG_BAG_EXTRA, rel, "not listed in "
-		    "manifest-%s.txt", algs[a].name)) != 0)
+		else if (v->every && (r = finding(v, MIG_BAG_EXTRA, rel,
+		    "not listed in manifest-%s.txt", algs[a].name)) != 0)
 			return r;
 	}
 	if ((r = hash_file(v, rel, wf, mask, got, &nbytes)) != 0) {
@@ -1352,12 +1429,87 @@ on_payload(void *arg, const char *rel, uint64_t size,
 	return 0;
 }
 
+/*
+ * Up to 0.95 a payload manifest may list tag files (0.93 and 0.94 in every
+ * manifest, like payload files): each is checked with every algorithm
+ * that lists it.
+ */
+static int
+legacy_tag_entry(struct val *v, const struct pent *e)
+{
+	unsigned char got[NALG][DMAX];
+	char ehex[2 * DMAX + 1], ghex[2 * DMAX + 1];
+	unsigned mask = 0;
+	uint64_t nbytes;
+	size_t a;
+	int r;
+
+	for (a = 0; a < NALG; a++) {
+		if (!(v->payload_mask & (1u << a)))
+			continue;
+		if (e->dig[a] != NULL)
+			mask |= 1u << a;
+		else if (v->every && (r = finding(v, MIG_BAG_EXTRA, e->path,
+		    "not listed in manifest-%s.txt", algs[a].name)) != 0)
+			return r;
+	}
+	r = hash_file(v, e->path, NULL, mask, got, &nbytes);
+	if (r == MIG_ERR_NOTFOUND)
+		return finding(v, MIG_BAG_MISSING, e->path, "listed in the "
+		    "payload manifest, not in the bag");
+	if (r == MIG_ERR_FORMAT) {
+		r = finding(v, MIG_BAG_FORMAT, e->path, "%s",
+		    mig_errmsg(v->ctx));
+		mig_clearerr(v->ctx);
+		return r;
+	}
+	for (a = 0; r == 0 && a < NALG; a++) {
+		if (!(mask & (1u << a)) ||
+		    memcmp(got[a], e->dig[a], algs[a].dlen) == 0)
+			continue;
+		hex(e->dig[a], algs[a].dlen, ehex);
+		hex(got[a], algs[a].dlen, ghex);
+		return finding(v, MIG_BAG_ALTERED, e->path, "%s %s, expected "
+		    "%s (manifest-%s.txt)", algs[a].name, ghex, ehex,
+		    algs[a].name);
+	}
+	return r;
+}
+
+/* Payload-Oxum against what the walk counted. */
+static int
+oxum(struct val *v)
+{
+	struct mig_bag_report *rep = v->rep;
+	const char *ox;
+	uint64_t ob, of;
+	size_t i, n = 0;
+	int r;
+
+	for (i = 0; i < rep->ninfo; i++)
+		if (strcasecmp(rep->info[i].label, "Payload-Oxum") == 0)
+			n++;
+	if (n > 1 && v->ver >= 100 && (r = finding(v, MIG_BAG_FORMAT,
+	    v->info_name, "Payload-Oxum given %zu times; RFC 8493 2.2.2 "
+	    "allows one", n)) != 0)
+		return r;
+	if ((ox = mig_bag_report_info(rep, "Payload-Oxum")) == NULL)
+		return 0;
+	if (mig_bag_parse_oxum(ox, &ob, &of) != 0)
+		return finding(v, MIG_BAG_FORMAT, v->info_name, "bad "
+		    "Payload-Oxum \"%s\"", ox);
+	if (ob != rep->payload_bytes || of != rep->payload_files)
+		return finding(v, MIG_BAG_OXUM, v->info_name, "Payload-Oxum "
+		    "%llu.%llu, payload has %llu bytes in %llu files",
+		    (unsigned long long)ob, (unsigned long long)of,
+		    (unsigned long long)rep->payload_bytes,
+		    (unsigned long long)rep->payload_files);
+	return 0;
+}
+
 static int
 payload(struct val *v)
 {
-	struct mig_bag_report *rep = v->rep;
-	const char *oxum;
-	uint64_t ob, of;
 	size_t i;
 	int r;
 
@@ -1373,7 +1525,9 @@ payload(struct val *v)
 	for (i = 0; i < v->npe; i++) {
 		if (v->pe[i].found)
 			continue;
-		if (v->pe[i].in_fetch)
+		if (v->pe[i].tag)
+			r = legacy_tag_entry(v, &v->pe[i]);
+		else if (v->pe[i].in_fetch)
 			r = finding(v, MIG_BAG_FETCH, v->pe[i].path, "listed "
 			    "in fetch.txt and not fetched: the bag is not "
 			    "complete");
@@ -1383,19 +1537,19 @@ payload(struct val *v)
 		if (r != 0)
 			return r;
 	}
-	oxum = mig_bag_report_info(rep, "Payload-Oxum");
-	if (oxum == NULL)
-		return 0;
-	if (mig_bag_parse_oxum(oxum, &ob, &of) != 0)
-		return finding(v, MIG_BAG_FORMAT, "bag-info.txt", "bad "
-		    "Payload-Oxum \"%s\"", oxum);
-	if (ob != rep->payload_bytes || of != rep->payload_files)
-		return finding(v, MIG_BAG_OXUM, "bag-info.txt", "Payload-Oxum "
-		    "%llu.%llu, payload has %llu bytes in %llu files",
-		    (unsigned long long)ob, (unsigned long long)of,
-		    (unsigned long long)rep->payload_bytes,
-		    (unsigned long long)rep->payload_files);
-	return 0;
+	return oxum(v);
+}
+
+/* The algorithm of a payload manifest name "manifest-ALG.txt", or -1. */
+static int
+payload_manifest_alg(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n <= 13 || strncmp(name, "manifest-", 9) != 0 ||
+	    strcmp(name + n - 4, ".txt") != 0)
+		return -1;
+	return alg_index(name + 9, n - 13);
 }
 
 static int
@@ -1404,12 +1558,18 @@ tag_line(struct val *v, const struct tag_line *l, int a)
 	unsigned char got[NALG][DMAX];
 	char ehex[2 * DMAX + 1], ghex[2 * DMAX + 1];
 	uint64_t nbytes;
-	int r;
+	int b, r;
 
 	if (strncmp(l->path, "data/", 5) == 0)
 		return line_finding(v, l, "payload file in a tag manifest");
 	if (strcmp(l->path, l->tagfile) == 0)
 		return line_finding(v, l, "a tag manifest cannot list itself");
+	if (v->ver >= 100 && strncmp(l->path, "tagmanifest-", 12) == 0 &&
+	    strchr(l->path, '/') == NULL)
+		return line_finding(v, l, "a tag manifest must not list tag "
+		    "manifests (RFC 8493 2.2.1)");
+	if ((b = payload_manifest_alg(l->path)) >= 0)
+		v->tm_listed |= 1u << b;
 	r = hash_file(v, l->path, NULL, 1u << a, got, &nbytes);
 	if (r == MIG_ERR_NOTFOUND)
 		return finding(v, MIG_BAG_MISSING, l->path, "listed in %s, "
@@ -1429,14 +1589,27 @@ tag_line(struct val *v, const struct tag_line *l, int a)
 	return r;
 }
 
+/* A tag manifest; in 1.0 it must list every payload manifest. */
 static int
 tag_manifest(struct val *v, int a)
 {
-	char name[64];
+	char name[64], miss[64];
+	unsigned left;
+	int r;
 
 	(void)snprintf(name, sizeof(name), "tagmanifest-%s.txt",
 	    algs[a].name);
-	return each_tag_line(v, name, a, tag_line);
+	v->tm_listed = 0;
+	if ((r = each_tag_line(v, name, a, tag_line)) != 0)
+		return r;
+	left = v->payload_mask & ~v->tm_listed;
+	if (v->ver >= 100 && left != 0) {
+		alg_list(left, miss, sizeof(miss));
+		r = finding(v, MIG_BAG_FORMAT, name, "does not list the "
+		    "payload manifest for %s; RFC 8493 2.2.1 wants every one",
+		    miss);
+	}
+	return r;
 }
 
 static int
@@ -1467,7 +1640,7 @@ known_sizes(struct val *v)
 static int
 setup_digests(struct val *v)
 {
-	unsigned mask = v->payload_mask | v->tag_mask;
+	unsigned mask = v->payload_mask | v->tag_mask | v->tcf_mask;
 	size_t a;
 
 	for (a = 0; a < NALG; a++) {
@@ -1555,6 +1728,10 @@ validate(struct src *s, const struct mig_bag_validate_opts *opts,
 	for (a = 0; a < (int)NALG; a++)
 		if ((v.tag_mask & (1u << a)) && (r = tag_manifest(&v, a)) != 0)
 			goto out;
+	for (i = 0; i < v.ntcf; i++)
+		if ((r = each_tag_line(&v, v.tcf[i].name, v.tcf[i].alg,
+		    tag_line)) != 0)
+			goto out;
 	r = 0;
 	for (k = 0; k < MIG_BAG_NKINDS; k++)
 		if (rep->counts[k] > 0)
@@ -1576,6 +1753,9 @@ out:
 			free(v.pe[i].dig[k]);
 	}
 	free(v.pe);
+	for (i = 0; i < v.ntcf; i++)
+		free(v.tcf[i].name);
+	free(v.tcf);
 	mig_bag_htab_free(&v.idx);
 	for (k = 0; k < NALG; k++) {
 		EVP_MD_CTX_free(v.mctx[k]);

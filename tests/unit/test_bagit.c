@@ -2,11 +2,15 @@
  * BagIt: bags written through the file transport validate; every kind of
  * tampering is found and named; 0.97 bags, several algorithms, fetch.txt,
  * percent-encoded names and NFC/NFD spellings are handled; the tag-file
- * parsers accept and refuse what RFC 8493 says.
+ * parsers accept and refuse what RFC 8493 says; every bag under
+ * tests/data/bagit (0.93 to 1.0, UTF-16 and Latin-1 tag files, one bag
+ * per rule) is judged as its row says; NFD agrees with Unicode's
+ * NormalizationTest.txt.
  */
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -661,12 +665,12 @@ test_bagit__symlink_refused(void **state)
 /* --- Hand-made bags ---------------------------------------------------- */
 
 static void
-test_bagit__v097_bom_crlf(void **state)
+test_bagit__v097_crlf_bom(void **state)
 {
 	struct fx *f = *state;
 	char hex[65], text[512];
 
-	put_text(f->bag, "bagit.txt", "\xEF\xBB\xBF" "BagIt-Version: 0.97\r\n"
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 0.97\r\n"
 	    "Tag-File-Character-Encoding: UTF-8\r\n");
 	put_text(f->bag, "data/x%0A.txt", "literal");
 	/* 0.97 takes names literally: no percent-decoding. */
@@ -680,7 +684,11 @@ test_bagit__v097_bom_crlf(void **state)
 	assert_string_equal(mig_bag_report_info(&f->rep, "Contact-Name"),
 	    "A. Person continued");
 
-	/* 1.0 refuses the byte-order mark. */
+	/* Every version refuses a byte-order mark in bagit.txt. */
+	put_text(f->bag, "bagit.txt", "\xEF\xBB\xBF" "BagIt-Version: 0.97\r\n"
+	    "Tag-File-Character-Encoding: UTF-8\r\n");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has(&f->rep, MIG_BAG_FORMAT, "bagit.txt"));
 	put_text(f->bag, "bagit.txt", "\xEF\xBB\xBF" "BagIt-Version: 1.0\n"
 	    "Tag-File-Character-Encoding: UTF-8\n");
 	assert_int_equal(validate(f), MIG_ERR_FORMAT);
@@ -1140,6 +1148,338 @@ test_bagit__nfd(void **state)
 	free(a);
 }
 
+/* --- The bags under tests/data/bagit --------------------------------- */
+
+#define BAGS_DIR	"tests/data/bagit"
+
+/*
+ * Every bag tests/data/bagit/make-bags.sh writes, what the validator must
+ * say about it and, for an invalid one, a finding it must hold: its kind,
+ * its path and part of its detail.
+ */
+static const struct {
+	const char	*dir;
+	int		 want;		/* 0, MIG_ERR_VERIFY, MIG_ERR_FORMAT */
+	const char	*version;
+	enum mig_bag_kind kind;
+	const char	*path;
+	const char	*detail;
+} bags[] = {
+	{ "valid/v093-basic", 0, "0.93", 0, NULL, NULL },
+	{ "valid/v094-basic", 0, "0.94", 0, NULL, NULL },
+	{ "valid/v095-union", 0, "0.95", 0, NULL, NULL },
+	{ "valid/v096-star-fetch", 0, "0.96", 0, NULL, NULL },
+	{ "valid/v097-tagdir-literal", 0, "0.97", 0, NULL, NULL },
+	{ "valid/v097-utf16be-declared", 0, "0.97", 0, NULL, NULL },
+	{ "valid/v100-all-algorithms", 0, "1.0", 0, NULL, NULL },
+	{ "valid/v100-cr-lines", 0, "1.0", 0, NULL, NULL },
+	{ "valid/v100-dot-slash", 0, "1.0", 0, NULL, NULL },
+	{ "valid/v100-latin1", 0, "1.0", 0, NULL, NULL },
+	{ "valid/v100-nfc-nfd", 0, "1.0", 0, NULL, NULL },
+	{ "valid/v100-percent", 0, "1.0", 0, NULL, NULL },
+	{ "valid/v100-utf16be-bom", 0, "1.0", 0, NULL, NULL },
+	{ "valid/v100-utf16le-bom", 0, "1.0", 0, NULL, NULL },
+	{ "invalid/bom-in-bagit-txt", MIG_ERR_FORMAT, "", MIG_BAG_FORMAT,
+	    "bagit.txt", "byte-order mark" },
+	{ "invalid/bom-in-bagit-txt-v097", MIG_ERR_FORMAT, "",
+	    MIG_BAG_FORMAT, "bagit.txt", "byte-order mark" },
+	{ "invalid/bom-in-utf8-manifest", MIG_ERR_FORMAT, "1.0",
+	    MIG_BAG_FORMAT, "manifest-sha256.txt", "byte-order mark" },
+	{ "invalid/dot-dot-path", MIG_ERR_FORMAT, "1.0", MIG_BAG_FORMAT,
+	    "manifest-sha256.txt", "escapes the bag" },
+	{ "invalid/fetch-not-fetched", MIG_ERR_VERIFY, "1.0", MIG_BAG_FETCH,
+	    "data/b.txt", "not fetched" },
+	{ "invalid/fetch-not-in-manifest", MIG_ERR_FORMAT, "1.0",
+	    MIG_BAG_FORMAT, "fetch.txt", "in no payload manifest" },
+	{ "invalid/missing-payload-file", MIG_ERR_VERIFY, "1.0",
+	    MIG_BAG_MISSING, "data/b.txt", "not in the bag" },
+	{ "invalid/no-bagit-txt", MIG_ERR_FORMAT, "", MIG_BAG_FORMAT,
+	    "bagit.txt", "not a bag" },
+	{ "invalid/no-payload-manifest", MIG_ERR_FORMAT, "1.0",
+	    MIG_BAG_FORMAT, "", "no payload manifest" },
+	{ "invalid/not-in-every-manifest", MIG_ERR_VERIFY, "1.0",
+	    MIG_BAG_EXTRA, "data/b.txt", "manifest-md5.txt" },
+	{ "invalid/oxum-mismatch", MIG_ERR_VERIFY, "1.0", MIG_BAG_OXUM,
+	    "bag-info.txt", "11.3" },
+	{ "invalid/oxum-repeated", MIG_ERR_FORMAT, "1.0", MIG_BAG_FORMAT,
+	    "bag-info.txt", "2 times" },
+	{ "invalid/payload-altered", MIG_ERR_VERIFY, "1.0", MIG_BAG_ALTERED,
+	    "data/a.txt", "sha256" },
+	{ "invalid/payload-not-in-manifest", MIG_ERR_VERIFY, "1.0",
+	    MIG_BAG_EXTRA, "data/c.txt", "not in any payload manifest" },
+	{ "invalid/star-in-v100", MIG_ERR_FORMAT, "1.0", MIG_BAG_FORMAT,
+	    "manifest-sha256.txt", "md5sum binary mode" },
+	{ "invalid/tagmanifest-lists-tagmanifest", MIG_ERR_FORMAT, "1.0",
+	    MIG_BAG_FORMAT, "tagmanifest-sha256.txt", "must not list tag" },
+	{ "invalid/tagmanifest-misses-manifest", MIG_ERR_FORMAT, "1.0",
+	    MIG_BAG_FORMAT, "tagmanifest-sha256.txt", "payload manifest for "
+	    "sha256" },
+	{ "invalid/tagmanifest-wrong", MIG_ERR_VERIFY, "1.0",
+	    MIG_BAG_ALTERED, "bag-info.txt", "tagmanifest-sha256.txt" },
+	{ "invalid/unknown-encoding", MIG_ERR_FORMAT, "1.0", MIG_BAG_FORMAT,
+	    "bagit.txt", "X-NO-SUCH-CHARSET" },
+	{ "invalid/unknown-version", MIG_ERR_FORMAT, "0.92", MIG_BAG_FORMAT,
+	    "bagit.txt", "unsupported BagIt-Version 0.92" },
+	{ "invalid/utf16-bagit-txt", MIG_ERR_FORMAT, "", MIG_BAG_FORMAT,
+	    "bagit.txt", "is UTF-16" },
+	{ "invalid/utf16-truncated", MIG_ERR_FORMAT, "1.0", MIG_BAG_FORMAT,
+	    "manifest-sha256.txt", "incomplete UTF-16 sequence" },
+	{ "invalid/v093-not-in-every-manifest", MIG_ERR_VERIFY, "0.93",
+	    MIG_BAG_EXTRA, "data/b.txt", "manifest-sha1.txt" },
+	{ "invalid/v093-tag-checksum-wrong", MIG_ERR_VERIFY, "0.93",
+	    MIG_BAG_ALTERED, "manifest-md5.txt", "manifest-md5.txt.sha1" },
+	{ "invalid/v095-package-info-oxum", MIG_ERR_VERIFY, "0.95",
+	    MIG_BAG_OXUM, "package-info.txt", "99.9" },
+	{ "invalid/v096-payload-altered", MIG_ERR_VERIFY, "0.96",
+	    MIG_BAG_ALTERED, "data/a.txt", "md5" },
+	{ "invalid/v096-tag-in-payload-manifest", MIG_ERR_FORMAT, "0.96",
+	    MIG_BAG_FORMAT, "manifest-md5.txt", "not under data/" },
+};
+#define NBAGS	(sizeof(bags) / sizeof(bags[0]))
+
+/* Does the report hold a finding of kind for path whose detail has s? */
+static bool
+has_detail(const struct mig_bag_report *rep, enum mig_bag_kind kind,
+    const char *path, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < rep->nfindings; i++)
+		if (rep->findings[i].kind == kind &&
+		    strcmp(rep->findings[i].path, path) == 0 &&
+		    strstr(rep->findings[i].detail, s) != NULL)
+			return true;
+	return false;
+}
+
+/* Fails when a bag directory under BAGS_DIR/sub is not in the table. */
+static void
+all_in_table(const char *sub)
+{
+	char dir[256], rel[512];
+	struct dirent *de;
+	size_t i;
+	DIR *d;
+
+	(void)snprintf(dir, sizeof(dir), "%s/%s", BAGS_DIR, sub);
+	if ((d = opendir(dir)) == NULL)
+		fail_msg("%s: %s (run from the top of the tree)", dir,
+		    strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		(void)snprintf(rel, sizeof(rel), "%s/%s", sub, de->d_name);
+		for (i = 0; i < NBAGS && strcmp(bags[i].dir, rel) != 0; i++)
+			;
+		if (i == NBAGS)
+			fail_msg("%s/%s is in no row of the table", BAGS_DIR,
+			    rel);
+	}
+	(void)closedir(d);
+}
+
+static void
+test_bagit__table(void **state)
+{
+	struct mig_bag_report rep;
+	struct mig_ctx *ctx;
+	char dir[256];
+	size_t i, bad = 0;
+	int r;
+
+	(void)state;
+	all_in_table("valid");
+	all_in_table("invalid");
+	ctx = mig_ctx_new();
+	assert_non_null(ctx);
+	for (i = 0; i < NBAGS; i++) {
+		(void)snprintf(dir, sizeof(dir), "%s/%s", BAGS_DIR,
+		    bags[i].dir);
+		mig_clearerr(ctx);
+		r = mig_bag_validate(dir, NULL, &rep, ctx);
+		if (r != bags[i].want || strcmp(rep.version,
+		    bags[i].version) != 0 || (bags[i].path != NULL &&
+		    !has_detail(&rep, bags[i].kind, bags[i].path,
+		    bags[i].detail))) {
+			print_message("%s: %d (%s), version \"%s\"; want %d, "
+			    "version \"%s\"\n", bags[i].dir, r,
+			    r != 0 ? mig_errmsg(ctx) : "valid", rep.version,
+			    bags[i].want, bags[i].version);
+			if (bags[i].path != NULL)
+				print_message("  want %s %s: ...%s...\n",
+				    mig_bag_kind_name(bags[i].kind),
+				    bags[i].path, bags[i].detail);
+			dump(&rep);
+			bad++;
+		}
+		mig_bag_report_free(&rep);
+	}
+	mig_ctx_free(ctx);
+	if (bad > 0)
+		fail_msg("%zu of %zu bags judged wrongly", bad, NBAGS);
+}
+
+/* --- NFD against Unicode's NormalizationTest.txt ------------------------ */
+
+#define NORMTEST	"/usr/share/unicode/NormalizationTest.txt"
+
+static size_t
+put_utf8(uint32_t cp, char *o)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/*
+ * One field "1E0A 0323" of a test line as UTF-8 into out; the first code
+ * point in *first.  Returns false on a malformed field.
+ */
+static bool
+field_utf8(const char *f, const char *end, char *out, size_t outsz,
+    uint32_t *first)
+{
+	size_t o = 0, n = 0;
+	unsigned long cp;
+	char *next;
+
+	while (f < end) {
+		if (*f == ' ') {
+			f++;
+			continue;
+		}
+		cp = strtoul(f, &next, 16);
+		if (next == f || next > end || cp > 0x10FFFF || o + 5 > outsz)
+			return false;
+		if (n++ == 0)
+			*first = (uint32_t)cp;
+		o += put_utf8((uint32_t)cp, out + o);
+		f = next;
+	}
+	out[o] = '\0';
+	return n > 0;
+}
+
+/* Is NFD(s) exactly want? */
+static bool
+nfd_is(const char *s, const char *want)
+{
+	char *got = mig_bag_nfd(s, strlen(s), NULL);
+	bool ok;
+
+	assert_non_null(got);
+	ok = strcmp(got, want) == 0;
+	free(got);
+	return ok;
+}
+
+/*
+ * Checks one line "c1;c2;c3;c4;c5; # ...": NFD(c1) = NFD(c2) = NFD(c3) =
+ * c3 and NFD(c4) = NFD(c5) = c5 (the file's own statement of the NFD
+ * invariants).  Marks a single code point of part 1 in seen.
+ */
+static bool
+norm_line(const char *line, bool part1, unsigned char *seen)
+{
+	char c[5][256];
+	const char *p = line, *semi;
+	uint32_t first = 0, cp;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		if ((semi = strchr(p, ';')) == NULL ||
+		    !field_utf8(p, semi, c[i], sizeof(c[i]),
+		    i == 0 ? &first : &cp))
+			fail_msg("NormalizationTest: bad line: %s", line);
+		p = semi + 1;
+	}
+	if (part1)
+		seen[first / 8] |= (unsigned char)(1u << (first % 8));
+	return nfd_is(c[0], c[2]) && nfd_is(c[1], c[2]) &&
+	    nfd_is(c[2], c[2]) && nfd_is(c[3], c[4]) && nfd_is(c[4], c[4]);
+}
+
+static FILE *
+open_normtest(bool *piped)
+{
+	FILE *fp;
+
+	*piped = false;
+	if ((fp = fopen(NORMTEST, "r")) != NULL)
+		return fp;
+	/* Debian's unicode-data ships it compressed. */
+	if (access(NORMTEST ".bz2", R_OK) != 0 ||
+	    access("/usr/bin/bzip2", X_OK) != 0)
+		return NULL;
+	*piped = true;
+	return popen("/usr/bin/bzip2 -dc " NORMTEST ".bz2", "r");
+}
+
+static void
+test_bagit__nfd_unicode(void **state)
+{
+	unsigned char *seen;
+	char line[1024], one[8];
+	size_t lines = 0, bad = 0;
+	bool part1 = false, piped;
+	uint32_t cp;
+	FILE *fp;
+
+	(void)state;
+	if ((fp = open_normtest(&piped)) == NULL) {
+		print_message("skipped: no %s (Debian package unicode-data)\n",
+		    NORMTEST);
+		skip();
+	}
+	seen = calloc(0x110000 / 8, 1);
+	assert_non_null(seen);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (line[0] == '@') {
+			part1 = strncmp(line, "@Part1 ", 7) == 0;
+			continue;
+		}
+		lines++;
+		if (!norm_line(line, part1, seen) && bad++ < 10)
+			print_message("NFD differs: %s", line);
+	}
+	if (piped)
+		assert_int_equal(pclose(fp), 0);
+	else
+		(void)fclose(fp);
+	/* Code points Part 1 does not list are their own NFD. */
+	for (cp = 0x80; cp < 0x110000; cp++) {
+		if ((cp >= 0xD800 && cp <= 0xDFFF) ||
+		    (seen[cp / 8] & (1u << (cp % 8))))
+			continue;
+		one[put_utf8(cp, one)] = '\0';
+		if (!nfd_is(one, one) && bad++ < 10)
+			print_message("NFD changes U+%04X\n", (unsigned)cp);
+	}
+	free(seen);
+	print_message("NormalizationTest: %zu lines\n", lines);
+	assert_true(lines > 18000);
+	assert_int_equal(bad, 0);
+}
+
 int
 main(void)
 {
@@ -1169,7 +1509,7 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__symlink_refused,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bagit__v097_bom_crlf,
+		cmocka_unit_test_setup_teardown(test_bagit__v097_crlf_bom,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__md5_sha512,
 		    setup, teardown),
@@ -1188,6 +1528,8 @@ main(void)
 		cmocka_unit_test(test_bagit__parse_paths_oxum),
 		cmocka_unit_test(test_bagit__parse_info),
 		cmocka_unit_test(test_bagit__nfd),
+		cmocka_unit_test(test_bagit__nfd_unicode),
+		cmocka_unit_test(test_bagit__table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
