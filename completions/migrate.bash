@@ -20,7 +20,7 @@ _migrate_options()
 	    --no-progress --json --identity -i --help -h' ;;
 	'plan check') echo '--json --help -h' ;;
 	verify) echo '--run --deep --identity -i --key --json --help -h' ;;
-	restore) echo '--run --identity -i --passphrase -p --to --help -h' ;;
+	restore) echo '--run --identity -i --passphrase -p --to --key --help -h' ;;
 	'audit show') echo '--run --event --since --until --wide --json --help
 	    -h' ;;
 	'audit verify') echo '--key -k --allow-unsigned-tail --json --help -h' ;;
@@ -41,7 +41,7 @@ _migrate_takes_arg()
 	'run --identity' | 'run -i' | \
 	'verify --run' | 'verify --identity' | 'verify -i' | 'verify --key' | \
 	'restore --run' | 'restore --identity' | 'restore -i' | \
-	'restore --to' | \
+	'restore --to' | 'restore --key' | \
 	'audit show --run' | 'audit show --event' | 'audit show --since' | \
 	'audit show --until' | \
 	'audit verify --key' | 'audit verify -k' | \

@@ -13,12 +13,13 @@
 #include "migrate/error.h"
 #include "migrate/plan.h"
 #include "migrate/run.h"
+#include "migrate/sign.h"
 #include "migrate/transport.h"
 
 #include "cmd.h"
 
 const char *const cmd_restore_usage[] = {
-	"migrate restore PLAN --run ID (-i IDENTITY | -p) --to DIR",
+	"migrate restore PLAN --run ID (-i IDENTITY | -p) --to DIR [--key PUB]",
 	NULL
 };
 
@@ -32,6 +33,7 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 		{ "identity", required_argument, NULL, 'i' },
 		{ "passphrase", no_argument, NULL, 'p' },
 		{ "to", required_argument, NULL, 't' },
+		{ "key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -41,6 +43,8 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 	struct mig_age_identities *ids = NULL;
 	char *idfiles[MAX_IDENTITIES];
 	struct cmd_testhook *th = NULL;
+	struct mig_sign_key *pub = NULL;
+	const char *keyfile = NULL;
 	bool pass = false;
 	size_t nid = 0;
 	uint64_t n = 0;
@@ -65,6 +69,9 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 		case 't':
 			o.to = optarg;
 			break;
+		case 'k':
+			keyfile = optarg;
+			break;
 		case 'h':
 			return cmd_help(cmd_restore_usage);
 		default:
@@ -80,8 +87,10 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 	if ((r = cmd_load_plan(argv[optind], ctx, &plan)) != 0 ||
 	    (r = cmd_transport_config(plan, &tcfg, ctx)) != 0 ||
 	    (r = cmd_identities(idfiles, nid, pass, NULL, plan, ctx,
-	    &ids)) != 0)
+	    &ids)) != 0 ||
+	    (r = cmd_seal_pub(keyfile, plan, ctx, &pub)) != 0)
 		goto out;
+	o.seal_pub = pub;
 	o.plan = plan;
 	o.tcfg = &tcfg;
 	o.identities = ids;
@@ -102,6 +111,7 @@ out:
 	status = r == 0 ? EXIT_OK : cmd_fail(ctx, r);
 	mig_age_identities_free(ids);
 	mig_plan_free(plan);
+	mig_sign_key_free(pub);
 	cmd_testhook_free(th);
 	return status;
 }

@@ -225,6 +225,8 @@ struct mig_restore_opts {
 	const struct mig_transport_config	*tcfg;
 	const char				*run_id;
 	const struct mig_age_identities		*identities;
+	/* As for verify: the audit public key that checks seals, or NULL. */
+	const struct mig_sign_key		*seal_pub;
 	const char				*to;	/* target directory */
 	/*
 	 * The process umask (read by the caller, which owns process state):
@@ -243,7 +245,9 @@ struct mig_restore_opts {
 };
 
 /*
- * Restores a landed run into opts->to: every file at its relative path
+ * Restores a landed run into opts->to, once the run is found through the
+ * audit log and its bags agree with it (and with their seals), as verify
+ * checks them: MIG_ERR_VERIFY otherwise, before any file is written.: every file at its relative path
  * with its mode (permission bits only, less opts->umask) and mtime, each
  * checked against the manifests before it appears under its name.  The
  * target is created (0700) if missing and must not be a symbolic link

@@ -470,11 +470,84 @@ open_target(const char *to, int *fdp, struct mig_ctx *ctx)
 	return 0;
 }
 
+/* Restore refuses at the first disagreement; it is named in the error. */
+struct refusal {
+	uint64_t	n;
+	char		first[MIG_ERRMSG_MAX];
+};
+
+static void
+refuse(void *arg, enum mig_finding_kind kind, const char *path,
+    const char *detail)
+{
+	struct refusal *rf = arg;
+
+	(void)kind;
+	if (rf->n++ == 0)
+		(void)snprintf(rf->first, sizeof(rf->first), "%.400s: %.500s",
+		    path, detail);
+}
+
+static int
+refused(struct rctx *rc, const struct refusal *rf, int r)
+{
+	if (rf->n == 0 && r != MIG_ERR_VERIFY)
+		return r;
+	return mig_seterr(rc->ctx, MIG_ERR_VERIFY, "restore refused: %s%s; "
+	    "`migrate verify` names every problem", rf->n > 0 ? rf->first :
+	    mig_errmsg(rc->ctx), rf->n > 1 ? " (and more)" : "");
+}
+
+/*
+ * The run through the audit log (trust.c), as verify finds it: base gets
+ * its directory, id its run id.
+ */
+static int
+trusted_run(struct rctx *rc, struct run_trust *tr, char *base, size_t size,
+    char id[32])
+{
+	struct refusal rf = { 0, "" };
+	struct trust_sink sk = { refuse, &rf };
+	int r;
+
+	r = trust_open(rc->t, rc->o->plan, rc->o->seal_pub, rc->o->run_id,
+	    &sk, tr, rc->ctx);
+	if (r != 0 || rf.n > 0)
+		return refused(rc, &rf, r);
+	(void)snprintf(base, size, "%s", tr->dir);
+	(void)snprintf(id, 32, "%s", tr->id);
+	return 0;
+}
+
+/* Every bag of the run agrees with the record, before a file is written. */
+static int
+trusted_shards(struct rctx *rc, const struct run_trust *tr, const char *base,
+    char **shards, size_t nshards)
+{
+	struct refusal rf = { 0, "" };
+	struct trust_sink sk = { refuse, &rf };
+	char dir[PATH_MAX];
+	size_t s;
+	int r = 0;
+
+	for (s = 0; s < (nshards == 0 ? 1 : nshards) && r == 0; s++) {
+		if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", base,
+		    nshards == 0 ? "" : "/", nshards == 0 ? "" : shards[s]) >=
+		    sizeof(dir))
+			return mig_seterr(rc->ctx, MIG_ERR_IO, "path too long");
+		r = trust_check_bag_t(rc->t, tr, dir, &sk, rc->ctx);
+	}
+	if (r != 0 || rf.n > 0)
+		return refused(rc, &rf, r);
+	return 0;
+}
+
 int
 mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
     struct mig_ctx *ctx)
 {
 	struct rctx rc;
+	struct run_trust tr;
 	char id[32], base[PATH_MAX];
 	char **shards = NULL;
 	size_t nshards = 0, s;
@@ -482,16 +555,17 @@ mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
 
 	*restoredp = 0;
 	memset(&rc, 0, sizeof(rc));
+	memset(&tr, 0, sizeof(tr));
 	rc.o = o;
 	rc.ctx = ctx;
 	rc.tofd = -1;
 	if ((rc.buf = malloc(BUF_SIZE)) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	if ((r = mig_transport_open(o->tcfg, ctx, &rc.t)) != 0 ||
-	    (r = run_locate(rc.t, o->plan, o->run_id, base,
-	    sizeof(base), id, ctx)) != 0 ||
+	    (r = trusted_run(&rc, &tr, base, sizeof(base), id)) != 0 ||
 	    (r = run_list_shards(rc.t, base, &shards, &nshards, &shardn,
 	    ctx)) != 0 ||
+	    (r = trusted_shards(&rc, &tr, base, shards, nshards)) != 0 ||
 	    (r = open_target(o->to, &rc.tofd, ctx)) != 0)
 		goto out;
 	/* A sharded run is reassembled: every shard into the same tree. */
@@ -509,6 +583,7 @@ mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
 	}
 out:
 	*restoredp = rc.done;
+	trust_close(&tr);
 	run_free_names(shards, nshards);
 	mig_transport_close(rc.t);
 	if (rc.tofd >= 0)

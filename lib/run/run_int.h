@@ -173,6 +173,10 @@ const struct mig_audit_bag *trust_bag(const struct run_trust *tr,
 int	trust_check_bag(struct mig_transport *t, const struct run_trust *tr,
 	    const char *bagdir, const char *info_head, const char *info_extid,
 	    const struct trust_sink *sk, struct mig_ctx *ctx);
+/* The same, reading the two values from the bag's bag-info.txt. */
+int	trust_check_bag_t(struct mig_transport *t, const struct run_trust *tr,
+	    const char *bagdir, const struct trust_sink *sk,
+	    struct mig_ctx *ctx);
 void	trust_close(struct run_trust *tr);
 
 /*

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -208,6 +209,45 @@ read_runs(const struct mig_plan *p, const struct mig_sign_key *pub,
 	    want != NULL ? &tr->stored : NULL, &tr->runs, &rep, ctx);
 }
 
+/*
+ * --run takes a full id, or a unique prefix or suffix of one on record
+ * (as `audit show` prints the 8-character suffix); an ambiguous one is a
+ * usage error that lists the candidates.  An id not on record is kept as
+ * given (the caller says so).
+ */
+static int
+resolve_id(const struct mig_plan *p, const struct mig_audit_runs *runs,
+    const char *arg, char want[32], struct mig_ctx *ctx)
+{
+	char list[600];
+	size_t i, n = 0, al = strlen(arg), il, lo = 0;
+	const char *hit = NULL;
+
+	(void)snprintf(want, 32, "%s", arg);
+	if (mig_audit_runs_find(runs, arg) != NULL || al == 0)
+		return 0;
+	list[0] = '\0';
+	for (i = 0; i < runs->n; i++) {
+		const char *id = runs->v[i].id;
+
+		il = strlen(id);
+		if (al > il || (strncmp(id, arg, al) != 0 &&
+		    strcmp(id + il - al, arg) != 0))
+			continue;
+		hit = id;
+		n++;
+		if (lo < sizeof(list) - 40)
+			lo += (size_t)snprintf(list + lo, sizeof(list) - lo,
+			    "%s%s", n > 1 ? ", " : "", id);
+	}
+	if (n > 1)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: --run %s matches %zu "
+		    "runs: %s", p->file, arg, n, list);
+	if (n == 1)
+		(void)snprintf(want, 32, "%s", hit);
+	return 0;
+}
+
 int
 trust_open(struct mig_transport *t, const struct mig_plan *p,
     const struct mig_sign_key *pub, const char *run_id,
@@ -220,11 +260,19 @@ trust_open(struct mig_transport *t, const struct mig_plan *p,
 
 	memset(tr, 0, sizeof(*tr));
 	tr->pub = pub;
-	if ((r = read_runs(p, pub, run_id, tr, ctx)) != 0) {
+	if (run_id != NULL && strcmp(run_id, "latest") == 0)
+		run_id = NULL;
+	if ((r = read_runs(p, pub, NULL, tr, ctx)) != 0) {
 		if (r == MIG_ERR_VERIFY)
 			report(sk, MIG_FIND_AUDIT, p->audit_log, "%s",
 			    mig_errmsg(ctx));
 		return r;
+	}
+	if (run_id != NULL) {
+		if ((r = resolve_id(p, &tr->runs, run_id, want, ctx)) != 0 ||
+		    (r = read_runs(p, pub, want, tr, ctx)) != 0)
+			return r;
+		run_id = want;
 	}
 	if (run_id == NULL) {
 		if ((run = latest_on_record(&tr->runs)) == NULL) {
@@ -251,8 +299,7 @@ trust_open(struct mig_transport *t, const struct mig_plan *p,
 		if ((r = read_runs(p, pub, want, tr, ctx)) != 0 ||
 		    (r = report_unknown(t, p, &tr->runs, sk, NULL, ctx)) != 0)
 			return r;
-	} else
-		(void)snprintf(want, sizeof(want), "%s", run_id);
+	}
 	(void)snprintf(tr->id, sizeof(tr->id), "%s", want);
 	if ((r = lake_dirs_of(t, p, want, &dirs, &ndirs, ctx)) != 0)
 		return r;
@@ -263,10 +310,21 @@ trust_open(struct mig_transport *t, const struct mig_plan *p,
 			    "lake but not on record in %s: forged, or landed "
 			    "under another audit log", want, p->audit_log);
 			r = MIG_ERR_VERIFY;
-		} else
-			r = mig_seterr(ctx, MIG_ERR_NOTFOUND, "%s: no run %s "
-			    "of plan %s on record in %s", p->file, want,
-			    p->name, p->audit_log);
+		} else {
+			char list[400];
+			size_t k, lo = 0;
+
+			/* The newest runs on record, to pick from. */
+			list[0] = '\0';
+			for (k = tr->runs.n; k > 0 && tr->runs.n - k < 5; k--)
+				lo += (size_t)snprintf(list + lo,
+				    sizeof(list) - lo, "%s%s", lo > 0 ? ", " :
+				    "", tr->runs.v[k - 1].id);
+			r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: no run %s of "
+			    "plan %s on record in %s%s%s", p->file, want,
+			    p->name, p->audit_log, lo > 0 ? "; the latest: " :
+			    " (no run yet)", list);
+		}
 		goto out;
 	}
 	if (!bag_complete(tr->run)) {
@@ -562,6 +620,65 @@ trust_check_bag(struct mig_transport *t, const struct run_trust *tr,
 	if (tr->pub != NULL)
 		return check_seal(t, tr, bagdir, info_head, sk, ctx);
 	return 0;
+}
+
+/* The value of "Label: value" in bag-info.txt text, into out ("" if none). */
+static void
+info_value(const char *text, size_t len, const char *label, char *out,
+    size_t size)
+{
+	size_t ll = strlen(label), i = 0, n;
+	const char *nl;
+
+	out[0] = '\0';
+	while (i < len) {
+		nl = memchr(text + i, '\n', len - i);
+		n = nl != NULL ? (size_t)(nl - text - i) : len - i;
+		if (n > ll + 1 && strncasecmp(text + i, label, ll) == 0 &&
+		    text[i + ll] == ':') {
+			const char *v = text + i + ll + 1;
+			size_t vl = n - ll - 1;
+
+			while (vl > 0 && (*v == ' ' || *v == '\t')) {
+				v++;
+				vl--;
+			}
+			while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+				vl--;
+			if (vl < size) {
+				memcpy(out, v, vl);
+				out[vl] = '\0';
+			}
+			return;
+		}
+		i += n + 1;
+	}
+}
+
+int
+trust_check_bag_t(struct mig_transport *t, const struct run_trust *tr,
+    const char *bagdir, const struct trust_sink *sk, struct mig_ctx *ctx)
+{
+	unsigned char *buf = NULL;
+	char path[PATH_MAX], head[128], extid[128];
+	size_t len;
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/bag-info.txt", bagdir) >=
+	    sizeof(path))
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
+	if ((r = mig_transport_get(t, path, 1u << 20, &buf, &len)) != 0) {
+		report(sk, MIG_FIND_FORMAT, path, "%s", mig_errmsg(ctx));
+		mig_clearerr(ctx);
+		return 0;
+	}
+	info_value((const char *)buf, len, "Migrate-Audit-Head", head,
+	    sizeof(head));
+	info_value((const char *)buf, len, "External-Identifier", extid,
+	    sizeof(extid));
+	free(buf);
+	return trust_check_bag(t, tr, bagdir, head[0] != '\0' ? head : NULL,
+	    extid[0] != '\0' ? extid : NULL, sk, ctx);
 }
 
 void
