@@ -53,6 +53,7 @@ struct mig_sign_key;
 #define MIG_AUDIT_OBJ_REMOVED	"object.removed"	/* from an unfinished bag */
 #define MIG_AUDIT_SRC_DELETED	"source.deleted"
 #define MIG_AUDIT_SRC_DELETING	"source.deleting"	/* intent, synced */
+#define MIG_AUDIT_SRC_KEPT	"source.kept"	/* delete_source did not */
 #define MIG_AUDIT_VERIFY_OK	"verify.ok"
 #define MIG_AUDIT_VERIFY_FAILED	"verify.failed"
 #define MIG_AUDIT_SEC_REFUSED	"security.refused"

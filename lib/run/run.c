@@ -13,6 +13,7 @@
  * the next invocation resumes, never an object half-written under its
  * final name.
  */
+#define MIG_RUN_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -40,7 +41,7 @@
 #include "migrate/testhook.h"
 #include "migrate/transport.h"
 
-#include "run_int.h"
+#include "run_core.h"
 
 #ifndef MIG_VERSION
 #define MIG_VERSION "unknown"
@@ -49,78 +50,10 @@
 #define READ_CHUNK	(256 * 1024)
 #define PROGRESS_NSEC	200000000L
 
-enum obj_state {
-	OBJ_PENDING,
-	OBJ_STORED,	/* landed by this invocation */
-	OBJ_ALREADY,	/* landed before a resume */
-	OBJ_UNCHANGED,	/* same plaintext as the last complete run */
-	OBJ_RETAINED,	/* retain: hashed only */
-	OBJ_FAILED
-};
-
-struct obj {
-	char			*path;		/* source-relative */
-	char			*dest;		/* bag-relative "data/..." */
-	uint64_t		 size;
-	time_t			 mtime;
-	long			 mtime_nsec;
-	mode_t			 mode;
-	bool			 via_link;
-	/* Identity at inventory time (ino 0: an archive member). */
-	dev_t			 dev;
-	ino_t			 ino;
-	time_t			 ctime;
-	long			 ctime_nsec;
-	const char		*prev_sha;	/* last complete run, or NULL */
-	enum obj_state		 state;
-	char			 sha[65];	/* plaintext SHA-256 */
-	char			 csha[65];	/* stored (ciphertext) SHA-256 */
-	uint64_t		 stored_size;
-	size_t			 seq;		/* order in the source */
-};
-
-struct run {
-	const struct mig_run_opts	*o;
-	const struct mig_plan		*p;
-	const struct mig_strategy_info	*si;
-	struct mig_ctx			*ctx;
-	struct mig_run_summary		*sum;
-	struct mig_transport		*t;	/* main thread's connection */
-
-	char		 run_id[32];
-	char		 dataset_dir[PATH_MAX];
-	char		 run_dir[PATH_MAX];
-	char		 state_dir[PATH_MAX];
-	char		 journal_path[PATH_MAX];
-	struct state_lock lock;		/* held for the whole run */
-	uint64_t	 inv_failed;	/* entries the inventory could not read */
-	bool		 archive_source;
-	regex_t		 part_re;
-	bool		 part_re_ok;
-
-	struct obj	*objs;
-	size_t		 nobj, objcap;
-	json_t		*prev;		/* last.json "objects", borrowed ref */
-	json_t		*prev_doc;
-	json_t		*journal;	/* path -> entry, for resume */
-
-	pthread_mutex_t	 mu;		/* guards everything below */
-	size_t		 next;
-	int		 journal_fd;
-	int		 fatal;		/* a worker could not go on */
-	char		 fatal_msg[MIG_ERRMSG_MAX];
-	char		 first_failure[MIG_ERRMSG_MAX];
-	struct mig_run_progress prog;
-	struct timespec	 last_prog;
-};
-
 /* --- Small helpers ---------------------------------------------------------- */
 
-static void
-note(struct run *rn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-note(struct run *rn, const char *fmt, ...)
+void
+run_note(struct run *rn, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -134,8 +67,8 @@ note(struct run *rn, const char *fmt, ...)
 }
 
 /* Emits an audit record; fields is consumed (may be NULL). */
-static int
-audit(struct run *rn, const char *event, json_t *fields, struct mig_ctx *ctx)
+int
+run_audit(struct run *rn, const char *event, json_t *fields, struct mig_ctx *ctx)
 {
 	int r = 0;
 
@@ -153,8 +86,8 @@ audit(struct run *rn, const char *event, json_t *fields, struct mig_ctx *ctx)
 }
 
 /* A test point (testhook.h): a no-op unless a test build installed one. */
-static int
-point(struct run *rn, const char *name, const char *detail, uint64_t value,
+int
+run_point(struct run *rn, const char *name, const char *detail, uint64_t value,
     struct mig_ctx *ctx)
 {
 	return mig_testpoint(rn->o->hook, name, detail, value, ctx);
@@ -194,8 +127,8 @@ set_phase(struct run *rn, const char *phase, uint64_t files, uint64_t bytes)
 	progress(rn, 0, 0, true);
 }
 
-static int
-join(char *buf, size_t size, const char *a, const char *b)
+int
+run_join(char *buf, size_t size, const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 
@@ -319,8 +252,8 @@ inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 	f = json_pack("{s:s, s:s}", "object", shown, "reason", why);
 	if (kind == MIG_INV_REFUSED) {
 		rn->sum->refused++;
-		note(rn, "refused %s: %s", shown, why);
-		return audit(rn, MIG_AUDIT_SEC_REFUSED, f, rn->ctx);
+		run_note(rn, "refused %s: %s", shown, why);
+		return run_audit(rn, MIG_AUDIT_SEC_REFUSED, f, rn->ctx);
 	}
 	if (kind == MIG_INV_FAILED) {
 		rn->inv_failed++;
@@ -330,12 +263,12 @@ inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 			    sizeof(rn->first_failure), "%.512s: %.400s", shown,
 			    why);
 		pthread_mutex_unlock(&rn->mu);
-		note(rn, "failed %s: %s", shown, why);
-		return audit(rn, MIG_AUDIT_OBJ_FAILED, f, rn->ctx);
+		run_note(rn, "failed %s: %s", shown, why);
+		return run_audit(rn, MIG_AUDIT_OBJ_FAILED, f, rn->ctx);
 	}
 	rn->sum->skipped++;
-	note(rn, "skipped %s: %s", shown, why);
-	return audit(rn, MIG_AUDIT_OBJ_SKIPPED, f, rn->ctx);
+	run_note(rn, "skipped %s: %s", shown, why);
+	return run_audit(rn, MIG_AUDIT_OBJ_SKIPPED, f, rn->ctx);
 }
 
 static int
@@ -409,8 +342,10 @@ inventory_archive(struct run *rn)
 			continue;
 		}
 		if (!mig_inventory_selected(rn->p->include, rn->p->exclude,
-		    name))
+		    name)) {
+			rn->unselected++;
 			continue;
+		}
 		if ((r = add_obj(rn, name, e.size, e.mtime, 0, e.mode,
 		    false, NULL)) != 0)
 			break;
@@ -463,6 +398,7 @@ inventory(struct run *rn)
 	if (stat(rn->p->source_path, &st) != 0)
 		return mig_seterr(rn->ctx, MIG_ERR_NOTFOUND, "source %s: %s",
 		    rn->p->source_path, strerror(errno));
+	rn->source_st = st;
 	if (S_ISREG(st.st_mode)) {
 		rn->archive_source = true;
 		if ((r = inventory_archive(rn)) != 0)
@@ -548,7 +484,7 @@ load_prev(struct run *rn)
 	size_t i;
 	int r;
 
-	if ((r = join(path, sizeof(path), rn->state_dir, "last.json")) != 0 ||
+	if ((r = run_join(path, sizeof(path), rn->state_dir, "last.json")) != 0 ||
 	    (r = state_read_json(path, &rn->prev_doc, rn->ctx)) != 0)
 		return r;
 	if (rn->prev_doc == NULL)
@@ -681,8 +617,8 @@ out:
  * (a decoy of the same size and mtime elsewhere is not), same size,
  * mtime and ctime.
  */
-static bool
-same_stat(const struct obj *ob, const struct stat *st)
+bool
+run_same_stat(const struct obj *ob, const struct stat *st)
 {
 	return (uint64_t)st->st_size == ob->size &&
 	    st->st_mtim.tv_sec == ob->mtime &&
@@ -732,7 +668,7 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 	bool two = ob->size >= ASYNC_MIN_SIZE && wk->actx != NULL;
 	struct mig_ctx *dctx = two ? wk->actx : wk->ctx;
 
-	if ((r = join(full, sizeof(full), rn->run_dir, ob->dest)) != 0) {
+	if ((r = run_join(full, sizeof(full), rn->run_dir, ob->dest)) != 0) {
 		r = mig_seterr(wk->ctx, MIG_ERR_USAGE, "%s: path too long",
 		    ob->path);
 		goto out;
@@ -768,12 +704,12 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 			goto out;
 		plain += n;
 		progress(rn, 0, n, false);
-		if ((r = point(rn, "source.read", ob->path, plain,
+		if ((r = run_point(rn, "source.read", ob->path, plain,
 		    wk->ctx)) != 0)
 			goto out;
 	}
 	/* Published only if the file stood still while we read it. */
-	if (fd >= 0 && (fstat(fd, &st) != 0 || !same_stat(ob, &st) ||
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st) ||
 	    plain != ob->size)) {
 		r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while being "
 		    "read (size or mtime differ); not published", ob->path);
@@ -806,7 +742,7 @@ open_source(struct worker *wk, const struct obj *ob, int *fdp)
 	int fd;
 
 	*fdp = -1;
-	if (join(path, sizeof(path), rn->p->source_path, ob->path) != 0)
+	if (run_join(path, sizeof(path), rn->p->source_path, ob->path) != 0)
 		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: path too long",
 		    ob->path);
 	/* O_NONBLOCK: a FIFO swapped in since the inventory must not hang. */
@@ -816,7 +752,7 @@ open_source(struct worker *wk, const struct obj *ob, int *fdp)
 		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: %s", ob->path,
 		    strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    !same_stat(ob, &st) ||
+	    !run_same_stat(ob, &st) ||
 	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
 		close(fd);
 		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed since the "
@@ -850,7 +786,7 @@ record_failure(struct worker *wk, struct obj *ob)
 		(void)snprintf(rn->first_failure, sizeof(rn->first_failure),
 		    "%s: %s", ob->path, mig_errmsg(wk->ctx));
 	pthread_mutex_unlock(&rn->mu);
-	note(rn, "failed %s: %s", ob->path, mig_errmsg(wk->ctx));
+	run_note(rn, "failed %s: %s", ob->path, mig_errmsg(wk->ctx));
 	/*
 	 * The destination went away (retries already spent) or refused us:
 	 * the other objects would only pay the same timeouts.  Stop, and
@@ -859,7 +795,7 @@ record_failure(struct worker *wk, struct obj *ob)
 	if (mig_errcode(wk->ctx) == MIG_ERR_NET ||
 	    mig_errcode(wk->ctx) == MIG_ERR_SECURITY)
 		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
-	if (audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
+	if (run_audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
 	    "object", ob->path, "reason", mig_errmsg(wk->ctx)), wk->ctx) != 0)
 		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
 }
@@ -876,7 +812,7 @@ record_stored(struct worker *wk, struct obj *ob)
 	 * the resumed run land and record it again.  When the log cannot be
 	 * written the run stops: nothing may land that is not on record.
 	 */
-	r = audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:s, s:I, s:I, "
+	r = run_audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:s, s:I, s:I, "
 	    "s:s}", "object", ob->path, "dest", ob->dest, "bytes",
 	    (json_int_t)ob->size, "stored_bytes", (json_int_t)ob->stored_size,
 	    "stored_sha256", ob->csha), wk->ctx);
@@ -884,7 +820,7 @@ record_stored(struct worker *wk, struct obj *ob)
 		char full[PATH_MAX];
 
 		/* Not on record, so not landed: take it back. */
-		if (join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
+		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
 			(void)wk->t->ops->remove(wk->t, full);
 		stop_run(rn, r, wk->ctx);
 		ob->state = OBJ_FAILED;
@@ -895,14 +831,14 @@ record_stored(struct worker *wk, struct obj *ob)
 		return;
 	}
 	ob->state = OBJ_STORED;
-	(void)point(rn, "object.landed", ob->path, 0, wk->ctx);
+	(void)run_point(rn, "object.landed", ob->path, 0, wk->ctx);
 }
 
 static void
 record_unchanged(struct worker *wk, struct obj *ob)
 {
 	ob->state = OBJ_UNCHANGED;
-	(void)audit(wk->rn, MIG_AUDIT_OBJ_SKIPPED, json_pack("{s:s, s:s}",
+	(void)run_audit(wk->rn, MIG_AUDIT_OBJ_SKIPPED, json_pack("{s:s, s:s}",
 	    "object", ob->path, "reason", "unchanged since the last run"),
 	    wk->ctx);
 }
@@ -945,7 +881,7 @@ process_file(struct worker *wk, struct obj *ob)
 	if (rn->si->moves_data) {
 		if ((r = mig_fd_reader_new(fd, wk->ctx, &rd)) != 0 ||
 		    (r = land_stream(wk, ob, rd, fd)) != 0 ||
-		    (r = point(rn, "object.written", ob->path, 0,
+		    (r = run_point(rn, "object.written", ob->path, 0,
 		    wk->ctx)) != 0)
 			goto fail;
 		record_stored(wk, ob);
@@ -1053,7 +989,7 @@ run_workers(struct run *rn, int jobs)
 		pthread_join(tids[k], NULL);
 	if (rn->fatal != 0) {
 		if (rn->fatal == MIG_ERR_SECURITY)
-			(void)audit(rn, MIG_AUDIT_SEC_REFUSED, json_pack(
+			(void)run_audit(rn, MIG_AUDIT_SEC_REFUSED, json_pack(
 			    "{s:s, s:s}", "destination", rn->p->url, "reason",
 			    rn->fatal_msg), rn->ctx);
 		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
@@ -1181,7 +1117,7 @@ land_from_archive(struct run *rn)
 			 */
 			char full[PATH_MAX];
 
-			if (join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
+			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
 				(void)wk.t->ops->remove(wk.t, full);
 			record_unchanged(&wk, ob);
 		} else
@@ -1354,7 +1290,7 @@ land_archive_strategy(struct run *rn, struct obj *arch)
 		worker_close(&wk);
 		return r;
 	}
-	if ((r = join(full, sizeof(full), rn->run_dir, arch->dest)) != 0 ||
+	if ((r = run_join(full, sizeof(full), rn->run_dir, arch->dest)) != 0 ||
 	    (r = ensure_parent(&wk, full)) != 0 ||
 	    (r = wk.t->ops->open_write(wk.t, full, -1, &sink)) != 0 ||
 	    (r = mig_sha256_writer_new(sink, wk.ctx, &csha)) != 0 ||
@@ -1380,7 +1316,7 @@ land_archive_strategy(struct run *rn, struct obj *arch)
 		if ((r = mig_tar_add(tar, member, ob->size, ob->mode,
 		    ob->mtime, psha)) != 0)
 			goto out;
-		if (fd >= 0 && (fstat(fd, &st) != 0 || !same_stat(ob, &st))) {
+		if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st))) {
 			r = mig_seterr(wk.ctx, MIG_ERR_IO, "%s: changed while "
 			    "being read; the archive is not published",
 			    ob->path);
@@ -1409,7 +1345,7 @@ out:
 		mig_seterr(rn->ctx, r, "%s", mig_errmsg(wk.ctx));
 		for (i = 0; i < rn->nobj; i++)
 			rn->objs[i].state = OBJ_FAILED;
-		(void)audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
+		(void)run_audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
 		    "object", arch->dest, "reason", mig_errmsg(wk.ctx)),
 		    wk.ctx);
 	}
@@ -1437,7 +1373,7 @@ put_marker(struct run *rn, const char *dir, const char *name,
 {
 	char path[PATH_MAX];
 
-	if (join(path, sizeof(path), dir, name) != 0)
+	if (run_join(path, sizeof(path), dir, name) != 0)
 		return MIG_ERR_INTERNAL;
 	return mig_transport_put(rn->t, path, text, strlen(text));
 }
@@ -1481,13 +1417,13 @@ decide_run(struct run *rn, char abandoned[64])
 		char cpath[PATH_MAX];
 		const char *cdir;
 
-		(void)join(cpath, sizeof(cpath), rn->state_dir, "current.json");
+		(void)run_join(cpath, sizeof(cpath), rn->state_dir, "current.json");
 		if ((r = state_read_json(cpath, &j, rn->ctx)) != 0)
 			return r;
 		cdir = json_string_value(json_object_get(j, "dir"));
 		(void)snprintf(dir, sizeof(dir), "%s", cdir != NULL ? cdir : "");
 		json_decref(j);
-		(void)join(marker, sizeof(marker), dir, "_SUCCESS");
+		(void)run_join(marker, sizeof(marker), dir, "_SUCCESS");
 		if (dir[0] != '\0' && lake_has(rn, marker)) {
 			/*
 			 * Published, then interrupted before the local state
@@ -1497,7 +1433,7 @@ decide_run(struct run *rn, char abandoned[64])
 			if (!rn->o->dry_run &&
 			    (r = commit_last(rn, current)) != 0)
 				return r;
-			note(rn, "run %s was published before an interruption; "
+			run_note(rn, "run %s was published before an interruption; "
 			    "its local state is now settled", current);
 			current[0] = '\0';
 		}
@@ -1514,7 +1450,7 @@ decide_run(struct run *rn, char abandoned[64])
 		}
 		/* Abandon it, visibly, so nothing ever resumes it. */
 		(void)snprintf(abandoned, 64, "%s", current);
-		(void)join(marker, sizeof(marker), dir, "_SUCCESS");
+		(void)run_join(marker, sizeof(marker), dir, "_SUCCESS");
 		if (!rn->o->dry_run && dir[0] != '\0' && lake_has(rn, dir) &&
 		    !lake_has(rn, marker) &&
 		    (r = put_marker(rn, dir, "_ABANDONED", "abandoned\n")) != 0)
@@ -1545,7 +1481,7 @@ decide_run(struct run *rn, char abandoned[64])
 		 * scheduler retrying a shard that completed must not turn
 		 * its bag into a different one.
 		 */
-		(void)join(marker, sizeof(marker), rn->run_dir, "_SUCCESS");
+		(void)run_join(marker, sizeof(marker), rn->run_dir, "_SUCCESS");
 		if (lake_has(rn, marker))
 			rn->sum->already_complete = true;
 	}
@@ -1581,7 +1517,7 @@ apply_journal(struct run *rn)
 		ob->stored_size = (uint64_t)json_integer_value(
 		    json_object_get(e, "stored_size"));
 		if (ob->dest != NULL) {
-			if (join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
+			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
 			    rn->t->ops->stat(rn->t, full, &st) != 0 ||
 			    st.size != ob->stored_size) {
 				mig_clearerr(rn->ctx);
@@ -1699,11 +1635,11 @@ check_landed(struct run *rn, const struct obj *arch)
 		if (ob->dest == NULL || (ob->state != OBJ_STORED &&
 		    ob->state != OBJ_ALREADY && ob != arch))
 			continue;
-		if (join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
+		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
 		    rn->t->ops->stat(rn->t, full, &st) != 0 ||
 		    st.size != ob->stored_size) {
 			bad++;
-			(void)audit(rn, MIG_AUDIT_VERIFY_FAILED, json_pack(
+			(void)run_audit(rn, MIG_AUDIT_VERIFY_FAILED, json_pack(
 			    "{s:s, s:s}", "object", ob->dest, "reason",
 			    "missing or wrong size after landing"), rn->ctx);
 		}
@@ -1737,7 +1673,7 @@ write_last(struct run *rn)
 	    rn->run_dir, "objects", objs);
 	if (doc == NULL)
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	(void)join(path, sizeof(path), rn->state_dir, "last.json.next");
+	(void)run_join(path, sizeof(path), rn->state_dir, "last.json.next");
 	r = state_write_json(path, doc, rn->ctx);
 	json_decref(doc);
 	return r;
@@ -1757,8 +1693,8 @@ commit_last(struct run *rn, const char *run_id)
 	const char *id;
 	int r;
 
-	(void)join(from, sizeof(from), rn->state_dir, "last.json.next");
-	(void)join(to, sizeof(to), rn->state_dir, "last.json");
+	(void)run_join(from, sizeof(from), rn->state_dir, "last.json.next");
+	(void)run_join(to, sizeof(to), rn->state_dir, "last.json");
 	if ((r = state_read_json(from, &j, rn->ctx)) != 0)
 		return r;
 	id = json_string_value(json_object_get(j, "run"));
@@ -1789,15 +1725,15 @@ report_drift(struct run *rn)
 		if (rn->prev != NULL && ob->prev_sha == NULL) {
 			drift = "new";
 			rn->sum->drift_new++;
-			note(rn, "drift: new file %s", ob->path);
+			run_note(rn, "drift: new file %s", ob->path);
 		} else if (ob->prev_sha != NULL &&
 		    strcmp(ob->prev_sha, ob->sha) != 0) {
 			drift = "changed";
 			rn->sum->drift_changed++;
-			note(rn, "drift: changed %s", ob->path);
+			run_note(rn, "drift: changed %s", ob->path);
 		} else if (rn->prev == NULL)
 			drift = "first";
-		(void)audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack("{s:s, s:I, "
+		(void)run_audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack("{s:s, s:I, "
 		    "s:s}", "object", ob->path, "bytes", (json_int_t)ob->size,
 		    "drift", drift), rn->ctx);
 	}
@@ -1810,8 +1746,8 @@ report_drift(struct run *rn)
 		    obj_cmp) != NULL)
 			continue;
 		rn->sum->drift_vanished++;
-		note(rn, "drift: vanished %s", key);
-		(void)audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack("{s:s, s:s}",
+		run_note(rn, "drift: vanished %s", key);
+		(void)run_audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack("{s:s, s:s}",
 		    "object", key, "drift", "vanished"), rn->ctx);
 	}
 }
@@ -1841,7 +1777,7 @@ put_seal(struct run *rn, const char *tagmanifest_hex, const char *head)
 	(void)snprintf(seal.audit_head, sizeof(seal.audit_head), "%s", head);
 	if ((r = mig_seal_make(rn->o->seal_key, &seal, &note, rn->ctx)) != 0)
 		return mig_preferr(rn->ctx, "%s: seal", rn->run_dir);
-	(void)join(path, sizeof(path), rn->run_dir, MIG_SEAL_FILE);
+	(void)run_join(path, sizeof(path), rn->run_dir, MIG_SEAL_FILE);
 	r = mig_transport_put(rn->t, path, note, strlen(note));
 	free(note);
 	return r;
@@ -1867,9 +1803,9 @@ prune_removed(void *arg, const char *rel)
 	char dest[PATH_MAX];
 
 	(void)snprintf(dest, sizeof(dest), "data/%s", rel);
-	note(rn, "removed %s from the unfinished bag: not in this run any "
+	run_note(rn, "removed %s from the unfinished bag: not in this run any "
 	    "more", dest);
-	return audit(rn, MIG_AUDIT_OBJ_REMOVED, json_pack("{s:s, s:s}",
+	return run_audit(rn, MIG_AUDIT_OBJ_REMOVED, json_pack("{s:s, s:s}",
 	    "dest", dest, "reason", "landed by an earlier attempt of this "
 	    "run, but its source file vanished or changed before the run "
 	    "finished"), rn->ctx);
@@ -1903,7 +1839,7 @@ reconcile_bag(struct run *rn, const struct obj *arch)
 			    "out of memory");
 		}
 	}
-	(void)join(dir, sizeof(dir), rn->run_dir, "data");
+	(void)run_join(dir, sizeof(dir), rn->run_dir, "data");
 	r = lake_prune(rn->t, dir, prune_keep, prune_removed, &pr, rn->ctx);
 	json_decref(pr.keep);
 	return r;
@@ -1944,7 +1880,7 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 		bytes += ob->stored_size;
 	}
 	/* data/ must exist even when empty (retain). */
-	(void)join(path, sizeof(path), rn->run_dir, "data");
+	(void)run_join(path, sizeof(path), rn->run_dir, "data");
 	if ((r = rn->t->ops->mkdir_p(rn->t, path)) != 0)
 		goto out;
 	if ((doc = manifest_json(rn, arch)) == NULL ||
@@ -1953,12 +1889,12 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 		r = mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	(void)join(path, sizeof(path), rn->run_dir, "migrate-manifest.json.age");
+	(void)run_join(path, sizeof(path), rn->run_dir, "migrate-manifest.json.age");
 	if ((r = put_encrypted(rn, path, text, hex)) != 0 ||
 	    (r = mig_bag_manifest_add_tagfile(m, "migrate-manifest.json.age",
 	    hex, rn->ctx)) != 0)
 		goto out;
-	if ((r = audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:I, s:I, s:s}",
+	if ((r = run_audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:I, s:I, s:s}",
 	    "objects", (json_int_t)nobj, "bytes", (json_int_t)bytes, "check",
 	    "present with the size written"), rn->ctx)) != 0)
 		goto out;
@@ -1970,7 +1906,7 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	 * manifest: verify accepts the bag only if it agrees.
 	 */
 	if ((r = mig_bag_manifest_digest(m, mdigest, rn->ctx)) != 0 ||
-	    (r = audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
+	    (r = run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
 	    " s:I, s:I, s:I, s:s, s:s, s:f}", "outcome", "complete", "stored",
 	    (json_int_t)rn->sum->stored, "unchanged",
 	    (json_int_t)rn->sum->unchanged, "failed", (json_int_t)0,
@@ -2002,7 +1938,7 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	    tdigest, rn->ctx)) != 0 ||
 	    (head[0] != '\0' && rn->o->seal_key != NULL &&
 	    (r = put_seal(rn, tdigest, head)) != 0) ||
-	    (r = point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
+	    (r = run_point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
 		goto out;
 	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0 ||
 	    (r = write_last(rn)) != 0)
@@ -2010,101 +1946,12 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	if ((r = put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
 		goto out;
 	rn->sum->landed = true;
-	(void)point(rn, "run.published", rn->run_dir, 0, rn->ctx);
+	(void)run_point(rn, "run.published", rn->run_dir, 0, rn->ctx);
 out:
 	free(text);
 	json_decref(doc);
 	mig_bag_manifest_free(m);
 	return r;
-}
-
-/* --- retire: delete_source after a deep verify --------------------------------------- */
-
-static void
-count_finding(void *arg, enum mig_finding_kind kind, const char *path,
-    const char *detail)
-{
-	struct run *rn = arg;
-
-	(void)kind;
-	note(rn, "deep verify before deletion: %s: %s", path, detail);
-}
-
-/*
- * Deletes the retired source files, but only after the landed archive
- * passed a deep verify (decrypted, every member checked against the
- * manifest), only files that have not changed since they were archived,
- * and each deletion audited.
- */
-static int
-delete_sources(struct run *rn)
-{
-	struct mig_verify_opts vo;
-	struct mig_verify_summary vs;
-	char path[PATH_MAX];
-	struct stat st;
-	size_t i;
-	int r;
-
-	memset(&vo, 0, sizeof(vo));
-	vo.plan = rn->p;
-	vo.tcfg = rn->o->tcfg;
-	vo.run_id = rn->run_id;
-	vo.identities = rn->o->identities;
-	/* A private key verifies its own signatures. */
-	vo.seal_pub = rn->o->seal_key;
-	vo.deep = true;
-	vo.finding = count_finding;
-	vo.arg = rn;
-	r = mig_verify_run(&vo, &vs, rn->ctx);
-	mig_verify_summary_free(&vs);
-	if (r != 0) {
-		(void)audit(rn, MIG_AUDIT_VERIFY_FAILED, json_pack("{s:s, s:s}",
-		    "check", "deep verify before delete_source", "reason",
-		    mig_errmsg(rn->ctx)), rn->ctx);
-		return mig_preferr(rn->ctx, "source kept: the deep verify "
-		    "before delete_source failed");
-	}
-	(void)audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:s, s:I}", "check",
-	    "deep verify before delete_source", "objects",
-	    (json_int_t)vs.deep_objects), rn->ctx);
-	if (rn->archive_source) {
-		if (unlink(rn->p->source_path) != 0)
-			return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s",
-			    rn->p->source_path, strerror(errno));
-		return audit(rn, MIG_AUDIT_SRC_DELETED, json_pack("{s:s}",
-		    "object", rn->p->source_path), rn->ctx);
-	}
-	for (i = 0; i < rn->nobj; i++) {
-		const struct obj *ob = &rn->objs[i];
-
-		if (ob->state != OBJ_STORED ||
-		    join(path, sizeof(path), rn->p->source_path, ob->path) != 0)
-			continue;
-		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-		    !same_stat(ob, &st)) {
-			note(rn, "kept %s: changed since it was archived",
-			    ob->path);
-			(void)audit(rn, MIG_AUDIT_OBJ_SKIPPED, json_pack(
-			    "{s:s, s:s}", "object", ob->path, "reason",
-			    "changed since archived: not deleted"), rn->ctx);
-			continue;
-		}
-		if ((r = point(rn, "retire.delete", ob->path, 0,
-		    rn->ctx)) != 0)
-			return r;
-		if (unlink(path) != 0)
-			return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s", path,
-			    strerror(errno));
-		if ((r = audit(rn, MIG_AUDIT_SRC_DELETED, json_pack("{s:s, s:I,"
-		    " s:s}", "object", ob->path, "bytes", (json_int_t)ob->size,
-		    "sha256_verified", "yes"), rn->ctx)) != 0)
-			return r;
-	}
-	if (rn->o->audit != NULL)
-		return mig_audit_checkpoint(rn->o->audit, rn->run_id, NULL,
-		    rn->ctx);
-	return 0;
 }
 
 /* --- Entry point ------------------------------------------------------------------- */
@@ -2180,7 +2027,7 @@ dry_run(struct run *rn)
 
 		if (ob->state != OBJ_PENDING)
 			continue;
-		(void)join(dst, sizeof(dst), rn->run_dir, ob->dest != NULL ?
+		(void)run_join(dst, sizeof(dst), rn->run_dir, ob->dest != NULL ?
 		    ob->dest : rn->si->one_archive ? "data/(archive)" :
 		    "(inventory only)");
 		if (rn->o->would_land != NULL)
@@ -2256,8 +2103,12 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		goto out;
 	}
 	if (rn.lock.previous[0] != '\0')
-		note(&rn, "took over the lock of a run that died (%s)",
+		run_note(&rn, "took over the lock of a run that died (%s)",
 		    rn.lock.previous);
+	/* A delete phase a crash cut short is settled before anything else. */
+	if (!o->dry_run && rn.p->strategy == MIG_STRATEGY_RETIRE &&
+	    rn.p->delete_source && (r = retire_settle_intents(&rn)) != 0)
+		goto out;
 	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0) {
 		/* Refused host key or certificate: on record, no run begun. */
 		if (r == MIG_ERR_SECURITY && o->audit != NULL && !o->dry_run) {
@@ -2281,7 +2132,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", rn.run_id);
 	sum->run_dir = strdup(rn.run_dir);
 	if ((r = inventory(&rn)) != 0 ||
-	    (r = point(&rn, "inventory.done", rn.p->source_path, rn.nobj,
+	    (r = run_point(&rn, "inventory.done", rn.p->source_path, rn.nobj,
 	    ctx)) != 0)
 		goto out;
 	if (rn.si->one_archive) {
@@ -2293,7 +2144,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	if (!rn.si->versioned && !rn.si->one_archive &&
 	    (!o->full || !rn.si->moves_data) && (r = load_prev(&rn)) != 0)
 		goto out;
-	(void)join(rn.journal_path, sizeof(rn.journal_path), rn.state_dir,
+	(void)run_join(rn.journal_path, sizeof(rn.journal_path), rn.state_dir,
 	    rn.run_id);
 	(void)snprintf(rn.journal_path + strlen(rn.journal_path),
 	    sizeof(rn.journal_path) - strlen(rn.journal_path), ".journal");
@@ -2304,7 +2155,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	}
 	if (sum->already_complete) {
 		sum->landed = true;
-		note(&rn, "run %s%s is already complete: nothing to do (use a "
+		run_note(&rn, "run %s%s is already complete: nothing to do (use a "
 		    "new --run-id to land changes)", rn.run_id,
 		    o->shard_n > 0 ? " (this shard)" : "");
 		r = 0;
@@ -2341,8 +2192,8 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (rn.lock.previous[0] != '\0')
 			json_object_set_new(f, "lock_taken_over",
 			    json_string(rn.lock.previous));
-		if ((r = audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0 ||
-		    (r = point(&rn, "run.started", rn.run_id, rn.nobj,
+		if ((r = run_audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0 ||
+		    (r = run_point(&rn, "run.started", rn.run_id, rn.nobj,
 		    ctx)) != 0)
 			goto out;
 	}
@@ -2366,7 +2217,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	sum->failed += rn.inv_failed;
 	if (rn.si->one_archive && r == 0 && rn.nobj > 0) {
 		sum->bytes_out = arch.stored_size;
-		(void)audit(&rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
+		(void)run_audit(&rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
 		    "s:I, s:s, s:I}", "object", arch.dest, "bytes",
 		    (json_int_t)sum->bytes_in, "stored_bytes",
 		    (json_int_t)arch.stored_size, "stored_sha256", arch.csha,
@@ -2380,7 +2231,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 
 		(void)snprintf(msg, sizeof(msg), "%s", r != 0 ?
 		    mig_errmsg(ctx) : "");
-		(void)audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
+		(void)run_audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
 		    "s:s}", "outcome", "partial", "stored",
 		    (json_int_t)sum->stored, "failed", (json_int_t)sum->failed,
 		    "resume", "run the same command again"), ctx);
@@ -2412,7 +2263,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		sum->seconds = (double)(t1.tv_sec - t0.tv_sec) +
 		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		if ((r = audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, "
+		if ((r = run_audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, "
 		    "s:I, s:I}", "outcome", "nothing new", "objects",
 		    (json_int_t)0, "unchanged", (json_int_t)sum->unchanged,
 		    "stored", (json_int_t)0), ctx)) != 0)
@@ -2434,7 +2285,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	(void)unlink(rn.journal_path);
 	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
 	    sum->landed)
-		r = delete_sources(&rn);
+		r = retire_delete_sources(&rn);
 out:
 	if (r != 0 && sum->seconds == 0) {
 		struct timespec t1;

@@ -1,0 +1,125 @@
+/*
+ * The run pipeline's own state, shared by the files that carry out a run
+ * (run.c: deciding, landing and finishing; retire.c: delete_source).
+ * Private to lib/run.
+ */
+#ifndef MIGRATE_RUN_CORE_H
+#define MIGRATE_RUN_CORE_H
+
+#if !defined(MIG_RUN_INTERNAL) && !defined(MIG_INTERNAL)
+#error "run_core.h is private to lib/run"
+#endif
+
+#include <limits.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "migrate/error.h"
+#include "migrate/run.h"
+
+#include "run_int.h"
+
+enum obj_state {
+	OBJ_PENDING,
+	OBJ_STORED,	/* landed by this invocation */
+	OBJ_ALREADY,	/* landed before a resume */
+	OBJ_UNCHANGED,	/* same plaintext as the last complete run */
+	OBJ_RETAINED,	/* retain: hashed only */
+	OBJ_FAILED
+};
+
+struct obj {
+	char			*path;		/* source-relative */
+	char			*dest;		/* bag-relative "data/..." */
+	uint64_t		 size;
+	time_t			 mtime;
+	long			 mtime_nsec;
+	mode_t			 mode;
+	bool			 via_link;
+	/* Identity at inventory time (ino 0: an archive member). */
+	dev_t			 dev;
+	ino_t			 ino;
+	time_t			 ctime;
+	long			 ctime_nsec;
+	const char		*prev_sha;	/* last complete run, or NULL */
+	enum obj_state		 state;
+	char			 sha[65];	/* plaintext SHA-256 */
+	char			 csha[65];	/* stored (ciphertext) SHA-256 */
+	uint64_t		 stored_size;
+	size_t			 seq;		/* order in the source */
+};
+
+struct run {
+	const struct mig_run_opts	*o;
+	const struct mig_plan		*p;
+	const struct mig_strategy_info	*si;
+	struct mig_ctx			*ctx;
+	struct mig_run_summary		*sum;
+	struct mig_transport		*t;	/* main thread's connection */
+
+	char		 run_id[32];
+	char		 dataset_dir[PATH_MAX];
+	char		 run_dir[PATH_MAX];
+	char		 state_dir[PATH_MAX];
+	char		 journal_path[PATH_MAX];
+	struct state_lock lock;		/* held for the whole run */
+	uint64_t	 inv_failed;	/* entries the inventory could not read */
+	uint64_t	 unselected;	/* archive members the filters left out */
+	bool		 archive_source;
+	struct stat	 source_st;	/* the source (root dir or archive) */
+	regex_t		 part_re;
+	bool		 part_re_ok;
+
+	struct obj	*objs;
+	size_t		 nobj, objcap;
+	json_t		*prev;		/* last.json "objects", borrowed ref */
+	json_t		*prev_doc;
+	json_t		*journal;	/* path -> entry, for resume */
+
+	pthread_mutex_t	 mu;		/* guards everything below */
+	size_t		 next;
+	int		 journal_fd;
+	int		 fatal;		/* a worker could not go on */
+	char		 fatal_msg[MIG_ERRMSG_MAX];
+	char		 first_failure[MIG_ERRMSG_MAX];
+	struct mig_run_progress prog;
+	struct timespec	 last_prog;
+};
+
+
+/* A line for the user (opts->note). */
+void	run_note(struct run *rn, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Emits an audit record (fields consumed, may be NULL); 0 or the error. */
+int	run_audit(struct run *rn, const char *event, json_t *fields,
+	    struct mig_ctx *ctx);
+/* A test point (testhook.h): a no-op unless a test build installed one. */
+int	run_point(struct run *rn, const char *name, const char *detail,
+	    uint64_t value, struct mig_ctx *ctx);
+/* "a/b" into buf; MIG_ERR_INTERNAL when it does not fit. */
+int	run_join(char *buf, size_t size, const char *a, const char *b);
+/* st is the file the inventory saw (dev, ino, size, mtime, ctime). */
+bool	run_same_stat(const struct obj *ob, const struct stat *st);
+
+/* retire.c */
+
+/*
+ * delete_source: the retired files (or the archive source), only after a
+ * deep verify of the landed archive and only what provably landed; each
+ * deletion recorded as an intent (synced) before it and as done after.
+ */
+int	retire_delete_sources(struct run *rn);
+/*
+ * Intents of an interrupted delete phase (source.deleting without its
+ * source.deleted) settled from what the source holds now: recorded as
+ * deleted when gone, as kept when still there.
+ */
+int	retire_settle_intents(struct run *rn);
+
+#endif /* MIGRATE_RUN_CORE_H */
