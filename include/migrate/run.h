@@ -32,6 +32,8 @@ struct mig_inv_entry {
 	long		 mtime_nsec;
 	mode_t		 mode;		/* permission bits */
 	bool		 via_link;	/* reached through an inside symlink */
+	char		*target;	/* via_link: the file it resolved to,
+					   relative to the root */
 	/*
 	 * Identity: a file is read (and deleted by delete_source) only if
 	 * (dev, ino, size, mtime, ctime) are still these.

@@ -195,8 +195,10 @@ mig_inventory_free(struct mig_inventory *inv)
 
 	if (inv == NULL)
 		return;
-	for (i = 0; i < inv->count; i++)
+	for (i = 0; i < inv->count; i++) {
 		free(inv->entries[i].path);
+		free(inv->entries[i].target);
+	}
 	free(inv->entries);
 	free(inv->root);
 	free(inv);
@@ -289,8 +291,11 @@ walk_link(struct walk *w, int dirfd, const char *name, const char *rel)
 		    "loop)" : "symbolic link to a special file");
 		goto out;
 	}
-	if (mig_inventory_selected(w->opts->include, w->opts->exclude, rel))
-		r = inv_add(w->inv, rel, &st, true, w->ctx);
+	if (mig_inventory_selected(w->opts->include, w->opts->exclude, rel) &&
+	    (r = inv_add(w->inv, rel, &st, true, w->ctx)) == 0 &&
+	    (w->inv->entries[w->inv->count - 1].target = strdup(real +
+	    rootlen + 1)) == NULL)
+		r = mig_seterr(w->ctx, MIG_ERR_NOMEM, "out of memory");
 out:
 	free(real);
 	return r;

@@ -399,6 +399,15 @@ inventory(struct run *rn)
 		return mig_seterr(rn->ctx, MIG_ERR_NOTFOUND, "source %s: %s",
 		    rn->p->source_path, strerror(errno));
 	rn->source_st = st;
+	/*
+	 * A directory source is read beneath this descriptor, the very
+	 * directory the inventory walks, never through its path again.
+	 */
+	if (S_ISDIR(st.st_mode) && ((rn->src_fd = open(rn->p->source_path,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fstat(rn->src_fd, &rn->source_st) != 0))
+		return mig_seterr(rn->ctx, MIG_ERR_IO, "source %s: %s",
+		    rn->p->source_path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		rn->archive_source = true;
 		if ((r = inventory_archive(rn)) != 0)
@@ -419,6 +428,10 @@ inventory(struct run *rn)
 
 			r = add_obj(rn, e->path, e->size, e->mtime,
 			    e->mtime_nsec, e->mode, e->via_link, &ob);
+			if (r == 0 && e->target != NULL &&
+			    (ob->target = strdup(e->target)) == NULL)
+				r = mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+				    "out of memory");
 			if (r == 0) {
 				ob->dev = e->dev;
 				ob->ino = e->ino;
@@ -462,8 +475,10 @@ inventory(struct run *rn)
 			if (mig_shard_of(rn->objs[i].path, rn->o->shard_n) ==
 			    rn->o->shard_k)
 				rn->objs[j++] = rn->objs[i];
-			else
+			else {
 				free(rn->objs[i].path);
+				free(rn->objs[i].target);
+			}
 		}
 		rn->nobj = j;
 	}
@@ -737,20 +752,23 @@ static int
 open_source(struct worker *wk, const struct obj *ob, int *fdp)
 {
 	struct run *rn = wk->rn;
-	char path[PATH_MAX];
 	struct stat st;
-	int fd;
+	int fd = -1, r;
 
 	*fdp = -1;
-	if (run_join(path, sizeof(path), rn->p->source_path, ob->path) != 0)
-		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: path too long",
-		    ob->path);
-	/* O_NONBLOCK: a FIFO swapped in since the inventory must not hang. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-	    (ob->via_link ? 0 : O_NOFOLLOW));
-	if (fd < 0)
-		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: %s", ob->path,
-		    strerror(errno));
+	/*
+	 * Beneath the source's descriptor, through no link (a file reached
+	 * through an inside link is opened where it resolved to).
+	 * O_NONBLOCK: a FIFO swapped in since the inventory must not hang.
+	 */
+	r = fdpath_open(rn->src_fd, ob->via_link ? ob->target : ob->path,
+	    O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, &fd, wk->ctx);
+	if (r == MIG_ERR_SECURITY)
+		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed since the "
+		    "inventory (%s); not published", ob->path,
+		    mig_errmsg(wk->ctx));
+	if (r != 0)
+		return mig_preferr(wk->ctx, "%s", ob->path);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    !run_same_stat(ob, &st) ||
 	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
@@ -2003,8 +2021,11 @@ run_free(struct run *rn)
 	for (i = 0; i < rn->nobj; i++) {
 		free(rn->objs[i].path);
 		free(rn->objs[i].dest);
+		free(rn->objs[i].target);
 	}
 	free(rn->objs);
+	if (rn->src_fd >= 0)
+		close(rn->src_fd);
 	json_decref(rn->prev_doc);
 	json_decref(rn->journal);
 	if (rn->part_re_ok)
@@ -2057,6 +2078,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	rn.sum = sum;
 	rn.journal_fd = -1;
 	rn.lock.fd = -1;
+	rn.src_fd = -1;
 	pthread_mutex_init(&rn.mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&

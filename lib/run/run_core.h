@@ -42,6 +42,7 @@ struct obj {
 	long			 mtime_nsec;
 	mode_t			 mode;
 	bool			 via_link;
+	char			*target;	/* via_link: the file, root-relative */
 	/* Identity at inventory time (ino 0: an archive member). */
 	dev_t			 dev;
 	ino_t			 ino;
@@ -73,6 +74,7 @@ struct run {
 	uint64_t	 unselected;	/* archive members the filters left out */
 	bool		 archive_source;
 	struct stat	 source_st;	/* the source (root dir or archive) */
+	int		 src_fd;	/* a directory source, opened once */
 	regex_t		 part_re;
 	bool		 part_re_ok;
 
