@@ -28,6 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Linux's O_TMPFILE: glibc names it only under _GNU_SOURCE. */
+#if !defined(O_TMPFILE) && defined(__O_TMPFILE)
+#define O_TMPFILE	__O_TMPFILE
+#endif
+
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -77,6 +82,7 @@ struct rfile {
 	int		 dirfd;		/* its parent; -1 when not open */
 	int		 fd;		/* the temporary; -1 once closed */
 	bool		 pending;	/* the temporary exists, unpublished */
+	bool		 anon;		/* O_TMPFILE: it has no name at all */
 	const char	*name;		/* final entry name in dirfd */
 	char		 tmp[NAME_MAX + 1];
 	char		 display[PATH_MAX];	/* TO/REL, for messages */
@@ -179,6 +185,21 @@ rfile_open(struct rctx *rc, const char *rel, struct rfile *f)
 	if (fstatat(f->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return mig_seterr(rc->ctx, MIG_ERR_EXISTS, "%s: already "
 		    "exists, refusing to replace it", f->display);
+	/*
+	 * A file without a name until it is whole: killed or interrupted,
+	 * a restore leaves no plaintext behind.  Its name is given by
+	 * linkat(2) through /proc/self/fd, so /proc must be there too.
+	 */
+#ifdef O_TMPFILE
+	f->fd = openat(f->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+	    0600);
+	if (f->fd >= 0 && access("/proc/self/fd", X_OK) == 0) {
+		f->anon = true;
+		return 0;
+	}
+	if (f->fd >= 0)
+		(void)close(f->fd);
+#endif
 	for (tries = 0; ; tries++) {
 		if ((r = tmp_name(f->name, f->tmp, rc->ctx)) != 0)
 			return r;
@@ -227,6 +248,8 @@ rfile_finish(struct rctx *rc, struct rfile *f, const struct rentry *e)
 	    fsync(f->fd) != 0)
 		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: %s", f->display,
 		    strerror(errno));
+	if (f->anon)
+		return 0;	/* closed once it has its name */
 	fd = f->fd;
 	f->fd = -1;
 	/* close(2) can report a deferred write error (NFS, quotas). */
@@ -240,9 +263,25 @@ rfile_finish(struct rctx *rc, struct rfile *f, const struct rentry *e)
 static int
 rfile_publish(struct rctx *rc, struct rfile *f)
 {
+	char proc[64];
 	int r;
 
-	if ((r = fdpath_publish(f->dirfd, f->tmp, f->name, rc->ctx)) != 0) {
+	if (f->anon) {
+		/* linkat never replaces: an existing name is EEXIST. */
+		(void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
+		if (linkat(AT_FDCWD, proc, f->dirfd, f->name,
+		    AT_SYMLINK_FOLLOW) != 0)
+			return mig_seterr(rc->ctx, errno == EEXIST ?
+			    MIG_ERR_EXISTS : MIG_ERR_IO, "%s: %s", f->display,
+			    errno == EEXIST ? "already exists, refusing to "
+			    "replace it" : strerror(errno));
+		r = close(f->fd);
+		f->fd = -1;
+		if (r != 0)
+			return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: close: %s",
+			    f->display, strerror(errno));
+	} else if ((r = fdpath_publish(f->dirfd, f->tmp, f->name,
+	    rc->ctx)) != 0) {
 		if (r == MIG_ERR_EXISTS)
 			return mig_seterr(rc->ctx, r, "%s: already exists, "
 			    "refusing to replace it", f->display);
@@ -266,7 +305,7 @@ rfile_close(struct rfile *f)
 	if (f->dirfd >= 0)
 		(void)close(f->dirfd);
 	f->fd = f->dirfd = -1;
-	f->pending = false;
+	f->pending = f->anon = false;
 }
 
 /*
