@@ -1006,10 +1006,12 @@ run_workers(struct run *rn, int jobs)
 	for (k = 0; k < started; k++)
 		pthread_join(tids[k], NULL);
 	if (rn->fatal != 0) {
-		if (rn->fatal == MIG_ERR_SECURITY)
+		if (rn->fatal == MIG_ERR_SECURITY) {
 			(void)run_audit(rn, MIG_AUDIT_SEC_REFUSED, json_pack(
 			    "{s:s, s:s}", "destination", rn->p->url, "reason",
 			    rn->fatal_msg), rn->ctx);
+			rn->refusal_audited = true;
+		}
 		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
 	}
 	return 0;
@@ -2057,6 +2059,28 @@ dry_run(struct run *rn)
 	return 0;
 }
 
+/*
+ * A refusal (host key, certificate, a link in the lake, ...) that ended
+ * the run before it could be recorded inside it: on record under the run,
+ * or "-" when none had begun, with a checkpoint (no run.end will come).
+ */
+static void
+audit_refusal(struct run *rn, const char *why)
+{
+	struct mig_ctx *c2 = mig_ctx_new();
+	const char *run = rn->run_id[0] != '\0' ? rn->run_id : "-";
+	json_t *f = json_pack("{s:s, s:s}", "destination", rn->p->url,
+	    "reason", why);
+
+	if (c2 != NULL && f != NULL) {
+		(void)mig_audit_emit(rn->o->audit, run, MIG_AUDIT_SEC_REFUSED,
+		    f, c2);
+		(void)mig_audit_checkpoint(rn->o->audit, run, NULL, c2);
+	}
+	json_decref(f);
+	mig_ctx_free(c2);
+}
+
 int
 mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
     struct mig_ctx *ctx)
@@ -2131,21 +2155,8 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	if (!o->dry_run && rn.p->strategy == MIG_STRATEGY_RETIRE &&
 	    rn.p->delete_source && (r = retire_settle_intents(&rn)) != 0)
 		goto out;
-	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0) {
-		/* Refused host key or certificate: on record, no run begun. */
-		if (r == MIG_ERR_SECURITY && o->audit != NULL && !o->dry_run) {
-			struct mig_ctx *c2 = mig_ctx_new();
-			json_t *f = json_pack("{s:s, s:s}", "destination",
-			    rn.p->url, "reason", mig_errmsg(ctx));
-
-			(void)mig_audit_emit(o->audit, "-",
-			    MIG_AUDIT_SEC_REFUSED, f, c2);
-			json_decref(f);
-			(void)mig_audit_checkpoint(o->audit, "-", NULL, c2);
-			mig_ctx_free(c2);
-		}
+	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0)
 		goto out;
-	}
 	/* A local lake is shown as the directory the user can cd into. */
 	sum->lake = strdup(rn.p->lake_path != NULL ? rn.p->lake_path :
 	    rn.t->root);
@@ -2309,6 +2320,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	    sum->landed)
 		r = retire_delete_sources(&rn);
 out:
+	if (r == MIG_ERR_SECURITY && !rn.refusal_audited && o->audit != NULL &&
+	    !o->dry_run)
+		audit_refusal(&rn, mig_errmsg(ctx));
 	if (r != 0 && sum->seconds == 0) {
 		struct timespec t1;
 

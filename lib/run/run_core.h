@@ -72,6 +72,7 @@ struct run {
 	struct state_lock lock;		/* held for the whole run */
 	uint64_t	 inv_failed;	/* entries the inventory could not read */
 	uint64_t	 unselected;	/* archive members the filters left out */
+	bool		 refusal_audited; /* security.refused is on record */
 	bool		 archive_source;
 	struct stat	 source_st;	/* the source (root dir or archive) */
 	int		 src_fd;	/* a directory source, opened once */

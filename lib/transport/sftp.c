@@ -1065,6 +1065,59 @@ sftp_stat_full(struct sftp_conn *c, const char *full,
 }
 
 /*
+ * The lake is not trusted, and SFTP has no O_NOFOLLOW: every component of
+ * rel below the root (the last one too when last) is lstat'ed, and a
+ * symbolic link is refused, so that a link planted in the lake never
+ * takes a write or a read elsewhere on the server.  Directories found to
+ * be real go in the directory cache and are not asked again.  (A server
+ * that lies, or a swap between the check and the use, is beyond what a
+ * client can see: the seal and the audit log catch what that changes.)
+ */
+static int
+sftp_no_links(struct sftp_conn *c, const char *rel, bool last)
+{
+	LIBSSH2_SFTP_ATTRIBUTES attrs;
+	char prefix[PATH_MAX], *full;
+	const char *p = rel, *slash;
+	bool is_last;
+	int r = 0;
+
+	while (*p != '\0' && r == 0) {
+		slash = strchr(p, '/');
+		is_last = slash == NULL;
+		if (is_last && !last)
+			break;
+		(void)snprintf(prefix, sizeof(prefix), "%.*s",
+		    (int)(is_last ? strlen(rel) : (size_t)(slash - rel)), rel);
+		if ((full = sftp_join(c, prefix)) == NULL)
+			return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+		if (!dircache_has(&c->dirs, full)) {
+			memset(&attrs, 0, sizeof(attrs));
+			if (libssh2_sftp_stat_ex(c->sftp, full,
+			    (unsigned int)strlen(full), LIBSSH2_SFTP_LSTAT,
+			    &attrs) != 0) {
+				/* Missing: nothing to follow (callers say so). */
+				if (sftp_last_status(c) != LIBSSH2_FX_NO_SUCH_FILE &&
+				    sftp_last_status(c) != LIBSSH2_FX_NO_SUCH_PATH)
+					r = sftp_fail(c, prefix, "lstat");
+				free(full);
+				break;
+			}
+			if ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+			    LIBSSH2_SFTP_S_ISLNK(attrs.permissions))
+				r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: a "
+				    "symbolic link in the lake; refusing to "
+				    "follow it", prefix);
+			else if (!is_last)
+				dircache_add(&c->dirs, full);
+		}
+		free(full);
+		p = is_last ? p + strlen(p) : slash + 1;
+	}
+	return r;
+}
+
+/*
  * Creates the remote directory full and its parents.  mkdir first, since
  * most directories a run creates are new; on failure, stat tells whether
  * it exists already or its parent is missing.
@@ -1133,7 +1186,8 @@ sftp_mkdir_p(struct mig_transport *t, const char *dir)
 	int r;
 
 	if ((r = sftp_check_path(c, dir, true)) != 0 ||
-	    (r = sftp_ready(c)) != 0)
+	    (r = sftp_ready(c)) != 0 ||
+	    (r = sftp_no_links(c, dir, true)) != 0)
 		return r;
 	if ((full = sftp_join(c, dir)) == NULL)
 		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -1150,7 +1204,8 @@ sftp_rmdir(struct mig_transport *t, const char *dir)
 	int r = 0;
 
 	if ((r = sftp_check_path(c, dir, false)) != 0 ||
-	    (r = sftp_ready(c)) != 0)
+	    (r = sftp_ready(c)) != 0 ||
+	    (r = sftp_no_links(c, dir, true)) != 0)
 		return r;
 	if ((full = sftp_join(c, dir)) == NULL)
 		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -1185,7 +1240,8 @@ sftp_stat(struct mig_transport *t, const char *path, struct mig_tstat *st)
 
 	memset(st, 0, sizeof(*st));
 	if ((r = sftp_check_path(c, path, true)) != 0 ||
-	    (r = sftp_ready(c)) != 0)
+	    (r = sftp_ready(c)) != 0 ||
+	    (r = sftp_no_links(c, path, true)) != 0)
 		return r;
 	if ((full = sftp_join(c, path)) == NULL)
 		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -1210,7 +1266,8 @@ sftp_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
 	int n, r = 0;
 
 	if ((r = sftp_check_path(c, dir, true)) != 0 ||
-	    (r = sftp_ready(c)) != 0)
+	    (r = sftp_ready(c)) != 0 ||
+	    (r = sftp_no_links(c, dir, true)) != 0)
 		return r;
 	if ((full = sftp_join(c, dir)) == NULL)
 		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -1250,7 +1307,8 @@ sftp_remove(struct mig_transport *t, const char *path)
 	int r = 0;
 
 	if ((r = sftp_check_path(c, path, false)) != 0 ||
-	    (r = sftp_ready(c)) != 0)
+	    (r = sftp_ready(c)) != 0 ||
+	    (r = sftp_no_links(c, path, false)) != 0)
 		return r;
 	if ((full = sftp_join(c, path)) == NULL)
 		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -1439,7 +1497,8 @@ sftp_open_write(struct mig_transport *t, const char *path, int64_t size,
 
 	*wp = NULL;
 	if ((r = sftp_check_path(c, path, false)) != 0 ||
-	    (r = sftp_ready(c)) != 0)
+	    (r = sftp_ready(c)) != 0 ||
+	    (r = sftp_no_links(c, path, false)) != 0)
 		return r;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -1573,7 +1632,8 @@ sftp_open_read(struct mig_transport *t, const char *path,
 
 	*rp = NULL;
 	if ((r = sftp_check_path(c, path, false)) != 0 ||
-	    (r = sftp_ready(c)) != 0)
+	    (r = sftp_ready(c)) != 0 ||
+	    (r = sftp_no_links(c, path, true)) != 0)
 		return r;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
