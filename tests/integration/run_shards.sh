@@ -53,6 +53,38 @@ expect_exit 0 "$MIGRATE" run --json --shard "1/$N" --run-id "$ID" "$T/s.toml"
 [ "$(json "$T/out" 'd["outcome"]')" = already-complete ] || fail "finished shard re-landed"
 rm "$src/a/late.csv"
 
+# Shards are bound to their run by the audit log (issue 21).
+# A shard copied in from another run (a bag that verifies on its own):
+ID2="$(date -u -d '+1 min' +%Y%m%dT%H%M%SZ)-$(openssl rand -hex 4)"
+for k in 0 1 2 3; do
+	expect_exit 0 "$MIGRATE" run --no-progress --full --shard "$k/$N" --run-id "$ID2" "$T/s.toml"
+done
+expect_exit 0 "$MIGRATE" run --no-progress --shard "2/$N" --run-id "$ID" --full "$T/s.toml"
+dir2=$(ls -d "$T"/lake/raw/t-replatform/ingest_date=*/run=$ID2)
+rm -rf "$dir/shard=1-of-$N"
+cp -a "$dir2/shard=1-of-$N" "$dir/shard=1-of-$N"
+expect_exit 0 "$MIGRATE" verify "$dir/shard=1-of-$N"
+expect_exit 3 "$MIGRATE" verify --deep -i "$KEY" --run "$ID" "$T/s.toml"
+expect_out "External-Identifier $ID2 is not the run id $ID"
+expect_exit 3 "$MIGRATE" restore "$T/s.toml" --run "$ID" -i "$KEY" --to "$T/back2"
+expect_err "restore refused"
+# A hand-made empty bag in place of a missing shard:
+rm -rf "$dir/shard=1-of-$N"
+cp -a "$dir2/shard=1-of-$N" "$dir/shard=1-of-$N"	# keep a real one to copy from
+rm -rf "$dir/shard=3-of-$N"
+mkdir -p "$dir/shard=3-of-$N/data"
+(
+	cd "$dir/shard=3-of-$N" || exit 1
+	printf 'BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n' >bagit.txt
+	printf 'External-Identifier: %s\nPayload-Oxum: 0.0\n' "$ID" >bag-info.txt
+	: >manifest-sha256.txt
+	sha256sum bagit.txt bag-info.txt manifest-sha256.txt >tagmanifest-sha256.txt
+	: >_SUCCESS
+)
+expect_exit 0 "$MIGRATE" verify "$dir/shard=3-of-$N"
+expect_exit 3 "$MIGRATE" verify --run "$ID" "$T/s.toml"
+grep -q "shard=3-of-$N" "$T/out" || { cat "$T/out"; fail "the hand-made shard is not named"; }
+
 # Usage errors.
 expect_exit 2 "$MIGRATE" run --shard 1/4 "$T/s.toml"
 expect_exit 2 "$MIGRATE" run --shard 4/4 --run-id "$ID" "$T/s.toml"
