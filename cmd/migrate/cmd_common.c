@@ -67,25 +67,29 @@ int
 cmd_transport_config(const struct mig_plan *p,
     struct mig_transport_config *cfg, struct mig_ctx *ctx)
 {
+	const struct mig_transport_ops *be = mig_transport_backend(p->scheme);
+	const struct mig_tkey *k;
+	const char *secret;
+	char key[160];
+	size_t i;
 	int r;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->url = p->url;
 	cfg->base_dir = p->dir;
-	cfg->known_hosts = p->known_hosts;
-	cfg->identity = p->identity;
-	cfg->ca_file = p->ca_file;
-	cfg->pinned_pubkey = p->pinned_pubkey;
-	cfg->user = p->user;
-	cfg->allow_plain_http_loopback = p->allow_plain_http_loopback;
+	cfg->opts = p->dest;
 	cfg->agent_socket = getenv("SSH_AUTH_SOCK");
-	if ((r = plan_secret(p, "destination.identity_passphrase_env",
-	    p->identity_passphrase_env, &cfg->identity_passphrase, ctx)) != 0 ||
-	    (r = plan_secret(p, "destination.password_env", p->password_env,
-	    &cfg->password, ctx)) != 0 ||
-	    (r = plan_secret(p, "destination.token_env", p->token_env,
-	    &cfg->token, ctx)) != 0)
-		return r;
+	/* Keys naming an environment variable carry its secret from here. */
+	for (i = 0; be != NULL && i < cfg->opts.n; i++) {
+		k = mig_transport_key(be, cfg->opts.v[i].name);
+		if (k == NULL || k->type != MIG_TKEY_ENV)
+			continue;
+		(void)snprintf(key, sizeof(key), "destination.%s", k->name);
+		if ((r = plan_secret(p, key, cfg->opts.v[i].value, &secret,
+		    ctx)) != 0)
+			return r;
+		cfg->opts.v[i].value = secret;
+	}
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 #define MIGRATE_PLAN_H
 
 #include <stdbool.h>
+
+#include "migrate/transport.h"
 #include <stddef.h>
 
 struct mig_ctx;
@@ -58,15 +60,12 @@ struct mig_plan {
 	char		*lake_path;	/* file://: resolved local lake root */
 	char		*dataset;
 	char		*zone;
-	char		*known_hosts;	/* sftp; resolved path */
-	char		*identity;	/* sftp; resolved path or NULL */
-	char		*identity_passphrase_env;
-	char		*password_env;
-	char		*ca_file;	/* https; resolved path or NULL */
-	char		*pinned_pubkey;
-	char		*token_env;
-	char		*user;
-	bool		 allow_plain_http_loopback;
+	/*
+	 * The backend's own keys (sftp known_hosts, https ca_file, ...), as
+	 * the backend declares them (transport.h): paths resolved, MIG_TKEY_ENV
+	 * keys holding the variable's NAME, defaults applied.  Values owned.
+	 */
+	struct mig_topts dest;
 
 	/* [encryption] */
 	char		**recipients;	/* NULL-terminated; may be NULL */

@@ -1,6 +1,9 @@
 /*
  * Destinations: one interface, one backend per URL scheme (file, sftp,
- * https).  Adding a backend changes no caller.
+ * https).  Each backend declares its scheme and the plan keys it takes;
+ * the plan and the command line learn them from the registry, so adding
+ * a backend is one new file and one line in transport.c's table.
+ * Callers use the mig_transport_* wrappers below, never the ops.
  *
  * Every path given to an operation is RELATIVE to the destination root
  * (the URL's path), uses '/' separators, and has already been checked by
@@ -15,6 +18,7 @@
 #define MIGRATE_TRANSPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -48,36 +52,74 @@ int	mig_url_parse(const char *text, struct mig_url *url,
 	    struct mig_ctx *ctx);
 void	mig_url_free(struct mig_url *url);
 
+/* --- Destination options ----------------------------------------------- */
+
+/* How a plan key of a backend is read. */
+enum mig_tkey_type {
+	MIG_TKEY_STRING,	/* any string */
+	MIG_TKEY_PATH,		/* a file, relative to the plan ("~/" ok) */
+	MIG_TKEY_ENV,		/* the NAME of an environment variable that
+				   holds a secret: never the secret itself */
+	MIG_TKEY_BOOL		/* "true" or "false" */
+};
+
+/* One plan key a backend takes ([destination] NAME = ...). */
+struct mig_tkey {
+	const char		*name;
+	enum mig_tkey_type	 type;
+	const char		*dflt;	/* default value, or NULL */
+	const char		*help;	/* one line, for messages and docs */
+};
+
+#define MIG_TOPTS_MAX	32
+
 /*
- * Everything a backend needs.  Secrets (passphrase, password, token) are
- * resolved from the environment by the caller (lib/ never reads the
- * environment) and are borrowed; the backend never logs or prints them.
+ * Destination options by name.  Values are borrowed strings; in a
+ * transport config, an MIG_TKEY_ENV option holds the secret itself
+ * (resolved from the environment by the caller: lib/ never reads it).
+ */
+struct mig_topts {
+	size_t	n;
+	struct {
+		const char	*name;
+		const char	*value;
+	} v[MIG_TOPTS_MAX];
+};
+
+/* The value of name, or NULL. */
+const char *mig_topts_get(const struct mig_topts *o, const char *name);
+/* True when name is "true". */
+bool	mig_topts_bool(const struct mig_topts *o, const char *name);
+/* Sets (or replaces) name; both borrowed.  MIG_ERR_USAGE when full. */
+int	mig_topts_set(struct mig_topts *o, const char *name, const char *value);
+
+/*
+ * Everything a backend needs.  Secrets are resolved by the caller and
+ * borrowed; the backend never logs or prints them.
  */
 struct mig_transport_config {
 	const char	*url;			/* the destination URL */
 	const char	*base_dir;		/* file:// relative paths start here */
-	/* sftp */
-	const char	*known_hosts;		/* required for sftp */
-	const char	*identity;		/* private key file, or NULL */
-	const char	*identity_passphrase;	/* secret, or NULL */
-	const char	*password;		/* secret, or NULL */
+	struct mig_topts opts;			/* the backend's plan keys */
 	const char	*agent_socket;		/* SSH_AUTH_SOCK, or NULL */
-	/* https */
-	const char	*ca_file;		/* NULL: the system store */
-	const char	*pinned_pubkey;		/* "sha256//..." or NULL */
-	const char	*token;			/* bearer secret, or NULL */
-	const char	*user;			/* basic auth user, or NULL */
-	bool		 allow_plain_http_loopback;
-	/* all network backends */
 	long		 connect_timeout_ms;	/* 0: default 15 s */
 	long		 io_timeout_ms;		/* 0: default 60 s */
 	int		 retries;		/* transient failures; 0: 4 */
+	/* Tests: this backend, whatever the URL's scheme (NULL: by scheme). */
+	const struct mig_transport_ops *ops;
+};
+
+enum mig_ftype {
+	MIG_FT_FILE,
+	MIG_FT_DIR,
+	MIG_FT_LINK,		/* a symbolic link (never followed) */
+	MIG_FT_OTHER		/* device, FIFO, socket, unknown */
 };
 
 struct mig_tstat {
 	uint64_t	size;
 	time_t		mtime;
-	bool		is_dir;
+	enum mig_ftype	type;
 };
 
 /* Callback for list: return non-zero to stop (that value is returned). */
@@ -86,6 +128,18 @@ typedef int (*mig_list_cb)(void *arg, const char *name,
 
 struct mig_transport_ops {
 	const char	*scheme;
+	/* Another scheme it also serves ("http" for https), or NULL. */
+	const char	*alias;
+	/* The plan keys it takes, NULL-terminated (may be NULL). */
+	const struct mig_tkey *keys;
+	/*
+	 * Checks the options together with the URL (keys that need each
+	 * other, formats); on a problem writes a message into msg, sets
+	 * *keyp to the key at fault (NULL: the URL) and returns
+	 * MIG_ERR_PARSE.  Optional.
+	 */
+	int	(*check)(const struct mig_topts *opts, const struct mig_url *url,
+		    const char **keyp, char *msg, size_t size);
 	/* Connect and authenticate; verify host key / certificate. */
 	int	(*open)(struct mig_transport *t,
 		    const struct mig_transport_config *cfg,
@@ -111,8 +165,6 @@ struct mig_transport_ops {
 		    mig_list_cb cb, void *arg);
 	/* Remove a file; MIG_ERR_NOTFOUND when absent. */
 	int	(*remove)(struct mig_transport *t, const char *path);
-	/* Remove an empty directory (optional: may be NULL). */
-	int	(*rmdir)(struct mig_transport *t, const char *dir);
 };
 
 struct mig_transport {
@@ -131,8 +183,36 @@ int	mig_transport_open(const struct mig_transport_config *cfg,
 	    struct mig_ctx *ctx, struct mig_transport **tp);
 void	mig_transport_close(struct mig_transport *t);
 
-/* True when a backend for scheme is compiled in. */
-bool	mig_transport_has_scheme(const char *scheme);
+/* The backend for scheme (or its alias), or NULL. */
+const struct mig_transport_ops *mig_transport_backend(const char *scheme);
+/* "file, sftp or https" (the schemes there are) into buf; returns buf. */
+const char *mig_transport_schemes(char *buf, size_t size);
+/*
+ * The first scheme other than not_scheme whose backend takes key name,
+ * or NULL (to say "this key is for sftp:// destinations").
+ */
+const char *mig_transport_key_scheme(const char *name,
+	    const char *not_scheme);
+/* The declaration of key name in backend ops, or NULL. */
+const struct mig_tkey *mig_transport_key(const struct mig_transport_ops *ops,
+	    const char *name);
+
+/*
+ * The operations, for every caller.  Each checks its path once (relative,
+ * no "..", no control characters: MIG_ERR_SECURITY) and reports on t's
+ * context; an operation a backend lacks is MIG_ERR_USAGE.
+ */
+int	mig_transport_mkdir_p(struct mig_transport *t, const char *dir);
+int	mig_transport_open_write(struct mig_transport *t, const char *path,
+	    int64_t size, struct mig_writer **wp);
+int	mig_transport_open_read(struct mig_transport *t, const char *path,
+	    struct mig_reader **rp);
+/* MIG_ERR_NOTFOUND when path does not exist. */
+int	mig_transport_stat(struct mig_transport *t, const char *path,
+	    struct mig_tstat *st);
+int	mig_transport_list(struct mig_transport *t, const char *dir,
+	    mig_list_cb cb, void *arg);
+int	mig_transport_remove(struct mig_transport *t, const char *path);
 
 /* Convenience wrappers over open_write/open_read for small objects. */
 int	mig_transport_put(struct mig_transport *t, const char *path,

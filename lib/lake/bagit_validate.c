@@ -529,7 +529,7 @@ t_list_top(struct src *s, top_cb cb, void *arg)
 
 	if (dir == NULL || strcmp(dir, ".") == 0)
 		dir = "";	/* the transport's root */
-	return s->t->ops->list(s->t, dir, t_top_cb, &l);
+	return mig_transport_list(s->t, dir, t_top_cb, &l);
 }
 
 static int
@@ -554,7 +554,7 @@ t_collect_cb(void *arg, const char *name, const struct mig_tstat *st)
 	}
 	if ((l->names[l->n] = strdup(name)) == NULL)
 		goto out_nomem;
-	l->isdir[l->n] = st->is_dir;
+	l->isdir[l->n] = (st->type == MIG_FT_DIR);
 	l->sizes[l->n] = st->size;
 	l->n++;
 	return 0;
@@ -586,7 +586,7 @@ t_walk_dir(struct src *s, struct pbuf *rel, int depth, file_cb fcb,
 
 	if ((path = t_join(s, rel->p)) == NULL)
 		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	r = s->t->ops->list(s->t, path, t_collect_cb, &l);
+	r = mig_transport_list(s->t, path, t_collect_cb, &l);
 	free(path);
 	if (l.nomem)
 		r = mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -621,11 +621,11 @@ t_walk(struct src *s, file_cb fcb, odd_cb ocb, void *arg)
 
 	if ((path = t_join(s, "data")) == NULL)
 		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	r = s->t->ops->stat(s->t, path, &st);
+	r = mig_transport_stat(s->t, path, &st);
 	free(path);
 	if (r != 0)
 		return r;
-	if (!st.is_dir)
+	if (st.type != MIG_FT_DIR)
 		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s/data: not a "
 		    "directory", s->name);
 	if (pbuf_set(&rel, 0, "data") != 0)
@@ -646,7 +646,7 @@ t_open(struct src *s, const char *rel, const struct walkfile *wf, void **hp)
 	*hp = NULL;
 	if ((path = t_join(s, rel)) == NULL)
 		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	r = s->t->ops->open_read(s->t, path, &rd);
+	r = mig_transport_open_read(s->t, path, &rd);
 	free(path);
 	if (r == 0)
 		*hp = rd;

@@ -390,7 +390,7 @@ hash_remote(struct mig_transport *t, const char *bagdir, const char *name,
 		r = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "%s: SHA-256", name);
 		goto out;
 	}
-	if ((r = t->ops->open_read(t, path, &rd)) != 0) {
+	if ((r = mig_transport_open_read(t, path, &rd)) != 0) {
 		r = from_transport(t, ctx, r);
 		goto out;
 	}
@@ -525,8 +525,7 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 		goto out;
 	}
 	if (bagdir != NULL && bagdir[0] != '\0' && strcmp(bagdir, ".") != 0 &&
-	    t->ops->mkdir_p != NULL &&
-	    (r = t->ops->mkdir_p(t, bagdir)) != 0) {
+	    (r = mig_transport_mkdir_p(t, bagdir)) != 0) {
 		r = from_transport(t, ctx, r);
 		goto out;
 	}

@@ -157,13 +157,9 @@ static const struct key_spec source_keys[] = {
 	{ "exclude", K_STRINGS }, { "follow_symlinks", K_BOOL },
 	{ NULL, 0 }
 };
+/* [destination] keys of every backend; each backend adds its own. */
 static const struct key_spec destination_keys[] = {
 	{ "url", K_STRING }, { "dataset", K_STRING }, { "zone", K_STRING },
-	{ "known_hosts", K_STRING }, { "identity", K_STRING },
-	{ "identity_passphrase_env", K_STRING }, { "password_env", K_STRING },
-	{ "ca_file", K_STRING }, { "pinned_pubkey", K_STRING },
-	{ "token_env", K_STRING }, { "user", K_STRING },
-	{ "allow_plain_http_loopback", K_BOOL },
 	{ NULL, 0 }
 };
 static const struct key_spec encryption_keys[] = {
@@ -563,21 +559,6 @@ load_source(struct loader *ld, const struct mig_toml_value *root)
 	return 0;
 }
 
-/* Keys that only make sense for one scheme. */
-struct scheme_key {
-	const char	*key;
-	const char	*scheme;
-};
-
-static const struct scheme_key scheme_keys[] = {
-	{ "known_hosts", "sftp" }, { "identity", "sftp" },
-	{ "identity_passphrase_env", "sftp" },
-	{ "ca_file", "https" }, { "pinned_pubkey", "https" },
-	{ "token_env", "https" }, { "user", "https" },
-	{ "allow_plain_http_loopback", "https" },
-	{ NULL, NULL }
-};
-
 /*
  * path made absolute and free of "." and ".." (the longest prefix that
  * exists resolved by realpath(3), the rest lexically), into a new string.
@@ -649,72 +630,156 @@ check_lake_outside(struct loader *ld, const struct mig_toml_value *v)
 	return r;
 }
 
+/*
+ * The [destination] keys the backend takes, as it declares them: unknown
+ * ones get a "did you mean" among the common and the backend's keys, and
+ * a key of another backend says which one.
+ */
+static int
+check_dest_keys(struct loader *ld, const struct mig_toml_value *dst,
+    const struct mig_transport_ops *be)
+{
+	const char *names[MIG_TOPTS_MAX + 8], *key, *hint, *other;
+	const struct mig_tkey *k;
+	size_t i, j, n = 0, klen;
+	char kbuf[128];
+
+	for (i = 0; destination_keys[i].name != NULL; i++)
+		names[n++] = destination_keys[i].name;
+	for (k = be->keys; k != NULL && k->name != NULL && n < 40; k++)
+		names[n++] = k->name;
+	for (i = 0; i < mig_toml_table_len(dst); i++) {
+		key = mig_toml_table_key(dst, i, &klen);
+		if (klen >= sizeof(kbuf) || strlen(key) != klen)
+			return perr(ld, mig_toml_table_key_pos(dst, i),
+			    "unknown key in [destination]");
+		memcpy(kbuf, key, klen + 1);
+		for (j = 0; j < n && strcmp(names[j], kbuf) != 0; j++)
+			;
+		if (j < n)
+			continue;
+		if ((other = mig_transport_key_scheme(kbuf, be->scheme)) != NULL)
+			return perr(ld, mig_toml_value_pos(
+			    mig_toml_table_value(dst, i)),
+			    "destination.%s only applies to %s:// destinations, "
+			    "not %s://", kbuf, other, ld->plan->scheme);
+		hint = mig_did_you_mean(kbuf, names, n);
+		if (hint != NULL)
+			return perr(ld, mig_toml_table_key_pos(dst, i),
+			    "unknown key \"destination.%s\" (did you mean "
+			    "\"%s\"?)", kbuf, hint);
+		return perr(ld, mig_toml_table_key_pos(dst, i),
+		    "unknown key \"destination.%s\" (see migrate-plan(5) for "
+		    "the keys of %s:// destinations)", kbuf, be->scheme);
+	}
+	return 0;
+}
+
+/* One backend key into p->dest, typed as declared. */
+static int
+load_dest_key(struct loader *ld, const struct mig_toml_value *dst,
+    const struct mig_tkey *k)
+{
+	struct mig_plan *p = ld->plan;
+	const struct mig_toml_value *v = get(dst, k->name);
+	char *val = NULL;
+	int r;
+
+	if (v == NULL && k->dflt == NULL)
+		return 0;
+	switch (k->type) {
+	case MIG_TKEY_BOOL:
+		if (v == NULL)
+			val = strdup(k->dflt);
+		else if (mig_toml_type(v) != MIG_TOML_BOOL)
+			return perr(ld, mig_toml_value_pos(v), "destination.%s "
+			    "must be a boolean (true or false)", k->name);
+		else
+			val = strdup(mig_toml_bool(v) ? "true" : "false");
+		if (val == NULL)
+			return nomem(ld);
+		break;
+	case MIG_TKEY_PATH:
+		if (v == NULL)
+			r = resolve_path(ld, dst, k->dflt, &val);
+		else
+			r = get_path(ld, dst, "destination", k->name, false,
+			    &val);
+		if (r != 0)
+			return r;
+		break;
+	case MIG_TKEY_ENV:
+		if ((r = get_env_name(ld, dst, "destination", k->name,
+		    &val)) != 0)
+			return r;
+		break;
+	default:
+		if ((r = get_string(ld, dst, "destination", k->name, false,
+		    &val)) != 0)
+			return r;
+		if (val == NULL && (val = strdup(k->dflt)) == NULL)
+			return nomem(ld);
+		break;
+	}
+	if (val != NULL && mig_topts_set(&p->dest, k->name, val) != 0) {
+		free(val);
+		return perr(ld, mig_toml_value_pos(dst), "too many "
+		    "[destination] keys");
+	}
+	return 0;
+}
+
 static int
 load_destination(struct loader *ld, const struct mig_toml_value *root)
 {
 	struct mig_plan *p = ld->plan;
 	const struct mig_toml_value *dst = get(root, "destination"), *v;
-	const char *scheme;
+	const struct mig_transport_ops *be;
+	const struct mig_tkey *k;
+	const char *badkey = NULL;
+	char msg[MIG_ERRMSG_MAX], schemes[64];
 	struct mig_url url;
-	size_t i;
 	int r;
 
 	if (dst == NULL)
 		return perr(ld, (struct mig_toml_pos){ 1, 1 },
 		    "missing required table [destination] (with url = "
 		    "\"file://DIR\", \"sftp://...\" or \"https://...\")");
-	if ((r = check_keys(ld, dst, "destination", destination_keys)) != 0)
-		return r;
 	if ((r = get_string(ld, dst, "destination", "url", true,
 	    &p->url)) != 0)
 		return r;
 	v = get(dst, "url");
 	if (mig_url_parse(p->url, &url, ld->ctx) != 0) {
-		char msg[MIG_ERRMSG_MAX];
-
 		(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(ld->ctx));
 		return perr(ld, mig_toml_value_pos(v), "destination.url: %s",
 		    msg);
 	}
-	p->scheme = url.scheme;
-	url.scheme = NULL;
-	scheme = p->scheme;
-	if (strcmp(scheme, "file") != 0 && strcmp(scheme, "sftp") != 0 &&
-	    strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
+	if ((p->scheme = strdup(url.scheme)) == NULL) {
+		mig_url_free(&url);
+		return nomem(ld);
+	}
+	if ((be = mig_transport_backend(p->scheme)) == NULL) {
 		mig_url_free(&url);
 		return perr(ld, mig_toml_value_pos(v), "destination.url: "
-		    "unsupported scheme \"%s\" (file, sftp or https)", scheme);
+		    "unsupported scheme \"%s\" (%s)", p->scheme,
+		    mig_transport_schemes(schemes, sizeof(schemes)));
 	}
-	if (strcmp(scheme, "file") == 0) {
+	r = 0;
+	if (strcmp(p->scheme, "file") == 0)
 		r = resolve_path(ld, v, url.path, &p->lake_path);
-		mig_url_free(&url);
-		if (r != 0 || (r = check_lake_outside(ld, v)) != 0)
-			return r;
-	} else {
-		if (strcmp(scheme, "sftp") == 0 && url.user == NULL) {
-			mig_url_free(&url);
-			return perr(ld, mig_toml_value_pos(v),
-			    "destination.url: sftp URLs need a user "
-			    "(sftp://USER@HOST/PATH)");
-		}
-		mig_url_free(&url);
+	for (k = be->keys; r == 0 && k != NULL && k->name != NULL; k++)
+		r = load_dest_key(ld, dst, k);
+	if (r == 0 && (r = check_dest_keys(ld, dst, be)) == 0 &&
+	    be->check != NULL && be->check(&p->dest, &url, &badkey, msg,
+	    sizeof(msg)) != 0) {
+		v = badkey != NULL && get(dst, badkey) != NULL ?
+		    get(dst, badkey) : get(dst, "url");
+		r = perr(ld, mig_toml_value_pos(v), "%s", msg);
 	}
-
-	/* Keys of another scheme are mistakes, not silently ignored. */
-	for (i = 0; scheme_keys[i].key != NULL; i++) {
-		const char *want = scheme_keys[i].scheme;
-		bool https_like = strcmp(scheme, "https") == 0 ||
-		    strcmp(scheme, "http") == 0;
-
-		if ((v = get(dst, scheme_keys[i].key)) == NULL)
-			continue;
-		if (strcmp(want, scheme) == 0 ||
-		    (strcmp(want, "https") == 0 && https_like))
-			continue;
-		return perr(ld, mig_toml_value_pos(v), "destination.%s only "
-		    "applies to %s:// destinations, not %s://",
-		    scheme_keys[i].key, want, scheme);
-	}
+	mig_url_free(&url);
+	if (r != 0 || (strcmp(p->scheme, "file") == 0 &&
+	    (r = check_lake_outside(ld, get(dst, "url"))) != 0))
+		return r;
 
 	if ((r = get_string(ld, dst, "destination", "dataset", false,
 	    &p->dataset)) != 0)
@@ -735,61 +800,6 @@ load_destination(struct loader *ld, const struct mig_toml_value *root)
 		return perr(ld, mig_toml_value_pos(get(dst, "zone")),
 		    "zone \"%s\" must be 1-%d characters of a-z, 0-9, '_' "
 		    "and '-'", p->zone, NAME_MAX_LEN);
-
-	if (strcmp(scheme, "sftp") == 0) {
-		const char *kh = get(dst, "known_hosts") != NULL ? NULL :
-		    "~/.ssh/known_hosts";
-
-		if (kh != NULL) {
-			/* The default is resolved like any plan path. */
-			if ((r = resolve_path(ld, dst, kh,
-			    &p->known_hosts)) != 0)
-				return r;
-		} else if ((r = get_path(ld, dst, "destination",
-		    "known_hosts", true, &p->known_hosts)) != 0)
-			return r;
-		if ((r = get_path(ld, dst, "destination", "identity", false,
-		    &p->identity)) != 0 ||
-		    (r = get_env_name(ld, dst, "destination",
-		    "identity_passphrase_env",
-		    &p->identity_passphrase_env)) != 0)
-			return r;
-	}
-	if ((r = get_env_name(ld, dst, "destination", "password_env",
-	    &p->password_env)) != 0)
-		return r;
-	if (strcmp(scheme, "https") == 0 || strcmp(scheme, "http") == 0) {
-		if ((r = get_path(ld, dst, "destination", "ca_file", false,
-		    &p->ca_file)) != 0 ||
-		    (r = get_string(ld, dst, "destination", "pinned_pubkey",
-		    false, &p->pinned_pubkey)) != 0 ||
-		    (r = get_env_name(ld, dst, "destination", "token_env",
-		    &p->token_env)) != 0 ||
-		    (r = get_string(ld, dst, "destination", "user", false,
-		    &p->user)) != 0)
-			return r;
-		if ((v = get(dst, "allow_plain_http_loopback")) != NULL)
-			p->allow_plain_http_loopback = mig_toml_bool(v);
-		if (p->pinned_pubkey != NULL &&
-		    strncmp(p->pinned_pubkey, "sha256//", 8) != 0)
-			return perr(ld, mig_toml_value_pos(get(dst,
-			    "pinned_pubkey")), "destination.pinned_pubkey "
-			    "must look like \"sha256//BASE64\"");
-		if (p->user != NULL && p->password_env == NULL)
-			return perr(ld, mig_toml_value_pos(get(dst, "user")),
-			    "destination.user needs password_env (the name "
-			    "of the variable holding the password)");
-		if (p->token_env != NULL && p->user != NULL)
-			return perr(ld, mig_toml_value_pos(get(dst,
-			    "token_env")), "use either token_env or "
-			    "user + password_env, not both");
-		if (strcmp(scheme, "http") == 0 &&
-		    !p->allow_plain_http_loopback)
-			return perr(ld, mig_toml_value_pos(get(dst, "url")),
-			    "plain http:// is refused: use https:// (tests "
-			    "against 127.0.0.1 may set "
-			    "allow_plain_http_loopback = true)");
-	}
 	return 0;
 }
 
@@ -1003,6 +1013,8 @@ load_rest(struct loader *ld, const struct mig_toml_value *root)
 void
 mig_plan_free(struct mig_plan *p)
 {
+	size_t i;
+
 	if (p == NULL)
 		return;
 	free(p->file);
@@ -1016,14 +1028,8 @@ mig_plan_free(struct mig_plan *p)
 	free(p->lake_path);
 	free(p->dataset);
 	free(p->zone);
-	free(p->known_hosts);
-	free(p->identity);
-	free(p->identity_passphrase_env);
-	free(p->password_env);
-	free(p->ca_file);
-	free(p->pinned_pubkey);
-	free(p->token_env);
-	free(p->user);
+	for (i = 0; i < p->dest.n; i++)
+		free((char *)p->dest.v[i].value);
 	free_list(p->recipients);
 	free(p->recipients_file);
 	free(p->passphrase_env);

@@ -118,7 +118,7 @@ collect_dir(void *arg, const char *name, const struct mig_tstat *st)
 	struct names *ns = arg;
 	char **nv;
 
-	if (!st->is_dir || strncmp(name, ns->prefix, strlen(ns->prefix)) != 0)
+	if (st->type != MIG_FT_DIR || strncmp(name, ns->prefix, strlen(ns->prefix)) != 0)
 		return 0;
 	if (ns->n == ns->cap) {
 		ns->cap = ns->cap == 0 ? 16 : ns->cap * 2;
@@ -151,14 +151,14 @@ list_subdirs(struct mig_transport *t, const char *dir, const char *prefix,
 
 	memset(ns, 0, sizeof(*ns));
 	ns->prefix = prefix;
-	r = t->ops->stat(t, dir, &st);
+	r = mig_transport_stat(t, dir, &st);
 	if (r == MIG_ERR_NOTFOUND) {
 		mig_clearerr(ctx);
 		return 0;
 	}
 	if (r != 0)
 		return r;
-	r = t->ops->list(t, dir, collect_dir, ns);
+	r = mig_transport_list(t, dir, collect_dir, ns);
 	if (r == MIG_ERR_NOMEM)
 		return mig_seterr(ctx, r, "out of memory");
 	return r;
@@ -220,7 +220,7 @@ exists(struct mig_transport *t, const char *path, struct mig_ctx *ctx)
 {
 	struct mig_tstat st;
 
-	if (t->ops->stat(t, path, &st) == 0)
+	if (mig_transport_stat(t, path, &st) == 0)
 		return true;
 	mig_clearerr(ctx);
 	return false;
@@ -365,19 +365,19 @@ sweep_one(void *arg, const char *name, const struct mig_tstat *st)
 	    sizeof(path) || (size_t)snprintf(rel, sizeof(rel), "%s%s%s",
 	    sw->rel, sw->rel[0] != '\0' ? "/" : "", name) >= sizeof(rel))
 		return 0;
-	if (st->is_dir) {
+	if (st->type == MIG_FT_DIR) {
 		if (sw->depth > 64)
 			return 0;
 		sub = *sw;
 		sub.dir = path;
 		sub.rel = rel;
 		sub.depth++;
-		return sw->t->ops->list(sw->t, path, sweep_one, &sub);
+		return mig_transport_list(sw->t, path, sweep_one, &sub);
 	}
 	temp = strstr(name, MIG_TMP_INFIX) != NULL;
 	if (!temp && (sw->keep == NULL || sw->keep(sw->arg, rel)))
 		return 0;
-	r = sw->t->ops->remove(sw->t, path);
+	r = mig_transport_remove(sw->t, path);
 	if (r == MIG_ERR_NOTFOUND) {
 		mig_clearerr(sw->ctx);
 		return 0;
@@ -404,7 +404,7 @@ lake_prune(struct mig_transport *t, const char *dir,
 
 	if (!exists(t, dir, ctx))
 		return 0;
-	return t->ops->list(t, dir, sweep_one, &sw);
+	return mig_transport_list(t, dir, sweep_one, &sw);
 }
 
 static int

@@ -394,7 +394,7 @@ open_chain(struct rctx *rc, const char *obj, bool compressed,
 	    sizeof(path))
 		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: path too long",
 		    obj);
-	if ((r = rc->t->ops->open_read(rc->t, path, &rds[0])) != 0 ||
+	if ((r = mig_transport_open_read(rc->t, path, &rds[0])) != 0 ||
 	    (r = mig_age_decrypt_reader_new(rc->o->identities, rds[0],
 	    rc->ctx, &rds[1])) != 0)
 		return r;

@@ -652,7 +652,7 @@ ensure_parent(struct worker *wk, const char *full)
 	parent_of(full, dir, sizeof(dir));
 	if (strcmp(dir, wk->made_dir) == 0)
 		return 0;
-	if ((r = wk->t->ops->mkdir_p(wk->t, dir)) != 0)
+	if ((r = mig_transport_mkdir_p(wk->t, dir)) != 0)
 		return r;
 	(void)snprintf(wk->made_dir, sizeof(wk->made_dir), "%s", dir);
 	return 0;
@@ -691,7 +691,7 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 	if ((r = ensure_parent(wk, full)) != 0)
 		goto out;
 	wk->t->ctx = dctx;
-	r = wk->t->ops->open_write(wk->t, full, -1, &sink);
+	r = mig_transport_open_write(wk->t, full, -1, &sink);
 	wk->t->ctx = wk->ctx;
 	if (r != 0) {
 		if (two)
@@ -839,7 +839,7 @@ record_stored(struct worker *wk, struct obj *ob)
 
 		/* Not on record, so not landed: take it back. */
 		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
-			(void)wk->t->ops->remove(wk->t, full);
+			(void)mig_transport_remove(wk->t, full);
 		stop_run(rn, r, wk->ctx);
 		ob->state = OBJ_FAILED;
 		return;
@@ -1138,7 +1138,7 @@ land_from_archive(struct run *rn)
 			char full[PATH_MAX];
 
 			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
-				(void)wk.t->ops->remove(wk.t, full);
+				(void)mig_transport_remove(wk.t, full);
 			record_unchanged(&wk, ob);
 		} else
 			record_stored(&wk, ob);
@@ -1312,7 +1312,7 @@ land_archive_strategy(struct run *rn, struct obj *arch)
 	}
 	if ((r = run_join(full, sizeof(full), rn->run_dir, arch->dest)) != 0 ||
 	    (r = ensure_parent(&wk, full)) != 0 ||
-	    (r = wk.t->ops->open_write(wk.t, full, -1, &sink)) != 0 ||
+	    (r = mig_transport_open_write(wk.t, full, -1, &sink)) != 0 ||
 	    (r = mig_sha256_writer_new(sink, wk.ctx, &csha)) != 0 ||
 	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
 	    wk.ctx, &age)) != 0)
@@ -1403,7 +1403,7 @@ lake_has(struct run *rn, const char *path)
 {
 	struct mig_tstat st;
 
-	if (rn->t->ops->stat(rn->t, path, &st) == 0)
+	if (mig_transport_stat(rn->t, path, &st) == 0)
 		return true;
 	mig_clearerr(rn->ctx);
 	return false;
@@ -1538,7 +1538,7 @@ apply_journal(struct run *rn)
 		    json_object_get(e, "stored_size"));
 		if (ob->dest != NULL) {
 			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
-			    rn->t->ops->stat(rn->t, full, &st) != 0 ||
+			    mig_transport_stat(rn->t, full, &st) != 0 ||
 			    st.size != ob->stored_size) {
 				mig_clearerr(rn->ctx);
 				continue;
@@ -1625,7 +1625,7 @@ put_encrypted(struct run *rn, const char *path, const char *text,
 	uint64_t n;
 	int r;
 
-	if ((r = rn->t->ops->open_write(rn->t, path, -1, &sink)) != 0 ||
+	if ((r = mig_transport_open_write(rn->t, path, -1, &sink)) != 0 ||
 	    (r = mig_sha256_writer_new(sink, rn->ctx, &csha)) != 0 ||
 	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
 	    rn->ctx, &age)) != 0 ||
@@ -1656,7 +1656,7 @@ check_landed(struct run *rn, const struct obj *arch)
 		    ob->state != OBJ_ALREADY && ob != arch))
 			continue;
 		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
-		    rn->t->ops->stat(rn->t, full, &st) != 0 ||
+		    mig_transport_stat(rn->t, full, &st) != 0 ||
 		    st.size != ob->stored_size) {
 			bad++;
 			(void)run_audit(rn, MIG_AUDIT_VERIFY_FAILED, json_pack(
@@ -1901,7 +1901,7 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	}
 	/* data/ must exist even when empty (retain). */
 	(void)run_join(path, sizeof(path), rn->run_dir, "data");
-	if ((r = rn->t->ops->mkdir_p(rn->t, path)) != 0)
+	if ((r = mig_transport_mkdir_p(rn->t, path)) != 0)
 		goto out;
 	if ((doc = manifest_json(rn, arch)) == NULL ||
 	    (text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) ==

@@ -334,7 +334,7 @@ trust_open(struct mig_transport *t, const struct mig_plan *p,
 		for (i = 0; i < ndirs; i++) {
 			(void)snprintf(marker, sizeof(marker), "%s/_SUCCESS",
 			    dirs[i]);
-			if (t->ops->stat(t, marker, &st) == 0) {
+			if (mig_transport_stat(t, marker, &st) == 0) {
 				report(sk, MIG_FIND_AUDIT, dirs[i], "run %s is "
 				    "complete in the lake, but the audit log "
 				    "does not record its end: the log was cut "
@@ -485,7 +485,7 @@ hash_file(struct mig_transport *t, const char *path, char hex[65],
 	size_t n;
 	int r;
 
-	if ((r = t->ops->open_read(t, path, &src)) != 0 ||
+	if ((r = mig_transport_open_read(t, path, &src)) != 0 ||
 	    (r = mig_sha256_reader_new(src, ctx, &sha)) != 0)
 		goto out;
 	do

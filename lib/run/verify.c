@@ -147,7 +147,7 @@ run_read_manifest(struct mig_transport *t, const char *run_dir,
 	if (pjoin(path, sizeof(path), run_dir, "migrate-manifest.json.age")
 	    != 0)
 		return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
-	if ((r = t->ops->open_read(t, path, &src)) != 0 ||
+	if ((r = mig_transport_open_read(t, path, &src)) != 0 ||
 	    (r = mig_age_decrypt_reader_new(ids, src, ctx, &dec)) != 0 ||
 	    (r = mig_mem_writer_new(MANIFEST_MAX, ctx, &mem)) != 0 ||
 	    (r = mig_stream_copy(dec, mem, NULL)) != 0) {
@@ -217,7 +217,7 @@ chain_open(struct mig_transport *t, const char *path,
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	if ((r = t->ops->open_read(t, path, &c->src)) != 0 ||
+	if ((r = mig_transport_open_read(t, path, &c->src)) != 0 ||
 	    (r = mig_age_decrypt_reader_new(ids, c->src, ctx, &c->dec)) != 0 ||
 	    (compressed && (r = mig_zstd_reader_new(c->dec, 0, ctx,
 	    &c->z)) != 0))
@@ -568,7 +568,7 @@ verify_one(struct vctx *v, const char *dir, char *local, size_t lsize)
 	int r;
 
 	(void)pjoin(marker, sizeof(marker), dir, "_SUCCESS");
-	if (v->t->ops->stat(v->t, marker, &st) != 0) {
+	if (mig_transport_stat(v->t, marker, &st) != 0) {
 		mig_clearerr(v->ctx);
 		finding(v, MIG_FIND_INCOMPLETE, marker, "the run is not "
 		    "complete (no _SUCCESS): run the plan again to resume it");

@@ -321,7 +321,8 @@ fill_tstat(const struct stat *st, struct mig_tstat *ts)
 	memset(ts, 0, sizeof(*ts));
 	ts->size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
 	ts->mtime = st->st_mtime;
-	ts->is_dir = S_ISDIR(st->st_mode);
+	ts->type = S_ISREG(st->st_mode) ? MIG_FT_FILE : S_ISDIR(st->st_mode) ?
+	    MIG_FT_DIR : S_ISLNK(st->st_mode) ? MIG_FT_LINK : MIG_FT_OTHER;
 }
 
 static int
@@ -407,9 +408,8 @@ out_free:
 	return r;
 }
 
-/* unlinkat() of path with flags, mapping errno. */
 static int
-file_unlink(struct mig_transport *t, const char *path, int flags)
+file_remove(struct mig_transport *t, const char *path)
 {
 	struct file_priv *p = t->priv;
 	const char *last;
@@ -418,30 +418,17 @@ file_unlink(struct mig_transport *t, const char *path, int flags)
 
 	if ((r = walk(t, path, false, true, &fd, &buf, &last)) != 0)
 		return r;
-	if (unlinkat(fd, last, flags) != 0) {
+	if (unlinkat(fd, last, 0) != 0) {
 		if (errno == ENOENT)
 			r = mig_seterr(t->ctx, MIG_ERR_NOTFOUND,
 			    "%s/%s: no such file or directory", p->root, path);
 		else
-			r = mig_seterr(t->ctx, MIG_ERR_IO, "%s/%s: %s: %s",
-			    p->root, path, flags == AT_REMOVEDIR ? "rmdir" :
-			    "remove", strerror(errno));
+			r = mig_seterr(t->ctx, MIG_ERR_IO, "%s/%s: remove: %s",
+			    p->root, path, strerror(errno));
 	}
 	(void)close(fd);
 	free(buf);
 	return r;
-}
-
-static int
-file_remove(struct mig_transport *t, const char *path)
-{
-	return file_unlink(t, path, 0);
-}
-
-static int
-file_rmdir(struct mig_transport *t, const char *dir)
-{
-	return file_unlink(t, dir, AT_REMOVEDIR);
 }
 
 const struct mig_transport_ops mig_transport_file_ops = {
@@ -454,5 +441,4 @@ const struct mig_transport_ops mig_transport_file_ops = {
 	.stat = file_stat,
 	.list = file_list,
 	.remove = file_remove,
-	.rmdir = file_rmdir,
 };

@@ -6,7 +6,7 @@
  *              to the final name (Overwrite: F; on 412, Overwrite: T)
  *   open_read  GET, streamed through a bounded ring buffer
  *   stat       PROPFIND Depth: 0      list  PROPFIND Depth: 1
- *   remove     DELETE                 rmdir DELETE on an empty collection
+ *   remove     DELETE
  *
  * Every transfer of one struct mig_transport runs on one curl multi
  * handle, so connections are kept alive and shared between the one-shot
@@ -1264,7 +1264,7 @@ pf_start(struct propfind *pf, const char *name)
 	else if (strcmp(name, "resourcetype") == 0)
 		pf->in_rtype = true;
 	else if (strcmp(name, "collection") == 0 && pf->in_rtype)
-		pf->st.is_dir = true;
+		pf->st.type = MIG_FT_DIR;
 	if (pf->cap != CAP_NONE)
 		pf->textlen = 0;
 }
@@ -1562,22 +1562,6 @@ dir_forget_all(struct https *h)
 	h->ndirs = 0;
 }
 
-/* Forgets dir and everything under it. */
-static void
-dir_forget(struct https *h, const char *dir)
-{
-	size_t i = 0, dl = strlen(dir);
-
-	while (i < h->ndirs) {
-		if (strncmp(h->dirs[i], dir, dl) == 0 &&
-		    (h->dirs[i][dl] == '\0' || h->dirs[i][dl] == '/')) {
-			free(h->dirs[i]);
-			h->dirs[i] = h->dirs[--h->ndirs];
-		} else
-			i++;
-	}
-}
-
 static void
 dir_remember(struct https *h, const char *dir)
 {
@@ -1694,7 +1678,7 @@ out:
 }
 
 /* ---------------------------------------------------------------------- */
-/* stat, list, remove, rmdir */
+/* stat, list, remove */
 
 /* Decoded absolute path of a relative path, without trailing '/'. */
 static char *
@@ -1783,7 +1767,7 @@ https_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
 		goto out;
 	for (i = 0; i < pf.n; i++)
 		if (pf.ents[i].name[0] == '\0') {
-			if (!pf.ents[i].st.is_dir) {
+			if (pf.ents[i].st.type != MIG_FT_DIR) {
 				r = mig_seterr(h->ctx, MIG_ERR_NOTFOUND,
 				    "%s: not a directory",
 				    where(h, dir, wbuf, sizeof(wbuf)));
@@ -1836,39 +1820,6 @@ https_remove(struct mig_transport *t, const char *path)
 	if ((r = check_path(h, path, false)) != 0)
 		return r;
 	return delete_path(h, path, false, false);
-}
-
-static int
-https_rmdir(struct mig_transport *t, const char *dir)
-{
-	struct https *h = t->priv;
-	struct propfind pf;
-	char *base = NULL, wbuf[1024];
-	size_t i;
-	int r;
-
-	if ((r = check_path(h, dir, false)) != 0)
-		return r;
-	/*
-	 * DELETE on a collection is recursive in WebDAV: look first.
-	 * XXX: not atomic; an object landing between the two requests
-	 * would be deleted with the directory.
-	 */
-	if ((r = propfind(h, dir, true, "1", &pf, &base)) != 0)
-		goto out;
-	for (i = 0; i < pf.n; i++)
-		if (pf.ents[i].name[0] != '\0') {
-			r = mig_seterr(h->ctx, MIG_ERR_EXISTS,
-			    "%s: directory not empty",
-			    where(h, dir, wbuf, sizeof(wbuf)));
-			goto out;
-		}
-	dir_forget(h, dir);
-	r = delete_path(h, dir, true, false);
-out:
-	pf_clear(&pf);
-	free(base);
-	return r;
 }
 
 /* MOVE src to dst, replacing dst if it exists. */
@@ -2382,30 +2333,32 @@ make_auth(struct https *h, const struct mig_transport_config *cfg,
 {
 	static const char basic[] = "Authorization: Basic ";
 	static const char bearer[] = "Authorization: Bearer ";
+	const char *token = mig_topts_get(&cfg->opts, "token_env");
+	const char *password = mig_topts_get(&cfg->opts, "password_env");
 	char *cred = NULL, *b64;
 	size_t ul, pl, n, bl;
 	int r = 0;
 
-	if (cfg->token != NULL) {
+	if (token != NULL) {
 		if (user != NULL)
 			return mig_seterr(h->ctx, MIG_ERR_USAGE, "%s: give "
 			    "either a bearer token or a user, not both",
 			    h->t->root);
-		if (cfg->token[0] == '\0' || strpbrk(cfg->token, "\r\n") !=
+		if (token[0] == '\0' || strpbrk(token, "\r\n") !=
 		    NULL)
 			return mig_seterr(h->ctx, MIG_ERR_USAGE,
 			    "%s: bad bearer token (empty or multi-line)",
 			    h->t->root);
-		n = sizeof(bearer) + strlen(cfg->token);
+		n = sizeof(bearer) + strlen(token);
 		if ((h->auth = malloc(n)) == NULL)
 			return mig_seterr(h->ctx, MIG_ERR_NOMEM,
 			    "out of memory");
-		(void)snprintf(h->auth, n, "%s%s", bearer, cfg->token);
-		return add_secret(h, cfg->token, strlen(cfg->token));
+		(void)snprintf(h->auth, n, "%s%s", bearer, token);
+		return add_secret(h, token, strlen(token));
 	}
 	if (user == NULL)
 		return 0;
-	if (cfg->password == NULL)
+	if (password == NULL)
 		return mig_seterr(h->ctx, MIG_ERR_USAGE,
 		    "%s: user \"%s\" given without a password", h->t->root,
 		    user);
@@ -2413,7 +2366,7 @@ make_auth(struct https *h, const struct mig_transport_config *cfg,
 		return mig_seterr(h->ctx, MIG_ERR_USAGE,
 		    "%s: a user name cannot hold ':'", h->t->root);
 	ul = strlen(user);
-	pl = strlen(cfg->password);
+	pl = strlen(password);
 	if (ul > 4096 || pl > 4096)
 		return mig_seterr(h->ctx, MIG_ERR_USAGE,
 		    "%s: user or password too long", h->t->root);
@@ -2425,12 +2378,12 @@ make_auth(struct https *h, const struct mig_transport_config *cfg,
 	}
 	memcpy(cred, user, ul);
 	cred[ul] = ':';
-	memcpy(cred + ul + 1, cfg->password, pl);
+	memcpy(cred + ul + 1, password, pl);
 	memcpy(h->auth, basic, sizeof(basic) - 1);
 	b64 = h->auth + sizeof(basic) - 1;
 	bl = (size_t)EVP_EncodeBlock((unsigned char *)b64,
 	    (unsigned char *)cred, (int)n);
-	if ((r = add_secret(h, cfg->password, pl)) != 0 ||
+	if ((r = add_secret(h, password, pl)) != 0 ||
 	    (r = add_secret(h, cred, n)) != 0 ||
 	    (r = add_secret(h, b64, bl)) != 0)
 		goto out;
@@ -2494,6 +2447,9 @@ static int
 https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
     const struct mig_url *url)
 {
+	const char *ca = mig_topts_get(&cfg->opts, "ca_file");
+	const char *pin = mig_topts_get(&cfg->opts, "pinned_pubkey");
+	const char *user = mig_topts_get(&cfg->opts, "user");
 	struct https *h;
 	struct req rq;
 	char enc[URL_MAX];
@@ -2514,7 +2470,7 @@ https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	h->t = t;
 	h->ctx = t->ctx;
 	if (strcmp(url->scheme, "http") == 0) {
-		if (!cfg->allow_plain_http_loopback ||
+		if (!mig_topts_bool(&cfg->opts, "allow_plain_http_loopback") ||
 		    !loopback_literal(url->host)) {
 			r = mig_seterr(t->ctx, MIG_ERR_SECURITY,
 			    "%s: plain http:// refused: use https:// (http is "
@@ -2573,14 +2529,12 @@ https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((cfg->ca_file != NULL &&
-	    (h->ca_file = strdup(cfg->ca_file)) == NULL) ||
-	    (cfg->pinned_pubkey != NULL &&
-	    (h->pin = strdup(cfg->pinned_pubkey)) == NULL)) {
+	if ((ca != NULL && (h->ca_file = strdup(ca)) == NULL) ||
+	    (pin != NULL && (h->pin = strdup(pin)) == NULL)) {
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = make_auth(h, cfg, cfg->user != NULL ? cfg->user :
+	if ((r = make_auth(h, cfg, user != NULL ? user :
 	    url->user)) != 0)
 		goto out;
 
@@ -2615,8 +2569,58 @@ out:
 	return r;
 }
 
+static const struct mig_tkey https_keys[] = {
+	{ "ca_file", MIG_TKEY_PATH, NULL, "PEM bundle of the CAs to trust "
+	    "instead of the system store" },
+	{ "pinned_pubkey", MIG_TKEY_STRING, NULL, "sha256//BASE64 of the "
+	    "server's public key, checked as well" },
+	{ "token_env", MIG_TKEY_ENV, NULL, "variable holding a bearer token" },
+	{ "user", MIG_TKEY_STRING, NULL, "basic authentication user (with "
+	    "password_env)" },
+	{ "password_env", MIG_TKEY_ENV, NULL, "variable holding the password "
+	    "of user" },
+	{ "allow_plain_http_loopback", MIG_TKEY_BOOL, "false", "tests only: "
+	    "allow http:// to 127.0.0.1" },
+	{ NULL, 0, NULL, NULL }
+};
+
+/* The keys that go together, and plain http only to loopback tests. */
+static int
+https_check(const struct mig_topts *o, const struct mig_url *url,
+    const char **keyp, char *msg, size_t size)
+{
+	const char *pin = mig_topts_get(o, "pinned_pubkey");
+
+	*keyp = NULL;
+	if (pin != NULL && strncmp(pin, "sha256//", 8) != 0) {
+		*keyp = "pinned_pubkey";
+		(void)snprintf(msg, size, "destination.pinned_pubkey must look "
+		    "like \"sha256//BASE64\"");
+	} else if (mig_topts_get(o, "user") != NULL &&
+	    mig_topts_get(o, "password_env") == NULL) {
+		*keyp = "user";
+		(void)snprintf(msg, size, "destination.user needs password_env "
+		    "(the name of the variable holding the password)");
+	} else if (mig_topts_get(o, "token_env") != NULL &&
+	    mig_topts_get(o, "user") != NULL) {
+		*keyp = "token_env";
+		(void)snprintf(msg, size, "use either token_env or user + "
+		    "password_env, not both");
+	} else if (strcmp(url->scheme, "http") == 0 &&
+	    !mig_topts_bool(o, "allow_plain_http_loopback")) {
+		(void)snprintf(msg, size, "plain http:// is refused: use "
+		    "https:// (tests against 127.0.0.1 may set "
+		    "allow_plain_http_loopback = true)");
+	} else
+		return 0;
+	return MIG_ERR_PARSE;
+}
+
 const struct mig_transport_ops mig_transport_https_ops = {
 	.scheme = "https",
+	.alias = "http",
+	.keys = https_keys,
+	.check = https_check,
 	.open = https_open,
 	.close = https_close,
 	.mkdir_p = https_mkdir_p,
@@ -2625,5 +2629,4 @@ const struct mig_transport_ops mig_transport_https_ops = {
 	.stat = https_stat,
 	.list = https_list,
 	.remove = https_remove,
-	.rmdir = https_rmdir,
 };

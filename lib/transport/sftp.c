@@ -972,6 +972,7 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	struct sftp_conn *c;
 	const char *root;
 	size_t n;
+	const char *kh;
 	bool nomem = false;
 	int r;
 
@@ -982,7 +983,8 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	if (url->host == NULL || url->host[0] == '\0')
 		return mig_seterr(t->ctx, MIG_ERR_PARSE, "%s: no host in the "
 		    "URL", t->root);
-	if (cfg->known_hosts == NULL || cfg->known_hosts[0] == '\0')
+	kh = mig_topts_get(&cfg->opts, "known_hosts");
+	if (kh == NULL || kh[0] == '\0')
 		return mig_seterr(t->ctx, MIG_ERR_SECURITY, "%s: sftp needs "
 		    "a known_hosts file to verify the server's host key",
 		    t->root);
@@ -1001,10 +1003,10 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	else if (strncmp(root, "/~/", 3) == 0)
 		root += 3;
 	c->root = xstrdup_or_null(root, &nomem);
-	c->known_hosts = xstrdup_or_null(cfg->known_hosts, &nomem);
-	c->identity = xstrdup_or_null(cfg->identity, &nomem);
-	c->passphrase = xstrdup_or_null(cfg->identity_passphrase, &nomem);
-	c->password = xstrdup_or_null(cfg->password, &nomem);
+	c->known_hosts = xstrdup_or_null(kh, &nomem);
+	c->identity = xstrdup_or_null(mig_topts_get(&cfg->opts, "identity"), &nomem);
+	c->passphrase = xstrdup_or_null(mig_topts_get(&cfg->opts, "identity_passphrase_env"), &nomem);
+	c->password = xstrdup_or_null(mig_topts_get(&cfg->opts, "password_env"), &nomem);
 	c->agent_socket = xstrdup_or_null(cfg->agent_socket, &nomem);
 	c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ?
 	    cfg->connect_timeout_ms : SFTP_CONNECT_TIMEOUT_MS;
@@ -1108,6 +1110,12 @@ sftp_no_links(struct sftp_conn *c, const char *rel, bool last)
 				r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: a "
 				    "symbolic link in the lake; refusing to "
 				    "follow it", prefix);
+			else if (!is_last && (attrs.flags &
+			    LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+			    !LIBSSH2_SFTP_S_ISDIR(attrs.permissions))
+				r = mig_seterr(c->ctx, MIG_ERR_IO, "%s: %s "
+				    "exists and is not a directory", rel,
+				    prefix);
 			else if (!is_last)
 				dircache_add(&c->dirs, full);
 		}
@@ -1196,28 +1204,6 @@ sftp_mkdir_p(struct mig_transport *t, const char *dir)
 	return r;
 }
 
-static int
-sftp_rmdir(struct mig_transport *t, const char *dir)
-{
-	struct sftp_conn *c = t->priv;
-	char *full;
-	int r = 0;
-
-	if ((r = sftp_check_path(c, dir, false)) != 0 ||
-	    (r = sftp_ready(c)) != 0 ||
-	    (r = sftp_no_links(c, dir, true)) != 0)
-		return r;
-	if ((full = sftp_join(c, dir)) == NULL)
-		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-	/* Simplest correct invalidation: forget every cached directory. */
-	dircache_clear(&c->dirs);
-	if (libssh2_sftp_rmdir_ex(c->sftp, full, (unsigned int)strlen(full))
-	    != 0)
-		r = sftp_fail(c, dir, "rmdir");
-	free(full);
-	return r;
-}
-
 static void
 attrs_to_tstat(const LIBSSH2_SFTP_ATTRIBUTES *a, struct mig_tstat *st)
 {
@@ -1226,8 +1212,16 @@ attrs_to_tstat(const LIBSSH2_SFTP_ATTRIBUTES *a, struct mig_tstat *st)
 		st->size = a->filesize;
 	if (a->flags & LIBSSH2_SFTP_ATTR_ACMODTIME)
 		st->mtime = (time_t)a->mtime;
-	if (a->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS)
-		st->is_dir = LIBSSH2_SFTP_S_ISDIR(a->permissions);
+	if (!(a->flags & LIBSSH2_SFTP_ATTR_PERMISSIONS))
+		st->type = MIG_FT_FILE;	/* the server did not say */
+	else if (LIBSSH2_SFTP_S_ISREG(a->permissions))
+		st->type = MIG_FT_FILE;
+	else if (LIBSSH2_SFTP_S_ISDIR(a->permissions))
+		st->type = MIG_FT_DIR;
+	else if (LIBSSH2_SFTP_S_ISLNK(a->permissions))
+		st->type = MIG_FT_LINK;
+	else
+		st->type = MIG_FT_OTHER;
 }
 
 static int
@@ -1681,8 +1675,35 @@ out_free:
 	return r;
 }
 
+static const struct mig_tkey sftp_keys[] = {
+	{ "known_hosts", MIG_TKEY_PATH, "~/.ssh/known_hosts", "the host keys "
+	    "to trust (OpenSSH format); an unknown key is refused" },
+	{ "identity", MIG_TKEY_PATH, NULL, "private key file, tried after "
+	    "the agent" },
+	{ "identity_passphrase_env", MIG_TKEY_ENV, NULL, "variable holding "
+	    "the identity's passphrase" },
+	{ "password_env", MIG_TKEY_ENV, NULL, "variable holding a password "
+	    "(discouraged)" },
+	{ NULL, 0, NULL, NULL }
+};
+
+static int
+sftp_check(const struct mig_topts *o, const struct mig_url *url,
+    const char **keyp, char *msg, size_t size)
+{
+	(void)o;
+	*keyp = NULL;
+	if (url->user != NULL)
+		return 0;
+	(void)snprintf(msg, size, "destination.url: sftp URLs need a user "
+	    "(sftp://USER@HOST/PATH)");
+	return MIG_ERR_PARSE;
+}
+
 const struct mig_transport_ops mig_transport_sftp_ops = {
 	.scheme = "sftp",
+	.keys = sftp_keys,
+	.check = sftp_check,
 	.open = sftp_open,
 	.close = sftp_close,
 	.mkdir_p = sftp_mkdir_p,
@@ -1691,5 +1712,4 @@ const struct mig_transport_ops mig_transport_sftp_ops = {
 	.stat = sftp_stat,
 	.list = sftp_list,
 	.remove = sftp_remove,
-	.rmdir = sftp_rmdir,
 };

@@ -23,24 +23,92 @@ static const struct mig_transport_ops *const backends[] = {
 	&mig_transport_https_ops,
 };
 
-static const struct mig_transport_ops *
-find_backend(const char *scheme)
+#define NBACKENDS	(sizeof(backends) / sizeof(backends[0]))
+
+const struct mig_transport_ops *
+mig_transport_backend(const char *scheme)
 {
 	size_t i;
 
-	/* http:// is served by the https backend, which polices it. */
-	if (strcmp(scheme, "http") == 0)
-		scheme = "https";
-	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (strcmp(backends[i]->scheme, scheme) == 0)
+	for (i = 0; i < NBACKENDS; i++)
+		if (strcmp(backends[i]->scheme, scheme) == 0 ||
+		    (backends[i]->alias != NULL &&
+		    strcmp(backends[i]->alias, scheme) == 0))
 			return backends[i];
 	return NULL;
 }
 
-bool
-mig_transport_has_scheme(const char *scheme)
+const char *
+mig_transport_schemes(char *buf, size_t size)
 {
-	return find_backend(scheme) != NULL;
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < NBACKENDS && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%s",
+		    i == 0 ? "" : i + 1 == NBACKENDS ? " or " : ", ",
+		    backends[i]->scheme);
+	return buf;
+}
+
+const struct mig_tkey *
+mig_transport_key(const struct mig_transport_ops *ops, const char *name)
+{
+	const struct mig_tkey *k;
+
+	for (k = ops->keys; k != NULL && k->name != NULL; k++)
+		if (strcmp(k->name, name) == 0)
+			return k;
+	return NULL;
+}
+
+const char *
+mig_transport_key_scheme(const char *name, const char *not_scheme)
+{
+	size_t i;
+
+	for (i = 0; i < NBACKENDS; i++)
+		if (strcmp(backends[i]->scheme, not_scheme) != 0 &&
+		    mig_transport_key(backends[i], name) != NULL)
+			return backends[i]->scheme;
+	return NULL;
+}
+
+const char *
+mig_topts_get(const struct mig_topts *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->v[i].name, name) == 0)
+			return o->v[i].value;
+	return NULL;
+}
+
+bool
+mig_topts_bool(const struct mig_topts *o, const char *name)
+{
+	const char *v = mig_topts_get(o, name);
+
+	return v != NULL && strcmp(v, "true") == 0;
+}
+
+int
+mig_topts_set(struct mig_topts *o, const char *name, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->v[i].name, name) == 0) {
+			o->v[i].value = value;
+			return 0;
+		}
+	if (o->n == MIG_TOPTS_MAX)
+		return MIG_ERR_USAGE;
+	o->v[o->n].name = name;
+	o->v[o->n].value = value;
+	o->n++;
+	return 0;
 }
 
 void
@@ -269,7 +337,7 @@ mig_transport_open(const struct mig_transport_config *cfg,
 	*tp = NULL;
 	if ((r = mig_url_parse(cfg->url, &url, ctx)) != 0)
 		return r;
-	ops = find_backend(url.scheme);
+	ops = cfg->ops != NULL ? cfg->ops : mig_transport_backend(url.scheme);
 	if (ops == NULL) {
 		r = mig_seterr(ctx, MIG_ERR_PARSE,
 		    "unsupported URL scheme \"%s\"", url.scheme);
@@ -324,6 +392,86 @@ mig_transport_close(struct mig_transport *t)
 	free(t);
 }
 
+/* --- The operations, for every caller ------------------------------------ */
+
+static int
+check(struct mig_transport *t, const char *path, bool dir_ok, bool have)
+{
+	if (!have)
+		return mig_seterr(t->ctx, MIG_ERR_USAGE, "%s: the %s backend "
+		    "cannot do that", t->root, t->ops->scheme);
+	if (dir_ok && path[0] == '\0')
+		return 0;
+	return mig_path_check_relative(path, t->ctx);
+}
+
+int
+mig_transport_mkdir_p(struct mig_transport *t, const char *dir)
+{
+	int r;
+
+	if ((r = check(t, dir, true, t->ops->mkdir_p != NULL)) != 0)
+		return r;
+	return t->ops->mkdir_p(t, dir);
+}
+
+int
+mig_transport_open_write(struct mig_transport *t, const char *path,
+    int64_t size, struct mig_writer **wp)
+{
+	int r;
+
+	*wp = NULL;
+	if ((r = check(t, path, false, t->ops->open_write != NULL)) != 0)
+		return r;
+	return t->ops->open_write(t, path, size, wp);
+}
+
+int
+mig_transport_open_read(struct mig_transport *t, const char *path,
+    struct mig_reader **rp)
+{
+	int r;
+
+	*rp = NULL;
+	if ((r = check(t, path, false, t->ops->open_read != NULL)) != 0)
+		return r;
+	return t->ops->open_read(t, path, rp);
+}
+
+int
+mig_transport_stat(struct mig_transport *t, const char *path,
+    struct mig_tstat *st)
+{
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = check(t, path, true, t->ops->stat != NULL)) != 0)
+		return r;
+	return t->ops->stat(t, path, st);
+}
+
+int
+mig_transport_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
+    void *arg)
+{
+	int r;
+
+	if ((r = check(t, dir, true, t->ops->list != NULL)) != 0)
+		return r;
+	return t->ops->list(t, dir, cb, arg);
+}
+
+int
+mig_transport_remove(struct mig_transport *t, const char *path)
+{
+	int r;
+
+	if ((r = check(t, path, false, t->ops->remove != NULL)) != 0)
+		return r;
+	return t->ops->remove(t, path);
+}
+
 int
 mig_transport_put(struct mig_transport *t, const char *path,
     const void *buf, size_t len)
@@ -331,7 +479,7 @@ mig_transport_put(struct mig_transport *t, const char *path,
 	struct mig_writer *w = NULL;
 	int r;
 
-	if ((r = t->ops->open_write(t, path, (int64_t)len, &w)) != 0)
+	if ((r = mig_transport_open_write(t, path, (int64_t)len, &w)) != 0)
 		return r;
 	if ((r = mig_writer_write(w, buf, len)) == 0)
 		r = mig_writer_close(w);
@@ -350,7 +498,7 @@ mig_transport_get(struct mig_transport *t, const char *path, size_t max,
 
 	*bufp = NULL;
 	*lenp = 0;
-	if ((r = t->ops->open_read(t, path, &rd)) != 0)
+	if ((r = mig_transport_open_read(t, path, &rd)) != 0)
 		return r;
 	for (;;) {
 		if (cap - len < 4096) {

@@ -54,7 +54,7 @@ put_file(struct mig_transport *t, const char *src, unsigned char *buf,
 		perror(src);
 		return -1;
 	}
-	if (t->ops->open_write(t, "bench/big.bin", (int64_t)st.st_size,
+	if (mig_transport_open_write(t, "bench/big.bin", (int64_t)st.st_size,
 	    &w) != 0)
 		return -1;
 	while ((n = read(fd, buf, chunk)) > 0) {
@@ -94,23 +94,23 @@ main(int argc, char **argv)
 		buf[i] = (unsigned char)(i * 2654435761u >> 13);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.url = argv[2];
-	cfg.ca_file = argv[3];
-	cfg.user = argv[4];
-	cfg.password = getenv("BENCH_PASSWORD");
+	mig_topts_set(&cfg.opts, "ca_file", argv[3]);
+	mig_topts_set(&cfg.opts, "user", argv[4]);
+	mig_topts_set(&cfg.opts, "password_env", getenv("BENCH_PASSWORD"));
 	if (strcmp(argv[1], "many") == 0) {
 		count = argc > 5 ? strtoul(argv[5], NULL, 10) : 10000;
 		size = (argc > 6 ? strtoull(argv[6], NULL, 10) : 4) * 1024;
 	}
 	if (mig_transport_open(&cfg, ctx, &t) != 0)
 		return die(ctx, "open");
-	if (t->ops->mkdir_p(t, "bench") != 0)
+	if (mig_transport_mkdir_p(t, "bench") != 0)
 		return die(ctx, "mkdir_p");
 	t0 = now();
 	if (strcmp(argv[1], "put") == 0) {
 		if (argc < 6 || put_file(t, argv[5], buf, chunk, &done) != 0)
 			return die(ctx, "put");
 	} else if (strcmp(argv[1], "get") == 0) {
-		if (t->ops->open_read(t, "bench/big.bin", &rd) != 0)
+		if (mig_transport_open_read(t, "bench/big.bin", &rd) != 0)
 			return die(ctx, "open_read");
 		for (;;) {
 			if (mig_reader_read(rd, buf, chunk, &n) != 0)
@@ -124,7 +124,7 @@ main(int argc, char **argv)
 		for (i = 0; i < count; i++) {
 			(void)snprintf(path, sizeof(path),
 			    "bench/many/f%zu.age", i);
-			if (t->ops->open_write(t, path, (int64_t)size, &w) != 0)
+			if (mig_transport_open_write(t, path, (int64_t)size, &w) != 0)
 				return die(ctx, "open_write");
 			for (left = size; left > 0; left -= n) {
 				n = left < chunk ? (size_t)left : chunk;

@@ -60,8 +60,8 @@ main(int argc, char **argv)
 		buf[i] = (unsigned char)(i * 2654435761u >> 13);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.url = argv[2];
-	cfg.known_hosts = argv[3];
-	cfg.identity = argv[4];
+	mig_topts_set(&cfg.opts, "known_hosts", argv[3]);
+	mig_topts_set(&cfg.opts, "identity", argv[4]);
 	size = strtoull(argv[5], NULL, 10) * 1024 * 1024;
 	if (strcmp(argv[1], "many") == 0) {
 		count = strtoul(argv[5], NULL, 10);
@@ -69,11 +69,11 @@ main(int argc, char **argv)
 	}
 	if (mig_transport_open(&cfg, ctx, &t) != 0)
 		return die(ctx, "open");
-	if (t->ops->mkdir_p(t, "bench") != 0)
+	if (mig_transport_mkdir_p(t, "bench") != 0)
 		return die(ctx, "mkdir_p");
 	t0 = now();
 	if (strcmp(argv[1], "get") == 0) {
-		if (t->ops->open_read(t, "bench/big.bin", &rd) != 0)
+		if (mig_transport_open_read(t, "bench/big.bin", &rd) != 0)
 			return die(ctx, "open_read");
 		for (;;) {
 			if (mig_reader_read(rd, buf, chunk, &n) != 0)
@@ -91,7 +91,7 @@ main(int argc, char **argv)
 			else
 				(void)snprintf(path, sizeof(path),
 				    "bench/many/f%zu.age", i);
-			if (t->ops->open_write(t, path, (int64_t)size, &w) != 0)
+			if (mig_transport_open_write(t, path, (int64_t)size, &w) != 0)
 				return die(ctx, "open_write");
 			for (uint64_t left = size; left > 0; left -= n) {
 				n = left < chunk ? (size_t)left : chunk;

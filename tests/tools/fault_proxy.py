@@ -67,10 +67,15 @@ class Proxy:
         if cmd == "reset":
             with self.lock:
                 conns, self.conns = self.conns, []
+            # shutdown() first: close() alone neither wakes a pump
+            # thread blocked in recv() on the socket nor, while that
+            # thread holds it, ends the connection, which would then
+            # stay open and silent.
             for s in conns:
                 try:
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                  struct.pack("ii", 1, 0))
+                    s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
                 try:

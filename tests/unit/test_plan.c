@@ -119,9 +119,9 @@ test_plan__sftp_and_https(void **state)
 	    "identity_passphrase_env = \"KEY_PASS\"\n"
 	    "[encryption]\npassphrase_env = \"MIGRATE_PASSPHRASE\"\n", ctx);
 	assert_string_equal(p->scheme, "sftp");
-	assert_string_equal(p->known_hosts, "/home/u/.ssh/known_hosts");
-	assert_string_equal(p->identity, "/home/u/.ssh/id_ed25519");
-	assert_string_equal(p->identity_passphrase_env, "KEY_PASS");
+	assert_string_equal(mig_topts_get(&p->dest, "known_hosts"), "/home/u/.ssh/known_hosts");
+	assert_string_equal(mig_topts_get(&p->dest, "identity"), "/home/u/.ssh/id_ed25519");
+	assert_string_equal(mig_topts_get(&p->dest, "identity_passphrase_env"), "KEY_PASS");
 	assert_null(p->lake_path);
 	mig_plan_free(p);
 
@@ -131,7 +131,7 @@ test_plan__sftp_and_https(void **state)
 	    "token_env = \"LAKE_TOKEN\"\n"
 	    "[encryption]\nrecipients_file = \"k.pub\"\n"
 	    "[compression]\nzstd_level = 19\n", ctx);
-	assert_string_equal(p->ca_file, "dir/ca.pem");
+	assert_string_equal(mig_topts_get(&p->dest, "ca_file"), "dir/ca.pem");
 	assert_string_equal(p->recipients_file, "dir/k.pub");
 	assert_int_equal(p->zstd_level, 19);
 	mig_plan_free(p);

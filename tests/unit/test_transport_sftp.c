@@ -91,8 +91,8 @@ base_cfg(const struct env *e, struct mig_transport_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->url = e->url;
-	cfg->known_hosts = e->known_hosts;
-	cfg->identity = e->key;
+	mig_topts_set(&cfg->opts, "known_hosts", e->known_hosts);
+	mig_topts_set(&cfg->opts, "identity", e->key);
 	cfg->io_timeout_ms = 20000;
 	cfg->connect_timeout_ms = 5000;
 	cfg->retries = 1;
@@ -203,7 +203,7 @@ roundtrip(struct mig_transport *t, struct mig_ctx *ctx, const char *path,
 
 	check_ok(t->ops->stat(t, path, &st), ctx, "stat");
 	assert_int_equal(st.size, size);
-	assert_false(st.is_dir);
+	assert_false(st.type == MIG_FT_DIR);
 
 	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
 	check_ok(t->ops->open_read(t, path, &rd), ctx, "open_read");
@@ -342,7 +342,7 @@ test_transport_sftp__list_stat_remove(void **state)
 	(void)snprintf(p, sizeof(p), "%s/sub/b.txt", e.dir);
 	check_ok(t->ops->stat(t, p, &st), ctx, "stat");
 	assert_int_equal(st.size, 6);
-	assert_false(st.is_dir);
+	assert_false(st.type == MIG_FT_DIR);
 	assert_true(st.mtime > 0);
 	check_ok(t->ops->remove(t, p), ctx, "remove");
 	assert_int_equal(t->ops->stat(t, p, &st), MIG_ERR_NOTFOUND);
@@ -352,9 +352,7 @@ test_transport_sftp__list_stat_remove(void **state)
 
 	(void)snprintf(p, sizeof(p), "%s/sub/inner", e.dir);
 	check_ok(t->ops->stat(t, p, &st), ctx, "stat dir");
-	assert_true(st.is_dir);
-	check_ok(t->ops->rmdir(t, p), ctx, "rmdir");
-	assert_int_equal(t->ops->stat(t, p, &st), MIG_ERR_NOTFOUND);
+	assert_true(st.type == MIG_FT_DIR);
 
 	/* Defence in depth: escaping paths are refused. */
 	assert_int_equal(t->ops->stat(t, "../etc/passwd", &st),
@@ -382,7 +380,7 @@ test_transport_sftp__mkdir_p(void **state)
 	check_ok(t->ops->mkdir_p(t, p), ctx, "mkdir_p");
 	check_ok(t->ops->mkdir_p(t, p), ctx, "mkdir_p again");
 	check_ok(t->ops->stat(t, p, &st), ctx, "stat");
-	assert_true(st.is_dir);
+	assert_true(st.type == MIG_FT_DIR);
 	(void)snprintf(p, sizeof(p), "%s/a/b", e.dir);
 	check_ok(t->ops->mkdir_p(t, p), ctx, "mkdir_p parent");
 	/* A file where a directory is expected. */
@@ -510,7 +508,7 @@ test_transport_sftp__unknown_host(void **state)
 	(void)state;
 	base_env(&e);
 	base_cfg(&e, &cfg);
-	cfg.known_hosts = temp_file("known_hosts", "", 0644);
+	mig_topts_set(&cfg.opts, "known_hosts", temp_file("known_hosts", "", 0644));
 	msg = must_refuse(&cfg, ctx, MIG_ERR_SECURITY);
 	assert_non_null(strstr(msg, "unknown host"));
 	assert_non_null(strstr(msg, "ED25519"));
@@ -522,10 +520,10 @@ test_transport_sftp__unknown_host(void **state)
 	    "0123456789+/"), 43);
 
 	/* Missing file: refused the same way. */
-	cfg.known_hosts = "/nonexistent/known_hosts";
+	mig_topts_set(&cfg.opts, "known_hosts", "/nonexistent/known_hosts");
 	msg = must_refuse(&cfg, ctx, MIG_ERR_SECURITY);
 	assert_non_null(strstr(msg, "known_hosts"));
-	cfg.known_hosts = NULL;
+	mig_topts_set(&cfg.opts, "known_hosts", NULL);
 	(void)must_refuse(&cfg, ctx, MIG_ERR_SECURITY);
 }
 
@@ -565,7 +563,7 @@ test_transport_sftp__changed_host_key(void **state)
 	/* Another ed25519 key recorded for [host]:port. */
 	(void)snprintf(line, sizeof(line), "# comment\n[%s]:%s %s", hp,
 	    colon + 1, pub);
-	cfg.known_hosts = temp_file("known_hosts", line, 0644);
+	mig_topts_set(&cfg.opts, "known_hosts", temp_file("known_hosts", line, 0644));
 	msg = must_refuse(&cfg, ctx, MIG_ERR_SECURITY);
 	assert_non_null(strstr(msg, "HOST KEY CHANGED"));
 	assert_non_null(strstr(msg, "man-in-the-middle"));
@@ -576,7 +574,7 @@ test_transport_sftp__changed_host_key(void **state)
 	(void)snprintf(pubpath, sizeof(pubpath), "%s", e.known_hosts);
 	pub = slurp(pubpath);
 	(void)snprintf(line, sizeof(line), "@revoked %s", pub);
-	cfg.known_hosts = temp_file("known_hosts", line, 0644);
+	mig_topts_set(&cfg.opts, "known_hosts", temp_file("known_hosts", line, 0644));
 	msg = must_refuse(&cfg, ctx, MIG_ERR_SECURITY);
 	assert_non_null(strstr(msg, "@revoked"));
 	free(pub);
@@ -604,10 +602,10 @@ test_transport_sftp__hashed_known_hosts(void **state)
 	(void)snprintf(buf, sizeof(buf), "example.org sk-ssh-ed25519@openssh"
 	    ".com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIA==\n"
 	    "@cert-authority *.example.org ssh-ed25519 AAAA\n%s", content);
-	cfg.known_hosts = temp_file("known_hosts", buf, 0644);
+	mig_topts_set(&cfg.opts, "known_hosts", temp_file("known_hosts", buf, 0644));
 	t = must_open(&cfg, ctx);
 	check_ok(t->ops->stat(t, "", &st), ctx, "stat root");
-	assert_true(st.is_dir);
+	assert_true(st.type == MIG_FT_DIR);
 	mig_transport_close(t);
 	free(content);
 }
@@ -625,7 +623,7 @@ try_key(const char *var, struct mig_ctx *ctx)
 	if (!need(var, &key))
 		skip();
 	base_cfg(&e, &cfg);
-	cfg.identity = key;
+	mig_topts_set(&cfg.opts, "identity", key);
 	t = must_open(&cfg, ctx);
 	check_ok(t->ops->stat(t, "", &st), ctx, "stat root");
 	mig_transport_close(t);
@@ -665,7 +663,7 @@ test_transport_sftp__key_rsa(void **state)
 	if (!need("MIG_TEST_SFTP_KEY_RSA", &key))
 		skip();
 	base_cfg(&e, &cfg);
-	cfg.identity = key;
+	mig_topts_set(&cfg.opts, "identity", key);
 	r = mig_transport_open(&cfg, ctx, &t);
 	if (r == 0)
 		mig_transport_close(t);
@@ -690,8 +688,8 @@ test_transport_sftp__wrong_key(void **state)
 	if (!need("MIG_TEST_SFTP_KEY_OTHER", &other))
 		skip();
 	base_cfg(&e, &cfg);
-	cfg.identity = other;
-	cfg.password = "not-a-real-secret-xyzzy";
+	mig_topts_set(&cfg.opts, "identity", other);
+	mig_topts_set(&cfg.opts, "password_env", "not-a-real-secret-xyzzy");
 	msg = must_refuse(&cfg, ctx, MIG_ERR_NET);
 	assert_non_null(strstr(msg, "authentication failed"));
 	assert_non_null(strstr(msg, other));
@@ -700,12 +698,12 @@ test_transport_sftp__wrong_key(void **state)
 
 	/* A key readable by others is refused before any traffic. */
 	content = slurp(e.key);
-	cfg.identity = temp_file("id_ed25519", content, 0644);
+	mig_topts_set(&cfg.opts, "identity", temp_file("id_ed25519", content, 0644));
 	msg = must_refuse(&cfg, ctx, MIG_ERR_SECURITY);
 	assert_non_null(strstr(msg, "0644"));
 	assert_non_null(strstr(msg, "chmod 600"));
 	/* The same key at 0600 works. */
-	assert_int_equal(chmod(cfg.identity, 0600), 0);
+	assert_int_equal(chmod(mig_topts_get(&cfg.opts, "identity"), 0600), 0);
 	{
 		struct mig_transport *t = must_open(&cfg, ctx);
 
@@ -730,15 +728,15 @@ test_transport_sftp__key_passphrase(void **state)
 	    !need("MIG_TEST_SFTP_KEY_PASSPHRASE", &pass))
 		skip();
 	base_cfg(&e, &cfg);
-	cfg.identity = key;
-	cfg.identity_passphrase = pass;
+	mig_topts_set(&cfg.opts, "identity", key);
+	mig_topts_set(&cfg.opts, "identity_passphrase_env", pass);
 	t = must_open(&cfg, ctx);
 	mig_transport_close(t);
-	cfg.identity_passphrase = "wrong-passphrase-plugh";
+	mig_topts_set(&cfg.opts, "identity_passphrase_env", "wrong-passphrase-plugh");
 	msg = must_refuse(&cfg, ctx, MIG_ERR_NET);
 	assert_non_null(strstr(msg, "passphrase"));
 	assert_null(strstr(msg, "plugh"));
-	cfg.identity_passphrase = NULL;
+	mig_topts_set(&cfg.opts, "identity_passphrase_env", NULL);
 	msg = must_refuse(&cfg, ctx, MIG_ERR_NET);
 	assert_non_null(strstr(msg, "missing passphrase"));
 }
@@ -758,7 +756,7 @@ test_transport_sftp__agent(void **state)
 	if (!need("MIG_TEST_SFTP_AGENT_SOCK", &sock))
 		skip();
 	base_cfg(&e, &cfg);
-	cfg.identity = NULL;
+	mig_topts_set(&cfg.opts, "identity", NULL);
 	cfg.agent_socket = sock;
 	t = must_open(&cfg, ctx);
 	check_ok(t->ops->stat(t, "", &st), ctx, "stat root");
