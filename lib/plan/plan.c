@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "migrate/error.h"
@@ -425,11 +426,17 @@ get_env_name(struct loader *ld, const struct mig_toml_value *t,
 		char c = (*out)[i];
 
 		if (!(isalpha((unsigned char)c) || c == '_' ||
-		    (i > 0 && isdigit((unsigned char)c))))
+		    (i > 0 && isdigit((unsigned char)c)))) {
+			/* The value may be a secret pasted by mistake: the
+			 * caller never sees it, so it is ours to wipe. */
+			OPENSSL_cleanse(*out, strlen(*out));
+			free(*out);
+			*out = NULL;
 			return perr(ld, mig_toml_value_pos(get(t, key)),
 			    "%s.%s must name an environment variable "
 			    "(letters, digits, '_'), not hold a secret",
 			    section, key);
+		}
 	}
 	return 0;
 }
