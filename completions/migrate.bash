@@ -5,7 +5,7 @@
 # cmd/migrate/cmd_*.c; tests/integration/completion.sh fails when a table
 # has an option that is not here.
 
-_migrate_commands='run verify restore plan audit keygen encrypt decrypt help'
+_migrate_commands='run verify restore runs plan audit keygen encrypt decrypt help'
 
 _migrate_events='run.start run.end object.stored object.skipped object.failed
 object.retained source.deleted verify.ok verify.failed security.refused
@@ -19,8 +19,11 @@ _migrate_options()
 	run) echo '--dry-run -n --jobs -j --full --new-run --shard --run-id
 	    --no-progress --json --identity -i --help -h' ;;
 	'plan check') echo '--json --help -h' ;;
-	verify) echo '--run --deep --identity -i --key --json --help -h' ;;
-	restore) echo '--run --identity -i --passphrase -p --to --key --help -h' ;;
+	verify) echo '--run --deep --against-source --identity -i --key --json
+	    --help -h' ;;
+	restore) echo '--run --identity -i --passphrase -p --to --overwrite --key
+	    --help -h' ;;
+	runs) echo '--key --json --help -h' ;;
 	'audit show') echo '--run --event --since --until --wide --json --help
 	    -h' ;;
 	'audit verify') echo '--key -k --allow-unsigned-tail --json --help -h' ;;
@@ -41,7 +44,7 @@ _migrate_takes_arg()
 	'run --identity' | 'run -i' | \
 	'verify --run' | 'verify --identity' | 'verify -i' | 'verify --key' | \
 	'restore --run' | 'restore --identity' | 'restore -i' | \
-	'restore --to' | 'restore --key' | \
+	'restore --to' | 'restore --key' | 'runs --key' | \
 	'audit show --run' | 'audit show --event' | 'audit show --since' | \
 	'audit show --until' | \
 	'audit verify --key' | 'audit verify -k' | \
@@ -171,7 +174,7 @@ _migrate()
 	fi
 	# Operands.
 	case $key in
-	run | restore | 'plan check') _migrate_files "$cur" toml ;;
+	run | restore | runs | 'plan check') _migrate_files "$cur" toml ;;
 	verify) _migrate_files "$cur" toml ;;
 	'audit show' | 'audit verify') _migrate_files "$cur" jsonl ;;
 	encrypt | decrypt) _migrate_files "$cur" ;;

@@ -210,5 +210,7 @@ int	cmd_verify(int argc, char **argv, struct mig_ctx *ctx);
 extern const char *const cmd_verify_usage[];
 int	cmd_restore(int argc, char **argv, struct mig_ctx *ctx);
 extern const char *const cmd_restore_usage[];
+int	cmd_runs(int argc, char **argv, struct mig_ctx *ctx);
+extern const char *const cmd_runs_usage[];
 
 #endif /* MIGRATE_CMD_H */

@@ -19,7 +19,8 @@
 #include "cmd.h"
 
 const char *const cmd_restore_usage[] = {
-	"migrate restore PLAN --run ID (-i IDENTITY | -p) --to DIR [--key PUB]",
+	"migrate restore PLAN --run ID (-i IDENTITY | -p) --to DIR [--overwrite]",
+	"                [--key PUB] [PATH...]",
 	NULL
 };
 
@@ -34,6 +35,7 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 		{ "passphrase", no_argument, NULL, 'p' },
 		{ "to", required_argument, NULL, 't' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "overwrite", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -47,7 +49,7 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 	const char *keyfile = NULL;
 	bool pass = false;
 	size_t nid = 0;
-	uint64_t n = 0;
+	struct mig_restore_summary sum;
 	int c, r, status;
 
 	memset(&o, 0, sizeof(o));
@@ -72,15 +74,21 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 		case 'k':
 			keyfile = optarg;
 			break;
+		case 'O':
+			o.overwrite = true;
+			break;
 		case 'h':
 			return cmd_help(cmd_restore_usage);
 		default:
 			return cmd_bad_usage(cmd_restore_usage, NULL);
 		}
 	}
-	if (optind != argc - 1)
+	if (optind >= argc)
 		return cmd_bad_usage(cmd_restore_usage,
-		    "restore: expected one PLAN");
+		    "restore: expected a PLAN");
+	/* What follows the plan selects paths of the snapshot. */
+	if (optind + 1 < argc)
+		o.paths = argv + optind + 1;
 	if (o.run_id == NULL || o.to == NULL || (nid == 0 && !pass))
 		return cmd_bad_usage(cmd_restore_usage, "restore needs --run "
 		    "ID, an identity (-i FILE or -p) and --to DIR");
@@ -103,10 +111,16 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 	(void)umask(o.umask);
 	th = cmd_testhook_new();
 	o.hook = cmd_testhook_get(th);
-	r = mig_restore_run(&o, &n, ctx);
-	if (r == 0)
-		printf("restored %llu file%s of run %s into %s\n",
-		    (unsigned long long)n, n == 1 ? "" : "s", o.run_id, o.to);
+	r = mig_restore_run(&o, &sum, ctx);
+	if (r == 0) {
+		printf("restored %llu file%s of run %s into %s",
+		    (unsigned long long)sum.restored, sum.restored == 1 ? "" :
+		    "s", sum.run_id, o.to);
+		if (sum.already > 0)
+			printf("; %llu already as in the snapshot",
+			    (unsigned long long)sum.already);
+		putchar('\n');
+	}
 out:
 	status = r == 0 ? EXIT_OK : cmd_fail(ctx, r);
 	mig_age_identities_free(ids);

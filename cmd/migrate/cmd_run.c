@@ -131,7 +131,9 @@ print_summary(const struct mig_plan *p, int r,
 		if (o != NULL && shard_n > 0)
 			json_object_set_new(o, "shard", json_pack("{s:i, s:i}",
 			    "k", shard_k, "n", shard_n));
-		if (o != NULL && p->strategy == MIG_STRATEGY_RETAIN)
+		/* Drift against the previous snapshot, for every strategy:
+		 * scripts watch "vanished" as much as retain does. */
+		if (o != NULL)
 			json_object_set_new(o, "drift", json_pack("{s:I, s:I,"
 			    " s:I}", "new", (json_int_t)s->drift_new,
 			    "changed", (json_int_t)s->drift_changed,
@@ -183,7 +185,8 @@ print_summary(const struct mig_plan *p, int r,
 		    "(see the audit log)\n", (unsigned long long)s->skipped,
 		    (unsigned long long)s->refused,
 		    (unsigned long long)s->failed);
-	if (p->strategy == MIG_STRATEGY_RETAIN)
+	if (p->strategy == MIG_STRATEGY_RETAIN || s->drift_new != 0 ||
+	    s->drift_changed != 0 || s->drift_vanished != 0)
 		printf("  drift:    %llu new, %llu changed, %llu vanished\n",
 		    (unsigned long long)s->drift_new,
 		    (unsigned long long)s->drift_changed,

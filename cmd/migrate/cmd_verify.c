@@ -22,6 +22,7 @@
 
 const char *const cmd_verify_usage[] = {
 	"migrate verify PLAN [--run ID] [--deep -i IDENTITY] [--key PUB] [--json]",
+	"migrate verify PLAN --against-source [--run ID] [-i IDENTITY] [--json]",
 	"migrate verify BAGDIR [--key PUB] [--json]",
 	NULL
 };
@@ -63,6 +64,7 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 	static const struct option longopts[] = {
 		{ "run", required_argument, NULL, 'r' },
 		{ "deep", no_argument, NULL, 'd' },
+		{ "against-source", no_argument, NULL, 'S' },
 		{ "identity", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "key", required_argument, NULL, 'k' },
@@ -94,6 +96,9 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		case 'd':
 			o.deep = true;
 			break;
+		case 'S':
+			o.against_source = true;
+			break;
 		case 'i':
 			if (nid == MAX_IDENTITIES)
 				return cmd_bad_usage(cmd_verify_usage,
@@ -115,19 +120,24 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 	if (optind != argc - 1)
 		return cmd_bad_usage(cmd_verify_usage,
 		    "verify: expected one PLAN or BAGDIR");
-	if (nid > 0 && !o.deep)
+	if (nid > 0 && !o.deep && !o.against_source)
 		return cmd_bad_usage(cmd_verify_usage, "-i only goes with "
-		    "--deep (the default check needs no key)");
+		    "--deep or --against-source (the default check needs no "
+		    "key)");
+	if (o.deep && o.against_source)
+		return cmd_bad_usage(cmd_verify_usage, "--deep and "
+		    "--against-source are two checks: run them one by one");
 	if (ui.json && (ui.findings = json_array()) == NULL)
 		return cmd_fail(ctx, mig_seterr(ctx, MIG_ERR_NOMEM,
 		    "out of memory"));
 	o.finding = on_finding;
 	o.arg = &ui;
 	if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (o.deep || o.run_id != NULL) {
+		if (o.deep || o.run_id != NULL || o.against_source) {
 			json_decref(ui.findings);
 			return cmd_bad_usage(cmd_verify_usage, "a bag "
-			    "directory is checked without --run or --deep");
+			    "directory is checked without --run, --deep or "
+			    "--against-source");
 		}
 		o.bag_dir = argv[optind];
 		if ((r = cmd_seal_pub(keyfile, NULL, ctx, &pub)) != 0)
@@ -136,7 +146,7 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		if ((r = cmd_load_plan(argv[optind], ctx, &plan)) != 0 ||
 		    (r = cmd_transport_config(plan, &tcfg, ctx)) != 0)
 			goto out;
-		if (o.deep && (r = cmd_identities(idfiles, nid, false, NULL,
+		if (nid > 0 && (r = cmd_identities(idfiles, nid, false, NULL,
 		    plan, ctx, &ids)) != 0)
 			goto out;
 		if ((r = cmd_seal_pub(keyfile, plan, ctx, &pub)) != 0)
@@ -165,11 +175,18 @@ out:
 		json_object_set_new(doc, "on_record", json_boolean(
 		    sum.on_record));
 		json_object_set_new(doc, "sealed", json_boolean(sum.sealed));
+		json_object_set_new(doc, "against_source", json_boolean(
+		    o.against_source));
 
 		ui.findings = NULL;
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(doc);
+	} else if (r == 0 && o.against_source) {
+		printf("ok: the source matches the snapshot of run %s: %llu "
+		    "files, %llu bytes read and hashed\n", sum.run_id,
+		    (unsigned long long)sum.objects,
+		    (unsigned long long)sum.bytes);
 	} else if (r == 0) {
 		char shards[32] = "";
 

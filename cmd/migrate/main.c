@@ -22,6 +22,8 @@ static const struct cmd commands[] = {
 	    cmd_verify_usage },
 	{ "restore", cmd_restore, "bring a landed run back to plaintext",
 	    cmd_restore_usage },
+	{ "runs", cmd_runs, "list the runs of a plan in the lake",
+	    cmd_runs_usage },
 	{ "plan", cmd_plan, "check a plan and print its pipeline",
 	    cmd_plan_usage },
 	{ "audit", cmd_audit, "review and verify the audit trail",

@@ -240,6 +240,12 @@ struct mig_audit_bag {
 	char		manifest_sha256[MIG_AUDIT_HEXLEN + 1]; /* or "" */
 	/* SHA-256 of migrate-manifest.json.age as stored, or "" */
 	char		snapshot_sha256[MIG_AUDIT_HEXLEN + 1];
+	/* Of the last complete run.end, for `migrate runs': */
+	uint64_t	files;			/* in the snapshot */
+	uint64_t	bytes;			/* read from the source */
+	char		parent[32];		/* or "" */
+	char		ts[40];			/* its first run.start */
+	char		strategy[16];		/* run.start "strategy" */
 };
 
 struct mig_audit_run {

@@ -188,6 +188,12 @@ struct mig_verify_opts {
 	 */
 	const struct mig_sign_key		*seal_pub;
 	bool					 deep;
+	/*
+	 * Compare the source as it is now with the run's snapshot: the
+	 * local one of the last complete run, or with identities the run's
+	 * encrypted manifest.  Findings: missing, extra, altered.
+	 */
+	bool					 against_source;
 	/* One call per problem found (kind, path, detail). */
 	void		(*finding)(void *arg, enum mig_finding_kind kind,
 			    const char *path, const char *detail);
@@ -230,6 +236,9 @@ struct mig_restore_opts {
 	/* As for verify: the audit public key that checks seals, or NULL. */
 	const struct mig_sign_key		*seal_pub;
 	const char				*to;	/* target directory */
+	/* Paths, directories or globs of the snapshot to restore (NULL: all). */
+	char *const				*paths;
+	bool					 overwrite;	/* replace what differs */
 	/*
 	 * The process umask (read by the caller, which owns process state):
 	 * restored modes lose its bits, as files created by cp(1) would.
@@ -246,22 +255,65 @@ struct mig_restore_opts {
 	const struct mig_testhook		*hook;	/* or NULL */
 };
 
+/* What a restore did. */
+struct mig_restore_summary {
+	char		run_id[32];	/* the run restored */
+	uint64_t	restored;	/* files written */
+	uint64_t	already;	/* files already as in the snapshot */
+};
+
 /*
- * Restores a landed run into opts->to, once the run is found through the
- * audit log and its bags agree with it (and with their seals), as verify
- * checks them: MIG_ERR_VERIFY otherwise, before any file is written.: every file at its relative path
- * with its mode (permission bits only, less opts->umask) and mtime, each
- * checked against the manifests before it appears under its name.  The
- * target is created (0700) if missing and must not be a symbolic link
- * (MIG_ERR_SECURITY).  Everything beneath it is created relative to
- * directory descriptors and never through a symbolic link, and no
- * existing entry is replaced (MIG_ERR_EXISTS), so whoever can write to
- * the target cannot redirect a write, mode or time outside it.  A
- * plaintext longer than the manifest says stops at that size
- * (MIG_ERR_VERIFY) and nothing of it is kept.  Stops at the first file
- * that fails.  *restoredp counts the files.
+ * Restores the snapshot of a landed run into opts->to (created 0700 if
+ * missing): every file of the source as of that run (or those opts->paths
+ * select), each object fetched from the run that holds it, with its mode
+ * and mtime, checked against the manifests before it appears under its
+ * name.  The run is found and checked through the audit log as verify
+ * does it (MIG_ERR_VERIFY, before any file is written).  Refuses to write
+ * outside the target; a file already there is left alone when it matches
+ * the snapshot, replaced with opts->overwrite, refused otherwise.
  */
 int	mig_restore_run(const struct mig_restore_opts *opts,
-	    uint64_t *restoredp, struct mig_ctx *ctx);
+	    struct mig_restore_summary *sum, struct mig_ctx *ctx);
+
+/* One run of a plan's dataset, as `migrate runs' lists it. */
+struct mig_run_row {
+	char		 id[32];
+	char		 started[40];	/* its run.start time, or "" */
+	char		 strategy[16];
+	/*
+	 * sealed, complete (not signed), incomplete, "shards K of N",
+	 * abandoned, missing (complete on record, gone from the lake), or
+	 * "not on record" (in the lake only: refused by verify and restore)
+	 */
+	char		 state[32];
+	int		 shards, shards_done;	/* 0, 0 when not sharded */
+	uint64_t	 objects;	/* landed in its bag(s) */
+	uint64_t	 files;		/* in its snapshot */
+	uint64_t	 bytes;		/* read from the source */
+	char		 parent[32];	/* the run it was compared with, or "" */
+	char		*dir;		/* its directory in the lake, or NULL */
+};
+
+struct mig_run_list {
+	struct mig_run_row	*v;
+	size_t			 n;
+};
+
+struct mig_runs_opts {
+	const struct mig_plan			*plan;
+	const struct mig_transport_config	*tcfg;
+	/* Checks the log's signed checkpoints; NULL: chain only. */
+	const struct mig_sign_key		*seal_pub;
+};
+
+/*
+ * Every run of the plan's dataset that landed a bag or whose bag is in
+ * the lake, oldest first.  The audit log is verified on the way
+ * (MIG_ERR_VERIFY when it is broken); a missing log lists the lake's
+ * runs as not on record.  Caller frees *out with mig_run_list_free().
+ */
+int	mig_runs_list(const struct mig_runs_opts *opts,
+	    struct mig_run_list *out, struct mig_ctx *ctx);
+void	mig_run_list_free(struct mig_run_list *list);
 
 #endif /* MIGRATE_RUN_H */

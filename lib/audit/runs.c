@@ -118,9 +118,14 @@ take_event(struct mig_audit_runs *out, struct mig_audit_run *r,
 	if (strcmp(event, MIG_AUDIT_RUN_START) == 0) {
 		if ((b = find_bag(r, jstr(j, "shard"), true)) == NULL)
 			return MIG_ERR_NOMEM;
-		if (b->dir[0] == '\0')
+		if (b->dir[0] == '\0') {
 			(void)snprintf(b->dir, sizeof(b->dir), "%s",
 			    jstr(j, "dir"));
+			(void)snprintf(b->ts, sizeof(b->ts), "%s",
+			    jstr(j, "ts"));
+			(void)snprintf(b->strategy, sizeof(b->strategy), "%s",
+			    jstr(j, "strategy"));
+		}
 		b->started = true;
 	} else if (strcmp(event, MIG_AUDIT_RUN_END) == 0) {
 		const char *outcome = jstr(j, "outcome");
@@ -138,6 +143,12 @@ take_event(struct mig_audit_runs *out, struct mig_audit_run *r,
 			(void)snprintf(b->snapshot_sha256,
 			    sizeof(b->snapshot_sha256), "%s",
 			    jstr(j, "snapshot_sha256"));
+			b->files = (uint64_t)json_integer_value(
+			    json_object_get(j, "files"));
+			b->bytes = (uint64_t)json_integer_value(
+			    json_object_get(j, "bytes_in"));
+			(void)snprintf(b->parent, sizeof(b->parent), "%s",
+			    jstr(j, "parent"));
 		} else if (strcmp(outcome, "nothing new") == 0)
 			b->nothing_new = true;
 	} else if (strcmp(event, MIG_AUDIT_OBJ_STORED) == 0 &&

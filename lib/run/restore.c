@@ -65,6 +65,7 @@ struct rctx {
 	char				 run_dir[PATH_MAX];
 	unsigned char			*buf;
 	uint64_t			 done;
+	uint64_t			 already;	/* matched as they were */
 	uint64_t			 total;
 };
 
@@ -83,58 +84,38 @@ struct rfile {
 	int		 fd;		/* the temporary; -1 once closed */
 	bool		 pending;	/* the temporary exists, unpublished */
 	bool		 anon;		/* O_TMPFILE: it has no name at all */
+	bool		 replace;	/* --overwrite: replace what is there */
 	const char	*name;		/* final entry name in dirfd */
 	char		 tmp[NAME_MAX + 1];
 	char		 display[PATH_MAX];	/* TO/REL, for messages */
 };
 
 /*
- * The permission bits of a manifest mode ("0644"), less the umask.  The
- * setuid, setgid and sticky bits are never restored: the manifest comes
- * from a lake that is not trusted, and a restore run as root must not
- * hand out set-id programs.
+ * What the snapshot says of one file.  The permission bits lose the
+ * umask; the setuid, setgid and sticky bits are never restored: the
+ * snapshot comes from a lake that is not trusted, and a restore run as
+ * root must not hand out set-id programs.
  */
 static int
-entry_mode(const struct rctx *rc, const json_t *m, const char *rel,
-    mode_t *modep)
+entry_of(const struct rctx *rc, const struct snap_entry *se,
+    struct rentry *e)
 {
-	const char *s = json_string_value(m);
-	unsigned long v = 0644;
-
-	if (m != NULL) {
-		if (s == NULL || s[0] == '\0' || strlen(s) > 7 ||
-		    strspn(s, "01234567") != strlen(s))
-			return mig_seterr(rc->ctx, MIG_ERR_FORMAT, "%s: "
-			    "manifest mode is not an octal number", rel);
-		v = strtoul(s, NULL, 8);
-	}
-	*modep = (mode_t)(v & 0777) & ~rc->o->umask;
-	return 0;
-}
-
-/* Reads and checks the manifest entry o. */
-static int
-entry_parse(const struct rctx *rc, json_t *o, struct rentry *e)
-{
-	json_t *size = json_object_get(o, "size");
 	const char *problem;
 
 	memset(e, 0, sizeof(*e));
-	e->rel = json_string_value(json_object_get(o, "path"));
-	e->sha256 = json_string_value(json_object_get(o, "sha256"));
-	if (e->rel == NULL || e->sha256 == NULL)
-		return mig_seterr(rc->ctx, MIG_ERR_FORMAT, "manifest entry "
-		    "without path or sha256");
+	e->rel = se->path;
+	e->sha256 = se->sha256;
+	if (se->sha256[0] == '\0')
+		return mig_seterr(rc->ctx, MIG_ERR_FORMAT, "%s: manifest entry "
+		    "without a SHA-256", se->path);
 	if ((problem = mig_name_problem(e->rel)) != NULL)
 		return mig_seterr(rc->ctx, MIG_ERR_SECURITY, "manifest path "
 		    "refused (%s): nothing is written outside %s", problem,
 		    rc->o->to);
-	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return mig_seterr(rc->ctx, MIG_ERR_FORMAT, "%s: manifest "
-		    "entry without a size", e->rel);
-	e->size = (uint64_t)json_integer_value(size);
-	e->mtime = (time_t)json_integer_value(json_object_get(o, "mtime"));
-	return entry_mode(rc, json_object_get(o, "mode"), e->rel, &e->mode);
+	e->size = se->size;
+	e->mtime = se->mtime;
+	e->mode = (se->mode & 0777) & ~rc->o->umask;
+	return 0;
 }
 
 /* ".BASE.migrate-tmp-XXXXXXXX" into out, BASE shortened to fit. */
@@ -181,10 +162,13 @@ rfile_open(struct rctx *rc, const char *rel, struct rfile *f)
 	if ((r = fdpath_mkdirs(rc->tofd, parent, 0755, &f->dirfd,
 	    rc->ctx)) != 0)
 		return mig_preferr(rc->ctx, "%s", rc->o->to);
-	/* Fail before streaming gigabytes; publishing checks again. */
-	if (fstatat(f->dirfd, f->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return mig_seterr(rc->ctx, MIG_ERR_EXISTS, "%s: already "
-		    "exists, refusing to replace it", f->display);
+	/*
+	 * Something there already: the caller looks at it before anything
+	 * is streamed (publishing checks again).
+	 */
+	if (!f->replace && fstatat(f->dirfd, f->name, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		return MIG_ERR_EXISTS;
 	/*
 	 * A file without a name until it is whole: killed or interrupted,
 	 * a restore leaves no plaintext behind.  Its name is given by
@@ -267,10 +251,17 @@ rfile_publish(struct rctx *rc, struct rfile *f)
 	int r;
 
 	if (f->anon) {
-		/* linkat never replaces: an existing name is EEXIST. */
+		/*
+		 * linkat never replaces: an existing name is EEXIST.  With
+		 * --overwrite the file gets a temporary name first, then
+		 * renameat replaces what is there in one step.
+		 */
 		(void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
-		if (linkat(AT_FDCWD, proc, f->dirfd, f->name,
-		    AT_SYMLINK_FOLLOW) != 0)
+		if (f->replace && (r = tmp_name(f->name, f->tmp,
+		    rc->ctx)) != 0)
+			return r;
+		if (linkat(AT_FDCWD, proc, f->dirfd, f->replace ? f->tmp :
+		    f->name, AT_SYMLINK_FOLLOW) != 0)
 			return mig_seterr(rc->ctx, errno == EEXIST ?
 			    MIG_ERR_EXISTS : MIG_ERR_IO, "%s: %s", f->display,
 			    errno == EEXIST ? "already exists, refusing to "
@@ -280,7 +271,13 @@ rfile_publish(struct rctx *rc, struct rfile *f)
 		if (r != 0)
 			return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: close: %s",
 			    f->display, strerror(errno));
-	} else if ((r = fdpath_publish(f->dirfd, f->tmp, f->name,
+		f->pending = f->replace;
+	}
+	if (f->replace) {
+		if (renameat(f->dirfd, f->tmp, f->dirfd, f->name) != 0)
+			return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: %s",
+			    f->display, strerror(errno));
+	} else if (!f->anon && (r = fdpath_publish(f->dirfd, f->tmp, f->name,
 	    rc->ctx)) != 0) {
 		if (r == MIG_ERR_EXISTS)
 			return mig_seterr(rc->ctx, r, "%s: already exists, "
@@ -350,18 +347,97 @@ out:
 	return r;
 }
 
-/* Writes the plaintext of rd (from obj) to TO/rel if it matches entry o. */
+/* Reads rd to its end: its SHA-256 and length. */
 static int
-restore_one(struct rctx *rc, json_t *o, struct mig_reader *rd,
-    const char *obj)
+drain_sha(struct rctx *rc, struct mig_reader *rd, char hex[65],
+    uint64_t *count)
+{
+	struct mig_reader *sha = NULL;
+	unsigned char md[32];
+	size_t n;
+	int r;
+
+	if ((r = mig_sha256_reader_new(rd, rc->ctx, &sha)) != 0)
+		return r;
+	do
+		r = mig_reader_read(sha, rc->buf, BUF_SIZE, &n);
+	while (r == 0 && n > 0);
+	if (r == 0) {
+		mig_sha256_reader_result(sha, md, count);
+		mig_hex_encode(md, sizeof(md), hex);
+	}
+	mig_reader_free(sha);
+	return r;
+}
+
+/*
+ * The file already at TO/rel: true when it is what the snapshot says
+ * (a regular file of that size, mtime, SHA-256 and permission bits), so
+ * that restoring into a tree that already matches does nothing.  The
+ * mtime counts: a restore promises the tree as it stood, and tools such
+ * as make and rsync read it.
+ */
+static bool
+already_there(struct rctx *rc, int dirfd, const char *name,
+    const struct rentry *e)
+{
+	struct mig_reader *fr = NULL;
+	struct stat st;
+	char hex[65];
+	uint64_t count = 0;
+	bool same = false;
+	int fd;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size == e->size &&
+	    (st.st_mode & 0777) == e->mode && st.st_mtime == e->mtime &&
+	    mig_fd_reader_new(fd, rc->ctx, &fr) == 0 &&
+	    drain_sha(rc, fr, hex, &count) == 0)
+		same = count == e->size && strcmp(hex, e->sha256) == 0;
+	mig_reader_free(fr);
+	mig_clearerr(rc->ctx);
+	(void)close(fd);
+	return same;
+}
+
+/*
+ * Writes the plaintext of rd (from obj) to TO/rel if it matches entry se.
+ * A file already there is left alone when it matches, replaced with
+ * --overwrite, and refused otherwise.
+ */
+static int
+restore_one(struct rctx *rc, const struct snap_entry *se,
+    struct mig_reader *rd, const char *obj)
 {
 	const struct mig_testhook *hook = rc->o->hook;
 	struct rfile f = { .dirfd = -1, .fd = -1 };
 	struct rentry e;
 	int r;
 
-	if ((r = entry_parse(rc, o, &e)) != 0 ||
-	    (r = rfile_open(rc, e.rel, &f)) != 0 ||
+	if ((r = entry_of(rc, se, &e)) != 0)
+		return r;
+	r = rfile_open(rc, e.rel, &f);
+	if (r == MIG_ERR_EXISTS) {
+		if (already_there(rc, f.dirfd, f.name, &e)) {
+			rc->already++;
+			r = 0;
+			goto out;
+		}
+		if (!rc->o->overwrite) {
+			r = mig_seterr(rc->ctx, MIG_ERR_EXISTS, "%s: exists and "
+			    "differs from the snapshot; refusing to replace it "
+			    "(--overwrite replaces files that differ)",
+			    f.display);
+			goto out;
+		}
+		rfile_close(&f);
+		f.replace = true;
+		r = rfile_open(rc, e.rel, &f);
+	}
+	if (r != 0 ||
 	    (r = copy_checked(rc, rd, &e, &f, obj)) != 0 ||
 	    (r = rfile_finish(rc, &f, &e)) != 0 ||
 	    (r = mig_testpoint(hook, "restore.written", e.rel, e.size,
@@ -383,14 +459,14 @@ out:
 }
 
 static int
-open_chain(struct rctx *rc, const char *obj, bool compressed,
+open_chain(struct rctx *rc, const char *bag, const char *obj, bool compressed,
     struct mig_reader *rds[3])
 {
 	char path[PATH_MAX];
 	int r;
 
 	rds[0] = rds[1] = rds[2] = NULL;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", rc->run_dir, obj) >=
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", bag, obj) >=
 	    sizeof(path))
 		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: path too long",
 		    obj);
@@ -411,54 +487,96 @@ close_chain(struct mig_reader *rds[3])
 	mig_reader_free(rds[0]);
 }
 
-static int
-restore_archive(struct rctx *rc, json_t *doc, bool compressed)
+/* The user's PATH arguments: exact paths, directories or globs. */
+static bool
+selected(const struct rctx *rc, const char *path)
 {
-	struct mig_reader *rds[3], *er = NULL;
+	char *const *p = rc->o->paths;
+	size_t n;
+
+	if (p == NULL || p[0] == NULL)
+		return true;
+	for (; *p != NULL; p++) {
+		n = strlen(*p);
+		while (n > 1 && (*p)[n - 1] == '/')
+			n--;
+		if (mig_glob_match(*p, path) || (strncmp(path, *p, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/')))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A retire or repurchase run: its members from the one archive.  Entries
+ * come in path order, members in archive order: the entries wait in a
+ * table keyed by member.
+ */
+static int
+restore_archive(struct rctx *rc, struct snap_reader *sr, bool compressed)
+{
+	struct mig_reader *rds[3] = { NULL, NULL, NULL }, *er = NULL;
 	struct mig_archive *ar = NULL;
 	struct mig_archive_entry e;
+	struct snap_entry se;
 	json_t *by_member, *o;
-	char what[PATH_MAX + 64];
-	const char *obj = json_string_value(json_object_get(
-	    json_object_get(doc, "archive"), "object"));
-	size_t i;
+	char what[PATH_MAX + 64], mode[8];
+	const char *obj = snap_header_of(sr)->archive;
 	int r;
 
 	if ((by_member = json_object()) == NULL)
 		return mig_seterr(rc->ctx, MIG_ERR_NOMEM, "out of memory");
-	json_array_foreach(json_object_get(doc, "objects"), i, o) {
-		const char *m = json_string_value(json_object_get(o, "member"));
-
-		if (m != NULL)
-			json_object_set(by_member, m, o);
+	while ((r = snap_next(sr, &se)) == 1) {
+		if (se.member == NULL || !selected(rc, se.path))
+			continue;
+		(void)snprintf(mode, sizeof(mode), "%o", (unsigned)se.mode);
+		if (json_object_set_new(by_member, se.member, json_pack("{s:s, "
+		    "s:I, s:I, s:s, s:s}", "path", se.path, "size",
+		    (json_int_t)se.size, "mtime", (json_int_t)se.mtime, "mode",
+		    mode, "sha256", se.sha256)) != 0) {
+			r = mig_seterr(rc->ctx, MIG_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		rc->total++;
 	}
+	if (r != 0)
+		goto out;
 	if (obj == NULL) {
 		r = mig_seterr(rc->ctx, MIG_ERR_FORMAT, "manifest names no "
 		    "archive");
 		goto out;
 	}
-	if ((r = open_chain(rc, obj, compressed, rds)) != 0 ||
+	if ((r = open_chain(rc, rc->run_dir, obj, compressed, rds)) != 0 ||
 	    (r = mig_archive_open_reader(rds[2] != NULL ? rds[2] : rds[1],
 	    obj, rc->ctx, &ar)) != 0)
-		goto out_chain;
+		goto out;
 	while ((r = mig_archive_next(ar, &e)) == 0) {
 		if ((o = json_object_get(by_member, e.name)) == NULL ||
 		    e.type != MIG_ARCHIVE_REGULAR)
 			continue;
+		memset(&se, 0, sizeof(se));
+		se.path = (char *)json_string_value(json_object_get(o, "path"));
+		se.size = (uint64_t)json_integer_value(json_object_get(o,
+		    "size"));
+		se.mtime = (time_t)json_integer_value(json_object_get(o,
+		    "mtime"));
+		se.mode = (mode_t)strtoul(json_string_value(json_object_get(o,
+		    "mode")), NULL, 8);
+		(void)snprintf(se.sha256, sizeof(se.sha256), "%s",
+		    json_string_value(json_object_get(o, "sha256")));
 		(void)snprintf(what, sizeof(what), "%s, member %s", obj,
 		    e.name);
 		if ((r = mig_archive_entry_reader(ar, &er)) != 0 ||
-		    (r = restore_one(rc, o, er, what)) != 0)
-			goto out_chain;
+		    (r = restore_one(rc, &se, er, what)) != 0)
+			goto out;
 		mig_reader_free(er);
 		er = NULL;
 	}
 	r = r == 1 ? 0 : r;
-out_chain:
+out:
 	mig_reader_free(er);
 	mig_archive_free(ar);
 	close_chain(rds);
-out:
 	json_decref(by_member);
 	return r;
 }
@@ -582,8 +700,8 @@ trusted_shards(struct rctx *rc, const struct run_trust *tr, const char *base,
 }
 
 int
-mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
-    struct mig_ctx *ctx)
+mig_restore_run(const struct mig_restore_opts *o,
+    struct mig_restore_summary *sum, struct mig_ctx *ctx)
 {
 	struct rctx rc;
 	struct run_trust tr;
@@ -592,7 +710,7 @@ mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
 	size_t nshards = 0, s;
 	int r, shardn = 0;
 
-	*restoredp = 0;
+	memset(sum, 0, sizeof(*sum));
 	memset(&rc, 0, sizeof(rc));
 	memset(&tr, 0, sizeof(tr));
 	rc.o = o;
@@ -621,7 +739,9 @@ mig_restore_run(const struct mig_restore_opts *o, uint64_t *restoredp,
 			goto out;
 	}
 out:
-	*restoredp = rc.done;
+	sum->restored = rc.done;
+	sum->already = rc.already;
+	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", tr.id);
 	trust_close(&tr);
 	run_free_names(shards, nshards);
 	mig_transport_close(rc.t);
@@ -633,45 +753,49 @@ out:
 	return r;
 }
 
-/* Restores the bag at rc->run_dir. */
+/*
+ * Restores the snapshot of the bag at rc->run_dir: every file as of that
+ * run, each object fetched from the run that holds it (this one, or the
+ * earlier run that landed it), its plaintext checked against the
+ * snapshot, which the audit log vouches for (trust.c).
+ */
 static int
 restore_dir(struct rctx *rc, const char *id)
 {
 	struct mig_ctx *ctx = rc->ctx;
 	struct mig_reader *rds[3];
-	json_t *doc = NULL, *e;
+	struct snap_reader *sr = NULL;
+	struct snap_entry e;
 	bool compressed;
-	size_t i;
 	int r;
 
-	if ((r = run_read_manifest(rc->t, rc->run_dir, rc->o->identities,
-	    &doc, ctx)) != 0)
-		goto out;
-	compressed = json_is_true(json_object_get(doc, "compressed"));
-	rc->total += json_array_size(json_object_get(doc, "objects"));
-	if (json_object_get(doc, "archive") != NULL) {
-		r = restore_archive(rc, doc, compressed);
+	if ((r = snap_open_lake(rc->t, rc->run_dir, rc->o->identities, &sr,
+	    ctx)) != 0)
+		return r;
+	compressed = snap_header_of(sr)->compressed;
+	if (snap_header_of(sr)->archive != NULL) {
+		r = restore_archive(rc, sr, compressed);
 		goto out;
 	}
-	json_array_foreach(json_object_get(doc, "objects"), i, e) {
-		const char *obj = json_string_value(json_object_get(e,
-		    "object"));
-
-		if (obj == NULL) {
+	while ((r = snap_next(sr, &e)) == 1) {
+		if (!selected(rc, e.path))
+			continue;
+		if (e.object == NULL) {
 			r = mig_seterr(ctx, MIG_ERR_USAGE, "run %s holds an "
 			    "inventory only (retain): there is nothing to "
 			    "restore", id);
 			goto out;
 		}
-		r = open_chain(rc, obj, compressed, rds);
+		rc->total++;
+		r = open_chain(rc, e.bag, e.object, compressed, rds);
 		if (r == 0)
-			r = restore_one(rc, e, rds[2] != NULL ? rds[2] :
-			    rds[1], obj);
+			r = restore_one(rc, &e, rds[2] != NULL ? rds[2] :
+			    rds[1], e.object);
 		close_chain(rds);
 		if (r != 0)
 			goto out;
 	}
 out:
-	json_decref(doc);
+	snap_reader_free(sr);
 	return r;
 }

@@ -493,32 +493,6 @@ inventory(struct run *rn)
 /* --- Local state: previous run and journal ------------------------------------- */
 
 static int
-load_prev(struct run *rn)
-{
-	char path[PATH_MAX];
-	size_t i;
-	int r;
-
-	if ((r = run_join(path, sizeof(path), rn->state_dir, "last.json")) != 0 ||
-	    (r = state_read_json(path, &rn->prev_doc, rn->ctx)) != 0)
-		return r;
-	if (rn->prev_doc == NULL)
-		return 0;
-	rn->prev = json_object_get(rn->prev_doc, "objects");
-	if (!json_is_object(rn->prev)) {
-		rn->prev = NULL;
-		return 0;
-	}
-	for (i = 0; i < rn->nobj; i++) {
-		json_t *e = json_object_get(rn->prev, rn->objs[i].path);
-
-		rn->objs[i].prev_sha = json_string_value(json_object_get(e,
-		    "sha256"));
-	}
-	return 0;
-}
-
-static int
 load_journal(struct run *rn)
 {
 	FILE *fp;
@@ -875,17 +849,17 @@ process_file(struct worker *wk, struct obj *ob)
 		goto fail;
 	if (rn->o->dry_run) {
 		/* Read-only: find what is unchanged, land nothing. */
-		if (ob->prev_sha != NULL && !rn->o->full &&
+		if (obj_prev_sha(rn, ob) != NULL &&
 		    hash_fd(wk, fd, ob->path, hex, &count) == 0 &&
-		    strcmp(hex, ob->prev_sha) == 0)
+		    strcmp(hex, obj_prev_sha(rn, ob)) == 0)
 			ob->state = OBJ_UNCHANGED;
 		goto out;
 	}
-	if (ob->prev_sha != NULL && !rn->o->full) {
+	if (obj_prev_sha(rn, ob) != NULL) {
 		/* Hash first: unchanged files cost a read, not a write. */
 		if ((r = hash_fd(wk, fd, ob->path, hex, &count)) != 0)
 			goto fail;
-		if (strcmp(hex, ob->prev_sha) == 0) {
+		if (strcmp(hex, obj_prev_sha(rn, ob)) == 0) {
 			memcpy(ob->sha, hex, sizeof(hex));
 			record_unchanged(wk, ob);
 			goto out;
@@ -1127,8 +1101,8 @@ land_from_archive(struct run *rn)
 			sha = null = NULL;
 		} else if (land_stream(&wk, ob, rd, -1) != 0)
 			record_failure(&wk, ob);
-		else if (ob->prev_sha != NULL && !rn->o->full &&
-		    strcmp(ob->prev_sha, ob->sha) == 0) {
+		else if (obj_prev_sha(rn, ob) != NULL &&
+		    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
 			/*
 			 * XXX: an unchanged member of an archive source is
 			 * only known after landing it; it is then dropped
@@ -1385,7 +1359,7 @@ out:
 
 /* --- Deciding the run ------------------------------------------------------------ */
 
-static int	commit_last(struct run *, const char *);
+static int	commit_last(struct run *);
 
 static int
 put_marker(struct run *rn, const char *dir, const char *name,
@@ -1451,7 +1425,7 @@ decide_run(struct run *rn, char abandoned[64])
 			 * published bag is never written again.
 			 */
 			if (!rn->o->dry_run &&
-			    (r = commit_last(rn, current)) != 0)
+			    (r = commit_last(rn)) != 0)
 				return r;
 			run_note(rn, "run %s was published before an interruption; "
 			    "its local state is now settled", current);
@@ -1553,94 +1527,6 @@ apply_journal(struct run *rn)
 
 /* --- Finishing: manifests, bag, _SUCCESS ----------------------------------------- */
 
-static json_t *
-manifest_json(struct run *rn, const struct obj *arch)
-{
-	json_t *doc, *objs;
-	size_t i;
-	char mt[32];
-	struct tm tm;
-
-	objs = json_array();
-	for (i = 0; i < rn->nobj; i++) {
-		const struct obj *ob = &rn->objs[i];
-		json_t *o;
-
-		if (ob->state != OBJ_STORED && ob->state != OBJ_ALREADY &&
-		    ob->state != OBJ_RETAINED)
-			continue;
-		gmtime_r(&ob->mtime, &tm);
-		strftime(mt, sizeof(mt), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		o = json_pack("{s:s, s:I, s:s, s:I, s:s, s:s}",
-		    "path", ob->path, "size", (json_int_t)ob->size,
-		    "mode", "0000", "mtime", (json_int_t)ob->mtime,
-		    "mtime_utc", mt, "sha256", ob->sha);
-		{
-			char mode[8];
-
-			(void)snprintf(mode, sizeof(mode), "%04o",
-			    (unsigned)(ob->mode & 07777));
-			json_object_set_new(o, "mode", json_string(mode));
-		}
-		if (ob->dest != NULL) {
-			json_object_set_new(o, "object", json_string(ob->dest));
-			json_object_set_new(o, "stored_size",
-			    json_integer((json_int_t)ob->stored_size));
-			json_object_set_new(o, "stored_sha256",
-			    json_string(ob->csha));
-		} else if (arch != NULL) {
-			char member[MIG_PATH_MAX + 300];
-
-			if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
-				(void)snprintf(member, sizeof(member),
-				    "%s/data/%s", rn->p->name, ob->path);
-			else
-				(void)snprintf(member, sizeof(member), "%s",
-				    ob->path);
-			json_object_set_new(o, "archive",
-			    json_string(arch->dest));
-			json_object_set_new(o, "member", json_string(member));
-		}
-		json_array_append_new(objs, o);
-	}
-	doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b, s:o}", "version", 1,
-	    "run", rn->run_id, "plan", rn->p->name, "plan_sha256",
-	    rn->p->sha256, "strategy", rn->si->name, "compressed",
-	    rn->p->compress, "objects", objs);
-	if (doc != NULL && arch != NULL)
-		json_object_set_new(doc, "archive", json_pack("{s:s, s:I, s:s}",
-		    "object", arch->dest, "stored_size",
-		    (json_int_t)arch->stored_size, "stored_sha256",
-		    arch->csha));
-	return doc;
-}
-
-/* Encrypts text to the plan's recipients at path; returns the stored hash. */
-static int
-put_encrypted(struct run *rn, const char *path, const char *text,
-    char hex[65])
-{
-	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL;
-	unsigned char md[32];
-	uint64_t n;
-	int r;
-
-	if ((r = mig_transport_open_write(rn->t, path, -1, &sink)) != 0 ||
-	    (r = mig_sha256_writer_new(sink, rn->ctx, &csha)) != 0 ||
-	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
-	    rn->ctx, &age)) != 0 ||
-	    (r = mig_writer_write(age, text, strlen(text))) != 0 ||
-	    (r = mig_writer_close(age)) != 0)
-		goto out;
-	mig_sha256_writer_result(csha, md, &n);
-	mig_hex_encode(md, sizeof(md), hex);
-out:
-	mig_writer_free(age);
-	mig_writer_free(csha);
-	mig_writer_free(sink);
-	return r;
-}
-
 /* Every object is there with the size we wrote, before we publish. */
 static int
 check_landed(struct run *rn, const struct obj *arch)
@@ -1671,105 +1557,20 @@ check_landed(struct run *rn, const struct obj *arch)
 	return 0;
 }
 
-static int
-write_last(struct run *rn)
-{
-	json_t *doc, *objs;
-	char path[PATH_MAX];
-	size_t i;
-	int r;
-
-	objs = json_object();
-	for (i = 0; i < rn->nobj; i++) {
-		const struct obj *ob = &rn->objs[i];
-
-		if (ob->sha[0] == '\0')
-			continue;
-		json_object_set_new(objs, ob->path, json_pack("{s:s, s:I, s:I}",
-		    "sha256", ob->sha, "size", (json_int_t)ob->size, "mtime",
-		    (json_int_t)ob->mtime));
-	}
-	doc = json_pack("{s:s, s:s, s:o}", "run", rn->run_id, "dir",
-	    rn->run_dir, "objects", objs);
-	if (doc == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	(void)run_join(path, sizeof(path), rn->state_dir, "last.json.next");
-	r = state_write_json(path, doc, rn->ctx);
-	json_decref(doc);
-	return r;
-}
-
 /*
- * After _SUCCESS: last.json.next (written durably before it) becomes
- * last.json, and the run is no longer unfinished.  A crash between the
- * two is finished by the next run (settle_published), which never touches
+ * After _SUCCESS: this run's snapshot (written durably before it) becomes
+ * the previous one, and the run is no longer unfinished.  A crash between
+ * the two is finished by the next run (decide_run), which never touches
  * the published bag again.
  */
 static int
-commit_last(struct run *rn, const char *run_id)
+commit_last(struct run *rn)
 {
-	char from[PATH_MAX], to[PATH_MAX];
-	json_t *j = NULL;
-	const char *id;
 	int r;
 
-	(void)run_join(from, sizeof(from), rn->state_dir, "last.json.next");
-	(void)run_join(to, sizeof(to), rn->state_dir, "last.json");
-	if ((r = state_read_json(from, &j, rn->ctx)) != 0)
+	if ((r = runsnap_commit(rn)) != 0)
 		return r;
-	id = json_string_value(json_object_get(j, "run"));
-	if (j != NULL && id != NULL && strcmp(id, run_id) == 0 &&
-	    rename(from, to) != 0) {
-		json_decref(j);
-		return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s", to,
-		    strerror(errno));
-	}
-	json_decref(j);
 	return state_clear_current(rn->state_dir, rn->ctx);
-}
-
-/* retain: compare with the previous inventory and audit every file. */
-static void
-report_drift(struct run *rn)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	for (i = 0; i < rn->nobj; i++) {
-		const struct obj *ob = &rn->objs[i];
-		const char *drift = "unchanged";
-
-		if (ob->state != OBJ_RETAINED)
-			continue;
-		if (rn->prev != NULL && ob->prev_sha == NULL) {
-			drift = "new";
-			rn->sum->drift_new++;
-			run_note(rn, "drift: new file %s", ob->path);
-		} else if (ob->prev_sha != NULL &&
-		    strcmp(ob->prev_sha, ob->sha) != 0) {
-			drift = "changed";
-			rn->sum->drift_changed++;
-			run_note(rn, "drift: changed %s", ob->path);
-		} else if (rn->prev == NULL)
-			drift = "first";
-		(void)run_audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack("{s:s, s:I, "
-		    "s:s}", "object", ob->path, "bytes", (json_int_t)ob->size,
-		    "drift", drift), rn->ctx);
-	}
-	if (rn->prev == NULL)
-		return;
-	json_object_foreach(rn->prev, key, v) {
-		struct obj k = { .path = (char *)key };
-
-		if (bsearch(&k, rn->objs, rn->nobj, sizeof(*rn->objs),
-		    obj_cmp) != NULL)
-			continue;
-		rn->sum->drift_vanished++;
-		run_note(rn, "drift: vanished %s", key);
-		(void)run_audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack("{s:s, s:s}",
-		    "object", key, "drift", "vanished"), rn->ctx);
-	}
 }
 
 /*
@@ -1873,8 +1674,6 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	struct mig_bag_info info;
 	char path[PATH_MAX], hex[65], head[MIG_AUDIT_HEXLEN + 1], date[16];
 	char mdigest[65], tdigest[65];
-	char *text = NULL;
-	json_t *doc = NULL;
 	struct timespec t1;
 	struct tm tm;
 	time_t now;
@@ -1903,14 +1702,8 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	(void)run_join(path, sizeof(path), rn->run_dir, "data");
 	if ((r = mig_transport_mkdir_p(rn->t, path)) != 0)
 		goto out;
-	if ((doc = manifest_json(rn, arch)) == NULL ||
-	    (text = json_dumps(doc, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) ==
-	    NULL) {
-		r = mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	(void)run_join(path, sizeof(path), rn->run_dir, "migrate-manifest.json.age");
-	if ((r = put_encrypted(rn, path, text, hex)) != 0 ||
+	/* The snapshot, to the lake and (for the next run) locally. */
+	if ((r = runsnap_write(rn, arch, true, hex)) != 0 ||
 	    (r = mig_bag_manifest_add_tagfile(m, "migrate-manifest.json.age",
 	    hex, rn->ctx)) != 0)
 		goto out;
@@ -1927,13 +1720,15 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	 */
 	if ((r = mig_bag_manifest_digest(m, mdigest, rn->ctx)) != 0 ||
 	    (r = run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:s, s:s, s:f}", "outcome", "complete", "stored",
-	    (json_int_t)rn->sum->stored, "unchanged",
+	    " s:I, s:I, s:I, s:I, s:s?, s:s, s:s, s:f}", "outcome", "complete",
+	    "stored", (json_int_t)rn->sum->stored, "unchanged",
 	    (json_int_t)rn->sum->unchanged, "failed", (json_int_t)0,
 	    "bytes_in", (json_int_t)rn->sum->bytes_in, "bytes_out",
 	    (json_int_t)rn->sum->bytes_out, "objects", (json_int_t)nobj,
-	    "manifest_sha256", mdigest, "snapshot_sha256", hex, "seconds",
-	    rn->sum->seconds), rn->ctx)) != 0)
+	    "files", (json_int_t)rn->sum->files, "parent",
+	    rn->parent[0] != '\0' ? rn->parent : NULL, "manifest_sha256",
+	    mdigest, "snapshot_sha256", hex, "seconds", rn->sum->seconds),
+	    rn->ctx)) != 0)
 		goto out;
 	head[0] = '\0';
 	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
@@ -1960,16 +1755,13 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	    (r = put_seal(rn, tdigest, head)) != 0) ||
 	    (r = run_point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
 		goto out;
-	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0 ||
-	    (r = write_last(rn)) != 0)
+	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
 		goto out;
 	if ((r = put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
 		goto out;
 	rn->sum->landed = true;
 	(void)run_point(rn, "run.published", rn->run_dir, 0, rn->ctx);
 out:
-	free(text);
-	json_decref(doc);
 	mig_bag_manifest_free(m);
 	return r;
 }
@@ -2028,7 +1820,7 @@ run_free(struct run *rn)
 	free(rn->objs);
 	if (rn->src_fd >= 0)
 		close(rn->src_fd);
-	json_decref(rn->prev_doc);
+	runsnap_free(rn);
 	json_decref(rn->journal);
 	if (rn->part_re_ok)
 		regfree(&rn->part_re);
@@ -2089,6 +1881,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	struct obj arch;
 	struct timespec t0;
 	char abandoned[64], archname[PATH_MAX];
+	uint64_t differs;
 	size_t i;
 	int r;
 
@@ -2173,9 +1966,13 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		    rn.p->name, rn.p->compress ? ".zst" : "");
 		arch.dest = archname;
 	}
-	/* retain compares every run; per-file strategies skip unchanged. */
-	if (!rn.si->versioned && !rn.si->one_archive &&
-	    (!o->full || !rn.si->moves_data) && (r = load_prev(&rn)) != 0)
+	/*
+	 * Every run knows the previous snapshot (its parent, and drift);
+	 * per-file strategies also skip what did not change.
+	 */
+	rn.incremental = rn.si->moves_data && !rn.si->versioned &&
+	    !rn.si->one_archive && !o->full;
+	if ((r = runsnap_load_prev(&rn)) != 0)
 		goto out;
 	(void)run_join(rn.journal_path, sizeof(rn.journal_path), rn.state_dir,
 	    rn.run_id);
@@ -2256,8 +2053,8 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		    (json_int_t)arch.stored_size, "stored_sha256", arch.csha,
 		    "members", (json_int_t)rn.nobj), ctx);
 	}
-	if (!rn.si->moves_data)
-		report_drift(&rn);
+	/* retain records every file's drift. */
+	differs = runsnap_drift(&rn, !rn.si->moves_data);
 
 	if (r != 0 || sum->failed != 0) {
 		char msg[MIG_ERRMSG_MAX];
@@ -2289,8 +2086,11 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	}
 
 	if (rn.si->moves_data && sum->stored == 0 && sum->already == 0 &&
-	    !(rn.si->one_archive && rn.nobj > 0)) {
-		/* Nothing new: no bag; the audit still records the run. */
+	    differs == 0 && !(rn.si->one_archive && rn.nobj > 0)) {
+		/*
+		 * Nothing new, changed or gone: no bag, the previous snapshot
+		 * stands; the audit still records the run.
+		 */
 		struct timespec t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -2307,13 +2107,10 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (lake_has(&rn, rn.run_dir))
 			(void)put_marker(&rn, rn.run_dir, "_ABANDONED",
 			    "nothing new\n");
-		if ((r = write_last(&rn)) != 0)
+		if ((r = state_clear_current(rn.state_dir, ctx)) != 0)
 			goto out;
 	} else if ((r = finish(&rn, rn.si->one_archive && rn.nobj > 0 ?
-	    &arch : NULL, &t0)) != 0)
-		goto out;
-
-	if ((r = commit_last(&rn, rn.run_id)) != 0)
+	    &arch : NULL, &t0)) != 0 || (r = commit_last(&rn)) != 0)
 		goto out;
 	(void)unlink(rn.journal_path);
 	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&

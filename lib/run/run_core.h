@@ -48,7 +48,8 @@ struct obj {
 	ino_t			 ino;
 	time_t			 ctime;
 	long			 ctime_nsec;
-	const char		*prev_sha;	/* last complete run, or NULL */
+	/* Its entry in the previous snapshot, or NULL (a new file). */
+	const struct snap_entry	*prev;
 	enum obj_state		 state;
 	char			 sha[65];	/* plaintext SHA-256 */
 	char			 csha[65];	/* stored (ciphertext) SHA-256 */
@@ -81,8 +82,13 @@ struct run {
 
 	struct obj	*objs;
 	size_t		 nobj, objcap;
-	json_t		*prev;		/* last.json "objects", borrowed ref */
-	json_t		*prev_doc;
+	/* The previous snapshot (runsnap.c), sorted by path. */
+	struct snap_entry *prev;
+	size_t		 nprev, prevcap;
+	bool		 have_prev;
+	char		 parent[32];	/* its run, "" when none */
+	/* Unchanged files are skipped (not rebuild, archives or --full). */
+	bool		 incremental;
 	json_t		*journal;	/* path -> entry, for resume */
 
 	pthread_mutex_t	 mu;		/* guards everything below */
@@ -109,6 +115,34 @@ int	run_point(struct run *rn, const char *name, const char *detail,
 int	run_join(char *buf, size_t size, const char *a, const char *b);
 /* st is the file the inventory saw (dev, ino, size, mtime, ctime). */
 bool	run_same_stat(const struct obj *ob, const struct stat *st);
+
+/* The previous snapshot's SHA-256 of ob's file, when incremental. */
+static inline const char *
+obj_prev_sha(const struct run *rn, const struct obj *ob)
+{
+	return rn->incremental && ob->prev != NULL &&
+	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
+}
+
+/* runsnap.c */
+
+/* Reads STATE/snapshot.jsonl and joins each object to its past. */
+int	runsnap_load_prev(struct run *rn);
+/*
+ * Counts drift into the summary (audits each file when audit_each) and
+ * returns how many paths differ from the previous snapshot.
+ */
+uint64_t runsnap_drift(struct run *rn, bool audit_each);
+/*
+ * Writes this run's snapshot to STATE/snapshot.jsonl.next and, with
+ * to_lake, encrypted to RUNDIR/migrate-manifest.json.age (lake_hex: the
+ * SHA-256 of what was stored).
+ */
+int	runsnap_write(struct run *rn, const struct obj *arch, bool to_lake,
+	    char lake_hex[65]);
+/* After _SUCCESS: snapshot.jsonl.next becomes the previous snapshot. */
+int	runsnap_commit(struct run *rn);
+void	runsnap_free(struct run *rn);
 
 /* retire.c */
 

@@ -105,18 +105,6 @@ int	state_mkdir_p(const char *dir, struct mig_ctx *ctx);
 struct mig_age_identities;
 
 /*
- * The run directory of run_id, or of the latest run that was not
- * abandoned when run_id is NULL (every v=N of rebuild is searched).
- */
-int	run_locate(struct mig_transport *t, const struct mig_plan *p,
-	    const char *run_id, char *dir, size_t dirsize, char id[32],
-	    struct mig_ctx *ctx);
-/* Fetches and decrypts RUNDIR/migrate-manifest.json.age. */
-int	run_read_manifest(struct mig_transport *t, const char *run_dir,
-	    const struct mig_age_identities *ids, json_t **docp,
-	    struct mig_ctx *ctx);
-
-/*
  * The shard directories of a run ("shard=K-of-N"), sorted by K; *np = 0
  * when the run is not sharded.  *shardn gets N (consistent across the
  * names, else MIG_ERR_FORMAT).  Caller frees each name and the array.
@@ -219,5 +207,62 @@ int	fdpath_mkdirs(int dirfd, const char *rel, mode_t mode, int *fdp,
  */
 int	fdpath_publish(int dirfd, const char *from, const char *to,
 	    struct mig_ctx *ctx);
+
+/* verify --against-source (against.c). */
+int	verify_against_source(const struct mig_verify_opts *o,
+	    struct mig_verify_summary *sum, struct mig_ctx *ctx);
+
+/* --- Snapshots (snapshot.c) ---------------------------------------------- */
+
+/* One path of a snapshot.  Strings are owned by whoever filled it. */
+struct snap_entry {
+	char		*path;
+	uint64_t	 size;
+	mode_t		 mode;		/* permission bits */
+	time_t		 mtime;
+	char		 sha256[65];	/* plaintext; "" when unknown */
+	char		 run[32];	/* the run holding its object, or "" */
+	char		*bag;		/* that run's bag (shard) directory */
+	char		*object;	/* bag-relative "data/...", or NULL */
+	uint64_t	 stored_size;
+	char		 stored_sha256[65];
+	char		*archive;	/* one-archive strategies: the archive */
+	char		*member;	/* and the member in it */
+};
+
+struct snap_header {
+	int		 version;
+	char		 run[32];
+	char		 parent[32];	/* "" when none */
+	char		 plan[256];
+	char		 strategy[32];
+	bool		 compressed;
+	char		*archive;	/* retire, repurchase: the archive */
+	uint64_t	 archive_stored_size;
+	char		 archive_stored_sha256[65];
+};
+
+struct mig_writer;
+struct mig_reader;
+struct snap_reader;
+
+int	snap_write_header(struct mig_writer *w, const struct snap_header *h,
+	    struct mig_ctx *ctx);
+int	snap_write_entry(struct mig_writer *w, const struct snap_entry *e,
+	    struct mig_ctx *ctx);
+/*
+ * A run's snapshot from the lake (BAG/migrate-manifest.json.age,
+ * decrypted with ids), or a local snapshot file; version 1 manifests are
+ * read too.  snap_next gives the entries in path order: 1 and *e (its
+ * strings borrowed until the next call), 0 at the end, or an error.
+ */
+int	snap_open_lake(struct mig_transport *t, const char *bag,
+	    const struct mig_age_identities *ids, struct snap_reader **rp,
+	    struct mig_ctx *ctx);
+int	snap_open_file(const char *path, struct snap_reader **rp,
+	    struct mig_ctx *ctx);
+const struct snap_header *snap_header_of(const struct snap_reader *r);
+int	snap_next(struct snap_reader *r, struct snap_entry *e);
+void	snap_reader_free(struct snap_reader *r);
 
 #endif /* MIGRATE_RUN_INT_H */

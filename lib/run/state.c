@@ -6,7 +6,10 @@
  *       lock            flock(2)ed for the whole run; holds pid, host, start
  *       current.json    the unfinished run
  *       RUNID.journal   objects landed in it
- *       last.json       plaintext digests of the last complete run
+ *       snapshot.jsonl  the last complete run's snapshot: every path with
+ *                       its size, mode, mtime, plaintext SHA-256 and the
+ *                       run holding its object (lib/run/snapshot.c)
+ *       last.json       the same before snapshots; read once, then removed
  *
  * KEY is 16 hex digits of SHA-256 over the plan's name, destination URL,
  * zone and dataset: two plans that share an audit log (or one plan whose

@@ -69,109 +69,6 @@ pjoin(char *buf, size_t size, const char *a, const char *b)
 	return 0;
 }
 
-/*
- * Finds the run directory of a plan: the given id, or the latest run.
- * rebuild keeps runs under v=N/, so every version is searched, and the
- * latest run is the greatest id of the highest version (a v=2 run started
- * in the same second as the v=1 run may have the smaller id).
- */
-int
-run_locate(struct mig_transport *t, const struct mig_plan *p,
-    const char *run_id, char *dir, size_t dirsize, char id[32],
-    struct mig_ctx *ctx)
-{
-	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
-	struct lake_runs runs;
-	char ds[PATH_MAX];
-	const char *best_dir = NULL, *best_id = NULL;
-	char *keep_dir = NULL, *keep_id = NULL;
-	int maxv = 0, best_v = -1, v, r;
-	size_t i;
-
-	if (si->versioned && (r = lake_max_version(t, p, &maxv, ctx)) != 0)
-		return r;
-	for (v = si->versioned ? 1 : 0; v <= maxv; v++) {
-		if ((r = lake_dataset_dir(p, v, ds, sizeof(ds))) != 0)
-			return mig_seterr(ctx, r, "path too long");
-		if ((r = lake_list_runs(t, ds, &runs, ctx)) != 0)
-			return r;
-		for (i = 0; i < runs.n; i++) {
-			if (runs.v[i].abandoned && run_id == NULL)
-				continue;
-			if (run_id != NULL ? strcmp(runs.v[i].id, run_id) == 0 :
-			    (best_id == NULL || v > best_v ||
-			    strcmp(runs.v[i].id, best_id) > 0)) {
-				free(keep_dir);
-				free(keep_id);
-				keep_dir = strdup(runs.v[i].dir);
-				keep_id = strdup(runs.v[i].id);
-				best_dir = keep_dir;
-				best_id = keep_id;
-				best_v = v;
-			}
-		}
-		lake_runs_free(&runs);
-	}
-	if (best_id == NULL || best_dir == NULL) {
-		free(keep_dir);
-		free(keep_id);
-		if (run_id != NULL)
-			return mig_seterr(ctx, MIG_ERR_NOTFOUND, "%s: no run %s "
-			    "of plan %s in %s", p->file, run_id, p->name,
-			    t->root);
-		return mig_seterr(ctx, MIG_ERR_NOTFOUND, "%s: no run of plan "
-		    "%s in %s yet (migrate run %s)", p->file, p->name,
-		    t->root, p->file);
-	}
-	(void)snprintf(dir, dirsize, "%s", best_dir);
-	(void)snprintf(id, 32, "%s", best_id);
-	free(keep_dir);
-	free(keep_id);
-	return 0;
-}
-
-/* Fetches and decrypts migrate-manifest.json.age. */
-int
-run_read_manifest(struct mig_transport *t, const char *run_dir,
-    const struct mig_age_identities *ids, json_t **docp, struct mig_ctx *ctx)
-{
-	struct mig_reader *src = NULL, *dec = NULL;
-	struct mig_writer *mem = NULL;
-	const unsigned char *data;
-	char path[PATH_MAX];
-	json_error_t jerr;
-	size_t len;
-	int r;
-
-	*docp = NULL;
-	if (pjoin(path, sizeof(path), run_dir, "migrate-manifest.json.age")
-	    != 0)
-		return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
-	if ((r = mig_transport_open_read(t, path, &src)) != 0 ||
-	    (r = mig_age_decrypt_reader_new(ids, src, ctx, &dec)) != 0 ||
-	    (r = mig_mem_writer_new(MANIFEST_MAX, ctx, &mem)) != 0 ||
-	    (r = mig_stream_copy(dec, mem, NULL)) != 0) {
-		mig_preferr(ctx, "%s", path);
-		goto out;
-	}
-	data = mig_mem_writer_data(mem, &len);
-	*docp = json_loadb((const char *)data, len, 0, &jerr);
-	if (*docp == NULL || !json_is_array(json_object_get(*docp,
-	    "objects"))) {
-		json_decref(*docp);
-		*docp = NULL;
-		r = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not a migrate "
-		    "manifest (%s)", path, jerr.text);
-	}
-	if (data != NULL)
-		OPENSSL_cleanse((void *)data, len);
-out:
-	mig_writer_free(mem);
-	mig_reader_free(dec);
-	mig_reader_free(src);
-	return r;
-}
-
 /* Drains r, giving its plaintext digest and length. */
 static int
 drain_hash(struct mig_reader *rd, unsigned char *buf, char hex[65],
@@ -231,10 +128,16 @@ chain_out(struct chain *c)
 	return c->z != NULL ? c->z : c->dec;
 }
 
-/* Checks an archive object's members against the manifest. */
+/*
+ * The archive of a retire or repurchase run: every member the snapshot
+ * names must be in it with its size and SHA-256.  Members come in archive
+ * order, entries in path order: the entries wait in a table.
+ */
 static int
-deep_archive(struct vctx *v, json_t *doc, const char *object, bool compressed)
+deep_archive(struct vctx *v, struct snap_reader *sr, bool compressed)
 {
+	const char *object = snap_header_of(sr)->archive;
+	struct snap_entry se;
 	struct chain c;
 	struct mig_archive *ar = NULL;
 	struct mig_archive_entry e;
@@ -243,20 +146,25 @@ deep_archive(struct vctx *v, json_t *doc, const char *object, bool compressed)
 	char path[PATH_MAX], hex[65];
 	const char *key;
 	uint64_t count;
-	size_t i;
 	int r, rr;
 
+	memset(&c, 0, sizeof(c));
 	if ((want = json_object()) == NULL)
 		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
-	json_array_foreach(json_object_get(doc, "objects"), i, o) {
-		const char *m = json_string_value(json_object_get(o, "member"));
-
-		if (m != NULL)
-			json_object_set(want, m, o);
-	}
-	if (pjoin(path, sizeof(path), v->run_dir, object) != 0) {
-		json_decref(want);
-		return mig_seterr(v->ctx, MIG_ERR_INTERNAL, "path too long");
+	while ((r = snap_next(sr, &se)) == 1)
+		if (se.member != NULL && json_object_set_new(want, se.member,
+		    json_pack("{s:I, s:s}", "size", (json_int_t)se.size,
+		    "sha256", se.sha256)) != 0) {
+			r = mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+			break;
+		}
+	if (r != 0)
+		goto out;
+	if (object == NULL || pjoin(path, sizeof(path), v->run_dir,
+	    object) != 0) {
+		r = mig_seterr(v->ctx, MIG_ERR_FORMAT, "%s: the snapshot names "
+		    "no archive", v->run_dir);
+		goto out;
 	}
 	if ((r = chain_open(v->t, path, v->o->identities, compressed, &c,
 	    v->ctx)) != 0 ||
@@ -304,74 +212,76 @@ out:
 	return r;
 }
 
+/*
+ * One object of the snapshot, wherever it is held (this bag, or the bag
+ * of the earlier run that landed it): decrypted, its plaintext checked
+ * against the snapshot, which the audit log vouches for.
+ */
+static int
+deep_object(struct vctx *v, const struct snap_entry *e, bool compressed)
+{
+	char path[PATH_MAX], hex[65];
+	struct chain c;
+	uint64_t count;
+	int r;
+
+	if (pjoin(path, sizeof(path), e->bag, e->object) != 0) {
+		finding(v, MIG_FIND_FORMAT, e->path, "bad manifest entry");
+		return 0;
+	}
+	r = chain_open(v->t, path, v->o->identities, compressed, &c, v->ctx);
+	if (r == 0)
+		r = drain_hash(chain_out(&c), v->buf, hex, &count, v->ctx);
+	chain_free(&c);
+	/*
+	 * An object that cannot be read back (gone, a planted link or FIFO,
+	 * undecryptable) is a finding, not a reason to stop.
+	 */
+	if (r == MIG_ERR_VERIFY || r == MIG_ERR_FORMAT ||
+	    r == MIG_ERR_NOTFOUND || r == MIG_ERR_SECURITY || r == MIG_ERR_IO) {
+		finding(v, r == MIG_ERR_NOTFOUND ? MIG_FIND_MISSING :
+		    MIG_FIND_ALTERED, path, mig_errmsg(v->ctx));
+		return 0;
+	}
+	if (r != 0)
+		return r;
+	if (count != e->size || strcmp(hex, e->sha256) != 0)
+		finding(v, MIG_FIND_PLAINTEXT, path, "decrypted plaintext size "
+		    "or SHA-256 differs from the manifest");
+	v->sum->deep_objects++;
+	return 0;
+}
+
 static int
 deep_check(struct vctx *v)
 {
-	json_t *doc = NULL, *o, *arch;
-	struct chain c;
-	char path[PATH_MAX], hex[65];
-	uint64_t count;
+	struct snap_reader *sr = NULL;
+	struct snap_entry e;
 	bool compressed;
-	size_t i;
 	int r;
 
-	if ((r = run_read_manifest(v->t, v->run_dir, v->o->identities, &doc,
+	if ((r = snap_open_lake(v->t, v->run_dir, v->o->identities, &sr,
 	    v->ctx)) != 0)
 		return r;
-	compressed = json_is_true(json_object_get(doc, "compressed"));
-	arch = json_object_get(doc, "archive");
-	if (arch != NULL) {
-		r = deep_archive(v, doc, json_string_value(json_object_get(arch,
-		    "object")), compressed);
+	compressed = snap_header_of(sr)->compressed;
+	if (snap_header_of(sr)->archive != NULL) {
+		r = deep_archive(v, sr, compressed);
 		goto out;
 	}
-	json_array_foreach(json_object_get(doc, "objects"), i, o) {
-		const char *obj = json_string_value(json_object_get(o,
-		    "object"));
-		const char *sha = json_string_value(json_object_get(o,
-		    "sha256"));
-
-		if (obj == NULL)	/* retain: inventory only */
+	while ((r = snap_next(sr, &e)) == 1) {
+		if (e.object == NULL)	/* retain: inventory only */
 			continue;
-		if (sha == NULL || pjoin(path, sizeof(path), v->run_dir,
-		    obj) != 0) {
-			finding(v, MIG_FIND_FORMAT, obj, "bad manifest entry");
-			continue;
-		}
-		r = chain_open(v->t, path, v->o->identities, compressed, &c,
-		    v->ctx);
-		if (r == 0)
-			r = drain_hash(chain_out(&c), v->buf, hex, &count,
-			    v->ctx);
-		chain_free(&c);
-		/*
-		 * An object that cannot be read back (gone, a planted link
-		 * or FIFO, undecryptable) is a finding, not a reason to stop.
-		 */
-		if (r == MIG_ERR_VERIFY || r == MIG_ERR_FORMAT ||
-		    r == MIG_ERR_NOTFOUND || r == MIG_ERR_SECURITY ||
-		    r == MIG_ERR_IO) {
-			finding(v, MIG_FIND_ALTERED, obj, mig_errmsg(v->ctx));
-			r = 0;
-			continue;
-		}
-		if (r != 0)
-			goto out;
-		if (count != (uint64_t)json_integer_value(json_object_get(o,
-		    "size")) || strcmp(hex, sha) != 0)
-			finding(v, MIG_FIND_PLAINTEXT, obj, "decrypted plaintext "
-			    "size or SHA-256 differs from the manifest");
-		v->sum->deep_objects++;
+		if ((r = deep_object(v, &e, compressed)) != 0)
+			break;
 		if (v->o->progress != NULL) {
 			struct mig_run_progress pr = { "deep verify",
-			    v->sum->deep_objects, json_array_size(
-			    json_object_get(doc, "objects")), 0, 0 };
+			    v->sum->deep_objects, 0, 0, 0 };
 
 			v->o->progress(v->o->arg, &pr);
 		}
 	}
 out:
-	json_decref(doc);
+	snap_reader_free(sr);
 	return r;
 }
 
@@ -676,6 +586,11 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
 		sum->sealed = r == 0 && o->seal_pub != NULL &&
 		    sum->findings == 0;
 		goto out;
+	}
+	if (o->against_source) {
+		r = verify_against_source(o, sum, ctx);
+		free(v.buf);
+		return r;
 	}
 	if ((r = mig_transport_open(o->tcfg, ctx, &v.t)) != 0)
 		goto out;

@@ -39,7 +39,7 @@ expect_has() {
 }
 
 # Commands and subcommands.
-expect "restore run" migrate r
+expect "restore run runs" migrate r
 expect "--jobs --json" migrate run --j
 expect "show verify" migrate audit ""
 expect "check" migrate plan ""

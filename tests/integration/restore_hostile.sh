@@ -108,7 +108,11 @@ echo "== umask honoured, set-id bits never restored"
 # The manifest really carries the setuid bit: what a restore gets to see.
 "$MIGRATE" decrypt -i "$KEY" -o "$T/manifest.json" "$B/migrate-manifest.json.age" ||
     fail "cannot decrypt the manifest"
-[ "$(json "$T/manifest.json" '[o["mode"] for o in d["objects"] if o["path"] == "suid"][0]')" = 4755 ] ||
+# The manifest is a snapshot: a header line, then one JSON line per path.
+[ "$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o.get("path") == "suid": print(o["mode"])' "$T/manifest.json")" = 4755 ] ||
     fail "the manifest does not carry mode 4755 for suid"
 (umask 077; "$MIGRATE" restore "$T/r.toml" --run "$RUN" -i "$KEY" --to "$T/u077") \
     >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; fail "restore under umask 077"; }

@@ -81,9 +81,15 @@ sed -i 's/t-rehost/t-old/g' "$T/o.toml"
 expect_exit 0 "$MIGRATE" run --no-progress --json "$T/o.toml"
 st=$T/audit/t-old.state
 key=$(ls "$st")
-mv "$st/$key/last.json" "$st/"
+# The layout before per-plan keys and before snapshots: one last.json.
 rm -rf "${st:?}/$key"
+bag=$(cd "$T/lake" && ls -d raw/t-old/ingest_date=*/run=*)
+printf '{"run":"%s","dir":"%s","objects":{}}\n' "${bag##*run=}" "$bag" > "$st/last.json"
 expect_exit 0 "$MIGRATE" run --no-progress --json "$T/o.toml"
-[ "$(json "$T/out" 'd["outcome"]')" = nothing-new ] || fail "old state not used: $(json "$T/out" 'd["outcome"]')"
-[ -f "$st/$key/last.json" ] && [ ! -e "$st/last.json" ] || fail "old state was not moved into $key"
+[ "$(json "$T/out" 'd["outcome"]')" = complete ] || fail "old state: $(json "$T/out" 'd["outcome"]')"
+expect_err "state of an earlier version without snapshots"
+[ ! -e "$st/last.json" ] && [ ! -e "$st/$key/last.json" ] || fail "old state left behind"
+[ -f "$st/$key/snapshot.jsonl" ] || fail "no snapshot in $key after the run"
+expect_exit 0 "$MIGRATE" run --no-progress --json "$T/o.toml"
+[ "$(json "$T/out" 'd["outcome"]')" = nothing-new ] || fail "snapshot not used: $(json "$T/out" 'd["outcome"]')"
 echo ok

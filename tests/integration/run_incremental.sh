@@ -23,10 +23,17 @@ expect_exit 0 "$MIGRATE" run --json "$T/i.toml"
 second=$(json "$T/out" 'd["run"]')
 [ "$first" != "$second" ] || fail "same run id"
 expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/i.toml"
+# Each run is a complete snapshot of the source: restoring the second run
+# gives back the whole tree as it stood, the 19 unchanged files from the
+# first bag, the 2 new from the second, and not the deleted f7.csv.
 expect_exit 0 "$MIGRATE" restore "$T/i.toml" --run "$second" -i "$KEY" --to "$T/r2"
-[ "$(find "$T/r2" -type f | wc -l)" = 2 ] || fail "second bag holds 2 files"
-cmp "$T/r2/a/f3.csv" "$src/a/f3.csv" || fail "changed file"
-cmp "$T/r2/a/new.csv" "$src/a/new.csv" || fail "new file"
+diff -r "$T/r2" "$src" || fail "second run does not restore the source as it stood"
+[ ! -e "$T/r2/a/f7.csv" ] || fail "a file deleted before the second run came back"
+# Restoring the first run still gives the first tree.
+expect_exit 0 "$MIGRATE" restore "$T/i.toml" --run "$first" -i "$KEY" --to "$T/r1"
+[ -e "$T/r1/a/f7.csv" ] || fail "first run lost f7.csv"
+[ ! -e "$T/r1/a/new.csv" ] || fail "first run gained new.csv"
+grep -q "^changed$" "$T/r1/a/f3.csv" && fail "first run holds the second f3.csv"
 
 expect_exit 0 "$MIGRATE" run --json "$T/i.toml"
 [ "$(json "$T/out" 'd["outcome"]')" = nothing-new ] || fail "third run: nothing new"
