@@ -78,7 +78,14 @@ int	mig_inventory_walk(const char *root,
 	    struct mig_inventory **invp);
 void	mig_inventory_free(struct mig_inventory *inv);
 
-/* Glob with "**" (any number of whole segments), '*', '?', [...]. */
+/*
+ * Whether a filter pattern selects a relative path, as .gitignore would:
+ * '*', '?' and [...] within a name, "**" across folders; a pattern with
+ * no '/' matches the base name at any depth ("*.csv" selects a.csv and
+ * x/y/b.csv); a leading '/' (or any '/' inside) anchors it to the source
+ * root; a pattern that matches a folder selects everything beneath it; a
+ * trailing '/' matches folders only.
+ */
 bool	mig_glob_match(const char *pattern, const char *path);
 /* The plan's include/exclude decision for one relative path. */
 bool	mig_inventory_selected(char *const *include, char *const *exclude,
