@@ -271,4 +271,38 @@ struct mig_restore_opts {
 int	mig_restore_run(const struct mig_restore_opts *opts,
 	    uint64_t *restoredp, struct mig_ctx *ctx);
 
+/* --- Preflight (plan check) ------------------------------------------------ */
+
+enum mig_preflight_level {
+	MIG_PREFLIGHT_ERROR,	/* run would refuse it */
+	MIG_PREFLIGHT_WARNING	/* run would go on, likely not as meant */
+};
+
+struct mig_preflight_opts {
+	const struct mig_plan	*plan;
+	/*
+	 * One call per problem: where is "PLAN:LINE:COL" of the plan value
+	 * it comes from (or "PLAN"), what the message, naming the key.
+	 */
+	void		(*finding)(void *arg, enum mig_preflight_level level,
+			    const char *where, const char *what);
+	void		*arg;
+	size_t		*files;	/* may be NULL: files the filters select */
+};
+
+/*
+ * Checks, writing nothing and connecting nowhere, what mig_run_execute()
+ * would refuse before it moves data: the source is there and readable
+ * (and what its include patterns match), the recipients parse (a bad
+ * checksum, an identity file as recipients_file, a missing file), the
+ * signing key and the sftp identity load as safe key files, the sftp
+ * known_hosts file exists (with the ssh-keyscan line that fills it), a
+ * local lake is a directory, and the audit log is one (mig_audit_probe).
+ * Environment variables the plan names are the caller's to check.
+ * *errorsp counts the errors reported; returns 0, or an error when it
+ * could not check at all.
+ */
+int	mig_run_preflight(const struct mig_preflight_opts *opts,
+	    size_t *errorsp, struct mig_ctx *ctx);
+
 #endif /* MIGRATE_RUN_H */
