@@ -41,9 +41,20 @@ cmd_load_plan(const char *path, struct mig_ctx *ctx, struct mig_plan **planp)
 	int r;
 
 	r = mig_plan_load(path, &env, ctx, planp);
-	/* A plan that is not there is a usage error (exit 2). */
-	if (r == MIG_ERR_NOTFOUND)
-		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s", mig_errmsg(ctx));
+	/*
+	 * A plan that is not there is a usage error (exit 2).  The message
+	 * is copied first: mig_seterr() clears it before it formats.
+	 */
+	if (r == MIG_ERR_NOTFOUND) {
+		char msg[MIG_ERRMSG_MAX];
+
+		(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(ctx));
+		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s", msg);
+	}
+	if (r == 0)
+		cmd_verbose("plan %s: %s, strategy %s, sha256 %s", path,
+		    (*planp)->name, mig_strategy_info((*planp)->strategy)->name,
+		    (*planp)->sha256);
 	return r;
 }
 

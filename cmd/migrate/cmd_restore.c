@@ -23,6 +23,18 @@ const char *const cmd_restore_usage[] = {
 	NULL
 };
 
+const char *const cmd_restore_options[] = {
+	"    --run ID         the run to restore: an id, a unique prefix or "
+	    "suffix, latest",
+	"-i, --identity FILE  an age identity to decrypt with",
+	"-p, --passphrase     decrypt with the plan's passphrase (asked, or "
+	    "its variable)",
+	"    --to DIR         where the files go (created 0700; nothing in it "
+	    "is replaced)",
+	"    --key PUB        the audit public key that checks seals",
+	NULL
+};
+
 #define MAX_IDENTITIES	16
 
 int
@@ -34,6 +46,8 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 		{ "passphrase", no_argument, NULL, 'p' },
 		{ "to", required_argument, NULL, 't' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -52,7 +66,7 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 
 	memset(&o, 0, sizeof(o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hi:p", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hi:pvq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o.run_id = optarg;
@@ -72,10 +86,16 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 		case 'k':
 			keyfile = optarg;
 			break;
+		case 'v':
+		case 'q':
+			cmd_set_verbosity(c);
+			break;
 		case 'h':
-			return cmd_help(cmd_restore_usage);
+			return cmd_help_options(cmd_restore_usage,
+			    cmd_restore_options);
 		default:
-			return cmd_bad_usage(cmd_restore_usage, NULL);
+			return cmd_bad_option(c, argv, longopts,
+			    cmd_restore_usage);
 		}
 	}
 	if (optind != argc - 1)
