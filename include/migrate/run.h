@@ -305,4 +305,16 @@ struct mig_preflight_opts {
 int	mig_run_preflight(const struct mig_preflight_opts *opts,
 	    size_t *errorsp, struct mig_ctx *ctx);
 
+/*
+ * The last complete run of a plan (of shard k of n when n > 0) as this
+ * machine's run state records it, for --dry-run to tell new files from
+ * changed ones.  *lastp is NULL when there was none.  Read-only.
+ */
+struct mig_run_last;
+int	mig_run_last_load(const struct mig_plan *p, int shard_k, int shard_n,
+	    struct mig_ctx *ctx, struct mig_run_last **lastp);
+/* Whether that run had the relative path; false for a NULL last. */
+bool	mig_run_last_has(const struct mig_run_last *last, const char *path);
+void	mig_run_last_free(struct mig_run_last *last);
+
 #endif /* MIGRATE_RUN_H */

@@ -26,6 +26,8 @@
 #include "migrate/sign.h"
 #include "migrate/toml.h"
 
+#include "run_int.h"
+
 struct pf {
 	const struct mig_preflight_opts	*o;
 	const struct mig_plan		*p;
@@ -329,4 +331,57 @@ mig_run_preflight(const struct mig_preflight_opts *o, size_t *errorsp,
 	mig_ctx_free(pf.ctx);
 	*errorsp = pf.errors;
 	return 0;
+}
+
+/* --- The last complete run (dry-run totals) ------------------------------- */
+
+struct mig_run_last {
+	json_t		*doc;
+	const json_t	*objects;
+};
+
+int
+mig_run_last_load(const struct mig_plan *p, int shard_k, int shard_n,
+    struct mig_ctx *ctx, struct mig_run_last **lastp)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct mig_run_last *last;
+	json_t *doc = NULL;
+	int r;
+
+	*lastp = NULL;
+	if ((r = state_dir_for(p, shard_k, shard_n, dir, sizeof(dir),
+	    ctx)) != 0)
+		return r;
+	if ((size_t)snprintf(path, sizeof(path), "%s/last.json", dir) >=
+	    sizeof(path))
+		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: path too long", dir);
+	if ((r = state_read_json(path, &doc, ctx)) != 0)
+		return r;
+	if (doc == NULL)
+		return 0;
+	if ((last = calloc(1, sizeof(*last))) == NULL) {
+		json_decref(doc);
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	last->doc = doc;
+	last->objects = json_object_get(doc, "objects");
+	*lastp = last;
+	return 0;
+}
+
+bool
+mig_run_last_has(const struct mig_run_last *last, const char *path)
+{
+	return last != NULL && json_is_object(last->objects) &&
+	    json_object_get(last->objects, path) != NULL;
+}
+
+void
+mig_run_last_free(struct mig_run_last *last)
+{
+	if (last == NULL)
+		return;
+	json_decref(last->doc);
+	free(last);
 }
