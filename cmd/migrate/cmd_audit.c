@@ -20,6 +20,7 @@
 
 #include "migrate/audit.h"
 #include "migrate/error.h"
+#include "migrate/plan.h"
 #include "migrate/sign.h"
 
 #include "cmd.h"
@@ -746,6 +747,8 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 int
 cmd_audit(int argc, char **argv, struct mig_ctx *ctx)
 {
+	static const char *const subs[] = { "show", "verify" };
+
 	if (argc < 2)
 		return cmd_bad_usage(cmd_audit_usage, "audit: show or verify?");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
@@ -754,6 +757,10 @@ cmd_audit(int argc, char **argv, struct mig_ctx *ctx)
 		return audit_show(argc - 1, argv + 1, ctx);
 	if (strcmp(argv[1], "verify") == 0)
 		return audit_verify(argc - 1, argv + 1, ctx);
+	if (mig_did_you_mean(argv[1], subs, 2) != NULL)
+		return cmd_bad_usage(cmd_audit_usage, "audit: unknown subcommand "
+		    "\"%s\" (did you mean \"%s\"?)", argv[1],
+		    mig_did_you_mean(argv[1], subs, 2));
 	return cmd_bad_usage(cmd_audit_usage, "audit: unknown subcommand "
 	    "\"%s\"", argv[1]);
 }

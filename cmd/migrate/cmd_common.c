@@ -336,12 +336,12 @@ cmd_progress_line(const struct mig_run_progress *pr, double elapsed)
 	    (double)pr->bytes_done / (double)pr->bytes_total) : 0;
 
 	fprintf(stderr, "\r\033[K%s: %llu/%llu files, %s/%s (%d%%), "
-	    "%.1f MB/s, ETA %d:%02d", pr->phase != NULL ? pr->phase : "",
+	    "%.1f MiB/s, ETA %d:%02d", pr->phase != NULL ? pr->phase : "",
 	    (unsigned long long)pr->files_done,
 	    (unsigned long long)pr->files_total,
 	    cmd_bytes(pr->bytes_done, done, sizeof(done)),
 	    cmd_bytes(pr->bytes_total, total, sizeof(total)), pct,
-	    rate / 1e6, (int)eta / 60, (int)eta % 60);
+	    rate / 1048576.0, (int)eta / 60, (int)eta % 60);
 	fflush(stderr);
 }
 
