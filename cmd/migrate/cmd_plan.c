@@ -17,6 +17,7 @@
 #include "migrate/error.h"
 #include "migrate/plan.h"
 #include "migrate/run.h"
+#include "migrate/transport.h"
 
 #include "cmd.h"
 
@@ -181,30 +182,37 @@ on_finding(void *arg, enum mig_preflight_level level, const char *where,
 		fprintf(stderr, "migrate: %s: warning: %s\n", where, what);
 }
 
-/* The variables the plan names: lib/ never reads the environment. */
+/*
+ * The variables the plan names: lib/ never reads the environment.  The
+ * destination's are those cmd_transport_config resolves for run.
+ */
 static void
-check_env(const struct mig_plan *p, struct check_ui *ui, size_t *errors)
+check_env(const struct mig_plan *p, struct check_ui *ui, size_t *errors,
+    struct mig_ctx *ctx)
 {
-	const char *keys[] = { "destination.identity_passphrase_env",
-	    "destination.password_env", "destination.token_env",
-	    "encryption.passphrase_env" };
-	const char *vars[] = { p->identity_passphrase_env, p->password_env,
-	    p->token_env, p->passphrase_env };
+	struct mig_transport_config tcfg;
 	const char *v;
-	char msg[512];
-	size_t i;
+	char msg[MIG_ERRMSG_MAX + 128];
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (vars[i] == NULL)
-			continue;
-		v = getenv(vars[i]);
-		if (v != NULL && v[0] != '\0')
-			continue;
-		(void)snprintf(msg, sizeof(msg), "%s names the environment "
-		    "variable %s, which is not set", keys[i], vars[i]);
-		on_finding(ui, MIG_PREFLIGHT_ERROR, p->file, msg);
+	size_t n = strlen(p->file);
+
+	if (cmd_transport_config(p, &tcfg, ctx) != 0) {
+		v = mig_errmsg(ctx);
+		/* Its message starts with the plan's name, as where does. */
+		if (strncmp(v, p->file, n) == 0 && strncmp(v + n, ": ", 2) == 0)
+			v += n + 2;
+		on_finding(ui, MIG_PREFLIGHT_ERROR, p->file, v);
 		(*errors)++;
 	}
+	if (p->passphrase_env == NULL)
+		return;
+	v = getenv(p->passphrase_env);
+	if (v != NULL && v[0] != '\0')
+		return;
+	(void)snprintf(msg, sizeof(msg), "encryption.passphrase_env names the "
+	    "environment variable %s, which is not set", p->passphrase_env);
+	on_finding(ui, MIG_PREFLIGHT_ERROR, p->file, msg);
+	(*errors)++;
 }
 
 static int
@@ -233,7 +241,7 @@ check_plan_file(const char *file, bool json, struct mig_ctx *ctx)
 		mig_plan_free(plan);
 		return cmd_fail(ctx, r);
 	}
-	check_env(plan, &ui, &errors);
+	check_env(plan, &ui, &errors, ctx);
 	mig_plan_stages(plan, stages, sizeof(stages));
 	mig_plan_template(plan, tmpl, sizeof(tmpl));
 	if (json)

@@ -25,6 +25,7 @@
 #include "migrate/run.h"
 #include "migrate/sign.h"
 #include "migrate/toml.h"
+#include "migrate/transport.h"
 
 #include "run_int.h"
 
@@ -248,20 +249,22 @@ sftp_host(const char *url, char *host, size_t size, int *portp)
 static void
 check_sftp(struct pf *pf)
 {
+	const char *kh = mig_topts_get(&pf->p->dest, "known_hosts");
+	const char *identity = mig_topts_get(&pf->p->dest, "identity");
 	char host[256], *buf = NULL;
 	size_t len = 0;
 	int port;
 
 	sftp_host(pf->p->url, host, sizeof(host), &port);
-	if (pf->p->known_hosts != NULL && access(pf->p->known_hosts, R_OK) != 0)
+	if (kh != NULL && access(kh, R_OK) != 0)
 		report(pf, MIG_PREFLIGHT_ERROR, "destination.known_hosts", -1,
 		    "destination.known_hosts: %s: %s; the host key of %s must "
 		    "be known before the first connection: check it, then "
-		    "ssh-keyscan -p %d %s >> %s", pf->p->known_hosts,
-		    strerror(errno), host, port, host, pf->p->known_hosts);
-	if (pf->p->identity == NULL)
+		    "ssh-keyscan -p %d %s >> %s", kh, strerror(errno), host,
+		    port, host, kh);
+	if (identity == NULL)
 		return;
-	if (mig_keyfile_read(pf->p->identity, true, &buf, &len, pf->ctx) != 0)
+	if (mig_keyfile_read(identity, true, &buf, &len, pf->ctx) != 0)
 		report(pf, MIG_PREFLIGHT_ERROR, "destination.identity", -1,
 		    "destination.identity: %s", mig_errmsg(pf->ctx));
 	mig_keyfile_free(buf, len);
@@ -270,14 +273,14 @@ check_sftp(struct pf *pf)
 static void
 check_destination(struct pf *pf)
 {
+	const char *ca = mig_topts_get(&pf->p->dest, "ca_file");
 	struct stat st;
 
 	if (strcmp(pf->p->scheme, "sftp") == 0)
 		check_sftp(pf);
-	if (pf->p->ca_file != NULL && access(pf->p->ca_file, R_OK) != 0)
+	if (ca != NULL && access(ca, R_OK) != 0)
 		report(pf, MIG_PREFLIGHT_ERROR, "destination.ca_file", -1,
-		    "destination.ca_file: %s: %s", pf->p->ca_file,
-		    strerror(errno));
+		    "destination.ca_file: %s: %s", ca, strerror(errno));
 	if (pf->p->lake_path != NULL && stat(pf->p->lake_path, &st) == 0 &&
 	    !S_ISDIR(st.st_mode))
 		report(pf, MIG_PREFLIGHT_ERROR, "destination.url", -1,
