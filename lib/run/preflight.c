@@ -65,6 +65,9 @@ where(const struct pf *pf, const char *key, int idx, char *buf, size_t size)
 	(void)snprintf(buf, size, "%s:%u:%u", pf->p->file, pos.line, pos.col);
 }
 
+static void	report(struct pf *, enum mig_preflight_level, const char *,
+		    int, const char *, ...) __attribute__((format(printf, 5, 6)));
+
 static void
 report(struct pf *pf, enum mig_preflight_level level, const char *key,
     int idx, const char *fmt, ...)
