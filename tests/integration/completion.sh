@@ -169,6 +169,43 @@ if command -v zsh >/dev/null; then
 	# Loaded by compinit from $fpath, it defines _migrate for migrate.
 	out=$(HOME=$T zsh -f -c "fpath=($REPO_DIR/completions \$fpath); autoload -Uz compinit; compinit -u -d $T/zcd; print -r -- \${_comps[migrate]}" 2>&1)
 	[ "$out" = "_migrate" ] || fail "compinit does not bind _migrate to migrate: $out"
+	# What TAB inserts in an interactive zsh (zsh/zpty): each line is typed
+	# with a TAB at its end and run; migrate is a function there that
+	# prints the words the completed line gave it.
+	cat > "$T/ztab.zsh" <<'EOF'
+zmodload zsh/zpty || exit 3
+repo=$1 zcd=$2
+shift 2
+zpty z 'zsh -f -i' || exit 3
+zpty -w z "PS1='> '; fpath=($repo/completions \$fpath); autoload -Uz compinit; compinit -u -d $zcd; bindkey '^I' complete-word; migrate() { print -r -- \"G\"\"OT:\$*:EOL\"; }"
+for line; do
+	zpty -n -w z "$line"$'\t\n'
+	zpty -r z out '*GOT:*:EOL*' || exit 4
+	out=${out##*GOT:}
+	print -r -- "${out%%:EOL*}"
+done
+zpty -d z
+EOF
+	cd "$T/c" || fail "cd"
+	got=$(timeout 60 zsh -f "$T/ztab.zsh" "$REPO_DIR" "$T/zcd2" \
+	    'migrate r' 'migrate plan i' 'migrate plan init reh' \
+	    'migrate run --dr' 'migrate audit sh' 'migrate verify --de' \
+	    'migrate keygen --si' 'migrate restore r.toml -i x --run 2' \
+	    'migrate run --json r.t') || fail "zsh under zpty: exit $?"
+	want="r
+plan init
+plan init rehost
+run --dry-run
+audit show
+verify --deep
+keygen --signing
+restore r.toml -i x --run $rid
+run --json r.toml"
+	[ "$got" = "$want" ] || fail "zsh TAB inserted:
+$got
+want:
+$want"
+	cd "$REPO_DIR" || fail "cd"
 else
 	echo "zsh not installed: the zsh file was checked for sync only"
 fi
