@@ -67,18 +67,26 @@ make_parents(const char *path, struct mig_ctx *ctx)
 	return r;
 }
 
-/* Refuses to begin when FILE.pub is there: nothing is overwritten. */
+/*
+ * Refuses to begin when FILE or FILE.pub is there: nothing is overwritten,
+ * and no folder is made for a key that will not be written.  FILE is named
+ * first, in the words the key writers use when their O_EXCL open fails.
+ */
 static int
 pub_path(const char *out, char *buf, size_t size, struct mig_ctx *ctx)
 {
 	struct stat st;
+	int r = 0;
 
 	if ((size_t)snprintf(buf, size, "%s.pub", out) >= size)
-		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: path too long", out);
-	if (lstat(buf, &st) == 0)
-		return mig_seterr(ctx, MIG_ERR_EXISTS, "keygen: %s exists; "
-		    "refusing to overwrite it", buf);
-	return 0;
+		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: path too long", out);
+	else if (lstat(out, &st) == 0)
+		r = mig_seterr(ctx, MIG_ERR_EXISTS, "%s: already exists, "
+		    "refusing to overwrite", out);
+	else if (lstat(buf, &st) == 0)
+		r = mig_seterr(ctx, MIG_ERR_EXISTS, "%s: already exists, "
+		    "refusing to overwrite", buf);
+	return r;
 }
 
 /* FILE.pub: the recipient, one line, mode 0644 (it is public). */
