@@ -160,54 +160,65 @@ print_dry_totals(const struct mig_plan *p, int r,
 		    "FILTERS in migrate-plan(5)\n", p->file);
 }
 
+/* The summary as one JSON document on stdout (with --json). */
+static void
+print_summary_json(const struct mig_plan *p, int r,
+    const struct mig_run_summary *s, const struct run_ui *ui, int shard_k,
+    int shard_n)
+{
+	bool dry = ui->dry_run;
+	json_t *o;
+
+	o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:b, s:i,"
+	    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:f}",
+	    "run", s->run_id, "plan", p->name, "outcome", outcome(r, s, dry),
+	    "run_dir", s->run_dir, "lake", s->lake, "resumed", s->resumed,
+	    "version", s->version, "counts",
+	    "files", (json_int_t)s->files, "stored", (json_int_t)s->stored,
+	    "already_landed", (json_int_t)s->already,
+	    "unchanged", (json_int_t)s->unchanged,
+	    "skipped", (json_int_t)s->skipped,
+	    "refused", (json_int_t)s->refused,
+	    "failed", (json_int_t)s->failed,
+	    "bytes_in", (json_int_t)s->bytes_in,
+	    "bytes_out", (json_int_t)s->bytes_out, "seconds", s->seconds);
+	if (o != NULL && shard_n > 0)
+		json_object_set_new(o, "shard", json_pack("{s:i, s:i}",
+		    "k", shard_k, "n", shard_n));
+	if (o != NULL && p->strategy == MIG_STRATEGY_RETAIN)
+		json_object_set_new(o, "drift", json_pack("{s:I, s:I,"
+		    " s:I}", "new", (json_int_t)s->drift_new,
+		    "changed", (json_int_t)s->drift_changed,
+		    "vanished", (json_int_t)s->drift_vanished));
+	if (o != NULL && r != 0 && r != MIG_ERR_PARTIAL)
+		json_object_set_new(o, "exit", json_integer(
+		    mig_exit_status(r)));
+	if (o != NULL && dry)
+		json_object_set_new(o, "would_land", json_pack("{s:I, "
+		    "s:I, s:I, s:I, s:I, s:b, s:o}", "files",
+		    (json_int_t)ui->would_files, "bytes",
+		    (json_int_t)ui->would_bytes, "new",
+		    (json_int_t)ui->would_new, "changed",
+		    (json_int_t)(ui->would_files - ui->would_new),
+		    "unchanged", (json_int_t)(s->files -
+		    ui->would_files), "last_run", ui->last != NULL,
+		    "objects", ui->would_land != NULL ?
+		    json_incref(ui->would_land) : json_array()));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(o);
+}
+
 static void
 print_summary(const struct mig_plan *p, int r,
     const struct mig_run_summary *s, const struct run_ui *ui, int shard_k,
     int shard_n)
 {
 	char in[32], out[32];
-	bool json = ui->json, dry = ui->dry_run;
+	bool dry = ui->dry_run;
 
-	if (json) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:b, s:i,"
-		    " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:f}",
-		    "run", s->run_id, "plan", p->name, "outcome",
-		    outcome(r, s, dry), "run_dir", s->run_dir, "lake", s->lake,
-		    "resumed", s->resumed, "version", s->version, "counts",
-		    "files", (json_int_t)s->files, "stored",
-		    (json_int_t)s->stored, "already_landed",
-		    (json_int_t)s->already, "unchanged",
-		    (json_int_t)s->unchanged, "skipped",
-		    (json_int_t)s->skipped, "refused", (json_int_t)s->refused,
-		    "failed", (json_int_t)s->failed, "bytes_in",
-		    (json_int_t)s->bytes_in, "bytes_out",
-		    (json_int_t)s->bytes_out, "seconds", s->seconds);
-
-		if (o != NULL && shard_n > 0)
-			json_object_set_new(o, "shard", json_pack("{s:i, s:i}",
-			    "k", shard_k, "n", shard_n));
-		if (o != NULL && p->strategy == MIG_STRATEGY_RETAIN)
-			json_object_set_new(o, "drift", json_pack("{s:I, s:I,"
-			    " s:I}", "new", (json_int_t)s->drift_new,
-			    "changed", (json_int_t)s->drift_changed,
-			    "vanished", (json_int_t)s->drift_vanished));
-		if (o != NULL && r != 0 && r != MIG_ERR_PARTIAL)
-			json_object_set_new(o, "exit", json_integer(
-			    mig_exit_status(r)));
-		if (o != NULL && dry)
-			json_object_set_new(o, "would_land", json_pack("{s:I, "
-			    "s:I, s:I, s:I, s:I, s:b, s:o}", "files",
-			    (json_int_t)ui->would_files, "bytes",
-			    (json_int_t)ui->would_bytes, "new",
-			    (json_int_t)ui->would_new, "changed",
-			    (json_int_t)(ui->would_files - ui->would_new),
-			    "unchanged", (json_int_t)(s->files -
-			    ui->would_files), "last_run", ui->last != NULL,
-			    "objects", ui->would_land != NULL ?
-			    json_incref(ui->would_land) : json_array()));
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(o);
+	if (ui->json) {
+		print_summary_json(p, r, s, ui, shard_k, shard_n);
 		return;
 	}
 	if (dry) {
