@@ -161,13 +161,16 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0644 completions/migrate.bash \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/migrate
+	install -d $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 0644 completions/_migrate \
+	    $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_migrate
 
 # Build, test and benchmark dependencies, all Debian 12 packages.
 DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
 	libcurl4-openssl-dev libarchive-dev libzstd-dev libjansson-dev \
 	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
 	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
-	libclang-rt-14-dev python3-yaml shellcheck man-db parallel \
+	libclang-rt-14-dev python3-yaml shellcheck man-db parallel zsh \
 	libutf8proc-dev unicode-data bzip2
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

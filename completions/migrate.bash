@@ -11,28 +11,34 @@ _migrate_events='run.start run.end object.stored object.skipped object.failed
 object.retained source.deleted verify.ok verify.failed security.refused
 checkpoint audit.torn object.* run.* verify.* security.*'
 
+_migrate_strategies='retain retire rehost replatform refactor repurchase
+rebuild'
+
 # _migrate_options KEY: every option of a command ("plan check", "audit
-# show" for the verbs with a subcommand).
+# show" for the verbs with a subcommand).  Every command also takes
+# -v/--verbose and -q/--quiet.
 _migrate_options()
 {
+	local common='--verbose -v --quiet -q --help -h'
 	case $1 in
-	run) echo '--dry-run -n --jobs -j --full --new-run --shard --run-id
-	    --no-progress --json --identity -i --help -h' ;;
-	'plan check') echo '--json --help -h' ;;
-	verify) echo '--run --deep --against-source --identity -i --key --json
-	    --help -h' ;;
-	restore) echo '--run --identity -i --passphrase -p --to --overwrite --key
-	    --help -h' ;;
-	runs) echo '--key --json --help -h' ;;
-	'audit show') echo '--run --event --since --until --wide --json --help
-	    -h' ;;
-	'audit verify') echo '--key -k --allow-unsigned-tail --json --help -h' ;;
-	keygen) echo '--output -o --signing --help -h' ;;
-	encrypt) echo '--recipient -r --recipients-file -R --passphrase -p
-	    --passphrase-env --armor -a --output -o --help -h' ;;
-	decrypt) echo '--identity -i --passphrase -p --passphrase-env
-	    --output -o --help -h' ;;
-	'') echo '--help -h --version -V' ;;
+	run) echo "--dry-run -n --jobs -j --full --new-run --shard --run-id
+	    --no-progress --json --identity -i $common" ;;
+	'plan check') echo "--json $common" ;;
+	'plan init') echo "--source --to --output -o $common" ;;
+	verify) echo "--run --deep --against-source --identity -i --key --json
+	    $common" ;;
+	restore) echo "--run --identity -i --passphrase -p --to --overwrite --key
+	    $common" ;;
+	runs) echo "--key --json $common" ;;
+	'audit show') echo "--run --event --since --until --wide --json
+	    $common" ;;
+	'audit verify') echo "--key -k --allow-unsigned-tail --json $common" ;;
+	keygen) echo "--output -o --signing -y $common" ;;
+	encrypt) echo "--recipient -r --recipients-file -R --passphrase -p
+	    --passphrase-env --armor -a --output -o $common" ;;
+	decrypt) echo "--identity -i --passphrase -p --passphrase-env
+	    --output -o $common" ;;
+	'') echo '--help -h --version -V --verbose -v --quiet -q' ;;
 	esac
 }
 
@@ -48,7 +54,9 @@ _migrate_takes_arg()
 	'audit show --run' | 'audit show --event' | 'audit show --since' | \
 	'audit show --until' | \
 	'audit verify --key' | 'audit verify -k' | \
-	'keygen --output' | 'keygen -o' | \
+	'keygen --output' | 'keygen -o' | 'keygen -y' | \
+	'plan init --source' | 'plan init --to' | 'plan init --output' | \
+	'plan init -o' | \
 	'encrypt --recipient' | 'encrypt -r' | 'encrypt --recipients-file' | \
 	'encrypt -R' | 'encrypt --passphrase-env' | 'encrypt --output' | \
 	'encrypt -o' | \
@@ -87,12 +95,30 @@ _migrate_words()
 	done
 }
 
-# _migrate_value OPTION: completes $cur as the argument of OPTION.
+# _migrate_runs PLAN: the run ids of PLAN's audit log, and "latest"
+# (asked of migrate itself, which reads the log).
+_migrate_runs()
+{
+	local w
+	[ -f "$1" ] || return 0
+	while IFS= read -r w; do
+		[[ $w == "$cur"* ]] && COMPREPLY+=("$w")
+	done < <(command migrate __complete runs "$1" 2>/dev/null)
+}
+
+# _migrate_value OPTION [KEY PLAN]: completes $cur as the argument of
+# OPTION of the command KEY, whose plan operand is PLAN.
 _migrate_value()
 {
 	local w
+	case ${2:-}:$1 in
+	'plan init:--to') return 0 ;;
+	'plan init:--source') _migrate_files "$cur"; return 0 ;;
+	verify:--run | restore:--run) _migrate_runs "${3:-}"; return 0 ;;
+	esac
 	case $1 in
-	--identity | -i | --output | -o | --recipients-file | -R | --key | -k)
+	--identity | -i | --output | -o | --recipients-file | -R | --key | -k | \
+	-y)
 		_migrate_files "$cur" ;;
 	--to)
 		_migrate_files "$cur" / ;;
@@ -107,7 +133,7 @@ _migrate_value()
 
 _migrate()
 {
-	local cur prev cword words i w cmd='' key='' cmdi=0
+	local cur prev cword words i w cmd='' key='' cmdi=0 plan=
 	COMPREPLY=()
 	words=("${COMP_WORDS[@]}")
 	cword=$COMP_CWORD
@@ -140,6 +166,8 @@ _migrate()
 		elif [ "$i" = $((cmdi + 1)) ] &&
 		    { [ "$cmd" = plan ] || [ "$cmd" = audit ]; }; then
 			key="$cmd $w"
+		elif [ -z "$plan" ] && [[ $w == *.toml ]]; then
+			plan=$w
 		fi
 	done
 
@@ -154,7 +182,7 @@ _migrate()
 	# The subcommand of plan and audit comes first.
 	if [ "$cword" = $((cmdi + 1)) ]; then
 		case $cmd in
-		plan) _migrate_words check; return 0 ;;
+		plan) _migrate_words 'check init'; return 0 ;;
 		audit) _migrate_words show verify; return 0 ;;
 		help) _migrate_words "$_migrate_commands"; return 0 ;;
 		esac
@@ -165,7 +193,7 @@ _migrate()
 
 	# The argument of an option.
 	if _migrate_takes_arg "$key" "$prev"; then
-		_migrate_value "$prev"
+		_migrate_value "$prev" "$key" "$plan"
 		return 0
 	fi
 	if [[ $cur == -* ]]; then
@@ -175,6 +203,7 @@ _migrate()
 	# Operands.
 	case $key in
 	run | restore | runs | 'plan check') _migrate_files "$cur" toml ;;
+	'plan init') _migrate_words "$_migrate_strategies" ;;
 	verify) _migrate_files "$cur" toml ;;
 	'audit show' | 'audit verify') _migrate_files "$cur" jsonl ;;
 	encrypt | decrypt) _migrate_files "$cur" ;;

@@ -31,6 +31,7 @@ struct cmd {
 				    struct mig_ctx *ctx);
 	const char		*summary;
 	const char *const	*usage;
+	const char *const	*options;	/* one line per option */
 };
 
 /* Prints usage lines, each prefixed with "usage: " or spaces. */
@@ -44,6 +45,44 @@ int	cmd_bad_usage(const char *const *usage, const char *fmt, ...)
 int	cmd_fail(struct mig_ctx *ctx, int rc);
 /* Prints "migrate: MSG" to stderr. */
 void	cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- Talking to a person (cmd_ui.c) ----------------------------------- */
+
+struct option;
+
+/* -1 after -q, 1 after -v, else 0. */
+extern int cmd_verbosity;
+/*
+ * Every verb's getopt table has { "verbose", 'v' } and { "quiet", 'q' }
+ * (and "vq" in its optstring); it passes either here.
+ */
+void	cmd_set_verbosity(int c);
+/* A message for the person (stderr, no prefix); silent with -q. */
+void	cmd_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "migrate: MSG" on stderr, only with -v. */
+void	cmd_verbose(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+/*
+ * Whether stderr may get a progress bar and its escape codes: a terminal
+ * whose TERM is set and not "dumb", and no -q.
+ */
+bool	cmd_progress_ok(void);
+/*
+ * The usage, then each option in one line: options[] lines start with
+ * '-' or a space; any other line heads a group ("Options of audit
+ * show:").  The common options (-v, -q, -h) follow.
+ */
+void	cmd_print_help(FILE *fp, const char *const *usage,
+	    const char *const *options);
+/* cmd_print_help to stdout; returns EXIT_OK (for -h/--help). */
+int	cmd_help_options(const char *const *usage, const char *const *options);
+/*
+ * A getopt_long error (opterr is 0 and optstrings start with ':'): c is
+ * what getopt_long returned ('?' or ':').  Names the option, says "did
+ * you mean" for a mistyped long option, and returns EXIT_USAGE.
+ */
+int	cmd_bad_option(int c, char **argv, const struct option *longopts,
+	    const char *const *usage);
 
 /* --- Shared by the verbs that take a plan (cmd_common.c) ----------- */
 
@@ -148,8 +187,8 @@ struct cmd_age_args {
 struct option;
 int	cmd_age_parse(int argc, char **argv, const char *verb,
 	    const char *shortopts, const struct option *longopts,
-	    const char *const *usage, struct cmd_age_args *a,
-	    struct mig_ctx *ctx);
+	    const char *const *usage, const char *const *options,
+	    struct cmd_age_args *a, struct mig_ctx *ctx);
 void	cmd_age_args_free(struct cmd_age_args *a);
 /* A reader over path, or stdin for NULL or "-". */
 int	cmd_age_open_input(const char *path, struct mig_ctx *ctx,
@@ -193,24 +232,28 @@ struct cmd_testhook *cmd_testhook_new(void);
 const struct mig_testhook *cmd_testhook_get(const struct cmd_testhook *th);
 void	cmd_testhook_free(struct cmd_testhook *th);
 
-/* Verbs, one per cmd_<verb>.c. */
+/* Verbs, one per cmd_<verb>.c, with their usage and option lines. */
 int	cmd_plan(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_plan_usage[];
+extern const char *const cmd_plan_usage[], *const cmd_plan_options[];
+/* plan init (cmd_plan_init.c); argv[0] is "init". */
+int	cmd_plan_init(int argc, char **argv, struct mig_ctx *ctx);
 int	cmd_keygen(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_keygen_usage[];
+extern const char *const cmd_keygen_usage[], *const cmd_keygen_options[];
 int	cmd_encrypt(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_encrypt_usage[];
+extern const char *const cmd_encrypt_usage[], *const cmd_encrypt_options[];
 int	cmd_decrypt(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_decrypt_usage[];
+extern const char *const cmd_decrypt_usage[], *const cmd_decrypt_options[];
 int	cmd_audit(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_audit_usage[];
+extern const char *const cmd_audit_usage[], *const cmd_audit_options[];
 int	cmd_run(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_run_usage[];
+extern const char *const cmd_run_usage[], *const cmd_run_options[];
 int	cmd_verify(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_verify_usage[];
+extern const char *const cmd_verify_usage[], *const cmd_verify_options[];
 int	cmd_restore(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_restore_usage[];
+extern const char *const cmd_restore_usage[], *const cmd_restore_options[];
 int	cmd_runs(int argc, char **argv, struct mig_ctx *ctx);
-extern const char *const cmd_runs_usage[];
+extern const char *const cmd_runs_usage[], *const cmd_runs_options[];
+/* Hidden: what the shell completions ask (cmd_complete.c). */
+int	cmd_complete(int argc, char **argv, struct mig_ctx *ctx);
 
 #endif /* MIGRATE_CMD_H */

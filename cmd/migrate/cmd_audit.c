@@ -20,6 +20,7 @@
 
 #include "migrate/audit.h"
 #include "migrate/error.h"
+#include "migrate/plan.h"
 #include "migrate/sign.h"
 
 #include "cmd.h"
@@ -29,6 +30,24 @@ const char *const cmd_audit_usage[] = {
 	    "[--until T] [--wide] [--json]",
 	"migrate audit verify LOG [--key PUBKEY] [--allow-unsigned-tail] "
 	    "[--json]",
+	NULL
+};
+
+const char *const cmd_audit_options[] = {
+	"Options of audit show:",
+	"    --run ID     only this run (an id, a unique prefix or suffix)",
+	"    --event GLOB only these events (object.*, run.start, ...)",
+	"    --since T    records at or after T (YYYY-MM-DD[THH:MM[:SS]], UTC)",
+	"    --until T    records before T",
+	"    --wide       never cut a field (the default when stdout is no "
+	    "terminal)",
+	"    --json       stdout: the records as JSON Lines, as written",
+	"Options of audit verify:",
+	"-k, --key PUBKEY          check the signed checkpoints with this "
+	    "key (PEM or ssh-ed25519)",
+	"    --allow-unsigned-tail with --key: accept records after the last "
+	    "signed checkpoint",
+	"    --json                stdout: one JSON document, the report",
 	NULL
 };
 
@@ -425,6 +444,8 @@ audit_show(int argc, char **argv, struct mig_ctx *ctx)
 		{ "until", required_argument, NULL, 'u' },
 		{ "wide", no_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -433,7 +454,7 @@ audit_show(int argc, char **argv, struct mig_ctx *ctx)
 
 	memset(&a, 0, sizeof(a));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			a.f.run = optarg;
@@ -458,10 +479,15 @@ audit_show(int argc, char **argv, struct mig_ctx *ctx)
 		case 'j':
 			a.json = true;
 			break;
+		case 'v':
+		case 'q':
+			cmd_set_verbosity(c);
+			break;
 		case 'h':
-			return cmd_help(cmd_audit_usage);
+			return cmd_help_options(cmd_audit_usage,
+			    cmd_audit_options);
 		default:
-			return cmd_bad_usage(cmd_audit_usage, NULL);
+			return cmd_bad_option(c, argv, opts, cmd_audit_usage);
 		}
 	}
 	if (argc - optind != 1)
@@ -660,6 +686,8 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 		{ "key", required_argument, NULL, 'k' },
 		{ "allow-unsigned-tail", no_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -671,7 +699,7 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 	int c, rc, status;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:hvq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			keypath = optarg;
@@ -682,10 +710,15 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 		case 'j':
 			json = true;
 			break;
+		case 'v':
+		case 'q':
+			cmd_set_verbosity(c);
+			break;
 		case 'h':
-			return cmd_help(cmd_audit_usage);
+			return cmd_help_options(cmd_audit_usage,
+			    cmd_audit_options);
 		default:
-			return cmd_bad_usage(cmd_audit_usage, NULL);
+			return cmd_bad_option(c, argv, opts, cmd_audit_usage);
 		}
 	}
 	if (argc - optind != 1)
@@ -714,14 +747,20 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 int
 cmd_audit(int argc, char **argv, struct mig_ctx *ctx)
 {
+	static const char *const subs[] = { "show", "verify" };
+
 	if (argc < 2)
 		return cmd_bad_usage(cmd_audit_usage, "audit: show or verify?");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-		return cmd_help(cmd_audit_usage);
+		return cmd_help_options(cmd_audit_usage, cmd_audit_options);
 	if (strcmp(argv[1], "show") == 0)
 		return audit_show(argc - 1, argv + 1, ctx);
 	if (strcmp(argv[1], "verify") == 0)
 		return audit_verify(argc - 1, argv + 1, ctx);
+	if (mig_did_you_mean(argv[1], subs, 2) != NULL)
+		return cmd_bad_usage(cmd_audit_usage, "audit: unknown subcommand "
+		    "\"%s\" (did you mean \"%s\"?)", argv[1],
+		    mig_did_you_mean(argv[1], subs, 2));
 	return cmd_bad_usage(cmd_audit_usage, "audit: unknown subcommand "
 	    "\"%s\"", argv[1]);
 }

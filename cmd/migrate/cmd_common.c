@@ -41,9 +41,20 @@ cmd_load_plan(const char *path, struct mig_ctx *ctx, struct mig_plan **planp)
 	int r;
 
 	r = mig_plan_load(path, &env, ctx, planp);
-	/* A plan that is not there is a usage error (exit 2). */
-	if (r == MIG_ERR_NOTFOUND)
-		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s", mig_errmsg(ctx));
+	/*
+	 * A plan that is not there is a usage error (exit 2).  The message
+	 * is copied first: mig_seterr() clears it before it formats.
+	 */
+	if (r == MIG_ERR_NOTFOUND) {
+		char msg[MIG_ERRMSG_MAX];
+
+		(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(ctx));
+		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s", msg);
+	}
+	if (r == 0)
+		cmd_verbose("plan %s: %s, strategy %s, sha256 %s", path,
+		    (*planp)->name, mig_strategy_info((*planp)->strategy)->name,
+		    (*planp)->sha256);
 	return r;
 }
 
@@ -325,12 +336,12 @@ cmd_progress_line(const struct mig_run_progress *pr, double elapsed)
 	    (double)pr->bytes_done / (double)pr->bytes_total) : 0;
 
 	fprintf(stderr, "\r\033[K%s: %llu/%llu files, %s/%s (%d%%), "
-	    "%.1f MB/s, ETA %d:%02d", pr->phase != NULL ? pr->phase : "",
+	    "%.1f MiB/s, ETA %d:%02d", pr->phase != NULL ? pr->phase : "",
 	    (unsigned long long)pr->files_done,
 	    (unsigned long long)pr->files_total,
 	    cmd_bytes(pr->bytes_done, done, sizeof(done)),
 	    cmd_bytes(pr->bytes_total, total, sizeof(total)), pct,
-	    rate / 1e6, (int)eta / 60, (int)eta % 60);
+	    rate / 1048576.0, (int)eta / 60, (int)eta % 60);
 	fflush(stderr);
 }
 

@@ -27,6 +27,16 @@ const char *const cmd_decrypt_usage[] = {
 	NULL
 };
 
+const char *const cmd_decrypt_options[] = {
+	"-i, --identity FILE      an age identity file (repeatable)",
+	"-p, --passphrase         the file was encrypted with a passphrase "
+	    "(asked)",
+	"    --passphrase-env VAR with -p: the passphrase is in variable VAR",
+	"-o, --output OUT         write to OUT, once all of it authenticated "
+	    "(default: stdout)",
+	NULL
+};
+
 static int
 collect_identities(const struct cmd_age_args *a,
     struct mig_age_identities *ids, struct mig_ctx *ctx)
@@ -52,6 +62,8 @@ cmd_decrypt(int argc, char **argv, struct mig_ctx *ctx)
 		{ "passphrase", no_argument, NULL, 'p' },
 		{ "passphrase-env", required_argument, NULL, 'E' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -63,8 +75,8 @@ cmd_decrypt(int argc, char **argv, struct mig_ctx *ctx)
 
 	memset(&out, 0, sizeof(out));
 	out.fd = out.dirfd = out.slot = -1;
-	if ((status = cmd_age_parse(argc, argv, "decrypt", "i:po:h",
-	    longopts, cmd_decrypt_usage, &a, ctx)) >= 0)
+	if ((status = cmd_age_parse(argc, argv, "decrypt", ":i:po:hvq",
+	    longopts, cmd_decrypt_usage, cmd_decrypt_options, &a, ctx)) >= 0)
 		goto out_free;
 	status = EXIT_OK;
 	if (a.nkeys == 0 && !a.pass) {

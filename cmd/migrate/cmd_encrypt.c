@@ -34,6 +34,19 @@ const char *const cmd_encrypt_usage[] = {
 	NULL
 };
 
+const char *const cmd_encrypt_options[] = {
+	"-r, --recipient RECIPIENT   encrypt to this age1... recipient "
+	    "(repeatable)",
+	"-R, --recipients-file FILE  encrypt to every recipient in FILE "
+	    "(repeatable)",
+	"-p, --passphrase            encrypt with a passphrase (asked twice)",
+	"    --passphrase-env VAR    with -p: the passphrase is in "
+	    "variable VAR",
+	"-a, --armor                 PEM-style ASCII armor",
+	"-o, --output OUT            write to OUT (default: stdout)",
+	NULL
+};
+
 #define PASS_MAX	1024
 
 /* Reads one line from the terminal fd with echo off. */
@@ -173,7 +186,8 @@ cmd_age_passphrase_free(char *pass)
 int
 cmd_age_parse(int argc, char **argv, const char *verb,
     const char *shortopts, const struct option *longopts,
-    const char *const *usage, struct cmd_age_args *a, struct mig_ctx *ctx)
+    const char *const *usage, const char *const *options,
+    struct cmd_age_args *a, struct mig_ctx *ctx)
 {
 	int c;
 
@@ -206,10 +220,14 @@ cmd_age_parse(int argc, char **argv, const char *verb,
 		case 'o':
 			a->out = optarg;
 			break;
+		case 'v':
+		case 'q':
+			cmd_set_verbosity(c);
+			break;
 		case 'h':
-			return cmd_help(usage);
+			return cmd_help_options(usage, options);
 		default:
-			return cmd_bad_usage(usage, NULL);
+			return cmd_bad_option(c, argv, longopts, usage);
 		}
 	}
 	if (argc - optind > 1)
@@ -454,6 +472,8 @@ cmd_encrypt(int argc, char **argv, struct mig_ctx *ctx)
 		{ "passphrase-env", required_argument, NULL, 'E' },
 		{ "armor", no_argument, NULL, 'a' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -466,8 +486,8 @@ cmd_encrypt(int argc, char **argv, struct mig_ctx *ctx)
 
 	memset(&out, 0, sizeof(out));
 	out.fd = out.dirfd = out.slot = -1;
-	if ((status = cmd_age_parse(argc, argv, "encrypt", "r:R:pao:h",
-	    longopts, cmd_encrypt_usage, &a, ctx)) >= 0)
+	if ((status = cmd_age_parse(argc, argv, "encrypt", ":r:R:pao:hvq",
+	    longopts, cmd_encrypt_usage, cmd_encrypt_options, &a, ctx)) >= 0)
 		goto out_free;
 	status = EXIT_OK;
 	if (a.nkeys + a.nfiles == 0 && !a.pass) {

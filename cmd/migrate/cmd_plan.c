@@ -1,6 +1,9 @@
 /*
- * migrate plan check PLAN [--json]: validate a plan and print what a run
- * would do, touching nothing.
+ * migrate plan check PLAN [--json]: validate a plan, run the preflight
+ * (lib/run/preflight.c: everything run would refuse before moving data)
+ * and print what a run would do, touching nothing.
+ * migrate plan init STRATEGY [--source PATH] [--to URL] [-o FILE]: a
+ * commented starter plan (cmd_plan_init.c).
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -13,12 +16,35 @@
 
 #include "migrate/error.h"
 #include "migrate/plan.h"
+#include "migrate/run.h"
+#include "migrate/transport.h"
 
 #include "cmd.h"
 
 const char *const cmd_plan_usage[] = {
 	"migrate plan check PLAN [--json]",
+	"migrate plan init STRATEGY [--source PATH] [--to URL] [-o FILE]",
 	NULL
+};
+
+const char *const cmd_plan_options[] = {
+	"Options of plan check:",
+	"    --json         stdout: one JSON document, the resolved plan and "
+	    "the findings",
+	"Options of plan init:",
+	"    --source PATH  the folder or archive to migrate (default: data)",
+	"    --to URL       the lake: file://, sftp://, https:// (default: "
+	    "file://lake)",
+	"-o, --output FILE write the plan to FILE, never over one (default: "
+	    "stdout)",
+	NULL
+};
+
+/* What the preflight found, for the text or the JSON report. */
+struct check_ui {
+	bool		 json;
+	json_t		*findings;
+	size_t		 warnings;
 };
 
 static const char *
@@ -47,7 +73,8 @@ string_list(char **list)
 }
 
 static int
-print_json(const struct mig_plan *p, const char *stages, const char *tmpl)
+print_json(const struct mig_plan *p, const char *stages, const char *tmpl,
+    struct check_ui *ui, size_t errors)
 {
 	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
 	json_t *o;
@@ -83,6 +110,9 @@ print_json(const struct mig_plan *p, const char *stages, const char *tmpl)
 	if (p->strategy == MIG_STRATEGY_RETIRE)
 		json_object_set_new(o, "delete_source",
 		    json_boolean(p->delete_source));
+	json_object_set_new(o, "ok", json_boolean(errors == 0));
+	json_object_set_new(o, "findings", ui->findings);
+	ui->findings = NULL;
 	r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(o);
@@ -90,14 +120,16 @@ print_json(const struct mig_plan *p, const char *stages, const char *tmpl)
 }
 
 static void
-print_text(const struct mig_plan *p, const char *stages, const char *tmpl)
+print_text(const struct mig_plan *p, const char *stages, const char *tmpl,
+    size_t errors)
 {
 	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
 	size_t i, nrecip = 0;
 
 	while (p->recipients != NULL && p->recipients[nrecip] != NULL)
 		nrecip++;
-	printf("plan:        %s (ok, sha256 %.16s...)\n", p->file, p->sha256);
+	printf("plan:        %s (%s, sha256 %.16s...)\n", p->file, errors == 0 ?
+	    "ok" : "REFUSED: see the errors above", p->sha256);
 	printf("name:        %s\n", p->name);
 	printf("strategy:    %s\n", si->name);
 	printf("source:      %s (%s)%s\n", p->source_path,
@@ -132,55 +164,158 @@ print_text(const struct mig_plan *p, const char *stages, const char *tmpl)
 	    "hash-chained, unsigned");
 }
 
-int
-cmd_plan(int argc, char **argv, struct mig_ctx *ctx)
+static void
+on_finding(void *arg, enum mig_preflight_level level, const char *where,
+    const char *what)
+{
+	struct check_ui *ui = arg;
+	const char *lv = level == MIG_PREFLIGHT_ERROR ? "error" : "warning";
+
+	if (level == MIG_PREFLIGHT_WARNING)
+		ui->warnings++;
+	if (ui->json)
+		json_array_append_new(ui->findings, json_pack("{s:s, s:s, s:s}",
+		    "level", lv, "where", where, "message", what));
+	else if (level == MIG_PREFLIGHT_ERROR)
+		fprintf(stderr, "migrate: %s: %s\n", where, what);
+	else
+		fprintf(stderr, "migrate: %s: warning: %s\n", where, what);
+}
+
+/*
+ * The variables the plan names: lib/ never reads the environment.  The
+ * destination's are those cmd_transport_config resolves for run.
+ */
+static void
+check_env(const struct mig_plan *p, struct check_ui *ui, size_t *errors,
+    struct mig_ctx *ctx)
+{
+	struct mig_transport_config tcfg;
+	const char *v;
+	char msg[MIG_ERRMSG_MAX + 128];
+
+	size_t n = strlen(p->file);
+
+	if (cmd_transport_config(p, &tcfg, ctx) != 0) {
+		v = mig_errmsg(ctx);
+		/* Its message starts with the plan's name, as where does. */
+		if (strncmp(v, p->file, n) == 0 && strncmp(v + n, ": ", 2) == 0)
+			v += n + 2;
+		on_finding(ui, MIG_PREFLIGHT_ERROR, p->file, v);
+		(*errors)++;
+	}
+	if (p->passphrase_env == NULL)
+		return;
+	v = getenv(p->passphrase_env);
+	if (v != NULL && v[0] != '\0')
+		return;
+	(void)snprintf(msg, sizeof(msg), "encryption.passphrase_env names the "
+	    "environment variable %s, which is not set", p->passphrase_env);
+	on_finding(ui, MIG_PREFLIGHT_ERROR, p->file, msg);
+	(*errors)++;
+}
+
+static int
+check_plan_file(const char *file, bool json, struct mig_ctx *ctx)
+{
+	struct mig_preflight_opts po;
+	struct check_ui ui = { json, NULL, 0 };
+	struct mig_plan *plan = NULL;
+	char stages[256], tmpl[512];
+	size_t errors = 0;
+	int r;
+
+	if ((r = cmd_load_plan(file, ctx, &plan)) != 0)
+		return cmd_fail(ctx, r);
+	if (json && (ui.findings = json_array()) == NULL) {
+		mig_plan_free(plan);
+		return cmd_fail(ctx, mig_seterr(ctx, MIG_ERR_NOMEM,
+		    "out of memory"));
+	}
+	memset(&po, 0, sizeof(po));
+	po.plan = plan;
+	po.finding = on_finding;
+	po.arg = &ui;
+	if ((r = mig_run_preflight(&po, &errors, ctx)) != 0) {
+		json_decref(ui.findings);
+		mig_plan_free(plan);
+		return cmd_fail(ctx, r);
+	}
+	check_env(plan, &ui, &errors, ctx);
+	mig_plan_stages(plan, stages, sizeof(stages));
+	mig_plan_template(plan, tmpl, sizeof(tmpl));
+	if (json)
+		r = print_json(plan, stages, tmpl, &ui, errors);
+	else
+		print_text(plan, stages, tmpl, errors);
+	if (r == EXIT_OK && errors > 0) {
+		if (!json)
+			fprintf(stderr, "migrate: %s: %zu problem%s that run "
+			    "would refuse\n", file, errors,
+			    errors == 1 ? "" : "s");
+		r = EXIT_USAGE;
+	}
+	json_decref(ui.findings);
+	mig_plan_free(plan);
+	return r;
+}
+
+/* Function name plan_check: the tests read "plan check" from it. */
+static int
+plan_check(int argc, char **argv, struct mig_ctx *ctx)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct mig_plan_env env = { getenv("HOME") };
-	struct mig_plan *plan = NULL;
-	char stages[256], tmpl[512];
 	bool json = false;
-	int c, r;
+	int c;
 
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0))
-		return cmd_help(cmd_plan_usage);
-	if (argc < 2 || strcmp(argv[1], "check") != 0)
-		return cmd_bad_usage(cmd_plan_usage, argc < 2 ?
-		    "plan: missing subcommand" :
-		    "plan: unknown subcommand \"%s\"", argv[1]);
-	argc--;
-	argv++;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hvq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
+		case 'v':
+		case 'q':
+			cmd_set_verbosity(c);
+			break;
 		case 'h':
-			return cmd_help(cmd_plan_usage);
+			return cmd_help_options(cmd_plan_usage,
+			    cmd_plan_options);
 		default:
-			return cmd_bad_usage(cmd_plan_usage, NULL);
+			return cmd_bad_option(c, argv, longopts, cmd_plan_usage);
 		}
 	}
 	if (optind != argc - 1)
 		return cmd_bad_usage(cmd_plan_usage, "plan check: expected "
 		    "one PLAN file");
-	r = mig_plan_load(argv[optind], &env, ctx, &plan);
-	if (r == MIG_ERR_NOTFOUND)
-		r = MIG_ERR_USAGE;
-	if (r != 0)
-		return cmd_fail(ctx, r);
-	mig_plan_stages(plan, stages, sizeof(stages));
-	mig_plan_template(plan, tmpl, sizeof(tmpl));
-	if (json)
-		r = print_json(plan, stages, tmpl);
-	else
-		print_text(plan, stages, tmpl);
-	mig_plan_free(plan);
-	return r;
+	return check_plan_file(argv[optind], json, ctx);
+}
+
+int
+cmd_plan(int argc, char **argv, struct mig_ctx *ctx)
+{
+	static const char *const subs[] = { "check", "init" };
+	const char *hint;
+
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0))
+		return cmd_help_options(cmd_plan_usage, cmd_plan_options);
+	if (argc < 2)
+		return cmd_bad_usage(cmd_plan_usage, "plan: missing subcommand "
+		    "(check or init)");
+	if (strcmp(argv[1], "check") == 0)
+		return plan_check(argc - 1, argv + 1, ctx);
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_plan_init(argc - 1, argv + 1, ctx);
+	if ((hint = mig_did_you_mean(argv[1], subs, 2)) != NULL)
+		return cmd_bad_usage(cmd_plan_usage, "plan: unknown subcommand "
+		    "\"%s\" (did you mean \"%s\"?)", argv[1], hint);
+	return cmd_bad_usage(cmd_plan_usage, "plan: unknown subcommand "
+	    "\"%s\"", argv[1]);
 }

@@ -1,5 +1,5 @@
 /*
- * migrate restore PLAN --run ID -i IDENTITY --to DIR
+ * migrate restore PLAN --run ID -i IDENTITY --to DIR [--overwrite] [PATH...]
  */
 #include <sys/stat.h>
 
@@ -24,6 +24,20 @@ const char *const cmd_restore_usage[] = {
 	NULL
 };
 
+const char *const cmd_restore_options[] = {
+	"    --run ID         the run to restore: an id, a unique prefix or "
+	    "suffix, latest",
+	"-i, --identity FILE  an age identity to decrypt with",
+	"-p, --passphrase     decrypt with the plan's passphrase (asked, or "
+	    "its variable)",
+	"    --to DIR         where the files go (created 0700; files that "
+	    "match are kept)",
+	"    --overwrite      replace files under DIR that differ from the "
+	    "snapshot",
+	"    --key PUB        the audit public key that checks seals",
+	NULL
+};
+
 #define MAX_IDENTITIES	16
 
 int
@@ -36,6 +50,8 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 		{ "to", required_argument, NULL, 't' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "overwrite", no_argument, NULL, 'O' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -54,7 +70,7 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 
 	memset(&o, 0, sizeof(o));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hi:p", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hi:pvq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o.run_id = optarg;
@@ -77,10 +93,16 @@ cmd_restore(int argc, char **argv, struct mig_ctx *ctx)
 		case 'O':
 			o.overwrite = true;
 			break;
+		case 'v':
+		case 'q':
+			cmd_set_verbosity(c);
+			break;
 		case 'h':
-			return cmd_help(cmd_restore_usage);
+			return cmd_help_options(cmd_restore_usage,
+			    cmd_restore_options);
 		default:
-			return cmd_bad_usage(cmd_restore_usage, NULL);
+			return cmd_bad_option(c, argv, longopts,
+			    cmd_restore_usage);
 		}
 	}
 	if (optind >= argc)

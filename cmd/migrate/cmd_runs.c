@@ -22,6 +22,13 @@ const char *const cmd_runs_usage[] = {
 	NULL
 };
 
+const char *const cmd_runs_options[] = {
+	"    --key PUB        the audit public key that checks the log's "
+	    "signatures",
+	"    --json           stdout: one JSON document with the runs",
+	NULL
+};
+
 /* "20261205T130101Z-1a2b3c4d" -> "2026-12-05 13:01:01". */
 static void
 id_date(const char *id, char out[20])
@@ -112,6 +119,8 @@ cmd_runs(int argc, char **argv, struct mig_ctx *ctx)
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'J' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -125,7 +134,7 @@ cmd_runs(int argc, char **argv, struct mig_ctx *ctx)
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hvq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			json = true;
@@ -133,10 +142,14 @@ cmd_runs(int argc, char **argv, struct mig_ctx *ctx)
 		case 'k':
 			keyfile = optarg;
 			break;
+		case 'v':
+		case 'q':
+			cmd_set_verbosity(c);
+			break;
 		case 'h':
-			return cmd_help(cmd_runs_usage);
+			return cmd_help_options(cmd_runs_usage, cmd_runs_options);
 		default:
-			return cmd_bad_usage(cmd_runs_usage, NULL);
+			return cmd_bad_option(c, argv, longopts, cmd_runs_usage);
 		}
 	}
 	if (optind != argc - 1)

@@ -27,6 +27,19 @@ const char *const cmd_verify_usage[] = {
 	NULL
 };
 
+const char *const cmd_verify_options[] = {
+	"    --run ID         the run to check: an id, a unique prefix or "
+	    "suffix, latest",
+	"    --deep           also decrypt every object and check its "
+	    "plaintext",
+	"    --against-source compare the source now with the run's snapshot",
+	"-i, --identity FILE  the age identity --deep or --against-source "
+	    "decrypts with",
+	"    --key PUB        the audit public key that checks seals",
+	"    --json           stdout: one JSON document with the findings",
+	NULL
+};
+
 #define MAX_IDENTITIES	16
 
 static const char *const kind_names[] = {
@@ -68,6 +81,8 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		{ "identity", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -88,7 +103,7 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 	memset(&o, 0, sizeof(o));
 	memset(&sum, 0, sizeof(sum));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hi:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hi:vq", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o.run_id = optarg;
@@ -111,10 +126,16 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		case 'k':
 			keyfile = optarg;
 			break;
+		case 'v':
+		case 'q':
+			cmd_set_verbosity(c);
+			break;
 		case 'h':
-			return cmd_help(cmd_verify_usage);
+			return cmd_help_options(cmd_verify_usage,
+			    cmd_verify_options);
 		default:
-			return cmd_bad_usage(cmd_verify_usage, NULL);
+			return cmd_bad_option(c, argv, longopts,
+			    cmd_verify_usage);
 		}
 	}
 	if (optind != argc - 1)
@@ -146,8 +167,15 @@ cmd_verify(int argc, char **argv, struct mig_ctx *ctx)
 		if ((r = cmd_load_plan(argv[optind], ctx, &plan)) != 0 ||
 		    (r = cmd_transport_config(plan, &tcfg, ctx)) != 0)
 			goto out;
-		if (nid > 0 && (r = cmd_identities(idfiles, nid, false, NULL,
-		    plan, ctx, &ids)) != 0)
+		/* verify has no -p: a plan's passphrase comes from its variable. */
+		if (o.deep && nid == 0 && plan->passphrase_env == NULL) {
+			r = mig_seterr(ctx, MIG_ERR_USAGE, "verify --deep "
+			    "decrypts every object: give the identity with -i "
+			    "FILE");
+			goto out;
+		}
+		if ((o.deep || nid > 0) && (r = cmd_identities(idfiles, nid,
+		    false, NULL, plan, ctx, &ids)) != 0)
 			goto out;
 		if ((r = cmd_seal_pub(keyfile, plan, ctx, &pub)) != 0)
 			goto out;

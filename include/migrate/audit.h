@@ -88,6 +88,14 @@ int	mig_audit_open(const char *path, const struct mig_audit_opts *opts,
 	    struct mig_ctx *ctx, struct mig_audit_log **logp);
 
 /*
+ * Whether mig_audit_open() would take the file at path, checked read-only
+ * (plan check): 0 when it is missing, empty or starts like an audit log;
+ * MIG_ERR_FORMAT when it is some other file, MIG_ERR_SECURITY when it is
+ * a symbolic link, MIG_ERR_IO when it cannot be read.
+ */
+int	mig_audit_probe(const char *path, struct mig_ctx *ctx);
+
+/*
  * Appends one record: v, seq, ts, run, plan, actor, event, then the
  * members of fields in their insertion order, then prev.  fields is
  * borrowed (the caller keeps its reference) and may be NULL.  It must not

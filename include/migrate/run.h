@@ -78,7 +78,14 @@ int	mig_inventory_walk(const char *root,
 	    struct mig_inventory **invp);
 void	mig_inventory_free(struct mig_inventory *inv);
 
-/* Glob with "**" (any number of whole segments), '*', '?', [...]. */
+/*
+ * Whether a filter pattern selects a relative path, as .gitignore would:
+ * '*', '?' and [...] within a name, "**" across folders; a pattern with
+ * no '/' matches the base name at any depth ("*.csv" selects a.csv and
+ * x/y/b.csv); a leading '/' (or any '/' inside) anchors it to the source
+ * root; a pattern that matches a folder selects everything beneath it; a
+ * trailing '/' matches folders only.
+ */
 bool	mig_glob_match(const char *pattern, const char *path);
 /* The plan's include/exclude decision for one relative path. */
 bool	mig_inventory_selected(char *const *include, char *const *exclude,
@@ -315,5 +322,51 @@ struct mig_runs_opts {
 int	mig_runs_list(const struct mig_runs_opts *opts,
 	    struct mig_run_list *out, struct mig_ctx *ctx);
 void	mig_run_list_free(struct mig_run_list *list);
+
+/* --- Preflight (plan check) ------------------------------------------------ */
+
+enum mig_preflight_level {
+	MIG_PREFLIGHT_ERROR,	/* run would refuse it */
+	MIG_PREFLIGHT_WARNING	/* run would go on, likely not as meant */
+};
+
+struct mig_preflight_opts {
+	const struct mig_plan	*plan;
+	/*
+	 * One call per problem: where is "PLAN:LINE:COL" of the plan value
+	 * it comes from (or "PLAN"), what the message, naming the key.
+	 */
+	void		(*finding)(void *arg, enum mig_preflight_level level,
+			    const char *where, const char *what);
+	void		*arg;
+	size_t		*files;	/* may be NULL: files the filters select */
+};
+
+/*
+ * Checks, writing nothing and connecting nowhere, what mig_run_execute()
+ * would refuse before it moves data: the source is there and readable
+ * (and what its include patterns match), the recipients parse (a bad
+ * checksum, an identity file as recipients_file, a missing file), the
+ * signing key and the sftp identity load as safe key files, the sftp
+ * known_hosts file exists (with the ssh-keyscan line that fills it), a
+ * local lake is a directory, and the audit log is one (mig_audit_probe).
+ * Environment variables the plan names are the caller's to check.
+ * *errorsp counts the errors reported; returns 0, or an error when it
+ * could not check at all.
+ */
+int	mig_run_preflight(const struct mig_preflight_opts *opts,
+	    size_t *errorsp, struct mig_ctx *ctx);
+
+/*
+ * The last complete run of a plan (of shard k of n when n > 0) as this
+ * machine's run state records it, for --dry-run to tell new files from
+ * changed ones.  *lastp is NULL when there was none.  Read-only.
+ */
+struct mig_run_last;
+int	mig_run_last_load(const struct mig_plan *p, int shard_k, int shard_n,
+	    struct mig_ctx *ctx, struct mig_run_last **lastp);
+/* Whether that run had the relative path; false for a NULL last. */
+bool	mig_run_last_has(const struct mig_run_last *last, const char *path);
+void	mig_run_last_free(struct mig_run_last *last);
 
 #endif /* MIGRATE_RUN_H */

@@ -308,6 +308,38 @@ out_free:
 	return rc;
 }
 
+/*
+ * What mig_audit_open() would refuse, found without opening for append:
+ * the same head check on a read-only descriptor.
+ */
+int
+mig_audit_probe(const char *path, struct mig_ctx *ctx)
+{
+	struct mig_audit_log log;
+	struct stat st;
+	int rc = 0;
+
+	memset(&log, 0, sizeof(log));
+	log.fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (log.fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return mig_seterr(ctx, errno == ELOOP ? MIG_ERR_SECURITY :
+		    MIG_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	log.path = (char *)path;
+	if (fstat(log.fd, &st) != 0 || !S_ISREG(st.st_mode))
+		rc = mig_seterr(ctx, MIG_ERR_IO, "%s: not a regular file", path);
+	else if (st.st_size > 0 &&
+	    (log.buf = malloc(MIG_AUDIT_LINE_MAX + 1)) == NULL)
+		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	else if (st.st_size > 0)
+		rc = check_head(&log, st.st_size, ctx);
+	free(log.buf);
+	(void)close(log.fd);
+	return rc;
+}
+
 int
 mig_audit_close(struct mig_audit_log *log, struct mig_ctx *ctx)
 {

@@ -511,7 +511,11 @@ load_top(struct loader *ld, const struct mig_toml_value *root)
 	return 0;
 }
 
-/* Checks a glob: no empty pattern, no absolute or escaping pattern. */
+/*
+ * Checks a glob: no escaping pattern.  A leading '/' anchors a pattern to
+ * the source root, as in .gitignore (migrate-plan(5) FILTERS); "//" is
+ * a mistake, not an anchor.
+ */
 static int
 check_globs(struct loader *ld, const struct mig_toml_value *src,
     const char *key, char **globs)
@@ -524,11 +528,11 @@ check_globs(struct loader *ld, const struct mig_toml_value *src,
 		const struct mig_toml_value *e =
 		    mig_toml_array_at(get(src, key), i);
 
-		if (globs[i][0] == '/')
+		if (globs[i][0] == '/' && globs[i][1] == '/')
 			return perr(ld, mig_toml_value_pos(e),
-			    "source.%s: pattern \"%s\" is absolute; patterns "
-			    "match paths relative to source.path", key,
-			    globs[i]);
+			    "source.%s: pattern \"%s\" starts with \"//\"; "
+			    "patterns match paths relative to source.path "
+			    "(one leading '/' anchors to it)", key, globs[i]);
 		if (strstr(globs[i], "..") != NULL &&
 		    (strncmp(globs[i], "../", 3) == 0 ||
 		    strstr(globs[i], "/../") != NULL))

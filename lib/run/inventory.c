@@ -83,10 +83,61 @@ glob_at(const char *p, const char *s)
 	}
 }
 
+/*
+ * Whether pattern matches path or one of the folders that lead to it:
+ * like .gitignore, a pattern that names a folder selects everything
+ * beneath it.
+ */
+static bool
+glob_path_or_parent(const char *p, const char *path)
+{
+	char buf[MIG_PATH_MAX + 1];
+	size_t n = strlen(path);
+	char *slash;
+
+	if (glob_at(p, path))
+		return true;
+	if (n > MIG_PATH_MAX)
+		return false;
+	memcpy(buf, path, n + 1);
+	while ((slash = strrchr(buf, '/')) != NULL) {
+		*slash = '\0';
+		if (glob_at(p, buf))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The rules of .gitignore (migrate-plan(5) FILTERS): a leading '/'
+ * anchors a pattern to the source root, and so does a '/' inside it; a
+ * pattern without one matches a name at any depth; a trailing '/' names
+ * a folder, and everything beneath it.
+ */
 bool
 mig_glob_match(const char *pattern, const char *path)
 {
-	return glob_at(pattern, path);
+	char pat[MIG_PATH_MAX + 4];
+	size_t n = strlen(pattern);
+	bool anchored, dir_only = false;
+	const char *p = pattern;
+
+	if (n > 0 && pattern[n - 1] == '/') {
+		dir_only = true;
+		n--;
+	}
+	if (n > 0 && p[0] == '/') {
+		p++;
+		n--;
+	}
+	if (n == 0 || n > MIG_PATH_MAX)
+		return false;
+	anchored = p != pattern || memchr(p, '/', n) != NULL;
+	(void)snprintf(pat, sizeof(pat), "%s%.*s%s", anchored ? "" : "**/",
+	    (int)n, p, dir_only ? "/**" : "");
+	if (dir_only)
+		return glob_at(pat, path);
+	return glob_path_or_parent(pat, path);
 }
 
 bool

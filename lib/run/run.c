@@ -240,6 +240,40 @@ make_dest(struct run *rn, struct obj *ob)
 
 /* --- Inventory ------------------------------------------------------------------ */
 
+/*
+ * The inventory runs before run.start can be written (run.start records
+ * how many files it found): its records wait in rn->held until then.
+ * fields is consumed.
+ */
+static int
+hold_audit(struct run *rn, const char *event, json_t *fields)
+{
+	if (rn->started)
+		return run_audit(rn, event, fields, rn->ctx);
+	if ((rn->held == NULL && (rn->held = json_array()) == NULL) ||
+	    json_array_append_new(rn->held, json_pack("[s, o]", event,
+	    fields)) != 0)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/* Writes the held inventory records (after run.start, or when none came). */
+static int
+release_held(struct run *rn, struct mig_ctx *ctx)
+{
+	size_t i;
+	json_t *e;
+	int r = 0;
+
+	json_array_foreach(rn->held, i, e)
+		if (r == 0)
+			r = run_audit(rn, json_string_value(json_array_get(e, 0)),
+			    json_incref(json_array_get(e, 1)), ctx);
+	json_decref(rn->held);
+	rn->held = NULL;
+	return r;
+}
+
 static int
 inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 {
@@ -253,7 +287,7 @@ inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 	if (kind == MIG_INV_REFUSED) {
 		rn->sum->refused++;
 		run_note(rn, "refused %s: %s", shown, why);
-		return run_audit(rn, MIG_AUDIT_SEC_REFUSED, f, rn->ctx);
+		return hold_audit(rn, MIG_AUDIT_SEC_REFUSED, f);
 	}
 	if (kind == MIG_INV_FAILED) {
 		rn->inv_failed++;
@@ -264,11 +298,11 @@ inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 			    why);
 		pthread_mutex_unlock(&rn->mu);
 		run_note(rn, "failed %s: %s", shown, why);
-		return run_audit(rn, MIG_AUDIT_OBJ_FAILED, f, rn->ctx);
+		return hold_audit(rn, MIG_AUDIT_OBJ_FAILED, f);
 	}
 	rn->sum->skipped++;
 	run_note(rn, "skipped %s: %s", shown, why);
-	return run_audit(rn, MIG_AUDIT_OBJ_SKIPPED, f, rn->ctx);
+	return hold_audit(rn, MIG_AUDIT_OBJ_SKIPPED, f);
 }
 
 static int
@@ -1821,6 +1855,7 @@ run_free(struct run *rn)
 	if (rn->src_fd >= 0)
 		close(rn->src_fd);
 	runsnap_free(rn);
+	json_decref(rn->held);
 	json_decref(rn->journal);
 	if (rn->part_re_ok)
 		regfree(&rn->part_re);
@@ -2022,7 +2057,10 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (rn.lock.previous[0] != '\0')
 			json_object_set_new(f, "lock_taken_over",
 			    json_string(rn.lock.previous));
-		if ((r = run_audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0 ||
+		if ((r = run_audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0)
+			goto out;
+		rn.started = true;
+		if ((r = release_held(&rn, ctx)) != 0 ||
 		    (r = run_point(&rn, "run.started", rn.run_id, rn.nobj,
 		    ctx)) != 0)
 			goto out;
@@ -2117,6 +2155,14 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	    sum->landed)
 		r = retire_delete_sources(&rn);
 out:
+	/* A run that ended before run.start still leaves its records. */
+	if (rn.held != NULL) {
+		struct mig_ctx *c2 = mig_ctx_new();
+
+		if (c2 != NULL)
+			(void)release_held(&rn, c2);
+		mig_ctx_free(c2);
+	}
 	if (r == MIG_ERR_SECURITY && !rn.refusal_audited && o->audit != NULL &&
 	    !o->dry_run)
 		audit_refusal(&rn, mig_errmsg(ctx));

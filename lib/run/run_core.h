@@ -74,6 +74,12 @@ struct run {
 	uint64_t	 inv_failed;	/* entries the inventory could not read */
 	uint64_t	 unselected;	/* archive members the filters left out */
 	bool		 refusal_audited; /* security.refused is on record */
+	/*
+	 * What the inventory left out, held as [event, fields] pairs until
+	 * run.start is on record: run.start is the first record of a run.
+	 */
+	json_t		*held;
+	bool		 started;	/* run.start is on record */
 	bool		 archive_source;
 	struct stat	 source_st;	/* the source (root dir or archive) */
 	int		 src_fd;	/* a directory source, opened once */

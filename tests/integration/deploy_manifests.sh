@@ -263,7 +263,18 @@ if errors:
 print("kubernetes: %d documents in %d files" % (len(docs), len(files)))
 PY
 [ -s "$T/k8s/shard.cmd" ] && [ -s "$T/k8s/verify.cmd" ] || fail "no commands extracted"
-expect_exit 0 "$MIGRATE" plan check "$T/k8s/plan.toml"
+# plan check is a preflight (issue 18): the container's paths are made
+# under $T/root, and the plan is checked with them moved there.
+R="$T/root"
+mkdir -p "$R/data/billing" "$R/plan" "$R/keys" "$R/audit"
+echo a > "$R/data/billing/a.csv"
+"$MIGRATE" keygen -q -o "$R/plan/lake.key" || fail "keygen"
+cp "$R/plan/lake.key.pub" "$R/plan/lake.pub"
+"$MIGRATE" keygen -q --signing -o "$R/keys/audit.pem" > /dev/null || fail "keygen --signing"
+ssh-keygen -q -t ed25519 -N '' -f "$R/keys/id_ed25519" || fail "ssh-keygen"
+echo "lake.example.internal $(cut -d' ' -f1,2 "$R/keys/id_ed25519.pub")" > "$R/keys/known_hosts"
+sed -E "s#\"/(data|plan|keys|audit)/#\"$R/\1/#g" "$T/k8s/plan.toml" > "$T/k8s/plan-here.toml"
+expect_exit 0 "$MIGRATE" plan check "$T/k8s/plan-here.toml"
 grep -q '@RUN_ID@' "$DEPLOY/kubernetes/migrate-job.yaml" ||
     fail "migrate-job.yaml has no @RUN_ID@ placeholder (README.md substitutes it)"
 grep -q 'JOB_COMPLETION_INDEX' "$DEPLOY/kubernetes/migrate-job.yaml" ||

@@ -57,19 +57,38 @@ man_table() {
 	}' "$1"
 }
 
-# help_table MIGRATE: HELP/HKEY lines from `migrate --help` and each
-# `migrate help CMD`.  A second word of all lower-case letters is a
-# subcommand ("plan check"); operands are upper case.
+# help_table MIGRATE: HELP/HKEY lines from the usage lines of `migrate
+# --help` and each `migrate help CMD`, and OPT lines from the option
+# descriptions that follow them ("Options:" of CMD, "Options of plan
+# init:", "Common options:" with the key "-").  A second word of all
+# lower-case letters is a subcommand ("plan check"); operands are upper
+# case.
 help_table() {
 	local bin=$1 cmd
 	{
 		"$bin" --help | sed -n '/^usage:/,/^$/p'
 		for cmd in $("$bin" --help | awk '/^Commands:/ { on = 1; next }
 		    on && /^  [a-z]/ { print $1 } on && /^$/ { exit }'); do
+			echo "CMD $cmd"
 			"$bin" help "$cmd" || echo "NOHELP $cmd"
 		done
 	} | awk '
 	/^NOHELP / { printf "NOHELP\t%s\n", $2; next }
+	/^CMD / { cmd = $2; key = ""; okey = ""; next }
+	/^$/ { key = ""; next }
+	/^Options:$/ { okey = cmd; next }
+	/^Options of [a-z]+ [a-z]+:$/ { okey = $3 " " substr($4, 1, length($4) - 1); next }
+	/^Common options:$/ { okey = "-"; next }
+	okey != "" && /^ +-/ {
+		o = $0; sub(/^ +/, "", o); sub(/  .*/, "", o)
+		s = " " o
+		while (match(s, /[^A-Za-z0-9-]--?[A-Za-z][A-Za-z0-9-]*/)) {
+			printf "OPT\t%s\t%s\n", okey, substr(s, RSTART + 1, RLENGTH - 1)
+			s = substr(s, RSTART + RLENGTH)
+		}
+		next
+	}
+	okey != "" { next }
 	{
 		l = $0; sub(/^usage: /, "", l); sub(/^ +/, "", l)
 		if (l ~ /^migrate /) {
@@ -92,7 +111,9 @@ help_table() {
 }
 
 # code_table: CODE lines: the options of every getopt_long table.
-# Function cmd_X is command X (cmd_plan is "plan check"); X_Y is "X Y".
+# Function cmd_X is command X; X_Y is "X Y".  -v/--verbose and
+# -q/--quiet, which every verb takes, are the global options' (key "-").
+# ANY lines: every option of every table, -h and -v included.
 code_table() {
 	awk -f "$REPO_DIR/tests/integration/getopt_tables.awk" \
 	    "$REPO_DIR"/cmd/migrate/cmd_*.c | awk '
@@ -102,8 +123,11 @@ code_table() {
 		if (fn == "cmd_plan") key = "plan check"
 		else if (fn ~ /^cmd_/) key = substr(fn, 5)
 		else if (fn ~ /_/) { key = fn; sub(/_/, " ", key) }
-		if ($2 != "--help" && $2 != "-h")
+		if ($2 ~ /^(-v|--verbose|-q|--quiet)$/)
+			printf "CODE\t-\t%s\n", $2
+		else if ($2 != "--help" && $2 != "-h")
 			printf "CODE\t%s\t%s\n", key, $2
+		printf "ANY\t%s\t%s\n", key, $2
 	}'
 }
 
@@ -123,6 +147,8 @@ check() {
 	$1 == "NOHELP" { printf "migrate help %s fails\n", $2; bad++ }
 	$1 == "HELP" { help[$2 SUBSEP $3] = 1; helpl[++nh] = $2 SUBSEP $3 }
 	$1 == "CODE" { code[++nc] = $2 SUBSEP $3 }
+	$1 == "ANY" { any[$2 SUBSEP $3] = 1; anyl[++na] = $2 SUBSEP $3 }
+	$1 == "OPT" { opt[$2 SUBSEP $3] = 1; optl[++no] = $2 SUBSEP $3 }
 	function cmdname(k) { return k == "-" ? "migrate" : "migrate " k }
 	END {
 		for (k in hkey)
@@ -164,6 +190,21 @@ check() {
 				printf "%s: the code accepts %s, \".Ss %s\" of migrate(1) does not describe it\n", cmdname(p[1]), p[2], p[1]; bad++
 			}
 		}
+		# Each option of a getopt table has its line in the help, and
+		# each line there is an option of the table.
+		for (i = 1; i <= na; i++) {
+			split(anyl[i], p, SUBSEP)
+			if (!(anyl[i] in opt) && !(("-" SUBSEP p[2]) in opt)) {
+				printf "%s: the code accepts %s, migrate help describes it in no line\n", cmdname(p[1]), p[2]; bad++
+			}
+		}
+		for (i = 1; i <= no; i++) {
+			split(optl[i], p, SUBSEP)
+			if (p[1] == "-") continue
+			if (!(optl[i] in any)) {
+				printf "%s: migrate help describes %s, the getopt table has no such option\n", cmdname(p[1]), p[2]; bad++
+			}
+		}
 		exit bad > 0
 	}' "$T/tables"
 }
@@ -193,6 +234,19 @@ chmod +x "$T/fake-migrate"
 check "$MAN1" "$T/fake-migrate" > "$T/msg" && fail "a help text with --sloppy passed"
 grep -q 'migrate verify: the help shows --sloppy, the SYNOPSIS' "$T/msg" ||
     { cat "$T/msg"; fail "the undocumented --sloppy is not named"; }
+
+cat > "$T/fake-migrate2" <<EOF
+#!/bin/sh
+if [ "\$1" = help ] && [ "\$2" = run ]; then
+	"$MIGRATE" "\$@" | sed 's/^  -n, --dry-run /  -n, --dry-runs/'
+else
+	exec "$MIGRATE" "\$@"
+fi
+EOF
+chmod +x "$T/fake-migrate2"
+check "$MAN1" "$T/fake-migrate2" > "$T/msg" && fail "a help text describing --dry-runs passed"
+grep -q 'migrate run: the code accepts --dry-run, migrate help describes it in no line' "$T/msg" ||
+    { cat "$T/msg"; fail "the undescribed --dry-run is not named"; }
 
 # 2. The real man page and help texts.
 if ! check "$MAN1" "$MIGRATE" > "$T/msg"; then

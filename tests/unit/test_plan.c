@@ -214,9 +214,10 @@ static const struct {
 	  "string" },
 	/* 16 */
 	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
-	  "path = \"s\"\ninclude = [\"/etc/*\"]\n",
-	  "dir/t.toml:6:12: source.include: pattern \"/etc/*\" is absolute; "
-	  "patterns match paths relative to source.path" },
+	  "path = \"s\"\ninclude = [\"//etc/*\"]\n",
+	  "dir/t.toml:6:12: source.include: pattern \"//etc/*\" starts with "
+	  "\"//\"; patterns match paths relative to source.path (one leading "
+	  "'/' anchors to it)" },
 	/* 17 */
 	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
 	  "path = \"s\"\nexclude = [\"../x\"]\n",
