@@ -14,9 +14,9 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 VERSION	:= 0.1.0
 
-PKGS	:= openssl libssh2 libcurl libarchive libzstd jansson libutf8proc
+PKGS	:= openssl libssh2 libcurl libarchive libzstd jansson libutf8proc expat
 DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lssh2 -lcurl -larchive -lzstd -ljansson -lutf8proc)
+DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lssh2 -lcurl -larchive -lzstd -ljansson -lutf8proc -lexpat)
 
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wvla
@@ -168,7 +168,7 @@ DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
 	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
 	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
 	libclang-rt-14-dev python3-yaml shellcheck man-db parallel \
-	libutf8proc-dev unicode-data bzip2
+	libutf8proc-dev unicode-data bzip2 libexpat1-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
