@@ -98,6 +98,17 @@ char	*mig_path_join(const char *dir, const char *name);
  */
 int	mig_path_join_buf(char *buf, size_t size, const char *dir,
 	    const char *name);
+/*
+ * Whether rel is a plain relative path: not empty, not starting with
+ * '/', and no empty, "." or ".." component, so that DIR/rel names
+ * something inside DIR (links aside: the caller opens without following).
+ */
+bool	mig_path_is_plain(const char *rel);
+/*
+ * mig_path_join() for a rel that must stay inside dir: 0, MIG_ERR_SECURITY
+ * when rel is not plain (*outp NULL), or MIG_ERR_NOMEM; caller frees.
+ */
+int	mig_path_join_under(const char *dir, const char *rel, char **outp);
 
 /*
  * A fresh temporary name beside path: "DIR/.BASE.migrate-tmp-XXXXXXXX"

@@ -61,6 +61,36 @@ mig_path_join_buf(char *buf, size_t size, const char *dir, const char *name)
 	return 0;
 }
 
+bool
+mig_path_is_plain(const char *rel)
+{
+	const char *comp, *slash;
+	size_t len;
+
+	if (rel[0] == '/')
+		return false;
+	for (comp = rel; ; comp = slash + 1) {
+		slash = strchr(comp, '/');
+		len = slash != NULL ? (size_t)(slash - comp) : strlen(comp);
+		if (len == 0 || (len == 1 && comp[0] == '.') ||
+		    (len == 2 && comp[0] == '.' && comp[1] == '.'))
+			return false;
+		if (slash == NULL)
+			return true;
+	}
+}
+
+int
+mig_path_join_under(const char *dir, const char *rel, char **outp)
+{
+	*outp = NULL;
+	if (!mig_path_is_plain(rel))
+		return MIG_ERR_SECURITY;
+	if ((*outp = mig_path_join(dir, rel)) == NULL)
+		return MIG_ERR_NOMEM;
+	return 0;
+}
+
 int
 mig_tmp_name(const char *path, char **outp)
 {

@@ -375,6 +375,59 @@ test_util__path_join(void **state)
 	assert_string_equal(buf, "abc/def");
 }
 
+/* A rel that would leave dir is refused, before any join. */
+static void
+test_util__path_join_under(void **state)
+{
+	static const char *const plain[] = {
+		"a", "a/b", "a.b/..c/...", ".hidden", "a/.b", "..a", "a..",
+	};
+	static const char *const escape[] = {
+		"", "/", "/etc/passwd", "..", "../x", "a/..", "a/../../b",
+		"./a", "a/.", ".", "a//b", "a/", "//a",
+	};
+	char *s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		assert_true(mig_path_is_plain(plain[i]));
+		assert_int_equal(mig_path_join_under("root", plain[i], &s), 0);
+		assert_memory_equal(s, "root/", 5);
+		assert_string_equal(s + 5, plain[i]);
+		free(s);
+	}
+	for (i = 0; i < sizeof(escape) / sizeof(escape[0]); i++) {
+		assert_false(mig_path_is_plain(escape[i]));
+		s = (char *)"not touched";
+		assert_int_equal(mig_path_join_under("root", escape[i], &s),
+		    MIG_ERR_SECURITY);
+		assert_null(s);
+	}
+	/* The plain join stays what it was: it checks nothing. */
+	s = mig_path_join("root", "../x");
+	assert_string_equal(s, "root/../x");
+	free(s);
+}
+
+static void
+test_util__tmp_name_unique(void **state)
+{
+	enum { N = 256 };
+	char *names[N];
+	size_t i, j;
+
+	(void)state;
+	/* 256 draws of 32 bits: a repeat by chance is about 1 in 130,000. */
+	for (i = 0; i < N; i++)
+		assert_int_equal(mig_tmp_name("lake/data/f", &names[i]), 0);
+	for (i = 0; i < N; i++)
+		for (j = i + 1; j < N; j++)
+			assert_string_not_equal(names[i], names[j]);
+	for (i = 0; i < N; i++)
+		free(names[i]);
+}
+
 static void
 test_util__tmp_name(void **state)
 {
@@ -520,7 +573,9 @@ main(void)
 		cmocka_unit_test(test_util__utf8_decode),
 		cmocka_unit_test(test_util__utf8_encode_round_trip),
 		cmocka_unit_test(test_util__path_join),
+		cmocka_unit_test(test_util__path_join_under),
 		cmocka_unit_test(test_util__tmp_name),
+		cmocka_unit_test(test_util__tmp_name_unique),
 		cmocka_unit_test(test_util__fnv1a_vectors),
 		cmocka_unit_test(test_util__htab),
 		cmocka_unit_test(test_util__backoff_bounds),
