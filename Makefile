@@ -1,25 +1,52 @@
 # migrate: plain Makefile, no generator.
 #
 #   make                 build/migrate and build/toml-decoder
+#   make WERROR=1        the same with -Werror (CI builds so: .ci/run)
 #   make check           unit + integration tests (+ toml-test when present)
 #   make check SANITIZE=1  the same, built with ASan+UBSan into build/asan
 #   make check-faults    the crash matrix; make check-stress: CI x5 + hog x5
 #   make fuzz            libFuzzer targets (clang) into build/fuzz
 #   make bench           benchmarks side by side with the peer tools
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= BINDIR= MANDIR=; never
+#                        builds (run make first, not as root)
+#   make uninstall       removes what install put there
 #   make deps            install the Debian 12 packages (root, idempotent)
 
 CC	?= cc
+PKG_CONFIG ?= pkg-config
 PREFIX	?= /usr/local
 DESTDIR	?=
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 VERSION	:= 0.1.0
 
-PKGS	:= openssl libssh2 libcurl libarchive libzstd jansson libutf8proc
-DEPS_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-DEPS_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lssl -lcrypto -lssh2 -lcurl -larchive -lzstd -ljansson -lutf8proc)
+# Every library through pkg-config; a missing .pc stops the build here
+# rather than as a missing header or symbol later.  Goals that build
+# nothing (deps, clean, uninstall, lint-man) do not need them.
+PKGS	:= openssl libssh2 libcurl libarchive libzstd jansson libutf8proc expat
+NOPKG_GOALS := deps clean uninstall lint-man
+ifneq ($(filter-out $(NOPKG_GOALS),$(or $(MAKECMDGOALS),all)),)
+PKGS_MISSING := $(shell for p in $(PKGS); do \
+	$(PKG_CONFIG) --exists $$p || echo $$p; done)
+ifneq ($(strip $(PKGS_MISSING)),)
+$(error $(PKG_CONFIG) finds no .pc for: $(PKGS_MISSING) (make deps as root installs them, or set PKG_CONFIG_PATH))
+endif
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
+DEPS_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+endif
+# cmocka only for the unit tests: looked up when one is linked.
+CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka)
+CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 
-WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wvla
+# -Werror is for CI and developers (WERROR=1): a newer compiler's new
+# warning must not stop a user's build.
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
 CPPFLAGS_ALL := -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	   -DMIG_VERSION='"$(VERSION)"' $(DEPS_CFLAGS)
 OPT	?= -O2 -g
@@ -49,7 +76,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBMIG	:= $(BUILD)/libmigrate.a
 
 .PHONY: all demo check check-unit check-integration check-faults check-stress conformance \
-	fuzz fuzz-run bench install deps clean lint-man
+	fuzz fuzz-run bench install uninstall deps clean lint-man
 
 all: $(BUILD)/migrate $(BUILD)/migrate-hooks $(BUILD)/toml-decoder
 
@@ -84,14 +111,17 @@ $(BUILD)/toml-decoder: $(BUILD)/obj/tests/tools/toml-decoder.o $(LIBMIG)
 # Unit tests see module internals through MIG_INTERNAL.
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -DMIG_INTERNAL -Ilib $(CPPFLAGS) $(CFLAGS_ALL) \
-	    -c -o $@ $<
+	$(CC) $(CPPFLAGS_ALL) -DMIG_INTERNAL -Ilib $(CMOCKA_CFLAGS) \
+	    $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o \
     $(BUILD)/obj/tests/unit/testutil.o $(LIBMIG)
 	@mkdir -p $(dir $@)
+	@$(PKG_CONFIG) --exists cmocka || { echo "$(PKG_CONFIG) finds no" \
+	    "cmocka.pc: make deps as root installs libcmocka-dev" >&2; \
+	    exit 1; }
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/obj/tests/unit/testutil.o \
-	    $(LIBMIG) -lcmocka $(LIBS)
+	    $(LIBMIG) $(CMOCKA_LIBS) $(LIBS)
 
 check: all $(UNIT_BIN)
 	@bash tests/run-unit.sh $(BUILD)
@@ -152,18 +182,30 @@ bench: all
 lint-man:
 	@for m in man/*.[0-9]; do mandoc -Tlint -W warning $$m || exit 1; done
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 0755 $(BUILD)/migrate $(DESTDIR)$(PREFIX)/bin/migrate
-	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+# install never builds: "sudo make install" would otherwise leave
+# root-owned objects in build/ (or rebuild with root's environment).
+# It refuses when build/ is missing or out of date.
+MAN1	:= $(notdir $(wildcard man/*.1))
+MAN5	:= $(notdir $(wildcard man/*.5))
+install:
+	@$(MAKE) --no-print-directory -q $(BUILD)/migrate || { \
+	    echo "$(BUILD)/migrate is missing or out of date: run make" \
+	    "first (as yourself), then make install" >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(BUILD)/migrate $(DESTDIR)$(BINDIR)/migrate
+	install -m 0644 $(addprefix man/,$(MAN1)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(addprefix man/,$(MAN5)) $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 completions/migrate.bash \
-	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/migrate
-	install -d $(DESTDIR)$(PREFIX)/share/zsh/site-functions
-	install -m 0644 completions/_migrate \
-	    $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_migrate
+	    $(DESTDIR)$(BASHCOMPDIR)/migrate
+	install -d $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0644 completions/_migrate $(DESTDIR)$(ZSHCOMPDIR)/_migrate
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/migrate $(DESTDIR)$(BASHCOMPDIR)/migrate \
+	    $(DESTDIR)$(ZSHCOMPDIR)/_migrate \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(MAN1)) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(MAN5))
 
 # Build, test and benchmark dependencies, all Debian 12 packages.
 DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
@@ -171,7 +213,7 @@ DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
 	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
 	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
 	libclang-rt-14-dev python3-yaml shellcheck man-db parallel zsh \
-	libutf8proc-dev unicode-data bzip2
+	libutf8proc-dev unicode-data bzip2 libexpat1-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \

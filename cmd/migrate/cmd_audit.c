@@ -22,6 +22,7 @@
 #include "migrate/error.h"
 #include "migrate/plan.h"
 #include "migrate/sign.h"
+#include "migrate/util.h"
 
 #include "cmd.h"
 
@@ -85,50 +86,13 @@ term_width(void)
 }
 
 /*
- * Length of the valid UTF-8 sequence at s (avail bytes; it stops at a
- * NUL), with its code point; or 0.
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t avail, unsigned long *cpp)
-{
-	unsigned long cp;
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-		lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = s[0] == 0xed ? 0x9f : 0xbf;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-		lo = s[0] == 0xf0 ? 0x90 : 0x80;
-		hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	if (avail < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	*cpp = cp;
-	return n;
-}
-
-/*
  * Code points shown escaped although they are valid text: the C1
  * controls (U+0080-U+009F; some terminals obey them as ESC sequences),
  * line separators, and the bidirectional controls, which make a
  * terminal show text in another order than it is written.
  */
 static bool
-unsafe_cp(unsigned long cp)
+unsafe_cp(uint32_t cp)
 {
 	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c ||
 	    cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
@@ -140,13 +104,14 @@ unsafe_cp(unsigned long cp)
  * harmless; C0 controls, DEL, a byte that starts no valid UTF-8 and the
  * backslash itself as \xNN or \\; unsafe_cp() ones as \uNNNN.  out gets
  * the text (NUL-terminated), *colsp its width.  Returns the bytes of s
- * it stands for (0 at the end of s).
+ * it stands for (0 at the end of s).  s is a C string: its NUL ends any
+ * UTF-8 sequence before the decoder reads past it.
  */
 static size_t
 esc_char(const char *s, char out[12], size_t *colsp)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	unsigned long cp;
+	uint32_t cp;
 	size_t n;
 
 	out[0] = '\0';
@@ -161,11 +126,11 @@ esc_char(const char *s, char out[12], size_t *colsp)
 			(void)snprintf(out, 12, "\\\\");
 		else
 			(void)snprintf(out, 12, "%c", u[0]);
-	} else if ((n = utf8_decode(u, SIZE_MAX, &cp)) == 0) {
+	} else if ((n = mig_utf8_decode(u, SIZE_MAX, &cp)) == 0) {
 		n = 1;
 		(void)snprintf(out, 12, "\\x%02x", u[0]);
 	} else if (unsafe_cp(cp))
-		(void)snprintf(out, 12, "\\u%04lx", cp);
+		(void)snprintf(out, 12, "\\u%04lx", (unsigned long)cp);
 	else {
 		memcpy(out, s, n);
 		out[n] = '\0';
@@ -247,7 +212,7 @@ static void
 put_json_line(const char *raw, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)raw;
-	unsigned long cp;
+	uint32_t cp;
 	size_t i = 0, n, from = 0;
 
 	while (i < len) {
@@ -258,14 +223,14 @@ put_json_line(const char *raw, size_t len)
 		n = 1;
 		cp = u[i];
 		if (u[i] != 0x7f &&
-		    (n = utf8_decode(u + i, len - i, &cp)) == 0) {
+		    (n = mig_utf8_decode(u + i, len - i, &cp)) == 0) {
 			/* Not UTF-8: the scanner lets no such line by. */
 			n = 1;
 			cp = 0;
 		}
 		if (cp == 0x7f || unsafe_cp(cp)) {
 			fwrite(raw + from, 1, i - from, stdout);
-			printf("\\u%04lx", cp);
+			printf("\\u%04lx", (unsigned long)cp);
 			from = i + n;
 		}
 		i += n;

@@ -72,8 +72,6 @@ bool	audit_span_hex64(const struct audit_span *sp);
 int	audit_rec_check(const struct audit_scan *s, uint64_t *seqp,
 	    const char **why);
 
-/* Lowercase hex of 32 bytes plus NUL. */
-void	audit_hex32(const unsigned char md[32], char out[65]);
 /* SHA-256 (one shot). */
 void	audit_sha256(const void *p, size_t n, unsigned char md[32]);
 

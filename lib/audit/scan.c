@@ -12,6 +12,8 @@
 
 #include <openssl/sha.h>
 
+#include "migrate/util.h"
+
 #include "audit_int.h"
 
 #define SCAN_DEPTH_MAX	64
@@ -77,18 +79,6 @@ skip_ws(struct scanner *sc)
 		sc->p++;
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads the 4 hex digits after "\u" at p; -1 when malformed. */
 static long
 read_u4(const unsigned char *p, const unsigned char *e)
@@ -99,48 +89,12 @@ read_u4(const unsigned char *p, const unsigned char *e)
 	if (e - p < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		h = hexval(p[i]);
+		h = mig_hex_digit(p[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;
 	}
 	return v;
-}
-
-/* Length of the valid UTF-8 sequence at p, or 0. */
-static size_t
-utf8_len(const unsigned char *p, const unsigned char *e)
-{
-	unsigned char c = p[0];
-	size_t n, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;	/* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if ((size_t)(e - p) < n)
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
 }
 
 /* Scans a string starting at its opening quote. */
@@ -196,7 +150,7 @@ scan_string(struct scanner *sc, const unsigned char **startp, size_t *lenp,
 			}
 			continue;
 		}
-		n = utf8_len(p, e);
+		n = mig_utf8_decode(p, (size_t)(e - p), NULL);
 		if (n == 0)
 			return fail(sc, "invalid UTF-8");
 		p += n;
@@ -407,31 +361,6 @@ audit_scan_line(const char *p, size_t n, struct audit_scan *s,
 	return r;
 }
 
-static size_t
-put_utf8(char *out, unsigned long cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* The span was validated by the scanner, so escapes are well formed. */
 long
 audit_span_str(const struct audit_span *sp, char *out, size_t cap)
@@ -473,7 +402,7 @@ audit_span_str(const struct audit_span *sp, char *out, size_t cap)
 				    0xdc00);
 				p += 6;
 			}
-			o += put_utf8(out + o, cp);
+			o += mig_utf8_encode((uint32_t)cp, out + o);
 			continue;
 		default: c = (char)p[1]; break;
 		}
@@ -584,19 +513,6 @@ audit_rec_check(const struct audit_scan *s, uint64_t *seqp,
 		return -1;
 	}
 	return 0;
-}
-
-void
-audit_hex32(const unsigned char md[32], char out[65])
-{
-	static const char hx[] = "0123456789abcdef";
-	int i;
-
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hx[md[i] >> 4];
-		out[2 * i + 1] = hx[md[i] & 0xf];
-	}
-	out[64] = '\0';
 }
 
 void

@@ -29,6 +29,7 @@
 
 #include "migrate/error.h"
 #include "migrate/sign.h"
+#include "migrate/util.h"
 
 #include "audit_int.h"
 
@@ -280,18 +281,17 @@ add_pending(struct audit_verifier *v, const struct audit_line *l,
 	return 0;
 }
 
-/* Strict base64 of exactly 64 bytes (88 characters, "==" padded). */
+/*
+ * Strict base64 of exactly 64 bytes (88 characters, "==" padded): one
+ * text per signature, so a signed log has one spelling.
+ */
 static int
 b64_sig(const struct audit_span *sp, unsigned char sig[MIG_SIGN_SIGLEN])
 {
-	unsigned char tmp[68];
-
-	if (sp->type != AT_STRING || sp->esc || sp->len != 88 ||
-	    sp->p[86] != '=' || sp->p[87] != '=')
+	if (sp->type != AT_STRING || sp->esc ||
+	    mig_base64_decode(sp->p, sp->len, sig, MIG_SIGN_SIGLEN) !=
+	    MIG_SIGN_SIGLEN)
 		return -1;
-	if (EVP_DecodeBlock(tmp, (const unsigned char *)sp->p, 88) != 66)
-		return -1;
-	memcpy(sig, tmp, MIG_SIGN_SIGLEN);
 	return 0;
 }
 
@@ -391,7 +391,7 @@ check_torn(struct audit_verifier *v, const struct audit_scan *s,
 		if (EVP_DigestFinal_ex(v->region, md, NULL) != 1)
 			return bad(v, rep, l->lineno, l->offset, seq,
 			    "SHA-256 failed");
-		audit_hex32(md, hex);
+		mig_hex_encode(md, 32, hex);
 		if (off != v->p_offset || len != v->p_end - v->p_offset ||
 		    l->offset != v->p_end + 1 ||
 		    memcmp(sh->p, hex, MIG_AUDIT_HEXLEN) != 0) {
@@ -463,7 +463,7 @@ accept_line(struct audit_verifier *v, const struct audit_line *l,
 	v->saved = *before;
 	v->st.seq = seq;
 	memcpy(v->st.h, md, sizeof(v->st.h));
-	audit_hex32(md, v->st.hhex);
+	mig_hex_encode(md, 32, v->st.hhex);
 	v->st.line = l->lineno;
 	v->st.offset = l->offset;
 	v->st.len = l->len;

@@ -39,6 +39,7 @@
 #include "migrate/audit.h"
 #include "migrate/error.h"
 #include "migrate/sign.h"
+#include "migrate/util.h"
 
 #include "audit_int.h"
 
@@ -450,7 +451,7 @@ hash_region(struct mig_audit_log *log, off_t off, off_t len,
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
 		goto out_free;
 	}
-	audit_hex32(h, log->torn_sha);
+	mig_hex_encode(h, 32, log->torn_sha);
 out_free:
 	EVP_MD_CTX_free(md);
 	return rc;
@@ -514,7 +515,7 @@ resync(struct mig_audit_log *log, off_t size, struct mig_ctx *ctx)
 	torn_off = 0;
 	if (found) {
 		audit_sha256(log->buf, (size_t)(end - start), md);
-		audit_hex32(md, log->hhex);
+		mig_hex_encode(md, 32, log->hhex);
 		log->seq = seq;
 		if (end == region_end)
 			goto out_ok;
@@ -716,7 +717,7 @@ write_record(struct mig_audit_log *log, const char *run, const char *event,
 		goto out_free;
 	}
 	audit_sha256(line, len, md);
-	audit_hex32(md, log->hhex);
+	mig_hex_encode(md, 32, log->hhex);
 	log->seq++;
 	log->known_size += (off_t)(len + 1 + seal);
 out_free:
@@ -773,7 +774,7 @@ write_checkpoint(struct mig_audit_log *log, const char *run,
 		rc = mig_sign(log->key, head, MIG_AUDIT_HEXLEN, sig, ctx);
 		if (rc != 0)
 			return rc;
-		(void)EVP_EncodeBlock((unsigned char *)b64, sig, sizeof(sig));
+		mig_base64_encode(sig, sizeof(sig), b64);
 		extra = json_pack("{s:s, s:s, s:s}", "head", head, "sig", b64,
 		    "key", log->keyfp);
 	} else

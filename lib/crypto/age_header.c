@@ -16,6 +16,7 @@
 
 #include "migrate/age.h"
 #include "migrate/error.h"
+#include "migrate/util.h"
 
 #define MIG_CRYPTO_INTERNAL
 #include "crypto_int.h"
@@ -45,13 +46,6 @@ next_line(const unsigned char *buf, size_t len, size_t *off,
 	*linelen = (size_t)(nl - (buf + *off));
 	*off += *linelen + 1;
 	return 0;
-}
-
-static bool
-is_b64char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '+' || c == '/';
 }
 
 void
@@ -113,7 +107,7 @@ parse_body(const unsigned char *buf, size_t len, size_t *off,
 {
 	const char *line;
 	char *text = NULL;
-	size_t linelen, tlen = 0, i;
+	size_t linelen, tlen = 0;
 	long n;
 	int rc = 0;
 
@@ -129,11 +123,6 @@ parse_body(const unsigned char *buf, size_t len, size_t *off,
 			rc = bad(ctx, "stanza line too long");
 			goto out_free;
 		}
-		for (i = 0; i < linelen; i++)
-			if (!is_b64char(line[i])) {
-				rc = bad(ctx, "invalid base64 in stanza body");
-				goto out_free;
-			}
 		memcpy(text + tlen, line, linelen);
 		tlen += linelen;
 		if (linelen < AGE_LINE_COLS)
@@ -143,8 +132,10 @@ parse_body(const unsigned char *buf, size_t len, size_t *off,
 		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_free;
 	}
-	if ((n = mig_b64_raw_decode(text, tlen, s->body)) < 0) {
-		rc = bad(ctx, "non-canonical base64 in stanza body");
+	if ((n = mig_base64_raw_decode(text, tlen, s->body,
+	    tlen / 4 * 3 + 3)) < 0) {
+		rc = bad(ctx, "invalid or non-canonical base64 in stanza "
+		    "body");
 		goto out_free;
 	}
 	s->bodylen = (size_t)n;
@@ -184,7 +175,8 @@ mig_age_header_parse(const unsigned char *buf, size_t len,
 				return bad(ctx, "no recipient stanza");
 			if (linelen != 4 + MAC_B64_LEN || line[3] != ' ')
 				return bad(ctx, "malformed MAC line");
-			n = mig_b64_raw_decode(line + 4, MAC_B64_LEN, h->mac);
+			n = mig_base64_raw_decode(line + 4, MAC_B64_LEN,
+			    h->mac, sizeof(h->mac));
 			if (n != AGE_KEY_LEN)
 				return bad(ctx, "malformed MAC");
 			if (off != len)
@@ -239,13 +231,15 @@ check_stanzas(const struct mig_age_header *h, struct mig_ctx *ctx)
 		if (strcmp(s->args[0], "X25519") == 0) {
 			if (s->nargs != 2 ||
 			    strlen(s->args[1]) != 43 ||
-			    mig_b64_raw_decode(s->args[1], 43, tmp) !=
+			    mig_base64_raw_decode(s->args[1], 43, tmp,
+			    sizeof(tmp)) !=
 			    AGE_KEY_LEN || s->bodylen != AGE_BODY_LEN)
 				return bad(ctx, "malformed X25519 stanza");
 		} else if (strcmp(s->args[0], "scrypt") == 0) {
 			if (s->nargs != 3 ||
 			    strlen(s->args[1]) != 22 ||
-			    mig_b64_raw_decode(s->args[1], 22, tmp) !=
+			    mig_base64_raw_decode(s->args[1], 22, tmp,
+			    sizeof(tmp)) !=
 			    AGE_SALT_LEN || !parse_logn(s->args[2], &logn) ||
 			    s->bodylen != AGE_BODY_LEN)
 				return bad(ctx, "malformed scrypt stanza");
@@ -266,7 +260,7 @@ try_x25519(const struct mig_age_key *id, const struct mig_age_stanza *s,
 	unsigned char wrap[AGE_KEY_LEN];
 	int rc;
 
-	(void)mig_b64_raw_decode(s->args[1], 43, salt);
+	(void)mig_base64_raw_decode(s->args[1], 43, salt, AGE_KEY_LEN);
 	memcpy(salt + AGE_KEY_LEN, id->pub, AGE_KEY_LEN);
 	rc = id->pkey != NULL ? mig_age_x25519_pkey(id->pkey, salt, shared,
 	    ctx) : mig_age_x25519(id->key, salt, shared, ctx);
@@ -295,7 +289,7 @@ try_scrypt(const struct mig_age_key *id, int max_logn,
 	unsigned char salt[AGE_SALT_LEN + 2], wrap[AGE_KEY_LEN];
 	int logn = 0, rc;
 
-	(void)mig_b64_raw_decode(s->args[1], 22, salt);
+	(void)mig_base64_raw_decode(s->args[1], 22, salt, AGE_SALT_LEN);
 	(void)parse_logn(s->args[2], &logn);
 	if (logn > max_logn)
 		return mig_seterr(ctx, MIG_ERR_SECURITY,
@@ -392,20 +386,20 @@ build_stanza(const struct mig_age_key *r,
 		if ((rc = mig_age_hkdf(shared, sizeof(shared), salt,
 		    sizeof(salt), X25519_INFO, wrap, ctx)) != 0)
 			goto out_wipe;
-		mig_b64_raw_encode(salt, AGE_KEY_LEN, b64);
+		mig_base64_raw_encode(salt, AGE_KEY_LEN, b64);
 		n = sprintf(out + *off, "-> X25519 %s\n", b64);
 	} else {
 		if ((rc = mig_age_random(ssalt, sizeof(ssalt), ctx)) != 0 ||
 		    (rc = mig_age_scrypt(r->pass, r->passlen, ssalt, r->logn,
 		    wrap, ctx)) != 0)
 			goto out_wipe;
-		mig_b64_raw_encode(ssalt, AGE_SALT_LEN, b64);
+		mig_base64_raw_encode(ssalt, AGE_SALT_LEN, b64);
 		n = sprintf(out + *off, "-> scrypt %s %d\n", b64, r->logn);
 	}
 	*off += (size_t)n;
 	if ((rc = mig_age_seal_key(wrap, fk, body, ctx)) != 0)
 		goto out_wipe;
-	mig_b64_raw_encode(body, AGE_BODY_LEN, b64);
+	mig_base64_raw_encode(body, AGE_BODY_LEN, b64);
 	n = sprintf(out + *off, "%s\n", b64);
 	*off += (size_t)n;
 out_wipe:
@@ -446,7 +440,7 @@ mig_age_header_build(const struct mig_age_recipients *rs,
 	    ctx)) != 0)
 		goto out_free;
 	out[off++] = ' ';
-	mig_b64_raw_encode(mac, AGE_KEY_LEN, out + off);
+	mig_base64_raw_encode(mac, AGE_KEY_LEN, out + off);
 	off += MAC_B64_LEN;
 	out[off++] = '\n';
 	*outp = (unsigned char *)out;

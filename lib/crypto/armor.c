@@ -1,7 +1,7 @@
 /*
- * Strict base64 (RFC 4648: canonical only) and the age ASCII armor, a
- * strict subset of RFC 7468 PEM with the label "AGE ENCRYPTED FILE":
- * 64-column lines of padded base64, the last one possibly shorter.
+ * The age ASCII armor, a strict subset of RFC 7468 PEM with the label
+ * "AGE ENCRYPTED FILE": 64-column lines of padded, canonical base64
+ * (util.h), the last one possibly shorter.
  * Whitespace is accepted before the BEGIN line and after the END line
  * only; lines may end in LF or CRLF.  Anything else is tampering
  * (MIG_ERR_VERIFY), since an armor parser that tolerates slack makes
@@ -18,6 +18,7 @@
 #include "migrate/age.h"
 #include "migrate/error.h"
 #include "migrate/stream.h"
+#include "migrate/util.h"
 
 #define MIG_CRYPTO_INTERNAL
 #include "crypto_int.h"
@@ -26,132 +27,6 @@
 #define ARMOR_END	"-----END AGE ENCRYPTED FILE-----"
 #define ARMOR_COLS	64
 #define ARMOR_BYTES	48	/* bytes per full line */
-
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-size_t
-mig_b64_raw_len(size_t len)
-{
-	return len / 3 * 4 + (len % 3 == 0 ? 0 : len % 3 + 1);
-}
-
-void
-mig_b64_raw_encode(const unsigned char *buf, size_t len, char *out)
-{
-	size_t i, o = 0;
-	uint32_t v;
-
-	for (i = 0; i + 3 <= len; i += 3) {
-		v = (uint32_t)buf[i] << 16 | (uint32_t)buf[i + 1] << 8 |
-		    buf[i + 2];
-		out[o++] = b64chars[v >> 18];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = b64chars[(v >> 6) & 63];
-		out[o++] = b64chars[v & 63];
-	}
-	if (len - i == 1) {
-		v = (uint32_t)buf[i] << 16;
-		out[o++] = b64chars[v >> 18];
-		out[o++] = b64chars[(v >> 12) & 63];
-	} else if (len - i == 2) {
-		v = (uint32_t)buf[i] << 16 | (uint32_t)buf[i + 1] << 8;
-		out[o++] = b64chars[v >> 18];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = b64chars[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-}
-
-void
-mig_b64_pad_encode(const unsigned char *buf, size_t len, char *out)
-{
-	size_t i, o = 0;
-	uint32_t v;
-
-	for (i = 0; i < len; i += 3) {
-		v = (uint32_t)buf[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)buf[i + 1] << 8;
-		if (i + 2 < len)
-			v |= buf[i + 2];
-		out[o++] = b64chars[v >> 18];
-		out[o++] = b64chars[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < len ? b64chars[v & 63] : '=';
-	}
-}
-
-long
-mig_b64_raw_decode(const char *s, size_t slen, unsigned char *out)
-{
-	size_t i, o = 0, rem = slen % 4;
-	uint32_t v;
-	int a, b, c, d;
-
-	if (rem == 1 || slen > (size_t)LONG_MAX / 3 * 4 - 4)
-		return -1;
-	for (i = 0; i + 4 <= slen; i += 4) {
-		a = b64val((unsigned char)s[i]);
-		b = b64val((unsigned char)s[i + 1]);
-		c = b64val((unsigned char)s[i + 2]);
-		d = b64val((unsigned char)s[i + 3]);
-		if ((a | b | c | d) < 0)
-			return -1;
-		v = (uint32_t)a << 18 | (uint32_t)b << 12 |
-		    (uint32_t)c << 6 | (uint32_t)d;
-		out[o++] = (unsigned char)(v >> 16);
-		out[o++] = (unsigned char)(v >> 8);
-		out[o++] = (unsigned char)v;
-	}
-	if (rem == 2) {
-		a = b64val((unsigned char)s[i]);
-		b = b64val((unsigned char)s[i + 1]);
-		if ((a | b) < 0 || (b & 15) != 0)
-			return -1;
-		out[o++] = (unsigned char)(a << 2 | b >> 4);
-	} else if (rem == 3) {
-		a = b64val((unsigned char)s[i]);
-		b = b64val((unsigned char)s[i + 1]);
-		c = b64val((unsigned char)s[i + 2]);
-		if ((a | b | c) < 0 || (c & 3) != 0)
-			return -1;
-		out[o++] = (unsigned char)(a << 2 | b >> 4);
-		out[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
-	}
-	return (long)o;
-}
-
-long
-mig_b64_pad_decode(const char *s, size_t slen, unsigned char *out)
-{
-	size_t pad = 0;
-
-	if (slen % 4 != 0)
-		return -1;
-	if (slen >= 1 && s[slen - 1] == '=')
-		pad++;
-	if (slen >= 2 && s[slen - 2] == '=')
-		pad++;
-	/* The raw decoder refuses any '=' left in the body. */
-	return mig_b64_raw_decode(s, slen - pad, out);
-}
 
 /* --- armor writer ------------------------------------------------------- */
 
@@ -202,7 +77,7 @@ armor_line(struct mig_writer *w, const unsigned char *buf, size_t len)
 	if (a->outlen + ARMOR_COLS + 1 > (ARMOR_WBATCH + 1) * (ARMOR_COLS + 1)
 	    && (rc = armor_flush(w)) != 0)
 		return rc;
-	mig_b64_pad_encode(buf, len, a->out + a->outlen);
+	mig_base64_encode(buf, len, a->out + a->outlen);
 	a->outlen += (len + 2) / 3 * 4;
 	a->out[a->outlen++] = '\n';
 	return 0;
@@ -455,7 +330,7 @@ armor_step(struct mig_reader *r)
 			return armor_bad(r, "data after the last line");
 		if (len == 0 || len > ARMOR_COLS || len % 4 != 0)
 			return armor_bad(r, "bad line length");
-		if ((n = mig_b64_pad_decode(line, len, a->out)) < 0)
+		if ((n = mig_base64_decode(line, len, a->out, ARMOR_BYTES)) < 0)
 			return armor_bad(r, "non-canonical base64");
 		if (len < ARMOR_COLS || line[len - 1] == '=')
 			a->state = ARMOR_ST_LAST;

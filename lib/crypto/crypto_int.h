@@ -31,24 +31,6 @@ struct mig_ctx;
 #define AGE_VERSION_LINE	"age-encryption.org/v1"
 #define AGE_LINE_COLS		64
 
-/* --- base64 (armor.c) --------------------------------------------------- */
-
-/* Characters needed to encode len bytes, unpadded (no NUL). */
-size_t	mig_b64_raw_len(size_t len);
-/* Writes the unpadded encoding of buf and a NUL into out. */
-void	mig_b64_raw_encode(const unsigned char *buf, size_t len, char *out);
-/*
- * Decodes exactly slen characters of canonical unpadded base64 into out
- * (room for slen * 3 / 4 bytes).  Returns the byte count, or -1 when the
- * text is not canonical (bad character, padding, impossible length or
- * non-zero trailing bits).
- */
-long	mig_b64_raw_decode(const char *s, size_t slen, unsigned char *out);
-/* The same for padded base64 (length a multiple of 4). */
-long	mig_b64_pad_decode(const char *s, size_t slen, unsigned char *out);
-/* Writes the padded encoding of buf (4 * ceil(len / 3) chars), no NUL. */
-void	mig_b64_pad_encode(const unsigned char *buf, size_t len, char *out);
-
 /* --- bech32 (bech32.c) -------------------------------------------------- */
 
 /*

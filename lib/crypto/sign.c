@@ -29,6 +29,7 @@
 #include "migrate/error.h"
 #include "migrate/keyfile.h"
 #include "migrate/sign.h"
+#include "migrate/util.h"
 
 #define SSH_ED25519		"ssh-ed25519"
 /* An ssh-ed25519 wire key: 4 + 11 + 4 + 32 bytes; 68 base64 chars. */
@@ -156,42 +157,6 @@ ssh_type_len(const char *buf)
 	return 0;
 }
 
-static bool
-b64_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/*
- * Strict base64 (RFC 4648 section 4): padded to a multiple of 4, '='
- * only at the end, and canonical (the unused bits are zero, so that one
- * key has one text).  Returns the decoded length, or -1.
- */
-static long
-b64_strict(const char *s, size_t n, unsigned char *out, size_t cap)
-{
-	unsigned char back[SSH_ED25519_B64 + 1];
-	size_t i, pad = 0, len;
-
-	if (n == 0 || n % 4 != 0 || n > SSH_ED25519_B64 || n / 4 * 3 > cap)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '=' && i + 2 >= n)
-			pad++;
-		else if (pad > 0 || !b64_char(s[i]))
-			return -1;
-	}
-	if (EVP_DecodeBlock(out, (const unsigned char *)s, (int)n) !=
-	    (int)(n / 4 * 3))
-		return -1;
-	len = n / 4 * 3 - pad;
-	if (EVP_EncodeBlock(back, out, (int)len) != (int)n ||
-	    memcmp(back, s, n) != 0)
-		return -1;
-	return (long)len;
-}
-
 /* One SSH wire string (uint32 length, bytes) at *pp, before end. */
 static int
 ssh_string(const unsigned char **pp, const unsigned char *end,
@@ -251,16 +216,14 @@ load_ssh(const char *path, const char *buf, size_t len, size_t tlen,
 		    path, (int)tlen, buf);
 	while (*b == ' ' || *b == '\t')
 		b++;
-	for (blen = 0; b64_char(b[blen]) || b[blen] == '='; blen++)
-		continue;
+	blen = strcspn(b, " \t\r\n");
 	e = b + blen + strcspn(b + blen, "\r\n");
 	if (*e == '\r')
 		e++;
 	if (*e == '\n')
 		e++;
-	if ((b[blen] != ' ' && b[blen] != '\t' && b[blen] != '\r' &&
-	    b[blen] != '\n' && b[blen] != '\0') || e != buf + len ||
-	    b64_strict(b, blen, wire, sizeof(wire)) != SSH_ED25519_WIRE ||
+	if (e != buf + len || mig_base64_decode(b, blen, wire,
+	    sizeof(wire)) != SSH_ED25519_WIRE ||
 	    ssh_ed25519_raw(wire, SSH_ED25519_WIRE, &raw) != 0)
 		return mig_seterr(ctx, MIG_ERR_FORMAT, "%s: not an OpenSSH "
 		    "ssh-ed25519 public key (one line: ssh-ed25519, the "
@@ -459,10 +422,9 @@ int
 mig_sign_fingerprint(const struct mig_sign_key *key, char out[65],
     struct mig_ctx *ctx)
 {
-	static const char hx[] = "0123456789abcdef";
 	unsigned char raw[MIG_SIGN_PUBLEN], md[32];
 	unsigned int mdlen = 0;
-	int i, r;
+	int r;
 
 	if ((r = mig_sign_public_raw(key, raw, ctx)) != 0)
 		return r;
@@ -470,10 +432,6 @@ mig_sign_fingerprint(const struct mig_sign_key *key, char out[65],
 	    NULL) != 1)
 		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "Ed25519 public "
 		    "key fingerprint");
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hx[md[i] >> 4];
-		out[2 * i + 1] = hx[md[i] & 0xf];
-	}
-	out[64] = '\0';
+	mig_hex_encode(md, sizeof(md), out);
 	return 0;
 }

@@ -58,29 +58,6 @@ bool	mig_bag_encoding_is_utf8(const char *enc);
 int	mig_bag_decode(const char *enc, const char *in, size_t inlen,
 	    char **outp, size_t *outlenp, char *err, size_t errsz);
 
-/* --- String hash table: key (borrowed) -> size_t ------------------------ */
-
-struct mig_bag_htab {
-	const char	**keys;
-	size_t		 *vals;
-	size_t		  cap;		/* power of two, or 0 */
-	size_t		  n;
-};
-
-/* 0 or MIG_ERR_NOMEM.  Room for expect keys without growing. */
-int	mig_bag_htab_init(struct mig_bag_htab *h, size_t expect);
-void	mig_bag_htab_free(struct mig_bag_htab *h);
-/* True and *val when key is present. */
-bool	mig_bag_htab_get(const struct mig_bag_htab *h, const char *key,
-	    size_t *val);
-/*
- * Inserts key -> val (key is borrowed and must outlive the table).  When
- * key is already present, nothing changes, *found is set and *old gets
- * the existing value.  0 or MIG_ERR_NOMEM.
- */
-int	mig_bag_htab_put(struct mig_bag_htab *h, const char *key, size_t val,
-	    bool *found, size_t *old);
-
 /* --- Tag-file text -------------------------------------------------------- */
 
 /* Line iterator over LF, CRLF or CR terminated lines. */

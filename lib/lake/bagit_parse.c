@@ -68,129 +68,10 @@
 #include <utf8proc.h>
 
 #include "migrate/error.h"
+#include "migrate/util.h"
 
 #define MIG_BAGIT_INTERNAL
 #include "bagit_int.h"
-
-/* --- Hash table -------------------------------------------------------- */
-
-static uint64_t
-hash_str(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-
-	for (; *p != '\0'; p++) {
-		h ^= *p;
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
-}
-
-int
-mig_bag_htab_init(struct mig_bag_htab *h, size_t expect)
-{
-	size_t cap = 16;
-
-	memset(h, 0, sizeof(*h));
-	while (cap / 2 < expect) {
-		if (cap > SIZE_MAX / 4 / sizeof(*h->vals))
-			return MIG_ERR_NOMEM;
-		cap *= 2;
-	}
-	h->keys = calloc(cap, sizeof(*h->keys));
-	h->vals = calloc(cap, sizeof(*h->vals));
-	if (h->keys == NULL || h->vals == NULL) {
-		mig_bag_htab_free(h);
-		return MIG_ERR_NOMEM;
-	}
-	h->cap = cap;
-	return 0;
-}
-
-void
-mig_bag_htab_free(struct mig_bag_htab *h)
-{
-	free(h->keys);
-	free(h->vals);
-	memset(h, 0, sizeof(*h));
-}
-
-static size_t
-htab_slot(const struct mig_bag_htab *h, const char *key)
-{
-	size_t i = (size_t)hash_str(key) & (h->cap - 1);
-
-	while (h->keys[i] != NULL && strcmp(h->keys[i], key) != 0)
-		i = (i + 1) & (h->cap - 1);
-	return i;
-}
-
-bool
-mig_bag_htab_get(const struct mig_bag_htab *h, const char *key, size_t *val)
-{
-	size_t i;
-
-	if (h->cap == 0)
-		return false;
-	i = htab_slot(h, key);
-	if (h->keys[i] == NULL)
-		return false;
-	if (val != NULL)
-		*val = h->vals[i];
-	return true;
-}
-
-static int
-htab_grow(struct mig_bag_htab *h)
-{
-	struct mig_bag_htab nh;
-	size_t i, j;
-	int r;
-
-	if ((r = mig_bag_htab_init(&nh, h->cap)) != 0)
-		return r;
-	for (i = 0; i < h->cap; i++) {
-		if (h->keys[i] == NULL)
-			continue;
-		j = htab_slot(&nh, h->keys[i]);
-		nh.keys[j] = h->keys[i];
-		nh.vals[j] = h->vals[i];
-	}
-	nh.n = h->n;
-	mig_bag_htab_free(h);
-	*h = nh;
-	return 0;
-}
-
-int
-mig_bag_htab_put(struct mig_bag_htab *h, const char *key, size_t val,
-    bool *found, size_t *old)
-{
-	size_t i;
-	int r;
-
-	*found = false;
-	if (h->cap == 0 || h->n + 1 > h->cap / 2) {
-		if (h->cap == 0)
-			r = mig_bag_htab_init(h, 8);
-		else
-			r = htab_grow(h);
-		if (r != 0)
-			return r;
-	}
-	i = htab_slot(h, key);
-	if (h->keys[i] != NULL) {
-		*found = true;
-		if (old != NULL)
-			*old = h->vals[i];
-		return 0;
-	}
-	h->keys[i] = key;
-	h->vals[i] = val;
-	h->n++;
-	return 0;
-}
 
 /* --- Lines ------------------------------------------------------------- */
 
@@ -423,26 +304,13 @@ path_decode(const char *s, size_t len, bool decode)
 	return out;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* --- Manifest and fetch lines ------------------------------------------ */
 
 int
 mig_bag_parse_manifest_line(const char *line, size_t len, size_t dlen,
     bool decode, unsigned char *digest, char **pathp, const char **why)
 {
-	size_t i = 0, hs, hl, k;
-	int hi, lo;
+	size_t i = 0, hs, hl;
 
 	*pathp = NULL;
 	*why = NULL;
@@ -464,14 +332,10 @@ mig_bag_parse_manifest_line(const char *line, size_t len, size_t dlen,
 		*why = "checksum has the wrong length for the algorithm";
 		return MIG_ERR_FORMAT;
 	}
-	for (k = 0; k < dlen; k++) {
-		hi = hexval(line[hs + 2 * k]);
-		lo = hexval(line[hs + 2 * k + 1]);
-		if (hi < 0 || lo < 0) {
-			*why = "checksum is not hexadecimal";
-			return MIG_ERR_FORMAT;
-		}
-		digest[k] = (unsigned char)(hi * 16 + lo);
+	/* line[i], after the checksum, is a space: the decoder's stop. */
+	if (mig_hex_decode(line + hs, digest, dlen) != 0) {
+		*why = "checksum is not hexadecimal";
+		return MIG_ERR_FORMAT;
 	}
 	while (i < len && is_lws(line[i]))
 		i++;

@@ -48,6 +48,7 @@
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #define MIG_BAGIT_INTERNAL
 #include "bagit_int.h"
@@ -455,21 +456,11 @@ static const struct src_ops local_ops = {
 
 /* --- Transport source -------------------------------------------------- */
 
+/* BAGDIR/rel; NULL on ENOMEM. */
 static char *
 t_join(const struct src *s, const char *rel)
 {
-	const char *b = s->bagdir;
-	size_t n;
-	char *out;
-
-	if (b == NULL || b[0] == '\0' || strcmp(b, ".") == 0)
-		return strdup(rel);
-	n = strlen(b) + strlen(rel) + 2;
-	if ((out = malloc(n)) == NULL)
-		return NULL;
-	(void)snprintf(out, n, "%s%s%s", b, b[strlen(b) - 1] == '/' ? "" : "/",
-	    rel);
-	return out;
+	return mig_path_join(s->bagdir, rel);
 }
 
 static int
@@ -718,7 +709,7 @@ struct val {
 	struct pent			*pe;
 	size_t				 npe;
 	size_t				 cappe;
-	struct mig_bag_htab		 idx;
+	struct mig_htab		 idx;
 	EVP_MD				*md[NALG];
 	EVP_MD_CTX			*mctx[NALG];
 	unsigned char			*buf;
@@ -1108,7 +1099,7 @@ entry_get(struct val *v, const char *path, bool create, size_t *idxp,
 	*existed = false;
 	if ((key = mig_bag_nfd(path, strlen(path), &klen)) == NULL)
 		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
-	if (mig_bag_htab_get(&v->idx, key, &old)) {
+	if (mig_htab_get(&v->idx, key, &old)) {
 		free(key);
 		*idxp = old;
 		*existed = true;
@@ -1137,7 +1128,7 @@ entry_get(struct val *v, const char *path, bool create, size_t *idxp,
 		free(key);
 		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
 	}
-	if ((r = mig_bag_htab_put(&v->idx, e->key, v->npe, &found,
+	if ((r = mig_htab_put(&v->idx, e->key, v->npe, &found,
 	    &old)) != 0) {
 		free(e->path);
 		free(key);
@@ -1333,19 +1324,6 @@ out:
 	return r;
 }
 
-static void
-hex(const unsigned char *d, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static int
 on_odd(void *arg, const char *rel, const char *what)
 {
@@ -1408,8 +1386,8 @@ on_payload(void *arg, const char *rel, uint64_t size,
 		if (!(mask & (1u << a)) ||
 		    memcmp(got[a], e->dig[a], algs[a].dlen) == 0)
 			continue;
-		hex(e->dig[a], algs[a].dlen, ehex);
-		hex(got[a], algs[a].dlen, ghex);
+		mig_hex_encode(e->dig[a], algs[a].dlen, ehex);
+		mig_hex_encode(got[a], algs[a].dlen, ghex);
 		if (e->known_size >= 0 && nbytes < (uint64_t)e->known_size)
 			r = finding(v, MIG_BAG_TRUNCATED, rel, "%llu bytes, "
 			    "%lld expected; %s %s, expected %s",
@@ -1467,8 +1445,8 @@ legacy_tag_entry(struct val *v, const struct pent *e)
 		if (!(mask & (1u << a)) ||
 		    memcmp(got[a], e->dig[a], algs[a].dlen) == 0)
 			continue;
-		hex(e->dig[a], algs[a].dlen, ehex);
-		hex(got[a], algs[a].dlen, ghex);
+		mig_hex_encode(e->dig[a], algs[a].dlen, ehex);
+		mig_hex_encode(got[a], algs[a].dlen, ghex);
 		return finding(v, MIG_BAG_ALTERED, e->path, "%s %s, expected "
 		    "%s (manifest-%s.txt)", algs[a].name, ghex, ehex,
 		    algs[a].name);
@@ -1581,8 +1559,8 @@ tag_line(struct val *v, const struct tag_line *l, int a)
 		return r;
 	}
 	if (r == 0 && memcmp(got[a], l->digest, algs[a].dlen) != 0) {
-		hex(l->digest, algs[a].dlen, ehex);
-		hex(got[a], algs[a].dlen, ghex);
+		mig_hex_encode(l->digest, algs[a].dlen, ehex);
+		mig_hex_encode(got[a], algs[a].dlen, ghex);
 		return finding(v, MIG_BAG_ALTERED, l->path, "%s %s, expected "
 		    "%s (%s)", algs[a].name, ghex, ehex, l->tagfile);
 	}
@@ -1712,7 +1690,7 @@ validate(struct src *s, const struct mig_bag_validate_opts *opts,
 		goto out;
 	}
 	if ((r = setup_digests(&v)) != 0 ||
-	    (r = mig_bag_htab_init(&v.idx, 1024)) != 0 ||
+	    (r = mig_htab_init(&v.idx, 1024)) != 0 ||
 	    (r = bag_info(&v)) != 0)
 		goto out;
 	for (a = 0; a < (int)NALG; a++)
@@ -1756,7 +1734,7 @@ out:
 	for (i = 0; i < v.ntcf; i++)
 		free(v.tcf[i].name);
 	free(v.tcf);
-	mig_bag_htab_free(&v.idx);
+	mig_htab_free(&v.idx);
 	for (k = 0; k < NALG; k++) {
 		EVP_MD_CTX_free(v.mctx[k]);
 		EVP_MD_free(v.md[k]);

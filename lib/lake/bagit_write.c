@@ -15,6 +15,7 @@
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #define MIG_BAGIT_INTERNAL
 #include "bagit_int.h"
@@ -36,7 +37,7 @@ struct mig_bag_manifest {
 	struct pentry		*pe;
 	size_t			 npe;
 	size_t			 cappe;
-	struct mig_bag_htab	 pidx;	/* path -> index in pe */
+	struct mig_htab	 pidx;	/* path -> index in pe */
 	uint64_t		 bytes;
 	struct tentry		*te;
 	size_t			 nte;
@@ -76,46 +77,19 @@ mig_bag_manifest_free(struct mig_bag_manifest *m)
 		free(m->te[i].path);
 	free(m->pe);
 	free(m->te);
-	mig_bag_htab_free(&m->pidx);
+	mig_htab_free(&m->pidx);
 	(void)pthread_mutex_destroy(&m->lock);
 	free(m);
 }
 
+/* 64 hex digits, either case, and nothing after them; MIG_ERR_USAGE. */
 static int
 parse_sha256_hex(const char *hex, unsigned char out[32])
 {
-	size_t i;
-	int hi, lo;
-
-	if (hex == NULL || strlen(hex) != 64)
+	if (hex == NULL || strlen(hex) != 64 ||
+	    mig_hex_decode(hex, out, 32) != 0)
 		return MIG_ERR_USAGE;
-	for (i = 0; i < 32; i++) {
-		hi = hex[2 * i];
-		lo = hex[2 * i + 1];
-		hi = hi >= '0' && hi <= '9' ? hi - '0' :
-		    hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 :
-		    hi >= 'A' && hi <= 'F' ? hi - 'A' + 10 : -1;
-		lo = lo >= '0' && lo <= '9' ? lo - '0' :
-		    lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 :
-		    lo >= 'A' && lo <= 'F' ? lo - 'A' + 10 : -1;
-		if (hi < 0 || lo < 0)
-			return MIG_ERR_USAGE;
-		out[i] = (unsigned char)(hi * 16 + lo);
-	}
 	return 0;
-}
-
-static void
-hex_encode(const unsigned char *buf, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[buf[i] >> 4];
-		out[2 * i + 1] = digits[buf[i] & 0x0f];
-	}
-	out[2 * len] = '\0';
 }
 
 int
@@ -144,7 +118,7 @@ mig_bag_manifest_add_digest(struct mig_bag_manifest *m, const char *path,
 		m->pe = np;
 		m->cappe = ncap;
 	}
-	if ((r = mig_bag_htab_put(&m->pidx, copy, m->npe, &found,
+	if ((r = mig_htab_put(&m->pidx, copy, m->npe, &found,
 	    &idx)) != 0) {
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_unlock;
@@ -256,7 +230,7 @@ mig_bag_manifest_lookup(struct mig_bag_manifest *m, const char *path,
 	bool found;
 
 	(void)pthread_mutex_lock(&m->lock);
-	found = mig_bag_htab_get(&m->pidx, path, &idx);
+	found = mig_htab_get(&m->pidx, path, &idx);
 	if (found && digest != NULL)
 		memcpy(digest, m->pe[idx].sha, 32);
 	if (found && size != NULL)
@@ -324,23 +298,6 @@ cmp_tagsum(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
-/* BAGDIR/name in a new string, or NULL on ENOMEM. */
-static char *
-bag_join(const char *bagdir, const char *name)
-{
-	size_t n;
-	char *out;
-
-	if (bagdir == NULL || bagdir[0] == '\0' || strcmp(bagdir, ".") == 0)
-		return strdup(name);
-	n = strlen(bagdir) + strlen(name) + 2;
-	if ((out = malloc(n)) == NULL)
-		return NULL;
-	(void)snprintf(out, n, "%s%s%s", bagdir,
-	    bagdir[strlen(bagdir) - 1] == '/' ? "" : "/", name);
-	return out;
-}
-
 /* Carries the transport's message over when it reports to another ctx. */
 static int
 from_transport(struct mig_transport *t, struct mig_ctx *ctx, int r)
@@ -359,7 +316,7 @@ put_tag(struct mig_transport *t, const char *bagdir, const char *name,
 
 	if (EVP_Digest(b->p, b->len, sha, NULL, EVP_sha256(), NULL) != 1)
 		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "%s: SHA-256", name);
-	if ((path = bag_join(bagdir, name)) == NULL)
+	if ((path = mig_path_join(bagdir, name)) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	r = mig_transport_put(t, path, b->p, b->len);
 	if (r != 0)
@@ -380,7 +337,7 @@ hash_remote(struct mig_transport *t, const char *bagdir, const char *name,
 	size_t n;
 	int r;
 
-	if ((path = bag_join(bagdir, name)) == NULL ||
+	if ((path = mig_path_join(bagdir, name)) == NULL ||
 	    (buf = malloc(MIG_BAG_READ_CHUNK)) == NULL ||
 	    (md = EVP_MD_CTX_new()) == NULL) {
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
@@ -463,7 +420,7 @@ render_manifest(const struct mig_bag_manifest *m, struct text *man,
 			man->nomem = true;
 			break;
 		}
-		hex_encode(sorted[i]->sha, 32, hex);
+		mig_hex_encode(sorted[i]->sha, 32, hex);
 		text_add(man, hex);
 		text_add(man, "  data/");
 		text_add(man, enc);
@@ -492,7 +449,7 @@ mig_bag_manifest_digest(const struct mig_bag_manifest *m, char hex[65],
 		    NULL) != 1)
 			r = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
 		else
-			hex_encode(sha, 32, hex);
+			mig_hex_encode(sha, 32, hex);
 	}
 	free(man.p);
 	return r;
@@ -587,7 +544,7 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 			tman.nomem = true;
 			break;
 		}
-		hex_encode(sums[i].sha, 32, hex);
+		mig_hex_encode(sums[i].sha, 32, hex);
 		text_add(&tman, hex);
 		text_add(&tman, "  ");
 		text_add(&tman, enc);
@@ -600,7 +557,7 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 	}
 	r = put_tag(t, bagdir, "tagmanifest-sha256.txt", &tman, tsha, ctx);
 	if (r == 0 && tagmanifest_hex != NULL)
-		hex_encode(tsha, 32, tagmanifest_hex);
+		mig_hex_encode(tsha, 32, tagmanifest_hex);
 out:
 	free(decl.p);
 	free(binfo.p);

@@ -30,6 +30,7 @@
 #include "migrate/bagit.h"
 #include "migrate/error.h"
 #include "migrate/sign.h"
+#include "migrate/util.h"
 
 #define SEAL_ORIGIN	"migrate-seal/v1"
 #define SEAL_KEYNAME	"migrate-audit"
@@ -93,7 +94,7 @@ mig_note_sign(const struct mig_sign_key *key, const char *name,
 	if ((r = key_id(key, name, blob, ctx)) != 0 ||
 	    (r = mig_sign(key, text, len, blob + 4, ctx)) != 0)
 		return r;
-	(void)EVP_EncodeBlock((unsigned char *)b64, blob, sizeof(blob));
+	mig_base64_encode(blob, sizeof(blob), b64);
 	size = len + 1 + sizeof(SIG_PREFIX) + strlen(name) + 1 +
 	    SIG_B64LEN + 2;
 	if ((*notep = malloc(size)) == NULL)
@@ -222,8 +223,7 @@ find_sig(const char *sigs, size_t len, const char *name,
 {
 	char pre[sizeof(SIG_PREFIX) + NOTE_NAME_MAX + 1];
 	const char *p = sigs, *end = sigs + len, *nl;
-	unsigned char blob[SIG_B64LEN];
-	char again[SIG_B64LEN + 1];
+	unsigned char blob[4 + MIG_SIGN_SIGLEN];
 	size_t plen;
 	int nlines = 0;
 
@@ -237,12 +237,9 @@ find_sig(const char *sigs, size_t len, const char *name,
 		if ((size_t)(nl - p) != plen + SIG_B64LEN ||
 		    memcmp(p, pre, plen) != 0)
 			continue;	/* another signer: ignored */
-		/* Strict base64: it must encode back to the same text. */
-		if (EVP_DecodeBlock(blob, (const unsigned char *)p + plen,
-		    SIG_B64LEN) != 69)
-			continue;
-		(void)EVP_EncodeBlock((unsigned char *)again, blob, 68);
-		if (memcmp(again, p + plen, SIG_B64LEN) != 0 ||
+		/* Strict base64: one text per signature. */
+		if (mig_base64_decode(p + plen, SIG_B64LEN, blob,
+		    sizeof(blob)) != (long)sizeof(blob) ||
 		    memcmp(blob, id, 4) != 0)
 			continue;
 		memcpy(sig, blob + 4, MIG_SIGN_SIGLEN);

@@ -24,6 +24,7 @@
 #include "migrate/stream.h"
 #include "migrate/toml.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 /* Plans are small; anything bigger is a mistake, not a plan. */
 #define PLAN_MAX_BYTES	(1024 * 1024)
@@ -382,15 +383,9 @@ resolve_path(struct loader *ld, const struct mig_toml_value *pos_v,
 		(void)snprintf(*out, n, "%s%s", home, path + 1);
 		return 0;
 	}
-	if (path[0] == '/' || strcmp(ld->plan->dir, ".") == 0) {
-		if ((*out = strdup(path)) == NULL)
-			return nomem(ld);
-		return 0;
-	}
-	n = strlen(ld->plan->dir) + strlen(path) + 2;
-	if ((*out = malloc(n)) == NULL)
+	*out = mig_path_join(path[0] == '/' ? NULL : ld->plan->dir, path);
+	if (*out == NULL)
 		return nomem(ld);
-	(void)snprintf(*out, n, "%s/%s", ld->plan->dir, path);
 	return 0;
 }
 

@@ -19,11 +19,11 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "stream_int.h"
 
@@ -37,9 +37,6 @@
 
 /* Writes smaller than this are gathered before the write(2). */
 #define SINK_BUFSZ	(2 * MIG_STREAM_CHUNK)
-
-/* Hex digits of randomness in a temporary name. */
-#define TMP_RANDLEN	8
 
 /* --- Descriptor and file sinks ------------------------------------------- */
 
@@ -276,26 +273,13 @@ sink_discard(struct fdsink *s)
 static int
 tmp_name(const char *base, char **outp, struct mig_ctx *ctx)
 {
-	unsigned char rnd[TMP_RANDLEN / 2];
-	char hex[TMP_RANDLEN + 1];
-	size_t blen, fixed, n;
-	char *out;
+	int r;
 
-	*outp = NULL;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
-		    "%s: random temporary name", base);
-	mig_hex_encode(rnd, sizeof(rnd), hex);
-	fixed = 1 + strlen(MIG_TMP_INFIX) + TMP_RANDLEN;
-	blen = strlen(base);
-	if (blen > NAME_MAX - fixed)
-		blen = NAME_MAX - fixed;
-	n = blen + fixed + 1;
-	if ((out = malloc(n)) == NULL)
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	(void)snprintf(out, n, ".%.*s%s%s", (int)blen, base, MIG_TMP_INFIX,
-	    hex);
-	*outp = out;
+	if ((r = mig_tmp_name(base, outp)) == MIG_ERR_CRYPTO)
+		return mig_seterr_ssl(ctx, r, "%s: random temporary name",
+		    base);
+	if (r != 0)
+		return mig_seterr(ctx, r, "out of memory");
 	return 0;
 }
 

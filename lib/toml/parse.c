@@ -32,6 +32,7 @@
 
 #include "migrate/error.h"
 #include "migrate/toml.h"
+#include "migrate/util.h"
 
 #define MIG_TOML_PRIVATE
 #include "toml_int.h"
@@ -163,47 +164,6 @@ a_type(enum mig_toml_type t)
 	return "a value";
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (n bytes available), or 0:
- * no overlong forms, no surrogates, nothing above U+10FFFF.
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t n, uint32_t *cpp)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (n == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cpp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cpp = cp;
-	return len;
-}
-
 /* Errors. */
 
 static int __attribute__((format(printf, 4, 0)))
@@ -267,7 +227,7 @@ describe(const struct parser *p, char *buf, size_t size)
 		(void)snprintf(buf, size, "'%c'", c);
 	else if (c < 0x80)
 		(void)snprintf(buf, size, "control character U+%04X", c);
-	else if (utf8_decode(p->s + p->off, p->len - p->off, &cp) == 0)
+	else if (mig_utf8_decode(p->s + p->off, p->len - p->off, &cp) == 0)
 		(void)snprintf(buf, size, "invalid UTF-8");
 	else
 		(void)snprintf(buf, size, "U+%04X", (unsigned)cp);
@@ -372,29 +332,10 @@ sb_add(struct parser *p, const void *d, size_t n)
 static int
 sb_add_utf8(struct parser *p, uint32_t cp)
 {
-	unsigned char u[4];
-	size_t n;
+	char u[4];
 
-	if (cp < 0x80) {
-		u[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (unsigned char)(0xc0 | cp >> 6);
-		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (unsigned char)(0xe0 | cp >> 12);
-		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (unsigned char)(0xf0 | cp >> 18);
-		u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return sb_add(p, u, n);
+	/* The callers checked cp is a scalar value: n is never 0. */
+	return sb_add(p, u, mig_utf8_encode(cp, u));
 }
 
 /* Copies the scratch buffer into the arena, NUL-terminated. */
@@ -428,7 +369,7 @@ text_char(struct parser *p, size_t *np)
 		return 0;
 	if (c < 0x80)
 		return perr(p, "control character U+%04X is not allowed", c);
-	if ((*np = utf8_decode(p->s + p->off, p->len - p->off, &cp)) == 0)
+	if ((*np = mig_utf8_decode(p->s + p->off, p->len - p->off, &cp)) == 0)
 		return perr(p, "invalid UTF-8");
 	return 0;
 }
@@ -493,18 +434,6 @@ end_of_line(struct parser *p, const char *what)
 
 /* Strings. */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes the escape at the cursor (a backslash) of a basic string. */
 static int
 parse_escape(struct parser *p, bool multi)
@@ -529,7 +458,7 @@ parse_escape(struct parser *p, bool multi)
 	case 'U':
 		n = c == 'u' ? 4 : 8;
 		for (i = 0; i < n; i++) {
-			if ((h = hexval(peekn(p, i + 1))) < 0)
+			if ((h = mig_hex_digit(peekn(p, i + 1))) < 0)
 				return perr_at(p, pos, "invalid escape: \\%c "
 				    "needs %zu hex digits", c, n);
 			cp = cp << 4 | (uint32_t)h;
@@ -650,7 +579,7 @@ push_key(struct parser *p, char *s, size_t len, struct mig_toml_pos pos)
 	nk = &p->keys[p->nkeys++];
 	nk->s = s;
 	nk->len = len;
-	nk->hash = mig_toml_hash(s, len);
+	nk->hash = mig_fnv1a(s, len);
 	nk->pos = pos;
 	return 0;
 }
@@ -733,14 +662,14 @@ scan_digits(const unsigned char *s, size_t n, size_t *ip, int base,
 	int h;
 
 	for (; i < n; i++) {
-		h = hexval(s[i]);
+		h = mig_hex_digit(s[i]);
 		if (h >= 0 && h < base) {
 			ndig++;
 			continue;
 		}
 		if (s[i] != '_')
 			break;
-		h = i + 1 < n ? hexval(s[i + 1]) : -1;
+		h = i + 1 < n ? mig_hex_digit(s[i + 1]) : -1;
 		if (ndig == 0 || h < 0 || h >= base) {
 			*whyp = "'_' must be between digits";
 			break;
@@ -862,7 +791,7 @@ parse_number(struct parser *p, unsigned depth, struct mig_toml_value **vp)
 		for (; j < i; j++) {
 			if (s[j] == '_')
 				continue;
-			d = (uint64_t)hexval(s[j]);
+			d = (uint64_t)mig_hex_digit(s[j]);
 			if (mag > (limit - d) / (uint64_t)base)
 				return perr_at(p, pos, "integer '%s' is out of "
 				    "range", token(p, tok, sizeof(tok)));

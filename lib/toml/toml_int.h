@@ -78,7 +78,6 @@ struct mig_toml_doc {
 
 void	*mig_toml_alloc(struct mig_toml_doc *doc, size_t size);
 struct mig_toml_doc *mig_toml_doc_new(void);
-uint64_t mig_toml_hash(const char *key, size_t klen);
 /* Index of key in table t, or SIZE_MAX. */
 size_t	 mig_toml_find(const struct mig_toml_value *t, const char *key,
 	    size_t klen, uint64_t hash);

@@ -8,6 +8,7 @@
 
 #include "migrate/error.h"
 #include "migrate/toml.h"
+#include "migrate/util.h"
 
 #define MIG_TOML_PRIVATE
 #include "toml_int.h"
@@ -76,20 +77,6 @@ mig_toml_free(struct mig_toml_doc *doc)
 		free(b);
 	}
 	free(doc);
-}
-
-/* FNV-1a, 64 bits. */
-uint64_t
-mig_toml_hash(const char *key, size_t klen)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < klen; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
 }
 
 size_t
@@ -293,7 +280,7 @@ table_getn(const struct mig_toml_value *t, const char *key, size_t klen)
 
 	if (t == NULL || t->type != MIG_TOML_TABLE)
 		return NULL;
-	i = mig_toml_find(t, key, klen, mig_toml_hash(key, klen));
+	i = mig_toml_find(t, key, klen, mig_fnv1a(key, klen));
 	return i == SIZE_MAX ? NULL : t->u.tab.ents[i].val;
 }
 

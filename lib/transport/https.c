@@ -75,6 +75,7 @@
 #include "transport_int.h"
 
 #define MIG_TRANSPORT_INTERNAL
+#include "propfind_int.h"
 #include "scrub_int.h"
 
 #ifndef MIG_VERSION
@@ -91,9 +92,6 @@
 #define RING_SIZE	(256 * 1024)	/* download buffer per reader */
 #define UPLOAD_BUFSZ	(256 * 1024L)	/* curl's upload buffer */
 #define ERRBODY_MAX	512		/* error body bytes kept */
-#define PF_TAG_MAX	256		/* XML tag bytes kept (name first) */
-#define PF_TEXT_MAX	8192		/* href and property text */
-#define PF_MAX_ENTRIES	(1 << 20)	/* entries of one listing */
 #define DIRCACHE_MAX	1024		/* directories known to exist */
 #define URL_MAX		8192
 
@@ -106,7 +104,6 @@ static const char propfind_body[] =
 
 struct https;
 struct stream;
-struct propfind;
 
 /* One transfer on one easy handle: what the callbacks collect. */
 struct xfer {
@@ -190,7 +187,7 @@ struct req {
 	const char	*dest;		/* Destination URL */
 	const char	*overwrite;	/* "T" or "F" */
 	bool		 propfind;	/* send propfind_body */
-	struct propfind	*pf;		/* parses a 2xx body */
+	struct mig_pf	*pf;		/* parses a 2xx body */
 	int		 retries;	/* -1: the transport's setting */
 	bool		 quiet;		/* leave ctx alone */
 	long		 status;	/* out */
@@ -319,43 +316,6 @@ make_url(struct https *h, const char *path, bool dir, char *out, size_t cap)
 		out[o] = '\0';
 	}
 	return 0;
-}
-
-static int
-hexdig(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes %XX in place; false on a bad escape or %00. */
-static bool
-percent_decode_inplace(char *s)
-{
-	char *o = s;
-	int hi, lo;
-
-	for (; *s != '\0'; s++) {
-		if (*s != '%') {
-			*o++ = *s;
-			continue;
-		}
-		if (s[1] == '\0' || s[2] == '\0')
-			return false;
-		hi = hexdig((unsigned char)s[1]);
-		lo = hexdig((unsigned char)s[2]);
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-			return false;
-		*o++ = (char)(hi * 16 + lo);
-		s += 2;
-	}
-	*o = '\0';
-	return true;
 }
 
 /* Path checks of transport.h, with "" meaning the root where allowed. */
@@ -1007,438 +967,6 @@ build_headers(struct https *h, struct xfer *x, const char *const *extra,
 }
 
 /* ---------------------------------------------------------------------- */
-/* PROPFIND multistatus: a small streaming parser, bounded */
-
-enum pf_state { PF_TEXT, PF_TAG, PF_COMMENT, PF_CDATA };
-enum pf_cap { CAP_NONE, CAP_HREF, CAP_LEN, CAP_MTIME };
-
-struct pf_entry {
-	char		*name;		/* "" for the requested resource */
-	struct mig_tstat st;
-};
-
-struct propfind {
-	enum pf_state	 state;
-	char		 tag[PF_TAG_MAX];
-	size_t		 taglen;
-	char		 last;		/* last byte of the tag */
-	char		 quote;
-	int		 marks;		/* '-' or ']' seen before '>' */
-	char		 ent[12];
-	size_t		 entlen;
-	bool		 in_ent;
-	enum pf_cap	 cap;
-	char		 text[PF_TEXT_MAX];
-	size_t		 textlen;
-	/* the current <response> */
-	bool		 in_resp;
-	bool		 in_rtype;
-	char		*href;
-	bool		 have_len;
-	struct mig_tstat st;
-	/* results */
-	const char	*base;		/* decoded path asked for, no '/' */
-	struct pf_entry	*ents;
-	size_t		 n, capn;
-	int		 err;
-	struct mig_ctx	*ctx;
-	const char	*what;
-};
-
-static void
-pf_init(struct propfind *pf, const char *base, struct mig_ctx *ctx,
-    const char *what)
-{
-	memset(pf, 0, sizeof(*pf));
-	pf->base = base;
-	pf->ctx = ctx;
-	pf->what = what;
-}
-
-static void
-pf_clear(struct propfind *pf)
-{
-	size_t i;
-
-	for (i = 0; i < pf->n; i++)
-		free(pf->ents[i].name);
-	free(pf->ents);
-	free(pf->href);
-	pf->ents = NULL;
-	pf->n = pf->capn = 0;
-	pf->href = NULL;
-}
-
-/* Restarts parsing (a retried request), keeping base and ctx. */
-static void
-pf_restart(struct propfind *pf)
-{
-	const char *base = pf->base, *what = pf->what;
-	struct mig_ctx *ctx = pf->ctx;
-
-	pf_clear(pf);
-	pf_init(pf, base, ctx, what);
-}
-
-static int
-pf_fail(struct propfind *pf, const char *why)
-{
-	if (pf->err == 0)
-		pf->err = mig_seterr(pf->ctx, MIG_ERR_FORMAT,
-		    "%s: PROPFIND answer: %s", pf->what, why);
-	return pf->err;
-}
-
-static int
-pf_text_add(struct propfind *pf, const char *s, size_t n)
-{
-	if (pf->cap == CAP_NONE)
-		return 0;
-	if (n > sizeof(pf->text) - 1 - pf->textlen)
-		return pf_fail(pf, "property value too long");
-	memcpy(pf->text + pf->textlen, s, n);
-	pf->textlen += n;
-	return 0;
-}
-
-/* Decodes one entity reference (without '&' and ';') as UTF-8. */
-static int
-pf_entity(struct propfind *pf)
-{
-	char out[4];
-	unsigned long cp;
-	char *end;
-	const char *e = pf->ent;
-	size_t n = 0;
-
-	pf->ent[pf->entlen] = '\0';
-	if (strcmp(e, "amp") == 0)
-		return pf_text_add(pf, "&", 1);
-	if (strcmp(e, "lt") == 0)
-		return pf_text_add(pf, "<", 1);
-	if (strcmp(e, "gt") == 0)
-		return pf_text_add(pf, ">", 1);
-	if (strcmp(e, "quot") == 0)
-		return pf_text_add(pf, "\"", 1);
-	if (strcmp(e, "apos") == 0)
-		return pf_text_add(pf, "'", 1);
-	if (e[0] != '#' || e[1] == '\0')
-		return pf_fail(pf, "unknown entity");
-	if (e[1] == 'x' || e[1] == 'X')
-		cp = strtoul(e + 2, &end, 16);
-	else
-		cp = strtoul(e + 1, &end, 10);
-	if (*end != '\0' || end == e + 1 || cp == 0 || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return pf_fail(pf, "bad character reference");
-	if (cp < 0x80)
-		out[n++] = (char)cp;
-	else if (cp < 0x800) {
-		out[n++] = (char)(0xc0 | (cp >> 6));
-		out[n++] = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		out[n++] = (char)(0xe0 | (cp >> 12));
-		out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[n++] = (char)(0x80 | (cp & 0x3f));
-	} else {
-		out[n++] = (char)(0xf0 | (cp >> 18));
-		out[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		out[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[n++] = (char)(0x80 | (cp & 0x3f));
-	}
-	return pf_text_add(pf, out, n);
-}
-
-/*
- * Name of an href relative to base: "" for base itself, the last
- * component for a direct child, NULL (ignored) for anything else.
- * Returns 0, or MIG_ERR_FORMAT / NOMEM.
- */
-static int
-pf_name(struct propfind *pf, const char *href, char **namep)
-{
-	const char *p = href, *rest;
-	char *path = NULL, *name = NULL;
-	size_t bl = strlen(pf->base), len, i;
-	int r = 0;
-
-	*namep = NULL;
-	if (strncasecmp(p, "http://", 7) == 0 ||
-	    strncasecmp(p, "https://", 8) == 0) {
-		p = strstr(p, "://") + 3;
-		p = strchr(p, '/');
-		if (p == NULL)
-			p = "/";
-	}
-	if ((path = strdup(p)) == NULL)
-		return pf_fail(pf, "out of memory");
-	if (!percent_decode_inplace(path)) {
-		r = pf_fail(pf, "bad percent-escape in href");
-		goto out;
-	}
-	len = strlen(path);
-	while (len > 1 && path[len - 1] == '/')
-		path[--len] = '\0';
-	if (len == bl && memcmp(path, pf->base, bl) == 0) {
-		name = strdup("");
-		goto done;
-	}
-	if (bl == 0 && len == 1 && path[0] == '/') {
-		/* The server root asked for as "". */
-		name = strdup("");
-		goto done;
-	}
-	if (len <= bl + 1 || memcmp(path, pf->base, bl) != 0 ||
-	    path[bl] != '/')
-		goto out;
-	rest = path + bl + 1;
-	if (strchr(rest, '/') != NULL || strcmp(rest, ".") == 0 ||
-	    strcmp(rest, "..") == 0)
-		goto out;
-	for (i = 0; rest[i] != '\0'; i++)
-		if ((unsigned char)rest[i] < 0x20 || rest[i] == 0x7f)
-			goto out;
-	name = strdup(rest);
-done:
-	if (name == NULL)
-		r = pf_fail(pf, "out of memory");
-	*namep = name;
-out:
-	free(path);
-	return r;
-}
-
-static int
-pf_emit(struct propfind *pf)
-{
-	struct pf_entry *n;
-	char *name = NULL;
-	int r;
-
-	if (pf->href == NULL)
-		return pf_fail(pf, "response without href");
-	if ((r = pf_name(pf, pf->href, &name)) != 0)
-		return r;
-	if (name == NULL)
-		return 0;
-	if (pf->n == pf->capn) {
-		size_t nc = pf->capn == 0 ? 64 : pf->capn * 2;
-
-		if (nc > PF_MAX_ENTRIES) {
-			free(name);
-			return pf_fail(pf, "too many entries");
-		}
-		n = realloc(pf->ents, nc * sizeof(*n));
-		if (n == NULL) {
-			free(name);
-			return pf_fail(pf, "out of memory");
-		}
-		pf->ents = n;
-		pf->capn = nc;
-	}
-	pf->ents[pf->n].name = name;
-	pf->ents[pf->n].st = pf->st;
-	pf->n++;
-	return 0;
-}
-
-static void
-pf_start(struct propfind *pf, const char *name)
-{
-	if (strcmp(name, "response") == 0) {
-		pf->in_resp = true;
-		pf->in_rtype = false;
-		free(pf->href);
-		pf->href = NULL;
-		memset(&pf->st, 0, sizeof(pf->st));
-		return;
-	}
-	if (!pf->in_resp)
-		return;
-	if (strcmp(name, "href") == 0 && pf->href == NULL)
-		pf->cap = CAP_HREF;
-	else if (strcmp(name, "getcontentlength") == 0)
-		pf->cap = CAP_LEN;
-	else if (strcmp(name, "getlastmodified") == 0)
-		pf->cap = CAP_MTIME;
-	else if (strcmp(name, "resourcetype") == 0)
-		pf->in_rtype = true;
-	else if (strcmp(name, "collection") == 0 && pf->in_rtype)
-		pf->st.type = MIG_FT_DIR;
-	if (pf->cap != CAP_NONE)
-		pf->textlen = 0;
-}
-
-static int
-pf_end(struct propfind *pf, const char *name)
-{
-	unsigned long long v;
-	char *end;
-	time_t t;
-
-	if (pf->cap == CAP_HREF && strcmp(name, "href") == 0) {
-		pf->text[pf->textlen] = '\0';
-		if ((pf->href = strdup(pf->text)) == NULL)
-			return pf_fail(pf, "out of memory");
-		pf->cap = CAP_NONE;
-	} else if (pf->cap == CAP_LEN &&
-	    strcmp(name, "getcontentlength") == 0) {
-		pf->text[pf->textlen] = '\0';
-		if (pf->textlen > 0) {
-			errno = 0;
-			v = strtoull(pf->text, &end, 10);
-			if (pf->text[0] < '0' || pf->text[0] > '9' ||
-			    *end != '\0' || errno != 0)
-				return pf_fail(pf, "bad getcontentlength");
-			pf->st.size = (uint64_t)v;
-		}
-		pf->cap = CAP_NONE;
-	} else if (pf->cap == CAP_MTIME &&
-	    strcmp(name, "getlastmodified") == 0) {
-		pf->text[pf->textlen] = '\0';
-		t = curl_getdate(pf->text, NULL);
-		if (t != (time_t)-1)
-			pf->st.mtime = t;
-		pf->cap = CAP_NONE;
-	} else if (strcmp(name, "resourcetype") == 0)
-		pf->in_rtype = false;
-	else if (strcmp(name, "response") == 0 && pf->in_resp) {
-		pf->in_resp = false;
-		pf->cap = CAP_NONE;
-		return pf_emit(pf);
-	}
-	return 0;
-}
-
-/* A complete tag (between '<' and '>'). */
-static int
-pf_tag(struct propfind *pf)
-{
-	char name[PF_TAG_MAX], *colon;
-	const char *p = pf->tag;
-	bool end = false, empty;
-	size_t n = 0;
-
-	pf->tag[pf->taglen] = '\0';
-	if (p[0] == '?' || p[0] == '!')
-		return 0;
-	if (p[0] == '/') {
-		end = true;
-		p++;
-	}
-	empty = !end && pf->last == '/';
-	while (p[n] != '\0' && p[n] != ' ' && p[n] != '\t' && p[n] != '\r' &&
-	    p[n] != '\n' && p[n] != '/' && n < sizeof(name) - 1) {
-		name[n] = p[n];
-		n++;
-	}
-	name[n] = '\0';
-	colon = strrchr(name, ':');
-	p = colon != NULL ? colon + 1 : name;
-	if (end)
-		return pf_end(pf, p);
-	pf_start(pf, p);
-	if (empty)
-		return pf_end(pf, p);
-	return 0;
-}
-
-static int
-pf_byte(struct propfind *pf, char c)
-{
-	switch (pf->state) {
-	case PF_TEXT:
-		if (pf->in_ent) {
-			if (c == ';') {
-				pf->in_ent = false;
-				return pf_entity(pf);
-			}
-			if (pf->entlen >= sizeof(pf->ent) - 1)
-				return pf_fail(pf, "bad entity");
-			pf->ent[pf->entlen++] = c;
-			return 0;
-		}
-		if (c == '<') {
-			pf->state = PF_TAG;
-			pf->taglen = 0;
-			pf->quote = 0;
-			pf->last = 0;
-			return 0;
-		}
-		if (c == '&') {
-			pf->in_ent = true;
-			pf->entlen = 0;
-			return 0;
-		}
-		return pf_text_add(pf, &c, 1);
-	case PF_TAG:
-		if (pf->quote != 0) {
-			if (c == pf->quote)
-				pf->quote = 0;
-			return 0;
-		}
-		if (c == '>') {
-			pf->state = PF_TEXT;
-			return pf_tag(pf);
-		}
-		if ((c == '"' || c == '\'') && pf->taglen > 0 &&
-		    pf->tag[0] != '!')
-			pf->quote = c;
-		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-			pf->last = c;
-		if (pf->taglen < sizeof(pf->tag) - 1)
-			pf->tag[pf->taglen++] = c;
-		if (pf->taglen == 3 && memcmp(pf->tag, "!--", 3) == 0) {
-			pf->state = PF_COMMENT;
-			pf->marks = 0;
-		} else if (pf->taglen == 8 &&
-		    memcmp(pf->tag, "![CDATA[", 8) == 0) {
-			pf->state = PF_CDATA;
-			pf->marks = 0;
-		}
-		return 0;
-	case PF_COMMENT:
-		if (c == '-')
-			pf->marks++;
-		else if (c == '>' && pf->marks >= 2)
-			pf->state = PF_TEXT;
-		else
-			pf->marks = 0;
-		return 0;
-	case PF_CDATA:
-		if (c == ']') {
-			if (pf->marks == 2)
-				return pf_text_add(pf, "]", 1);
-			pf->marks++;
-			return 0;
-		}
-		if (c == '>' && pf->marks == 2) {
-			pf->state = PF_TEXT;
-			return 0;
-		}
-		for (; pf->marks > 0; pf->marks--)
-			if (pf_text_add(pf, "]", 1) != 0)
-				return pf->err;
-		return pf_text_add(pf, &c, 1);
-	}
-	return 0;
-}
-
-static size_t
-pf_sink(void *arg, const char *buf, size_t len)
-{
-	struct propfind *pf = arg;
-	size_t i;
-
-	if (pf->err != 0)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (pf_byte(pf, buf[i]) != 0)
-			return 0;
-	return len;
-}
-
-/* ---------------------------------------------------------------------- */
 /* One-shot requests with retries */
 
 static int
@@ -1499,9 +1027,9 @@ run_request(struct https *h, struct req *rq)
 			return mig_seterr(ctx, MIG_ERR_INTERNAL, "curl: %s",
 			    curl_easy_strerror(rc));
 		if (rq->pf != NULL) {
-			pf_restart(rq->pf);
-			rq->pf->ctx = ctx;
-			x->sink = pf_sink;
+			if ((r = mig_pf_restart(rq->pf, ctx)) != 0)
+				return r;
+			x->sink = mig_pf_feed;
 			x->sink_arg = rq->pf;
 		} else
 			x->sink = NULL;
@@ -1698,17 +1226,19 @@ abs_path(struct https *h, const char *path)
 
 static int
 propfind(struct https *h, const char *path, bool dir, const char *depth,
-    struct propfind *pf, char **basep)
+    struct mig_pf *pf, char **basep)
 {
 	struct req rq;
 	char wbuf[1024];
 	const char *what = where(h, path, wbuf, sizeof(wbuf));
 	int r;
 
+	memset(pf, 0, sizeof(*pf));	/* the caller clears it in any case */
 	*basep = abs_path(h, path);
 	if (*basep == NULL)
 		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
-	pf_init(pf, *basep, h->ctx, what);
+	if ((r = mig_pf_init(pf, *basep, what, h->ctx)) != 0)
+		return r;
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "PROPFIND";
 	rq.path = path;
@@ -1721,14 +1251,15 @@ propfind(struct https *h, const char *path, bool dir, const char *depth,
 		return r;
 	if (rq.status != 207)
 		return http_error(&h->sx, h->ctx, what, "PROPFIND");
-	return 0;
+	/* A body cut short or not well-formed is refused, not half read. */
+	return mig_pf_finish(pf);
 }
 
 static int
 https_stat(struct mig_transport *t, const char *path, struct mig_tstat *st)
 {
 	struct https *h = t->priv;
-	struct propfind pf;
+	struct mig_pf pf;
 	char *base = NULL, wbuf[1024];
 	size_t i;
 	int r;
@@ -1746,7 +1277,7 @@ https_stat(struct mig_transport *t, const char *path, struct mig_tstat *st)
 	r = mig_seterr(h->ctx, MIG_ERR_FORMAT, "%s: PROPFIND answer does not "
 	    "describe it", where(h, path, wbuf, sizeof(wbuf)));
 out:
-	pf_clear(&pf);
+	mig_pf_clear(&pf);
 	free(base);
 	return r;
 }
@@ -1756,7 +1287,7 @@ https_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
     void *arg)
 {
 	struct https *h = t->priv;
-	struct propfind pf;
+	struct mig_pf pf;
 	char *base = NULL, wbuf[1024];
 	size_t i;
 	int r;
@@ -1781,7 +1312,7 @@ https_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
 			goto out;
 	}
 out:
-	pf_clear(&pf);
+	mig_pf_clear(&pf);
 	free(base);
 	return r;
 }

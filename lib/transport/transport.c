@@ -13,6 +13,7 @@
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "transport_int.h"
 
@@ -299,8 +300,6 @@ int
 mig_path_check_relative(const char *path, struct mig_ctx *ctx)
 {
 	const unsigned char *p = (const unsigned char *)path;
-	const char *comp, *slash;
-	size_t len;
 
 	if (path[0] == '\0')
 		return mig_seterr(ctx, MIG_ERR_SECURITY, "empty object path");
@@ -311,17 +310,10 @@ mig_path_check_relative(const char *path, struct mig_ctx *ctx)
 		if (*p < 0x20 || *p == 0x7f)
 			return mig_seterr(ctx, MIG_ERR_SECURITY,
 			    "object path with a control character refused");
-	for (comp = path; ; comp = slash + 1) {
-		slash = strchr(comp, '/');
-		len = slash != NULL ? (size_t)(slash - comp) : strlen(comp);
-		if (len == 0 || (len == 1 && comp[0] == '.') ||
-		    (len == 2 && comp[0] == '.' && comp[1] == '.'))
-			return mig_seterr(ctx, MIG_ERR_SECURITY,
-			    "\"%s\": path escapes its root (empty, \".\" or "
-			    "\"..\" component)", path);
-		if (slash == NULL)
-			break;
-	}
+	if (!mig_path_is_plain(path))
+		return mig_seterr(ctx, MIG_ERR_SECURITY,
+		    "\"%s\": path escapes its root (empty, \".\" or "
+		    "\"..\" component)", path);
 	return 0;
 }
 
