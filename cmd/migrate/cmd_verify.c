@@ -216,19 +216,23 @@ out:
 		    (unsigned long long)sum.objects,
 		    (unsigned long long)sum.bytes);
 	} else if (r == 0) {
-		char shards[32] = "";
+		char shards[32] = "", deep[96] = "";
 
 		if (sum.shards > 0)
 			(void)snprintf(shards, sizeof(shards), " (%d shards)",
 			    sum.shards);
+		/* The snapshot may hold more files than this run's bag. */
+		if (o.deep)
+			(void)snprintf(deep, sizeof(deep), ", every object "
+			    "decrypted and checked (%llu files of the snapshot)",
+			    (unsigned long long)sum.deep_objects);
 		printf("ok: %s%s%s: %llu objects, %llu bytes, BagIt %s%s%s%s\n",
 		    sum.run_id[0] != '\0' ? "run " : "",
 		    sum.run_id[0] != '\0' ? sum.run_id : o.bag_dir,
 		    shards, (unsigned long long)sum.objects,
 		    (unsigned long long)sum.bytes, sum.bag_version,
 		    plan != NULL ? ", as on record in the audit log" : "",
-		    sum.sealed ? ", seal verified" : "",
-		    o.deep ? ", every object decrypted and checked" : "");
+		    sum.sealed ? ", seal verified" : "", deep);
 		if (pub == NULL)
 			cmd_warn("note: %s", plan != NULL ? "runs of this plan "
 			    "are not sealed (no [audit] signing_key): they are "
