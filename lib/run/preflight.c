@@ -346,34 +346,54 @@ struct mig_run_last {
 	const json_t	*objects;
 };
 
+/* The paths of the last complete run's snapshot (its local copy). */
 int
 mig_run_last_load(const struct mig_plan *p, int shard_k, int shard_n,
     struct mig_ctx *ctx, struct mig_run_last **lastp)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
-	struct mig_run_last *last;
-	json_t *doc = NULL;
+	struct mig_run_last *last = NULL;
+	struct snap_reader *sr = NULL;
+	struct snap_entry e;
+	json_t *paths = NULL;
 	int r;
 
 	*lastp = NULL;
 	if ((r = state_dir_for(p, shard_k, shard_n, dir, sizeof(dir),
 	    ctx)) != 0)
 		return r;
-	if ((size_t)snprintf(path, sizeof(path), "%s/last.json", dir) >=
+	if ((size_t)snprintf(path, sizeof(path), "%s/snapshot.jsonl", dir) >=
 	    sizeof(path))
 		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: path too long", dir);
-	if ((r = state_read_json(path, &doc, ctx)) != 0)
-		return r;
-	if (doc == NULL)
+	if ((r = snap_open_file(path, &sr, ctx)) == MIG_ERR_NOTFOUND) {
+		mig_clearerr(ctx);
 		return 0;
-	if ((last = calloc(1, sizeof(*last))) == NULL) {
-		json_decref(doc);
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	}
-	last->doc = doc;
-	last->objects = json_object_get(doc, "objects");
+	if (r != 0)
+		return r;
+	if ((paths = json_object()) == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	while ((r = snap_next(sr, &e)) == 1)
+		if (json_object_set_new(paths, e.path, json_null()) != 0) {
+			r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	if (r != 0)
+		goto out;
+	if ((last = calloc(1, sizeof(*last))) == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	last->doc = paths;
+	last->objects = paths;
+	paths = NULL;
 	*lastp = last;
-	return 0;
+out:
+	json_decref(paths);
+	snap_reader_free(sr);
+	return r;
 }
 
 bool

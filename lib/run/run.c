@@ -2124,10 +2124,14 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	}
 
 	if (rn.si->moves_data && sum->stored == 0 && sum->already == 0 &&
-	    differs == 0 && !(rn.si->one_archive && rn.nobj > 0)) {
+	    (differs == 0 || rn.nobj == 0) &&
+	    !(rn.si->one_archive && rn.nobj > 0)) {
 		/*
 		 * Nothing new, changed or gone: no bag, the previous snapshot
-		 * stands; the audit still records the run.
+		 * stands; the audit still records the run.  A source of which
+		 * the plan selects nothing never publishes an empty snapshot:
+		 * that is a filter or mount mistake far more often than a
+		 * deliberate emptying, and "latest" must not become nothing.
 		 */
 		struct timespec t1;
 
