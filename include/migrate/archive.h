@@ -76,35 +76,74 @@ struct mig_archive_entry {
 	const char		*link;		/* symlink or hardlink target,
 						   raw, untrusted; else NULL */
 	uint64_t		 size;		/* 0 when !size_known */
-	bool			 size_known;	/* false: streamed zip entry */
+	bool			 size_known;	/* false: the header has none */
 	mode_t			 mode;		/* permission bits (07777) */
 	time_t			 mtime;
 	enum mig_archive_type	 type;
 };
 
 /*
+ * Expansion limits against decompression bombs.  The default ratio is
+ * that of Apache POI's ZipSecureFile (a minimum inflate ratio of 0.01):
+ * ordinary data stays far below it (CSV and logs compress 5 to 20 times
+ * with gzip or zstd, JSON up to about 30), while deflate reaches 1032:1
+ * on zeros and a zip bomb is at least that.  Below the grace (1 MiB
+ * expanded) no ratio is judged: a small file of zeros is no bomb, and
+ * the read-ahead of a decompressor makes short spans imprecise.
+ */
+#define MIG_ARCHIVE_MAX_RATIO	100
+#define MIG_ARCHIVE_RATIO_GRACE	(UINT64_C(1) << 20)
+
+/*
  * Opens the archive file at path (O_NOFOLLOW: a symbolic link is
  * MIG_ERR_SECURITY).  The mtree and raw formats and the filters that run
- * external programs are not enabled.  Caller frees *arp with
- * mig_archive_free().  An unrecognised format is MIG_ERR_FORMAT.
+ * external programs are not enabled.  A zip is read only through its
+ * central directory, which alone says what each entry is (a symbolic
+ * link, a directory): a zip without one (cut short, a truncated
+ * download) is MIG_ERR_FORMAT, never read from its local headers.  The
+ * limits start as MIG_ARCHIVE_MAX_RATIO and no byte limit (see
+ * mig_archive_set_limits()).  Caller frees *arp with mig_archive_free().
+ * An unrecognised format is MIG_ERR_FORMAT.
  */
 int	mig_archive_open(const char *path, struct mig_ctx *ctx,
 	    struct mig_archive **arp);
 
 /*
  * Same over a reader (borrowed; must outlive the archive), e.g. a tar
- * coming out of age and zstd.  Formats that need seeking (some zip
- * files, 7-Zip, ISO 9660) are unavailable this way.  name is for messages.
+ * coming out of age and zstd.  Formats that need seeking (7-Zip, ISO
+ * 9660) are unavailable this way, and zip is refused (MIG_ERR_FORMAT):
+ * a stream never reaches the central directory.  The size of the whole
+ * is unknown, so only the per-entry ratio and the byte limit apply.
+ * name is for messages.
  */
 int	mig_archive_open_reader(struct mig_reader *src, const char *name,
 	    struct mig_ctx *ctx, struct mig_archive **arp);
+
+/*
+ * Limits what ar may expand to, from now on; 0 lifts a limit.
+ * max_ratio bounds the bytes the entries expand to per byte of the
+ * archive file, for the whole archive (the sizes the headers announce,
+ * and the bytes the entry readers hand out) and, for formats that
+ * compress each entry themselves (zip, 7-Zip, ...; not a tar.gz, whose
+ * compression spans entries), per entry against the bytes it takes in
+ * the file.  Expansions up to MIG_ARCHIVE_RATIO_GRACE are never judged
+ * by ratio.  max_bytes bounds the bytes of all entries together.
+ * Bytes are counted as they come out: a limit crossed stops the read
+ * there, in constant memory, with MIG_ERR_SECURITY naming the archive,
+ * the entry and the limit, from mig_archive_next() or the entry reader;
+ * every later call then fails the same way.
+ */
+void	mig_archive_set_limits(struct mig_archive *ar, uint64_t max_ratio,
+	    uint64_t max_bytes);
 
 /*
  * Moves to the next entry and describes it in *e, whose strings are
  * borrowed until the next call to mig_archive_next() or
  * mig_archive_free().  Returns 0 for an entry, 1 at the end of the
  * archive, or a negative MIG_ERR_* (MIG_ERR_FORMAT for a corrupt or
- * truncated archive).  Data of the previous entry not read is skipped.
+ * truncated archive, or an entry whose type the header does not
+ * establish; MIG_ERR_SECURITY for a limit crossed).  Data of the
+ * previous entry not read is skipped.
  */
 int	mig_archive_next(struct mig_archive *ar, struct mig_archive_entry *e);
 

@@ -13,6 +13,7 @@
 
 #include "migrate/transport.h"
 #include <stddef.h>
+#include <stdint.h>
 
 struct mig_ctx;
 
@@ -53,6 +54,10 @@ struct mig_plan {
 	char		**include;	/* NULL-terminated globs; NULL: all */
 	char		**exclude;	/* NULL-terminated; may be NULL */
 	bool		 follow_symlinks;
+	/* Archive sources: expanded bytes per archive byte (default
+	   MIG_ARCHIVE_MAX_RATIO), expanded bytes in all (0: no limit). */
+	uint64_t	 max_expansion_ratio;
+	uint64_t	 max_expanded_bytes;
 
 	/* [destination] */
 	char		*url;		/* as written */

@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "migrate/archive.h"
 #include "migrate/error.h"
 #include "migrate/plan.h"
 #include "migrate/stream.h"
@@ -157,6 +158,7 @@ static const struct key_spec root_keys[] = {
 static const struct key_spec source_keys[] = {
 	{ "path", K_STRING }, { "include", K_STRINGS },
 	{ "exclude", K_STRINGS }, { "follow_symlinks", K_BOOL },
+	{ "max_expansion_ratio", K_INT }, { "max_expanded_bytes", K_INT },
 	{ NULL, 0 }
 };
 /* [destination] keys of every backend; each backend adds its own. */
@@ -538,6 +540,23 @@ check_globs(struct loader *ld, const struct mig_toml_value *src,
 	return 0;
 }
 
+/* source.KEY, when present, a positive integer into *out. */
+static int
+get_limit(struct loader *ld, const struct mig_toml_value *src,
+    const char *key, uint64_t *out)
+{
+	const struct mig_toml_value *v = get(src, key);
+
+	if (v == NULL)
+		return 0;
+	if (mig_toml_int(v) < 1)
+		return perr(ld, mig_toml_value_pos(v), "source.%s must be a "
+		    "positive integer, not %lld", key,
+		    (long long)mig_toml_int(v));
+	*out = (uint64_t)mig_toml_int(v);
+	return 0;
+}
+
 static int
 load_source(struct loader *ld, const struct mig_toml_value *root)
 {
@@ -562,6 +581,17 @@ load_source(struct loader *ld, const struct mig_toml_value *root)
 		return r;
 	if ((v = get(src, "follow_symlinks")) != NULL)
 		p->follow_symlinks = mig_toml_bool(v);
+	/*
+	 * Decompression bombs in archive sources: the default ratio (see
+	 * archive.h) refuses a zip bomb and lets ordinary compressed data
+	 * through; no default byte limit, which only the lake's size sets.
+	 */
+	p->max_expansion_ratio = MIG_ARCHIVE_MAX_RATIO;
+	if ((r = get_limit(ld, src, "max_expansion_ratio",
+	    &p->max_expansion_ratio)) != 0 ||
+	    (r = get_limit(ld, src, "max_expanded_bytes",
+	    &p->max_expanded_bytes)) != 0)
+		return r;
 	return 0;
 }
 

@@ -355,6 +355,8 @@ inventory_archive(struct run *rn)
 
 	if ((r = mig_archive_open(rn->p->source_path, rn->ctx, &ar)) != 0)
 		return r;
+	mig_archive_set_limits(ar, rn->p->max_expansion_ratio,
+	    rn->p->max_expanded_bytes);
 	while ((r = mig_archive_next(ar, &e)) == 0) {
 		name = archive_name(e.name);
 		if (e.type == MIG_ARCHIVE_DIR)
@@ -1039,11 +1041,16 @@ struct seq_source {
 static int
 seq_open(struct run *rn, struct seq_source *ss, struct worker *wk)
 {
+	int r;
+
 	memset(ss, 0, sizeof(*ss));
 	ss->wk = wk;
 	if (!rn->archive_source)
 		return 0;
-	return mig_archive_open(rn->p->source_path, wk->ctx, &ss->ar);
+	if ((r = mig_archive_open(rn->p->source_path, wk->ctx, &ss->ar)) == 0)
+		mig_archive_set_limits(ss->ar, rn->p->max_expansion_ratio,
+		    rn->p->max_expanded_bytes);
+	return r;
 }
 
 /* Gives a reader over ob's content (and its fd for dir sources). */
@@ -1075,6 +1082,8 @@ seq_content(struct run *rn, struct seq_source *ss, struct obj *ob,
 		if ((r = mig_archive_open(rn->p->source_path, ss->wk->ctx,
 		    &ss->ar)) != 0)
 			return r;
+		mig_archive_set_limits(ss->ar, rn->p->max_expansion_ratio,
+		    rn->p->max_expanded_bytes);
 	}
 	if (r == 1)
 		r = mig_seterr(ss->wk->ctx, MIG_ERR_IO, "%s: vanished from the "
@@ -1102,6 +1111,8 @@ land_from_archive(struct run *rn)
 		worker_close(&wk);
 		return r;
 	}
+	mig_archive_set_limits(ar, rn->p->max_expansion_ratio,
+	    rn->p->max_expanded_bytes);
 	/* In the archive's own order: it can only be read forwards. */
 	while (rn->fatal == 0 && (ar_r = mig_archive_next(ar, &e)) == 0) {
 		if (e.type != MIG_ARCHIVE_REGULAR ||
@@ -1165,6 +1176,9 @@ land_from_archive(struct run *rn)
 	mig_reader_free(rd);
 	mig_archive_free(ar);
 	worker_close(&wk);
+	/* As run_workers(): a refusal (sizes that lie, a bomb) ends the run. */
+	if (rn->fatal == MIG_ERR_SECURITY)
+		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
 	return 0;
 }
 

@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -288,19 +290,43 @@ struct mig_archive {
 	int			 src_err;	/* failure of src, or 0 */
 	bool			 at_entry;	/* an entry is current */
 	bool			 at_end;	/* the end was reported */
+	unsigned char		 magic[4];	/* the first bytes of src */
+	size_t			 nmagic;
+
+	/* Expansion limits (mig_archive_set_limits()). */
+	uint64_t		 max_ratio;	/* 0: none */
+	uint64_t		 max_bytes;	/* 0: none */
+	uint64_t		 in_size;	/* the archive file, or 0: unknown */
+	uint64_t		 declared;	/* sizes the headers announced */
+	uint64_t		 out;		/* bytes the entry readers gave */
+	bool			 per_entry;	/* the format reads the file itself */
+	int			 refused;	/* a limit crossed: every call fails */
+	char			 refusal[MIG_ERRMSG_MAX];
+
+	/* The current entry (the last one, at the end). */
+	char			 ent_name[256];	/* printable; "": none yet */
+	uint64_t		 ent_size;	/* its announced size */
+	uint64_t		 ent_out;	/* its bytes given out */
+	int64_t			 ent_pos;	/* file offset of its data, or -1 */
 };
 
 static void
-archive_enable(struct archive *a)
+archive_enable(struct archive *a, bool seekable)
 {
 	/*
 	 * Not archive_read_support_format_all(): mtree would open the files
 	 * an untrusted manifest names, and raw accepts anything.  Formats
 	 * without library support only decline (ARCHIVE_WARN).
+	 *
+	 * Zip only through its central directory, never the streaming
+	 * reader: local headers do not say that an entry is a symbolic link
+	 * (it would land as a regular file holding the target), and a zip
+	 * cut before its central directory would read as complete.
 	 */
 	(void)archive_read_support_format_tar(a);
 	(void)archive_read_support_format_gnutar(a);
-	(void)archive_read_support_format_zip(a);
+	if (seekable)
+		(void)archive_read_support_format_zip_seekable(a);
 	(void)archive_read_support_format_7zip(a);
 	(void)archive_read_support_format_cpio(a);
 	(void)archive_read_support_format_iso9660(a);
@@ -337,21 +363,32 @@ archive_err(struct mig_archive *ar, const char *what)
 }
 
 static struct mig_archive *
-archive_alloc(const char *name)
+archive_alloc(const char *name, bool seekable)
 {
 	struct mig_archive *ar;
 
 	if ((ar = calloc(1, sizeof(*ar))) == NULL)
 		return NULL;
 	ar->fd = -1;
+	ar->max_ratio = MIG_ARCHIVE_MAX_RATIO;
+	ar->ent_pos = -1;
 	if ((ar->name = strdup(name)) == NULL ||
 	    (ar->a = archive_read_new()) == NULL) {
 		free(ar->name);
 		free(ar);
 		return NULL;
 	}
-	archive_enable(ar->a);
+	archive_enable(ar->a, seekable);
 	return ar;
+}
+
+/* True when a zip signature opens what libarchive would not read. */
+static bool
+looks_like_zip(const unsigned char *p, size_t n)
+{
+	return n >= 4 && p[0] == 'P' && p[1] == 'K' &&
+	    ((p[2] == 3 && p[3] == 4) || (p[2] == 5 && p[3] == 6) ||
+	    (p[2] == 7 && p[3] == 8));
 }
 
 void
@@ -380,7 +417,7 @@ mig_archive_open(const char *path, struct mig_ctx *ctx,
 	int r;
 
 	*arp = NULL;
-	if ((ar = archive_alloc(path)) == NULL)
+	if ((ar = archive_alloc(path, true)) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	ar->ctx = ctx;
 	if ((ar->fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -397,10 +434,21 @@ mig_archive_open(const char *path, struct mig_ctx *ctx,
 		    path);
 		goto out_free;
 	}
+	ar->in_size = (uint64_t)st.st_size;
 	if (archive_read_open_fd(ar->a, ar->fd, TAR_BUFSZ) != ARCHIVE_OK) {
-		r = archive_err(ar, NULL);
+		ar->nmagic = pread(ar->fd, ar->magic, sizeof(ar->magic), 0) ==
+		    (ssize_t)sizeof(ar->magic) ? sizeof(ar->magic) : 0;
+		if (looks_like_zip(ar->magic, ar->nmagic))
+			r = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: a zip without "
+			    "its central directory (cut short or truncated?): "
+			    "refused; a zip is read only through its central "
+			    "directory, which alone says what each entry is",
+			    path);
+		else
+			r = archive_err(ar, NULL);
 		goto out_free;
 	}
+	ar->per_entry = archive_filter_count(ar->a) == 1;
 	*arp = ar;
 	return 0;
 
@@ -427,6 +475,8 @@ archive_in(struct archive *a, void *client, const void **bufp)
 		archive_set_error(a, EIO, "input failed");
 		return -1;
 	}
+	for (size_t i = 0; i < n && ar->nmagic < sizeof(ar->magic); i++)
+		ar->magic[ar->nmagic++] = ar->buf[i];
 	return (la_ssize_t)n;
 }
 
@@ -438,7 +488,7 @@ mig_archive_open_reader(struct mig_reader *src, const char *name,
 	int r;
 
 	*arp = NULL;
-	if ((ar = archive_alloc(name)) == NULL)
+	if ((ar = archive_alloc(name, false)) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	ar->ctx = ctx;
 	ar->src = src;
@@ -448,9 +498,15 @@ mig_archive_open_reader(struct mig_reader *src, const char *name,
 	}
 	if (archive_read_open(ar->a, ar, NULL, archive_in, NULL) !=
 	    ARCHIVE_OK) {
-		r = archive_err(ar, NULL);
+		if (ar->src_err == 0 && looks_like_zip(ar->magic, ar->nmagic))
+			r = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: a zip read as "
+			    "a stream: refused; a zip is read only from a file, "
+			    "through its central directory", name);
+		else
+			r = archive_err(ar, NULL);
 		goto out_free;
 	}
+	ar->per_entry = archive_filter_count(ar->a) == 1;
 	*arp = ar;
 	return 0;
 
@@ -459,16 +515,208 @@ out_free:
 	return r;
 }
 
+/* --- Expansion limits ------------------------------------------------- */
+
+void
+mig_archive_set_limits(struct mig_archive *ar, uint64_t max_ratio,
+    uint64_t max_bytes)
+{
+	ar->max_ratio = max_ratio;
+	ar->max_bytes = max_bytes;
+}
+
+/* out > in * ratio past the grace, without overflow. */
+static bool
+over_ratio(uint64_t out, uint64_t in, uint64_t ratio)
+{
+	if (ratio == 0 || out <= MIG_ARCHIVE_RATIO_GRACE)
+		return false;
+	return in <= (out - 1) / ratio;
+}
+
+/* The offset in the archive file (or source) libarchive consumed to. */
+static int64_t
+file_pos(struct mig_archive *ar)
+{
+	return (int64_t)archive_filter_bytes(ar->a, -1);
+}
+
+/*
+ * An untrusted entry name fit for a message and the audit log: control
+ * bytes, '%' and non-ASCII bytes as %XX, cut at about 240 bytes.
+ */
+static void
+set_ent_name(struct mig_archive *ar, const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t o = 0, cap = sizeof(ar->ent_name);
+
+	for (; *p != '\0' && o + 8 < cap && o < 240; p++) {
+		if (*p < 0x20 || *p >= 0x7f || *p == '%')
+			o += (size_t)snprintf(ar->ent_name + o, cap - o,
+			    "%%%02X", *p);
+		else
+			ar->ent_name[o++] = (char)*p;
+	}
+	if (*p != '\0')
+		o += (size_t)snprintf(ar->ent_name + o, cap - o, "...");
+	ar->ent_name[o] = '\0';
+}
+
+static int	refuse(struct mig_archive *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* Refuses the archive at the current entry; every later call repeats it. */
+static int
+refuse(struct mig_archive *ar, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	(void)snprintf(ar->refusal, sizeof(ar->refusal), "%s: %s: %s",
+	    ar->name, ar->ent_name, why);
+	ar->refused = MIG_ERR_SECURITY;
+	return mig_seterr(ar->ctx, ar->refused, "%s", ar->refusal);
+}
+
+static int
+refused_again(struct mig_archive *ar)
+{
+	return mig_seterr(ar->ctx, ar->refused, "%s", ar->refusal);
+}
+
+/* All entries together: total bytes, and per byte of the archive file. */
+static int
+check_total(struct mig_archive *ar, uint64_t total)
+{
+	if (ar->max_bytes != 0 && total > ar->max_bytes)
+		return refuse(ar, "the archive expands to at least %llu bytes, "
+		    "more than max_expanded_bytes = %llu; refused",
+		    (unsigned long long)total,
+		    (unsigned long long)ar->max_bytes);
+	if (ar->in_size != 0 && over_ratio(total, ar->in_size, ar->max_ratio))
+		return refuse(ar, "the archive expands to at least %llu bytes "
+		    "from its %llu, more than max_expansion_ratio = %llu times; "
+		    "refused as a likely decompression bomb",
+		    (unsigned long long)total, (unsigned long long)ar->in_size,
+		    (unsigned long long)ar->max_ratio);
+	return 0;
+}
+
+/*
+ * The current entry, expanded to so many bytes, against the bytes its
+ * data takes in the file up to offset end.  Only where the format reads
+ * the file itself: through a filter (tar.gz) an entry has no compressed
+ * size of its own.  An offset behind the entry's (a format that seeks
+ * back) tells nothing.
+ */
+static int
+check_entry(struct mig_archive *ar, uint64_t expanded, int64_t end)
+{
+	uint64_t span;
+
+	if (!ar->per_entry || ar->ent_pos < 0 || end < ar->ent_pos)
+		return 0;
+	span = (uint64_t)(end - ar->ent_pos);
+	if (over_ratio(expanded, span, ar->max_ratio))
+		return refuse(ar, "expands to at least %llu bytes from the %llu "
+		    "it takes in the archive, more than max_expansion_ratio = "
+		    "%llu times; refused as a likely decompression bomb",
+		    (unsigned long long)expanded, (unsigned long long)span,
+		    (unsigned long long)ar->max_ratio);
+	return 0;
+}
+
+/*
+ * The entry before the header just read (or the end, at offset end):
+ * its announced size or the bytes it gave, whichever is more, against
+ * everything up to the next header, which is at least its data.
+ */
+static int
+entry_done(struct mig_archive *ar, int64_t end)
+{
+	if (ar->ent_name[0] == '\0')
+		return 0;
+	return check_entry(ar, ar->ent_size > ar->ent_out ? ar->ent_size :
+	    ar->ent_out, end);
+}
+
+/* Counts n bytes given out by the current entry, before they are. */
+static int
+count_out(struct mig_archive *ar, size_t n)
+{
+	int r;
+
+	ar->ent_out += n;
+	ar->out += n;
+	if ((r = check_total(ar, ar->out)) != 0)
+		return r;
+	return check_entry(ar, ar->ent_out, file_pos(ar));
+}
+
+/* --- Reading entries ---------------------------------------------------- */
+
+/*
+ * What the header says the entry is.  A type it does not say (or one no
+ * file system has) is MIG_ERR_FORMAT: such an entry is never taken for a
+ * regular file.
+ */
+static int
+entry_type(struct mig_archive *ar, struct archive_entry *ae,
+    struct mig_archive_entry *e)
+{
+	const char *link;
+
+	if ((link = archive_entry_hardlink(ae)) != NULL ||
+	    (link = archive_entry_hardlink_utf8(ae)) != NULL) {
+		e->type = MIG_ARCHIVE_HARDLINK;
+		e->link = link;
+		return 0;
+	}
+	switch (archive_entry_filetype(ae)) {
+	case AE_IFREG:
+		e->type = MIG_ARCHIVE_REGULAR;
+		return 0;
+	case AE_IFDIR:
+		e->type = MIG_ARCHIVE_DIR;
+		return 0;
+	case AE_IFLNK:
+		e->type = MIG_ARCHIVE_SYMLINK;
+		if ((e->link = archive_entry_symlink(ae)) == NULL)
+			e->link = archive_entry_symlink_utf8(ae);
+		if (e->link == NULL)
+			return mig_seterr(ar->ctx, MIG_ERR_FORMAT,
+			    "%s: %s: symbolic link without a target", ar->name,
+			    ar->ent_name);
+		return 0;
+	case AE_IFCHR:
+	case AE_IFBLK:
+	case AE_IFIFO:
+	case AE_IFSOCK:
+		e->type = MIG_ARCHIVE_OTHER;
+		return 0;
+	}
+	return mig_seterr(ar->ctx, MIG_ERR_FORMAT, "%s: %s: the header does "
+	    "not say what the entry is (mode %07o): refused, never read as a "
+	    "regular file", ar->name, ar->ent_name,
+	    (unsigned int)archive_entry_mode(ae));
+}
+
 int
 mig_archive_next(struct mig_archive *ar, struct mig_archive_entry *e)
 {
 	struct archive_entry *ae;
-	const char *link;
 	la_int64_t size;
+	int64_t pos;
 	int r, tries;
 
 	memset(e, 0, sizeof(*e));
 	ar->at_entry = false;
+	if (ar->refused != 0)
+		return refused_again(ar);
 	if (ar->at_end)
 		return 1;
 	for (tries = 0; ; tries++) {
@@ -476,50 +724,41 @@ mig_archive_next(struct mig_archive *ar, struct mig_archive_entry *e)
 		if (r != ARCHIVE_RETRY || tries >= 4)
 			break;
 	}
+	pos = file_pos(ar);
 	if (r == ARCHIVE_EOF) {
+		/* The last entry's data ends by the end of the file. */
+		if ((r = entry_done(ar, ar->in_size != 0 ?
+		    (int64_t)ar->in_size : pos)) != 0)
+			return r;
 		ar->at_end = true;
 		return 1;
 	}
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 		return archive_err(ar, NULL);
+	if ((r = entry_done(ar, pos)) != 0)
+		return r;
 	/* The locale's form when it has one, else the stored UTF-8. */
 	if ((e->name = archive_entry_pathname(ae)) == NULL &&
 	    (e->name = archive_entry_pathname_utf8(ae)) == NULL)
 		return mig_seterr(ar->ctx, MIG_ERR_FORMAT,
 		    "%s: entry without a name", ar->name);
+	set_ent_name(ar, e->name);
+	ar->ent_size = ar->ent_out = 0;
+	ar->ent_pos = pos;
 	size = archive_entry_size(ae);
 	if (archive_entry_size_is_set(ae) && size >= 0) {
 		e->size = (uint64_t)size;
 		e->size_known = true;
+		ar->ent_size = e->size;
+		ar->declared = e->size > UINT64_MAX - ar->declared ?
+		    UINT64_MAX : ar->declared + e->size;
+		if ((r = check_total(ar, ar->declared)) != 0)
+			return r;
 	}
 	e->mode = archive_entry_perm(ae) & 07777;
 	e->mtime = archive_entry_mtime(ae);
-	if ((link = archive_entry_hardlink(ae)) != NULL ||
-	    (link = archive_entry_hardlink_utf8(ae)) != NULL) {
-		e->type = MIG_ARCHIVE_HARDLINK;
-		e->link = link;
-	} else {
-		switch (archive_entry_filetype(ae)) {
-		case AE_IFREG:
-			e->type = MIG_ARCHIVE_REGULAR;
-			break;
-		case AE_IFDIR:
-			e->type = MIG_ARCHIVE_DIR;
-			break;
-		case AE_IFLNK:
-			e->type = MIG_ARCHIVE_SYMLINK;
-			if ((e->link = archive_entry_symlink(ae)) == NULL)
-				e->link = archive_entry_symlink_utf8(ae);
-			if (e->link == NULL)
-				return mig_seterr(ar->ctx, MIG_ERR_FORMAT,
-				    "%s: symbolic link without a target",
-				    ar->name);
-			break;
-		default:
-			e->type = MIG_ARCHIVE_OTHER;
-			break;
-		}
-	}
+	if ((r = entry_type(ar, ae, e)) != 0)
+		return r;
 	ar->at_entry = true;
 	return 0;
 }
@@ -529,15 +768,21 @@ entry_read(struct mig_reader *r, void *buf, size_t cap, size_t *nread)
 {
 	struct mig_archive *ar = r->priv;
 	la_ssize_t n;
+	int rc;
 
 	if (!ar->at_entry)
 		return mig_seterr(r->ctx, MIG_ERR_INTERNAL,
 		    "%s: entry reader used after its entry", ar->name);
+	if (ar->refused != 0)
+		return refused_again(ar);
 	if (cap > SSIZE_MAX)
 		cap = SSIZE_MAX;
 	n = archive_read_data(ar->a, buf, cap);
 	if (n < 0)
 		return archive_err(ar, "entry data");
+	/* The piece that crosses a limit is not handed out. */
+	if (n > 0 && (rc = count_out(ar, (size_t)n)) != 0)
+		return rc;
 	*nread = (size_t)n;
 	return 0;
 }
@@ -551,6 +796,8 @@ int
 mig_archive_entry_reader(struct mig_archive *ar, struct mig_reader **rp)
 {
 	*rp = NULL;
+	if (ar->refused != 0)
+		return refused_again(ar);
 	if (!ar->at_entry)
 		return mig_seterr(ar->ctx, MIG_ERR_INTERNAL,
 		    "%s: no current entry", ar->name);

@@ -59,6 +59,26 @@ test_plan__minimal_defaults(void **state)
 	assert_string_equal(p->recipients[0], R1);
 	assert_null(p->recipients[1]);
 	assert_int_equal(strlen(p->sha256), 64);
+	assert_int_equal(p->max_expansion_ratio, 100);
+	assert_int_equal(p->max_expanded_bytes, 0);
+	mig_plan_free(p);
+	mig_ctx_free(ctx);
+}
+
+static void
+test_plan__archive_limits(void **state)
+{
+	struct mig_ctx *ctx = mig_ctx_new();
+	struct mig_plan *p;
+
+	(void)state;
+	p = parse_ok("version = 1\nname = \"t\"\nstrategy = \"rehost\"\n"
+	    "[source]\npath = \"a.zip\"\nmax_expansion_ratio = 2000\n"
+	    "max_expanded_bytes = 10_000_000_000\n"
+	    "[destination]\nurl = \"file://lake\"\n"
+	    "[encryption]\nrecipients = [\"" R1 "\"]\n", ctx);
+	assert_int_equal(p->max_expansion_ratio, 2000);
+	assert_int_equal(p->max_expanded_bytes, 10000000000ULL);
 	mig_plan_free(p);
 	mig_ctx_free(ctx);
 }
@@ -388,6 +408,31 @@ static const struct {
 	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
 	  "path = \"a\\tb\"\n",
 	  "dir/t.toml:5:8: source.path holds a control character" },
+	/* 47 */
+	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
+	  "path = \"s\"\nmax_expansion_ratio = 0\n",
+	  "dir/t.toml:6:23: source.max_expansion_ratio must be a positive "
+	  "integer, not 0" },
+	/* 48 */
+	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
+	  "path = \"s\"\nmax_expanded_bytes = -1\n",
+	  "dir/t.toml:6:22: source.max_expanded_bytes must be a positive "
+	  "integer, not -1" },
+	/* 49 */
+	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
+	  "path = \"s\"\nmax_expansion_ratio = 20.5\n",
+	  "dir/t.toml:6:23: source.max_expansion_ratio must be an integer, "
+	  "not float" },
+	/* 50 */
+	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
+	  "path = \"s\"\nmax_expanded_bytes = \"10G\"\n",
+	  "dir/t.toml:6:22: source.max_expanded_bytes must be an integer, "
+	  "not string" },
+	/* 51 */
+	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
+	  "path = \"s\"\nmax_expansion_ration = 5\n",
+	  "dir/t.toml:6:1: unknown key \"source.max_expansion_ration\" (did "
+	  "you mean \"max_expansion_ratio\"?)" },
 };
 
 static void
@@ -444,6 +489,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan__minimal_defaults),
+		cmocka_unit_test(test_plan__archive_limits),
 		cmocka_unit_test(test_plan__strategy_defaults),
 		cmocka_unit_test(test_plan__sftp_and_https),
 		cmocka_unit_test(test_plan__did_you_mean),

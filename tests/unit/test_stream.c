@@ -1596,6 +1596,457 @@ test_stream__archive_formats(void **state)
 	assert_int_equal(mig_archive_open(path, ctx, &ar), MIG_ERR_NOTFOUND);
 }
 
+/* --- Archive expansion limits and zip through its central directory ----- */
+
+struct arc_entry {
+	const char		*name;
+	const unsigned char	*data;
+	size_t			 len;
+};
+
+/* Writes ents into a new archive at path with libarchive's writer. */
+static void
+write_archive(const char *path, int (*setfmt)(struct archive *),
+    int (*setfilter)(struct archive *), const struct arc_entry *ents,
+    size_t n)
+{
+	struct archive *a;
+	struct archive_entry *e;
+	size_t i;
+
+	a = archive_write_new();
+	assert_non_null(a);
+	assert_int_equal(setfmt(a), ARCHIVE_OK);
+	if (setfilter != NULL)
+		assert_int_equal(setfilter(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	e = archive_entry_new();
+	for (i = 0; i < n; i++) {
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, ents[i].name);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, (la_int64_t)ents[i].len);
+		if (archive_write_header(a, e) != ARCHIVE_OK)
+			fail_msg("%s: %s", path, archive_error_string(a));
+		assert_int_equal(archive_write_data(a, ents[i].data,
+		    ents[i].len), (la_ssize_t)ents[i].len);
+	}
+	archive_entry_free(e);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+}
+
+/*
+ * Ordinary data: CSV rows of a few varying fields, which compress 13 to
+ * 32 times (deflate 15, zstd -3 13, xz 21, bzip2 32), as exports do.
+ */
+static unsigned char *
+make_csv(size_t len)
+{
+	unsigned char *p = malloc(len + 128);
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t o = 0;
+
+	assert_non_null(p);
+	while (o < len) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		o += (size_t)snprintf((char *)p + o, 128, "2024-03-%02u,"
+		    "store-%02u,status=ACTIVE,currency=EUR,qty=%u\n",
+		    (unsigned)(1 + x % 28), (unsigned)((x >> 8) % 16),
+		    (unsigned)((x >> 16) % 10));
+	}
+	return p;
+}
+
+/*
+ * Opens path with the given limits and reads every entry to its end in
+ * pieces of 64 KiB: the first error, or 0.  *outp: bytes handed out.
+ */
+static int
+read_all(const char *path, bool set, uint64_t ratio, uint64_t bytes,
+    uint64_t *outp)
+{
+	struct mig_archive_entry e;
+	struct mig_archive *ar;
+	struct mig_reader *r;
+	unsigned char *buf;
+	size_t n;
+	int rc;
+
+	*outp = 0;
+	if ((rc = mig_archive_open(path, ctx, &ar)) != 0)
+		return rc;
+	if (set)
+		mig_archive_set_limits(ar, ratio, bytes);
+	buf = malloc(65536);
+	assert_non_null(buf);
+	while ((rc = mig_archive_next(ar, &e)) == 0) {
+		assert_int_equal(mig_archive_entry_reader(ar, &r), 0);
+		while ((rc = mig_reader_read(r, buf, 65536, &n)) == 0 && n > 0)
+			*outp += n;
+		mig_reader_free(r);
+		if (rc != 0)
+			break;
+	}
+	free(buf);
+	/* A refusal is repeated by every later call. */
+	if (rc == MIG_ERR_SECURITY) {
+		assert_int_equal(mig_archive_next(ar, &e), MIG_ERR_SECURITY);
+		assert_int_equal(mig_archive_entry_reader(ar, &r),
+		    MIG_ERR_SECURITY);
+		assert_null(r);
+	}
+	mig_archive_free(ar);
+	return rc == 1 ? 0 : rc;
+}
+
+/* Opens path and reads the headers only: the first error, or 0. */
+static int
+headers_only(const char *path, int *nentries)
+{
+	struct mig_archive_entry e;
+	struct mig_archive *ar;
+	int rc;
+
+	*nentries = 0;
+	if ((rc = mig_archive_open(path, ctx, &ar)) != 0)
+		return rc;
+	while ((rc = mig_archive_next(ar, &e)) == 0)
+		(*nentries)++;
+	mig_archive_free(ar);
+	return rc == 1 ? 0 : rc;
+}
+
+static bool
+errmsg_has(const char *s)
+{
+	return strstr(mig_errmsg(ctx), s) != NULL;
+}
+
+/* 8 MiB of zeros: about 1000:1 in a zip, refused from its header. */
+static void
+test_stream__archive_zip_bomb(void **state)
+{
+	const size_t len = 8 << 20;
+	unsigned char *zeros = calloc(1, len);
+	struct arc_entry ent = { "zeros.bin", zeros, len };
+	char path[PATH_MAX];
+	uint64_t out;
+	int n;
+
+	(void)state;
+	assert_non_null(zeros);
+	path_in(path, sizeof(path), "bomb.zip");
+	write_archive(path, archive_write_set_format_zip, NULL, &ent, 1);
+	assert_int_equal(headers_only(path, &n), MIG_ERR_SECURITY);
+	assert_int_equal(n, 0);
+	assert_true(errmsg_has("bomb.zip: zeros.bin: the archive expands to "
+	    "at least 8388608 bytes"));
+	assert_true(errmsg_has("max_expansion_ratio = 100"));
+	assert_int_equal(read_all(path, false, 0, 0, &out), MIG_ERR_SECURITY);
+	assert_int_equal(out, 0);
+	/* Limits raised (or lifted), the same archive reads whole. */
+	assert_int_equal(read_all(path, true, 2000, 0, &out), 0);
+	assert_int_equal(out, len);
+	assert_int_equal(read_all(path, true, 0, 0, &out), 0);
+	assert_int_equal(out, len);
+	assert_int_equal(unlink(path), 0);
+
+	/* The same as a tar.gz: the whole archive's ratio. */
+	path_in(path, sizeof(path), "bomb.tar.gz");
+	write_archive(path, archive_write_set_format_pax_restricted,
+	    archive_write_add_filter_gzip, &ent, 1);
+	assert_int_equal(headers_only(path, &n), MIG_ERR_SECURITY);
+	assert_true(errmsg_has("bomb.tar.gz: zeros.bin: the archive expands"));
+	assert_int_equal(read_all(path, true, 2000, 0, &out), 0);
+	assert_int_equal(out, len);
+	assert_int_equal(unlink(path), 0);
+	free(zeros);
+}
+
+/*
+ * A bomb entry beside as much noise: the whole archive is only 2:1, the
+ * entry 1000:1.  Refused when read, having handed out no more than the
+ * grace; refused at the next header when skipped; at the end when last.
+ */
+static void
+test_stream__archive_bomb_entry(void **state)
+{
+	const size_t len = 6 << 20;
+	unsigned char *zeros = calloc(1, len), *noise = make_data(len, false);
+	struct arc_entry ents[2] = {
+		{ "zeros.bin", zeros, len }, { "noise.bin", noise, len },
+	};
+	struct arc_entry swapped[2] = { ents[1], ents[0] };
+	char path[PATH_MAX];
+	uint64_t out;
+	int n;
+
+	(void)state;
+	assert_non_null(zeros);
+	path_in(path, sizeof(path), "mixed.zip");
+	write_archive(path, archive_write_set_format_zip, NULL, ents, 2);
+	assert_int_equal(read_all(path, false, 0, 0, &out), MIG_ERR_SECURITY);
+	assert_true(out <= MIG_ARCHIVE_RATIO_GRACE);
+	assert_true(errmsg_has("mixed.zip: zeros.bin: expands to at least "));
+	assert_true(errmsg_has("it takes in the archive, more than "
+	    "max_expansion_ratio = 100 times"));
+	assert_int_equal(headers_only(path, &n), MIG_ERR_SECURITY);
+	assert_int_equal(n, 1);
+	assert_true(errmsg_has("mixed.zip: zeros.bin: expands"));
+	assert_int_equal(read_all(path, true, 2000, 0, &out), 0);
+	assert_int_equal(out, 2 * len);
+	assert_int_equal(unlink(path), 0);
+
+	write_archive(path, archive_write_set_format_zip, NULL, swapped, 2);
+	assert_int_equal(headers_only(path, &n), MIG_ERR_SECURITY);
+	assert_int_equal(n, 2);
+	assert_true(errmsg_has("mixed.zip: zeros.bin: expands"));
+	assert_int_equal(unlink(path), 0);
+	free(zeros);
+	free(noise);
+}
+
+/* max_expanded_bytes: from the headers, and counted while reading. */
+static void
+test_stream__archive_max_bytes(void **state)
+{
+	const size_t len = 1 << 20;
+	unsigned char *noise = make_data(len, false), buf[4096];
+	struct arc_entry ents[3] = {
+		{ "a", noise, len }, { "b", noise, len }, { "c", noise, len },
+	};
+	struct mig_archive_entry e;
+	struct mig_archive *ar;
+	struct mig_reader *r;
+	char path[PATH_MAX];
+	uint64_t out = 0;
+	size_t n;
+	int rc;
+
+	(void)state;
+	path_in(path, sizeof(path), "three.tar");
+	write_archive(path, archive_write_set_format_pax_restricted, NULL,
+	    ents, 3);
+	assert_int_equal(read_all(path, true, 0, 3 * len, &out), 0);
+	assert_int_equal(read_all(path, true, 0, 3 * len - 1, &out),
+	    MIG_ERR_SECURITY);
+	assert_int_equal(out, 2 * len);
+	assert_true(errmsg_has("three.tar: c: the archive expands to at least "
+	    "3145728 bytes, more than max_expanded_bytes = 3145727"));
+
+	/* Set after the header: the bytes handed out are counted. */
+	assert_int_equal(mig_archive_open(path, ctx, &ar), 0);
+	assert_int_equal(mig_archive_next(ar, &e), 0);
+	mig_archive_set_limits(ar, 0, 300000);
+	assert_int_equal(mig_archive_entry_reader(ar, &r), 0);
+	while ((rc = mig_reader_read(r, buf, sizeof(buf), &n)) == 0 && n > 0)
+		out += n;
+	assert_int_equal(rc, MIG_ERR_SECURITY);
+	assert_true(out - 2 * len <= 300000);
+	assert_true(errmsg_has("three.tar: a: the archive expands to at least "
+	    "3"));
+	assert_true(errmsg_has("bytes, more than max_expanded_bytes = 300000; "
+	    "refused"));
+	mig_reader_free(r);
+	mig_archive_free(ar);
+	assert_int_equal(unlink(path), 0);
+	free(noise);
+}
+
+/*
+ * Ordinary data, 13 to 32:1, in every common shape: read whole under the
+ * default limit; refused under a ratio of 10.
+ */
+static void
+test_stream__archive_ordinary_ratio(void **state)
+{
+	static const struct {
+		const char	*name;
+		int		(*fmt)(struct archive *);
+		int		(*filter)(struct archive *);
+	} shapes[] = {
+		{ "o.zip", archive_write_set_format_zip, NULL },
+		{ "o.7z", archive_write_set_format_7zip, NULL },
+		{ "o.tar.gz", archive_write_set_format_pax_restricted,
+		    archive_write_add_filter_gzip },
+		{ "o.tar.bz2", archive_write_set_format_pax_restricted,
+		    archive_write_add_filter_bzip2 },
+		{ "o.tar.xz", archive_write_set_format_pax_restricted,
+		    archive_write_add_filter_xz },
+		{ "o.tar.zst", archive_write_set_format_pax_restricted,
+		    archive_write_add_filter_zstd },
+	};
+	const size_t len = 8 << 20;
+	unsigned char *csv = make_csv(len);
+	struct arc_entry ents[2] = {
+		{ "small.csv", csv, 1000 }, { "export.csv", csv, len },
+	};
+	char path[PATH_MAX];
+	uint64_t out;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		path_in(path, sizeof(path), shapes[i].name);
+		write_archive(path, shapes[i].fmt, shapes[i].filter, ents, 2);
+		if (read_all(path, false, 0, 0, &out) != 0)
+			fail_msg("%s: %s", shapes[i].name, mig_errmsg(ctx));
+		assert_int_equal(out, 1000 + len);
+		if (read_all(path, true, 10, 0, &out) != MIG_ERR_SECURITY)
+			fail_msg("%s: not refused at 10:1", shapes[i].name);
+		assert_true(errmsg_has("export.csv"));
+		assert_true(errmsg_has("max_expansion_ratio = 10 times"));
+		assert_int_equal(unlink(path), 0);
+	}
+	free(csv);
+}
+
+/*
+ * A zip holding ok.txt and a symbolic link "ln" -> /etc/passwd, made by
+ * Python's zipfile (create_system 3, the link's mode 0120777 in its
+ * external attributes).  Local headers carry no mode at all.
+ */
+static const unsigned char link_zip[] = {
+	0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x83, 0x18,
+	0x22, 0x58, 0x7d, 0x0e, 0x16, 0xda, 0x03, 0x00, 0x00, 0x00, 0x03, 0x00,
+	0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x6f, 0x6b, 0x2e, 0x74, 0x78, 0x74,
+	0x6f, 0x6b, 0x0a, 0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x83, 0x18, 0x22, 0x58, 0x0a, 0xb9, 0x1f, 0x29, 0x0b, 0x00, 0x00,
+	0x00, 0x0b, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x6c, 0x6e, 0x2f,
+	0x65, 0x74, 0x63, 0x2f, 0x70, 0x61, 0x73, 0x73, 0x77, 0x64, 0x50, 0x4b,
+	0x01, 0x02, 0x14, 0x03, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x83, 0x18,
+	0x22, 0x58, 0x7d, 0x0e, 0x16, 0xda, 0x03, 0x00, 0x00, 0x00, 0x03, 0x00,
+	0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0xa4, 0x81, 0x00, 0x00, 0x00, 0x00, 0x6f, 0x6b, 0x2e, 0x74,
+	0x78, 0x74, 0x50, 0x4b, 0x01, 0x02, 0x14, 0x03, 0x14, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x83, 0x18, 0x22, 0x58, 0x0a, 0xb9, 0x1f, 0x29, 0x0b, 0x00,
+	0x00, 0x00, 0x0b, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xa1, 0x27, 0x00, 0x00, 0x00,
+	0x6c, 0x6e, 0x50, 0x4b, 0x05, 0x06, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00,
+	0x02, 0x00, 0x64, 0x00, 0x00, 0x00, 0x52, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+#define LINK_ZIP_CD	82	/* offset of its central directory */
+#define LINK_ZIP_EOCD	182	/* offset of its end record */
+
+static void
+test_stream__archive_zip_symlink(void **state)
+{
+	struct mig_archive_entry e;
+	struct mig_archive *ar;
+	char path[PATH_MAX];
+
+	(void)state;
+	path_in(path, sizeof(path), "link.zip");
+	write_file(path, link_zip, sizeof(link_zip));
+	assert_int_equal(mig_archive_open(path, ctx, &ar), 0);
+	assert_int_equal(mig_archive_next(ar, &e), 0);
+	assert_string_equal(e.name, "ok.txt");
+	assert_int_equal(e.type, MIG_ARCHIVE_REGULAR);
+	assert_int_equal(mig_archive_next(ar, &e), 0);
+	assert_string_equal(e.name, "ln");
+	assert_int_equal(e.type, MIG_ARCHIVE_SYMLINK);
+	assert_string_equal(e.link, "/etc/passwd");
+	assert_int_equal(mig_archive_next(ar, &e), 1);
+	mig_archive_free(ar);
+	assert_int_equal(unlink(path), 0);
+}
+
+/*
+ * Cut short before, inside or after its central directory, or read as a
+ * stream, the zip is refused: from its local headers "ln" would read as
+ * a regular file and the cut archive as complete.
+ */
+static void
+test_stream__archive_zip_cut(void **state)
+{
+	static const size_t cuts[] = {
+		LINK_ZIP_CD, LINK_ZIP_CD + 4, LINK_ZIP_CD + 46, LINK_ZIP_EOCD,
+		sizeof(link_zip) - 1, 40,
+	};
+	struct mig_archive *ar;
+	struct mig_reader *mr;
+	char path[PATH_MAX];
+	size_t i;
+
+	(void)state;
+	path_in(path, sizeof(path), "cut.zip");
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		write_file(path, link_zip, cuts[i]);
+		ar = NULL;
+		if (mig_archive_open(path, ctx, &ar) != MIG_ERR_FORMAT)
+			fail_msg("cut at %zu: not refused", cuts[i]);
+		assert_null(ar);
+		assert_true(errmsg_has("cut.zip: a zip without its central "
+		    "directory"));
+	}
+	assert_int_equal(unlink(path), 0);
+
+	assert_int_equal(mig_mem_reader_new(link_zip, sizeof(link_zip), ctx,
+	    &mr), 0);
+	assert_int_equal(mig_archive_open_reader(mr, "mem.zip", ctx, &ar),
+	    MIG_ERR_FORMAT);
+	assert_null(ar);
+	assert_true(errmsg_has("mem.zip: a zip read as a stream: refused"));
+	mig_reader_free(mr);
+}
+
+/* A cpio newc header for name with mode, and size bytes of data, at p. */
+static size_t
+newc(char *p, const char *name, unsigned int mode, const char *data)
+{
+	size_t o, nlen = strlen(name) + 1, size = strlen(data);
+
+	o = (size_t)sprintf(p, "070701%08x%08x%08x%08x%08x%08x%08zx%08x%08x"
+	    "%08x%08x%08zx%08x", 1u, mode, 0u, 0u, 1u, 0u, size, 0u, 0u, 0u,
+	    0u, nlen, 0u);
+	memcpy(p + o, name, nlen);
+	o += nlen;
+	while (o % 4 != 0)
+		p[o++] = '\0';
+	memcpy(p + o, data, size);
+	o += size;
+	while (o % 4 != 0)
+		p[o++] = '\0';
+	return o;
+}
+
+/* An entry whose header gives no file type is never a regular file. */
+static void
+test_stream__archive_unknown_type(void **state)
+{
+	static const unsigned int modes[] = { 0644, 0070644 };
+	struct mig_archive_entry e;
+	struct mig_archive *ar;
+	char path[PATH_MAX], buf[1024];
+	size_t i, len;
+
+	(void)state;
+	path_in(path, sizeof(path), "t.cpio");
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		len = newc(buf, "typeless", modes[i], "/etc/passwd");
+		len += newc(buf + len, "TRAILER!!!", 0, "");
+		write_file(path, buf, len);
+		assert_int_equal(mig_archive_open(path, ctx, &ar), 0);
+		assert_int_equal(mig_archive_next(ar, &e), MIG_ERR_FORMAT);
+		assert_true(errmsg_has("t.cpio: typeless: the header does not "
+		    "say what the entry is"));
+		mig_archive_free(ar);
+	}
+	/* The same with a type is read. */
+	len = newc(buf, "typed", 0100644, "x");
+	len += newc(buf + len, "TRAILER!!!", 0, "");
+	write_file(path, buf, len);
+	assert_int_equal(mig_archive_open(path, ctx, &ar), 0);
+	assert_int_equal(mig_archive_next(ar, &e), 0);
+	assert_int_equal(e.type, MIG_ARCHIVE_REGULAR);
+	mig_archive_free(ar);
+	assert_int_equal(unlink(path), 0);
+}
+
 int
 main(void)
 {
@@ -1635,6 +2086,13 @@ main(void)
 		cmocka_unit_test(test_stream__tar_sink_failure),
 		cmocka_unit_test(test_stream__archive_truncated),
 		cmocka_unit_test(test_stream__archive_formats),
+		cmocka_unit_test(test_stream__archive_zip_bomb),
+		cmocka_unit_test(test_stream__archive_bomb_entry),
+		cmocka_unit_test(test_stream__archive_max_bytes),
+		cmocka_unit_test(test_stream__archive_ordinary_ratio),
+		cmocka_unit_test(test_stream__archive_zip_symlink),
+		cmocka_unit_test(test_stream__archive_zip_cut),
+		cmocka_unit_test(test_stream__archive_unknown_type),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
