@@ -292,7 +292,7 @@ struct mig_run_row {
 	 * abandoned, missing (complete on record, gone from the lake), or
 	 * "not on record" (in the lake only: refused by verify and restore)
 	 */
-	char		 state[32];
+	char		 state[64];
 	int		 shards, shards_done;	/* 0, 0 when not sharded */
 	uint64_t	 objects;	/* landed in its bag(s) */
 	uint64_t	 files;		/* in its snapshot */
