@@ -40,6 +40,73 @@ struct against {
 	unsigned char			*buf;
 };
 
+/*
+ * The snapshot as one stream in path order: one reader, or a sharded
+ * run's shard snapshots merged (each sorted, their paths disjoint).  An
+ * entry's strings stay valid until the next snap_src_next.
+ */
+struct snap_src {
+	struct snap_reader	**r;
+	struct snap_entry	 *cur;
+	int			 *more;	/* snap_next's last answer per reader */
+	size_t			  n;
+	size_t			  last;	/* reader of the entry handed out */
+	bool			  started;
+};
+
+static int
+snap_src_next(struct snap_src *ss, struct snap_entry *e)
+{
+	size_t i, best = ss->n;
+
+	if (!ss->started) {
+		for (i = 0; i < ss->n; i++)
+			if ((ss->more[i] = snap_next(ss->r[i], &ss->cur[i])) < 0)
+				return ss->more[i];
+		ss->started = true;
+	} else if ((ss->more[ss->last] = snap_next(ss->r[ss->last],
+	    &ss->cur[ss->last])) < 0)
+		return ss->more[ss->last];
+	for (i = 0; i < ss->n; i++)
+		if (ss->more[i] == 1 && (best == ss->n ||
+		    strcmp(ss->cur[i].path, ss->cur[best].path) < 0))
+			best = i;
+	if (best == ss->n)
+		return 0;
+	ss->last = best;
+	*e = ss->cur[best];
+	return 1;
+}
+
+static void
+snap_src_free(struct snap_src *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++)
+		snap_reader_free(ss->r[i]);
+	free(ss->r);
+	free(ss->cur);
+	free(ss->more);
+	memset(ss, 0, sizeof(*ss));
+}
+
+/* Room for n readers, none open yet. */
+static int
+snap_src_init(struct snap_src *ss, size_t n, struct mig_ctx *ctx)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->r = calloc(n, sizeof(*ss->r));
+	ss->cur = calloc(n, sizeof(*ss->cur));
+	ss->more = calloc(n, sizeof(*ss->more));
+	if (ss->r == NULL || ss->cur == NULL || ss->more == NULL) {
+		snap_src_free(ss);
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	ss->n = n;
+	return 0;
+}
+
 static void
 found(struct against *a, enum mig_finding_kind kind, const char *path,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -144,13 +211,13 @@ compare_one(struct against *a, const struct mig_inv_entry *ie,
 
 static int
 join(struct against *a, const struct mig_inventory *inv,
-    struct snap_reader *sr)
+    struct snap_src *sr)
 {
 	struct snap_entry se;
 	size_t i = 0;
 	int more, c, r = 0;
 
-	if ((more = snap_next(sr, &se)) < 0)
+	if ((more = snap_src_next(sr, &se)) < 0)
 		return more;
 	while (r == 0 && (i < inv->count || more == 1)) {
 		const struct mig_inv_entry *ie = i < inv->count ?
@@ -175,7 +242,7 @@ join(struct against *a, const struct mig_inventory *inv,
 			r = compare_one(a, ie, &se);
 			i++;
 		}
-		if (r == 0 && (more = snap_next(sr, &se)) < 0)
+		if (r == 0 && (more = snap_src_next(sr, &se)) < 0)
 			r = more;
 		if (a->o->progress != NULL) {
 			struct mig_run_progress pr = { "against-source",
@@ -190,8 +257,9 @@ join(struct against *a, const struct mig_inventory *inv,
 
 /* The local snapshot of the last complete run, for the run wanted. */
 static int
-open_local(struct against *a, struct snap_reader **srp)
+open_local(struct against *a, struct snap_src *ss)
 {
+	struct snap_reader **srp;
 	const struct snap_header *h;
 	char dir[PATH_MAX], path[PATH_MAX];
 	const char *want = a->o->run_id;
@@ -203,6 +271,9 @@ open_local(struct against *a, struct snap_reader **srp)
 	if ((size_t)snprintf(path, sizeof(path), "%s/snapshot.jsonl", dir) >=
 	    sizeof(path))
 		return mig_seterr(a->ctx, MIG_ERR_INTERNAL, "path too long");
+	if ((r = snap_src_init(ss, 1, a->ctx)) != 0)
+		return r;
+	srp = &ss->r[0];
 	r = snap_open_file(path, srp, a->ctx);
 	if (r == MIG_ERR_NOTFOUND)
 		return mig_seterr(a->ctx, MIG_ERR_NOTFOUND, "%s: no local "
@@ -231,34 +302,97 @@ trust_finding(void *arg, enum mig_finding_kind kind, const char *path,
 	found(arg, kind, path, "%s", detail);
 }
 
-/* Any run's snapshot from the lake, once the log vouches for its bag. */
+/*
+ * A sharded run's snapshot is whole only with all N shards.  A shard the
+ * log records as published but the lake lacks is a finding (exit 3); one
+ * never landed means the run is not finished (exit 4).
+ */
+static int
+shards_whole(struct against *a, const struct run_trust *tr, char **shards,
+    size_t nshards, int shardn)
+{
+	char name[64], dir[PATH_MAX];
+	size_t i;
+	int k;
+
+	for (k = 0; k < shardn; k++) {
+		(void)snprintf(name, sizeof(name), "shard=%d-of-%d", k, shardn);
+		for (i = 0; i < nshards && strcmp(shards[i], name) != 0; i++)
+			;
+		if (i < nshards)
+			continue;
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", tr->dir,
+		    name) < sizeof(dir) && trust_bag(tr, dir) != NULL) {
+			found(a, MIG_FIND_MISSING, dir, "shard %d of %d is on "
+			    "record but not in the lake", k, shardn);
+			return mig_seterr(a->ctx, MIG_ERR_VERIFY, "%s: shard on "
+			    "record, gone from the lake: the snapshot of run %s "
+			    "is not whole", dir, tr->id);
+		}
+		return mig_seterr(a->ctx, MIG_ERR_PARTIAL, "run %s has %zu of "
+		    "its %d shards in the lake (not %s): run the missing "
+		    "shards first", tr->id, nshards, shardn, name);
+	}
+	return 0;
+}
+
+/*
+ * Any run's snapshot from the lake, once the log vouches for its bag or,
+ * for a sharded run, for every one of its N shards (their snapshots are
+ * merged into one stream).
+ */
 static int
 open_lake(struct against *a, struct mig_transport **tp,
-    struct run_trust *tr, struct snap_reader **srp)
+    struct run_trust *tr, struct snap_src *ss)
 {
 	const struct mig_verify_opts *o = a->o;
 	struct trust_sink sk = { trust_finding, a };
-	int r;
+	char **shards = NULL, dir[PATH_MAX];
+	size_t nshards = 0, s;
+	int r, shardn = 0;
 
 	if ((r = mig_transport_open(o->tcfg, a->ctx, tp)) != 0 ||
 	    (r = trust_open(*tp, o->plan, o->seal_pub, o->run_id, &sk, tr,
+	    a->ctx)) != 0 ||
+	    (r = run_list_shards(*tp, tr->dir, &shards, &nshards, &shardn,
 	    a->ctx)) != 0)
-		return r;
+		goto out;
 	(void)snprintf(a->sum->run_id, sizeof(a->sum->run_id), "%s", tr->id);
-	if (strstr(tr->dir, "/shard=") != NULL || trust_bag(tr, tr->dir) ==
-	    NULL)
-		return mig_seterr(a->ctx, MIG_ERR_USAGE, "run %s is sharded: "
-		    "--against-source checks one snapshot; check each shard's "
-		    "plan with --shard", tr->id);
-	if ((r = trust_check_bag_t(*tp, tr, tr->dir, &sk, a->ctx)) != 0)
-		return r;
+	if (nshards != (size_t)shardn &&
+	    (r = shards_whole(a, tr, shards, nshards, shardn)) != 0)
+		goto out;
+	for (s = 0; s < (nshards == 0 ? 1 : nshards) && r == 0; s++) {
+		if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", tr->dir,
+		    nshards == 0 ? "" : "/", nshards == 0 ? "" : shards[s]) >=
+		    sizeof(dir)) {
+			r = mig_seterr(a->ctx, MIG_ERR_IO, "path too long");
+			goto out;
+		}
+		r = trust_check_bag_t(*tp, tr, dir, &sk, a->ctx);
+	}
+	if (r != 0)
+		goto out;
 	a->sum->run_dir = strdup(tr->dir);
 	a->sum->sealed = o->seal_pub != NULL && a->sum->findings == 0;
-	if (a->sum->findings != 0)
-		return mig_seterr(a->ctx, MIG_ERR_VERIFY, "%s: the bag of run "
+	if (a->sum->findings != 0) {
+		r = mig_seterr(a->ctx, MIG_ERR_VERIFY, "%s: the bag of run "
 		    "%s is not as on record; its snapshot is not trusted",
 		    tr->dir, tr->id);
-	return snap_open_lake(*tp, tr->dir, o->identities, srp, a->ctx);
+		goto out;
+	}
+	if ((r = snap_src_init(ss, nshards == 0 ? 1 : nshards, a->ctx)) != 0)
+		goto out;
+	for (s = 0; s < ss->n && r == 0; s++) {
+		if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", tr->dir,
+		    nshards == 0 ? "" : "/", nshards == 0 ? "" : shards[s]) >=
+		    sizeof(dir))
+			r = mig_seterr(a->ctx, MIG_ERR_IO, "path too long");
+		else
+			r = snap_open_lake(*tp, dir, o->identities, &ss->r[s], a->ctx);
+	}
+out:
+	run_free_names(shards, nshards);
+	return r;
 }
 
 int
@@ -271,11 +405,12 @@ verify_against_source(const struct mig_verify_opts *o,
 	struct against a = { o, sum, ctx, -1, NULL };
 	struct mig_inventory *inv = NULL;
 	struct mig_transport *t = NULL;
-	struct snap_reader *sr = NULL;
+	struct snap_src sr;
 	struct run_trust tr;
 	int r;
 
 	memset(&tr, 0, sizeof(tr));
+	memset(&sr, 0, sizeof(sr));
 	if ((a.buf = malloc(HASH_BUF)) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	r = o->identities != NULL ? open_lake(&a, &t, &tr, &sr) :
@@ -289,14 +424,14 @@ verify_against_source(const struct mig_verify_opts *o,
 		goto out;
 	}
 	if ((r = mig_inventory_walk(p->source_path, &io, ctx, &inv)) != 0 ||
-	    (r = join(&a, inv, sr)) != 0)
+	    (r = join(&a, inv, &sr)) != 0)
 		goto out;
 	sum->on_record = o->identities != NULL;
 out:
 	if (a.rootfd >= 0)
 		(void)close(a.rootfd);
 	mig_inventory_free(inv);
-	snap_reader_free(sr);
+	snap_src_free(&sr);
 	trust_close(&tr);
 	mig_transport_close(t);
 	free(a.buf);

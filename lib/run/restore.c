@@ -581,6 +581,71 @@ out:
 	return r;
 }
 
+/*
+ * Without --overwrite a restore is all or nothing: every file the snapshot
+ * would write is looked at before any is written, and files that are
+ * there and differ stop it with nothing written (it once stopped at the
+ * first of them, after writing every missing file sorted before it).
+ * Missing parents are fine (the restore makes them); a link or a
+ * non-directory on the way is refused here as it would be later.
+ */
+static int
+conflicts_in(struct rctx *rc, const struct snap_entry *se, uint64_t *n,
+    char first[PATH_MAX])
+{
+	const char *slash = strrchr(se->path, '/');
+	const char *name = slash != NULL ? slash + 1 : se->path;
+	char parent[PATH_MAX];
+	struct rentry e;
+	struct stat st;
+	size_t plen = slash != NULL ? (size_t)(slash - se->path) : 0;
+	int dirfd = rc->tofd, r;
+
+	if ((r = entry_of(rc, se, &e)) != 0)
+		return r;
+	if (plen >= sizeof(parent))
+		return mig_seterr(rc->ctx, MIG_ERR_IO, "%s: path too long",
+		    se->path);
+	memcpy(parent, se->path, plen);
+	parent[plen] = '\0';
+	if (plen > 0) {
+		r = fdpath_open(rc->tofd, parent, O_RDONLY | O_DIRECTORY, 0,
+		    &dirfd, rc->ctx);
+		if (r == MIG_ERR_NOTFOUND) {
+			mig_clearerr(rc->ctx);
+			return 0;
+		}
+		if (r != 0)
+			return mig_preferr(rc->ctx, "%s", rc->o->to);
+	}
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !already_there(rc, dirfd, name, &e) && (*n)++ == 0)
+		(void)snprintf(first, PATH_MAX, "%s/%s", rc->o->to, se->path);
+	if (dirfd != rc->tofd)
+		(void)close(dirfd);
+	return 0;
+}
+
+/* Counts the conflicts of the bag at rc->run_dir into *n. */
+static int
+conflicts_of_dir(struct rctx *rc, uint64_t *n, char first[PATH_MAX])
+{
+	struct snap_reader *sr = NULL;
+	struct snap_entry e;
+	int r;
+
+	if ((r = snap_open_lake(rc->t, rc->run_dir, rc->o->identities, &sr,
+	    rc->ctx)) != 0)
+		return r;
+	while ((r = snap_next(sr, &e)) == 1)
+		if ((e.object != NULL || e.member != NULL) &&
+		    selected(rc, e.path) &&
+		    (r = conflicts_in(rc, &e, n, first)) != 0)
+			break;
+	snap_reader_free(sr);
+	return r;
+}
+
 static int restore_dir(struct rctx *rc, const char *id);
 
 /*
@@ -699,6 +764,22 @@ trusted_shards(struct rctx *rc, const struct run_trust *tr, const char *base,
 	return 0;
 }
 
+/* rc->run_dir: the run's bag, or its shard. */
+static int
+shard_dir(struct rctx *rc, const char *base, const char *shard)
+{
+	int n;
+
+	if (shard == NULL)
+		n = snprintf(rc->run_dir, sizeof(rc->run_dir), "%s", base);
+	else
+		n = snprintf(rc->run_dir, sizeof(rc->run_dir), "%s/%s", base,
+		    shard);
+	if (n < 0 || (size_t)n >= sizeof(rc->run_dir))
+		return mig_seterr(rc->ctx, MIG_ERR_IO, "path too long");
+	return 0;
+}
+
 int
 mig_restore_run(const struct mig_restore_opts *o,
     struct mig_restore_summary *sum, struct mig_ctx *ctx)
@@ -707,8 +788,10 @@ mig_restore_run(const struct mig_restore_opts *o,
 	struct run_trust tr;
 	char id[32], base[PATH_MAX];
 	char **shards = NULL;
+	char first[PATH_MAX] = "";
 	size_t nshards = 0, s;
-	int r, shardn = 0;
+	uint64_t nconflict = 0;
+	int r, shardn = 0, pass;
 
 	memset(sum, 0, sizeof(*sum));
 	memset(&rc, 0, sizeof(rc));
@@ -725,18 +808,28 @@ mig_restore_run(const struct mig_restore_opts *o,
 	    (r = trusted_shards(&rc, &tr, base, shards, nshards)) != 0 ||
 	    (r = open_target(o->to, &rc.tofd, ctx)) != 0)
 		goto out;
-	/* A sharded run is reassembled: every shard into the same tree. */
-	for (s = 0; s < (nshards == 0 ? 1 : nshards); s++) {
-		if (nshards == 0)
-			(void)snprintf(rc.run_dir, sizeof(rc.run_dir), "%s",
-			    base);
-		else if ((size_t)snprintf(rc.run_dir, sizeof(rc.run_dir),
-		    "%s/%s", base, shards[s]) >= sizeof(rc.run_dir)) {
-			r = mig_seterr(ctx, MIG_ERR_IO, "path too long");
+	/*
+	 * A sharded run is reassembled: every shard into the same tree.
+	 * Without --overwrite, a first pass over every shard finds what
+	 * would be refused before anything is written.
+	 */
+	for (pass = o->overwrite ? 1 : 0; pass < 2; pass++) {
+		for (s = 0; s < (nshards == 0 ? 1 : nshards); s++) {
+			if ((r = shard_dir(&rc, base, nshards == 0 ? NULL :
+			    shards[s])) != 0 ||
+			    (r = pass == 0 ? conflicts_of_dir(&rc, &nconflict,
+			    first) : restore_dir(&rc, id)) != 0)
+				goto out;
+		}
+		if (pass == 0 && nconflict > 0) {
+			r = mig_seterr(ctx, MIG_ERR_EXISTS, "%s: exists and "
+			    "differs from the snapshot (%llu file%s of the "
+			    "restore do); refusing to replace it, nothing was "
+			    "restored (--overwrite replaces files that "
+			    "differ)", first, (unsigned long long)nconflict,
+			    nconflict == 1 ? "" : "s");
 			goto out;
 		}
-		if ((r = restore_dir(&rc, id)) != 0)
-			goto out;
 	}
 out:
 	sum->restored = rc.done;

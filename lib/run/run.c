@@ -2137,8 +2137,14 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		goto out;
 	}
 
-	if (rn.si->moves_data && sum->stored == 0 && sum->already == 0 &&
-	    (differs == 0 || rn.nobj == 0) &&
+	/*
+	 * A shard is one part of a run whose other shards publish bags:
+	 * its part of the snapshot must be there too, so a shard lands its
+	 * bag even with nothing new (a run restored from shards that had
+	 * nothing new once lost their files).
+	 */
+	if (rn.si->moves_data && o->shard_n == 0 && sum->stored == 0 &&
+	    sum->already == 0 && (differs == 0 || rn.nobj == 0) &&
 	    !(rn.si->one_archive && rn.nobj > 0)) {
 		/*
 		 * Nothing new, changed or gone: no bag, the previous snapshot

@@ -96,9 +96,65 @@ prev_add(struct run *rn, const struct snap_entry *e)
 	return 0;
 }
 
+/*
+ * The local state says what landed, but the lake is the truth: a lake
+ * wiped, restored from an older backup or swapped for another would
+ * otherwise get a run of "unchanged" files whose objects are nowhere.
+ * Every bag the previous snapshot points into must still be published
+ * (one stat of its _SUCCESS per distinct bag, not per file).  Sets
+ * *missing to the first that is not; other errors are returned.
+ */
+static int
+prev_bags_published(struct run *rn, const char **missing)
+{
+	const char **seen = NULL, *last = NULL, *bag;
+	size_t nseen = 0, cap = 0, i, k;
+	char marker[PATH_MAX];
+	struct mig_tstat st;
+	int r = 0;
+
+	*missing = NULL;
+	for (i = 0; i < rn->nprev && r == 0 && *missing == NULL; i++) {
+		if ((bag = rn->prev[i].bag) == NULL ||
+		    (last != NULL && strcmp(bag, last) == 0))
+			continue;
+		last = bag;
+		for (k = 0; k < nseen && strcmp(seen[k], bag) != 0; k++)
+			;
+		if (k < nseen)
+			continue;
+		if (nseen == cap) {
+			const char **nv;
+
+			cap = cap == 0 ? 16 : cap * 2;
+			if ((nv = reallocarray(seen, cap, sizeof(*nv))) ==
+			    NULL) {
+				r = mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+				    "out of memory");
+				break;
+			}
+			seen = nv;
+		}
+		seen[nseen++] = bag;
+		if (run_join(marker, sizeof(marker), bag, "_SUCCESS") != 0) {
+			*missing = bag;
+			break;
+		}
+		if ((r = mig_transport_stat(rn->t, marker, &st)) ==
+		    MIG_ERR_NOTFOUND) {
+			mig_clearerr(rn->ctx);
+			*missing = bag;
+			r = 0;
+		}
+	}
+	free(seen);
+	return r;
+}
+
 int
 runsnap_load_prev(struct run *rn)
 {
+	const char *missing;
 	struct snap_reader *sr = NULL;
 	struct snap_entry e;
 	char path[PATH_MAX];
@@ -123,8 +179,17 @@ runsnap_load_prev(struct run *rn)
 		if ((r = prev_add(rn, &e)) != 0)
 			break;
 	snap_reader_free(sr);
-	if (r != 0)
+	if (r != 0 || (r = prev_bags_published(rn, &missing)) != 0)
 		return r;
+	if (missing != NULL) {
+		run_note(rn, "the previous snapshot (run %s) has files in %s, "
+		    "which is not published in the lake (removed, or another "
+		    "lake at this URL): this run lands every file again",
+		    rn->parent, missing);
+		runsnap_free(rn);
+		rn->parent[0] = '\0';
+		return 0;
+	}
 	/* Both sorted by path: one merge attaches each file's past. */
 	for (i = 0, j = 0; i < rn->nobj && j < rn->nprev; ) {
 		c = strcmp(rn->objs[i].path, rn->prev[j].path);

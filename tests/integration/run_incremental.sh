@@ -77,4 +77,16 @@ expect_out "would land a/more.csv -> "
 expect_out "1 would land"
 after=$(find "$T/lake" "$T/audit" -type f | xargs cat | sha256sum)
 [ "$before" = "$after" ] || fail "--dry-run wrote something"
+# Lake wiped between runs: the local state still says every file landed,
+# but the lake is the truth.  The next run must land every file again,
+# not publish an "unchanged" run whose objects are nowhere (it once did,
+# and verify said ok: 0 objects).
+rm -rf "$T/lake"
+expect_exit 0 "$MIGRATE" run --json "$T/i.toml"
+wiped=$(json "$T/out" 'd["run"]')
+[ "$(json "$T/out" 'd["counts"]["stored"]')" = 22 ] || fail "after the lake was wiped the run landed $(json "$T/out" 'd["counts"]["stored"]') of 22"
+expect_err "not published in the lake"
+expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/i.toml"
+expect_exit 0 "$MIGRATE" restore "$T/i.toml" --run "$wiped" -i "$KEY" --to "$T/r-wiped"
+diff -r "$T/r-wiped" "$src" || fail "after the lake was wiped the run does not restore the source"
 echo ok
