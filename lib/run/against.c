@@ -362,13 +362,9 @@ open_lake(struct against *a, struct mig_transport **tp,
 	    (r = shards_whole(a, tr, shards, nshards, shardn)) != 0)
 		goto out;
 	for (s = 0; s < (nshards == 0 ? 1 : nshards) && r == 0; s++) {
-		if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", tr->dir,
-		    nshards == 0 ? "" : "/", nshards == 0 ? "" : shards[s]) >=
-		    sizeof(dir)) {
-			r = mig_seterr(a->ctx, MIG_ERR_IO, "path too long");
-			goto out;
-		}
-		r = trust_check_bag_t(*tp, tr, dir, &sk, a->ctx);
+		if ((r = run_bag_dir(dir, sizeof(dir), tr->dir, shards,
+		    nshards, s, a->ctx)) == 0)
+			r = trust_check_bag_t(*tp, tr, dir, &sk, a->ctx);
 	}
 	if (r != 0)
 		goto out;
@@ -383,12 +379,10 @@ open_lake(struct against *a, struct mig_transport **tp,
 	if ((r = snap_src_init(ss, nshards == 0 ? 1 : nshards, a->ctx)) != 0)
 		goto out;
 	for (s = 0; s < ss->n && r == 0; s++) {
-		if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", tr->dir,
-		    nshards == 0 ? "" : "/", nshards == 0 ? "" : shards[s]) >=
-		    sizeof(dir))
-			r = mig_seterr(a->ctx, MIG_ERR_IO, "path too long");
-		else
-			r = snap_open_lake(*tp, dir, o->identities, &ss->r[s], a->ctx);
+		if ((r = run_bag_dir(dir, sizeof(dir), tr->dir, shards,
+		    nshards, s, a->ctx)) == 0)
+			r = snap_open_lake(*tp, dir, o->identities, &ss->r[s],
+			    a->ctx);
 	}
 out:
 	run_free_names(shards, nshards);

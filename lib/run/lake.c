@@ -426,6 +426,22 @@ run_free_names(char **names, size_t n)
 }
 
 int
+run_bag_dir(char *buf, size_t size, const char *run_dir,
+    char *const *shards, size_t nshards, size_t s, struct mig_ctx *ctx)
+{
+	int n;
+
+	if (nshards == 0)
+		n = snprintf(buf, size, "%s", run_dir);
+	else
+		n = snprintf(buf, size, "%s/%s", run_dir, shards[s]);
+	if (n < 0 || (size_t)n >= size)
+		return mig_seterr(ctx, MIG_ERR_IO, "%s: path too long",
+		    run_dir);
+	return 0;
+}
+
+int
 run_list_shards(struct mig_transport *t, const char *run_dir, char ***namesp,
     size_t *np, int *shardn, struct mig_ctx *ctx)
 {

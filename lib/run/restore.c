@@ -753,30 +753,13 @@ trusted_shards(struct rctx *rc, const struct run_trust *tr, const char *base,
 	int r = 0;
 
 	for (s = 0; s < (nshards == 0 ? 1 : nshards) && r == 0; s++) {
-		if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", base,
-		    nshards == 0 ? "" : "/", nshards == 0 ? "" : shards[s]) >=
-		    sizeof(dir))
-			return mig_seterr(rc->ctx, MIG_ERR_IO, "path too long");
+		if ((r = run_bag_dir(dir, sizeof(dir), base, shards, nshards,
+		    s, rc->ctx)) != 0)
+			return r;
 		r = trust_check_bag_t(rc->t, tr, dir, &sk, rc->ctx);
 	}
 	if (r != 0 || rf.n > 0)
 		return refused(rc, &rf, r);
-	return 0;
-}
-
-/* rc->run_dir: the run's bag, or its shard. */
-static int
-shard_dir(struct rctx *rc, const char *base, const char *shard)
-{
-	int n;
-
-	if (shard == NULL)
-		n = snprintf(rc->run_dir, sizeof(rc->run_dir), "%s", base);
-	else
-		n = snprintf(rc->run_dir, sizeof(rc->run_dir), "%s/%s", base,
-		    shard);
-	if (n < 0 || (size_t)n >= sizeof(rc->run_dir))
-		return mig_seterr(rc->ctx, MIG_ERR_IO, "path too long");
 	return 0;
 }
 
@@ -815,8 +798,8 @@ mig_restore_run(const struct mig_restore_opts *o,
 	 */
 	for (pass = o->overwrite ? 1 : 0; pass < 2; pass++) {
 		for (s = 0; s < (nshards == 0 ? 1 : nshards); s++) {
-			if ((r = shard_dir(&rc, base, nshards == 0 ? NULL :
-			    shards[s])) != 0 ||
+			if ((r = run_bag_dir(rc.run_dir, sizeof(rc.run_dir),
+			    base, shards, nshards, s, ctx)) != 0 ||
 			    (r = pass == 0 ? conflicts_of_dir(&rc, &nconflict,
 			    first) : restore_dir(&rc, id)) != 0)
 				goto out;

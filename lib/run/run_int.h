@@ -112,6 +112,13 @@ struct mig_age_identities;
 int	run_list_shards(struct mig_transport *t, const char *run_dir,
 	    char ***namesp, size_t *np, int *shardn, struct mig_ctx *ctx);
 void	run_free_names(char **names, size_t n);
+/*
+ * Bag s of a run into buf: run_dir itself when the run has no shards
+ * (nshards 0), else run_dir/shards[s].  MIG_ERR_IO when it does not fit.
+ */
+int	run_bag_dir(char *buf, size_t size, const char *run_dir,
+	    char *const *shards, size_t nshards, size_t s,
+	    struct mig_ctx *ctx);
 
 /* --- Trust: the audit log vouches for a bag (trust.c) --------------------- */
 

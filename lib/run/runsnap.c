@@ -23,6 +23,7 @@
 #include "migrate/plan.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "run_core.h"
 
@@ -107,10 +108,12 @@ prev_add(struct run *rn, const struct snap_entry *e)
 static int
 prev_bags_published(struct run *rn, const char **missing)
 {
-	const char **seen = NULL, *last = NULL, *bag;
-	size_t nseen = 0, cap = 0, i, k;
+	struct mig_htab seen = { 0 };
+	const char *last = NULL, *bag;
 	char marker[PATH_MAX];
 	struct mig_tstat st;
+	bool dup;
+	size_t i;
 	int r = 0;
 
 	*missing = NULL;
@@ -119,35 +122,22 @@ prev_bags_published(struct run *rn, const char **missing)
 		    (last != NULL && strcmp(bag, last) == 0))
 			continue;
 		last = bag;
-		for (k = 0; k < nseen && strcmp(seen[k], bag) != 0; k++)
-			;
-		if (k < nseen)
-			continue;
-		if (nseen == cap) {
-			const char **nv;
-
-			cap = cap == 0 ? 16 : cap * 2;
-			if ((nv = reallocarray(seen, cap, sizeof(*nv))) ==
-			    NULL) {
-				r = mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-				    "out of memory");
-				break;
-			}
-			seen = nv;
-		}
-		seen[nseen++] = bag;
-		if (run_join(marker, sizeof(marker), bag, "_SUCCESS") != 0) {
-			*missing = bag;
+		if ((r = mig_htab_put(&seen, bag, 0, &dup, NULL)) != 0) {
+			r = mig_seterr(rn->ctx, r, "out of memory");
 			break;
 		}
-		if ((r = mig_transport_stat(rn->t, marker, &st)) ==
+		if (dup)
+			continue;
+		if (run_join(marker, sizeof(marker), bag, "_SUCCESS") != 0)
+			*missing = bag;
+		else if ((r = mig_transport_stat(rn->t, marker, &st)) ==
 		    MIG_ERR_NOTFOUND) {
 			mig_clearerr(rn->ctx);
 			*missing = bag;
 			r = 0;
 		}
 	}
-	free(seen);
+	mig_htab_free(&seen);
 	return r;
 }
 
