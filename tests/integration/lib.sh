@@ -94,6 +94,24 @@ ${4:-}
 PLAN
 }
 
+# --- Restored trees ------------------------------------------------------
+# "path mode mtime sha256" for every file under $1, sorted.
+tree_listing() {
+	(cd "$1" && find . -type f -printf '%P\n' | LC_ALL=C sort |
+	    while IFS= read -r f; do
+		printf '%s %s %s %s\n' "$f" "$(stat -c '%a %Y' "$f")" \
+		    "$(sha256sum < "$f" | cut -c1-64)"
+	    done)
+}
+
+# same_tree RESTORED COPY WHAT: the same files with the same mode,
+# mtime and SHA-256 (diff -r does not look at modes and times).
+same_tree() {
+	tree_listing "$1" > "$T/have"
+	tree_listing "$2" > "$T/want"
+	diff "$T/want" "$T/have" >&2 || fail "$3: restored tree differs (< want, > have)"
+}
+
 # --- Test points: acting at an exact moment (issue 19) ---------------------
 # The test build of the binary (make builds it beside $MIGRATE) stops at a
 # named point of the library when MIGRATE_TEST_HOOK says so (see

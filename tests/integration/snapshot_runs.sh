@@ -46,21 +46,6 @@ log = "$T/audit/snap-$k-$s.jsonl"
 PLAN
 }
 
-# "path mode mtime sha256" for every file under $1, sorted.
-tree_listing() {
-	(cd "$1" && find . -type f -printf '%P\n' | LC_ALL=C sort |
-	    while IFS= read -r f; do
-		printf '%s %s %s %s\n' "$f" "$(stat -c '%a %Y' "$f")" \
-		    "$(sha256sum < "$f" | cut -c1-64)"
-	    done)
-}
-
-same_tree() {	# same_tree RESTORED COPY WHAT
-	tree_listing "$1" > "$T/have"
-	tree_listing "$2" > "$T/want"
-	diff "$T/want" "$T/have" >&2 || fail "$3: restored tree differs (< want, > have)"
-}
-
 run_json() {	# run_json PLAN -> sets $run_id
 	expect_exit 0 "$MIGRATE" run --json "$1"
 	[ "$(json "$T/out" 'd["outcome"]')" = complete ] ||

@@ -7,18 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 setup_plans
 
-tree_listing() {	# "path mode mtime sha256" for every file under $1
-	(cd "$1" && find . -type f -printf '%P\n' | LC_ALL=C sort |
-	    while IFS= read -r f; do
-		printf '%s %s %s %s\n' "$f" "$(stat -c '%a %Y' "$f")" \
-		    "$(sha256sum < "$f" | cut -c1-64)"
-	    done)
-}
-same_tree() {		# same_tree RESTORED COPY WHAT
-	tree_listing "$1" > "$T/have"
-	tree_listing "$2" > "$T/want"
-	diff "$T/want" "$T/have" >&2 || fail "$3: restored tree differs (< want, > have)"
-}
 edit_source() {		# the edits between run 1 and 2, then 2 and 3
 	case $1 in
 	2)	echo "changed" >> "$src/a/f3.csv"
