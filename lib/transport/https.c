@@ -145,6 +145,12 @@ struct stream {
 	bool		 paused;
 	bool		 published;
 	bool		 chunked;
+	/*
+	 * The last byte of an announced-size body, held back until close so
+	 * that an abandoned upload never completes on the server.
+	 */
+	unsigned char	 held;
+	bool		 has_held;
 	EVP_MD_CTX	*md;
 	/* reader */
 	unsigned char	*ring;
@@ -1501,9 +1507,21 @@ put_write(struct mig_writer *w, const void *buf, size_t len)
 		return put_failed(s, w->ctx);
 	if (s->md != NULL && EVP_DigestUpdate(s->md, buf, len) != 1)
 		return mig_seterr_ssl(w->ctx, MIG_ERR_CRYPTO, "SHA-256");
+	s->count += len;
+	if (s->size >= 0 && len > 0 && s->count == (uint64_t)s->size) {
+		/*
+		 * With the whole announced body sent, the server would
+		 * complete the PUT even if the writer is then abandoned:
+		 * the last byte waits for close.
+		 */
+		s->held = ((const unsigned char *)buf)[len - 1];
+		s->has_held = true;
+		len--;
+		if (len == 0)
+			return 0;
+	}
 	s->src = buf;
 	s->srclen = len;
-	s->count += len;
 	if (s->paused) {
 		s->paused = false;
 		(void)curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
@@ -1534,7 +1552,18 @@ put_close(struct mig_writer *w)
 		return mig_seterr(w->ctx, MIG_ERR_INTERNAL, "%s: %llu of the "
 		    "announced %lld bytes written", s->path,
 		    (unsigned long long)s->count, (long long)s->size);
+	if (s->has_held) {
+		s->src = &s->held;
+		s->srclen = 1;
+	}
 	s->eof = true;
+	if (!s->x.in_multi) {
+		/* An empty body: the request waited for close to start. */
+		if (curl_multi_add_handle(h->multi, s->x.easy) != CURLM_OK)
+			return mig_seterr(w->ctx, MIG_ERR_INTERNAL,
+			    "curl: cannot add a transfer");
+		s->x.in_multi = true;
+	}
 	if (s->paused) {
 		s->paused = false;
 		(void)curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
@@ -1660,12 +1689,18 @@ https_open_write(struct mig_transport *t, const char *path, int64_t size,
 		    curl_easy_strerror(rc));
 		goto out;
 	}
-	if (curl_multi_add_handle(h->multi, s->x.easy) != CURLM_OK) {
-		r = mig_seterr(h->ctx, MIG_ERR_INTERNAL,
-		    "curl: cannot add a transfer");
-		goto out;
+	/*
+	 * An empty body would complete as soon as its headers are sent, so
+	 * its request starts at close, like the last byte of any other.
+	 */
+	if (size != 0) {
+		if (curl_multi_add_handle(h->multi, s->x.easy) != CURLM_OK) {
+			r = mig_seterr(h->ctx, MIG_ERR_INTERNAL,
+			    "curl: cannot add a transfer");
+			goto out;
+		}
+		s->x.in_multi = true;
 	}
-	s->x.in_multi = true;
 	if ((w = mig_writer_new(&put_ops, s, NULL, h->ctx)) == NULL) {
 		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
