@@ -101,6 +101,22 @@ cmd_transport_config(const struct mig_plan *p,
 			return r;
 		cfg->opts.v[i].value = secret;
 	}
+	/*
+	 * A key the plan leaves out may default to a conventional variable
+	 * (s3: AWS_ACCESS_KEY_ID, ...); taken when set, skipped when not.
+	 */
+	for (k = be != NULL ? be->keys : NULL; k != NULL && k->name != NULL;
+	    k++) {
+		if (k->type != MIG_TKEY_ENV || k->dflt == NULL ||
+		    mig_topts_get(&cfg->opts, k->name) != NULL)
+			continue;
+		secret = getenv(k->dflt);
+		if (secret == NULL || secret[0] == '\0')
+			continue;
+		if (mig_topts_set(&cfg->opts, k->name, secret) != 0)
+			return mig_seterr(ctx, MIG_ERR_USAGE, "%s: too many "
+			    "[destination] keys", p->file);
+	}
 	return 0;
 }
 
