@@ -42,8 +42,41 @@ s3_start() {
 	nginx_wait_ports "$S3_PID" "$S3_PORT"
 }
 
+# The verifier between nginx and s3rver (s3rver itself only compares the
+# access key id): tests/tools/s3_sigv4_proxy.py recomputes every
+# request's Signature V4 with the secret it is given, independently of
+# migrate's C code, and checks the payload hash against the body it
+# received.  s3v_start LOG [ARGS...] (re)starts it on S3V_PORT with the
+# secret S3V_SECRET; each verified request is one "ok METHOD ..." line
+# in LOG.
+S3V_PID=
+s3v_stop() {
+	[ -n "$S3V_PID" ] || return 0
+	kill "$S3V_PID" 2>/dev/null
+	wait "$S3V_PID" 2>/dev/null
+	S3V_PID=
+}
+s3v_start() {
+	local log=$1 word port
+	shift
+	s3v_stop
+	exec {S3V_FD}< <(S3_SIGV4_SECRET=$S3V_SECRET exec "$PYTHON3" \
+	    "$TESTS_DIR/tools/s3_sigv4_proxy.py" --target "$S3_PORT" \
+	    --port "$S3V_PORT" --access-key S3RVER --region us-east-1 \
+	    --log "$log" "$@")
+	S3V_PID=$!
+	echo "$S3V_PID" >>"$T/proxies"
+	at_exit s3v_stop
+	read -r -t 60 -u "$S3V_FD" word port || fail "sigv4 proxy did not start"
+	[ "$word $port" = "port $S3V_PORT" ] || fail "sigv4 proxy: $word $port"
+}
+# s3v_count LOG METHOD: requests of METHOD the verifier passed.
+s3v_count() {
+	grep -c "^ok $2 " "$1"
+}
+
 # nginx terminates TLS and passes every request through unchanged (the
-# Host header too: it is signed).
+# Host header too: it is signed) to the verifier.
 s3_nginx_start() {
 	local d=$NGINX_DIR user_line=
 	[ "$(id -u)" -eq 0 ] && user_line="user root;"
@@ -59,7 +92,7 @@ $(nginx_http_common "$d")
 	server {
 		listen 127.0.0.1:$NGINX_PORT ssl;
 		location / {
-			proxy_pass http://127.0.0.1:$S3_PORT;
+			proxy_pass http://127.0.0.1:$S3V_PORT;
 			proxy_set_header Host \$http_host;
 			proxy_http_version 1.1;
 			proxy_request_buffering off;
@@ -79,13 +112,21 @@ NGINX_DIR=$T/nginx
 mkdir -p "$NGINX_DIR/tmp" "$T/s3data"
 nginx_setup_pki || fail "openssl failed"
 S3_PORT=$(nginx_free_port)
+S3V_PORT=$(nginx_free_port)
 NGINX_PORT=$(nginx_free_port)
 s3_start || fail "s3rver did not start: $(cat "$T/s3rver.log")"
+# The verifier agrees with AWS's own examples before it judges migrate.
+python3 "$TESTS_DIR/tools/s3_sigv4_proxy.py" --self-test >"$T/out" ||
+    fail "sigv4 proxy: $(cat "$T/out")"
+# s3rver's fixed account, with a secret of '=', spaces and UTF-8 (s3rver
+# ignores the secret; the verifier does not).
+S3V_SECRET='S3RVER/k=v wJal rXUtn ü€ ✓+x=='
+S3V_LOG=$T/sigv4.log
+s3v_start "$S3V_LOG"
 s3_nginx_start || fail "nginx did not start: $(tail -n 5 "$NGINX_DIR/error.log")"
 setup_plans
 
-# s3rver's fixed account.
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$S3V_SECRET
 unset AWS_SESSION_TOKEN AWS_PROFILE
 export HOME=$T/home
 mkdir -p "$HOME"
@@ -161,10 +202,53 @@ expect_exit 3 "$MIGRATE" verify "$T/rehost.toml"
 cp "$T/saved" "$obj"
 expect_exit 0 "$MIGRATE" verify "$T/rehost.toml"
 
+# Everything so far went through the verifier and passed it: every
+# method migrate used was verified (PUT, GET, HEAD, POST for multipart,
+# DELETE when used), with the real payload hash, and nothing was refused.
+grep -v '^ok ' "$S3V_LOG" && fail "the verifier refused requests above"
+for m in PUT GET HEAD POST; do
+	[ "$(s3v_count "$S3V_LOG" $m)" -gt 0 ] || fail "no $m verified"
+done
+for m in $(awk '{print $2}' "$S3V_LOG" | sort -u); do
+	[ "$(s3v_count "$S3V_LOG" "$m")" -gt 0 ] || fail "$m not verified"
+done
+echo "verified: $(awk '/^ok /{n[$2]++} END{for (m in n) printf "%s %d ", m, n[m]}' "$S3V_LOG")"
+# The parts of the multipart uploads were among them.
+grep -q "^ok PUT .*big\\.bin\\.age?partNumber=3&uploadId=" "$S3V_LOG" ||
+    fail "no part verified"
+
+# A verifier holding another secret than migrate's: every signature is
+# wrong, migrate stops at once with exit 1, says so, audits it, and shows
+# neither secret.
+S3V_SECRET=other-secret-7c1e9a s3v_start "$T/sigv4-other.log"
+s3_plan "$T/sig.toml" s3-sig rehost "$T/p/data/warehouse" sig
+expect_exit 1 "$MIGRATE" run "$T/sig.toml"
+expect_err "credentials refused (SignatureDoesNotMatch)"
+grep -q '^refused .* SignatureDoesNotMatch ' "$T/sigv4-other.log" ||
+    fail "the verifier did not refuse the signature"
+grep -q '^ok ' "$T/sigv4-other.log" && fail "a request passed a wrong secret"
+grep -q '"event":"security.refused"' "$T/audit/s3-sig.jsonl" ||
+    fail "refused signature not audited"
+grep -rqF -e "other-secret-7c1e9a" -e "$S3V_SECRET" -e "wJal" "$T/err" \
+    "$T/out" "$T/audit" && fail "a secret key leaked"
+
+# One bit of a PUT body changed on the way (after migrate signed it):
+# the payload hash signed in x-amz-content-sha256 no longer matches the
+# body received, the store refuses it, nothing is published.
+s3v_start "$T/sigv4-flip.log" --flip-put-byte
+s3_plan "$T/flip.toml" s3-flip rehost "$T/p/data/warehouse" flip
+"$MIGRATE" run "$T/flip.toml" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -ne 0 ] || fail "a changed body was accepted"
+expect_err "XAmzContentSHA256Mismatch"
+grep -q '^refused PUT XAmzContentSHA256Mismatch ' "$T/sigv4-flip.log" ||
+    fail "the verifier did not catch the changed body"
+[ -z "$(find "$T/s3data/lake" -path '*flip*_SUCCESS*')" ] ||
+    fail "a run with a changed body was published"
+s3v_start "$S3V_LOG"
+
 # Bad credentials: refused, exit 1, on record, the secret never shown.
-# s3rver 3.7 checks the access key id but not SigV4 signatures (its
-# authentication.js: "Signature version 4 calculation is unimplemented"),
-# so a wrong secret alone is not refused by it: the key id is wrong too.
+# s3rver 3.7 checks the access key id; the verifier too.
 s3_plan "$T/bad.toml" s3-bad rehost "$SRC" bad
 AWS_ACCESS_KEY_ID=AKIDWRONG AWS_SECRET_ACCESS_KEY=wrong-secret-4f2a9c \
     expect_exit 1 "$MIGRATE" run "$T/bad.toml"
@@ -182,7 +266,7 @@ expect_err "AWS_ACCESS_KEY_ID"
 
 # A profile of ~/.aws/credentials, named by the plan.
 mkdir -p "$HOME/.aws"
-printf '[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n[lake]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' \
+printf '[default]\naws_access_key_id = nobody\naws_secret_access_key = x\n[lake]\naws_access_key_id = S3RVER\naws_secret_access_key = %s\n' "$S3V_SECRET" \
     > "$HOME/.aws/credentials"
 s3_plan "$T/prof.toml" s3-prof rehost "$T/p/data/warehouse" prof \
     'profile = "lake"'
@@ -191,7 +275,7 @@ env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
     { cat "$T/err" >&2; fail "run with a profile failed"; }
 
 # Variables named by the plan.
-export LAKE_AK=S3RVER LAKE_SK=S3RVER
+export LAKE_AK=S3RVER LAKE_SK=$S3V_SECRET
 s3_plan "$T/named.toml" s3-named rehost "$T/p/data/warehouse" named \
     'access_key_id_env = "LAKE_AK"' 'secret_access_key_env = "LAKE_SK"'
 AWS_ACCESS_KEY_ID=AKIDWRONG expect_exit 0 "$MIGRATE" run "$T/named.toml"
