@@ -90,6 +90,7 @@ cmd_transport_config(const struct mig_plan *p,
 	cfg->base_dir = p->dir;
 	cfg->opts = p->dest;
 	cfg->agent_socket = getenv("SSH_AUTH_SOCK");
+	cfg->home = getenv("HOME");
 	/* Keys naming an environment variable carry its secret from here. */
 	for (i = 0; be != NULL && i < cfg->opts.n; i++) {
 		k = mig_transport_key(be, cfg->opts.v[i].name);

@@ -1555,7 +1555,7 @@ trim(char *s)
 /* The keys of one "[profile]" of text (the AWS CLI's credentials file). */
 static int
 parse_profile(struct s3 *s, char *text, const char *profile,
-    const char *file)
+    const char *file, const char *from)
 {
 	char *line, *next, *eq, *k, *v, **dst;
 	bool in = false, seen = false;
@@ -1591,14 +1591,16 @@ parse_profile(struct s3 *s, char *text, const char *profile,
 	}
 	if (!seen)
 		return mig_seterr(s->ctx, MIG_ERR_SECURITY, "%s: no S3 "
-		    "credentials: %s has no profile [%s]", s->t->root, file,
-		    profile);
+		    "credentials: %s has no profile [%s]%s%s%s", s->t->root,
+		    file, profile, from != NULL ? " (named by " : "",
+		    from != NULL ? from : "", from != NULL ? ")" : "");
 	return 0;
 }
 
 /* Reads profile's keys from the credentials file. */
 static int
-creds_from_file(struct s3 *s, const char *file, const char *profile)
+creds_from_file(struct s3 *s, const char *file, const char *profile,
+    const char *from)
 {
 	FILE *f;
 	char *text;
@@ -1608,8 +1610,9 @@ creds_from_file(struct s3 *s, const char *file, const char *profile)
 	if ((f = fopen(file, "re")) == NULL)
 		return mig_seterr(s->ctx, MIG_ERR_SECURITY, "%s: no S3 "
 		    "credentials: set AWS_ACCESS_KEY_ID and "
-		    "AWS_SECRET_ACCESS_KEY, or a profile in %s (%s)",
-		    s->t->root, file, strerror(errno));
+		    "AWS_SECRET_ACCESS_KEY, or a profile%s%s in %s (%s)",
+		    s->t->root, from != NULL ? " named by " : "",
+		    from != NULL ? from : "", file, strerror(errno));
 	if ((text = malloc(CREDFILE_MAX + 1)) == NULL) {
 		(void)fclose(f);
 		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -1620,7 +1623,7 @@ creds_from_file(struct s3 *s, const char *file, const char *profile)
 		    "than %d bytes", file, CREDFILE_MAX);
 	else {
 		text[n] = '\0';
-		r = parse_profile(s, text, profile, file);
+		r = parse_profile(s, text, profile, file, from);
 	}
 	(void)fclose(f);
 	OPENSSL_cleanse(text, CREDFILE_MAX + 1);
@@ -1629,18 +1632,64 @@ creds_from_file(struct s3 *s, const char *file, const char *profile)
 }
 
 /*
- * In order: the plan's profile; the variables the plan names (or
- * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), resolved
- * by the caller; the [default] profile of the credentials file.
+ * The credentials file: the plan's credentials_file; else the file the
+ * environment names (AWS_SHARED_CREDENTIALS_FILE, "~/" as the AWS CLI
+ * expands it); else ~/.aws/credentials.  NULL without HOME.  Caller
+ * frees.
+ */
+static char *
+creds_file(const struct mig_topts *o, const char *home)
+{
+	const char *f = mig_topts_get(o, "credentials_file");
+	const char *rest;
+	char *p;
+	size_t n;
+
+	if (f == NULL)
+		f = mig_topts_get(o, "credentials_file_env");
+	if (f != NULL && strncmp(f, "~/", 2) != 0)
+		return strdup(f);
+	if (home == NULL || home[0] == '\0')
+		return NULL;
+	rest = f != NULL ? f + 2 : ".aws/credentials";
+	n = strlen(home) + 1 + strlen(rest) + 1;
+	if ((p = malloc(n)) != NULL)
+		(void)snprintf(p, n, "%s/%s", home, rest);
+	return p;
+}
+
+/* The keys of profile in the credentials file, or why there are none. */
+static int
+creds_profile(struct s3 *s, const struct mig_topts *o, const char *home,
+    const char *profile, const char *from)
+{
+	char *file;
+	int r;
+
+	if ((file = creds_file(o, home)) == NULL)
+		return mig_seterr(s->ctx, MIG_ERR_SECURITY, "%s: no S3 "
+		    "credentials: set AWS_ACCESS_KEY_ID and "
+		    "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE and a credentials "
+		    "file", s->t->root);
+	r = creds_from_file(s, file, profile, from);
+	free(file);
+	return r;
+}
+
+/*
+ * The AWS CLI's order: the plan's profile (as its --profile); the
+ * variables the plan names (or AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN); the profile the environment names (AWS_PROFILE);
+ * the [default] profile.  Variables are resolved by the caller.
  */
 static int
-load_credentials(struct s3 *s, const struct mig_topts *o)
+load_credentials(struct s3 *s, const struct mig_topts *o, const char *home)
 {
 	const char *ak = mig_topts_get(o, "access_key_id_env");
 	const char *sk = mig_topts_get(o, "secret_access_key_env");
 	const char *tok = mig_topts_get(o, "session_token_env");
 	const char *profile = mig_topts_get(o, "profile");
-	const char *file = mig_topts_get(o, "credentials_file");
+	const char *from = "destination.profile";
 	int r = 0;
 
 	if (profile == NULL && (ak != NULL || sk != NULL)) {
@@ -1653,18 +1702,21 @@ load_credentials(struct s3 *s, const struct mig_topts *o)
 		    (tok != NULL && (s->token = strdup(tok)) == NULL))
 			return mig_seterr(s->ctx, MIG_ERR_NOMEM,
 			    "out of memory");
-	} else if (file != NULL)
-		r = creds_from_file(s, file, profile != NULL ? profile :
-		    "default");
-	else
-		r = mig_seterr(s->ctx, MIG_ERR_SECURITY, "%s: no S3 "
-		    "credentials: set AWS_ACCESS_KEY_ID and "
-		    "AWS_SECRET_ACCESS_KEY", s->t->root);
+	} else {
+		if (profile == NULL) {
+			profile = mig_topts_get(o, "profile_env");
+			from = "AWS_PROFILE";
+		}
+		if (profile == NULL) {
+			profile = "default";
+			from = NULL;
+		}
+		r = creds_profile(s, o, home, profile, from);
+	}
 	if (r == 0 && (s->ak == NULL || s->sk == NULL))
 		r = mig_seterr(s->ctx, MIG_ERR_SECURITY, "%s: no S3 "
 		    "credentials: profile [%s] lacks aws_access_key_id or "
-		    "aws_secret_access_key", s->t->root, profile != NULL ?
-		    profile : "default");
+		    "aws_secret_access_key", s->t->root, profile);
 	if (r == 0 && (strpbrk(s->ak, "\r\n") != NULL ||
 	    strpbrk(s->sk, "\r\n") != NULL || (s->token != NULL &&
 	    strpbrk(s->token, "\r\n") != NULL)))
@@ -1847,7 +1899,7 @@ s3_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	if (n > 0 && (r = mig_path_check_relative(s->prefix, t->ctx)) != 0)
 		goto out;
 	if ((r = set_endpoint(s, o)) != 0 ||
-	    (r = load_credentials(s, o)) != 0)
+	    (r = load_credentials(s, o, cfg->home)) != 0)
 		goto out;
 	/* Connect, verify TLS, check the credentials and the bucket. */
 	if ((r = full_key(s, "", n > 0 ? "/" : "", pfx, sizeof(pfx))) != 0 ||
@@ -1886,8 +1938,13 @@ static const struct mig_tkey s3_keys[] = {
 	    "variable holding a session token" },
 	{ "profile", MIG_TKEY_STRING, NULL, "profile of the credentials file "
 	    "to use (instead of the variables)" },
-	{ "credentials_file", MIG_TKEY_PATH, "~/.aws/credentials",
-	    "the AWS CLI's credentials file" },
+	{ "profile_env", MIG_TKEY_ENV, "AWS_PROFILE", "variable naming the "
+	    "profile when the plan names none and no keys are set" },
+	{ "credentials_file", MIG_TKEY_PATH, NULL, "the AWS CLI's credentials "
+	    "file (default: the one credentials_file_env names, else "
+	    "~/.aws/credentials)" },
+	{ "credentials_file_env", MIG_TKEY_ENV, "AWS_SHARED_CREDENTIALS_FILE",
+	    "variable naming the credentials file" },
 	{ NULL, 0, NULL, NULL }
 };
 

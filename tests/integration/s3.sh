@@ -274,6 +274,42 @@ env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
     "$MIGRATE" run "$T/prof.toml" >"$T/out" 2>"$T/err" ||
     { cat "$T/err" >&2; fail "run with a profile failed"; }
 
+# The AWS CLI's variables.  No keys in the environment: AWS_PROFILE picks
+# the profile ([default] holds a key id s3rver refuses).
+s3_plan "$T/awsp.toml" s3-awsp rehost "$T/p/data/warehouse" awsp
+AWS_PROFILE=lake expect_exit 0 env -u AWS_ACCESS_KEY_ID \
+    -u AWS_SECRET_ACCESS_KEY "$MIGRATE" run "$T/awsp.toml"
+AWS_PROFILE=nosuch expect_exit 1 env -u AWS_ACCESS_KEY_ID \
+    -u AWS_SECRET_ACCESS_KEY "$MIGRATE" run "$T/awsp.toml"
+expect_err "has no profile [nosuch] (named by AWS_PROFILE)"
+# Keys in the environment come before AWS_PROFILE, a profile in the plan
+# (the CLI's --profile) before both.
+AWS_PROFILE=default expect_exit 0 "$MIGRATE" run "$T/awsp.toml"
+AWS_PROFILE=default AWS_ACCESS_KEY_ID=AKIDWRONG expect_exit 0 \
+    "$MIGRATE" run "$T/prof.toml"
+# AWS_SHARED_CREDENTIALS_FILE moves the file ("~/" as the CLI expands
+# it), with AWS_PROFILE or [default]; a file the plan names comes first.
+mkdir -p "$HOME/elsewhere"
+printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = %s\n[p2]\naws_access_key_id = S3RVER\naws_secret_access_key = %s\n' \
+    "$S3V_SECRET" "$S3V_SECRET" > "$HOME/elsewhere/creds"
+for f in "$HOME/elsewhere/creds" "~/elsewhere/creds"; do
+	AWS_SHARED_CREDENTIALS_FILE=$f expect_exit 0 env -u AWS_ACCESS_KEY_ID \
+	    -u AWS_SECRET_ACCESS_KEY "$MIGRATE" run "$T/awsp.toml"
+	AWS_SHARED_CREDENTIALS_FILE=$f AWS_PROFILE=p2 expect_exit 0 env \
+	    -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$MIGRATE" run \
+	    "$T/awsp.toml"
+done
+AWS_SHARED_CREDENTIALS_FILE=$T/none expect_exit 1 env -u AWS_ACCESS_KEY_ID \
+    -u AWS_SECRET_ACCESS_KEY "$MIGRATE" run "$T/awsp.toml"
+expect_err "$T/none"
+s3_plan "$T/cf.toml" s3-cf rehost "$T/p/data/warehouse" cf \
+    "credentials_file = \"$HOME/elsewhere/creds\""
+AWS_SHARED_CREDENTIALS_FILE=$HOME/.aws/credentials expect_exit 0 \
+    env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$MIGRATE" run \
+    "$T/cf.toml"
+grep -rqF -e "$S3V_SECRET" -e "wJal" "$T/err" "$T/out" "$T/audit" &&
+    fail "a secret key leaked"
+
 # Variables named by the plan.
 export LAKE_AK=S3RVER LAKE_SK=$S3V_SECRET
 s3_plan "$T/named.toml" s3-named rehost "$T/p/data/warehouse" named \
