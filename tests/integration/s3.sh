@@ -330,4 +330,78 @@ expect_err "part_size"
 s3_plan "$T/e.toml" s3-e rehost "$T/p/data/warehouse" e 'sse = "rot13"'
 expect_exit 2 "$MIGRATE" plan check "$T/e.toml"
 expect_err "sse"
+# --- Faults ------------------------------------------------------------
+# The server goes away in the middle of a transfer.  A fault proxy in
+# front of nginx stalls the link when 2 MiB have gone up: everything
+# before big.bin's first 5 MiB part is well under 2 MiB, so that moment
+# is inside the body of a part.  Then s3rver is stopped and the stalled
+# connection reset; every retry finds no server: the run fails, having
+# published nothing.  With s3rver back, the same command resumes that
+# run and lands everything, whole.
+G=$T/srcg
+mkdir -p "$G"
+cp -r "$T/p/data/warehouse/." "$G/"
+[ "$(du -sb "$G" | cut -f1)" -lt 1048576 ] || fail "small files too big"
+head -c 12582917 /dev/urandom > "$G/big.bin"
+hook_open
+proxy_start "$NGINX_PORT" --stall-after 2097152 --ctl "$HOOK_DIR"
+s3_plan "$T/gone.toml" s3-gone rehost "$G" gone 'part_size = "5M"'
+sed -i "s|^endpoint = .*|endpoint = \"https://127.0.0.1:$PROXY_PORT\"|" \
+    "$T/gone.toml"
+hook_start "" "$MIGRATE" run --no-progress --jobs 1 "$T/gone.toml"
+hook_wait proxy.stalled
+grep -q "^ok PUT .*/gone/.*big\.bin\.age?partNumber" "$S3V_LOG" &&
+    fail "a part of big.bin landed before the cut"
+s3_stop
+hook_resume reset
+hook_end
+[ "$HOOK_RC" -ne 0 ] || fail "a run without its server succeeded"
+grep -q "big.bin" "$T/err" || { cat "$T/err"; fail "no error for big.bin"; }
+[ -z "$(find "$T/s3data/lake" -path '*gone*_SUCCESS*')" ] ||
+    fail "a run without its server was published"
+s3_start || fail "s3rver did not restart: $(tail -n 5 "$T/s3rver.log")"
+expect_exit 0 "$MIGRATE" run --json --no-progress "$T/gone.toml"
+[ "$(json "$T/out" 'd["outcome"]')" = complete ] || fail "gone: not complete"
+[ "$(json "$T/out" 'd["resumed"]')" = True ] || fail "gone: did not resume"
+run=$(json "$T/out" 'd["run"]')
+expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/gone.toml"
+expect_exit 0 "$MIGRATE" restore "$T/gone.toml" --run "$run" -i "$KEY" \
+    --to "$T/back-gone"
+diff -r "$T/back-gone" "$G" || fail "gone: restore differs"
+[ "$(find "$T/s3data/lake" -path '*gone*_SUCCESS._S3rver_object' | wc -l)" = 1 ] ||
+    fail "gone: not exactly one bag"
+
+# 100 MiB through multipart in 16 MiB parts, killed (SIGKILL, by the test
+# build at the exact point) when 50 MiB of it have been read: parts are
+# on the server, the upload is not complete.  The same command resumes
+# and lands the object whole: deep verify and restore agree.
+H=$T/srch
+mkdir -p "$H"
+head -c $((100 * 1024 * 1024)) /dev/urandom > "$H/huge.bin"
+s3_plan "$T/huge.toml" s3-huge rehost "$H" huge 'part_size = "16M"'
+hook_run "point=source.read detail=huge.bin min=$((50 * 1024 * 1024)) action=kill" \
+    "$MIGRATE_HOOKS" run --no-progress --jobs 1 "$T/huge.toml"
+[ "$HOOK_RC" = 137 ] || { cat "$T/err"; fail "huge: exit $HOOK_RC, want 137"; }
+grep -q "^ok PUT .*/huge/.*huge\.bin\.age?partNumber=2&" "$S3V_LOG" ||
+    fail "huge: killed before two parts were up"
+grep -q "^ok POST .*/huge/.*huge\.bin\.age?uploadId=" "$S3V_LOG" &&
+    fail "huge: the upload was completed before the kill"
+[ -z "$(find "$T/s3data/lake" -path '*huge*_SUCCESS*')" ] ||
+    fail "huge: a killed run was published"
+expect_exit 0 "$MIGRATE" run --json --no-progress "$T/huge.toml"
+[ "$(json "$T/out" 'd["outcome"]')" = complete ] || fail "huge: not complete"
+[ "$(json "$T/out" 'd["resumed"]')" = True ] || fail "huge: did not resume"
+run=$(json "$T/out" 'd["run"]')
+grep -q "^ok PUT .*/huge/.*huge\.bin\.age?partNumber=7&" "$S3V_LOG" ||
+    fail "huge: not 7 parts of 16 MiB"
+grep -q "^ok PUT .*/huge/.*huge\.bin\.age?partNumber=8&" "$S3V_LOG" &&
+    fail "huge: parts larger than 16 MiB expected"
+expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/huge.toml"
+expect_exit 0 "$MIGRATE" restore "$T/huge.toml" --run "$run" -i "$KEY" \
+    --to "$T/back-huge"
+cmp "$T/back-huge/huge.bin" "$H/huge.bin" || fail "huge: restore differs"
+grep -v -e '^ok ' -e '^refused GET InvalidAccessKeyId ' -e '^down ' \
+    -e '^aborted PUT .*/gone/.*big\.bin\.age?partNumber=1&' \
+    "$S3V_LOG" && fail "the verifier refused requests of the fault cases"
+
 echo "ok"

@@ -32,6 +32,8 @@ catch it).
 Every request gets one line in --log (default stderr):
     ok METHOD N STATUS PATH[?QUERY]  N: verified requests of that METHOD
     refused METHOD CODE PATH: WHY
+    down METHOD PATH: WHY            verified, but the store is down (503)
+    aborted METHOD PATH: N of M bytes  the body ended early: no answer
 so a test can count what was verified.  Never logs a secret or a
 signature.
 
@@ -263,6 +265,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         srv = self.server
         body = self.read_body()
         path = urllib.parse.unquote(self.path)
+        want = self.headers.get("Content-Length")
+        if want is not None and len(body) != int(want):
+            # The client (or nginx for it) went away mid-body.
+            srv.log("aborted %s %s: %d of %s bytes" % (self.command, path,
+                                                       len(body), want))
+            self.close_connection = True
+            return
         if (srv.cfg.flip_put_byte and self.command == "PUT" and
                 len(body) > 0):
             b = bytearray(body)
@@ -278,7 +287,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(e.status, [("Content-Type", "application/xml")],
                         error_doc(e.code, e.why, path))
             return
-        status, hdrs, rbody = self.forward(body)
+        try:
+            status, hdrs, rbody = self.forward(body)
+        except OSError as e:
+            # The store is down: what a load balancer in front says.
+            srv.log("down %s %s: %s" % (self.command, path, e))
+            self.answer(503, [("Content-Type", "application/xml")],
+                        error_doc("ServiceUnavailable", "store down", path))
+            return
         n = srv.count(self.command)
         srv.log("ok %s %d %d %s" % (self.command, n, status, path))
         self.answer(status, hdrs, rbody)
