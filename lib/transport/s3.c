@@ -116,6 +116,7 @@ struct s3req {
 	size_t				 max;	/* answer body bound */
 	unsigned char			*ans;	/* caller frees */
 	size_t				 alen;
+	size_t				 acap;	/* allocated for ans */
 	bool				 ans_over;
 	/* Answer */
 	long				 status;
@@ -195,10 +196,21 @@ body_cb(char *buf, size_t size, size_t nitems, void *arg)
 		rq->ans_over = true;
 		return 0;	/* stop: larger than we take */
 	}
-	ncap = rq->alen + n + 1;
-	if ((p = realloc(rq->ans, ncap)) == NULL)
-		return 0;
-	rq->ans = p;
+	if (rq->alen + n + 1 > rq->acap) {
+		/*
+		 * Doubling: a ranged GET arrives in curl-sized pieces, and
+		 * growing by each piece copies the range once per piece.
+		 */
+		ncap = rq->acap < 4096 ? 4096 : rq->acap * 2;
+		if (ncap < rq->alen + n + 1)
+			ncap = rq->alen + n + 1;
+		if (ncap > rq->max + 1)
+			ncap = rq->max + 1;
+		if ((p = realloc(rq->ans, ncap)) == NULL)
+			return 0;
+		rq->ans = p;
+		rq->acap = ncap;
+	}
 	memcpy(rq->ans + rq->alen, buf, n);
 	rq->alen += n;
 	rq->ans[rq->alen] = '\0';
@@ -562,6 +574,7 @@ perform(struct s3 *s, struct s3req *rq, const char *what)
 		free(rq->ans);
 		rq->ans = NULL;
 		rq->alen = 0;
+		rq->acap = 0;
 		rq->ans_over = false;
 		rq->sent = 0;
 		rq->status = 0;
