@@ -215,7 +215,7 @@ DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
 	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
 	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
 	libclang-rt-14-dev python3-yaml shellcheck man-db parallel zsh \
-	libutf8proc-dev unicode-data bzip2 libexpat1-dev
+	libutf8proc-dev unicode-data bzip2 libexpat1-dev nodejs npm
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \

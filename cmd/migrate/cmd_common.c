@@ -90,6 +90,7 @@ cmd_transport_config(const struct mig_plan *p,
 	cfg->base_dir = p->dir;
 	cfg->opts = p->dest;
 	cfg->agent_socket = getenv("SSH_AUTH_SOCK");
+	cfg->home = getenv("HOME");
 	/* Keys naming an environment variable carry its secret from here. */
 	for (i = 0; be != NULL && i < cfg->opts.n; i++) {
 		k = mig_transport_key(be, cfg->opts.v[i].name);
@@ -100,6 +101,22 @@ cmd_transport_config(const struct mig_plan *p,
 		    ctx)) != 0)
 			return r;
 		cfg->opts.v[i].value = secret;
+	}
+	/*
+	 * A key the plan leaves out may default to a conventional variable
+	 * (s3: AWS_ACCESS_KEY_ID, ...); taken when set, skipped when not.
+	 */
+	for (k = be != NULL ? be->keys : NULL; k != NULL && k->name != NULL;
+	    k++) {
+		if (k->type != MIG_TKEY_ENV || k->dflt == NULL ||
+		    mig_topts_get(&cfg->opts, k->name) != NULL)
+			continue;
+		secret = getenv(k->dflt);
+		if (secret == NULL || secret[0] == '\0')
+			continue;
+		if (mig_topts_set(&cfg->opts, k->name, secret) != 0)
+			return mig_seterr(ctx, MIG_ERR_USAGE, "%s: too many "
+			    "[destination] keys", p->file);
 	}
 	return 0;
 }

@@ -102,6 +102,7 @@ struct mig_transport_config {
 	const char	*base_dir;		/* file:// relative paths start here */
 	struct mig_topts opts;			/* the backend's plan keys */
 	const char	*agent_socket;		/* SSH_AUTH_SOCK, or NULL */
+	const char	*home;			/* HOME, for default files, or NULL */
 	long		 connect_timeout_ms;	/* 0: default 15 s */
 	long		 io_timeout_ms;		/* 0: default 60 s */
 	int		 retries;		/* transient failures; 0: 4 */

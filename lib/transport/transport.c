@@ -22,6 +22,7 @@ static const struct mig_transport_ops *const backends[] = {
 	&mig_transport_file_ops,
 	&mig_transport_sftp_ops,
 	&mig_transport_https_ops,
+	&mig_transport_s3_ops,
 };
 
 #define NBACKENDS	(sizeof(backends) / sizeof(backends[0]))

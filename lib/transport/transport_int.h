@@ -11,5 +11,6 @@
 extern const struct mig_transport_ops mig_transport_file_ops;
 extern const struct mig_transport_ops mig_transport_sftp_ops;
 extern const struct mig_transport_ops mig_transport_https_ops;
+extern const struct mig_transport_ops mig_transport_s3_ops;
 
 #endif /* MIGRATE_TRANSPORT_INT_H */

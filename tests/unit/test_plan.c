@@ -257,7 +257,7 @@ static const struct {
 	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
 	  "path = \"s\"\n[destination]\nurl = \"ftp://h/x\"\n",
 	  "dir/t.toml:7:7: destination.url: unsupported scheme \"ftp\" "
-	  "(file, sftp or https)" },
+	  "(file, sftp, https or s3)" },
 	/* 21 */
 	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
 	  "path = \"s\"\n[destination]\nurl = \"lake\"\n",
