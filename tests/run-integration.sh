@@ -11,7 +11,7 @@ pass=0 fail=0 skip=0
 for t in "$here"/integration/*.sh; do
 	name=$(basename "$t" .sh)
 	# Sourced helpers (servers, shared functions) are not tests.
-	case "$name" in lib|sshd|nginx) continue ;; esac
+	case "$name" in lib|sshd|nginx|s3rver) continue ;; esac
 	case "$name" in *"$filter"*) ;; *) continue ;; esac
 	log=$(mktemp)
 	start=$(date +%s)

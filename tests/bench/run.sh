@@ -13,7 +13,7 @@ mkdir -p "$BENCH_TMP"
 : > "$BENCH_TABLE"
 # sftp and https measure the transports alone (BENCH=sftp, BENCH=https);
 # remote measures migrate run end to end over both.
-for b in age lake audit remote sftp https; do
+for b in age lake audit remote s3 sftp https; do
 	if [ -n "${BENCH:-}" ]; then
 		[ "$BENCH" = "$b" ] || continue
 	else

@@ -5,42 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
 
-command -v node >/dev/null && command -v npm >/dev/null ||
-    fail "node and npm are needed (make deps installs them)"
-[ -x "$NGINX_BIN" ] || fail "no $NGINX_BIN (make deps installs it)"
-
-# s3rver, installed once into a cache beside the tests (git-ignored).
-S3_CACHE=${S3_CACHE:-$TESTS_DIR/.cache/s3rver}
-S3RVER=$S3_CACHE/node_modules/.bin/s3rver
-if [ ! -x "$S3RVER" ]; then
-	mkdir -p "$S3_CACHE"
-	npm install --prefix "$S3_CACHE" --no-audit --no-fund --silent \
-	    s3rver@3.7.1 >"$T/npm.log" 2>&1 || { cat "$T/npm.log" >&2;
-	    fail "npm install s3rver failed"; }
-fi
-
-S3_PID=
-s3_stop() {
-	[ -n "$S3_PID" ] || return 0
-	kill "$S3_PID" 2>/dev/null
-	for _ in $(seq 1 50); do
-		kill -0 "$S3_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -9 "$S3_PID" 2>/dev/null
-	S3_PID=
-}
-
-# s3_start: s3rver on S3_PORT (plain HTTP, loopback only), bucket "lake".
-s3_start() {
-	# Its continuation tokens use a cipher OpenSSL 3 keeps in "legacy".
-	NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$T/s3data" -a 127.0.0.1 -p "$S3_PORT" --silent \
-	    --no-vhost-buckets --configure-bucket lake \
-	    >>"$T/s3rver.log" 2>&1 &
-	S3_PID=$!
-	at_exit s3_stop
-	nginx_wait_ports "$S3_PID" "$S3_PORT"
-}
+. "$(dirname "$0")/s3rver.sh"
 
 # The verifier between nginx and s3rver (s3rver itself only compares the
 # access key id): tests/tools/s3_sigv4_proxy.py recomputes every
@@ -75,39 +40,6 @@ s3v_count() {
 	grep -c "^ok $2 " "$1"
 }
 
-# nginx terminates TLS and passes every request through unchanged (the
-# Host header too: it is signed) to the verifier.
-s3_nginx_start() {
-	local d=$NGINX_DIR user_line=
-	[ "$(id -u)" -eq 0 ] && user_line="user root;"
-	cat >"$d/nginx.conf" <<EOF
-$user_line
-daemon off;
-worker_processes 2;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 256; }
-http {
-$(nginx_http_common "$d")
-	server {
-		listen 127.0.0.1:$NGINX_PORT ssl;
-		location / {
-			proxy_pass http://127.0.0.1:$S3V_PORT;
-			proxy_set_header Host \$http_host;
-			proxy_http_version 1.1;
-			proxy_request_buffering off;
-			proxy_buffering off;
-		}
-	}
-}
-EOF
-	"$NGINX_BIN" -p "$d" -e "$d/error.log" -c "$d/nginx.conf" \
-	    2>>"$d/error.log" &
-	NGINX_PID=$!
-	at_exit nginx_stop
-	nginx_wait_ports "$NGINX_PID" "$NGINX_PORT"
-}
-
 NGINX_DIR=$T/nginx
 mkdir -p "$NGINX_DIR/tmp" "$T/s3data"
 nginx_setup_pki || fail "openssl failed"
@@ -123,7 +55,7 @@ python3 "$TESTS_DIR/tools/s3_sigv4_proxy.py" --self-test >"$T/out" ||
 S3V_SECRET='S3RVER/k=v wJal rXUtn ü€ ✓+x=='
 S3V_LOG=$T/sigv4.log
 s3v_start "$S3V_LOG"
-s3_nginx_start || fail "nginx did not start: $(tail -n 5 "$NGINX_DIR/error.log")"
+s3_nginx_start "$S3V_PORT" || fail "nginx did not start: $(tail -n 5 "$NGINX_DIR/error.log")"
 setup_plans
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$S3V_SECRET
