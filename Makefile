@@ -215,11 +215,18 @@ DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
 	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
 	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
 	libclang-rt-14-dev python3-yaml shellcheck man-db parallel zsh \
-	libutf8proc-dev unicode-data bzip2 libexpat1-dev nodejs npm
+	libutf8proc-dev unicode-data bzip2 libexpat1-dev
+# s3.sh runs s3rver from npm.  Debian's npm only when no Node.js and npm
+# are there already: machines with NodeSource's nodejs (which bundles npm)
+# cannot take Debian's npm ("held broken packages").
+NODE_PKGS := nodejs npm
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 	    grep -q 'install ok installed' || echo $$p; done); \
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	    missing="$$missing $(NODE_PKGS)"; fi; \
+	missing=$$(echo $$missing); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:" $$missing; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
