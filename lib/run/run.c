@@ -1575,36 +1575,6 @@ apply_journal(struct run *rn)
 
 /* --- Finishing: manifests, bag, _SUCCESS ----------------------------------------- */
 
-/* Every object is there with the size we wrote, before we publish. */
-static int
-check_landed(struct run *rn, const struct obj *arch)
-{
-	char full[PATH_MAX];
-	struct mig_tstat st;
-	size_t i, bad = 0;
-
-	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
-		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
-
-		if (ob->dest == NULL || (ob->state != OBJ_STORED &&
-		    ob->state != OBJ_ALREADY && ob != arch))
-			continue;
-		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
-		    mig_transport_stat(rn->t, full, &st) != 0 ||
-		    st.size != ob->stored_size) {
-			bad++;
-			(void)run_audit(rn, MIG_AUDIT_VERIFY_FAILED, json_pack(
-			    "{s:s, s:s}", "object", ob->dest, "reason",
-			    "missing or wrong size after landing"), rn->ctx);
-		}
-	}
-	if (bad != 0)
-		return mig_seterr(rn->ctx, MIG_ERR_VERIFY, "%s: %zu object%s "
-		    "missing or of the wrong size after landing", rn->run_dir,
-		    bad, bad == 1 ? "" : "s");
-	return 0;
-}
-
 /*
  * After _SUCCESS: this run's snapshot (written durably before it) becomes
  * the previous one, and the run is no longer unfinished.  A crash between
@@ -1730,7 +1700,8 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	int r;
 
 	if ((rn->sum->resumed && (r = reconcile_bag(rn, arch)) != 0) ||
-	    (r = check_landed(rn, arch)) != 0)
+	    (r = run_point(rn, "run.landed", rn->run_dir, rn->nobj,
+	    rn->ctx)) != 0 || (r = run_check_landed(rn, arch)) != 0)
 		return r;
 	if ((m = mig_bag_manifest_new()) == NULL)
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");

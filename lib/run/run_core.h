@@ -130,6 +130,15 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
 	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
 }
 
+/* landed.c */
+
+/*
+ * Every object of the bag (and arch) is in the lake with the size that was
+ * written, checked by one listing per folder; MIG_ERR_VERIFY naming how
+ * many are not, each with a verify.failed record.
+ */
+int	run_check_landed(struct run *rn, const struct obj *arch);
+
 /* runsnap.c */
 
 /* Reads STATE/snapshot.jsonl and joins each object to its past. */
