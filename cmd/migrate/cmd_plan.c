@@ -236,6 +236,7 @@ check_plan_file(const char *file, bool json, struct mig_ctx *ctx)
 	po.plan = plan;
 	po.finding = on_finding;
 	po.arg = &ui;
+	po.home = getenv("HOME");
 	if ((r = mig_run_preflight(&po, &errors, ctx)) != 0) {
 		json_decref(ui.findings);
 		mig_plan_free(plan);
