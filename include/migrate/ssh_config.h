@@ -28,11 +28,12 @@ struct mig_url;
 
 /* What ssh_config says for one host; raw values, tokens unexpanded. */
 struct mig_ssh_host {
-	char	*hostname;			/* HostName, or NULL */
-	char	*user;				/* User, or NULL */
-	int	 port;				/* Port, or 0 */
-	char	*known_hosts;			/* first UserKnownHostsFile */
-	char	*identity[MIG_SSHCFG_IDS_MAX];	/* IdentityFile, in order */
+	char	*hostname;		/* HostName, or NULL */
+	char	*user;			/* User, or NULL */
+	int	 port;			/* Port, or 0 */
+	char	*known_hosts;		/* first UserKnownHostsFile */
+	/* IdentityFile values, in order. */
+	char	*identity[MIG_SSHCFG_IDS_MAX];
 	size_t	 nidentity;
 };
 
@@ -60,14 +61,15 @@ char	*mig_ssh_expand(const char *raw, const char *home, const char *host,
 
 /* Where an sftp:// destination really is, and how to log in there. */
 struct mig_sftp_target {
-	char	*host;				/* to connect to */
+	char	*host;			/* to connect to */
 	int	 port;
 	char	*user;
-	char	*known_hosts;			/* NULL: none configured */
-	char	*identity[MIG_SSHCFG_IDS_MAX];	/* to try after the agent */
+	char	*known_hosts;		/* NULL: none configured */
+	/* The key files to try after the agent, in order. */
+	char	*identity[MIG_SSHCFG_IDS_MAX];
 	size_t	 nidentity;
-	bool	 identity_explicit;		/* the plan names it */
-	char	*ssh_config;			/* the file read, or NULL */
+	bool	 identity_explicit;	/* the plan names it */
+	char	*ssh_config;		/* the file read, or NULL */
 };
 
 /*
@@ -82,9 +84,10 @@ struct mig_sftp_target {
  * path.  Caller frees *t with
  * mig_sftp_target_free() (also on failure).
  */
-int	mig_sftp_resolve(const struct mig_topts *opts, const struct mig_url *url,
-	    const char *home, const char *luser, const char *base_dir,
-	    struct mig_sftp_target *t, struct mig_ctx *ctx);
+int	mig_sftp_resolve(const struct mig_topts *opts,
+	    const struct mig_url *url, const char *home, const char *luser,
+	    const char *base_dir, struct mig_sftp_target *t,
+	    struct mig_ctx *ctx);
 void	mig_sftp_target_free(struct mig_sftp_target *t);
 
 #endif /* MIGRATE_SSH_CONFIG_H */
