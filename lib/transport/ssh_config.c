@@ -317,20 +317,21 @@ config_path(const char *opt, const char *home, const char *base_dir,
 		return 0;
 	if (opt == NULL && home == NULL)
 		return 0;
+	/* A plan path, as plan paths are: no %-tokens. */
 	if (opt == NULL)
-		t->ssh_config = mig_ssh_expand("~/.ssh/config", home, NULL, 0,
-		    NULL, NULL);
-	else if (opt[0] == '~' || opt[0] == '/')
-		t->ssh_config = opt[0] == '~' && home == NULL ? NULL :
-		    mig_ssh_expand(opt, home, NULL, 0, NULL, NULL);
+		t->ssh_config = mig_path_join(home, ".ssh/config");
+	else if (opt[0] == '~' && (opt[1] == '/' || opt[1] == '\0'))
+		t->ssh_config = home == NULL ? NULL : mig_path_join(home,
+		    opt[1] == '\0' ? "." : opt + 2);
 	else
-		t->ssh_config = mig_path_join(base_dir, opt);
-	if (t->ssh_config == NULL)
-		return mig_seterr(ctx, opt != NULL && opt[0] == '~' &&
-		    home == NULL ? MIG_ERR_USAGE : MIG_ERR_NOMEM,
-		    "destination.ssh_config \"%s\": %s", opt != NULL ? opt :
-		    "", home == NULL ? "HOME is not set" : "out of memory");
-	return 0;
+		t->ssh_config = mig_path_join(opt[0] == '/' ? NULL : base_dir,
+		    opt);
+	if (t->ssh_config != NULL)
+		return 0;
+	if (opt != NULL && opt[0] == '~' && home == NULL)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "destination.ssh_config "
+		    "\"%s\": HOME is not set", opt);
+	return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 }
 
 /* Reads and parses t->ssh_config for host into *h. */

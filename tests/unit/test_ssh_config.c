@@ -226,6 +226,7 @@ test_ssh_config__resolve(void **state)
 	struct mig_ctx *ctx = mig_ctx_new();
 	struct mig_topts o = { 0 };
 	struct mig_sftp_target t;
+	struct mig_url url;
 	char want[600];
 
 	/* No config, no keys: the URL, the login name, the defaults. */
@@ -283,6 +284,29 @@ test_ssh_config__resolve(void **state)
 	assert_string_equal(t.host, "lake");
 	assert_null(t.ssh_config);
 	mig_sftp_target_free(&t);
+
+	/* "~/" names a file in HOME, and needs one. */
+	o.n = 0;
+	put(hm, "alt_cfg", "Host lake\n HostName alt-%h\n");
+	assert_int_equal(mig_topts_set(&o, "ssh_config", "~/alt_cfg"), 0);
+	resolve(hm, "sftp://lake/x", &o, &t, 0, ctx);
+	assert_string_equal(t.host, "alt-lake");
+	assert_string_equal(t.ssh_config, at(hm, "alt_cfg"));
+	mig_sftp_target_free(&t);
+	assert_int_equal(mig_url_parse("sftp://lake/x", &url, ctx), 0);
+	assert_int_equal(mig_sftp_resolve(&o, &url, NULL, "me", "/plans", &t,
+	    ctx), MIG_ERR_USAGE);
+	assert_non_null(strstr(mig_errmsg(ctx), "HOME is not set"));
+	mig_sftp_target_free(&t);
+	/* No HOME and no ssh_config key: nothing read, no defaults. */
+	o.n = 0;
+	assert_int_equal(mig_sftp_resolve(&o, &url, NULL, "me", "/plans", &t,
+	    ctx), 0);
+	assert_null(t.ssh_config);
+	assert_null(t.known_hosts);
+	assert_int_equal(t.nidentity, 0);
+	mig_sftp_target_free(&t);
+	mig_url_free(&url);
 
 	/* A named file must exist; a relative one is the plan's. */
 	o.n = 0;
