@@ -9,8 +9,9 @@
 #    agent, and refused (run and plan check) when its mode is 0644;
 #  - a missing known_hosts file gets the exact ssh-keyscan line;
 #  - plan check --online says ok against the good server, and exits 1
-#    naming the host key problem against a wrong known_hosts, writing
-#    nothing on the server or beside the plan.
+#    naming the host key problem against a wrong known_hosts (and the
+#    login problem for a wrong user), writing nothing on the server or
+#    beside the plan.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sshd.sh"
 sshd_start
@@ -111,6 +112,8 @@ not_landed plan-kh
 
 # The URL's user beats ssh_config's User.
 plan url-user "sftp://nosuch-user@lakehost$SSHD_ROOT/lake"
+expect_exit 1 "$MIGRATE" plan check --online "$T/url-user.toml"
+expect_err "authentication failed for nosuch-user@127.0.0.1"
 expect_exit 1 "$MIGRATE" run "$T/url-user.toml"
 expect_err "authentication failed for nosuch-user@127.0.0.1"
 not_landed url-user
