@@ -220,8 +220,9 @@ check_env(const struct mig_plan *p, struct check_ui *ui, size_t *errors,
 
 /*
  * --online: open the destination as run does (sftp: host key, then the
- * login; https: TLS, then the credentials with OPTIONS of the root) and
- * close it; no backend writes when it opens.  0, or the error, reported
+ * login; https: TLS, then the credentials with OPTIONS of the root; s3:
+ * TLS, credentials and bucket with a one-key listing) and close it; no
+ * backend writes when it opens.  0, or the error, reported
  * as a finding.
  */
 static int
