@@ -23,7 +23,7 @@ _migrate_options()
 	case $1 in
 	run) echo "--dry-run -n --jobs -j --full --new-run --shard --run-id
 	    --no-progress --json --identity -i $common" ;;
-	'plan check') echo "--json $common" ;;
+	'plan check') echo "--online --json $common" ;;
 	'plan init') echo "--source --to --output -o $common" ;;
 	verify) echo "--run --deep --against-source --identity -i --key --json
 	    $common" ;;

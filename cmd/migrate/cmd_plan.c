@@ -1,7 +1,8 @@
 /*
- * migrate plan check PLAN [--json]: validate a plan, run the preflight
- * (lib/run/preflight.c: everything run would refuse before moving data)
- * and print what a run would do, touching nothing.
+ * migrate plan check PLAN [--online] [--json]: validate a plan, run the
+ * preflight (lib/run/preflight.c: everything run would refuse before
+ * moving data) and print what a run would do, touching nothing; with
+ * --online also connect to the destination as run would, and close.
  * migrate plan init STRATEGY [--source PATH] [--to URL] [-o FILE]: a
  * commented starter plan (cmd_plan_init.c).
  */
@@ -22,13 +23,15 @@
 #include "cmd.h"
 
 const char *const cmd_plan_usage[] = {
-	"migrate plan check PLAN [--json]",
+	"migrate plan check PLAN [--online] [--json]",
 	"migrate plan init STRATEGY [--source PATH] [--to URL] [-o FILE]",
 	NULL
 };
 
 const char *const cmd_plan_options[] = {
 	"Options of plan check:",
+	"    --online       also connect: host key or TLS, and the "
+	    "credentials; writes nothing",
 	"    --json         stdout: one JSON document, the resolved plan and "
 	    "the findings",
 	"Options of plan init:",
@@ -215,15 +218,44 @@ check_env(const struct mig_plan *p, struct check_ui *ui, size_t *errors,
 	(*errors)++;
 }
 
+/*
+ * --online: open the destination as run does (sftp: host key, then the
+ * login; https: TLS, then the credentials with OPTIONS of the root; s3:
+ * TLS, credentials and bucket with a one-key listing) and close it; no
+ * backend writes when it opens.  0, or the error, reported
+ * as a finding.
+ */
 static int
-check_plan_file(const char *file, bool json, struct mig_ctx *ctx)
+check_online(const struct mig_plan *p, struct check_ui *ui,
+    struct mig_ctx *ctx)
+{
+	struct mig_transport_config tcfg;
+	struct mig_transport *t = NULL;
+	int r;
+
+	if (strcmp(p->scheme, "file") == 0)
+		return 0;
+	if ((r = cmd_transport_config(p, &tcfg, ctx)) == 0 &&
+	    (r = mig_transport_open(&tcfg, ctx, &t)) == 0) {
+		cmd_verbose("online: %s answered and accepted the "
+		    "credentials", p->url);
+		mig_transport_close(t);
+		return 0;
+	}
+	on_finding(ui, MIG_PREFLIGHT_ERROR, p->file, mig_errmsg(ctx));
+	return r;
+}
+
+static int
+check_plan_file(const char *file, bool json, bool online,
+    struct mig_ctx *ctx)
 {
 	struct mig_preflight_opts po;
 	struct check_ui ui = { json, NULL, 0 };
 	struct mig_plan *plan = NULL;
 	char stages[256], tmpl[512];
 	size_t errors = 0;
-	int r;
+	int r, online_rc = 0;
 
 	if ((r = cmd_load_plan(file, ctx, &plan)) != 0)
 		return cmd_fail(ctx, r);
@@ -236,12 +268,17 @@ check_plan_file(const char *file, bool json, struct mig_ctx *ctx)
 	po.plan = plan;
 	po.finding = on_finding;
 	po.arg = &ui;
+	po.home = getenv("HOME");
 	if ((r = mig_run_preflight(&po, &errors, ctx)) != 0) {
 		json_decref(ui.findings);
 		mig_plan_free(plan);
 		return cmd_fail(ctx, r);
 	}
 	check_env(plan, &ui, &errors, ctx);
+	/* Only a plan run would accept is worth a connection. */
+	if (online && errors == 0 && (online_rc = check_online(plan, &ui,
+	    ctx)) != 0)
+		errors++;
 	mig_plan_stages(plan, stages, sizeof(stages));
 	mig_plan_template(plan, tmpl, sizeof(tmpl));
 	if (json)
@@ -253,8 +290,13 @@ check_plan_file(const char *file, bool json, struct mig_ctx *ctx)
 			fprintf(stderr, "migrate: %s: %zu problem%s that run "
 			    "would refuse\n", file, errors,
 			    errors == 1 ? "" : "s");
-		r = EXIT_USAGE;
-	}
+		/* A refused connection is a runtime failure, as in run. */
+		r = online_rc != 0 ? mig_exit_status(online_rc) : EXIT_USAGE;
+	} else if (r == EXIT_OK && online && !json)
+		printf("online:      %s\n", strcmp(plan->scheme, "file") == 0 ?
+		    "nothing to connect to (file://)" : "ok: connected, host "
+		    "key or certificate and credentials accepted, nothing "
+		    "written");
 	json_decref(ui.findings);
 	mig_plan_free(plan);
 	return r;
@@ -266,12 +308,13 @@ plan_check(int argc, char **argv, struct mig_ctx *ctx)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "online", no_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	bool json = false;
+	bool json = false, online = false;
 	int c;
 
 	optind = 1;
@@ -279,6 +322,9 @@ plan_check(int argc, char **argv, struct mig_ctx *ctx)
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'o':
+			online = true;
 			break;
 		case 'v':
 		case 'q':
@@ -294,7 +340,7 @@ plan_check(int argc, char **argv, struct mig_ctx *ctx)
 	if (optind != argc - 1)
 		return cmd_bad_usage(cmd_plan_usage, "plan check: expected "
 		    "one PLAN file");
-	return check_plan_file(argv[optind], json, ctx);
+	return check_plan_file(argv[optind], json, online, ctx);
 }
 
 int

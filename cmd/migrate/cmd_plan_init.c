@@ -73,11 +73,19 @@ static const char *
 destination_notes(const char *url)
 {
 	if (strncmp(url, "sftp://", 7) == 0)
-		return "# The host key must be known first (check it, then:\n"
+		return "# HOST may be a Host alias of ~/.ssh/config: its "
+		    "HostName, User, Port,\n"
+		    "# IdentityFile and UserKnownHostsFile apply unless set "
+		    "here.\n"
+		    "# The host key must be known first (check it, then:\n"
 		    "#   ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts).\n"
 		    "# known_hosts = \"~/.ssh/known_hosts\"\n"
 		    "# identity = \"~/.ssh/id_ed25519\"      # after ssh-agent\n"
-		    "# identity_passphrase_env = \"VAR\"\n";
+		    "#   (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa, those "
+		    "that exist)\n"
+		    "# identity_passphrase_env = \"VAR\"\n"
+		    "# ssh_config = \"none\"                 # do not read "
+		    "~/.ssh/config\n";
 	if (strncmp(url, "https://", 8) == 0)
 		return "# ca_file = \"ca.pem\"                  # default: the "
 		    "system's\n"

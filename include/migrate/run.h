@@ -340,6 +340,7 @@ struct mig_preflight_opts {
 			    const char *where, const char *what);
 	void		*arg;
 	size_t		*files;	/* may be NULL: files the filters select */
+	const char	*home;	/* HOME, for ~/.ssh (sftp), or NULL */
 };
 
 /*
@@ -347,8 +348,9 @@ struct mig_preflight_opts {
  * would refuse before it moves data: the source is there and readable
  * (and what its include patterns match), the recipients parse (a bad
  * checksum, an identity file as recipients_file, a missing file), the
- * signing key and the sftp identity load as safe key files, the sftp
- * known_hosts file exists (with the ssh-keyscan line that fills it), a
+ * signing key and the sftp identities load as safe key files, the sftp
+ * known_hosts file exists (with the ssh-keyscan line that fills it; both
+ * as ~/.ssh/config and the defaults resolve them), a
  * local lake is a directory, and the audit log is one (mig_audit_probe).
  * Environment variables the plan names are the caller's to check.
  * *errorsp counts the errors reported; returns 0, or an error when it

@@ -24,6 +24,7 @@
 #include "migrate/plan.h"
 #include "migrate/run.h"
 #include "migrate/sign.h"
+#include "migrate/ssh_config.h"
 #include "migrate/toml.h"
 #include "migrate/transport.h"
 
@@ -223,54 +224,60 @@ check_signing_key(struct pf *pf)
 	mig_sign_key_free(key);
 }
 
-/* sftp://[user@]host[:port]/path: host and port, for ssh-keyscan. */
+/* The sftp identities: the plan's, else ssh_config's or the defaults. */
 static void
-sftp_host(const char *url, char *host, size_t size, int *portp)
+check_sftp_keys(struct pf *pf, const struct mig_sftp_target *t)
 {
-	const char *h = url + strlen("sftp://"), *at, *end, *colon;
-	size_t n;
+	char *buf = NULL;
+	size_t i, len = 0;
 
-	*portp = 22;
-	host[0] = '\0';
-	end = h + strcspn(h, "/");
-	at = memchr(h, '@', (size_t)(end - h));
-	if (at != NULL)
-		h = at + 1;
-	if (*h == '[' && (colon = memchr(h, ']', (size_t)(end - h))) != NULL) {
-		n = (size_t)(colon - h - 1);
-		(void)snprintf(host, size, "%.*s", (int)n, h + 1);
-		colon = colon[1] == ':' ? colon + 1 : NULL;
-	} else {
-		colon = memchr(h, ':', (size_t)(end - h));
-		n = (size_t)((colon != NULL ? colon : end) - h);
-		(void)snprintf(host, size, "%.*s", (int)n, h);
+	for (i = 0; i < t->nidentity; i++) {
+		if (mig_keyfile_read(t->identity[i], true, &buf, &len,
+		    pf->ctx) != 0)
+			report(pf, MIG_PREFLIGHT_ERROR, "destination.identity",
+			    -1, "%s: %s", t->identity_explicit ?
+			    "destination.identity" : "identity (from "
+			    "ssh_config or the defaults; destination.identity "
+			    "names another)", mig_errmsg(pf->ctx));
+		mig_keyfile_free(buf, len);
+		buf = NULL;
 	}
-	if (colon != NULL)
-		*portp = atoi(colon + 1);
 }
 
+/*
+ * Where the destination really is (ssh_config.c, as sftp_open resolves
+ * it) and whether its known_hosts file and keys are there.
+ */
 static void
 check_sftp(struct pf *pf)
 {
 	const char *kh = mig_topts_get(&pf->p->dest, "known_hosts");
-	const char *identity = mig_topts_get(&pf->p->dest, "identity");
-	char host[256], *buf = NULL;
-	size_t len = 0;
-	int port;
+	const char *what = kh != NULL ? "destination.known_hosts: " : "";
+	struct mig_sftp_target t;
+	struct mig_url url;
 
-	sftp_host(pf->p->url, host, sizeof(host), &port);
-	if (kh != NULL && access(kh, R_OK) != 0)
-		report(pf, MIG_PREFLIGHT_ERROR, "destination.known_hosts", -1,
-		    "destination.known_hosts: %s: %s; the host key of %s must "
-		    "be known before the first connection: check it, then "
-		    "ssh-keyscan -p %d %s >> %s", kh, strerror(errno), host,
-		    port, host, kh);
-	if (identity == NULL)
+	if (mig_url_parse(pf->p->url, &url, pf->ctx) != 0)
 		return;
-	if (mig_keyfile_read(identity, true, &buf, &len, pf->ctx) != 0)
-		report(pf, MIG_PREFLIGHT_ERROR, "destination.identity", -1,
-		    "destination.identity: %s", mig_errmsg(pf->ctx));
-	mig_keyfile_free(buf, len);
+	if (mig_sftp_resolve(&pf->p->dest, &url, pf->o->home, NULL,
+	    pf->p->dir, &t, pf->ctx) != 0) {
+		report(pf, MIG_PREFLIGHT_ERROR, "destination.ssh_config", -1,
+		    "ssh_config: %s", mig_errmsg(pf->ctx));
+		goto out;
+	}
+	if (t.known_hosts == NULL)
+		report(pf, MIG_PREFLIGHT_ERROR, "destination.known_hosts", -1,
+		    "no known_hosts file to verify the host key of %s (set "
+		    "destination.known_hosts)", t.host);
+	else if (access(t.known_hosts, R_OK) != 0)
+		report(pf, MIG_PREFLIGHT_ERROR, "destination.known_hosts", -1,
+		    "%s%s: %s; the host key of %s must be known before the "
+		    "first connection: check it, then ssh-keyscan -p %d %s >> "
+		    "%s", what, t.known_hosts, strerror(errno), t.host, t.port,
+		    t.host, t.known_hosts);
+	check_sftp_keys(pf, &t);
+out:
+	mig_sftp_target_free(&t);
+	mig_url_free(&url);
 }
 
 static void

@@ -515,7 +515,7 @@ mig_kh_fingerprint(const unsigned char *key, size_t len, char *out,
 /* Feeds every line of the file at path to c. */
 static int
 read_file(struct mig_ctx *ctx, const char *where, const char *path,
-    struct mig_kh_check *c)
+    const char *host, int port, struct mig_kh_check *c)
 {
 	FILE *fp;
 	char *line = NULL;
@@ -529,6 +529,12 @@ read_file(struct mig_ctx *ctx, const char *where, const char *path,
 		    "key cannot be verified", where);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		e = errno;
+		if (e == ENOENT)
+			return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: known_hosts "
+			    "%s: %s; refusing to connect to a host whose key "
+			    "cannot be verified. Check the host key out of "
+			    "band, then: ssh-keyscan -p %d %s >> %s", where,
+			    path, strerror(e), port, host, path);
 		return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: cannot read "
 		    "known_hosts %s: %s; refusing to connect to a host whose "
 		    "key cannot be verified", where, path, strerror(e));
@@ -658,7 +664,7 @@ mig_kh_verify(struct mig_ctx *ctx, const char *where, const char *path,
 		return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: the server sent "
 		    "a malformed %s host key %s; refusing to connect", where,
 		    tname, fp);
-	if ((r = read_file(ctx, where, path, &c)) == 0) {
+	if ((r = read_file(ctx, where, path, host, port, &c)) == 0) {
 		v = mig_kh_check_verdict(&c, &line);
 		w = (struct kh_what){ .where = where, .path = path,
 		    .host = host, .port = port, .name = name, .tname = tname,

@@ -27,7 +27,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@
 
 #include "migrate/error.h"
 #include "migrate/keyfile.h"
+#include "migrate/ssh_config.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
@@ -92,7 +92,9 @@ struct sftp_conn {
 	char			*root;		/* remote root, no final '/' */
 	char			*where;		/* "user@host:port" */
 	char			*known_hosts;
-	char			*identity;
+	char			*identity[MIG_SSHCFG_IDS_MAX]; /* to try */
+	size_t			 nidentity;
+	bool			 identity_explicit;
 	char			*passphrase;	/* secret */
 	char			*password;	/* secret */
 	char			*agent_socket;
@@ -714,17 +716,59 @@ out_free:
 }
 
 /*
- * Authenticates with, in order: the ssh-agent, the identity file, the
+ * Tries the private key at path; 0 when the server accepts it, 1 when
+ * not (what happened appended to tried), or an error when the file is
+ * unsafe or unreadable.
+ */
+static int
+sftp_auth_key(struct sftp_conn *c, const char *path, char *tried,
+    size_t size)
+{
+	char *key = NULL, *msg = NULL;
+	size_t keylen = 0, used;
+	unsigned int ulen = (unsigned int)strlen(c->user);
+	bool rsa;
+	int r;
+
+	if ((r = mig_keyfile_read(path, true, &key, &keylen, c->ctx)) != 0)
+		return r;
+	r = libssh2_userauth_publickey_frommemory(c->session, c->user, ulen,
+	    NULL, 0, key, keylen, c->passphrase != NULL ? c->passphrase : "");
+	rsa = r != 0 && key_is_rsa(key, keylen);
+	mig_keyfile_free(key, keylen);
+	if (r == 0)
+		return 0;
+	(void)libssh2_session_last_error(c->session, &msg, NULL, 0);
+	tried_add(tried, size, "key ");
+	used = strlen(tried);
+	if (rsa)
+		(void)snprintf(tried + used, size - used, "%s (an RSA key: this "
+		    "libssh2 signs only with ssh-rsa/SHA-1, which current "
+		    "OpenSSH servers refuse; use an ed25519 or ecdsa key)",
+		    path);
+	else if (r != LIBSSH2_ERROR_AUTHENTICATION_FAILED &&
+	    r != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
+		(void)snprintf(tried + used, size - used, "%s (cannot load it: "
+		    "wrong or missing passphrase, or an unsupported format%s%s)",
+		    path, msg != NULL && *msg != '\0' ? ": " : "",
+		    msg != NULL ? msg : "");
+	else
+		(void)snprintf(tried + used, size - used, "%s", path);
+	return 1;
+}
+
+/*
+ * Authenticates with, in order: the ssh-agent, the identity files (the
+ * plan's, else ssh_config's, else the default ones that exist), the
  * password; each only when configured.  No secret reaches a message.
  */
 static int
 sftp_auth(struct sftp_conn *c)
 {
 	const char *methods;
-	char tried[1024] = "", *key = NULL, *msg;
-	size_t keylen = 0, used;
-	bool rsa = false;
+	char tried[1024] = "";
 	unsigned int ulen = (unsigned int)strlen(c->user);
+	size_t i;
 	int r;
 
 	methods = libssh2_userauth_list(c->session, c->user, ulen);
@@ -738,37 +782,11 @@ sftp_auth(struct sftp_conn *c)
 			return 0;
 		tried_add(tried, sizeof(tried), "ssh-agent");
 	}
-	if (c->identity != NULL && strstr(methods, "publickey") != NULL) {
-		if ((r = mig_keyfile_read(c->identity, true, &key, &keylen, c->ctx)) != 0)
+	for (i = 0; i < c->nidentity && strstr(methods, "publickey") != NULL;
+	    i++)
+		if ((r = sftp_auth_key(c, c->identity[i], tried,
+		    sizeof(tried))) <= 0)
 			return r;
-		r = libssh2_userauth_publickey_frommemory(c->session, c->user,
-		    ulen, NULL, 0, key, keylen, c->passphrase != NULL ?
-		    c->passphrase : "");
-		rsa = r != 0 && key_is_rsa(key, keylen);
-		mig_keyfile_free(key, keylen);
-		if (r == 0)
-			return 0;
-		msg = NULL;
-		(void)libssh2_session_last_error(c->session, &msg, NULL, 0);
-		tried_add(tried, sizeof(tried), "key ");
-		used = strlen(tried);
-		if (rsa)
-			(void)snprintf(tried + used, sizeof(tried) - used, "%s "
-			    "(an RSA key: this libssh2 signs only with "
-			    "ssh-rsa/SHA-1, which current OpenSSH servers "
-			    "refuse; use an ed25519 or ecdsa key)",
-			    c->identity);
-		else if (r != LIBSSH2_ERROR_AUTHENTICATION_FAILED &&
-		    r != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
-			(void)snprintf(tried + used, sizeof(tried) - used,
-			    "%s (cannot load it: wrong or missing passphrase, "
-			    "or an unsupported format%s%s)", c->identity,
-			    msg != NULL && *msg != '\0' ? ": " : "",
-			    msg != NULL ? msg : "");
-		else
-			(void)snprintf(tried + used, sizeof(tried) - used,
-			    "%s", c->identity);
-	}
 	if (c->password != NULL && strstr(methods, "password") != NULL) {
 		r = libssh2_userauth_password_ex(c->session, c->user, ulen,
 		    c->password, (unsigned int)strlen(c->password), NULL);
@@ -936,6 +954,8 @@ sftp_ready(struct sftp_conn *c)
 static void
 sftp_conn_free(struct sftp_conn *c)
 {
+	size_t n;
+
 	if (c == NULL)
 		return;
 	sftp_disconnect(c);
@@ -945,24 +965,73 @@ sftp_conn_free(struct sftp_conn *c)
 	free(c->root);
 	free(c->where);
 	free(c->known_hosts);
-	free(c->identity);
+	for (n = 0; n < c->nidentity; n++)
+		free(c->identity[n]);
 	free_secret(c->passphrase);
 	free_secret(c->password);
 	free(c->agent_socket);
 	free(c);
 }
 
-/* The login name when the URL has none (no environment: the uid). */
-static char *
-sftp_local_user(void)
+/*
+ * Host, port, user, known_hosts and identities: the URL and the plan,
+ * then ssh_config, then the defaults (ssh_config.c).  Takes them all.
+ */
+static int
+sftp_conn_target(struct sftp_conn *c, struct mig_transport *t,
+    const struct mig_transport_config *cfg, const struct mig_url *url)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	struct mig_sftp_target tg;
+	size_t i;
+	int r;
 
-	if (getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &res) != 0 ||
-	    res == NULL)
-		return NULL;
-	return strdup(pw.pw_name);
+	r = mig_sftp_resolve(&cfg->opts, url, cfg->home, NULL, cfg->base_dir,
+	    &tg, t->ctx);
+	if (r != 0) {
+		mig_preferr(t->ctx, "%s", t->root);
+		goto out;
+	}
+	if (tg.known_hosts == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_SECURITY, "%s: sftp needs a "
+		    "known_hosts file to verify the server's host key",
+		    t->root);
+		goto out;
+	}
+	c->host = tg.host;
+	c->port = tg.port;
+	c->user = tg.user;
+	c->known_hosts = tg.known_hosts;
+	tg.host = tg.user = tg.known_hosts = NULL;
+	for (i = 0; i < tg.nidentity; i++) {
+		c->identity[i] = tg.identity[i];
+		tg.identity[i] = NULL;
+	}
+	c->nidentity = tg.nidentity;
+	c->identity_explicit = tg.identity_explicit;
+	tg.nidentity = 0;
+out:
+	mig_sftp_target_free(&tg);
+	return r;
+}
+
+/* Refuses a badly protected key before any network traffic. */
+static int
+sftp_check_keys(struct sftp_conn *c)
+{
+	char *key = NULL;
+	size_t i, keylen = 0;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < c->nidentity; i++) {
+		r = mig_keyfile_read(c->identity[i], true, &key, &keylen,
+		    c->ctx);
+		mig_keyfile_free(key, keylen);
+		key = NULL;
+		if (r != 0 && !c->identity_explicit)
+			mig_preferr(c->ctx, "default identity (destination."
+			    "identity unset)");
+	}
+	return r;
 }
 
 static int
@@ -972,7 +1041,6 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	struct sftp_conn *c;
 	const char *root;
 	size_t n;
-	const char *kh;
 	bool nomem = false;
 	int r;
 
@@ -983,19 +1051,12 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	if (url->host == NULL || url->host[0] == '\0')
 		return mig_seterr(t->ctx, MIG_ERR_PARSE, "%s: no host in the "
 		    "URL", t->root);
-	kh = mig_topts_get(&cfg->opts, "known_hosts");
-	if (kh == NULL || kh[0] == '\0')
-		return mig_seterr(t->ctx, MIG_ERR_SECURITY, "%s: sftp needs "
-		    "a known_hosts file to verify the server's host key",
-		    t->root);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 	c->ctx = t->ctx;
 	c->sock = -1;
-	c->port = url->port != 0 ? url->port : SFTP_DEFAULT_PORT;
-	c->host = xstrdup_or_null(url->host, &nomem);
-	c->user = url->user != NULL ? xstrdup_or_null(url->user, &nomem) :
-	    sftp_local_user();
+	if ((r = sftp_conn_target(c, t, cfg, url)) != 0)
+		goto out_free;
 	/* "/~/dir" is relative to the login directory. */
 	root = url->path;
 	if (strcmp(root, "/~") == 0)
@@ -1003,8 +1064,6 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	else if (strncmp(root, "/~/", 3) == 0)
 		root += 3;
 	c->root = xstrdup_or_null(root, &nomem);
-	c->known_hosts = xstrdup_or_null(kh, &nomem);
-	c->identity = xstrdup_or_null(mig_topts_get(&cfg->opts, "identity"), &nomem);
 	c->passphrase = xstrdup_or_null(mig_topts_get(&cfg->opts, "identity_passphrase_env"), &nomem);
 	c->password = xstrdup_or_null(mig_topts_get(&cfg->opts, "password_env"), &nomem);
 	c->agent_socket = xstrdup_or_null(cfg->agent_socket, &nomem);
@@ -1013,11 +1072,8 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	c->io_timeout_ms = cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms :
 	    SFTP_IO_TIMEOUT_MS;
 	c->retries = cfg->retries > 0 ? cfg->retries : SFTP_RETRIES;
-	if (nomem || c->user == NULL || c->host == NULL || c->root == NULL) {
-		r = mig_seterr(t->ctx, nomem || c->host == NULL ||
-		    c->root == NULL ? MIG_ERR_NOMEM : MIG_ERR_USAGE,
-		    "%s: %s", t->root, nomem ? "out of memory" :
-		    "no user name in the URL and none for this uid");
+	if (nomem || c->root == NULL) {
+		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_free;
 	}
 	/* Strip trailing slashes (but keep "/"). */
@@ -1030,16 +1086,7 @@ sftp_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 		goto out_free;
 	}
 	(void)snprintf(c->where, n, "%s@%s:%d", c->user, c->host, c->port);
-	/* Refuse a badly protected key before any network traffic. */
-	if (c->identity != NULL) {
-		char *key = NULL;
-		size_t keylen = 0;
-
-		if ((r = mig_keyfile_read(c->identity, true, &key, &keylen, c->ctx)) != 0)
-			goto out_free;
-		mig_keyfile_free(key, keylen);
-	}
-	if ((r = sftp_connect(c)) != 0)
+	if ((r = sftp_check_keys(c)) != 0 || (r = sftp_connect(c)) != 0)
 		goto out_free;
 	t->priv = c;
 	return 0;
@@ -1676,10 +1723,14 @@ out_free:
 }
 
 static const struct mig_tkey sftp_keys[] = {
-	{ "known_hosts", MIG_TKEY_PATH, "~/.ssh/known_hosts", "the host keys "
-	    "to trust (OpenSSH format); an unknown key is refused" },
+	{ "known_hosts", MIG_TKEY_PATH, NULL, "the host keys to trust "
+	    "(OpenSSH format; default: ssh_config's UserKnownHostsFile, else "
+	    "~/.ssh/known_hosts); an unknown key is refused" },
 	{ "identity", MIG_TKEY_PATH, NULL, "private key file, tried after "
-	    "the agent" },
+	    "the agent (default: ssh_config's IdentityFile, else "
+	    "~/.ssh/id_ed25519, id_ecdsa, id_rsa)" },
+	{ "ssh_config", MIG_TKEY_STRING, NULL, "OpenSSH client config to "
+	    "read (default ~/.ssh/config; \"none\": none)" },
 	{ "identity_passphrase_env", MIG_TKEY_ENV, NULL, "variable holding "
 	    "the identity's passphrase" },
 	{ "password_env", MIG_TKEY_ENV, NULL, "variable holding a password "
@@ -1687,23 +1738,9 @@ static const struct mig_tkey sftp_keys[] = {
 	{ NULL, 0, NULL, NULL }
 };
 
-static int
-sftp_check(const struct mig_topts *o, const struct mig_url *url,
-    const char **keyp, char *msg, size_t size)
-{
-	(void)o;
-	*keyp = NULL;
-	if (url->user != NULL)
-		return 0;
-	(void)snprintf(msg, size, "destination.url: sftp URLs need a user "
-	    "(sftp://USER@HOST/PATH)");
-	return MIG_ERR_PARSE;
-}
-
 const struct mig_transport_ops mig_transport_sftp_ops = {
 	.scheme = "sftp",
 	.keys = sftp_keys,
-	.check = sftp_check,
 	.open = sftp_open,
 	.close = sftp_close,
 	.mkdir_p = sftp_mkdir_p,

@@ -139,10 +139,19 @@ test_plan__sftp_and_https(void **state)
 	    "identity_passphrase_env = \"KEY_PASS\"\n"
 	    "[encryption]\npassphrase_env = \"MIGRATE_PASSPHRASE\"\n", ctx);
 	assert_string_equal(p->scheme, "sftp");
-	assert_string_equal(mig_topts_get(&p->dest, "known_hosts"), "/home/u/.ssh/known_hosts");
+	/* Resolved at connect time: ssh_config may name another. */
+	assert_null(mig_topts_get(&p->dest, "known_hosts"));
 	assert_string_equal(mig_topts_get(&p->dest, "identity"), "/home/u/.ssh/id_ed25519");
 	assert_string_equal(mig_topts_get(&p->dest, "identity_passphrase_env"), "KEY_PASS");
 	assert_null(p->lake_path);
+	mig_plan_free(p);
+
+	/* A Host alias alone: user and the rest come from ssh_config. */
+	p = parse_ok("version = 1\nname = \"t\"\nstrategy = \"rehost\"\n"
+	    "[source]\npath = \"s\"\n[destination]\n"
+	    "url = \"sftp://lakehost/srv/lake\"\nssh_config = \"none\"\n"
+	    "[encryption]\npassphrase_env = \"MIGRATE_PASSPHRASE\"\n", ctx);
+	assert_string_equal(mig_topts_get(&p->dest, "ssh_config"), "none");
 	mig_plan_free(p);
 
 	p = parse_ok("version = 1\nname = \"t\"\nstrategy = \"replatform\"\n"
@@ -265,9 +274,10 @@ static const struct {
 	  "file://, sftp:// or https://)" },
 	/* 22 */
 	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
-	  "path = \"s\"\n[destination]\nurl = \"sftp://host/x\"\n",
-	  "dir/t.toml:7:7: destination.url: sftp URLs need a user "
-	  "(sftp://USER@HOST/PATH)" },
+	  "path = \"s\"\n[destination]\nurl = \"file://l\"\n"
+	  "ssh_config = \"none\"\n",
+	  "dir/t.toml:8:14: destination.ssh_config only applies to sftp:// "
+	  "destinations, not file://" },
 	/* 23 */
 	{ "version = 1\nname = \"t\"\nstrategy = \"rehost\"\n[source]\n"
 	  "path = \"s\"\n[destination]\nurl = \"sftp://u:pw@host/x\"\n",
