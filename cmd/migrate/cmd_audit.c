@@ -27,9 +27,9 @@
 #include "cmd.h"
 
 const char *const cmd_audit_usage[] = {
-	"migrate audit show LOG [--run ID] [--event GLOB] [--since T] "
+	"migrate audit show LOG|PLAN [--run ID] [--event GLOB] [--since T] "
 	    "[--until T] [--wide] [--json]",
-	"migrate audit verify LOG [--key PUBKEY] [--allow-unsigned-tail] "
+	"migrate audit verify LOG|PLAN [--key PUBKEY] [--allow-unsigned-tail] "
 	    "[--json]",
 	NULL
 };
@@ -399,6 +399,34 @@ out_free:
 	return rc;
 }
 
+/*
+ * The log to read: LOG itself, or the audit.log of the plan when the
+ * argument is a plan (PLAN.toml), which users give as they give it to
+ * every other command; reading the plan as a log would only say that
+ * its line 1 is no audit record.  *logp is the caller's to free.
+ */
+static int
+audit_log_of(const char *arg, char **logp, struct mig_ctx *ctx)
+{
+	struct mig_plan *plan = NULL;
+	size_t n = strlen(arg);
+	int r;
+
+	*logp = NULL;
+	if (n > 5 && strcmp(arg + n - 5, ".toml") == 0) {
+		if ((r = cmd_load_plan(arg, ctx, &plan)) != 0)
+			return cmd_fail(ctx, r);
+		*logp = strdup(plan->audit_log);
+		mig_plan_free(plan);
+	} else
+		*logp = strdup(arg);
+	if (*logp == NULL) {
+		(void)mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		return cmd_fail(ctx, MIG_ERR_NOMEM);
+	}
+	return EXIT_OK;
+}
+
 static int
 audit_show(int argc, char **argv, struct mig_ctx *ctx)
 {
@@ -415,7 +443,8 @@ audit_show(int argc, char **argv, struct mig_ctx *ctx)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct show_args a;
-	int c;
+	char *log = NULL;
+	int c, status;
 
 	memset(&a, 0, sizeof(a));
 	optind = 1;
@@ -457,8 +486,12 @@ audit_show(int argc, char **argv, struct mig_ctx *ctx)
 	}
 	if (argc - optind != 1)
 		return cmd_bad_usage(cmd_audit_usage, "audit show: one LOG "
-		    "is needed");
-	return show_log(argv[optind], &a, ctx);
+		    "(or PLAN) is needed");
+	if ((status = audit_log_of(argv[optind], &log, ctx)) != EXIT_OK)
+		return status;
+	status = show_log(log, &a, ctx);
+	free(log);
+	return status;
 }
 
 /* The first line of the report: the chain, and where the check failed. */
@@ -659,6 +692,7 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 	struct mig_audit_report rep;
 	struct mig_sign_key *pub = NULL;
 	const char *keypath = NULL;
+	char *log = NULL;
 	unsigned int flags = 0;
 	bool json = false;
 	int c, rc, status;
@@ -688,7 +722,7 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 	}
 	if (argc - optind != 1)
 		return cmd_bad_usage(cmd_audit_usage, "audit verify: one LOG "
-		    "is needed");
+		    "(or PLAN) is needed");
 	if (flags != 0 && keypath == NULL)
 		return cmd_bad_usage(cmd_audit_usage, "audit verify: "
 		    "--allow-unsigned-tail needs --key (without a key no "
@@ -697,15 +731,20 @@ audit_verify(int argc, char **argv, struct mig_ctx *ctx)
 	if (keypath != NULL &&
 	    (rc = mig_sign_pubkey_load(keypath, ctx, &pub)) != 0)
 		return cmd_fail(ctx, rc == MIG_ERR_FORMAT ? MIG_ERR_USAGE : rc);
-	rc = mig_audit_verify(argv[optind], pub, flags, &rep, ctx);
+	if ((status = audit_log_of(argv[optind], &log, ctx)) != EXIT_OK) {
+		mig_sign_key_free(pub);
+		return status;
+	}
+	rc = mig_audit_verify(log, pub, flags, &rep, ctx);
 	status = rc == 0 ? EXIT_OK : cmd_fail(ctx, rc);
 	if (rc == 0 || rc == MIG_ERR_VERIFY) {
 		if (!json)
-			print_report(argv[optind], &rep, pub != NULL, rc);
-		else if (print_json(argv[optind], &rep, pub != NULL, rc) != 0)
+			print_report(log, &rep, pub != NULL, rc);
+		else if (print_json(log, &rep, pub != NULL, rc) != 0)
 			status = EXIT_RUNTIME;
 	}
 	mig_sign_key_free(pub);
+	free(log);
 	return status;
 }
 

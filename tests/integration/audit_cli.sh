@@ -93,7 +93,7 @@ expect_exit 1 "$MIGRATE" audit verify missing.jsonl
 expect_err "missing.jsonl"
 expect_exit 1 "$MIGRATE" audit verify good.jsonl --key missing.pub
 expect_exit 0 "$MIGRATE" audit -h
-expect_out "migrate audit verify LOG [--key PUBKEY]"
+expect_out "migrate audit verify LOG|PLAN [--key PUBKEY]"
 expect_exit 0 "$MIGRATE" help audit
 
 # show: table, summary, filters, JSON lines.

@@ -170,4 +170,18 @@ if command -v script > /dev/null; then
 	grep -q "MB/s" "$T/tty-xterm" && fail "a rate in MB/s"
 	echo "ok: escape codes"
 fi
+# --- audit show / verify take the plan as every other command does --------
+# Before, the plan was read as a log: "line 1: not an audit record", exit 3.
+write_plan "$T/aud.toml" rehost "$T/p/data/billing"
+expect_exit 0 "$MIGRATE" run --no-progress "$T/aud.toml"
+expect_exit 0 "$MIGRATE" audit verify "$T/aud.toml"
+expect_out "$T/audit/t-rehost.jsonl: intact"
+expect_exit 0 "$MIGRATE" audit show --json "$T/aud.toml"
+cp "$T/out" "$T/show-plan"
+expect_exit 0 "$MIGRATE" audit show --json "$T/audit/t-rehost.jsonl"
+cmp -s "$T/out" "$T/show-plan" || fail "audit show PLAN differs from audit show LOG"
+[ -s "$T/show-plan" ] || fail "audit show PLAN printed nothing"
+expect_exit 2 "$MIGRATE" audit verify "$T/nosuch.toml"
+expect_err "nosuch.toml"
+echo "ok: audit commands take the plan"
 echo "ok: cli habits"
