@@ -1454,6 +1454,30 @@ legacy_tag_entry(struct val *v, const struct pent *e)
 	return r;
 }
 
+/*
+ * A payload file of the manifest that a remote listing left out, asked
+ * for by name: a WebDAV server may serve names its listings hide
+ * (nginx's dav_ext leaves dot-files out of PROPFIND).  A local walk sees
+ * every name, so only a transport's bag is asked.  e->found says whether
+ * it was there; it is then checked and counted as the walk would have.
+ */
+static int
+unlisted_entry(struct val *v, struct pent *e)
+{
+	struct mig_bag_report *rep = v->rep;
+	uint64_t hashed = rep->bytes_hashed;
+	int r;
+
+	if (v->src->t == NULL)
+		return 0;
+	r = on_payload(v, e->path, 0, NULL);
+	if (e->found)
+		rep->payload_bytes += rep->bytes_hashed - hashed;
+	else
+		rep->payload_files--;	/* not there after all */
+	return r;
+}
+
 /* Payload-Oxum against what the walk counted. */
 static int
 oxum(struct val *v)
@@ -1509,7 +1533,8 @@ payload(struct val *v)
 			r = finding(v, MIG_BAG_FETCH, v->pe[i].path, "listed "
 			    "in fetch.txt and not fetched: the bag is not "
 			    "complete");
-		else
+		else if ((r = unlisted_entry(v, &v->pe[i])) == 0 &&
+		    !v->pe[i].found)
 			r = finding(v, MIG_BAG_MISSING, v->pe[i].path,
 			    "listed in the payload manifest, not in the bag");
 		if (r != 0)

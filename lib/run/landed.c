@@ -3,7 +3,8 @@
  * lake with the size that was written.  One listing per folder of the
  * bag, not a stat per object: over a WAN a stat is a round trip, and a
  * run of a million small files would pay a million of them one after
- * another, where its folders are a few thousand listings.
+ * another, where its folders are a few thousand listings.  A name the
+ * listing left out is then asked for by itself (stat_one).
  */
 #define MIG_RUN_INTERNAL
 #include <limits.h>
@@ -93,6 +94,33 @@ check_folder(struct run *rn, struct landed *v, size_t n)
 	return r;
 }
 
+/*
+ * What the listing did not show, asked for by name: WebDAV servers may
+ * leave names out of a listing (nginx's dav_ext hides dot-files from
+ * PROPFIND) that they serve all the same.  Costs a round trip only for
+ * such names, or for objects that are really missing.
+ */
+static int
+stat_one(struct run *rn, struct landed *l)
+{
+	struct mig_tstat st;
+	char full[PATH_MAX];
+	int r;
+
+	if ((r = run_join(full, sizeof(full), rn->run_dir, l->ob->dest)) != 0)
+		return mig_seterr(rn->ctx, r, "%s/%s: path too long",
+		    rn->run_dir, l->ob->dest);
+	if ((r = mig_transport_stat(rn->t, full, &st)) == 0 &&
+	    st.type == MIG_FT_FILE) {
+		l->listed = true;
+		l->size = st.size;
+	} else if (r == 0 || r == MIG_ERR_NOTFOUND) {
+		mig_clearerr(rn->ctx);
+		r = 0;
+	}
+	return r;
+}
+
 static bool
 counts(const struct obj *ob, const struct obj *arch)
 {
@@ -129,6 +157,8 @@ run_check_landed(struct run *rn, const struct obj *arch)
 		r = check_folder(rn, v + i, j - i);
 	}
 	for (i = 0; i < n && r == 0; i++) {
+		if (!v[i].listed && (r = stat_one(rn, &v[i])) != 0)
+			break;
 		if (v[i].listed && v[i].size == v[i].ob->stored_size)
 			continue;
 		bad++;
