@@ -89,7 +89,10 @@ cmd_transport_config(const struct mig_plan *p,
 	cfg->url = p->url;
 	cfg->base_dir = p->dir;
 	cfg->opts = p->dest;
+	/* Empty means none, as ssh(1) reads it. */
 	cfg->agent_socket = getenv("SSH_AUTH_SOCK");
+	if (cfg->agent_socket != NULL && *cfg->agent_socket == '\0')
+		cfg->agent_socket = NULL;
 	cfg->home = getenv("HOME");
 	/* Keys naming an environment variable carry its secret from here. */
 	for (i = 0; be != NULL && i < cfg->opts.n; i++) {

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -687,6 +688,36 @@ tried_add(char *buf, size_t len, const char *what)
 	    what);
 }
 
+/*
+ * Whether an ssh-agent answers at path.  libssh2 1.10 (Debian 12) closes
+ * its socket when connect(2) to the agent fails but keeps the number, and
+ * libssh2_agent_free() then closes that number again.  With --jobs the
+ * second close(2) lands on whatever another thread has just opened: a
+ * stale SSH_AUTH_SOCK (a common sight after logging in again under tmux)
+ * made a worker's key file read fail with EBADF, and could as well have
+ * closed a source file or the journal under another thread.  So we
+ * connect first ourselves, and hand libssh2 only an agent that answers.
+ */
+static int
+agent_reachable(const char *path)
+{
+	struct sockaddr_un sun;
+	size_t len;
+	int fd, ok;
+
+	if (path == NULL || (len = strlen(path)) == 0 ||
+	    len >= sizeof(sun.sun_path))
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, len);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	(void)close(fd);
+	return ok;
+}
+
 static int
 sftp_auth_agent(struct sftp_conn *c)
 {
@@ -697,8 +728,14 @@ sftp_auth_agent(struct sftp_conn *c)
 	if ((agent = libssh2_agent_init(c->session)) == NULL)
 		return -1;
 	libssh2_agent_set_identity_path(agent, c->agent_socket);
-	if (libssh2_agent_connect(agent) != 0)
-		goto out_free;
+	if (libssh2_agent_connect(agent) != 0) {
+		/*
+		 * The agent went away since agent_reachable(): freeing now
+		 * would close a number that is no longer ours (see there).
+		 * A few hundred bytes leaked once beat a stray close(2).
+		 */
+		return -1;
+	}
 	if (libssh2_agent_list_identities(agent) != 0)
 		goto out_disconnect;
 	while (libssh2_agent_get_identity(agent, &id, prev) == 0) {
@@ -710,7 +747,6 @@ sftp_auth_agent(struct sftp_conn *c)
 	}
 out_disconnect:
 	(void)libssh2_agent_disconnect(agent);
-out_free:
 	libssh2_agent_free(agent);
 	return r;
 }
@@ -778,9 +814,13 @@ sftp_auth(struct sftp_conn *c)
 		return sftp_fail(c, c->where, "authentication");
 	}
 	if (c->agent_socket != NULL && strstr(methods, "publickey") != NULL) {
-		if (sftp_auth_agent(c) == 0)
+		if (!agent_reachable(c->agent_socket))
+			tried_add(tried, sizeof(tried),
+			    "ssh-agent (none answers at SSH_AUTH_SOCK)");
+		else if (sftp_auth_agent(c) == 0)
 			return 0;
-		tried_add(tried, sizeof(tried), "ssh-agent");
+		else
+			tried_add(tried, sizeof(tried), "ssh-agent");
 	}
 	for (i = 0; i < c->nidentity && strstr(methods, "publickey") != NULL;
 	    i++)

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -61,6 +63,26 @@ const char *
 __asan_default_options(void)
 {
 	return "fast_unwind_on_malloc=0";
+}
+
+/*
+ * close(2) as seen by every caller in this process, libssh2 included (a
+ * definition in the executable interposes on libc's): counts the closes
+ * that found no such descriptor, which is what a double close looks like
+ * when no other thread has reused the number yet.  Atomic because
+ * libssh2 and cmocka may close from any thread.
+ */
+static int ebadf_closes;
+
+int close(int fd);
+int
+close(int fd)
+{
+	long r = syscall(SYS_close, fd);
+
+	if (r != 0 && errno == EBADF)
+		__atomic_add_fetch(&ebadf_closes, 1, __ATOMIC_SEQ_CST);
+	return (int)r;
 }
 
 struct env {
@@ -763,6 +785,56 @@ test_transport_sftp__agent(void **state)
 	mig_transport_close(t);
 }
 
+/*
+ * A stale SSH_AUTH_SOCK (the agent of an earlier login) with --jobs:
+ * libssh2 1.10 closed the failed agent socket twice, and a worker's key
+ * file read failed with EBADF.  Login must fall through to the key, and no
+ * close(2) may hit a descriptor that is not open.
+ */
+static void
+test_transport_sftp__stale_agent_socket_no_double_close(void **state)
+{
+	struct mig_transport_config cfg;
+	struct mig_transport *t;
+	struct mig_ctx *ctx = *state;
+	struct sockaddr_un sun;
+	struct env e;
+	char dir[] = "/tmp/mig-stale-agent-XXXXXX", stale[64], gone[64];
+	const char *socks[3];
+	size_t i;
+	int fd;
+
+	base_env(&e);
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(stale, sizeof(stale), "%s/agent.sock", dir);
+	(void)snprintf(gone, sizeof(gone), "%s/no-such.sock", dir);
+	/* Bound, then closed: connect(2) gets ECONNREFUSED. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	(void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", stale);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(close(fd), 0);
+	socks[0] = stale;
+	socks[1] = gone;
+	socks[2] = "";
+	for (i = 0; i < 3; i++) {
+		base_cfg(&e, &cfg);
+		cfg.agent_socket = socks[i];
+		__atomic_store_n(&ebadf_closes, 0, __ATOMIC_SEQ_CST);
+		t = must_open(&cfg, ctx);
+		mig_transport_close(t);
+		if (__atomic_load_n(&ebadf_closes, __ATOMIC_SEQ_CST) != 0)
+			fail_msg("agent socket \"%s\": %d close(2) of a "
+			    "descriptor that was not open", socks[i],
+			    ebadf_closes);
+	}
+	assert_int_equal(unlink(stale), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_transport_sftp__permission_denied(void **state)
 {
@@ -961,6 +1033,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transport_sftp__key_passphrase,
 		    ctx_setup, ctx_teardown),
 		cmocka_unit_test_setup_teardown(test_transport_sftp__agent,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_transport_sftp__stale_agent_socket_no_double_close,
 		    ctx_setup, ctx_teardown),
 		cmocka_unit_test_setup_teardown(test_transport_sftp__permission_denied,
 		    ctx_setup, ctx_teardown),
