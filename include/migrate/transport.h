@@ -163,7 +163,12 @@ struct mig_transport_ops {
 	/* MIG_ERR_NOTFOUND when path does not exist. */
 	int	(*stat)(struct mig_transport *t, const char *path,
 		    struct mig_tstat *st);
-	/* Entries of dir (not "." or ".."), in no particular order. */
+	/*
+	 * Entries of dir (not "." or ".."), in no particular order.  A
+	 * server may hide dot-files from a listing (WebDAV: nginx's
+	 * dav_ext), so a name a listing leaves out is not yet missing:
+	 * stat it before saying so.
+	 */
 	int	(*list)(struct mig_transport *t, const char *dir,
 		    mig_list_cb cb, void *arg);
 	/* Remove a file; MIG_ERR_NOTFOUND when absent. */
