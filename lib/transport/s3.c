@@ -1760,22 +1760,9 @@ load_credentials(struct s3 *s, const struct mig_topts *o, const char *home)
 static uint64_t
 parse_size(const char *v)
 {
-	char *end;
-	unsigned long long n;
+	uint64_t n;
 
-	if (v == NULL || !isdigit((unsigned char)v[0]))
-		return 0;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno != 0 || n > 1024 * 1024)
-		return 0;
-	if (strcmp(end, "K") == 0 || strcmp(end, "KiB") == 0)
-		return n * 1024;
-	if (strcmp(end, "M") == 0 || strcmp(end, "MiB") == 0)
-		return n * MIB;
-	if (strcmp(end, "G") == 0 || strcmp(end, "GiB") == 0)
-		return n * 1024 * (uint64_t)MIB;
-	return *end == '\0' ? n : 0;
+	return mig_parse_size(v, &n) == 0 ? n : 0;
 }
 
 static void
