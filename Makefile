@@ -213,7 +213,7 @@ uninstall:
 DEB_PKGS := build-essential clang pkg-config libssl-dev libssh2-1-dev \
 	libcurl4-openssl-dev libarchive-dev libzstd-dev libjansson-dev \
 	libcmocka-dev python3 mandoc age zstd openssh-server openssh-client \
-	nginx-light libnginx-mod-http-dav-ext rclone time ca-certificates \
+	nginx-light libnginx-mod-http-dav-ext rclone rsync time ca-certificates \
 	libclang-rt-14-dev python3-yaml shellcheck man-db parallel zsh \
 	libutf8proc-dev unicode-data bzip2 libexpat1-dev
 # s3.sh runs s3rver from npm.  Debian's npm only when no Node.js and npm

@@ -21,7 +21,7 @@ _migrate_options()
 {
 	local common='--verbose -v --quiet -q --help -h'
 	case $1 in
-	run) echo "--dry-run -n --jobs -j --full --new-run --shard --run-id
+	run) echo "--dry-run -n --jobs -j --bwlimit --full --new-run --shard --run-id
 	    --no-progress --json --identity -i $common" ;;
 	'plan check') echo "--online --json $common" ;;
 	'plan init') echo "--source --to --output -o $common" ;;
@@ -46,7 +46,8 @@ _migrate_options()
 _migrate_takes_arg()
 {
 	case "$1 $2" in
-	'run --jobs' | 'run -j' | 'run --shard' | 'run --run-id' | \
+	'run --jobs' | 'run -j' | 'run --bwlimit' | 'run --shard' | \
+	'run --run-id' | \
 	'run --identity' | 'run -i' | \
 	'verify --run' | 'verify --identity' | 'verify -i' | 'verify --key' | \
 	'restore --run' | 'restore --identity' | 'restore -i' | \

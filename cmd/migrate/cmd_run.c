@@ -19,13 +19,14 @@
 #include "migrate/run.h"
 #include "migrate/sign.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "cmd.h"
 
 const char *const cmd_run_usage[] = {
-	"migrate run PLAN [--dry-run] [--jobs N] [--full] [--new-run]",
-	"            [--shard K/N --run-id ID] [--no-progress] [--json]",
-	"            [-i IDENTITY]",
+	"migrate run PLAN [--dry-run] [--jobs N] [--bwlimit RATE] [--full]",
+	"            [--new-run] [--shard K/N --run-id ID] [--no-progress]",
+	"            [--json] [-i IDENTITY]",
 	NULL
 };
 
@@ -34,6 +35,8 @@ const char *const cmd_run_options[] = {
 	    "nothing",
 	"-j, --jobs N         files landed at once (1-64; default: one per "
 	    "CPU)",
+	"    --bwlimit RATE   bytes per second, all jobs together (512K, 10M, "
+	    "1G, off)",
 	"    --full           land unchanged files too, not only new and "
 	    "changed ones",
 	"    --new-run        abandon an unfinished run instead of resuming it",
@@ -289,6 +292,7 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "bwlimit", required_argument, NULL, 'B' },
 		{ "full", no_argument, NULL, 'F' },
 		{ "new-run", no_argument, NULL, 'N' },
 		{ "no-progress", no_argument, NULL, 'P' },
@@ -313,7 +317,8 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	struct mig_audit_log *log = NULL;
 	struct run_ui ui;
 	struct cmd_testhook *th = NULL;
-	bool no_progress = false;
+	bool no_progress = false, bw_set = false;
+	uint64_t bwlimit = 0;
 	long jobs = 0;
 	int c, r, status;
 
@@ -338,6 +343,14 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 				return cmd_bad_usage(cmd_run_usage, "--jobs "
 				    "takes a number from 1 to 64, not \"%s\"",
 				    optarg);
+			break;
+		case 'B':
+			if (mig_parse_rate(optarg, &bwlimit) != 0)
+				return cmd_bad_usage(cmd_run_usage, "--bwlimit "
+				    "takes bytes per second as 512K, 10M or 1G "
+				    "(powers of 1024), or off; not \"%s\"",
+				    optarg);
+			bw_set = true;
 			break;
 		case 'F':
 			o.full = true;
@@ -412,6 +425,7 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	o.audit = log;
 	o.seal_key = key;
 	o.jobs = jobs > 0 ? (int)jobs : cmd_ncpus();
+	o.bwlimit = bw_set ? bwlimit : plan->bwlimit;
 	o.progress = on_progress;
 	o.note = on_note;
 	o.would_land = on_would_land;

@@ -71,6 +71,8 @@ struct mig_plan {
 	 * keys holding the variable's NAME, defaults applied.  Values owned.
 	 */
 	struct mig_topts dest;
+	/* bwlimit: bytes per second for the whole run; 0: none. */
+	uint64_t	 bwlimit;
 
 	/* [encryption] */
 	char		**recipients;	/* NULL-terminated; may be NULL */

@@ -119,6 +119,11 @@ struct mig_run_opts {
 	/* The audit key: each bag is sealed with it; NULL: unsealed. */
 	const struct mig_sign_key		*seal_key;
 	int		 jobs;		/* workers, >= 1 */
+	/*
+	 * Bytes per second for every object the run sends, all workers
+	 * together (the ciphertext, as it leaves); 0: no limit.
+	 */
+	uint64_t	 bwlimit;
 	bool		 dry_run;	/* list, write nothing anywhere */
 	bool		 full;		/* land unchanged files too */
 	bool		 new_run;	/* abandon an unfinished run */

@@ -188,6 +188,29 @@ int	mig_tee_writer_new(struct mig_writer *a, struct mig_writer *b,
 int	mig_bounded_reader_new(struct mig_reader *src, uint64_t max,
 	    struct mig_ctx *ctx, struct mig_reader **rp);
 
+/* --- Bandwidth limit (ratelimit.c) ---------------------------------------- */
+
+/* Credit an idle link may save up, in milliseconds of the rate. */
+#define MIG_RATELIMIT_BURST_MS	100
+
+/*
+ * A budget of bytes per second, thread-safe, shared by every stage made
+ * from it (all the connections of a run).  MIG_ERR_USAGE for a rate of
+ * 0 (no limit: make no limiter), MIG_ERR_NOMEM.
+ */
+struct mig_ratelimit;
+int	mig_ratelimit_new(uint64_t bytes_per_sec, struct mig_ratelimit **rlp);
+void	mig_ratelimit_free(struct mig_ratelimit *rl);
+/* Waits until len more bytes fit the rate.  NULL: no limit. */
+void	mig_ratelimit_take(struct mig_ratelimit *rl, size_t len);
+/*
+ * Pass-through filter that holds what it passes to next to the rate of
+ * rl (borrowed: it must outlive the stage).
+ */
+int	mig_ratelimit_writer_new(struct mig_ratelimit *rl,
+	    struct mig_writer *next, struct mig_ctx *ctx,
+	    struct mig_writer **wp);
+
 /* --- Compression --------------------------------------------------------- */
 
 /* zstd compression filter at level (1..19), streaming API. */

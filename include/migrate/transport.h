@@ -44,9 +44,11 @@ struct mig_url {
 
 /*
  * Parses "file://PATH", "sftp://[user@]host[:port]/path",
- * "https://host[:port]/path" (and "http://" for loopback tests).
- * Percent-escapes in the path are decoded.  Caller frees with
- * mig_url_free().  MIG_ERR_PARSE with a message on bad input.
+ * "https://host[:port]/path", "s3://bucket/prefix" (and "http://" for
+ * loopback tests); all but file:// are split by libcurl's URL parser.
+ * Percent-escapes in user and path are decoded.  Caller frees with
+ * mig_url_free().  MIG_ERR_PARSE with a message on bad input: a port that
+ * is not 1-65535 in plain digits, a password, a query or fragment.
  */
 int	mig_url_parse(const char *text, struct mig_url *url,
 	    struct mig_ctx *ctx);
@@ -161,7 +163,12 @@ struct mig_transport_ops {
 	/* MIG_ERR_NOTFOUND when path does not exist. */
 	int	(*stat)(struct mig_transport *t, const char *path,
 		    struct mig_tstat *st);
-	/* Entries of dir (not "." or ".."), in no particular order. */
+	/*
+	 * Entries of dir (not "." or ".."), in no particular order.  A
+	 * server may hide dot-files from a listing (WebDAV: nginx's
+	 * dav_ext), so a name a listing leaves out is not yet missing:
+	 * stat it before saying so.
+	 */
 	int	(*list)(struct mig_transport *t, const char *dir,
 		    mig_list_cb cb, void *arg);
 	/* Remove a file; MIG_ERR_NOTFOUND when absent. */

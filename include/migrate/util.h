@@ -156,6 +156,17 @@ int	mig_htab_put(struct mig_htab *h, const char *key, size_t val,
 bool	mig_htab_next(const struct mig_htab *h, size_t *iter,
 	    const char **keyp, size_t *valp);
 
+/* --- Sizes (size.c) ------------------------------------------------------- */
+
+/*
+ * "300", "64K", "16M", "1G" (or KiB, MiB, GiB; any case) in bytes, powers
+ * of 1024 as rsync and rclone read them.  Digits first: no sign, no
+ * space, no fraction.  0, or -1 when malformed or beyond 2^64.
+ */
+int	mig_parse_size(const char *s, uint64_t *out);
+/* A rate in bytes per second: a size as above, or "off" (and "0") for 0. */
+int	mig_parse_rate(const char *s, uint64_t *out);
+
 /* --- Retry back-off (backoff.c) ------------------------------------------- */
 
 /*

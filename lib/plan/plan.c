@@ -164,6 +164,7 @@ static const struct key_spec source_keys[] = {
 /* [destination] keys of every backend; each backend adds its own. */
 static const struct key_spec destination_keys[] = {
 	{ "url", K_STRING }, { "dataset", K_STRING }, { "zone", K_STRING },
+	{ "bwlimit", K_STRING },
 	{ NULL, 0 }
 };
 static const struct key_spec encryption_keys[] = {
@@ -765,6 +766,28 @@ load_dest_key(struct loader *ld, const struct mig_toml_value *dst,
 	return 0;
 }
 
+/*
+ * destination.bwlimit = "10M": bytes per second for the whole run, every
+ * connection together; "0" or "off" for none (the default).
+ */
+static int
+load_bwlimit(struct loader *ld, const struct mig_toml_value *dst)
+{
+	char *text = NULL;
+	int r;
+
+	if ((r = get_string(ld, dst, "destination", "bwlimit", false,
+	    &text)) != 0 || text == NULL)
+		return r;
+	if (mig_parse_rate(text, &ld->plan->bwlimit) != 0)
+		r = perr(ld, mig_toml_value_pos(get(dst, "bwlimit")),
+		    "destination.bwlimit: \"%s\" is not a rate; write bytes "
+		    "per second as \"512K\", \"10M\" or \"1G\" (powers of "
+		    "1024), or \"off\"", text);
+	free(text);
+	return r;
+}
+
 static int
 load_destination(struct loader *ld, const struct mig_toml_value *root)
 {
@@ -836,7 +859,7 @@ load_destination(struct loader *ld, const struct mig_toml_value *root)
 		return perr(ld, mig_toml_value_pos(get(dst, "zone")),
 		    "zone \"%s\" must be 1-%d characters of a-z, 0-9, '_' "
 		    "and '-'", p->zone, NAME_MAX_LEN);
-	return 0;
+	return load_bwlimit(ld, dst);
 }
 
 /* Light syntax check; the age layer decodes recipients fully at run time. */

@@ -678,7 +678,7 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 {
 	struct run *rn = wk->rn;
 	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
-	struct mig_writer *psha = NULL, *async = NULL;
+	struct mig_writer *psha = NULL, *async = NULL, *limit = NULL;
 	unsigned char md[32];
 	char full[PATH_MAX];
 	uint64_t count = 0, plain = 0;
@@ -708,7 +708,10 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 			r = mig_seterr(wk->ctx, r, "%s", mig_errmsg(dctx));
 		goto out;
 	}
-	if ((r = mig_sha256_writer_new(sink, dctx, &csha)) != 0 ||
+	if ((rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
+	    sink, dctx, &limit)) != 0) ||
+	    (r = mig_sha256_writer_new(limit != NULL ? limit : sink, dctx,
+	    &csha)) != 0 ||
 	    (two && (r = mig_async_writer_new(csha, dctx, wk->ctx,
 	    &async)) != 0) ||
 	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false,
@@ -754,6 +757,7 @@ out:
 	mig_writer_free(age);
 	mig_writer_free(async);	/* stops its thread first */
 	mig_writer_free(csha);
+	mig_writer_free(limit);
 	mig_writer_free(sink);
 	return r;
 }
@@ -1316,6 +1320,7 @@ land_archive_strategy(struct run *rn, struct obj *arch)
 	struct worker wk;
 	struct seq_source ss;
 	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
+	struct mig_writer *limit = NULL;
 	struct mig_tar *tar = NULL;
 	struct mig_reader *rd = NULL, *psha = NULL;
 	char full[PATH_MAX], member[MIG_PATH_MAX + 300];
@@ -1335,7 +1340,10 @@ land_archive_strategy(struct run *rn, struct obj *arch)
 	if ((r = run_join(full, sizeof(full), rn->run_dir, arch->dest)) != 0 ||
 	    (r = ensure_parent(&wk, full)) != 0 ||
 	    (r = mig_transport_open_write(wk.t, full, -1, &sink)) != 0 ||
-	    (r = mig_sha256_writer_new(sink, wk.ctx, &csha)) != 0 ||
+	    (rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
+	    sink, wk.ctx, &limit)) != 0) ||
+	    (r = mig_sha256_writer_new(limit != NULL ? limit : sink, wk.ctx,
+	    &csha)) != 0 ||
 	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
 	    wk.ctx, &age)) != 0)
 		goto out;
@@ -1399,6 +1407,7 @@ out:
 	mig_writer_free(z);
 	mig_writer_free(age);
 	mig_writer_free(csha);
+	mig_writer_free(limit);
 	mig_writer_free(sink);
 	mig_archive_free(ss.ar);
 	worker_close(&wk);
@@ -1847,6 +1856,7 @@ run_free(struct run *rn)
 	if (rn->journal_fd >= 0)
 		close(rn->journal_fd);
 	mig_transport_close(rn->t);
+	mig_ratelimit_free(rn->bwlimit);
 	state_unlock(&rn->lock);
 	pthread_mutex_destroy(&rn->mu);
 }
@@ -1917,6 +1927,11 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	rn.lock.fd = -1;
 	rn.src_fd = -1;
 	pthread_mutex_init(&rn.mu, NULL);
+	if (o->bwlimit > 0 && !o->dry_run &&
+	    mig_ratelimit_new(o->bwlimit, &rn.bwlimit) != 0) {
+		run_free(&rn);
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
 	    o->identities == NULL && !o->dry_run) {

@@ -64,6 +64,8 @@ struct run {
 	struct mig_ctx			*ctx;
 	struct mig_run_summary		*sum;
 	struct mig_transport		*t;	/* main thread's connection */
+	/* --bwlimit: shared by every worker's connection; NULL: none. */
+	struct mig_ratelimit		*bwlimit;
 
 	char		 run_id[32];
 	char		 dataset_dir[PATH_MAX];

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <openssl/rand.h>
 
 #include "migrate/error.h"
@@ -125,59 +126,148 @@ mig_url_free(struct mig_url *url)
 	memset(url, 0, sizeof(*url));
 }
 
+/*
+ * Splits the authority and path of a URL with libcurl's parser (CURLU),
+ * the one that https and s3 requests go through, rather than a second
+ * hand-written one.  Checks CURLU does not make for us, each for a
+ * reason:
+ *   - "sftp:///x": CURLU guesses the host "x"; a plan that lost its host
+ *     gets an error instead;
+ *   - port 0, which CURLU accepts, connects nowhere;
+ *   - a space stays allowed in the path ("s3://lake/data lake"), as plans
+ *     have always written it;
+ *   - a password in the URL would sit in a plan file in clear text;
+ *   - query strings and fragments mean nothing to any backend;
+ *   - user and path are decoded by mig_percent_decode(), as file:// is:
+ *     a stray "%zz" is an error, not a literal, and %00 never cuts a
+ *     name.
+ */
 static int
-hexval(int c)
+url_part(CURLU *h, CURLUPart what, char **out)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	CURLUcode rc;
+
+	*out = NULL;
+	rc = curl_url_get(h, what, out, 0);
+	if (rc == CURLUE_OK)
+		return 0;
+	if (rc == CURLUE_OUT_OF_MEMORY)
+		return MIG_ERR_NOMEM;
+	return 1;	/* absent */
 }
 
-/* Decodes %XX escapes into a new string; refuses %00. */
-static char *
-percent_decode(const char *s, size_t len, int *bad)
+static int
+parse_authority_url(const char *text, const char *after_scheme,
+    struct mig_url *url, struct mig_ctx *ctx)
 {
-	char *out, *o;
-	size_t i;
-	int hi, lo;
+	CURLU *h;
+	CURLUcode rc;
+	char *v = NULL, *end;
+	unsigned long port;
+	int r;
 
-	*bad = 0;
-	if ((out = malloc(len + 1)) == NULL)
-		return NULL;
-	o = out;
-	for (i = 0; i < len; i++) {
-		if (s[i] != '%') {
-			*o++ = s[i];
-			continue;
-		}
-		if (len - i < 3) {
-			*bad = 1;
-			break;
-		}
-		hi = hexval((unsigned char)s[i + 1]);
-		lo = hexval((unsigned char)s[i + 2]);
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-			*bad = 1;
-			break;
-		}
-		*o++ = (char)(hi * 16 + lo);
-		i += 2;
+	if (*after_scheme == '/' || *after_scheme == '\0')
+		return mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": missing host",
+		    text);
+	if ((h = curl_url()) == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	rc = curl_url_set(h, CURLUPART_URL, text,
+	    CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS | CURLU_ALLOW_SPACE);
+	if (rc != CURLUE_OK) {
+		r = mig_seterr(ctx, rc == CURLUE_OUT_OF_MEMORY ?
+		    MIG_ERR_NOMEM : MIG_ERR_PARSE, "\"%s\": %s", text,
+		    rc == CURLUE_BAD_PORT_NUMBER ? "bad port" :
+		    curl_url_strerror(rc));
+		goto out;
 	}
-	*o = '\0';
-	return out;
+	if ((r = url_part(h, CURLUPART_PASSWORD, &v)) != 1) {
+		if (r == 0)
+			r = mig_seterr(ctx, MIG_ERR_PARSE, "URL holds a "
+			    "password: put it in an environment variable "
+			    "named by password_env instead");
+		goto out_nomem_or;
+	}
+	if ((r = url_part(h, CURLUPART_QUERY, &v)) != 1 ||
+	    (r = url_part(h, CURLUPART_FRAGMENT, &v)) != 1) {
+		if (r == 0)
+			r = mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": query "
+			    "strings and fragments are not supported", text);
+		goto out_nomem_or;
+	}
+	if ((r = url_part(h, CURLUPART_USER, &v)) == 0) {
+		if (mig_percent_decode(v, strlen(v), &url->user) != 0 ||
+		    url->user[0] == '\0') {
+			r = mig_seterr(ctx, MIG_ERR_PARSE,
+			    "\"%s\": bad user name", text);
+			goto out;
+		}
+		curl_free(v);
+		v = NULL;
+	} else if (r != 1)
+		goto out_nomem_or;
+	if ((r = url_part(h, CURLUPART_HOST, &v)) != 0) {
+		r = r == 1 ? mig_seterr(ctx, MIG_ERR_PARSE,
+		    "\"%s\": missing host", text) : r;
+		goto out_nomem_or;
+	}
+	/* "[::1]" is a host name to the caller without its brackets. */
+	if (v[0] == '[')
+		url->host = strndup(v + 1, strlen(v) - 2);
+	else
+		url->host = strdup(v);
+	curl_free(v);
+	v = NULL;
+	if (url->host == NULL) {
+		r = MIG_ERR_NOMEM;
+		goto out_nomem_or;
+	}
+	if ((r = url_part(h, CURLUPART_ZONEID, &v)) != 1) {
+		if (r == 0)
+			r = mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": IPv6 zone "
+			    "ids are not supported", text);
+		goto out_nomem_or;
+	}
+	if ((r = url_part(h, CURLUPART_PORT, &v)) == 0) {
+		port = strtoul(v, &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535) {
+			r = mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad port",
+			    text);
+			goto out;
+		}
+		url->port = (int)port;
+		curl_free(v);
+		v = NULL;
+	} else if (r != 1)
+		goto out_nomem_or;
+	if ((r = url_part(h, CURLUPART_PATH, &v)) != 0) {
+		r = r == 1 ? mig_seterr(ctx, MIG_ERR_PARSE,
+		    "\"%s\": missing path", text) : r;
+		goto out_nomem_or;
+	}
+	if ((r = mig_percent_decode(v, strlen(v), &url->path)) != 0) {
+		r = r == MIG_ERR_NOMEM ? MIG_ERR_NOMEM : mig_seterr(ctx,
+		    MIG_ERR_PARSE, "\"%s\": bad percent-escape in path",
+		    text);
+		goto out_nomem_or;
+	}
+	r = 0;
+	goto out;
+
+out_nomem_or:
+	if (r == MIG_ERR_NOMEM)
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+out:
+	curl_free(v);
+	curl_url_cleanup(h);
+	return r;
 }
 
 int
 mig_url_parse(const char *text, struct mig_url *url, struct mig_ctx *ctx)
 {
-	const char *p, *auth, *auth_end, *at, *colon, *host_end;
-	char *end;
-	long port;
+	const char *p;
 	size_t i;
-	int bad, r = MIG_ERR_PARSE;
+	int r;
 
 	memset(url, 0, sizeof(*url));
 	p = strstr(text, "://");
@@ -190,110 +280,24 @@ mig_url_parse(const char *text, struct mig_url *url, struct mig_ctx *ctx)
 			return mig_seterr(ctx, MIG_ERR_PARSE,
 			    "\"%s\": bad URL scheme", text);
 	if ((url->scheme = strndup(text, (size_t)(p - text))) == NULL)
-		goto out_nomem;
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	for (i = 0; url->scheme[i] != '\0'; i++)
 		url->scheme[i] = (char)tolower((unsigned char)url->scheme[i]);
-	auth = p + 3;
 
-	if (strcmp(url->scheme, "file") == 0) {
-		/* file://PATH: PATH as written, relative or absolute. */
-		if (*auth == '\0') {
-			mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": empty path",
-			    text);
-			goto out_free;
-		}
-		url->path = percent_decode(auth, strlen(auth), &bad);
-		if (url->path == NULL)
-			goto out_nomem;
-		if (bad) {
-			mig_seterr(ctx, MIG_ERR_PARSE,
-			    "\"%s\": bad percent-escape in path", text);
-			goto out_free;
-		}
-		return 0;
-	}
-
-	auth_end = auth + strcspn(auth, "/?#");
-	if (*auth_end == '?' || *auth_end == '#') {
-		mig_seterr(ctx, MIG_ERR_PARSE,
-		    "\"%s\": query strings and fragments are not supported",
+	if (strcmp(url->scheme, "file") != 0)
+		r = parse_authority_url(text, p + 3, url, ctx);
+	else if (p[3] == '\0')
+		r = mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": empty path",
 		    text);
-		goto out_free;
-	}
-	at = memchr(auth, '@', (size_t)(auth_end - auth));
-	if (at != NULL) {
-		if (memchr(auth, ':', (size_t)(at - auth)) != NULL) {
-			/* Never accept a secret in a plan. */
-			mig_seterr(ctx, MIG_ERR_PARSE, "URL holds a password: "
-			    "put it in an environment variable named by "
-			    "password_env instead");
-			goto out_free;
-		}
-		url->user = percent_decode(auth, (size_t)(at - auth), &bad);
-		if (url->user == NULL)
-			goto out_nomem;
-		if (bad || url->user[0] == '\0') {
-			mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad user name",
-			    text);
-			goto out_free;
-		}
-		auth = at + 1;
-	}
-	host_end = auth_end;
-	colon = NULL;
-	if (*auth == '[') {
-		/* IPv6 literal. */
-		const char *rb = memchr(auth, ']', (size_t)(auth_end - auth));
-
-		if (rb == NULL) {
-			mig_seterr(ctx, MIG_ERR_PARSE,
-			    "\"%s\": unterminated IPv6 address", text);
-			goto out_free;
-		}
-		if (rb + 1 < auth_end && rb[1] == ':')
-			colon = rb + 1;
-		else if (rb + 1 != auth_end) {
-			mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad host", text);
-			goto out_free;
-		}
-		url->host = strndup(auth + 1, (size_t)(rb - auth - 1));
-	} else {
-		colon = memchr(auth, ':', (size_t)(auth_end - auth));
-		url->host = strndup(auth, (size_t)((colon != NULL ? colon :
-		    host_end) - auth));
-	}
-	if (url->host == NULL)
-		goto out_nomem;
-	if (url->host[0] == '\0') {
-		mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": missing host", text);
-		goto out_free;
-	}
-	if (colon != NULL) {
-		port = strtol(colon + 1, &end, 10);
-		if (end != auth_end || colon + 1 == auth_end || port < 1 ||
-		    port > 65535) {
-			mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad port", text);
-			goto out_free;
-		}
-		url->port = (int)port;
-	}
-	if (*auth_end == '\0')
-		url->path = strdup("/");
-	else
-		url->path = percent_decode(auth_end, strlen(auth_end), &bad);
-	if (url->path == NULL)
-		goto out_nomem;
-	if (*auth_end != '\0' && bad) {
-		mig_seterr(ctx, MIG_ERR_PARSE,
+	else if ((r = mig_percent_decode(p + 3, strlen(p + 3),
+	    &url->path)) != 0)
+		/* file://PATH: PATH as written, relative or absolute. */
+		r = r == MIG_ERR_NOMEM ?
+		    mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory") :
+		    mig_seterr(ctx, MIG_ERR_PARSE,
 		    "\"%s\": bad percent-escape in path", text);
-		goto out_free;
-	}
-	return 0;
-
-out_nomem:
-	r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-out_free:
-	mig_url_free(url);
+	if (r != 0)
+		mig_url_free(url);
 	return r;
 }
 

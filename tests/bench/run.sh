@@ -12,8 +12,9 @@ fi
 mkdir -p "$BENCH_TMP"
 : > "$BENCH_TABLE"
 # sftp and https measure the transports alone (BENCH=sftp, BENCH=https);
-# remote measures migrate run end to end over both.
-for b in age lake audit remote s3 sftp https; do
+# remote measures migrate run end to end over both; wan the same through
+# a latency proxy at 20 and 80 ms.
+for b in age lake audit remote wan s3 sftp https; do
 	if [ -n "${BENCH:-}" ]; then
 		[ "$BENCH" = "$b" ] || continue
 	else

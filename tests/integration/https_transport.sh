@@ -33,6 +33,14 @@ export MIG_TEST_HTTPS_KILL_PID=$NGINX1_PID
 # A hang is a failure too: the binary gets a generous bound.
 timeout 900 "$BIN" || fail "test_transport_https failed (exit $?)"
 
+# The transport contract, the same suite every backend passes.
+MIG_TEST_CONF_URL="https://127.0.0.1:$NGINX_PORT/dav/conform-$run" \
+MIG_TEST_CONF_OPTS="ca_file=$NGINX_CA
+user=$NGINX_USER
+password_env=$NGINX_PASSWORD" timeout 600 \
+    "$(dirname "$MIGRATE")/tests/test_transport_conformance" ||
+    fail "transport conformance (https)"
+
 # The busy server was asked three times (retries = 2) before giving up.
 n=$(grep -c '"OPTIONS /busy/' "$NGINX_DIR/access.log")
 [ "$n" -eq 3 ] || fail "busy server asked $n times, want 3"

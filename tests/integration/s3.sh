@@ -63,6 +63,18 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 export HOME=$T/home
 mkdir -p "$HOME"
 
+# The transport contract, the same suite every backend passes (through
+# the SigV4 verifier, like every request below).
+conform="$(dirname "$MIGRATE")/tests/test_transport_conformance"
+[ -x "$conform" ] || fail "no $conform (make check-unit builds it)"
+MIG_TEST_CONF_URL="s3://lake/conform-$$" \
+MIG_TEST_CONF_OPTS="endpoint=https://127.0.0.1:$NGINX_PORT
+addressing=path
+ca_file=$NGINX_CA
+access_key_id_env=S3RVER
+secret_access_key_env=$S3V_SECRET" timeout 600 "$conform" ||
+    fail "transport conformance (s3)"
+
 s3_plan() {	# s3_plan FILE NAME STRATEGY SRC PREFIX [EXTRA...]
 	local f=$1 n=$2 s=$3 src=$4 pfx=$5; shift 5
 	cat > "$f" <<PLAN

@@ -558,6 +558,48 @@ test_util__backoff_bounds(void **state)
 	assert_true(mig_backoff_ms(3, 7, 7) <= 7);
 }
 
+static void
+test_util__parse_size_and_rate(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 want;
+		uint64_t	 value;
+	} cases[] = {
+		{ "0", 0, 0 }, { "300", 0, 300 }, { "64K", 0, 65536 },
+		{ "64k", 0, 65536 }, { "16M", 0, 16 << 20 },
+		{ "16MiB", 0, 16 << 20 }, { "1G", 0, 1ULL << 30 },
+		{ "3gib", 0, 3ULL << 30 },
+		{ "17179869183G", 0, 17179869183ULL << 30 },
+		{ "17179869184G", -1, 0 },	/* 2^64: beyond */
+		{ "99999999999999999999", -1, 0 },
+		{ "", -1, 0 }, { "M", -1, 0 }, { " 5M", -1, 0 },
+		{ "+5M", -1, 0 }, { "-5M", -1, 0 }, { "1.5M", -1, 0 },
+		{ "5 M", -1, 0 }, { "5MB", -1, 0 }, { "5T", -1, 0 },
+		{ "off", -1, 0 },		/* a rate, not a size */
+	};
+	uint64_t v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		v = 12345;
+		if (mig_parse_size(cases[i].in, &v) != cases[i].want)
+			fail_msg("mig_parse_size(\"%s\") != %d", cases[i].in,
+			    cases[i].want);
+		if (cases[i].want == 0)
+			assert_int_equal(v, cases[i].value);
+	}
+	assert_int_equal(mig_parse_size(NULL, &v), -1);
+	assert_int_equal(mig_parse_rate("off", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(mig_parse_rate("OFF", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(mig_parse_rate("10M", &v), 0);
+	assert_int_equal(v, 10 << 20);
+	assert_int_equal(mig_parse_rate("fast", &v), -1);
+}
+
 int
 main(void)
 {
@@ -579,6 +621,7 @@ main(void)
 		cmocka_unit_test(test_util__fnv1a_vectors),
 		cmocka_unit_test(test_util__htab),
 		cmocka_unit_test(test_util__backoff_bounds),
+		cmocka_unit_test(test_util__parse_size_and_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
