@@ -143,12 +143,7 @@ cmp -s s140000 t.out || fail "tamper base file"
 size=$(stat -c %s t.age)
 hdr=$(grep -abo -m 1 -- '^--- ' t.age | cut -d: -f1)
 hdrlen=$((hdr + 4 + 43 + 1))	# "--- " MAC LF
-flip() { # flip FILE OFFSET
-	local b
-	b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $((b ^ 1)))" |
-	    dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
+flip() { flip_byte "$@"; }
 check_tampered() { # check_tampered NAME
 	expect_exit 3 "$MIGRATE" decrypt -i m1.key -o "$1.out" "$1"
 	[ ! -e "$1.out" ] || fail "$1: output file left behind"

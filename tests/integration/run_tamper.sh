@@ -10,7 +10,7 @@ cp -a "$dir" "$T/pristine"
 restore_bag() { rm -rf "$dir"; cp -a "$T/pristine" "$dir"; }
 
 # A changed byte: named as altered, without and with keys.
-printf 'X' | dd of="$obj" bs=1 seek=500 conv=notrunc status=none
+flip_byte "$obj" 500
 expect_exit 3 "$MIGRATE" verify rehost.toml
 expect_out "altered    data/2023/Q1/invoices.csv.age"
 expect_err "problem"

@@ -141,7 +141,8 @@ expect_exit 0 "$MIGRATE" run --json "$T/rehost.toml"
 obj=$(find "$T/s3data/lake" -path '*data lake/rehost/*part 1=x.csv.age._S3rver_object' | head -n 1)
 [ -n "$obj" ] || fail "object not found on the server"
 cp "$obj" "$T/saved"
-printf 'X' | dd of="$obj" bs=1 seek=100 conv=notrunc 2>/dev/null
+flip_byte "$obj" 100
+cmp -s "$obj" "$T/saved" && fail "the object is unchanged after flip_byte"
 expect_exit 3 "$MIGRATE" verify "$T/rehost.toml"
 cp "$T/saved" "$obj"
 expect_exit 0 "$MIGRATE" verify "$T/rehost.toml"
