@@ -90,3 +90,24 @@ for d in range(10):
 PY
 	fi
 }
+
+# bench_plan FILE NAME SOURCE URL KEYDIR EXTRA...: a rehost plan for the
+# remote benchmarks, EXTRA lines in [destination]; recipients in
+# KEYDIR/k.pub, the audit log under KEYDIR/audit.
+bench_plan() {
+	local f=$1 n=$2 src=$3 url=$4 kd=$5; shift 5
+	cat > "$f" <<PLAN
+version = 1
+name = "$n"
+strategy = "rehost"
+[source]
+path = "$src"
+[destination]
+url = "$url"
+$(printf '%s\n' "$@")
+[encryption]
+recipients_file = "$kd/k.pub"
+[audit]
+log = "$kd/audit/$n.jsonl"
+PLAN
+}

@@ -20,20 +20,7 @@ export LAKE_PASSWORD=$NGINX_PASSWORD
 
 plan() {	# plan NAME SOURCE URL EXTRA...
 	local n=$1 src=$2 url=$3; shift 3
-	cat > "$W/$n.toml" <<PLAN
-version = 1
-name = "$n"
-strategy = "rehost"
-[source]
-path = "$src"
-[destination]
-url = "$url"
-$(printf '%s\n' "$@")
-[encryption]
-recipients_file = "$W/k.pub"
-[audit]
-log = "$W/audit/$n.jsonl"
-PLAN
+	bench_plan "$W/$n.toml" "$n" "$src" "$url" "$W" "$@"
 }
 SURL="sftp://$SSHD_USER@127.0.0.1:$SSHD_PORT$SSHD_ROOT/lake"
 SX=("known_hosts = \"$SSHD_KNOWN_HOSTS\"" "identity = \"$SSHD_KEY_ED25519\"")

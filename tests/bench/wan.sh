@@ -50,20 +50,7 @@ proxy() {
 }
 plan() {	# plan FILE SOURCE URL EXTRA...
 	local f=$1 src=$2 url=$3; shift 3
-	cat > "$f" <<PLAN
-version = 1
-name = "wan"
-strategy = "rehost"
-[source]
-path = "$src"
-[destination]
-url = "$url"
-$(printf '%s\n' "$@")
-[encryption]
-recipients_file = "$W/k.pub"
-[audit]
-log = "$W/audit/wan.jsonl"
-PLAN
+	bench_plan "$f" wan "$src" "$url" "$W" "$@"
 }
 
 for rtt in ${BENCH_RTTS:-20 80}; do

@@ -43,6 +43,8 @@
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
+#include "testutil.h"
+
 #define MiB	(1024 * 1024)
 
 /*
@@ -799,13 +801,14 @@ test_transport_sftp__stale_agent_socket_no_double_close(void **state)
 	struct mig_ctx *ctx = *state;
 	struct sockaddr_un sun;
 	struct env e;
-	char dir[] = "/tmp/mig-stale-agent-XXXXXX", stale[64], gone[64];
+	char dir[64], stale[96], gone[96];
 	const char *socks[3];
 	size_t i;
 	int fd;
 
 	base_env(&e);
-	assert_non_null(mkdtemp(dir));
+	/* A unix socket path holds 108 bytes: TMPDIR must be short. */
+	assert_int_equal(tu_mkdtemp(dir, sizeof(dir), "stale-agent"), 0);
 	(void)snprintf(stale, sizeof(stale), "%s/agent.sock", dir);
 	(void)snprintf(gone, sizeof(gone), "%s/no-such.sock", dir);
 	/* Bound, then closed: connect(2) gets ECONNREFUSED. */
@@ -831,8 +834,7 @@ test_transport_sftp__stale_agent_socket_no_double_close(void **state)
 			    "descriptor that was not open", socks[i],
 			    ebadf_closes);
 	}
-	assert_int_equal(unlink(stale), 0);
-	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(tu_rm_tree(dir), 0);
 }
 
 static void
