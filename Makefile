@@ -114,13 +114,16 @@ $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 	$(CC) $(CPPFLAGS_ALL) -DMIG_INTERNAL -Ilib $(CMOCKA_CFLAGS) \
 	    $(CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o \
-    $(BUILD)/obj/tests/unit/testutil.o $(LIBMIG)
+# What every unit test links besides its own file: scratch directories,
+# and the failing transport (tests/unit/mock_transport.h).
+TEST_SUPPORT := $(BUILD)/obj/tests/unit/testutil.o \
+    $(BUILD)/obj/tests/unit/mock_transport.o
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT) $(LIBMIG)
 	@mkdir -p $(dir $@)
 	@$(PKG_CONFIG) --exists cmocka || { echo "$(PKG_CONFIG) finds no" \
 	    "cmocka.pc: make deps as root installs libcmocka-dev" >&2; \
 	    exit 1; }
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/obj/tests/unit/testutil.o \
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) \
 	    $(LIBMIG) $(CMOCKA_LIBS) $(LIBS)
 
 check: all $(UNIT_BIN)

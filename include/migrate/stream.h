@@ -151,7 +151,8 @@ const unsigned char *mig_mem_writer_data(const struct mig_writer *w,
 
 /*
  * Pass-through filter that hashes (SHA-256) and counts what flows through.
- * Read the result with mig_sha256_result() after close.
+ * Read the result with mig_sha256_writer_result() (or _reader_result())
+ * after close.
  */
 int	mig_sha256_writer_new(struct mig_writer *next, struct mig_ctx *ctx,
 	    struct mig_writer **wp);

@@ -231,8 +231,9 @@ int	mig_transport_get(struct mig_transport *t, const char *path,
 
 /*
  * The temporary name every backend writes an object to before publishing
- * it: DIR/.BASE.migrate-tmp-XXXXXXXX (8 random hex digits).  Caller frees;
- * NULL on ENOMEM or when no randomness is available.
+ * it: mig_tmp_name() of util.h, DIR/.BASE.migrate-tmp-XXXXXXXX with BASE
+ * shortened so that the name fits in NAME_MAX as the final name does.
+ * Caller frees; NULL on ENOMEM or when no randomness is available.
  */
 char	*mig_transport_tmp_name(const char *path);
 

@@ -151,6 +151,9 @@ take_event(struct mig_audit_runs *out, struct mig_audit_run *r,
 			    jstr(j, "parent"));
 		} else if (strcmp(outcome, "nothing new") == 0)
 			b->nothing_new = true;
+		else if (strcmp(outcome, "unpublished") == 0)
+			/* Its bag was never published: not complete after all. */
+			b->complete = false;
 	} else if (strcmp(event, MIG_AUDIT_OBJ_STORED) == 0 &&
 	    stored != NULL && strcmp(r->id, want_run) == 0) {
 		/* Per-file objects name their place in "dest"; archives in

@@ -25,9 +25,11 @@
  * Algorithms fetched once per process.  Fetching by name takes a lock and
  * a hash lookup in OpenSSL's method store; done per file it was a
  * measurable share of landing many small files.  Fetched algorithms are
- * immutable and reference-counted, safe to share between threads.  This
- * is the only process-wide state in lib/, of the kind OpenSSL keeps
- * itself; it is never freed (it lives as long as the library is loaded).
+ * immutable and reference-counted, safe to share between threads.  They
+ * are process-wide state, of the kind OpenSSL keeps itself, set once
+ * under pthread_once and never freed (they live as long as the library
+ * is loaded); lib/ has no other, apart from the once-only global set-up
+ * that libcurl and libssh2 require (lib/transport).
  */
 static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
 static EVP_KDF *alg_hkdf;

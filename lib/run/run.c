@@ -1693,6 +1693,26 @@ reconcile_bag(struct run *rn, const struct obj *arch)
 	return r;
 }
 
+/*
+ * The run is on record as complete before its bag is published (the
+ * record's checkpoint goes into bag-info.txt), so a publication that then
+ * fails is put on record too: the log must not end by calling complete a
+ * run that no reader of the lake can see.  rn->ctx keeps the error.
+ */
+static void
+audit_unpublished(struct run *rn)
+{
+	struct mig_ctx *c2 = mig_ctx_new();
+
+	if (c2 == NULL)
+		return;
+	if (run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:s, s:s}",
+	    "outcome", "unpublished", "reason", mig_errmsg(rn->ctx), "resume",
+	    "run the same command again"), c2) == 0 && rn->o->audit != NULL)
+		(void)mig_audit_checkpoint(rn->o->audit, rn->run_id, NULL, c2);
+	mig_ctx_free(c2);
+}
+
 static int
 finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 {
@@ -1758,6 +1778,7 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	    mdigest, "snapshot_sha256", hex, "seconds", rn->sum->seconds),
 	    rn->ctx)) != 0)
 		goto out;
+	rn->end_recorded = true;
 	head[0] = '\0';
 	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
 	    rn->run_id, head, rn->ctx)) != 0)
@@ -1790,6 +1811,8 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	rn->sum->landed = true;
 	(void)run_point(rn, "run.published", rn->run_dir, 0, rn->ctx);
 out:
+	if (r != 0 && rn->end_recorded)
+		audit_unpublished(rn);
 	mig_bag_manifest_free(m);
 	return r;
 }

@@ -82,6 +82,7 @@ struct run {
 	 */
 	json_t		*held;
 	bool		 started;	/* run.start is on record */
+	bool		 end_recorded;	/* run.end "complete" is on record */
 	bool		 archive_source;
 	struct stat	 source_st;	/* the source (root dir or archive) */
 	int		 src_fd;	/* a directory source, opened once */

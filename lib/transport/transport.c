@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <openssl/rand.h>
 
 #include "migrate/error.h"
 #include "migrate/stream.h"
@@ -539,16 +538,7 @@ out:
 char *
 mig_transport_tmp_name(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	size_t dl = slash != NULL ? (size_t)(slash - path) + 1 : 0;
-	size_t n = strlen(path) + sizeof(MIG_TMP_INFIX) + 16;
-	unsigned char rnd[4];
-	char *s, hex[9];
+	char *s;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1 || (s = malloc(n)) == NULL)
-		return NULL;
-	mig_hex_encode(rnd, sizeof(rnd), hex);
-	(void)snprintf(s, n, "%.*s.%s%s%s", (int)dl, path, path + dl,
-	    MIG_TMP_INFIX, hex);
-	return s;
+	return mig_tmp_name(path, &s) == 0 ? s : NULL;
 }

@@ -12,6 +12,9 @@
 #   BENCH_WAN_MB      the one big file, MiB (default 64)
 #   BENCH_WAN_RUNS    runs per figure (default 1: at 80 ms a figure takes
 #                     minutes; the median of more when set)
+#   BENCH_WAN_JOBS    migrate's --jobs (default 2, as many as the cores
+#                     here; over a WAN more workers wait on round trips
+#                     in parallel: 16 is worth a row of its own)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../integration/sshd.sh"
@@ -84,7 +87,7 @@ CONF
 	    '{ printf "upload-file = \"%s/%s\"\nurl = \"%s%s\"\n", r, $0, u, $0 }') > "$W/small.curl"
 	CURL="curl -sS --fail --cacert $NGINX_CA -u $NGINX_USER:$NGINX_PASSWORD"
 	clean="rm -rf $SSHD_ROOT/lake $SSHD_ROOT/peer $SSHD_ROOT/peer.bin $NGINX_WWW/dav/* $W/audit; mkdir -p $NGINX_WWW/dav/peer"
-	M="$MIGRATE run --no-progress --jobs 2"
+	M="$MIGRATE run --no-progress --jobs ${BENCH_WAN_JOBS:-2}"
 	S="$rtt ms sftp $NSMALL x 4 KiB"
 	compare "$S" files/s "$NSMALL" "$clean" "$M $W/ss.toml" "OpenSSH sftp" "$SFTP -b $W/puts 127.0.0.1"
 	command -v rsync >/dev/null &&

@@ -67,6 +67,10 @@ mkdir -p "$HOME"
 # the SigV4 verifier, like every request below).
 conform="$(dirname "$MIGRATE")/tests/test_transport_conformance"
 [ -x "$conform" ] || fail "no $conform (make check-unit builds it)"
+# s3rver keeps each object as a file named KEY._S3rver_object beside
+# KEY._S3rver_metadata.json, so the last part of a key can be at most
+# 255 - 22 bytes there (AWS S3 takes keys of 1,024 bytes).
+MIG_TEST_CONF_NAME_MAX=232 \
 MIG_TEST_CONF_URL="s3://lake/conform-$$" \
 MIG_TEST_CONF_OPTS="endpoint=https://127.0.0.1:$NGINX_PORT
 addressing=path

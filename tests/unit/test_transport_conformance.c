@@ -9,6 +9,9 @@
  *   MIG_TEST_CONF_OPTS   the backend's plan keys, "key=value" per line
  *                        (secrets as the values themselves, as the
  *                        caller resolves them for a run)
+ *   MIG_TEST_CONF_NAME_MAX  the longest name the server can hold, when
+ *                        it is less than NAME_MAX (255) for reasons of
+ *                        its own
  *
  * sftp_transport.sh, https_transport.sh and s3.sh do.
  */
@@ -230,6 +233,42 @@ test_conform__names_round_trip(void **state)
 	assert_int_equal(l.n + hidden, sizeof(names) / sizeof(names[0]));
 }
 
+/*
+ * A name as long as a file system allows (NAME_MAX, 255 bytes), in ASCII
+ * and in two-byte UTF-8: the temporary an upload goes through must fit
+ * too, so its name is the final name shortened, never longer.
+ */
+static void
+test_conform__longest_names(void **state)
+{
+	struct conf *c = *state;
+	struct listing l;
+	char ascii[256], utf8[256], path[600];
+	const char *names[2] = { ascii, utf8 };
+	const char *e = getenv("MIG_TEST_CONF_NAME_MAX");
+	size_t i, max = e != NULL ? strtoul(e, NULL, 10) : 255;
+
+	assert_in_range(max, 16, 255);
+	memset(ascii, 'n', max);
+	ascii[max] = '\0';
+	for (i = 0; i + 2 <= max; i += 2)
+		memcpy(utf8 + i, "\xc3\xbc", 2);	/* u with diaeresis */
+	utf8[i] = '\0';
+	ok(c, mig_transport_mkdir_p(c->t, "long"), "mkdir_p", "long");
+	for (i = 0; i < 2; i++) {
+		(void)snprintf(path, sizeof(path), "long/%s", names[i]);
+		put(c, path, names[i], 7);
+		expect_content(c, path, names[i], 7);
+	}
+	list_dir(c, "long", &l);
+	assert_int_equal(l.n, 2);
+	for (i = 0; i < 2; i++)
+		if (listed(&l, names[i]) == NULL)
+			fail_msg("long/%.20s... (%zu bytes) on %s: not listed",
+			    names[i], strlen(names[i]), c->url);
+	no_temporaries(c, "long");
+}
+
 static void
 test_conform__sizes_and_overwrite(void **state)
 {
@@ -437,6 +476,8 @@ main(void)
 		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_conform__sizes_and_overwrite,
+		    conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(test_conform__longest_names,
 		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(test_conform__missing,
 		    conf_setup, conf_teardown),
