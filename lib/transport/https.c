@@ -50,31 +50,26 @@
  * - stat uses PROPFIND Depth: 0 rather than HEAD: it answers for
  *   collections too.
  */
-#include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "transport_int.h"
 
 #define MIG_TRANSPORT_INTERNAL
+#include "curl_xfer_int.h"
 #include "propfind_int.h"
 #include "scrub_int.h"
 
@@ -82,12 +77,6 @@
 #define MIG_VERSION	"0"
 #endif
 
-#define DEF_CONNECT_MS	15000L
-#define DEF_IO_MS	60000L
-#define DEF_RETRIES	4
-#define BACKOFF_MS	250L		/* first retry delay */
-#define BACKOFF_MAX_MS	8000L
-#define RETRY_AFTER_MAX	30L		/* seconds of Retry-After honoured */
 #define POLL_MS		1000		/* longest single wait in curl */
 #define RING_SIZE	(256 * 1024)	/* download buffer per reader */
 #define UPLOAD_BUFSZ	(256 * 1024L)	/* curl's upload buffer */
@@ -105,28 +94,18 @@ static const char propfind_body[] =
 struct https;
 struct stream;
 
-/* One transfer on one easy handle: what the callbacks collect. */
+/* One transfer on one easy handle of the multi handle. */
 struct xfer {
+	struct mig_curlx_xfer c;	/* the handle, outcome, answer head */
 	struct https	*h;
-	CURL		*easy;
 	struct curl_slist *hdrs;
 	bool		 in_multi;
 	bool		 done;		/* CURLMSG_DONE seen */
-	bool		 headers_done;	/* final (non-1xx) header block read */
-	CURLcode	 result;
-	long		 status;
-	char		 reason[64];
-	bool		 reason_cut;	/* the server sent more than reason */
-	char		 location[256];	/* of a redirect, for the message */
-	bool		 location_cut;
-	long		 retry_after;	/* seconds, -1 when absent */
 	char		 errbody[ERRBODY_MAX];
 	size_t		 errlen;
 	/* Body sink for 2xx answers: returns len, PAUSE, or 0 on error. */
 	size_t		(*sink)(void *arg, const char *buf, size_t len);
 	void		*sink_arg;
-	int		 sink_err;	/* MIG_ERR_* set by the sink */
-	char		 errbuf[CURL_ERROR_SIZE];
 };
 
 /* An open writer (PUT) or reader (GET). */
@@ -163,21 +142,14 @@ struct https {
 	struct mig_ctx	*ctx;
 	CURLM		*multi;
 	CURLSH		*share;
+	/* TLS, timeouts, and what auth carries, scrubbed from answers. */
+	struct mig_curlx_conn conn;
 	struct xfer	 sx;		/* the one-shot request handle */
 	char		*origin;	/* "https://host:port" */
 	char		*root;		/* encoded root path, no trailing '/' */
 	char		*root_dec;	/* decoded root path, no trailing '/' */
-	char		*host;		/* for messages */
 	char		*auth;		/* "Authorization: ..." (secret) */
-	/* What auth carries, scrubbed from server text (secret). */
-	char		*secrets[MIG_SCRUB_SECRETS_MAX];
-	size_t		 nsecrets;
-	char		*ca_file;
-	char		*pin;
 	bool		 plain;
-	long		 connect_ms;
-	long		 io_s;
-	int		 retries;
 	char		**dirs;		/* directories known to exist */
 	size_t		 ndirs;
 	struct stream	*streams;
@@ -201,51 +173,7 @@ struct req {
 };
 
 /* ---------------------------------------------------------------------- */
-/* Global initialisation */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void
-curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* ---------------------------------------------------------------------- */
 /* Small helpers */
-
-static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	OPENSSL_cleanse(s, strlen(s));
-	free(s);
-}
-
-/* Frees a header list after wiping every entry (one may hold a secret). */
-static void
-slist_free_wiped(struct curl_slist *l)
-{
-	struct curl_slist *p;
-
-	for (p = l; p != NULL; p = p->next)
-		if (p->data != NULL)
-			OPENSSL_cleanse(p->data, strlen(p->data));
-	curl_slist_free_all(l);
-}
-
-static int
-slist_add(struct curl_slist **lp, const char *s)
-{
-	struct curl_slist *n;
-
-	if ((n = curl_slist_append(*lp, s)) == NULL)
-		return MIG_ERR_NOMEM;
-	*lp = n;
-	return 0;
-}
 
 /* "ROOT/PATH" for messages (never carries credentials). */
 static const char *
@@ -333,201 +261,8 @@ check_path(struct https *h, const char *path, bool root_ok)
 	return mig_path_check_relative(path, h->ctx);
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		continue;
-}
-
-/* Delay before retry number attempt (0-based), with jitter. */
-static long
-backoff_ms(int attempt, long retry_after)
-{
-	unsigned int rnd = 0;
-	long base;
-
-	if (retry_after >= 0)
-		return (retry_after > RETRY_AFTER_MAX ? RETRY_AFTER_MAX :
-		    retry_after) * 1000L;
-	base = BACKOFF_MS;
-	while (attempt-- > 0 && base < BACKOFF_MAX_MS)
-		base *= 2;
-	if (base > BACKOFF_MAX_MS)
-		base = BACKOFF_MAX_MS;
-	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-	/* Full jitter over the upper half: [base/2, base]. */
-	return base / 2 + (long)(rnd % (unsigned int)(base / 2 + 1));
-}
-
 /* ---------------------------------------------------------------------- */
-/* Translating curl and HTTP outcomes: the only place that picks codes */
-
-/*
- * Text the server sent (or curl's words about it), fit for a message:
- * the transport's credentials redacted (cut: in is the start of a longer
- * text), control bytes as '?', at most cap - 1 bytes.  A server may echo
- * the Authorization header, and messages reach the audit log.  Without
- * the transport to know its secrets, nothing is kept.  Returns out.
- */
-static const char *
-server_text(const struct https *h, const char *in, size_t inlen, bool cut,
-    char *out, size_t cap)
-{
-	if (h == NULL)
-		inlen = 0;
-	(void)mig_scrub(in, inlen, cut, h != NULL ?
-	    (const char *const *)h->secrets : NULL, h != NULL ? h->nsecrets :
-	    0, cap - 1, out, cap);
-	return out;
-}
-
-static bool
-curl_transient(CURLcode c)
-{
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_HTTP3:
-	case CURLE_QUIC_CONNECT_ERROR:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/*
- * Whether a failed handshake failed on the TLS version: the server
- * offers nothing from TLS 1.2 up (or signals a downgrade).  That is a
- * refusal, not a network fault: retrying cannot help.  curl reports the
- * OpenSSL error as "error:0A00042E:SSL routines::...", whose code says
- * it without relying on the wording.
- */
-static bool
-tls_version_refused(const struct xfer *x)
-{
-	const char *p = x->errbuf;
-	unsigned long e;
-	char *end;
-
-	if (x->result != CURLE_SSL_CONNECT_ERROR)
-		return false;
-	while ((p = strstr(p, "error:")) != NULL) {
-		p += 6;
-		e = strtoul(p, &end, 16);
-		if (end == p || *end != ':' || ERR_GET_LIB(e) != ERR_LIB_SSL)
-			continue;
-		switch (ERR_GET_REASON(e)) {
-		case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
-		case SSL_R_UNSUPPORTED_PROTOCOL:
-		case SSL_R_VERSION_TOO_LOW:
-		case SSL_R_INAPPROPRIATE_FALLBACK:
-		case SSL_R_TLSV1_ALERT_INAPPROPRIATE_FALLBACK:
-			return true;
-		default:
-			break;
-		}
-	}
-	return false;
-}
-
-/* A failure worth another attempt. */
-static bool
-retryable(const struct xfer *x)
-{
-	return curl_transient(x->result) && !tls_version_refused(x);
-}
-
-/*
- * Maps a failed transfer to MIG_ERR_* with a message naming what.
- * Certificate, pin and TLS version refusals are MIG_ERR_SECURITY with a
- * fix.
- */
-static int
-curl_error(struct https *h, struct xfer *x, struct mig_ctx *ctx,
-    const char *what)
-{
-	const char *raw = x->errbuf[0] != '\0' ? x->errbuf :
-	    curl_easy_strerror(x->result);
-	char detail[CURL_ERROR_SIZE];
-	long vr = 0;
-
-	/* curl quotes what the server sent in some of its messages. */
-	(void)server_text(h, raw, strlen(raw),
-	    strlen(raw) >= CURL_ERROR_SIZE - 1, detail, sizeof(detail));
-
-	switch (x->result) {
-	case CURLE_OK:
-		return mig_seterr(ctx, MIG_ERR_INTERNAL,
-		    "%s: transfer failed without an error", what);
-	case CURLE_PEER_FAILED_VERIFICATION:
-		/* curl checks the name itself; its message says which. */
-		if (strstr(raw, "host name") != NULL ||
-		    strstr(raw, "subject name") != NULL)
-			return mig_seterr(ctx, MIG_ERR_SECURITY,
-			    "%s: TLS certificate does not match host name "
-			    "\"%s\" (%s)", what, h->host, detail);
-		(void)curl_easy_getinfo(x->easy, CURLINFO_SSL_VERIFYRESULT,
-		    &vr);
-		if (vr != 0 && vr != X509_V_ERR_UNSPECIFIED)
-			return mig_seterr(ctx, MIG_ERR_SECURITY,
-			    "%s: TLS certificate not trusted (%s); set "
-			    "ca_file to the CA that signed the server "
-			    "certificate", what,
-			    X509_verify_cert_error_string(vr));
-		return mig_seterr(ctx, MIG_ERR_SECURITY,
-		    "%s: TLS certificate refused (%s)", what, detail);
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		return mig_seterr(ctx, MIG_ERR_SECURITY,
-		    "%s: server public key does not match pinned_pubkey",
-		    what);
-	case CURLE_SSL_CACERT_BADFILE:
-		return mig_seterr(ctx, MIG_ERR_SECURITY,
-		    "%s: cannot use ca_file \"%s\" (%s)", what,
-		    h->ca_file != NULL ? h->ca_file : "(system store)",
-		    detail);
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_CRL_BADFILE:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-		return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: TLS refused: %s",
-		    what, detail);
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return mig_seterr(ctx, MIG_ERR_SECURITY,
-		    "%s: protocol refused: %s", what, detail);
-	case CURLE_SSL_CONNECT_ERROR:
-		if (tls_version_refused(x))
-			return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: TLS "
-			    "version refused: the server offers no TLS 1.2 or "
-			    "later (%s)", what, detail);
-		return mig_seterr(ctx, MIG_ERR_NET, "%s: %s", what, detail);
-	case CURLE_OUT_OF_MEMORY:
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	case CURLE_OPERATION_TIMEDOUT:
-		return mig_seterr(ctx, MIG_ERR_NET, "%s: timed out: %s", what,
-		    detail);
-	case CURLE_WRITE_ERROR:
-	case CURLE_ABORTED_BY_CALLBACK:
-		if (x->sink_err != 0)
-			return x->sink_err;
-		return mig_seterr(ctx, MIG_ERR_NET, "%s: %s", what, detail);
-	default:
-		return mig_seterr(ctx, MIG_ERR_NET, "%s: %s", what, detail);
-	}
-}
+/* Translating HTTP outcomes: the only place that picks their codes */
 
 static bool
 status_transient(long status)
@@ -557,8 +292,9 @@ body_excerpt(const struct xfer *x, char *out, size_t cap)
 	if (h == NULL)
 		return;
 	len = mig_scrub_secrets(x->errbody, x->errlen,
-	    x->errlen == sizeof(x->errbody), (const char *const *)h->secrets,
-	    h->nsecrets, clean, sizeof(clean));
+	    x->errlen == sizeof(x->errbody),
+	    (const char *const *)h->conn.secrets, h->conn.nsecrets, clean,
+	    sizeof(clean));
 	end = clean + len;
 	s = b;
 	while (s < end && (*s == ' ' || *s == '\t' || *s == '\r' ||
@@ -590,12 +326,14 @@ static int
 http_error(struct xfer *x, struct mig_ctx *ctx, const char *what,
     const char *method)
 {
-	char msg[256], reason[sizeof(x->reason)];
+	const struct mig_curlx_conn *conn = x->h != NULL ? &x->h->conn :
+	    NULL;
+	char msg[256], reason[sizeof(x->c.reason)];
 
 	body_excerpt(x, msg, sizeof(msg));
-	(void)server_text(x->h, x->reason, strlen(x->reason), x->reason_cut,
-	    reason, sizeof(reason));
-	switch (x->status) {
+	(void)mig_curlx_server_text(conn, x->c.reason, strlen(x->c.reason),
+	    x->c.reason_cut, reason, sizeof(reason));
+	switch (x->c.status) {
 	case 401:
 		return mig_seterr(ctx, MIG_ERR_NET,
 		    "%s: authentication failed (HTTP 401): check the token, "
@@ -617,89 +355,22 @@ http_error(struct xfer *x, struct mig_ctx *ctx, const char *what,
 	 * A redirect would send the credentials and the data elsewhere:
 	 * refused, on record, never followed and never retried.
 	 */
-	if (x->status >= 300 && x->status <= 399) {
-		(void)server_text(x->h, x->location, strlen(x->location),
-		    x->location_cut, msg, sizeof(msg));
+	if (x->c.status >= 300 && x->c.status <= 399) {
+		(void)mig_curlx_server_text(conn, x->c.location,
+		    strlen(x->c.location),
+		    x->c.location_cut, msg, sizeof(msg));
 		return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: %s: redirect "
 		    "refused (HTTP %ld %s%s%s): redirects are not followed; "
 		    "set the destination url to where the data belongs",
-		    what, method, x->status, reason, msg[0] != '\0' ?
+		    what, method, x->c.status, reason, msg[0] != '\0' ?
 		    " to " : "", msg);
 	}
 	return mig_seterr(ctx, MIG_ERR_NET, "%s: %s: HTTP %ld %s%s%s", what,
-	    method, x->status, reason, msg[0] != '\0' ? ": " : "", msg);
+	    method, x->c.status, reason, msg[0] != '\0' ? ": " : "", msg);
 }
 
 /* ---------------------------------------------------------------------- */
 /* curl callbacks */
-
-static size_t
-header_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct xfer *x = arg;
-	size_t len = size * nitems, n;
-	char line[256], *p, *end;
-	bool cut = len > sizeof(line) - 1;
-	long v;
-
-	n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
-	memcpy(line, buf, n);
-	line[n] = '\0';
-	while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
-		line[--n] = '\0';
-	if (n == 0) {
-		if (x->status >= 200)
-			x->headers_done = true;
-		return len;
-	}
-	if (strncmp(line, "HTTP/", 5) == 0) {
-		/* A new header block (after 1xx or an auth round). */
-		x->status = 0;
-		x->reason[0] = '\0';
-		x->reason_cut = false;
-		x->location[0] = '\0';
-		x->location_cut = false;
-		x->retry_after = -1;
-		x->headers_done = false;
-		p = strchr(line, ' ');
-		if (p != NULL) {
-			v = strtol(p + 1, &end, 10);
-			if (end != p + 1 && v >= 100 && v <= 999)
-				x->status = v;
-			while (*end == ' ')
-				end++;
-			(void)snprintf(x->reason, sizeof(x->reason), "%s",
-			    end);
-			x->reason_cut = cut || strlen(end) >= sizeof(x->reason);
-		}
-		return len;
-	}
-	if (strncasecmp(line, "location:", 9) == 0) {
-		p = line + 9;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		(void)snprintf(x->location, sizeof(x->location), "%s", p);
-		x->location_cut = cut || strlen(p) >= sizeof(x->location);
-		return len;
-	}
-	if (strncasecmp(line, "retry-after:", 12) == 0) {
-		p = line + 12;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		v = strtol(p, &end, 10);
-		if (end != p && *end == '\0' && v >= 0)
-			x->retry_after = v;
-		else {
-			time_t when = curl_getdate(p, NULL);
-			time_t now = time(NULL);
-
-			if (when != (time_t)-1)
-				x->retry_after = when > now ?
-				    (long)(when - now) : 0;
-		}
-	}
-	return len;
-}
 
 static size_t
 body_cb(char *buf, size_t size, size_t nitems, void *arg)
@@ -707,7 +378,7 @@ body_cb(char *buf, size_t size, size_t nitems, void *arg)
 	struct xfer *x = arg;
 	size_t len = size * nitems, n;
 
-	if (x->status < 200 || x->status > 299) {
+	if (x->c.status < 200 || x->c.status > 299) {
 		/* Keep the start of an error body for the message. */
 		n = sizeof(x->errbody) - x->errlen;
 		if (n > len)
@@ -787,23 +458,6 @@ ring_sink(void *arg, const char *buf, size_t len)
 /* ---------------------------------------------------------------------- */
 /* Driving the multi handle */
 
-static void
-xfer_reset(struct xfer *x)
-{
-	x->done = false;
-	x->headers_done = false;
-	x->result = CURLE_OK;
-	x->status = 0;
-	x->reason[0] = '\0';
-	x->reason_cut = false;
-	x->location[0] = '\0';
-	x->location_cut = false;
-	x->retry_after = -1;
-	x->errlen = 0;
-	x->sink_err = 0;
-	x->errbuf[0] = '\0';
-}
-
 /*
  * Runs every transfer of h until ready(arg) holds.  Finished transfers
  * are marked done on their struct xfer whoever waits for them.
@@ -830,7 +484,7 @@ pump(struct https *h, bool (*ready)(void *), void *arg,
 			    CURLINFO_PRIVATE, (char **)&fx);
 			if (fx != NULL) {
 				fx->done = true;
-				fx->result = m->data.result;
+				fx->c.result = m->data.result;
 			}
 		}
 		if (ready(arg))
@@ -856,14 +510,14 @@ ready_headers(void *arg)
 {
 	struct xfer *x = arg;
 
-	return x->done || x->headers_done;
+	return x->done || x->c.headers_done;
 }
 
 static void
 xfer_detach(struct https *h, struct xfer *x)
 {
 	if (x->in_multi) {
-		(void)curl_multi_remove_handle(h->multi, x->easy);
+		(void)curl_multi_remove_handle(h->multi, x->c.easy);
 		x->in_multi = false;
 	}
 }
@@ -872,71 +526,27 @@ xfer_detach(struct https *h, struct xfer *x)
 static int
 xfer_setup(struct https *h, struct xfer *x, const char *url)
 {
-	CURL *e = x->easy;
-	CURLcode rc = CURLE_OK;
-	const char *proto = h->plain ? "http" : "https";
+	CURL *e = x->c.easy;
+	CURLcode rc;
+	int r;
 
-	curl_easy_reset(e);
-	xfer_reset(x);
 	x->h = h;
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_URL, url);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+	x->done = false;
+	x->errlen = 0;
+	if ((r = mig_curlx_setup(&x->c, &h->conn, url, h->ctx)) != 0)
+		return r;
+	rc = curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_SHARE, h->share);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, proto);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, proto);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
 		    (long)CURL_HTTP_VERSION_1_1);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_SSLVERSION,
-		    (long)CURL_SSLVERSION_TLSv1_2);
-	if (rc == CURLE_OK && h->ca_file != NULL) {
-		/* The given CA alone: the system store is not consulted. */
-		rc = curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
-		if (rc == CURLE_OK)
-			rc = curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-	}
-	if (rc == CURLE_OK && h->pin != NULL)
-		rc = curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, h->pin);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-		    h->connect_ms);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, h->io_s);
-	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_USERAGENT,
-		    "migrate/" MIG_VERSION);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)x);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)x);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_FILETIME, 0L);
 	if (rc != CURLE_OK)
 		return mig_seterr(h->ctx, rc == CURLE_OUT_OF_MEMORY ?
 		    MIG_ERR_NOMEM : MIG_ERR_INTERNAL, "curl: %s",
@@ -953,19 +563,19 @@ build_headers(struct https *h, struct xfer *x, const char *const *extra,
 	size_t i;
 	int r = 0;
 
-	slist_free_wiped(x->hdrs);
+	mig_curlx_slist_free_wiped(x->hdrs);
 	x->hdrs = NULL;
 	if (h->auth != NULL)
-		r = slist_add(&l, h->auth);
+		r = mig_curlx_slist_add(&l, h->auth);
 	for (i = 0; r == 0 && i < nextra; i++)
 		if (extra[i] != NULL)
-			r = slist_add(&l, extra[i]);
+			r = mig_curlx_slist_add(&l, extra[i]);
 	if (r != 0) {
-		slist_free_wiped(l);
+		mig_curlx_slist_free_wiped(l);
 		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
 	}
 	x->hdrs = l;
-	if (l != NULL && curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, l) !=
+	if (l != NULL && curl_easy_setopt(x->c.easy, CURLOPT_HTTPHEADER, l) !=
 	    CURLE_OK)
 		return mig_seterr(h->ctx, MIG_ERR_INTERNAL,
 		    "curl: cannot set headers");
@@ -1012,20 +622,20 @@ run_request(struct https *h, struct req *rq)
 	}
 	if (rq->propfind)
 		extra[3] = "Content-Type: application/xml; charset=utf-8";
-	max = rq->retries >= 0 ? rq->retries : h->retries;
+	max = rq->retries >= 0 ? rq->retries : h->conn.retries;
 	rq->status = 0;
 	for (attempt = 0; ; attempt++) {
 		rq->attempts = attempt + 1;
 		if ((r = xfer_setup(h, x, url)) != 0 ||
 		    (r = build_headers(h, x, extra, 4)) != 0)
 			return r;
-		rc = curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST,
+		rc = curl_easy_setopt(x->c.easy, CURLOPT_CUSTOMREQUEST,
 		    rq->method);
 		if (rc == CURLE_OK && rq->propfind) {
-			rc = curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS,
+			rc = curl_easy_setopt(x->c.easy, CURLOPT_POSTFIELDS,
 			    propfind_body);
 			if (rc == CURLE_OK)
-				rc = curl_easy_setopt(x->easy,
+				rc = curl_easy_setopt(x->c.easy,
 				    CURLOPT_POSTFIELDSIZE,
 				    (long)(sizeof(propfind_body) - 1));
 		}
@@ -1039,7 +649,7 @@ run_request(struct https *h, struct req *rq)
 			x->sink_arg = rq->pf;
 		} else
 			x->sink = NULL;
-		if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
+		if (curl_multi_add_handle(h->multi, x->c.easy) != CURLM_OK)
 			return mig_seterr(ctx, MIG_ERR_INTERNAL,
 			    "curl: cannot add a transfer");
 		x->in_multi = true;
@@ -1047,26 +657,29 @@ run_request(struct https *h, struct req *rq)
 		xfer_detach(h, x);
 		if (r != 0)
 			return r;
-		if (x->result == CURLE_WRITE_ERROR && rq->pf != NULL &&
+		if (x->c.result == CURLE_WRITE_ERROR && rq->pf != NULL &&
 		    rq->pf->err != 0)
 			return rq->pf->err;
-		if (x->result != CURLE_OK) {
-			if (retryable(x) && attempt < max) {
-				sleep_ms(backoff_ms(attempt, -1));
+		if (x->c.result != CURLE_OK) {
+			if (mig_curlx_retryable(&h->conn, &x->c) &&
+			    attempt < max) {
+				mig_sleep_ms(mig_curlx_backoff_ms(attempt,
+				    -1));
 				continue;
 			}
-			r = curl_error(h, x, ctx, what);
-			if (attempt > 0 && retryable(x))
+			r = mig_curlx_error(&h->conn, &x->c, ctx, what);
+			if (attempt > 0 && mig_curlx_retryable(&h->conn, &x->c))
 				(void)mig_preferr(ctx, "after %d attempts",
 				    attempt + 1);
 			return r;
 		}
-		rq->status = x->status;
-		if (status_transient(x->status) && attempt < max) {
-			sleep_ms(backoff_ms(attempt, x->retry_after));
+		rq->status = x->c.status;
+		if (status_transient(x->c.status) && attempt < max) {
+			mig_sleep_ms(mig_curlx_backoff_ms(attempt,
+			    x->c.retry_after));
 			continue;
 		}
-		if (status_transient(x->status))
+		if (status_transient(x->c.status))
 			return http_error(x, ctx, what, rq->method);
 		return 0;
 	}
@@ -1432,9 +1045,9 @@ stream_free(struct stream *s)
 	if (s->h != NULL)
 		xfer_detach(s->h, &s->x);
 	stream_unlink(s);
-	if (s->x.easy != NULL)
-		curl_easy_cleanup(s->x.easy);
-	slist_free_wiped(s->x.hdrs);
+	if (s->x.c.easy != NULL)
+		curl_easy_cleanup(s->x.c.easy);
+	mig_curlx_slist_free_wiped(s->x.hdrs);
 	EVP_MD_CTX_free(s->md);
 	free(s->ring);
 	free(s->path);
@@ -1450,7 +1063,7 @@ stream_new(struct https *h, const char *path)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	if ((s->path = strdup(path)) == NULL ||
-	    (s->x.easy = curl_easy_init()) == NULL) {
+	    (s->x.c.easy = curl_easy_init()) == NULL) {
 		free(s->path);
 		free(s);
 		return NULL;
@@ -1482,9 +1095,9 @@ put_failed(struct stream *s, struct mig_ctx *ctx)
 	char wbuf[1024];
 	const char *what = where(h, s->path, wbuf, sizeof(wbuf));
 
-	if (s->x.result != CURLE_OK)
-		return curl_error(h, &s->x, ctx, what);
-	if (s->x.status >= 200 && s->x.status <= 299)
+	if (s->x.c.result != CURLE_OK)
+		return mig_curlx_error(&h->conn, &s->x.c, ctx, what);
+	if (s->x.c.status >= 200 && s->x.c.status <= 299)
 		return mig_seterr(ctx, MIG_ERR_NET, "%s: PUT: server answered "
 		    "before the upload was complete", what);
 	return http_error(&s->x, ctx, what, "PUT");
@@ -1524,7 +1137,7 @@ put_write(struct mig_writer *w, const void *buf, size_t len)
 	s->srclen = len;
 	if (s->paused) {
 		s->paused = false;
-		(void)curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
+		(void)curl_easy_pause(s->x.c.easy, CURLPAUSE_CONT);
 	}
 	r = pump(s->h, ready_consumed, s, w->ctx,
 	    where(s->h, s->path, wbuf, sizeof(wbuf)));
@@ -1559,22 +1172,22 @@ put_close(struct mig_writer *w)
 	s->eof = true;
 	if (!s->x.in_multi) {
 		/* An empty body: the request waited for close to start. */
-		if (curl_multi_add_handle(h->multi, s->x.easy) != CURLM_OK)
+		if (curl_multi_add_handle(h->multi, s->x.c.easy) != CURLM_OK)
 			return mig_seterr(w->ctx, MIG_ERR_INTERNAL,
 			    "curl: cannot add a transfer");
 		s->x.in_multi = true;
 	}
 	if (s->paused) {
 		s->paused = false;
-		(void)curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
+		(void)curl_easy_pause(s->x.c.easy, CURLPAUSE_CONT);
 	}
 	r = pump(h, ready_done, &s->x, w->ctx,
 	    where(h, s->path, wbuf, sizeof(wbuf)));
 	xfer_detach(h, &s->x);
 	if (r != 0)
 		return r;
-	if (s->x.result != CURLE_OK ||
-	    (s->x.status != 201 && s->x.status != 204 && s->x.status != 200))
+	if (s->x.c.result != CURLE_OK || (s->x.c.status != 201 &&
+	    s->x.c.status != 204 && s->x.c.status != 200))
 		return put_failed(s, w->ctx);
 	if ((r = move_path(h, s->tmp, s->path)) != 0)
 		return r;
@@ -1666,23 +1279,23 @@ https_open_write(struct mig_transport *t, const char *path, int64_t size,
 	}
 	if ((r = build_headers(h, &s->x, extra, 1)) != 0)
 		goto out;
-	rc = curl_easy_setopt(s->x.easy, CURLOPT_UPLOAD, 1L);
+	rc = curl_easy_setopt(s->x.c.easy, CURLOPT_UPLOAD, 1L);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->x.easy, CURLOPT_INFILESIZE_LARGE,
+		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_INFILESIZE_LARGE,
 		    (curl_off_t)(size >= 0 ? size : -1));
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->x.easy, CURLOPT_READFUNCTION,
+		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_READFUNCTION,
 		    upload_cb);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->x.easy, CURLOPT_READDATA, (void *)s);
+		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_READDATA, (void *)s);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->x.easy, CURLOPT_UPLOAD_BUFFERSIZE,
+		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_UPLOAD_BUFFERSIZE,
 		    UPLOAD_BUFSZ);
 	if (rc == CURLE_OK && s->chunked)
-		rc = curl_easy_setopt(s->x.easy, CURLOPT_TRAILERFUNCTION,
+		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_TRAILERFUNCTION,
 		    trailer_cb);
 	if (rc == CURLE_OK && s->chunked)
-		rc = curl_easy_setopt(s->x.easy, CURLOPT_TRAILERDATA,
+		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_TRAILERDATA,
 		    (void *)s);
 	if (rc != CURLE_OK) {
 		r = mig_seterr(h->ctx, MIG_ERR_INTERNAL, "curl: %s",
@@ -1694,7 +1307,7 @@ https_open_write(struct mig_transport *t, const char *path, int64_t size,
 	 * its request starts at close, like the last byte of any other.
 	 */
 	if (size != 0) {
-		if (curl_multi_add_handle(h->multi, s->x.easy) != CURLM_OK) {
+		if (curl_multi_add_handle(h->multi, s->x.c.easy) != CURLM_OK) {
 			r = mig_seterr(h->ctx, MIG_ERR_INTERNAL,
 			    "curl: cannot add a transfer");
 			goto out;
@@ -1737,7 +1350,7 @@ get_read(struct mig_reader *rd, void *buf, size_t cap, size_t *nread)
 	if (s->rlen == 0 && !s->x.done) {
 		if (s->rpaused) {
 			s->rpaused = false;
-			(void)curl_easy_pause(s->x.easy, CURLPAUSE_CONT);
+			(void)curl_easy_pause(s->x.c.easy, CURLPAUSE_CONT);
 		}
 		if (s->rlen == 0 && (r = pump(h, ready_ring, s, rd->ctx,
 		    where(h, s->path, wbuf, sizeof(wbuf)))) != 0)
@@ -1746,13 +1359,13 @@ get_read(struct mig_reader *rd, void *buf, size_t cap, size_t *nread)
 	if (s->rlen == 0) {
 		/* Done: a clean end only if curl says so, length and all. */
 		xfer_detach(h, &s->x);
-		if (s->x.result != CURLE_OK)
-			return curl_error(h, &s->x, rd->ctx,
+		if (s->x.c.result != CURLE_OK)
+			return mig_curlx_error(&h->conn, &s->x.c, rd->ctx,
 			    where(h, s->path, wbuf, sizeof(wbuf)));
-		if (s->x.status < 200 || s->x.status > 299)
+		if (s->x.c.status < 200 || s->x.c.status > 299)
 			return http_error(&s->x, rd->ctx,
 			    where(h, s->path, wbuf, sizeof(wbuf)), "GET");
-		(void)curl_easy_getinfo(s->x.easy,
+		(void)curl_easy_getinfo(s->x.c.easy,
 		    CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		if (cl >= 0 && (uint64_t)cl != s->count)
 			return mig_seterr(rd->ctx, MIG_ERR_NET,
@@ -1821,9 +1434,9 @@ https_open_read(struct mig_transport *t, const char *path,
 			goto out;
 		s->x.sink = ring_sink;
 		s->x.sink_arg = s;
-		if (curl_easy_setopt(s->x.easy, CURLOPT_HTTPGET, 1L) !=
+		if (curl_easy_setopt(s->x.c.easy, CURLOPT_HTTPGET, 1L) !=
 		    CURLE_OK ||
-		    curl_multi_add_handle(h->multi, s->x.easy) != CURLM_OK) {
+		    curl_multi_add_handle(h->multi, s->x.c.easy) != CURLM_OK) {
 			r = mig_seterr(h->ctx, MIG_ERR_INTERNAL,
 			    "curl: cannot start a transfer");
 			goto out;
@@ -1831,23 +1444,27 @@ https_open_read(struct mig_transport *t, const char *path,
 		s->x.in_multi = true;
 		if ((r = pump(h, ready_headers, &s->x, h->ctx, what)) != 0)
 			goto out;
-		if (s->x.done && s->x.result != CURLE_OK) {
+		if (s->x.done && s->x.c.result != CURLE_OK) {
 			xfer_detach(h, &s->x);
-			if (retryable(&s->x) && attempt < h->retries) {
-				sleep_ms(backoff_ms(attempt, -1));
+			if (mig_curlx_retryable(&h->conn, &s->x.c) &&
+			    attempt < h->conn.retries) {
+				mig_sleep_ms(mig_curlx_backoff_ms(attempt,
+				    -1));
 				continue;
 			}
-			r = curl_error(h, &s->x, h->ctx, what);
+			r = mig_curlx_error(&h->conn, &s->x.c, h->ctx, what);
 			goto out;
 		}
-		if (s->x.status >= 200 && s->x.status <= 299)
+		if (s->x.c.status >= 200 && s->x.c.status <= 299)
 			break;
 		/* An error answer: read its (small) body for the message. */
 		if ((r = pump(h, ready_done, &s->x, h->ctx, what)) != 0)
 			goto out;
 		xfer_detach(h, &s->x);
-		if (status_transient(s->x.status) && attempt < h->retries) {
-			sleep_ms(backoff_ms(attempt, s->x.retry_after));
+		if (status_transient(s->x.c.status) &&
+		    attempt < h->conn.retries) {
+			mig_sleep_ms(mig_curlx_backoff_ms(attempt,
+			    s->x.c.retry_after));
 			continue;
 		}
 		r = http_error(&s->x, h->ctx, what, "GET");
@@ -1868,24 +1485,11 @@ out:
 /* ---------------------------------------------------------------------- */
 /* open / close */
 
-/*
- * Remembers s[0..len) as a secret to scrub from what servers send.  At
- * most MIG_SCRUB_SECRETS_MAX, which make_auth never exceeds.
- */
+/* At most MIG_SCRUB_SECRETS_MAX, which make_auth never exceeds. */
 static int
 add_secret(struct https *h, const char *s, size_t len)
 {
-	char *c;
-
-	if (len == 0)
-		return 0;
-	if (h->nsecrets == MIG_SCRUB_SECRETS_MAX)
-		return mig_seterr(h->ctx, MIG_ERR_INTERNAL,
-		    "https: too many secrets to scrub");
-	if ((c = strndup(s, len)) == NULL)
-		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
-	h->secrets[h->nsecrets++] = c;
-	return 0;
+	return mig_curlx_add_secret(&h->conn, s, len, h->ctx);
 }
 
 /*
@@ -1975,36 +1579,31 @@ https_close(struct mig_transport *t)
 {
 	struct https *h = t->priv;
 	struct stream *s;
-	size_t i;
 
 	if (h == NULL)
 		return;
 	/* Open streams lose their transport; their transfers stop here. */
 	while ((s = h->streams) != NULL) {
 		xfer_detach(h, &s->x);
-		(void)curl_easy_setopt(s->x.easy, CURLOPT_SHARE, NULL);
+		(void)curl_easy_setopt(s->x.c.easy, CURLOPT_SHARE, NULL);
 		stream_unlink(s);
 		s->h = NULL;
 	}
 	xfer_detach(h, &h->sx);
-	if (h->sx.easy != NULL)
-		curl_easy_cleanup(h->sx.easy);
-	slist_free_wiped(h->sx.hdrs);
+	if (h->sx.c.easy != NULL)
+		curl_easy_cleanup(h->sx.c.easy);
+	mig_curlx_slist_free_wiped(h->sx.hdrs);
 	if (h->multi != NULL)
 		curl_multi_cleanup(h->multi);
 	if (h->share != NULL)
 		curl_share_cleanup(h->share);
 	dir_forget_all(h);
 	free(h->dirs);
-	wipe_free(h->auth);
-	for (i = 0; i < h->nsecrets; i++)
-		wipe_free(h->secrets[i]);
+	mig_curlx_wipe_free(h->auth);
+	mig_curlx_conn_clear(&h->conn);
 	free(h->origin);
 	free(h->root);
 	free(h->root_dec);
-	free(h->host);
-	free(h->ca_file);
-	free(h->pin);
 	free(h);
 	t->priv = NULL;
 }
@@ -2013,8 +1612,6 @@ static int
 https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
     const struct mig_url *url)
 {
-	const char *ca = mig_topts_get(&cfg->opts, "ca_file");
-	const char *pin = mig_topts_get(&cfg->opts, "pinned_pubkey");
 	const char *user = mig_topts_get(&cfg->opts, "user");
 	struct https *h;
 	struct req rq;
@@ -2023,10 +1620,8 @@ https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	bool v6;
 	int r;
 
-	if (pthread_once(&curl_once, curl_init) != 0 ||
-	    curl_init_rc != CURLE_OK)
-		return mig_seterr(t->ctx, MIG_ERR_INTERNAL,
-		    "curl: global initialisation failed");
+	if ((r = mig_curlx_global_init(t->ctx)) != 0)
+		return r;
 	if (url->host == NULL || url->host[0] == '\0')
 		return mig_seterr(t->ctx, MIG_ERR_PARSE, "%s: missing host",
 		    t->root);
@@ -2049,17 +1644,16 @@ https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 		    "%s: not an https:// URL", t->root);
 		goto out;
 	}
-	h->connect_ms = cfg->connect_timeout_ms > 0 ?
-	    cfg->connect_timeout_ms : DEF_CONNECT_MS;
-	h->io_s = ((cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms : DEF_IO_MS) +
-	    999) / 1000;
-	h->retries = cfg->retries > 0 ? cfg->retries : DEF_RETRIES;
+	h->conn.proto = h->plain ? "http" : "https";
+	h->conn.user_agent = "migrate/" MIG_VERSION;
+	if ((r = mig_curlx_conn_init(&h->conn, cfg, t->ctx)) != 0)
+		goto out;
 
 	/* Origin and root path; the root's trailing '/' goes. */
 	v6 = strchr(url->host, ':') != NULL;
 	n = strlen(url->host) + 32;
 	if ((h->origin = malloc(n)) == NULL ||
-	    (h->host = strdup(url->host)) == NULL ||
+	    (h->conn.host = strdup(url->host)) == NULL ||
 	    (h->root_dec = strdup(url->path != NULL ? url->path : "/")) ==
 	    NULL ||
 	    (h->dirs = calloc(DIRCACHE_MAX, sizeof(*h->dirs))) == NULL) {
@@ -2095,18 +1689,13 @@ https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((ca != NULL && (h->ca_file = strdup(ca)) == NULL) ||
-	    (pin != NULL && (h->pin = strdup(pin)) == NULL)) {
-		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
 	if ((r = make_auth(h, cfg, user != NULL ? user :
 	    url->user)) != 0)
 		goto out;
 
 	if ((h->multi = curl_multi_init()) == NULL ||
 	    (h->share = curl_share_init()) == NULL ||
-	    (h->sx.easy = curl_easy_init()) == NULL) {
+	    (h->sx.c.easy = curl_easy_init()) == NULL) {
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}

@@ -31,7 +31,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,18 +46,15 @@
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "transport_int.h"
 
 #define MIG_TRANSPORT_INTERNAL
+#include "curl_xfer_int.h"
 #include "scrub_int.h"
 #include "sigv4_int.h"
 
-#define DEF_CONNECT_MS	15000L
-#define DEF_IO_MS	60000L
-#define DEF_RETRIES	4
-#define BACKOFF_MS	250L
-#define BACKOFF_MAX_MS	8000L
 #define MIB		(1024 * 1024)
 #define PART_MIN	(5 * (uint64_t)MIB)	/* S3's smallest part */
 #define PART_MAX	(512 * (uint64_t)MIB)	/* our memory bound */
@@ -69,7 +65,7 @@
 #define ERRBODY_MAX	(64 * 1024)
 #define URL_MAX		8192
 #define KEY_MAX		1024			/* S3's key limit */
-#define ETAG_MAX	128
+#define ETAG_MAX	MIG_CURLX_ETAG_MAX
 #define DIRCACHE_MAX	256
 
 struct s3;
@@ -83,7 +79,10 @@ struct s3stream {
 struct s3 {
 	struct mig_transport	*t;
 	struct mig_ctx		*ctx;
-	CURL			*easy;
+	/* TLS, timeouts, and the secrets scrubbed from answers. */
+	struct mig_curlx_conn	 conn;
+	/* The one transfer; its head is the last answer's. */
+	struct mig_curlx_xfer	 x;
 	char			*origin;	/* https://host[:port] */
 	char			*host;		/* Host header value */
 	char			*bucket;
@@ -91,19 +90,14 @@ struct s3 {
 	bool			 virtual_host;
 	char			*region;
 	char			*storage_class, *sse, *sse_kms;
-	char			*ca_file, *pin;
 	char			*ak, *sk, *token;	/* secrets */
-	const char		*secrets[2];
-	size_t			 nsecrets;
-	long			 connect_ms, io_s;
-	int			 retries;
 	uint64_t		 part_size;
 	struct s3stream		*streams;
 	char			*dirs[DIRCACHE_MAX];	/* markers made */
 	size_t			 ndirs, dirnext;
 };
 
-/* One request and its answer. */
+/* One request and its answer's body (its head: struct s3's x). */
 struct s3req {
 	const char			*method;
 	const char			*key;	/* full key; NULL: the bucket */
@@ -118,49 +112,10 @@ struct s3req {
 	size_t				 alen;
 	size_t				 acap;	/* allocated for ans */
 	bool				 ans_over;
-	/* Answer */
-	long				 status;
-	uint64_t			 clen;
-	bool				 have_clen;
-	char				 etag[ETAG_MAX];
+	long				 status;	/* answer */
 	/* Upload cursor */
 	size_t				 sent;
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void
-curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	OPENSSL_cleanse(s, strlen(s));
-	free(s);
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static long
-backoff_ms(int attempt)
-{
-	long ms = BACKOFF_MS << (attempt < 6 ? attempt : 6);
-
-	return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
-}
 
 /* The full key of a relative path: PREFIX/PATH (or PATH). */
 static int
@@ -218,46 +173,6 @@ body_cb(char *buf, size_t size, size_t nitems, void *arg)
 }
 
 static size_t
-header_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct s3req *rq = arg;
-	size_t n = size * nitems, vl;
-	const char *v;
-
-	if (n > 5 && strncmp(buf, "HTTP/", 5) == 0) {
-		rq->etag[0] = '\0';
-		rq->have_clen = false;
-		return n;
-	}
-	if (n > 5 && strncasecmp(buf, "ETag:", 5) == 0) {
-		v = buf + 5;
-		while (v < buf + n && (*v == ' ' || *v == '\t'))
-			v++;
-		vl = (size_t)(buf + n - v);
-		while (vl > 0 && isspace((unsigned char)v[vl - 1]))
-			vl--;
-		if (vl < sizeof(rq->etag)) {
-			memcpy(rq->etag, v, vl);
-			rq->etag[vl] = '\0';
-		}
-	} else if (n > 15 && strncasecmp(buf, "Content-Length:", 15) == 0) {
-		char tmp[32], *end;
-		unsigned long long ull;
-
-		vl = n - 15 < sizeof(tmp) - 1 ? n - 15 : sizeof(tmp) - 1;
-		memcpy(tmp, buf + 15, vl);
-		tmp[vl] = '\0';
-		errno = 0;
-		ull = strtoull(tmp, &end, 10);
-		if (errno == 0 && end != tmp) {
-			rq->clen = ull;
-			rq->have_clen = true;
-		}
-	}
-	return n;
-}
-
-static size_t
 upload_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
 	struct s3req *rq = arg;
@@ -273,53 +188,17 @@ upload_cb(char *buf, size_t size, size_t nitems, void *arg)
 
 /* --- requests ------------------------------------------------------------- */
 
-/* Options every request shares. */
-static CURLcode
+/* The options of rq on top of those every request shares. */
+static int
 setup(struct s3 *s, struct s3req *rq, const char *url)
 {
-	CURL *e = s->easy;
-	CURLcode rc = CURLE_OK;
+	CURL *e = s->x.easy;
+	CURLcode rc;
+	int r;
 
-	curl_easy_reset(e);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_URL, url);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_SSLVERSION,
-		    (long)CURL_SSLVERSION_TLSv1_2);
-	if (rc == CURLE_OK && s->ca_file != NULL) {
-		rc = curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
-		if (rc == CURLE_OK)
-			rc = curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-	}
-	if (rc == CURLE_OK && s->pin != NULL)
-		rc = curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, s->pin);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-		    s->connect_ms);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, s->io_s);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_USERAGENT, "migrate");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)rq);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+	if ((r = mig_curlx_setup(&s->x, &s->conn, url, s->ctx)) != 0)
+		return r;
+	rc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)rq);
 	if (rc == CURLE_OK && strcmp(rq->method, "HEAD") == 0)
@@ -339,7 +218,11 @@ setup(struct s3 *s, struct s3req *rq, const char *url)
 	if (rc == CURLE_OK && strcmp(rq->method, "GET") != 0 &&
 	    strcmp(rq->method, "HEAD") != 0)
 		rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
-	return rc;
+	if (rc != CURLE_OK)
+		return mig_seterr(s->ctx, rc == CURLE_OUT_OF_MEMORY ?
+		    MIG_ERR_NOMEM : MIG_ERR_INTERNAL, "curl: %s",
+		    curl_easy_strerror(rc));
+	return 0;
 }
 
 /* URL and signing path of rq; the query is canonical in both. */
@@ -380,7 +263,7 @@ sign(struct s3 *s, const struct s3req *rq, const char *path,
 	struct mig_sigv4_req sr;
 	unsigned char md[32];
 	char hash[65], date[17], line[4096], *auth = NULL;
-	struct curl_slist *l = NULL, *nl;
+	struct curl_slist *l = NULL;
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i, nh = 0;
@@ -428,31 +311,17 @@ sign(struct s3 *s, const struct s3req *rq, const char *path,
 		else
 			(void)snprintf(line, sizeof(line), "Authorization: %s",
 			    auth);
-		if ((nl = curl_slist_append(l, line)) == NULL)
+		if (mig_curlx_slist_add(&l, line) != 0)
 			r = mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-		else
-			l = nl;
 		OPENSSL_cleanse(line, sizeof(line));
 	}
-	wipe_free(auth);
+	mig_curlx_wipe_free(auth);
 	if (r != 0) {
-		for (nl = l; nl != NULL; nl = nl->next)
-			OPENSSL_cleanse(nl->data, strlen(nl->data));
-		curl_slist_free_all(l);
+		mig_curlx_slist_free_wiped(l);
 		return r;
 	}
 	*lp = l;
 	return 0;
-}
-
-static void
-slist_free_wiped(struct curl_slist *l)
-{
-	struct curl_slist *p;
-
-	for (p = l; p != NULL; p = p->next)
-		OPENSSL_cleanse(p->data, strlen(p->data));
-	curl_slist_free_all(l);
 }
 
 /* The text of <tag>...</tag> in an error body, scrubbed, or "". */
@@ -474,8 +343,9 @@ xml_field(struct s3 *s, const unsigned char *body, size_t len,
 	b += strlen(open);
 	if ((e = strstr(b, close)) == NULL)
 		return;
-	(void)mig_scrub(b, (size_t)(e - b), false, s->secrets, s->nsecrets,
-	    200, out, cap);
+	(void)mig_scrub(b, (size_t)(e - b), false,
+	    (const char *const *)s->conn.secrets, s->conn.nsecrets, 200, out,
+	    cap);
 }
 
 /* An answer that is not 2xx as an error of ours. */
@@ -506,47 +376,6 @@ http_error(struct s3 *s, const struct s3req *rq, const char *what)
 	    msg[0] != '\0' ? ": " : "", msg);
 }
 
-static bool
-curl_transient(CURLcode c)
-{
-	switch (c) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static int
-curl_error(struct s3 *s, CURLcode c, const char *errbuf, const char *what)
-{
-	char clean[CURL_ERROR_SIZE];
-
-	(void)mig_scrub(errbuf, strlen(errbuf), false, s->secrets,
-	    s->nsecrets, 200, clean, sizeof(clean));
-	switch (c) {
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return mig_seterr(s->ctx, MIG_ERR_SECURITY, "%s: TLS refused: "
-		    "%s", what, clean[0] != '\0' ? clean :
-		    curl_easy_strerror(c));
-	case CURLE_OUT_OF_MEMORY:
-		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	default:
-		return mig_seterr(s->ctx, MIG_ERR_NET, "%s: %s", what,
-		    clean[0] != '\0' ? clean : curl_easy_strerror(c));
-	}
-}
-
 /*
  * Performs rq, retrying connection failures, 408, 429 and 5xx (every body
  * is in memory, so every request can be replayed).  Returns 0 with
@@ -555,10 +384,10 @@ curl_error(struct s3 *s, CURLcode c, const char *errbuf, const char *what)
 static int
 perform(struct s3 *s, struct s3req *rq, const char *what)
 {
-	char url[URL_MAX], path[URL_MAX], errbuf[CURL_ERROR_SIZE];
+	struct mig_curlx_xfer *x = &s->x;
+	char url[URL_MAX], path[URL_MAX];
 	char *query = NULL;
 	struct curl_slist *hdrs = NULL;
-	CURLcode rc;
 	int attempt, r;
 
 	if ((r = mig_sigv4_query(rq->query, rq->nquery, &query)) != 0)
@@ -578,39 +407,36 @@ perform(struct s3 *s, struct s3req *rq, const char *what)
 		rq->ans_over = false;
 		rq->sent = 0;
 		rq->status = 0;
-		rq->etag[0] = '\0';
-		rq->have_clen = false;
-		errbuf[0] = '\0';
 		if ((r = sign(s, rq, path, &hdrs)) != 0)
 			return r;
-		rc = setup(s, rq, url);
-		if (rc == CURLE_OK)
-			rc = curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, hdrs);
-		if (rc == CURLE_OK)
-			rc = curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER,
-			    errbuf);
-		if (rc == CURLE_OK)
-			rc = curl_easy_perform(s->easy);
-		if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR)
-			(void)curl_easy_getinfo(s->easy,
+		if ((r = setup(s, rq, url)) != 0) {
+			mig_curlx_slist_free_wiped(hdrs);
+			return r;
+		}
+		x->result = curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, hdrs);
+		if (x->result == CURLE_OK)
+			x->result = curl_easy_perform(x->easy);
+		if (x->result == CURLE_OK || x->result == CURLE_WRITE_ERROR)
+			(void)curl_easy_getinfo(x->easy,
 			    CURLINFO_RESPONSE_CODE, &rq->status);
-		(void)curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, NULL);
-		(void)curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, NULL);
-		slist_free_wiped(hdrs);
+		(void)curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+		mig_curlx_slist_free_wiped(hdrs);
 		hdrs = NULL;
-		if (rc == CURLE_WRITE_ERROR && rq->ans_over)
+		if (x->result == CURLE_WRITE_ERROR && rq->ans_over)
 			return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s: answer "
 			    "larger than %zu bytes", what, rq->max);
-		if (rc != CURLE_OK) {
-			if (curl_transient(rc) && attempt < s->retries) {
-				sleep_ms(backoff_ms(attempt));
+		if (x->result != CURLE_OK) {
+			if (mig_curlx_retryable(&s->conn, x) &&
+			    attempt < s->conn.retries) {
+				mig_sleep_ms(mig_curlx_backoff_ms(attempt,
+				    -1));
 				continue;
 			}
-			return curl_error(s, rc, errbuf, what);
+			return mig_curlx_error(&s->conn, x, s->ctx, what);
 		}
 		if ((rq->status == 408 || rq->status == 429 ||
-		    rq->status >= 500) && attempt < s->retries) {
-			sleep_ms(backoff_ms(attempt));
+		    rq->status >= 500) && attempt < s->conn.retries) {
+			mig_sleep_ms(mig_curlx_backoff_ms(attempt, -1));
 			continue;
 		}
 		return 0;
@@ -938,12 +764,12 @@ head(struct s3 *s, const char *key, struct mig_tstat *st, const char *what)
 	rq.key = key;
 	rq.max = ERRBODY_MAX;
 	if ((r = request(s, &rq, what)) == 0) {
-		if (!rq.have_clen)
+		if (!s->x.have_clen)
 			r = mig_seterr(s->ctx, MIG_ERR_NET, "%s: HEAD: no "
 			    "Content-Length", what);
 		st->type = MIG_FT_FILE;
-		st->size = rq.clen;
-		(void)curl_easy_getinfo(s->easy, CURLINFO_FILETIME_T, &ft);
+		st->size = s->x.clen;
+		(void)curl_easy_getinfo(s->x.easy, CURLINFO_FILETIME_T, &ft);
 		st->mtime = ft > 0 ? (time_t)ft : 0;
 	}
 	free(rq.ans);
@@ -1223,12 +1049,12 @@ upload_part(struct s3 *s, struct s3w *w)
 	rq.blen = w->len;
 	rq.max = ERRBODY_MAX;
 	if ((r = request(s, &rq, w->what)) == 0) {
-		if (rq.etag[0] == '\0')
+		if (s->x.etag[0] == '\0')
 			r = mig_seterr(s->ctx, MIG_ERR_NET, "%s: part %d: no "
 			    "ETag", w->what, w->nparts + 1);
 		else {
 			(void)snprintf(w->etags[w->nparts], ETAG_MAX, "%s",
-			    rq.etag);
+			    s->x.etag);
 			w->nparts++;
 			w->len = 0;
 		}
@@ -1608,7 +1434,7 @@ parse_profile(struct s3 *s, char *text, const char *profile,
 		    strcmp(k, "aws_session_token") == 0 ? &s->token : NULL;
 		if (dst == NULL || v[0] == '\0')
 			continue;
-		wipe_free(*dst);
+		mig_curlx_wipe_free(*dst);
 		if ((*dst = strdup(v)) == NULL)
 			return mig_seterr(s->ctx, MIG_ERR_NOMEM,
 			    "out of memory");
@@ -1746,11 +1572,12 @@ load_credentials(struct s3 *s, const struct mig_topts *o, const char *home)
 	    strpbrk(s->token, "\r\n") != NULL)))
 		r = mig_seterr(s->ctx, MIG_ERR_SECURITY, "%s: S3 credentials "
 		    "with a line break refused", s->t->root);
-	if (r == 0) {
-		s->secrets[s->nsecrets++] = s->sk;
-		if (s->token != NULL)
-			s->secrets[s->nsecrets++] = s->token;
-	}
+	if (r == 0)
+		r = mig_curlx_add_secret(&s->conn, s->sk, strlen(s->sk),
+		    s->ctx);
+	if (r == 0 && s->token != NULL)
+		r = mig_curlx_add_secret(&s->conn, s->token,
+		    strlen(s->token), s->ctx);
 	return r;
 }
 
@@ -1778,11 +1605,12 @@ s3_close(struct mig_transport *t)
 		stream_unlink(st);
 	for (i = 0; i < s->ndirs; i++)
 		free(s->dirs[i]);
-	if (s->easy != NULL)
-		curl_easy_cleanup(s->easy);
-	wipe_free(s->ak);
-	wipe_free(s->sk);
-	wipe_free(s->token);
+	if (s->x.easy != NULL)
+		curl_easy_cleanup(s->x.easy);
+	mig_curlx_conn_clear(&s->conn);
+	mig_curlx_wipe_free(s->ak);
+	mig_curlx_wipe_free(s->sk);
+	mig_curlx_wipe_free(s->token);
 	free(s->origin);
 	free(s->host);
 	free(s->bucket);
@@ -1791,8 +1619,6 @@ s3_close(struct mig_transport *t)
 	free(s->storage_class);
 	free(s->sse);
 	free(s->sse_kms);
-	free(s->ca_file);
-	free(s->pin);
 	free(s);
 	t->priv = NULL;
 }
@@ -1816,6 +1642,7 @@ set_endpoint(struct s3 *s, const struct mig_topts *o)
 	const char *addr = mig_topts_get(o, "addressing");
 	struct mig_url u;
 	char def[256], hostport[512];
+	size_t n;
 	bool v6;
 	int r;
 
@@ -1834,6 +1661,14 @@ set_endpoint(struct s3 *s, const struct mig_topts *o)
 		return mig_seterr(s->ctx, MIG_ERR_USAGE, "%s: endpoint must be "
 		    "https://HOST[:PORT]", s->t->root);
 	}
+	/* The name TLS checks, for messages: the bucket's own with virtual. */
+	n = strlen(s->bucket) + strlen(u.host) + 2;
+	if ((s->conn.host = malloc(n)) == NULL) {
+		mig_url_free(&u);
+		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	(void)snprintf(s->conn.host, n, "%s%s%s", s->virtual_host ?
+	    s->bucket : "", s->virtual_host ? "." : "", u.host);
 	v6 = strchr(u.host, ':') != NULL;
 	if (u.port != 0)
 		(void)snprintf(hostport, sizeof(hostport), "%s%s%s:%d",
@@ -1843,8 +1678,7 @@ set_endpoint(struct s3 *s, const struct mig_topts *o)
 		    v6 ? "[" : "", u.host, v6 ? "]" : "");
 	mig_url_free(&u);
 	if (s->virtual_host) {
-		size_t n = strlen(s->bucket) + strlen(hostport) + 16;
-
+		n = strlen(s->bucket) + strlen(hostport) + 16;
 		if ((s->host = malloc(n)) != NULL)
 			(void)snprintf(s->host, n, "%s.%s", s->bucket,
 			    hostport);
@@ -1868,20 +1702,18 @@ s3_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	size_t n;
 	int r;
 
-	if (pthread_once(&curl_once, curl_init) != 0 ||
-	    curl_init_rc != CURLE_OK)
-		return mig_seterr(t->ctx, MIG_ERR_INTERNAL,
-		    "curl: global initialisation failed");
+	if ((r = mig_curlx_global_init(t->ctx)) != 0)
+		return r;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 	t->priv = s;
 	s->t = t;
 	s->ctx = t->ctx;
-	s->connect_ms = cfg->connect_timeout_ms > 0 ?
-	    cfg->connect_timeout_ms : DEF_CONNECT_MS;
-	s->io_s = ((cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms : DEF_IO_MS) +
-	    999) / 1000;
-	s->retries = cfg->retries > 0 ? cfg->retries : DEF_RETRIES;
+	s->conn.proto = "https";
+	s->conn.user_agent = "migrate";
+	s->conn.handshake_refused = true;
+	if ((r = mig_curlx_conn_init(&s->conn, cfg, t->ctx)) != 0)
+		goto out;
 	s->part_size = parse_size(mig_topts_get(o, "part_size") != NULL ?
 	    mig_topts_get(o, "part_size") : PART_DEF);
 	if (url->host == NULL || url->port != 0 || url->user != NULL ||
@@ -1898,9 +1730,7 @@ s3_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	    dupopt(o, "storage_class", &s->storage_class) != 0 ||
 	    dupopt(o, "sse", &s->sse) != 0 ||
 	    dupopt(o, "sse_kms_key_id", &s->sse_kms) != 0 ||
-	    dupopt(o, "ca_file", &s->ca_file) != 0 ||
-	    dupopt(o, "pinned_pubkey", &s->pin) != 0 ||
-	    (s->easy = curl_easy_init()) == NULL) {
+	    (s->x.easy = curl_easy_init()) == NULL) {
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
