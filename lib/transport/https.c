@@ -196,16 +196,110 @@ https_close(struct mig_transport *t)
 	t->priv = NULL;
 }
 
+/* Plain http:// only to a loopback literal, and only when allowed. */
+static int
+check_scheme(struct mig_https *h, const struct mig_transport_config *cfg,
+    const struct mig_url *url)
+{
+	if (strcmp(url->scheme, "http") == 0) {
+		if (!mig_topts_bool(&cfg->opts, "allow_plain_http_loopback") ||
+		    !loopback_literal(url->host))
+			return mig_seterr(h->ctx, MIG_ERR_SECURITY,
+			    "%s: plain http:// refused: use https:// (http is "
+			    "allowed only to 127.0.0.1 in tests)", h->t->root);
+		h->plain = true;
+	} else if (strcmp(url->scheme, "https") != 0)
+		return mig_seterr(h->ctx, MIG_ERR_PARSE,
+		    "%s: not an https:// URL", h->t->root);
+	return 0;
+}
+
+/* Origin and root path; the root's trailing '/' goes. */
+static int
+set_origin_root(struct mig_https *h, const struct mig_url *url)
+{
+	const char *root = h->t->root;
+	char enc[MIG_HTTPS_URL_MAX];
+	size_t n, o = 0;
+	bool v6;
+
+	v6 = strchr(url->host, ':') != NULL;
+	n = strlen(url->host) + 32;
+	if ((h->origin = malloc(n)) == NULL ||
+	    (h->conn.host = strdup(url->host)) == NULL ||
+	    (h->root_dec = strdup(url->path != NULL ? url->path : "/")) ==
+	    NULL)
+		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	if (url->port != 0)
+		(void)snprintf(h->origin, n, "%s://%s%s%s:%d",
+		    h->plain ? "http" : "https", v6 ? "[" : "", url->host,
+		    v6 ? "]" : "", url->port);
+	else
+		(void)snprintf(h->origin, n, "%s://%s%s%s",
+		    h->plain ? "http" : "https", v6 ? "[" : "", url->host,
+		    v6 ? "]" : "");
+	n = strlen(h->root_dec);
+	while (n > 0 && h->root_dec[n - 1] == '/')
+		h->root_dec[--n] = '\0';
+	if (n > 0 && h->root_dec[0] != '/')
+		return mig_seterr(h->ctx, MIG_ERR_PARSE, "%s: bad path", root);
+	if (strstr(h->root_dec, "/../") != NULL ||
+	    strstr(h->root_dec, "/./") != NULL ||
+	    (n >= 3 && strcmp(h->root_dec + n - 3, "/..") == 0) ||
+	    (n >= 2 && strcmp(h->root_dec + n - 2, "/.") == 0))
+		return mig_seterr(h->ctx, MIG_ERR_SECURITY,
+		    "%s: \".\" or \"..\" in the destination path", root);
+	if (!mig_https_encode_path(h->root_dec, enc, sizeof(enc), &o) ||
+	    (h->root = strdup(enc)) == NULL)
+		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * The multi handle, the one-shot handle, and the share of DNS answers
+ * and TLS sessions between all transfers.
+ */
+static int
+curl_handles(struct mig_https *h)
+{
+	if ((h->multi = curl_multi_init()) == NULL ||
+	    (h->share = curl_share_init()) == NULL ||
+	    (h->sx.c.easy = curl_easy_init()) == NULL)
+		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_DNS);
+	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION);
+	return 0;
+}
+
+/* Connect, verify the certificate, check the credentials. */
+static int
+first_contact(struct mig_https *h)
+{
+	struct mig_https_req rq;
+	int r;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "OPTIONS";
+	rq.path = "";
+	rq.dir = true;
+	rq.retries = -1;
+	if ((r = mig_https_run_request(h, &rq)) != 0)
+		return r;
+	if (rq.status == 401 || rq.status == 403 || rq.status >= 500 ||
+	    (rq.status >= 300 && rq.status <= 399))
+		return mig_https_http_error(&h->sx, h->ctx, h->t->root,
+		    "OPTIONS");
+	return 0;
+}
+
 static int
 https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
     const struct mig_url *url)
 {
 	const char *user = mig_topts_get(&cfg->opts, "user");
 	struct mig_https *h;
-	struct mig_https_req rq;
-	char enc[MIG_HTTPS_URL_MAX];
-	size_t n, o = 0;
-	bool v6;
 	int r;
 
 	if ((r = mig_curlx_global_init(t->ctx)) != 0)
@@ -218,95 +312,22 @@ https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	t->priv = h;
 	h->t = t;
 	h->ctx = t->ctx;
-	if (strcmp(url->scheme, "http") == 0) {
-		if (!mig_topts_bool(&cfg->opts, "allow_plain_http_loopback") ||
-		    !loopback_literal(url->host)) {
-			r = mig_seterr(t->ctx, MIG_ERR_SECURITY,
-			    "%s: plain http:// refused: use https:// (http is "
-			    "allowed only to 127.0.0.1 in tests)", t->root);
-			goto out;
-		}
-		h->plain = true;
-	} else if (strcmp(url->scheme, "https") != 0) {
-		r = mig_seterr(t->ctx, MIG_ERR_PARSE,
-		    "%s: not an https:// URL", t->root);
+	if ((r = check_scheme(h, cfg, url)) != 0)
 		goto out;
-	}
 	h->conn.proto = h->plain ? "http" : "https";
 	h->conn.user_agent = "migrate/" MIG_VERSION;
-	if ((r = mig_curlx_conn_init(&h->conn, cfg, t->ctx)) != 0)
+	if ((r = mig_curlx_conn_init(&h->conn, cfg, t->ctx)) != 0 ||
+	    (r = set_origin_root(h, url)) != 0)
 		goto out;
-
-	/* Origin and root path; the root's trailing '/' goes. */
-	v6 = strchr(url->host, ':') != NULL;
-	n = strlen(url->host) + 32;
-	if ((h->origin = malloc(n)) == NULL ||
-	    (h->conn.host = strdup(url->host)) == NULL ||
-	    (h->root_dec = strdup(url->path != NULL ? url->path : "/")) ==
-	    NULL ||
-	    (h->dirs = calloc(MIG_HTTPS_DIRCACHE_MAX, sizeof(*h->dirs))) ==
+	if ((h->dirs = calloc(MIG_HTTPS_DIRCACHE_MAX, sizeof(*h->dirs))) ==
 	    NULL) {
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (url->port != 0)
-		(void)snprintf(h->origin, n, "%s://%s%s%s:%d",
-		    h->plain ? "http" : "https", v6 ? "[" : "", url->host,
-		    v6 ? "]" : "", url->port);
-	else
-		(void)snprintf(h->origin, n, "%s://%s%s%s",
-		    h->plain ? "http" : "https", v6 ? "[" : "", url->host,
-		    v6 ? "]" : "");
-	n = strlen(h->root_dec);
-	while (n > 0 && h->root_dec[n - 1] == '/')
-		h->root_dec[--n] = '\0';
-	if (n > 0 && h->root_dec[0] != '/') {
-		r = mig_seterr(t->ctx, MIG_ERR_PARSE, "%s: bad path",
-		    t->root);
+	if ((r = make_auth(h, cfg, user != NULL ? user : url->user)) != 0 ||
+	    (r = curl_handles(h)) != 0)
 		goto out;
-	}
-	if (strstr(h->root_dec, "/../") != NULL ||
-	    strstr(h->root_dec, "/./") != NULL ||
-	    (n >= 3 && strcmp(h->root_dec + n - 3, "/..") == 0) ||
-	    (n >= 2 && strcmp(h->root_dec + n - 2, "/.") == 0)) {
-		r = mig_seterr(t->ctx, MIG_ERR_SECURITY,
-		    "%s: \".\" or \"..\" in the destination path", t->root);
-		goto out;
-	}
-	if (!mig_https_encode_path(h->root_dec, enc, sizeof(enc), &o) ||
-	    (h->root = strdup(enc)) == NULL) {
-		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((r = make_auth(h, cfg, user != NULL ? user :
-	    url->user)) != 0)
-		goto out;
-
-	if ((h->multi = curl_multi_init()) == NULL ||
-	    (h->share = curl_share_init()) == NULL ||
-	    (h->sx.c.easy = curl_easy_init()) == NULL) {
-		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
-	    CURL_LOCK_DATA_DNS);
-	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
-	    CURL_LOCK_DATA_SSL_SESSION);
-
-	/* Connect, verify the certificate, check the credentials. */
-	memset(&rq, 0, sizeof(rq));
-	rq.method = "OPTIONS";
-	rq.path = "";
-	rq.dir = true;
-	rq.retries = -1;
-	if ((r = mig_https_run_request(h, &rq)) != 0)
-		goto out;
-	if (rq.status == 401 || rq.status == 403 || rq.status >= 500 ||
-	    (rq.status >= 300 && rq.status <= 399)) {
-		r = mig_https_http_error(&h->sx, t->ctx, t->root, "OPTIONS");
-		goto out;
-	}
-	r = 0;
+	r = first_contact(h);
 out:
 	if (r != 0)
 		https_close(t);

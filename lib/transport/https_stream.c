@@ -326,6 +326,79 @@ static const struct mig_writer_ops put_ops = {
 	.free = put_free,
 };
 
+/* MKCOL the parent directories of path. */
+static int
+make_parent(struct mig_transport *t, const char *path)
+{
+	struct mig_https *h = t->priv;
+	const char *slash;
+	char *parent;
+	int r;
+
+	if ((slash = strrchr(path, '/')) == NULL)
+		return 0;
+	if ((parent = strndup(path, (size_t)(slash - path))) == NULL)
+		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	r = mig_webdav_mkdir_p(t, parent);
+	free(parent);
+	return r;
+}
+
+/*
+ * Not a dot-file here: WebDAV servers (nginx's dav_ext) hide those from
+ * PROPFIND, and a temporary left by a crash must be listable to be swept.
+ */
+static void
+undot_base(char *tmp)
+{
+	char *base = strrchr(tmp, '/');
+
+	base = base != NULL ? base + 1 : tmp;
+	if (base[0] == '.')
+		memmove(base, base + 1, strlen(base));
+}
+
+/* The PUT of s to url: its headers, body source and trailer. */
+static int
+put_setup(struct mig_https *h, struct mig_https_stream *s, const char *url)
+{
+	const char *extra[2] = { NULL, NULL };
+	CURL *e = s->x.c.easy;
+	CURLcode rc;
+	int r;
+
+	if ((r = mig_https_xfer_setup(h, &s->x, url)) != 0)
+		return r;
+	if (s->chunked) {
+		if ((s->md = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
+			return mig_seterr_ssl(h->ctx, MIG_ERR_CRYPTO,
+			    "SHA-256");
+		extra[0] = "Trailer: Repr-Digest";
+	}
+	if ((r = mig_https_build_headers(h, &s->x, extra, 1)) != 0)
+		return r;
+	rc = curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)(s->size >= 0 ? s->size : -1));
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_READFUNCTION, upload_cb);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_READDATA, (void *)s);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
+		    UPLOAD_BUFSZ);
+	if (rc == CURLE_OK && s->chunked)
+		rc = curl_easy_setopt(e, CURLOPT_TRAILERFUNCTION, trailer_cb);
+	if (rc == CURLE_OK && s->chunked)
+		rc = curl_easy_setopt(e, CURLOPT_TRAILERDATA, (void *)s);
+	if (rc != CURLE_OK)
+		return mig_seterr(h->ctx, MIG_ERR_INTERNAL, "curl: %s",
+		    curl_easy_strerror(rc));
+	return 0;
+}
+
 int
 mig_https_open_write(struct mig_transport *t, const char *path, int64_t size,
     struct mig_writer **wp)
@@ -333,40 +406,19 @@ mig_https_open_write(struct mig_transport *t, const char *path, int64_t size,
 	struct mig_https *h = t->priv;
 	struct mig_https_stream *s = NULL;
 	struct mig_writer *w;
-	const char *slash, *extra[2] = { NULL, NULL };
-	char url[MIG_HTTPS_URL_MAX], *parent, wbuf[1024];
-	CURLcode rc = CURLE_OK;
+	char url[MIG_HTTPS_URL_MAX], wbuf[1024];
 	int r;
 
 	*wp = NULL;
-	if ((r = mig_https_check_path(h, path, false)) != 0)
+	if ((r = mig_https_check_path(h, path, false)) != 0 ||
+	    (r = make_parent(t, path)) != 0)
 		return r;
-	if ((slash = strrchr(path, '/')) != NULL) {
-		if ((parent = strndup(path, (size_t)(slash - path))) == NULL)
-			return mig_seterr(h->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		r = mig_webdav_mkdir_p(t, parent);
-		free(parent);
-		if (r != 0)
-			return r;
-	}
 	if ((s = stream_new(h, path)) == NULL ||
 	    (s->tmp = mig_transport_tmp_name(path)) == NULL) {
 		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	/*
-	 * Not a dot-file here: WebDAV servers (nginx's dav_ext) hide those
-	 * from PROPFIND, and a temporary left by a crash must be listable
-	 * to be swept.
-	 */
-	{
-		char *base = strrchr(s->tmp, '/');
-
-		base = base != NULL ? base + 1 : s->tmp;
-		if (base[0] == '.')
-			memmove(base, base + 1, strlen(base));
-	}
+	undot_base(s->tmp);
 	s->size = size;
 	s->chunked = size < 0;
 	if (mig_https_make_url(h, s->tmp, false, url, sizeof(url)) != 0) {
@@ -374,41 +426,8 @@ mig_https_open_write(struct mig_transport *t, const char *path, int64_t size,
 		    mig_https_where(h, path, wbuf, sizeof(wbuf)));
 		goto out;
 	}
-	if ((r = mig_https_xfer_setup(h, &s->x, url)) != 0)
+	if ((r = put_setup(h, s, url)) != 0)
 		goto out;
-	if (s->chunked) {
-		if ((s->md = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
-			r = mig_seterr_ssl(h->ctx, MIG_ERR_CRYPTO, "SHA-256");
-			goto out;
-		}
-		extra[0] = "Trailer: Repr-Digest";
-	}
-	if ((r = mig_https_build_headers(h, &s->x, extra, 1)) != 0)
-		goto out;
-	rc = curl_easy_setopt(s->x.c.easy, CURLOPT_UPLOAD, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_INFILESIZE_LARGE,
-		    (curl_off_t)(size >= 0 ? size : -1));
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_READFUNCTION,
-		    upload_cb);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_READDATA, (void *)s);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_UPLOAD_BUFFERSIZE,
-		    UPLOAD_BUFSZ);
-	if (rc == CURLE_OK && s->chunked)
-		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_TRAILERFUNCTION,
-		    trailer_cb);
-	if (rc == CURLE_OK && s->chunked)
-		rc = curl_easy_setopt(s->x.c.easy, CURLOPT_TRAILERDATA,
-		    (void *)s);
-	if (rc != CURLE_OK) {
-		r = mig_seterr(h->ctx, MIG_ERR_INTERNAL, "curl: %s",
-		    curl_easy_strerror(rc));
-		goto out;
-	}
 	/*
 	 * An empty body would complete as soon as its headers are sent, so
 	 * its request starts at close, like the last byte of any other.
@@ -513,6 +532,30 @@ static const struct mig_reader_ops get_ops = {
 	.free = get_free,
 };
 
+/* One attempt at the GET of s: until its answer's head is in. */
+static int
+get_start(struct mig_https *h, struct mig_https_stream *s, const char *url,
+    const char *what)
+{
+	int r;
+
+	s->rhead = s->rlen = 0;
+	s->count = 0;
+	s->rpaused = false;
+	if ((r = mig_https_xfer_setup(h, &s->x, url)) != 0 ||
+	    (r = mig_https_build_headers(h, &s->x, NULL, 0)) != 0)
+		return r;
+	s->x.sink = ring_sink;
+	s->x.sink_arg = s;
+	if (curl_easy_setopt(s->x.c.easy, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+	    curl_multi_add_handle(h->multi, s->x.c.easy) != CURLM_OK)
+		return mig_seterr(h->ctx, MIG_ERR_INTERNAL,
+		    "curl: cannot start a transfer");
+	s->x.in_multi = true;
+	return mig_https_pump(h, mig_https_ready_headers, &s->x, h->ctx,
+	    what);
+}
+
 int
 mig_https_open_read(struct mig_transport *t, const char *path,
     struct mig_reader **rp)
@@ -538,24 +581,7 @@ mig_https_open_read(struct mig_transport *t, const char *path,
 	}
 	/* Retried until the answer starts; after that, never. */
 	for (attempt = 0; ; attempt++) {
-		s->rhead = s->rlen = 0;
-		s->count = 0;
-		s->rpaused = false;
-		if ((r = mig_https_xfer_setup(h, &s->x, url)) != 0 ||
-		    (r = mig_https_build_headers(h, &s->x, NULL, 0)) != 0)
-			goto out;
-		s->x.sink = ring_sink;
-		s->x.sink_arg = s;
-		if (curl_easy_setopt(s->x.c.easy, CURLOPT_HTTPGET, 1L) !=
-		    CURLE_OK ||
-		    curl_multi_add_handle(h->multi, s->x.c.easy) != CURLM_OK) {
-			r = mig_seterr(h->ctx, MIG_ERR_INTERNAL,
-			    "curl: cannot start a transfer");
-			goto out;
-		}
-		s->x.in_multi = true;
-		if ((r = mig_https_pump(h, mig_https_ready_headers, &s->x,
-		    h->ctx, what)) != 0)
+		if ((r = get_start(h, s, url, what)) != 0)
 			goto out;
 		if (s->x.done && s->x.c.result != CURLE_OK) {
 			mig_https_xfer_detach(h, &s->x);

@@ -367,78 +367,108 @@ mig_https_build_headers(struct mig_https *h, struct mig_https_xfer *x,
 /* ---------------------------------------------------------------------- */
 /* One-shot requests with retries */
 
+/* The header lines a one-shot request adds to the credentials. */
+struct req_lines {
+	char		 depth[32];
+	char		 dest[MIG_HTTPS_URL_MAX + 16];
+	char		 ovw[16];
+	const char	*v[4];		/* NULL where rq has none */
+};
+
+static void
+req_lines_fill(const struct mig_https_req *rq, struct req_lines *l)
+{
+	memset(l->v, 0, sizeof(l->v));
+	if (rq->depth != NULL) {
+		(void)snprintf(l->depth, sizeof(l->depth), "Depth: %s",
+		    rq->depth);
+		l->v[0] = l->depth;
+	}
+	if (rq->dest != NULL) {
+		(void)snprintf(l->dest, sizeof(l->dest), "Destination: %s",
+		    rq->dest);
+		l->v[1] = l->dest;
+	}
+	if (rq->overwrite != NULL) {
+		(void)snprintf(l->ovw, sizeof(l->ovw), "Overwrite: %s",
+		    rq->overwrite);
+		l->v[2] = l->ovw;
+	}
+	if (rq->body != NULL)
+		l->v[3] = "Content-Type: application/xml; charset=utf-8";
+}
+
+/* The URL of rq; 0, or MIG_ERR_USAGE (no message) when too long. */
+static int
+req_url(struct mig_https *h, const struct mig_https_req *rq, char *url,
+    size_t cap)
+{
+	if (rq->abs == NULL)
+		return mig_https_make_url(h, rq->path, rq->dir, url, cap);
+	if ((size_t)snprintf(url, cap, "%s%s%s", h->origin, rq->abs,
+	    rq->dir ? "/" : "") >= cap)
+		return MIG_ERR_USAGE;
+	return 0;
+}
+
+/* One attempt at rq on h->sx, run to its end. */
+static int
+req_once(struct mig_https *h, struct mig_https_req *rq, const char *url,
+    const struct req_lines *l, struct mig_ctx *ctx, const char *what)
+{
+	struct mig_https_xfer *x = &h->sx;
+	CURLcode rc;
+	int r;
+
+	if ((r = mig_https_xfer_setup(h, x, url)) != 0 ||
+	    (r = mig_https_build_headers(h, x, l->v, 4)) != 0)
+		return r;
+	rc = curl_easy_setopt(x->c.easy, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (rc == CURLE_OK && rq->body != NULL) {
+		rc = curl_easy_setopt(x->c.easy, CURLOPT_POSTFIELDS, rq->body);
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(x->c.easy, CURLOPT_POSTFIELDSIZE,
+			    (long)strlen(rq->body));
+	}
+	if (rc != CURLE_OK)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "curl: %s",
+		    curl_easy_strerror(rc));
+	if (rq->pf != NULL) {
+		if ((r = mig_pf_restart(rq->pf, ctx)) != 0)
+			return r;
+		x->sink = mig_pf_feed;
+		x->sink_arg = rq->pf;
+	} else
+		x->sink = NULL;
+	if (curl_multi_add_handle(h->multi, x->c.easy) != CURLM_OK)
+		return mig_seterr(ctx, MIG_ERR_INTERNAL,
+		    "curl: cannot add a transfer");
+	x->in_multi = true;
+	r = mig_https_pump(h, mig_https_ready_done, x, ctx, what);
+	mig_https_xfer_detach(h, x);
+	return r;
+}
+
 int
 mig_https_run_request(struct mig_https *h, struct mig_https_req *rq)
 {
 	struct mig_https_xfer *x = &h->sx;
 	struct mig_ctx *ctx = rq->quiet ? NULL : h->ctx;
-	char url[MIG_HTTPS_URL_MAX], dest[MIG_HTTPS_URL_MAX + 16];
-	char wbuf[1024], depth[32], ovw[16];
-	const char *extra[5], *what;
+	struct req_lines lines;
+	char url[MIG_HTTPS_URL_MAX], wbuf[1024];
+	const char *what;
 	int attempt, max, r;
-	CURLcode rc;
 
 	what = mig_https_where(h, rq->path, wbuf, sizeof(wbuf));
-	if (rq->abs != NULL) {
-		if ((size_t)snprintf(url, sizeof(url), "%s%s%s", h->origin,
-		    rq->abs, rq->dir ? "/" : "") >= sizeof(url))
-			return mig_seterr(ctx, MIG_ERR_USAGE,
-			    "%s: URL too long", what);
-	} else if (mig_https_make_url(h, rq->path, rq->dir, url,
-	    sizeof(url)) != 0)
+	if (req_url(h, rq, url, sizeof(url)) != 0)
 		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: URL too long",
 		    what);
-	extra[0] = extra[1] = extra[2] = extra[3] = extra[4] = NULL;
-	if (rq->depth != NULL) {
-		(void)snprintf(depth, sizeof(depth), "Depth: %s", rq->depth);
-		extra[0] = depth;
-	}
-	if (rq->dest != NULL) {
-		(void)snprintf(dest, sizeof(dest), "Destination: %s",
-		    rq->dest);
-		extra[1] = dest;
-	}
-	if (rq->overwrite != NULL) {
-		(void)snprintf(ovw, sizeof(ovw), "Overwrite: %s",
-		    rq->overwrite);
-		extra[2] = ovw;
-	}
-	if (rq->body != NULL)
-		extra[3] = "Content-Type: application/xml; charset=utf-8";
+	req_lines_fill(rq, &lines);
 	max = rq->retries >= 0 ? rq->retries : h->conn.retries;
 	rq->status = 0;
 	for (attempt = 0; ; attempt++) {
 		rq->attempts = attempt + 1;
-		if ((r = mig_https_xfer_setup(h, x, url)) != 0 ||
-		    (r = mig_https_build_headers(h, x, extra, 4)) != 0)
-			return r;
-		rc = curl_easy_setopt(x->c.easy, CURLOPT_CUSTOMREQUEST,
-		    rq->method);
-		if (rc == CURLE_OK && rq->body != NULL) {
-			rc = curl_easy_setopt(x->c.easy, CURLOPT_POSTFIELDS,
-			    rq->body);
-			if (rc == CURLE_OK)
-				rc = curl_easy_setopt(x->c.easy,
-				    CURLOPT_POSTFIELDSIZE,
-				    (long)strlen(rq->body));
-		}
-		if (rc != CURLE_OK)
-			return mig_seterr(ctx, MIG_ERR_INTERNAL, "curl: %s",
-			    curl_easy_strerror(rc));
-		if (rq->pf != NULL) {
-			if ((r = mig_pf_restart(rq->pf, ctx)) != 0)
-				return r;
-			x->sink = mig_pf_feed;
-			x->sink_arg = rq->pf;
-		} else
-			x->sink = NULL;
-		if (curl_multi_add_handle(h->multi, x->c.easy) != CURLM_OK)
-			return mig_seterr(ctx, MIG_ERR_INTERNAL,
-			    "curl: cannot add a transfer");
-		x->in_multi = true;
-		r = mig_https_pump(h, mig_https_ready_done, x, ctx, what);
-		mig_https_xfer_detach(h, x);
-		if (r != 0)
+		if ((r = req_once(h, rq, url, &lines, ctx, what)) != 0)
 			return r;
 		if (x->c.result == CURLE_WRITE_ERROR && rq->pf != NULL &&
 		    rq->pf->err != 0)
