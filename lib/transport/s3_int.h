@@ -1,0 +1,146 @@
+/*
+ * The s3 backend's own internals, shared by its four files: s3.c (open,
+ * close, credentials, plan keys, mkdir_p, remove), s3_request.c (signed
+ * requests on the one easy handle, S3's error answers), s3_read.c (HEAD,
+ * ListObjectsV2, ranged GETs) and s3_multipart.c (PUT and multipart
+ * upload).  Lib-only: not part of the public API.
+ */
+#ifndef MIGRATE_S3_INT_H
+#define MIGRATE_S3_INT_H
+
+#if !defined(MIG_TRANSPORT_INTERNAL) && !defined(MIG_INTERNAL)
+#error "s3_int.h is private to lib/transport"
+#endif
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "migrate/error.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+#include "curl_xfer_int.h"
+#include "sigv4_int.h"
+
+#define MIG_S3_MIB		(1024 * 1024)
+#define MIG_S3_ERRBODY_MAX	(64 * 1024)
+#define MIG_S3_KEY_MAX		1024		/* S3's key limit */
+#define MIG_S3_DIRCACHE_MAX	256
+
+struct mig_s3;
+
+/* Open streams, so that closing the transport detaches them. */
+struct mig_s3_stream {
+	struct mig_s3		*s;
+	struct mig_s3_stream	*next, *prev;
+};
+
+struct mig_s3 {
+	struct mig_transport	*t;
+	struct mig_ctx		*ctx;
+	/* TLS, timeouts, and the secrets scrubbed from answers. */
+	struct mig_curlx_conn	 conn;
+	/* The one transfer; its head is the last answer's. */
+	struct mig_curlx_xfer	 x;
+	char			*origin;	/* https://host[:port] */
+	char			*host;		/* Host header value */
+	char			*bucket;
+	char			*prefix;	/* "", or "a/b": no end '/' */
+	bool			 virtual_host;
+	char			*region;
+	char			*storage_class, *sse, *sse_kms;
+	char			*ak, *sk, *token;	/* secrets */
+	uint64_t		 part_size;
+	struct mig_s3_stream	*streams;
+	char			*dirs[MIG_S3_DIRCACHE_MAX];	/* markers */
+	size_t			 ndirs, dirnext;
+};
+
+/* One request and its answer's body (its head: struct mig_s3's x). */
+struct mig_s3_req {
+	const char			*method;
+	const char			*key;	/* full key; NULL: the bucket */
+	const struct mig_sigv4_kv	*query;
+	size_t				 nquery;
+	const struct mig_sigv4_kv	*hdrs;	/* extra, signed */
+	size_t				 nhdrs;
+	const unsigned char		*body;
+	size_t				 blen;
+	size_t				 max;	/* answer body bound */
+	unsigned char			*ans;	/* caller frees */
+	size_t				 alen;
+	size_t				 acap;	/* allocated for ans */
+	bool				 ans_over;
+	long				 status;	/* answer */
+	/* Upload cursor */
+	size_t				 sent;
+};
+
+/* --- s3_request.c: signed requests ------------------------------------- */
+
+/*
+ * The full key of a relative path and suffix: PREFIX/PATH (or PATH).
+ * 0, or MIG_ERR_USAGE past S3's key limit.
+ */
+int	mig_s3_full_key(struct mig_s3 *s, const char *path, const char *suffix,
+	    char *out, size_t cap);
+
+/* "ROOT/PATH" for messages, in buf.  Returns buf. */
+const char *mig_s3_where(struct mig_s3 *s, const char *path, char *buf,
+	    size_t cap);
+
+/* The text of <tag>...</tag> in an answer body, scrubbed, or "". */
+void	mig_s3_xml_field(struct mig_s3 *s, const unsigned char *body,
+	    size_t len, const char *tag, char *out, size_t cap);
+
+/*
+ * Signs and performs rq, retrying connection failures, 408, 429 and 5xx
+ * (every body is in memory, so every request can be replayed); anything
+ * but 2xx in the end is an error.  0 or MIG_ERR_*; either way rq->ans
+ * (the caller frees it) holds the answer body, and s->x its head until
+ * the next request.
+ */
+int	mig_s3_request(struct mig_s3 *s, struct mig_s3_req *rq,
+	    const char *what);
+
+/* --- s3_read.c: HEAD, ListObjectsV2, ranged GETs ------------------------ */
+
+/*
+ * Whether anything lies under the full prefix pfx: one ListObjectsV2
+ * request for one key.  0 with *foundp set, or MIG_ERR_*.
+ */
+int	mig_s3_probe(struct mig_s3 *s, const char *pfx, bool *foundp,
+	    const char *what);
+
+/* HEAD of a full key: 0 with the size, or MIG_ERR_NOTFOUND. */
+int	mig_s3_head(struct mig_s3 *s, const char *key, struct mig_tstat *st,
+	    const char *what);
+
+/* The transport ops of the same names. */
+int	mig_s3_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
+	    void *arg);
+int	mig_s3_stat(struct mig_transport *t, const char *path,
+	    struct mig_tstat *st);
+int	mig_s3_open_read(struct mig_transport *t, const char *path,
+	    struct mig_reader **rp);
+
+/* --- s3_multipart.c: uploads ------------------------------------------- */
+
+/* One PUT of body[0..len) to a full key.  0 or MIG_ERR_*. */
+int	mig_s3_put_object(struct mig_s3 *s, const char *key,
+	    const unsigned char *body, size_t len, const char *what);
+
+/* The transport op of the same name. */
+int	mig_s3_open_write(struct mig_transport *t, const char *path,
+	    int64_t size, struct mig_writer **wp);
+
+/* --- s3.c: the list of open streams ------------------------------------ */
+
+void	mig_s3_stream_link(struct mig_s3 *s, struct mig_s3_stream *st);
+void	mig_s3_stream_unlink(struct mig_s3_stream *st);
+
+/* MIG_ERR_USAGE on ctx: the stream outlived its transport. */
+int	mig_s3_stream_gone(struct mig_ctx *ctx, const char *key);
+
+#endif /* MIGRATE_S3_INT_H */
