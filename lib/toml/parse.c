@@ -644,13 +644,95 @@ header_descend(struct mig_toml_parser *p, struct mig_toml_value **tp,
 	    "%s (line %u)", name, a_type(v->type), v->pos.line);
 }
 
+/*
+ * [name]: the table that key part k names in t, entry e when it exists,
+ * is defined here and becomes the current one.  name is k's dotted name
+ * for messages, pos where the header starts.
+ */
+static int
+header_table(struct mig_toml_parser *p, struct mig_toml_value *t,
+    const struct mig_toml_keypart *k, struct mig_toml_entry *e,
+    const char *name, struct mig_toml_pos pos)
+{
+	struct mig_toml_value *v = e == NULL ? NULL : e->val;
+	int r;
+
+	if (v == NULL) {
+		if ((r = mig_toml_new_value(p, MIG_TOML_TABLE, pos,
+		    t->depth + 1, &v)) != 0)
+			return r;
+		if (mig_toml_insert(p->doc, t, k->s, k->len, k->hash, k->pos,
+		    v) != 0)
+			return mig_toml_nomem(p);
+	} else if (v->type != MIG_TOML_TABLE)
+		return mig_toml_perr_at(p, k->pos, "cannot define table %s: "
+		    "key already defined as %s (line %u)", name,
+		    a_type(v->type), v->pos.line);
+	else if (v->flags & MIG_TOML_F_FROZEN)
+		return mig_toml_perr_at(p, k->pos, "cannot define table %s: "
+		    "already defined as an inline table (line %u)", name,
+		    v->pos.line);
+	else if (v->flags & MIG_TOML_F_DOTTED)
+		return mig_toml_perr_at(p, k->pos, "cannot define table %s: "
+		    "already defined by dotted keys (line %u)", name,
+		    v->pos.line);
+	else if (v->flags & MIG_TOML_F_EXPLICIT)
+		return mig_toml_perr_at(p, k->pos, "table %s defined twice "
+		    "(first at line %u)", name, v->pos.line);
+	else {
+		/* Implicit until now: it is defined here. */
+		v->pos = pos;
+		e->pos = k->pos;
+	}
+	v->flags |= MIG_TOML_F_EXPLICIT;
+	p->cur = v;
+	return 0;
+}
+
+/*
+ * [[name]]: a new table is appended to the array of tables that key part
+ * k names in t (entry e when it exists) and becomes the current one.
+ */
+static int
+header_aot(struct mig_toml_parser *p, struct mig_toml_value *t,
+    const struct mig_toml_keypart *k, struct mig_toml_entry *e,
+    const char *name, struct mig_toml_pos pos)
+{
+	struct mig_toml_value *v = e == NULL ? NULL : e->val, *elt;
+	int r;
+
+	if (v == NULL) {
+		if ((r = mig_toml_new_value(p, MIG_TOML_ARRAY, pos,
+		    t->depth + 1, &v)) != 0)
+			return r;
+		v->flags = MIG_TOML_F_AOT;
+		if (mig_toml_insert(p->doc, t, k->s, k->len, k->hash, k->pos,
+		    v) != 0)
+			return mig_toml_nomem(p);
+	} else if (v->type != MIG_TOML_ARRAY)
+		return mig_toml_perr_at(p, k->pos, "cannot define array of "
+		    "tables %s: key already defined as %s (line %u)", name,
+		    a_type(v->type), v->pos.line);
+	else if (!(v->flags & MIG_TOML_F_AOT))
+		return mig_toml_perr_at(p, k->pos, "cannot append to static "
+		    "array %s (line %u)", name, v->pos.line);
+	if ((r = mig_toml_new_value(p, MIG_TOML_TABLE, pos, v->depth + 1,
+	    &elt)) != 0)
+		return r;
+	elt->flags = MIG_TOML_F_EXPLICIT;
+	if (mig_toml_push(p->doc, v, elt) != 0)
+		return mig_toml_nomem(p);
+	p->cur = elt;
+	return 0;
+}
+
 static int
 parse_header(struct mig_toml_parser *p)
 {
 	struct mig_toml_pos pos = here(p);
-	struct mig_toml_value *t = p->doc->root, *v, *elt;
-	struct mig_toml_entry *e;
+	struct mig_toml_value *t = p->doc->root;
 	const struct mig_toml_keypart *k;
+	struct mig_toml_entry *e;
 	size_t mark = p->nkeys, n, i, idx;
 	char d[64], name[128];
 	bool aot;
@@ -673,61 +755,12 @@ parse_header(struct mig_toml_parser *p)
 	(void)keyname(p, mark, n, name, sizeof(name));
 	idx = mig_toml_find(t, k->s, k->len, k->hash);
 	e = idx == SIZE_MAX ? NULL : &t->u.tab.ents[idx];
-	v = e == NULL ? NULL : e->val;
-	if (!aot) {
-		if (v == NULL) {
-			if ((r = mig_toml_new_value(p, MIG_TOML_TABLE, pos,
-			    t->depth + 1, &v)) != 0)
-				return r;
-			if (mig_toml_insert(p->doc, t, k->s, k->len, k->hash,
-			    k->pos, v) != 0)
-				return mig_toml_nomem(p);
-		} else if (v->type != MIG_TOML_TABLE)
-			return mig_toml_perr_at(p, k->pos, "cannot define "
-			    "table %s: key already defined as %s (line %u)",
-			    name, a_type(v->type), v->pos.line);
-		else if (v->flags & MIG_TOML_F_FROZEN)
-			return mig_toml_perr_at(p, k->pos, "cannot define "
-			    "table %s: already defined as an inline table "
-			    "(line %u)", name, v->pos.line);
-		else if (v->flags & MIG_TOML_F_DOTTED)
-			return mig_toml_perr_at(p, k->pos, "cannot define "
-			    "table %s: already defined by dotted keys (line "
-			    "%u)", name, v->pos.line);
-		else if (v->flags & MIG_TOML_F_EXPLICIT)
-			return mig_toml_perr_at(p, k->pos, "table %s defined "
-			    "twice (first at line %u)", name, v->pos.line);
-		else {
-			/* Implicit until now: it is defined here. */
-			v->pos = pos;
-			e->pos = k->pos;
-		}
-		v->flags |= MIG_TOML_F_EXPLICIT;
-		p->cur = v;
-	} else {
-		if (v == NULL) {
-			if ((r = mig_toml_new_value(p, MIG_TOML_ARRAY, pos,
-			    t->depth + 1, &v)) != 0)
-				return r;
-			v->flags = MIG_TOML_F_AOT;
-			if (mig_toml_insert(p->doc, t, k->s, k->len, k->hash,
-			    k->pos, v) != 0)
-				return mig_toml_nomem(p);
-		} else if (v->type != MIG_TOML_ARRAY)
-			return mig_toml_perr_at(p, k->pos, "cannot define "
-			    "array of tables %s: key already defined as %s "
-			    "(line %u)", name, a_type(v->type), v->pos.line);
-		else if (!(v->flags & MIG_TOML_F_AOT))
-			return mig_toml_perr_at(p, k->pos, "cannot append to "
-			    "static array %s (line %u)", name, v->pos.line);
-		if ((r = mig_toml_new_value(p, MIG_TOML_TABLE, pos,
-		    v->depth + 1, &elt)) != 0)
-			return r;
-		elt->flags = MIG_TOML_F_EXPLICIT;
-		if (mig_toml_push(p->doc, v, elt) != 0)
-			return mig_toml_nomem(p);
-		p->cur = elt;
-	}
+	if (aot)
+		r = header_aot(p, t, k, e, name, pos);
+	else
+		r = header_table(p, t, k, e, name, pos);
+	if (r != 0)
+		return r;
 	p->nkeys = mark;
 	return 0;
 }

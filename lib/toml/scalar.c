@@ -257,121 +257,189 @@ mig_toml_token(const struct mig_toml_parser *p, char *buf, size_t size)
 	return buf;
 }
 
-int
-mig_toml_parse_number(struct mig_toml_parser *p, unsigned depth,
-    struct mig_toml_value **vp)
+/* A number at the cursor, as scan_number() found it. */
+struct numtok {
+	size_t	 len;		/* in bytes, underscores included */
+	int	 base;		/* 16, 8 or 2 after 0x, 0o or 0b; else 10 */
+	bool	 neg;
+	bool	 isfloat;
+	bool	 special;	/* inf or nan, already in f */
+	double	 f;
+};
+
+/*
+ * Scans the digits, fraction and exponent of a decimal number from s[*ip]
+ * (past its sign) and moves *ip past them.  Sets *whyp when malformed.
+ */
+static void
+scan_decimal(const unsigned char *s, size_t n, size_t *ip, bool *isfloatp,
+    const char **whyp)
+{
+	size_t i = *ip, ndig;
+
+	ndig = scan_digits(s, n, &i, 10, whyp);
+	if (ndig == 0 && *whyp == NULL)
+		*whyp = "expected digits";
+	if (*whyp == NULL && ndig > 1 && s[*ip] == '0')
+		*whyp = "leading zeros are not allowed";
+	if (*whyp == NULL && i < n && s[i] == '.') {
+		i++;
+		*isfloatp = true;
+		if (scan_digits(s, n, &i, 10, whyp) == 0 && *whyp == NULL)
+			*whyp = "expected digits after '.'";
+	}
+	if (*whyp == NULL && i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		*isfloatp = true;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (scan_digits(s, n, &i, 10, whyp) == 0 && *whyp == NULL)
+			*whyp = "expected digits in the exponent";
+	}
+	*ip = i;
+}
+
+/*
+ * Scans the number at the cursor into *nt: its sign, its form and its
+ * length.  The cursor stays on the number's first character until the
+ * value is made, so every error about the number points there.
+ */
+static int
+scan_number(struct mig_toml_parser *p, struct numtok *nt)
 {
 	const unsigned char *s = p->s + p->off;
-	struct mig_toml_pos pos = here(p);
-	struct mig_toml_value *v;
+	size_t n = p->len - p->off, i = 0, j;
 	const char *why = NULL;
-	size_t n = p->len - p->off, i = 0, j, start;
-	uint64_t mag = 0, limit, d;
-	bool neg = false, isfloat = false, special = false;
-	locale_t old;
-	double f = 0.0;
-	char tok[48], *end;
-	int base = 10, r;
+	char tok[48];
 
+	*nt = (struct numtok){ .base = 10 };
 	if (s[0] == '+' || s[0] == '-') {
-		neg = s[0] == '-';
+		nt->neg = s[0] == '-';
 		i = 1;
 	}
 	if (n - i >= 3 && (memcmp(s + i, "inf", 3) == 0 ||
 	    memcmp(s + i, "nan", 3) == 0)) {
-		f = s[i] == 'i' ? INFINITY : NAN;
-		if (neg)
-			f = -f;
+		nt->f = s[i] == 'i' ? INFINITY : NAN;
+		if (nt->neg)
+			nt->f = -nt->f;
 		i += 3;
-		isfloat = special = true;
+		nt->isfloat = nt->special = true;
 	} else if (i == 0 && n >= 2 && s[0] == '0' &&
 	    (s[1] == 'x' || s[1] == 'o' || s[1] == 'b')) {
-		base = s[1] == 'x' ? 16 : s[1] == 'o' ? 8 : 2;
+		nt->base = s[1] == 'x' ? 16 : s[1] == 'o' ? 8 : 2;
 		i = 2;
-		if (scan_digits(s, n, &i, base, &why) == 0 && why == NULL)
+		if (scan_digits(s, n, &i, nt->base, &why) == 0 && why == NULL)
 			why = "expected digits after the base prefix";
-	} else {
-		start = i;
-		j = scan_digits(s, n, &i, 10, &why);
-		if (j == 0 && why == NULL)
-			why = "expected digits";
-		if (why == NULL && j > 1 && s[start] == '0')
-			why = "leading zeros are not allowed";
-		if (why == NULL && i < n && s[i] == '.') {
-			i++;
-			isfloat = true;
-			if (scan_digits(s, n, &i, 10, &why) == 0 &&
-			    why == NULL)
-				why = "expected digits after '.'";
-		}
-		if (why == NULL && i < n && (s[i] == 'e' || s[i] == 'E')) {
-			i++;
-			isfloat = true;
-			if (i < n && (s[i] == '+' || s[i] == '-'))
-				i++;
-			if (scan_digits(s, n, &i, 10, &why) == 0 &&
-			    why == NULL)
-				why = "expected digits in the exponent";
-		}
-	}
+	} else
+		scan_decimal(s, n, &i, &nt->isfloat, &why);
 	if (why == NULL && i < n && (is_bare(s[i]) || s[i] == '.' ||
 	    s[i] == '+' || s[i] == ':')) {
 		why = "unexpected character";
 		for (j = 0; j < i && is_digit(s[j]); j++)
 			continue;
 		if (j == i && (s[i] == '-' || s[i] == ':'))
-			return mig_toml_perr_at(p, pos, "invalid date or "
-			    "time '%s'", mig_toml_token(p, tok, sizeof(tok)));
+			return mig_toml_perr(p, "invalid date or time '%s'",
+			    mig_toml_token(p, tok, sizeof(tok)));
 		if (i == 2 && (s[0] == '+' || s[0] == '-') && s[1] == '0' &&
 		    (s[2] == 'x' || s[2] == 'o' || s[2] == 'b'))
 			why = "hex, octal and binary integers take no sign";
 	}
 	if (why != NULL)
-		return mig_toml_perr_at(p, pos, "invalid number '%s': %s",
+		return mig_toml_perr(p, "invalid number '%s': %s",
 		    mig_toml_token(p, tok, sizeof(tok)), why);
+	nt->len = i;
+	return 0;
+}
 
-	if (isfloat && !special) {
-		p->sblen = 0;
-		for (j = 0; j < i; j++)
-			if (s[j] != '_' && (r = sb_add(p, s + j, 1)) != 0)
-				return r;
-		if ((r = sb_add(p, "", 1)) != 0)
+/*
+ * The float spelled by the n bytes at the cursor into *fp: strtod(3) in
+ * the "C" locale, on a copy without the underscores.
+ */
+static int
+to_float(struct mig_toml_parser *p, size_t n, double *fp)
+{
+	const unsigned char *s = p->s + p->off;
+	locale_t old;
+	char tok[48], *end;
+	size_t j;
+	int r;
+
+	p->sblen = 0;
+	for (j = 0; j < n; j++)
+		if (s[j] != '_' && (r = sb_add(p, s + j, 1)) != 0)
 			return r;
-		if (p->cloc == (locale_t)0 && (p->cloc = newlocale(
-		    LC_NUMERIC_MASK, "C", (locale_t)0)) == (locale_t)0)
-			return mig_toml_nomem(p);
-		old = uselocale(p->cloc);
-		errno = 0;
-		f = strtod(p->sb, &end);
-		(void)uselocale(old);
-		if (errno == ERANGE && isinf(f))
-			return mig_toml_perr_at(p, pos, "float '%s' is out "
-			    "of range", mig_toml_token(p, tok, sizeof(tok)));
-	} else if (!isfloat) {
-		limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-		j = base != 10 ? 2 : (s[0] == '+' || s[0] == '-') ? 1 : 0;
-		for (; j < i; j++) {
-			if (s[j] == '_')
-				continue;
-			d = (uint64_t)mig_hex_digit(s[j]);
-			if (mag > (limit - d) / (uint64_t)base)
-				return mig_toml_perr_at(p, pos, "integer '%s' "
-				    "is out of range",
-				    mig_toml_token(p, tok, sizeof(tok)));
-			mag = mag * (uint64_t)base + d;
-		}
-	}
-	if ((r = mig_toml_new_value(p, isfloat ? MIG_TOML_FLOAT :
-	    MIG_TOML_INTEGER, pos, depth, &v)) != 0)
+	if ((r = sb_add(p, "", 1)) != 0)
 		return r;
-	if (isfloat)
-		v->u.f = f;
-	else if (neg)
-		v->u.i = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN :
+	if (p->cloc == (locale_t)0 && (p->cloc = newlocale(
+	    LC_NUMERIC_MASK, "C", (locale_t)0)) == (locale_t)0)
+		return mig_toml_nomem(p);
+	old = uselocale(p->cloc);
+	errno = 0;
+	*fp = strtod(p->sb, &end);
+	(void)uselocale(old);
+	if (errno == ERANGE && isinf(*fp))
+		return mig_toml_perr(p, "float '%s' is out of range",
+		    mig_toml_token(p, tok, sizeof(tok)));
+	return 0;
+}
+
+/*
+ * The integer at the cursor into *ip.  Each digit is checked against
+ * INT64_MAX (or -INT64_MIN) before it is added, so nothing overflows.
+ */
+static int
+to_int(struct mig_toml_parser *p, const struct numtok *nt, int64_t *ip)
+{
+	const unsigned char *s = p->s + p->off;
+	uint64_t mag = 0, limit, d;
+	char tok[48];
+	size_t j;
+
+	limit = nt->neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	j = nt->base != 10 ? 2 : (s[0] == '+' || s[0] == '-') ? 1 : 0;
+	for (; j < nt->len; j++) {
+		if (s[j] == '_')
+			continue;
+		d = (uint64_t)mig_hex_digit(s[j]);
+		if (mag > (limit - d) / (uint64_t)nt->base)
+			return mig_toml_perr(p, "integer '%s' is out of range",
+			    mig_toml_token(p, tok, sizeof(tok)));
+		mag = mag * (uint64_t)nt->base + d;
+	}
+	if (nt->neg)
+		*ip = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN :
 		    -(int64_t)mag;
 	else
-		v->u.i = (int64_t)mag;
-	advn(p, i);
+		*ip = (int64_t)mag;
+	return 0;
+}
+
+int
+mig_toml_parse_number(struct mig_toml_parser *p, unsigned depth,
+    struct mig_toml_value **vp)
+{
+	struct mig_toml_pos pos = here(p);
+	struct mig_toml_value *v;
+	struct numtok nt;
+	int64_t i = 0;
+	double f;
+	int r;
+
+	if ((r = scan_number(p, &nt)) != 0)
+		return r;
+	f = nt.f;
+	if (nt.isfloat && !nt.special)
+		r = to_float(p, nt.len, &f);
+	else if (!nt.isfloat)
+		r = to_int(p, &nt, &i);
+	if (r != 0 || (r = mig_toml_new_value(p, nt.isfloat ?
+	    MIG_TOML_FLOAT : MIG_TOML_INTEGER, pos, depth, &v)) != 0)
+		return r;
+	if (nt.isfloat)
+		v->u.f = f;
+	else
+		v->u.i = i;
+	advn(p, nt.len);
 	*vp = v;
 	return 0;
 }
@@ -472,6 +540,95 @@ datetime_text(struct mig_toml_parser *p, struct mig_toml_value *v)
 }
 
 /*
+ * YYYY-MM-DD from s (the n bytes at the cursor) into dt, a real day of a
+ * month.  Date-times are scanned with the cursor on their first character,
+ * where every error about them points.
+ */
+static int
+scan_date(struct mig_toml_parser *p, const unsigned char *s, size_t n,
+    struct mig_toml_datetime *dt)
+{
+	if (!digits(s, n, 0, 4, &dt->year) || at(s, n, 4) != '-' ||
+	    !digits(s, n, 5, 2, &dt->month) || at(s, n, 7) != '-' ||
+	    !digits(s, n, 8, 2, &dt->day))
+		return mig_toml_perr(p, "invalid date: expected YYYY-MM-DD");
+	if (dt->month < 1 || dt->month > 12)
+		return mig_toml_perr(p, "invalid date: month %02d out of range",
+		    dt->month);
+	if (dt->day < 1 || dt->day > days_in_month(dt->year, dt->month))
+		return mig_toml_perr(p, "invalid date: day %02d out of range "
+		    "for %04d-%02d", dt->day, dt->year, dt->month);
+	return 0;
+}
+
+/*
+ * HH:MM:SS and an optional fraction at s[*ip] into dt; *ip moves past
+ * them.  Digits past the ninth are read and dropped.
+ */
+static int
+scan_time(struct mig_toml_parser *p, const unsigned char *s, size_t n,
+    size_t *ip, struct mig_toml_datetime *dt)
+{
+	size_t i = *ip, k;
+
+	if (!digits(s, n, i, 2, &dt->hour) || at(s, n, i + 2) != ':' ||
+	    !digits(s, n, i + 3, 2, &dt->minute) || at(s, n, i + 5) != ':' ||
+	    !digits(s, n, i + 6, 2, &dt->second))
+		return mig_toml_perr(p, "invalid time: expected HH:MM:SS");
+	/* XXX: leap seconds (:60) are refused, as most readers do. */
+	if (dt->hour > 23 || dt->minute > 59 || dt->second > 59)
+		return mig_toml_perr(p, "invalid time: %02d:%02d:%02d out of "
+		    "range", dt->hour, dt->minute, dt->second);
+	i += 8;
+	if (at(s, n, i) == '.') {
+		i++;
+		for (k = 0; is_digit(at(s, n, i + k)); k++)
+			if (k < 9)
+				dt->nanosecond = dt->nanosecond * 10 +
+				    (s[i + k] - '0');
+		if (k == 0)
+			return mig_toml_perr(p, "invalid time: expected digits "
+			    "after '.'");
+		for (; k < 9; k++)
+			dt->nanosecond *= 10;
+		while (is_digit(at(s, n, i)))
+			i++;
+	}
+	*ip = i;
+	return 0;
+}
+
+/*
+ * The offset after a date and a time at s[*ip], if any: 'Z' or +HH:MM
+ * makes *typep an offset date-time.  *ip moves past it.
+ */
+static int
+scan_offset(struct mig_toml_parser *p, const unsigned char *s, size_t n,
+    size_t *ip, struct mig_toml_datetime *dt, enum mig_toml_type *typep)
+{
+	int c = at(s, n, *ip), oh, om;
+
+	if (c == 'Z' || c == 'z') {
+		dt->offset_z = true;
+		*typep = MIG_TOML_DATETIME;
+		*ip += 1;
+	} else if (c == '+' || c == '-') {
+		if (!digits(s, n, *ip + 1, 2, &oh) ||
+		    at(s, n, *ip + 3) != ':' ||
+		    !digits(s, n, *ip + 4, 2, &om))
+			return mig_toml_perr(p, "invalid time offset: expected "
+			    "+HH:MM or -HH:MM");
+		if (oh > 23 || om > 59)
+			return mig_toml_perr(p, "invalid time offset: "
+			    "%c%02d:%02d out of range", c, oh, om);
+		dt->offset_minutes = (c == '-' ? -1 : 1) * (oh * 60 + om);
+		*typep = MIG_TOML_DATETIME;
+		*ip += 6;
+	}
+	return 0;
+}
+
+/*
  * Parses an offset date-time, local date-time, local date or local time
  * at the cursor (RFC 3339 as restricted by TOML: seconds are required,
  * 'T', 't' or a space separate date and time).
@@ -484,84 +641,29 @@ mig_toml_parse_datetime(struct mig_toml_parser *p, unsigned depth,
 	struct mig_toml_pos pos = here(p);
 	struct mig_toml_datetime dt;
 	struct mig_toml_value *v;
-	enum mig_toml_type type;
-	size_t n = p->len - p->off, i = 0, k;
-	int c, oh, om, r;
-	bool has_date = false;
+	enum mig_toml_type type = MIG_TOML_TIME_LOCAL;
+	size_t n = p->len - p->off, i = 0;
+	int c, hh, r;
 
 	memset(&dt, 0, sizeof(dt));
 	if (at(s, n, 2) != ':') {
-		if (!digits(s, n, 0, 4, &dt.year) || at(s, n, 4) != '-' ||
-		    !digits(s, n, 5, 2, &dt.month) || at(s, n, 7) != '-' ||
-		    !digits(s, n, 8, 2, &dt.day))
-			return mig_toml_perr_at(p, pos, "invalid date: "
-			    "expected YYYY-MM-DD");
-		if (dt.month < 1 || dt.month > 12)
-			return mig_toml_perr_at(p, pos, "invalid date: month "
-			    "%02d out of range", dt.month);
-		if (dt.day < 1 || dt.day > days_in_month(dt.year, dt.month))
-			return mig_toml_perr_at(p, pos, "invalid date: day "
-			    "%02d out of range for %04d-%02d", dt.day, dt.year,
-			    dt.month);
-		has_date = true;
+		if ((r = scan_date(p, s, n, &dt)) != 0)
+			return r;
 		i = 10;
+		type = MIG_TOML_DATE_LOCAL;
 		c = at(s, n, i);
 		if (c == 'T' || c == 't' || (c == ' ' &&
-		    digits(s, n, i + 1, 2, &oh) &&
-		    at(s, n, i + 3) == ':'))
+		    digits(s, n, i + 1, 2, &hh) && at(s, n, i + 3) == ':')) {
 			i++;
-		else {
-			type = MIG_TOML_DATE_LOCAL;
-			goto done;
+			type = MIG_TOML_DATETIME_LOCAL;
 		}
 	}
-	if (!digits(s, n, i, 2, &dt.hour) || at(s, n, i + 2) != ':' ||
-	    !digits(s, n, i + 3, 2, &dt.minute) || at(s, n, i + 5) != ':' ||
-	    !digits(s, n, i + 6, 2, &dt.second))
-		return mig_toml_perr_at(p, pos, "invalid time: expected "
-		    "HH:MM:SS");
-	/* XXX: leap seconds (:60) are refused, as most readers do. */
-	if (dt.hour > 23 || dt.minute > 59 || dt.second > 59)
-		return mig_toml_perr_at(p, pos, "invalid time: %02d:%02d:%02d "
-		    "out of range", dt.hour, dt.minute, dt.second);
-	i += 8;
-	if (at(s, n, i) == '.') {
-		i++;
-		for (k = 0; is_digit(at(s, n, i + k)); k++)
-			if (k < 9)
-				dt.nanosecond = dt.nanosecond * 10 +
-				    (s[i + k] - '0');
-		if (k == 0)
-			return mig_toml_perr_at(p, pos, "invalid time: "
-			    "expected digits after '.'");
-		for (; k < 9; k++)
-			dt.nanosecond *= 10;
-		while (is_digit(at(s, n, i)))
-			i++;
-	}
-	if (!has_date) {
-		type = MIG_TOML_TIME_LOCAL;
-		goto done;
-	}
-	c = at(s, n, i);
-	if (c == 'Z' || c == 'z') {
-		dt.offset_z = true;
-		type = MIG_TOML_DATETIME;
-		i++;
-	} else if (c == '+' || c == '-') {
-		if (!digits(s, n, i + 1, 2, &oh) || at(s, n, i + 3) != ':' ||
-		    !digits(s, n, i + 4, 2, &om))
-			return mig_toml_perr_at(p, pos, "invalid time offset: "
-			    "expected +HH:MM or -HH:MM");
-		if (oh > 23 || om > 59)
-			return mig_toml_perr_at(p, pos, "invalid time offset: "
-			    "%c%02d:%02d out of range", c, oh, om);
-		dt.offset_minutes = (c == '-' ? -1 : 1) * (oh * 60 + om);
-		type = MIG_TOML_DATETIME;
-		i += 6;
-	} else
-		type = MIG_TOML_DATETIME_LOCAL;
-done:
+	if (type != MIG_TOML_DATE_LOCAL &&
+	    (r = scan_time(p, s, n, &i, &dt)) != 0)
+		return r;
+	if (type == MIG_TOML_DATETIME_LOCAL &&
+	    (r = scan_offset(p, s, n, &i, &dt, &type)) != 0)
+		return r;
 	if ((r = mig_toml_new_value(p, type, pos, depth, &v)) != 0)
 		return r;
 	v->u.dt.dt = dt;
