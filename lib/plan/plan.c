@@ -941,40 +941,47 @@ load_encryption(struct loader *ld, const struct mig_toml_value *root)
 	return 0;
 }
 
+/* [compression]: only for strategies that compress, zstd_level 1 to 19. */
 static int
-load_rest(struct loader *ld, const struct mig_toml_value *root)
+load_compression(struct loader *ld, const struct mig_toml_value *root)
 {
 	struct mig_plan *p = ld->plan;
 	const struct mig_strategy_info *si = &strategies[p->strategy];
 	const struct mig_toml_value *t, *v;
+	int r;
+
+	p->compress = si->compress;
+	p->zstd_level = 3;
+	if ((t = get(root, "compression")) == NULL)
+		return 0;
+	if ((r = check_keys(ld, t, "compression", compression_keys)) != 0)
+		return r;
+	if (!si->compress)
+		return perr(ld, mig_toml_value_pos(t), "[compression] "
+		    "does not apply to strategy \"%s\" (%s); remove it%s",
+		    si->name, si->moves_data ? "it lands files "
+		    "uncompressed" : "it moves no data",
+		    p->strategy == MIG_STRATEGY_REHOST ? " or use "
+		    "strategy \"replatform\"" : "");
+	if ((v = get(t, "zstd_level")) != NULL) {
+		if (mig_toml_int(v) < 1 || mig_toml_int(v) > 19)
+			return perr(ld, mig_toml_value_pos(v),
+			    "compression.zstd_level must be 1 to 19, "
+			    "not %lld", (long long)mig_toml_int(v));
+		p->zstd_level = (int)mig_toml_int(v);
+	}
+	return 0;
+}
+
+/* [audit]: the log defaults to audit/NAME.jsonl beside the plan. */
+static int
+load_audit(struct loader *ld, const struct mig_toml_value *root)
+{
+	struct mig_plan *p = ld->plan;
+	const struct mig_toml_value *t = get(root, "audit");
 	char defpath[PATH_MAX];
 	int r;
 
-	/* [compression] */
-	p->compress = si->compress;
-	p->zstd_level = 3;
-	if ((t = get(root, "compression")) != NULL) {
-		if ((r = check_keys(ld, t, "compression",
-		    compression_keys)) != 0)
-			return r;
-		if (!si->compress)
-			return perr(ld, mig_toml_value_pos(t), "[compression] "
-			    "does not apply to strategy \"%s\" (%s); remove it%s",
-			    si->name, si->moves_data ? "it lands files "
-			    "uncompressed" : "it moves no data",
-			    p->strategy == MIG_STRATEGY_REHOST ? " or use "
-			    "strategy \"replatform\"" : "");
-		if ((v = get(t, "zstd_level")) != NULL) {
-			if (mig_toml_int(v) < 1 || mig_toml_int(v) > 19)
-				return perr(ld, mig_toml_value_pos(v),
-				    "compression.zstd_level must be 1 to 19, "
-				    "not %lld", (long long)mig_toml_int(v));
-			p->zstd_level = (int)mig_toml_int(v);
-		}
-	}
-
-	/* [audit] */
-	t = get(root, "audit");
 	if (t != NULL && (r = check_keys(ld, t, "audit", audit_keys)) != 0)
 		return r;
 	if ((r = get_path(ld, t, "audit", "log", false, &p->audit_log)) != 0 ||
@@ -988,21 +995,86 @@ load_rest(struct loader *ld, const struct mig_toml_value *root)
 		if ((r = resolve_path(ld, root, defpath, &p->audit_log)) != 0)
 			return r;
 	}
+	return 0;
+}
 
-	/* [retire] */
-	if ((t = get(root, "retire")) != NULL) {
-		if ((r = check_keys(ld, t, "retire", retire_keys)) != 0)
-			return r;
-		if (p->strategy != MIG_STRATEGY_RETIRE)
-			return perr(ld, mig_toml_value_pos(t), "[retire] only "
-			    "applies to strategy \"retire\", not \"%s\"",
-			    si->name);
-		if ((v = get(t, "delete_source")) != NULL)
-			p->delete_source = mig_toml_bool(v);
+/* [retire]: only for strategy retire. */
+static int
+load_retire(struct loader *ld, const struct mig_toml_value *root)
+{
+	struct mig_plan *p = ld->plan;
+	const struct mig_toml_value *t, *v;
+	int r;
+
+	if ((t = get(root, "retire")) == NULL)
+		return 0;
+	if ((r = check_keys(ld, t, "retire", retire_keys)) != 0)
+		return r;
+	if (p->strategy != MIG_STRATEGY_RETIRE)
+		return perr(ld, mig_toml_value_pos(t), "[retire] only "
+		    "applies to strategy \"retire\", not \"%s\"",
+		    strategies[p->strategy].name);
+	if ((v = get(t, "delete_source")) != NULL)
+		p->delete_source = mig_toml_bool(v);
+	return 0;
+}
+
+/*
+ * refactor.partition_by (value v of table t): "mtime:FORMAT", the key
+ * "date" unless partition_key names another, or an extended regular
+ * expression with one capture group, and then partition_key is required.
+ */
+static int
+check_partition_by(struct loader *ld, const struct mig_toml_value *t,
+    const struct mig_toml_value *v)
+{
+	struct mig_plan *p = ld->plan;
+	const char *f;
+	char msg[128];
+	regex_t re;
+	int rc;
+
+	if (strncmp(p->partition_by, "mtime:", 6) == 0) {
+		f = p->partition_by + 6;
+		if (*f == '\0' || strchr(f, '/') != NULL)
+			return perr(ld, mig_toml_value_pos(v),
+			    "refactor.partition_by: the strftime "
+			    "format after \"mtime:\" must be non-empty "
+			    "and hold no '/'");
+		if (p->partition_key == NULL &&
+		    (p->partition_key = strdup("date")) == NULL)
+			return nomem(ld);
+		return 0;
 	}
+	if ((rc = regcomp(&re, p->partition_by, REG_EXTENDED)) != 0) {
+		regerror(rc, &re, msg, sizeof(msg));
+		return perr(ld, mig_toml_value_pos(v),
+		    "refactor.partition_by: bad regular "
+		    "expression: %s", msg);
+	}
+	rc = re.re_nsub == 1;
+	regfree(&re);
+	if (!rc)
+		return perr(ld, mig_toml_value_pos(v),
+		    "refactor.partition_by: the regular "
+		    "expression needs exactly one capture "
+		    "group (...), or use \"mtime:FORMAT\"");
+	if (p->partition_key == NULL)
+		return perr(ld, mig_toml_value_pos(t),
+		    "refactor.partition_key is required with "
+		    "a regular expression partition_by");
+	return 0;
+}
 
-	/* [refactor] */
-	t = get(root, "refactor");
+/* [refactor]: required by, and only for, the partitioning strategies. */
+static int
+load_refactor(struct loader *ld, const struct mig_toml_value *root)
+{
+	struct mig_plan *p = ld->plan;
+	const struct mig_strategy_info *si = &strategies[p->strategy];
+	const struct mig_toml_value *t = get(root, "refactor");
+	int r;
+
 	if (t != NULL) {
 		if ((r = check_keys(ld, t, "refactor", refactor_keys)) != 0)
 			return r;
@@ -1011,59 +1083,24 @@ load_rest(struct loader *ld, const struct mig_toml_value *root)
 			    "only applies to strategies \"refactor\" and "
 			    "\"rebuild\", not \"%s\"", si->name);
 	}
-	if (si->partition) {
-		if (t == NULL)
-			return perr(ld, (struct mig_toml_pos){ 1, 1 },
-			    "strategy \"%s\" needs a [refactor] table with "
-			    "partition_by (e.g. \"mtime:%%Y-%%m-%%d\")",
-			    si->name);
-		if ((r = get_string(ld, t, "refactor", "partition_by", true,
-		    &p->partition_by)) != 0 ||
-		    (r = get_string(ld, t, "refactor", "partition_key", false,
-		    &p->partition_key)) != 0)
-			return r;
-		v = get(t, "partition_by");
-		if (strncmp(p->partition_by, "mtime:", 6) == 0) {
-			const char *f = p->partition_by + 6;
-
-			if (*f == '\0' || strchr(f, '/') != NULL)
-				return perr(ld, mig_toml_value_pos(v),
-				    "refactor.partition_by: the strftime "
-				    "format after \"mtime:\" must be non-empty "
-				    "and hold no '/'");
-			if (p->partition_key == NULL &&
-			    (p->partition_key = strdup("date")) == NULL)
-				return nomem(ld);
-		} else {
-			regex_t re;
-			int rc = regcomp(&re, p->partition_by, REG_EXTENDED);
-
-			if (rc != 0) {
-				char msg[128];
-
-				regerror(rc, &re, msg, sizeof(msg));
-				return perr(ld, mig_toml_value_pos(v),
-				    "refactor.partition_by: bad regular "
-				    "expression: %s", msg);
-			}
-			rc = re.re_nsub == 1;
-			regfree(&re);
-			if (!rc)
-				return perr(ld, mig_toml_value_pos(v),
-				    "refactor.partition_by: the regular "
-				    "expression needs exactly one capture "
-				    "group (...), or use \"mtime:FORMAT\"");
-			if (p->partition_key == NULL)
-				return perr(ld, mig_toml_value_pos(t),
-				    "refactor.partition_key is required with "
-				    "a regular expression partition_by");
-		}
-		if (!valid_name(p->partition_key))
-			return perr(ld, mig_toml_value_pos(get(t,
-			    "partition_key")), "refactor.partition_key "
-			    "\"%s\" must be 1-%d characters of a-z, 0-9, '_' "
-			    "and '-'", p->partition_key, NAME_MAX_LEN);
-	}
+	if (!si->partition)
+		return 0;
+	if (t == NULL)
+		return perr(ld, (struct mig_toml_pos){ 1, 1 },
+		    "strategy \"%s\" needs a [refactor] table with "
+		    "partition_by (e.g. \"mtime:%%Y-%%m-%%d\")",
+		    si->name);
+	if ((r = get_string(ld, t, "refactor", "partition_by", true,
+	    &p->partition_by)) != 0 ||
+	    (r = get_string(ld, t, "refactor", "partition_key", false,
+	    &p->partition_key)) != 0 ||
+	    (r = check_partition_by(ld, t, get(t, "partition_by"))) != 0)
+		return r;
+	if (!valid_name(p->partition_key))
+		return perr(ld, mig_toml_value_pos(get(t,
+		    "partition_key")), "refactor.partition_key "
+		    "\"%s\" must be 1-%d characters of a-z, 0-9, '_' "
+		    "and '-'", p->partition_key, NAME_MAX_LEN);
 	return 0;
 }
 
@@ -1153,7 +1190,10 @@ mig_plan_parse(const char *path, const char *buf, size_t len,
 	    (r = load_source(&ld, root)) != 0 ||
 	    (r = load_destination(&ld, root)) != 0 ||
 	    (r = load_encryption(&ld, root)) != 0 ||
-	    (r = load_rest(&ld, root)) != 0)
+	    (r = load_compression(&ld, root)) != 0 ||
+	    (r = load_audit(&ld, root)) != 0 ||
+	    (r = load_retire(&ld, root)) != 0 ||
+	    (r = load_refactor(&ld, root)) != 0)
 		goto out;
 	*planp = ld.plan;
 	ld.plan = NULL;
