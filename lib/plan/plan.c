@@ -1,7 +1,8 @@
 /*
  * Plan loading and validation.  The schema is a table of known keys per
  * section; anything else is an error with a "did you mean" hint, and every
- * error names FILE:LINE:COL.
+ * error names FILE:LINE:COL.  The strategies are in strategy.c, the "did
+ * you mean" hints in hint.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -30,31 +31,6 @@
 /* Plans are small; anything bigger is a mistake, not a plan. */
 #define PLAN_MAX_BYTES	(1024 * 1024)
 #define NAME_MAX_LEN	64
-
-static const struct mig_strategy_info strategies[MIG_STRATEGY_COUNT] = {
-	[MIG_STRATEGY_RETAIN] = { "retain", "inventory",
-	    false, false, false, false, false },
-	[MIG_STRATEGY_RETIRE] = { "retire", "archive",
-	    true, true, true, false, false },
-	[MIG_STRATEGY_REHOST] = { "rehost", "raw",
-	    true, false, false, false, false },
-	[MIG_STRATEGY_REPLATFORM] = { "replatform", "raw",
-	    true, true, false, false, false },
-	[MIG_STRATEGY_REFACTOR] = { "refactor", "curated",
-	    true, true, false, true, false },
-	[MIG_STRATEGY_REPURCHASE] = { "repurchase", "export",
-	    true, false, true, false, false },
-	[MIG_STRATEGY_REBUILD] = { "rebuild", "curated",
-	    true, true, false, true, true },
-};
-
-const struct mig_strategy_info *
-mig_strategy_info(enum mig_strategy s)
-{
-	if ((unsigned)s >= MIG_STRATEGY_COUNT)
-		return NULL;
-	return &strategies[s];
-}
 
 /* Parsing state: the document, where messages point, and the result. */
 struct loader {
@@ -87,56 +63,6 @@ static int
 nomem(struct loader *ld)
 {
 	return mig_seterr(ld->ctx, MIG_ERR_NOMEM, "out of memory");
-}
-
-/* --- "did you mean" ---------------------------------------------------- */
-
-static size_t
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp, best;
-	size_t row[NAME_MAX_LEN + 1];
-
-	if (la > NAME_MAX_LEN || lb > NAME_MAX_LEN)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			best = prev + (tolower((unsigned char)a[i - 1]) !=
-			    tolower((unsigned char)b[j - 1]));
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-const char *
-mig_did_you_mean(const char *word, const char *const *cands, size_t n)
-{
-	const char *best = NULL;
-	size_t i, d, bestd = SIZE_MAX, limit;
-
-	/* Allow about one typo per four letters, at least two. */
-	limit = strlen(word) / 4 + 1;
-	if (limit < 2)
-		limit = 2;
-	for (i = 0; i < n; i++) {
-		d = edit_distance(word, cands[i]);
-		if (d < bestd) {
-			bestd = d;
-			best = cands[i];
-		}
-	}
-	return bestd <= limit ? best : NULL;
 }
 
 /* --- Schema -------------------------------------------------------------- */
@@ -853,7 +779,7 @@ load_destination(struct loader *ld, const struct mig_toml_value *root)
 	    &p->zone)) != 0)
 		return r;
 	if (p->zone == NULL && (p->zone =
-	    strdup(strategies[p->strategy].zone)) == NULL)
+	    strdup(mig_strategy_info(p->strategy)->zone)) == NULL)
 		return nomem(ld);
 	if (!valid_name(p->zone))
 		return perr(ld, mig_toml_value_pos(get(dst, "zone")),
@@ -946,7 +872,7 @@ static int
 load_compression(struct loader *ld, const struct mig_toml_value *root)
 {
 	struct mig_plan *p = ld->plan;
-	const struct mig_strategy_info *si = &strategies[p->strategy];
+	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
 	const struct mig_toml_value *t, *v;
 	int r;
 
@@ -1013,7 +939,7 @@ load_retire(struct loader *ld, const struct mig_toml_value *root)
 	if (p->strategy != MIG_STRATEGY_RETIRE)
 		return perr(ld, mig_toml_value_pos(t), "[retire] only "
 		    "applies to strategy \"retire\", not \"%s\"",
-		    strategies[p->strategy].name);
+		    mig_strategy_info(p->strategy)->name);
 	if ((v = get(t, "delete_source")) != NULL)
 		p->delete_source = mig_toml_bool(v);
 	return 0;
@@ -1071,7 +997,7 @@ static int
 load_refactor(struct loader *ld, const struct mig_toml_value *root)
 {
 	struct mig_plan *p = ld->plan;
-	const struct mig_strategy_info *si = &strategies[p->strategy];
+	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
 	const struct mig_toml_value *t = get(root, "refactor");
 	int r;
 
@@ -1254,51 +1180,4 @@ out:
 	free(buf);
 	close(fd);
 	return r;
-}
-
-void
-mig_plan_stages(const struct mig_plan *p, char *buf, size_t size)
-{
-	const struct mig_strategy_info *si = &strategies[p->strategy];
-	char zstd[32] = "";
-
-	if (p->compress)
-		(void)snprintf(zstd, sizeof(zstd), " -> zstd(%d)",
-		    p->zstd_level);
-	if (!si->moves_data)
-		(void)snprintf(buf, size, "inventory -> sha256 -> signed "
-		    "inventory bag -> %s", p->scheme);
-	else if (si->one_archive)
-		(void)snprintf(buf, size, "inventory -> sha256 -> pax tar%s%s"
-		    " -> age -> sha256 -> %s", p->strategy ==
-		    MIG_STRATEGY_REPURCHASE ? " (holding a BagIt bag)" : "",
-		    zstd, p->scheme);
-	else
-		(void)snprintf(buf, size, "inventory -> sha256%s -> age -> "
-		    "sha256 -> %s%s", zstd, p->scheme,
-		    si->partition ? " (partitioned)" : "");
-}
-
-void
-mig_plan_template(const struct mig_plan *p, char *buf, size_t size)
-{
-	const struct mig_strategy_info *si = &strategies[p->strategy];
-	const char *ext = p->compress ? ".zst.age" : ".age";
-	char part[160] = "";
-
-	if (si->partition)
-		(void)snprintf(part, sizeof(part), "%s=VALUE/",
-		    p->partition_key);
-	if (!si->moves_data)
-		(void)snprintf(buf, size, "%s/%s/ingest_date=YYYY-MM-DD/"
-		    "run=RUNID/ (inventory only, no payload)", p->zone,
-		    p->dataset);
-	else if (si->one_archive)
-		(void)snprintf(buf, size, "%s/%s/ingest_date=YYYY-MM-DD/"
-		    "run=RUNID/data/%s%s", p->zone, p->dataset, p->name,
-		    p->compress ? ".tar.zst.age" : ".tar.age");
-	else
-		(void)snprintf(buf, size, "%s/%s/%singest_date=YYYY-MM-DD/"
-		    "run=RUNID/data/%sPATH%s", p->zone, p->dataset,
-		    si->versioned ? "v=N/" : "", part, ext);
 }
