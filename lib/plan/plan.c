@@ -65,7 +65,7 @@ nomem(struct loader *ld)
 	return mig_seterr(ld->ctx, MIG_ERR_NOMEM, "out of memory");
 }
 
-/* --- Schema -------------------------------------------------------------- */
+/* --- Schema --------------------------------------------------------------- */
 
 enum key_type { K_STRING, K_INT, K_BOOL, K_STRINGS, K_TABLE };
 
@@ -197,7 +197,7 @@ check_keys(struct loader *ld, const struct mig_toml_value *t,
 	return 0;
 }
 
-/* --- Value helpers --------------------------------------------------------- */
+/* --- Value helpers -------------------------------------------------------- */
 
 static const struct mig_toml_value *
 get(const struct mig_toml_value *t, const char *key)
@@ -377,7 +377,7 @@ free_list(char **list)
 	free(list);
 }
 
-/* --- Sections ---------------------------------------------------------------- */
+/* --- Sections ------------------------------------------------------------- */
 
 static int
 load_top(struct loader *ld, const struct mig_toml_value *root)
@@ -621,11 +621,12 @@ check_dest_keys(struct loader *ld, const struct mig_toml_value *dst,
 			;
 		if (j < n)
 			continue;
-		if ((other = mig_transport_key_scheme(kbuf, be->scheme)) != NULL)
+		other = mig_transport_key_scheme(kbuf, be->scheme);
+		if (other != NULL)
 			return perr(ld, mig_toml_value_pos(
-			    mig_toml_table_value(dst, i)),
-			    "destination.%s only applies to %s:// destinations, "
-			    "not %s://", kbuf, other, ld->plan->scheme);
+			    mig_toml_table_value(dst, i)), "destination.%s "
+			    "only applies to %s:// destinations, not %s://",
+			    kbuf, other, ld->plan->scheme);
 		hint = mig_did_you_mean(kbuf, names, n);
 		if (hint != NULL)
 			return perr(ld, mig_toml_table_key_pos(dst, i),
@@ -1030,7 +1031,7 @@ load_refactor(struct loader *ld, const struct mig_toml_value *root)
 	return 0;
 }
 
-/* --- Entry points ---------------------------------------------------------- */
+/* --- Entry points --------------------------------------------------------- */
 
 void
 mig_plan_free(struct mig_plan *p)
