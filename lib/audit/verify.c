@@ -479,6 +479,52 @@ accept_line(struct audit_verifier *v, const struct audit_line *l,
 	}
 }
 
+/*
+ * The last line has no newline: an append was interrupted there.  The
+ * region reported starts at the pending lines before it, if any.
+ */
+static int
+torn_tail(struct audit_verifier *v, const struct audit_line *l,
+    struct mig_audit_report *rep)
+{
+	if (v->pending)
+		return bad(v, rep, v->p_line, v->p_offset, 0,
+		    "torn tail: the %" PRIu64 " bytes from offset %" PRIu64
+		    " to the end end without a newline (an interrupted "
+		    "append; the next writer records it as audit.torn)",
+		    l->offset + l->len - v->p_offset, v->p_offset);
+	return bad(v, rep, l->lineno, l->offset, 0,
+	    "torn tail: the last %zu bytes (offset %" PRIu64 ") end without "
+	    "a newline (an interrupted append; the next writer records it "
+	    "as audit.torn)", l->len, l->offset);
+}
+
+/*
+ * The chain: a record's seq is one more than the last accepted record's,
+ * and its prev is that record's line's SHA-256 (64 zeros for the first).
+ */
+static int
+check_link(struct audit_verifier *v, const struct audit_scan *s,
+    const struct audit_line *l, uint64_t seq, struct mig_audit_report *rep)
+{
+	if (seq != v->st.seq + 1)
+		return bad(v, rep, l->lineno, l->offset, seq,
+		    "seq %" PRIu64 " where %" PRIu64 " was expected: %s",
+		    seq, v->st.seq + 1, seq > v->st.seq + 1 ?
+		    "records were deleted" :
+		    "a record was inserted, duplicated or moved");
+	if (memcmp(s->f[AF_PREV].p, v->st.hhex, MIG_AUDIT_HEXLEN) != 0) {
+		if (v->st.line == 0)
+			return bad(v, rep, l->lineno, l->offset, seq,
+			    "prev of the first record is not 64 zeros");
+		return bad(v, rep, l->lineno, l->offset, seq,
+		    "prev is not the SHA-256 of line %" PRIu64 ": that "
+		    "line was altered, or lines were removed or inserted "
+		    "here", v->st.line);
+	}
+	return 0;
+}
+
 static int
 verify_line(struct audit_verifier *v, const struct audit_line *l,
     struct mig_audit_report *rep)
@@ -491,20 +537,8 @@ verify_line(struct audit_verifier *v, const struct audit_line *l,
 	int rc;
 
 	v->lines++;
-	if (!l->terminated) {
-		if (v->pending)
-			return bad(v, rep, v->p_line, v->p_offset, 0,
-			    "torn tail: the %" PRIu64 " bytes from offset %"
-			    PRIu64 " to the end end without a newline (an "
-			    "interrupted append; the next writer records "
-			    "it as audit.torn)",
-			    l->offset + l->len - v->p_offset, v->p_offset);
-		return bad(v, rep, l->lineno, l->offset, 0,
-		    "torn tail: the last %zu bytes (offset %" PRIu64
-		    ") end without a newline (an interrupted append; the "
-		    "next writer records it as audit.torn)", l->len,
-		    l->offset);
-	}
+	if (!l->terminated)
+		return torn_tail(v, l, rep);
 	if (l->toolong)
 		return bad(v, rep, l->lineno, l->offset, 0,
 		    "line longer than %d bytes", MIG_AUDIT_LINE_MAX);
@@ -527,21 +561,8 @@ verify_line(struct audit_verifier *v, const struct audit_line *l,
 		before = v->st;		/* it may have taken a line back */
 	} else if (v->pending)
 		return bad_pending(v, rep, "");
-	if (seq != v->st.seq + 1)
-		return bad(v, rep, l->lineno, l->offset, seq,
-		    "seq %" PRIu64 " where %" PRIu64 " was expected: %s",
-		    seq, v->st.seq + 1, seq > v->st.seq + 1 ?
-		    "records were deleted" :
-		    "a record was inserted, duplicated or moved");
-	if (memcmp(s.f[AF_PREV].p, v->st.hhex, MIG_AUDIT_HEXLEN) != 0) {
-		if (v->st.line == 0)
-			return bad(v, rep, l->lineno, l->offset, seq,
-			    "prev of the first record is not 64 zeros");
-		return bad(v, rep, l->lineno, l->offset, seq,
-		    "prev is not the SHA-256 of line %" PRIu64 ": that "
-		    "line was altered, or lines were removed or inserted "
-		    "here", v->st.line);
-	}
+	if ((rc = check_link(v, &s, l, seq, rep)) != 0)
+		return rc;
 	if (audit_span_eq(&s.f[AF_EVENT], MIG_AUDIT_CHECKPOINT)) {
 		if ((rc = check_checkpoint(v, &s, l, seq, rep)) != 0)
 			return rc;

@@ -126,34 +126,69 @@ charset_value(int c)
 	return p == NULL ? -1 : (int)(p - charset);
 }
 
+/*
+ * Every character is printable US-ASCII (33 to 126), and upper and lower
+ * case are not mixed.
+ */
+static bool
+valid_chars(const char *s, size_t slen)
+{
+	bool has_lower = false, has_upper = false;
+	size_t i;
+
+	for (i = 0; i < slen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 33 || c > 126)
+			return false;
+		if (c >= 'a' && c <= 'z')
+			has_lower = true;
+		if (c >= 'A' && c <= 'Z')
+			has_upper = true;
+	}
+	return !(has_lower && has_upper);
+}
+
+/*
+ * Regroups n5 5-bit groups into bytes at data (room for n5 * 5 / 8), their
+ * count into *lenp.  False unless the padding is at most 4 bits, all zero.
+ */
+static bool
+regroup(const unsigned char *d5, size_t n5, unsigned char *data,
+    size_t *lenp)
+{
+	uint32_t acc = 0;
+	unsigned int bits = 0;
+	size_t i, o;
+
+	for (i = 0, o = 0; i < n5; i++) {
+		acc = ((acc << 5) | d5[i]) & 0xfff;
+		bits += 5;
+		if (bits >= 8) {
+			bits -= 8;
+			data[o++] = (acc >> bits) & 0xff;
+		}
+	}
+	*lenp = o;
+	return bits < 5 && (acc & ((1u << bits) - 1)) == 0;
+}
+
 int
 mig_bech32_decode(const char *s, char **hrpp, unsigned char **datap,
     size_t *lenp)
 {
 	size_t slen, hlen, n5, i, o;
-	bool has_lower = false, has_upper = false;
 	const char *sep;
 	unsigned char *d5 = NULL, *data = NULL;
 	char *hrp = NULL;
-	uint32_t chk, acc = 0;
-	unsigned int bits = 0;
+	uint32_t chk;
 	int rc = MIG_ERR_PARSE, v;
 
 	*hrpp = NULL;
 	*datap = NULL;
 	*lenp = 0;
 	slen = strlen(s);
-	for (i = 0; i < slen; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 33 || c > 126)
-			return MIG_ERR_PARSE;
-		if (c >= 'a' && c <= 'z')
-			has_lower = true;
-		if (c >= 'A' && c <= 'Z')
-			has_upper = true;
-	}
-	if (has_lower && has_upper)
+	if (!valid_chars(s, slen))
 		return MIG_ERR_PARSE;
 	if ((sep = strrchr(s, '1')) == NULL)
 		return MIG_ERR_PARSE;
@@ -180,16 +215,7 @@ mig_bech32_decode(const char *s, char **hrpp, unsigned char **datap,
 		chk = polymod_step(chk, d5[i]);
 	if (chk != 1)
 		goto out_free;
-	/* Regroup into bytes; at most 4 padding bits, all zero. */
-	for (i = 0, o = 0; i < n5; i++) {
-		acc = ((acc << 5) | d5[i]) & 0xfff;
-		bits += 5;
-		if (bits >= 8) {
-			bits -= 8;
-			data[o++] = (acc >> bits) & 0xff;
-		}
-	}
-	if (bits >= 5 || (acc & ((1u << bits) - 1)) != 0)
+	if (!regroup(d5, n5, data, &o))
 		goto out_free;
 	*hrpp = hrp;
 	*datap = data;

@@ -1,7 +1,8 @@
 /*
  * Plan loading and validation.  The schema is a table of known keys per
  * section; anything else is an error with a "did you mean" hint, and every
- * error names FILE:LINE:COL.
+ * error names FILE:LINE:COL.  The strategies are in strategy.c, the "did
+ * you mean" hints in hint.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -30,31 +31,6 @@
 /* Plans are small; anything bigger is a mistake, not a plan. */
 #define PLAN_MAX_BYTES	(1024 * 1024)
 #define NAME_MAX_LEN	64
-
-static const struct mig_strategy_info strategies[MIG_STRATEGY_COUNT] = {
-	[MIG_STRATEGY_RETAIN] = { "retain", "inventory",
-	    false, false, false, false, false },
-	[MIG_STRATEGY_RETIRE] = { "retire", "archive",
-	    true, true, true, false, false },
-	[MIG_STRATEGY_REHOST] = { "rehost", "raw",
-	    true, false, false, false, false },
-	[MIG_STRATEGY_REPLATFORM] = { "replatform", "raw",
-	    true, true, false, false, false },
-	[MIG_STRATEGY_REFACTOR] = { "refactor", "curated",
-	    true, true, false, true, false },
-	[MIG_STRATEGY_REPURCHASE] = { "repurchase", "export",
-	    true, false, true, false, false },
-	[MIG_STRATEGY_REBUILD] = { "rebuild", "curated",
-	    true, true, false, true, true },
-};
-
-const struct mig_strategy_info *
-mig_strategy_info(enum mig_strategy s)
-{
-	if ((unsigned)s >= MIG_STRATEGY_COUNT)
-		return NULL;
-	return &strategies[s];
-}
 
 /* Parsing state: the document, where messages point, and the result. */
 struct loader {
@@ -89,57 +65,7 @@ nomem(struct loader *ld)
 	return mig_seterr(ld->ctx, MIG_ERR_NOMEM, "out of memory");
 }
 
-/* --- "did you mean" ---------------------------------------------------- */
-
-static size_t
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j, prev, tmp, best;
-	size_t row[NAME_MAX_LEN + 1];
-
-	if (la > NAME_MAX_LEN || lb > NAME_MAX_LEN)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			best = prev + (tolower((unsigned char)a[i - 1]) !=
-			    tolower((unsigned char)b[j - 1]));
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-const char *
-mig_did_you_mean(const char *word, const char *const *cands, size_t n)
-{
-	const char *best = NULL;
-	size_t i, d, bestd = SIZE_MAX, limit;
-
-	/* Allow about one typo per four letters, at least two. */
-	limit = strlen(word) / 4 + 1;
-	if (limit < 2)
-		limit = 2;
-	for (i = 0; i < n; i++) {
-		d = edit_distance(word, cands[i]);
-		if (d < bestd) {
-			bestd = d;
-			best = cands[i];
-		}
-	}
-	return bestd <= limit ? best : NULL;
-}
-
-/* --- Schema -------------------------------------------------------------- */
+/* --- Schema --------------------------------------------------------------- */
 
 enum key_type { K_STRING, K_INT, K_BOOL, K_STRINGS, K_TABLE };
 
@@ -271,7 +197,7 @@ check_keys(struct loader *ld, const struct mig_toml_value *t,
 	return 0;
 }
 
-/* --- Value helpers --------------------------------------------------------- */
+/* --- Value helpers -------------------------------------------------------- */
 
 static const struct mig_toml_value *
 get(const struct mig_toml_value *t, const char *key)
@@ -451,7 +377,7 @@ free_list(char **list)
 	free(list);
 }
 
-/* --- Sections ---------------------------------------------------------------- */
+/* --- Sections ------------------------------------------------------------- */
 
 static int
 load_top(struct loader *ld, const struct mig_toml_value *root)
@@ -695,11 +621,12 @@ check_dest_keys(struct loader *ld, const struct mig_toml_value *dst,
 			;
 		if (j < n)
 			continue;
-		if ((other = mig_transport_key_scheme(kbuf, be->scheme)) != NULL)
+		other = mig_transport_key_scheme(kbuf, be->scheme);
+		if (other != NULL)
 			return perr(ld, mig_toml_value_pos(
-			    mig_toml_table_value(dst, i)),
-			    "destination.%s only applies to %s:// destinations, "
-			    "not %s://", kbuf, other, ld->plan->scheme);
+			    mig_toml_table_value(dst, i)), "destination.%s "
+			    "only applies to %s:// destinations, not %s://",
+			    kbuf, other, ld->plan->scheme);
 		hint = mig_did_you_mean(kbuf, names, n);
 		if (hint != NULL)
 			return perr(ld, mig_toml_table_key_pos(dst, i),
@@ -853,7 +780,7 @@ load_destination(struct loader *ld, const struct mig_toml_value *root)
 	    &p->zone)) != 0)
 		return r;
 	if (p->zone == NULL && (p->zone =
-	    strdup(strategies[p->strategy].zone)) == NULL)
+	    strdup(mig_strategy_info(p->strategy)->zone)) == NULL)
 		return nomem(ld);
 	if (!valid_name(p->zone))
 		return perr(ld, mig_toml_value_pos(get(dst, "zone")),
@@ -941,40 +868,47 @@ load_encryption(struct loader *ld, const struct mig_toml_value *root)
 	return 0;
 }
 
+/* [compression]: only for strategies that compress, zstd_level 1 to 19. */
 static int
-load_rest(struct loader *ld, const struct mig_toml_value *root)
+load_compression(struct loader *ld, const struct mig_toml_value *root)
 {
 	struct mig_plan *p = ld->plan;
-	const struct mig_strategy_info *si = &strategies[p->strategy];
+	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
 	const struct mig_toml_value *t, *v;
+	int r;
+
+	p->compress = si->compress;
+	p->zstd_level = 3;
+	if ((t = get(root, "compression")) == NULL)
+		return 0;
+	if ((r = check_keys(ld, t, "compression", compression_keys)) != 0)
+		return r;
+	if (!si->compress)
+		return perr(ld, mig_toml_value_pos(t), "[compression] "
+		    "does not apply to strategy \"%s\" (%s); remove it%s",
+		    si->name, si->moves_data ? "it lands files "
+		    "uncompressed" : "it moves no data",
+		    p->strategy == MIG_STRATEGY_REHOST ? " or use "
+		    "strategy \"replatform\"" : "");
+	if ((v = get(t, "zstd_level")) != NULL) {
+		if (mig_toml_int(v) < 1 || mig_toml_int(v) > 19)
+			return perr(ld, mig_toml_value_pos(v),
+			    "compression.zstd_level must be 1 to 19, "
+			    "not %lld", (long long)mig_toml_int(v));
+		p->zstd_level = (int)mig_toml_int(v);
+	}
+	return 0;
+}
+
+/* [audit]: the log defaults to audit/NAME.jsonl beside the plan. */
+static int
+load_audit(struct loader *ld, const struct mig_toml_value *root)
+{
+	struct mig_plan *p = ld->plan;
+	const struct mig_toml_value *t = get(root, "audit");
 	char defpath[PATH_MAX];
 	int r;
 
-	/* [compression] */
-	p->compress = si->compress;
-	p->zstd_level = 3;
-	if ((t = get(root, "compression")) != NULL) {
-		if ((r = check_keys(ld, t, "compression",
-		    compression_keys)) != 0)
-			return r;
-		if (!si->compress)
-			return perr(ld, mig_toml_value_pos(t), "[compression] "
-			    "does not apply to strategy \"%s\" (%s); remove it%s",
-			    si->name, si->moves_data ? "it lands files "
-			    "uncompressed" : "it moves no data",
-			    p->strategy == MIG_STRATEGY_REHOST ? " or use "
-			    "strategy \"replatform\"" : "");
-		if ((v = get(t, "zstd_level")) != NULL) {
-			if (mig_toml_int(v) < 1 || mig_toml_int(v) > 19)
-				return perr(ld, mig_toml_value_pos(v),
-				    "compression.zstd_level must be 1 to 19, "
-				    "not %lld", (long long)mig_toml_int(v));
-			p->zstd_level = (int)mig_toml_int(v);
-		}
-	}
-
-	/* [audit] */
-	t = get(root, "audit");
 	if (t != NULL && (r = check_keys(ld, t, "audit", audit_keys)) != 0)
 		return r;
 	if ((r = get_path(ld, t, "audit", "log", false, &p->audit_log)) != 0 ||
@@ -988,21 +922,86 @@ load_rest(struct loader *ld, const struct mig_toml_value *root)
 		if ((r = resolve_path(ld, root, defpath, &p->audit_log)) != 0)
 			return r;
 	}
+	return 0;
+}
 
-	/* [retire] */
-	if ((t = get(root, "retire")) != NULL) {
-		if ((r = check_keys(ld, t, "retire", retire_keys)) != 0)
-			return r;
-		if (p->strategy != MIG_STRATEGY_RETIRE)
-			return perr(ld, mig_toml_value_pos(t), "[retire] only "
-			    "applies to strategy \"retire\", not \"%s\"",
-			    si->name);
-		if ((v = get(t, "delete_source")) != NULL)
-			p->delete_source = mig_toml_bool(v);
+/* [retire]: only for strategy retire. */
+static int
+load_retire(struct loader *ld, const struct mig_toml_value *root)
+{
+	struct mig_plan *p = ld->plan;
+	const struct mig_toml_value *t, *v;
+	int r;
+
+	if ((t = get(root, "retire")) == NULL)
+		return 0;
+	if ((r = check_keys(ld, t, "retire", retire_keys)) != 0)
+		return r;
+	if (p->strategy != MIG_STRATEGY_RETIRE)
+		return perr(ld, mig_toml_value_pos(t), "[retire] only "
+		    "applies to strategy \"retire\", not \"%s\"",
+		    mig_strategy_info(p->strategy)->name);
+	if ((v = get(t, "delete_source")) != NULL)
+		p->delete_source = mig_toml_bool(v);
+	return 0;
+}
+
+/*
+ * refactor.partition_by (value v of table t): "mtime:FORMAT", the key
+ * "date" unless partition_key names another, or an extended regular
+ * expression with one capture group, and then partition_key is required.
+ */
+static int
+check_partition_by(struct loader *ld, const struct mig_toml_value *t,
+    const struct mig_toml_value *v)
+{
+	struct mig_plan *p = ld->plan;
+	const char *f;
+	char msg[128];
+	regex_t re;
+	int rc;
+
+	if (strncmp(p->partition_by, "mtime:", 6) == 0) {
+		f = p->partition_by + 6;
+		if (*f == '\0' || strchr(f, '/') != NULL)
+			return perr(ld, mig_toml_value_pos(v),
+			    "refactor.partition_by: the strftime "
+			    "format after \"mtime:\" must be non-empty "
+			    "and hold no '/'");
+		if (p->partition_key == NULL &&
+		    (p->partition_key = strdup("date")) == NULL)
+			return nomem(ld);
+		return 0;
 	}
+	if ((rc = regcomp(&re, p->partition_by, REG_EXTENDED)) != 0) {
+		regerror(rc, &re, msg, sizeof(msg));
+		return perr(ld, mig_toml_value_pos(v),
+		    "refactor.partition_by: bad regular "
+		    "expression: %s", msg);
+	}
+	rc = re.re_nsub == 1;
+	regfree(&re);
+	if (!rc)
+		return perr(ld, mig_toml_value_pos(v),
+		    "refactor.partition_by: the regular "
+		    "expression needs exactly one capture "
+		    "group (...), or use \"mtime:FORMAT\"");
+	if (p->partition_key == NULL)
+		return perr(ld, mig_toml_value_pos(t),
+		    "refactor.partition_key is required with "
+		    "a regular expression partition_by");
+	return 0;
+}
 
-	/* [refactor] */
-	t = get(root, "refactor");
+/* [refactor]: required by, and only for, the partitioning strategies. */
+static int
+load_refactor(struct loader *ld, const struct mig_toml_value *root)
+{
+	struct mig_plan *p = ld->plan;
+	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
+	const struct mig_toml_value *t = get(root, "refactor");
+	int r;
+
 	if (t != NULL) {
 		if ((r = check_keys(ld, t, "refactor", refactor_keys)) != 0)
 			return r;
@@ -1011,63 +1010,28 @@ load_rest(struct loader *ld, const struct mig_toml_value *root)
 			    "only applies to strategies \"refactor\" and "
 			    "\"rebuild\", not \"%s\"", si->name);
 	}
-	if (si->partition) {
-		if (t == NULL)
-			return perr(ld, (struct mig_toml_pos){ 1, 1 },
-			    "strategy \"%s\" needs a [refactor] table with "
-			    "partition_by (e.g. \"mtime:%%Y-%%m-%%d\")",
-			    si->name);
-		if ((r = get_string(ld, t, "refactor", "partition_by", true,
-		    &p->partition_by)) != 0 ||
-		    (r = get_string(ld, t, "refactor", "partition_key", false,
-		    &p->partition_key)) != 0)
-			return r;
-		v = get(t, "partition_by");
-		if (strncmp(p->partition_by, "mtime:", 6) == 0) {
-			const char *f = p->partition_by + 6;
-
-			if (*f == '\0' || strchr(f, '/') != NULL)
-				return perr(ld, mig_toml_value_pos(v),
-				    "refactor.partition_by: the strftime "
-				    "format after \"mtime:\" must be non-empty "
-				    "and hold no '/'");
-			if (p->partition_key == NULL &&
-			    (p->partition_key = strdup("date")) == NULL)
-				return nomem(ld);
-		} else {
-			regex_t re;
-			int rc = regcomp(&re, p->partition_by, REG_EXTENDED);
-
-			if (rc != 0) {
-				char msg[128];
-
-				regerror(rc, &re, msg, sizeof(msg));
-				return perr(ld, mig_toml_value_pos(v),
-				    "refactor.partition_by: bad regular "
-				    "expression: %s", msg);
-			}
-			rc = re.re_nsub == 1;
-			regfree(&re);
-			if (!rc)
-				return perr(ld, mig_toml_value_pos(v),
-				    "refactor.partition_by: the regular "
-				    "expression needs exactly one capture "
-				    "group (...), or use \"mtime:FORMAT\"");
-			if (p->partition_key == NULL)
-				return perr(ld, mig_toml_value_pos(t),
-				    "refactor.partition_key is required with "
-				    "a regular expression partition_by");
-		}
-		if (!valid_name(p->partition_key))
-			return perr(ld, mig_toml_value_pos(get(t,
-			    "partition_key")), "refactor.partition_key "
-			    "\"%s\" must be 1-%d characters of a-z, 0-9, '_' "
-			    "and '-'", p->partition_key, NAME_MAX_LEN);
-	}
+	if (!si->partition)
+		return 0;
+	if (t == NULL)
+		return perr(ld, (struct mig_toml_pos){ 1, 1 },
+		    "strategy \"%s\" needs a [refactor] table with "
+		    "partition_by (e.g. \"mtime:%%Y-%%m-%%d\")",
+		    si->name);
+	if ((r = get_string(ld, t, "refactor", "partition_by", true,
+	    &p->partition_by)) != 0 ||
+	    (r = get_string(ld, t, "refactor", "partition_key", false,
+	    &p->partition_key)) != 0 ||
+	    (r = check_partition_by(ld, t, get(t, "partition_by"))) != 0)
+		return r;
+	if (!valid_name(p->partition_key))
+		return perr(ld, mig_toml_value_pos(get(t,
+		    "partition_key")), "refactor.partition_key "
+		    "\"%s\" must be 1-%d characters of a-z, 0-9, '_' "
+		    "and '-'", p->partition_key, NAME_MAX_LEN);
 	return 0;
 }
 
-/* --- Entry points ---------------------------------------------------------- */
+/* --- Entry points --------------------------------------------------------- */
 
 void
 mig_plan_free(struct mig_plan *p)
@@ -1153,7 +1117,10 @@ mig_plan_parse(const char *path, const char *buf, size_t len,
 	    (r = load_source(&ld, root)) != 0 ||
 	    (r = load_destination(&ld, root)) != 0 ||
 	    (r = load_encryption(&ld, root)) != 0 ||
-	    (r = load_rest(&ld, root)) != 0)
+	    (r = load_compression(&ld, root)) != 0 ||
+	    (r = load_audit(&ld, root)) != 0 ||
+	    (r = load_retire(&ld, root)) != 0 ||
+	    (r = load_refactor(&ld, root)) != 0)
 		goto out;
 	*planp = ld.plan;
 	ld.plan = NULL;
@@ -1214,51 +1181,4 @@ out:
 	free(buf);
 	close(fd);
 	return r;
-}
-
-void
-mig_plan_stages(const struct mig_plan *p, char *buf, size_t size)
-{
-	const struct mig_strategy_info *si = &strategies[p->strategy];
-	char zstd[32] = "";
-
-	if (p->compress)
-		(void)snprintf(zstd, sizeof(zstd), " -> zstd(%d)",
-		    p->zstd_level);
-	if (!si->moves_data)
-		(void)snprintf(buf, size, "inventory -> sha256 -> signed "
-		    "inventory bag -> %s", p->scheme);
-	else if (si->one_archive)
-		(void)snprintf(buf, size, "inventory -> sha256 -> pax tar%s%s"
-		    " -> age -> sha256 -> %s", p->strategy ==
-		    MIG_STRATEGY_REPURCHASE ? " (holding a BagIt bag)" : "",
-		    zstd, p->scheme);
-	else
-		(void)snprintf(buf, size, "inventory -> sha256%s -> age -> "
-		    "sha256 -> %s%s", zstd, p->scheme,
-		    si->partition ? " (partitioned)" : "");
-}
-
-void
-mig_plan_template(const struct mig_plan *p, char *buf, size_t size)
-{
-	const struct mig_strategy_info *si = &strategies[p->strategy];
-	const char *ext = p->compress ? ".zst.age" : ".age";
-	char part[160] = "";
-
-	if (si->partition)
-		(void)snprintf(part, sizeof(part), "%s=VALUE/",
-		    p->partition_key);
-	if (!si->moves_data)
-		(void)snprintf(buf, size, "%s/%s/ingest_date=YYYY-MM-DD/"
-		    "run=RUNID/ (inventory only, no payload)", p->zone,
-		    p->dataset);
-	else if (si->one_archive)
-		(void)snprintf(buf, size, "%s/%s/ingest_date=YYYY-MM-DD/"
-		    "run=RUNID/data/%s%s", p->zone, p->dataset, p->name,
-		    p->compress ? ".tar.zst.age" : ".tar.age");
-	else
-		(void)snprintf(buf, size, "%s/%s/%singest_date=YYYY-MM-DD/"
-		    "run=RUNID/data/%sPATH%s", p->zone, p->dataset,
-		    si->versioned ? "v=N/" : "", part, ext);
 }

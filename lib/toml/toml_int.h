@@ -1,5 +1,5 @@
 /*
- * Internals of the TOML parser, shared by parse.c and value.c.
+ * Internals of the TOML parser, shared by parse.c, scalar.c and value.c.
  */
 #ifndef MIGRATE_TOML_INT_H
 #define MIGRATE_TOML_INT_H
