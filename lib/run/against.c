@@ -12,6 +12,7 @@
  * it; both sides come sorted by path and are merge-joined, so memory is
  * the inventory's, whatever the snapshot's size.
  */
+#define MIG_LAKE_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@
 #include "migrate/run.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 #define HASH_BUF	(256 * 1024)

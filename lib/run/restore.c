@@ -17,6 +17,7 @@
  * encrypted manifest.  Names come from the manifest and are checked like
  * source names.
  */
+#define MIG_LAKE_INTERNAL
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -46,6 +47,7 @@
 #include "migrate/testhook.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 #define BUF_SIZE	(256 * 1024)

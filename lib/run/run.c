@@ -13,6 +13,7 @@
  * the next invocation resumes, never an object half-written under its
  * final name.
  */
+#define MIG_LAKE_INTERNAL
 #define MIG_RUN_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@
 #include "migrate/testhook.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_core.h"
 
 #ifndef MIG_VERSION
@@ -169,6 +171,12 @@ mig_shard_of(const char *path, int n)
 	for (i = 0; i < 8; i++)
 		v = (v << 8) | md[i];
 	return (int)(v % (uint64_t)n);
+}
+
+bool
+mig_run_id_valid(const char *s)
+{
+	return lake_valid_run_id(s);
 }
 
 /* --- Destination names ------------------------------------------------------- */

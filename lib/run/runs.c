@@ -6,6 +6,7 @@
  * the lake that the log does not know is listed too, as "not on record":
  * it is exactly what verify and restore refuse, and a user should see it.
  */
+#define MIG_LAKE_INTERNAL
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "migrate/run.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 static struct mig_run_row *

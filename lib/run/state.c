@@ -21,6 +21,7 @@
  * dies, so a lock left by a dead process is simply taken over (and the
  * caller audits that, from the holder line it left behind).
  */
+#define MIG_LAKE_INTERNAL
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@
 #include "migrate/plan.h"
 #include "migrate/stream.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 int

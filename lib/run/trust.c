@@ -18,6 +18,7 @@
  *   - with the plan's audit key, its seal must verify and name that run,
  *     that place, that head and the tag manifest as it is.
  */
+#define MIG_LAKE_INTERNAL
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 /* Tag files are small; a larger one is hostile. */

@@ -8,6 +8,7 @@
  * restore writes each file under a temporary name and publishes it only
  * after its plaintext matched the manifest.
  */
+#define MIG_LAKE_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +32,7 @@
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 /* The encrypted manifest is small; refuse absurd ones. */

@@ -1,7 +1,10 @@
 /*
- * Lake layout (DESIGN.md section 4) and the local run state that makes
- * runs resumable.
+ * The lake's layout (DESIGN.md section 4): dataset, run and shard
+ * directories, run ids, the runs of a dataset as the lake holds them, and
+ * the sweep of a bag before it is published.  The local run state that
+ * makes runs resumable is lib/run/state.c.
  */
+#define MIG_LAKE_INTERNAL
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +20,10 @@
 
 #include "migrate/error.h"
 #include "migrate/plan.h"
-#include "migrate/run.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
-#include "run_int.h"
+#include "layout_int.h"
 
 int
 lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
@@ -56,12 +58,6 @@ lake_valid_run_id(const char *s)
 	return true;
 }
 
-bool
-mig_run_id_valid(const char *s)
-{
-	return lake_valid_run_id(s);
-}
-
 int
 lake_run_dir(const char *dataset_dir, const char *run_id, char *buf,
     size_t size)
@@ -93,7 +89,8 @@ draw_run_id(char out[32], struct mig_ctx *ctx)
 	return 0;
 }
 
-char *
+/* "a/b" in a new string, or NULL on ENOMEM. */
+static char *
 path_join(const char *a, const char *b)
 {
 	size_t n = strlen(a) + strlen(b) + 2;
