@@ -176,7 +176,7 @@ mig_shard_of(const char *path, int n)
 bool
 mig_run_id_valid(const char *s)
 {
-	return lake_valid_run_id(s);
+	return mig_lake_valid_run_id(s);
 }
 
 /* --- Destination names ------------------------------------------------------- */
@@ -1462,13 +1462,13 @@ decide_run(struct run *rn, char abandoned[64])
 	if ((r = state_read_current(rn->state_dir, current, rn->ctx)) != 0)
 		return r;
 	if (rn->si->versioned) {
-		if ((r = lake_max_version(rn->t, rn->p, &version,
+		if ((r = mig_lake_max_version(rn->t, rn->p, &version,
 		    rn->ctx)) != 0)
 			return r;
 		version++;
 		rn->sum->version = version;
 	}
-	if ((r = lake_dataset_dir(rn->p, version, rn->dataset_dir,
+	if ((r = mig_lake_dataset_dir(rn->p, version, rn->dataset_dir,
 	    sizeof(rn->dataset_dir))) != 0)
 		return mig_seterr(rn->ctx, r, "lake path too long");
 	if (current[0] != '\0') {
@@ -1518,10 +1518,10 @@ decide_run(struct run *rn, char abandoned[64])
 	if (rn->o->run_id != NULL)
 		(void)snprintf(rn->run_id, sizeof(rn->run_id), "%s",
 		    rn->o->run_id);
-	else if ((r = lake_new_run_id(rn->t, rn->dataset_dir, rn->run_id,
+	else if ((r = mig_lake_new_run_id(rn->t, rn->dataset_dir, rn->run_id,
 	    rn->ctx)) != 0)
 		return r;
-	if ((r = lake_run_dir(rn->dataset_dir, rn->run_id, rn->run_dir,
+	if ((r = mig_lake_run_dir(rn->dataset_dir, rn->run_id, rn->run_dir,
 	    sizeof(rn->run_dir))) != 0)
 		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "bad run id \"%s\"",
 		    rn->run_id);
@@ -1696,7 +1696,7 @@ reconcile_bag(struct run *rn, const struct obj *arch)
 		}
 	}
 	(void)run_join(dir, sizeof(dir), rn->run_dir, "data");
-	r = lake_prune(rn->t, dir, prune_keep, prune_removed, &pr, rn->ctx);
+	r = mig_lake_prune(rn->t, dir, prune_keep, prune_removed, &pr, rn->ctx);
 	json_decref(pr.keep);
 	return r;
 }
@@ -1791,7 +1791,7 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	    (r = put_seal(rn, tdigest, head)) != 0) ||
 	    (r = run_point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
 		goto out;
-	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
+	if ((r = mig_lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
 		goto out;
 	if ((r = put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
 		goto out;
@@ -1960,7 +1960,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	if (o->shard_n > 0) {
 		/* Shards on one machine keep separate resume state. */
 		if (o->shard_k < 0 || o->shard_k >= o->shard_n ||
-		    o->run_id == NULL || !lake_valid_run_id(o->run_id)) {
+		    o->run_id == NULL || !mig_lake_valid_run_id(o->run_id)) {
 			r = mig_seterr(ctx, MIG_ERR_USAGE, "--shard K/N needs "
 			    "0 <= K < N and --run-id YYYYMMDDTHHMMSSZ-xxxxxxxx");
 			goto out;

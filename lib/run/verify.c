@@ -608,8 +608,8 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
 	}
 	(void)snprintf(v.run_dir, sizeof(v.run_dir), "%s", v.trust.dir);
 	sum->run_dir = strdup(v.run_dir);
-	if ((r = run_list_shards(v.t, v.run_dir, &shards, &nshards, &shardn,
-	    ctx)) != 0)
+	if ((r = mig_lake_list_shards(v.t, v.run_dir, &shards, &nshards,
+	    &shardn, ctx)) != 0)
 		goto out;
 	k = shards_on_record(&v.trust);
 	if (nshards == 0 && k == 0) {
@@ -657,7 +657,7 @@ out:
 		sum->sealed = sum->on_record && o->seal_pub != NULL;
 	}
 	json_decref(seen);
-	run_free_names(shards, nshards);
+	mig_lake_free_names(shards, nshards);
 	trust_close(&v.trust);
 	mig_transport_close(v.t);
 	free(v.buf);
