@@ -1,6 +1,7 @@
 /*
  * The run pipeline's own state, shared by the files that carry out a run
- * (run.c: deciding, landing and finishing; retire.c: delete_source).
+ * (run.c: deciding, landing and finishing; run_journal.c: the journal;
+ * retire.c: delete_source).
  * Private to lib/run.
  */
 #ifndef MIGRATE_RUN_CORE_H
@@ -131,6 +132,22 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
 	return rn->incremental && ob->prev != NULL &&
 	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
 }
+
+/* run_journal.c */
+
+/* Reads STATE/RUNID.journal into rn->journal (none yet: empty). */
+int	run_journal_load(struct run *rn);
+/*
+ * Appends ob to the journal and syncs it (under rn->mu): call only once
+ * ob is on record.
+ */
+int	run_journal_append(struct run *rn, const struct obj *ob,
+	    struct mig_ctx *ctx);
+/*
+ * Marks OBJ_ALREADY the objects the unfinished run landed: in the journal
+ * as they are now, and in the lake with the size written.
+ */
+void	run_journal_apply(struct run *rn);
 
 /* landed.c */
 
