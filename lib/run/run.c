@@ -144,6 +144,28 @@ run_join(char *buf, size_t size, const char *a, const char *b)
 	return 0;
 }
 
+int
+run_put_marker(struct run *rn, const char *dir, const char *name,
+    const char *text)
+{
+	char path[PATH_MAX];
+
+	if (run_join(path, sizeof(path), dir, name) != 0)
+		return MIG_ERR_INTERNAL;
+	return mig_transport_put(rn->t, path, text, strlen(text));
+}
+
+bool
+run_lake_has(struct run *rn, const char *path)
+{
+	struct mig_tstat st;
+
+	if (mig_transport_stat(rn->t, path, &st) == 0)
+		return true;
+	mig_clearerr(rn->ctx);
+	return false;
+}
+
 /* Parent directory of a '/'-path into buf ("" for none). */
 static void
 parent_of(const char *path, char *buf, size_t size)
@@ -1363,141 +1385,16 @@ out:
 	return r;
 }
 
-/* --- Deciding the run ------------------------------------------------------------ */
-
-static int	commit_last(struct run *);
-
-static int
-put_marker(struct run *rn, const char *dir, const char *name,
-    const char *text)
-{
-	char path[PATH_MAX];
-
-	if (run_join(path, sizeof(path), dir, name) != 0)
-		return MIG_ERR_INTERNAL;
-	return mig_transport_put(rn->t, path, text, strlen(text));
-}
-
-static bool
-lake_has(struct run *rn, const char *path)
-{
-	struct mig_tstat st;
-
-	if (mig_transport_stat(rn->t, path, &st) == 0)
-		return true;
-	mig_clearerr(rn->ctx);
-	return false;
-}
-
-/*
- * Resume the unfinished run named in the local state, or start a new one.
- * rebuild never resumes: an unfinished version is abandoned.
- */
-static int
-decide_run(struct run *rn, char abandoned[64])
-{
-	char current[64], dir[PATH_MAX], marker[PATH_MAX];
-	int version = 0, r;
-
-	abandoned[0] = '\0';
-	if ((r = state_read_current(rn->state_dir, current, rn->ctx)) != 0)
-		return r;
-	if (rn->si->versioned) {
-		if ((r = mig_lake_max_version(rn->t, rn->p, &version,
-		    rn->ctx)) != 0)
-			return r;
-		version++;
-		rn->sum->version = version;
-	}
-	if ((r = mig_lake_dataset_dir(rn->p, version, rn->dataset_dir,
-	    sizeof(rn->dataset_dir))) != 0)
-		return mig_seterr(rn->ctx, r, "lake path too long");
-	if (current[0] != '\0') {
-		json_t *j = NULL;
-		char cpath[PATH_MAX];
-		const char *cdir;
-
-		(void)run_join(cpath, sizeof(cpath), rn->state_dir, "current.json");
-		if ((r = state_read_json(cpath, &j, rn->ctx)) != 0)
-			return r;
-		cdir = json_string_value(json_object_get(j, "dir"));
-		(void)snprintf(dir, sizeof(dir), "%s", cdir != NULL ? cdir : "");
-		json_decref(j);
-		(void)run_join(marker, sizeof(marker), dir, "_SUCCESS");
-		if (dir[0] != '\0' && lake_has(rn, marker)) {
-			/*
-			 * Published, then interrupted before the local state
-			 * said so: finish that, and begin a new run.  The
-			 * published bag is never written again.
-			 */
-			if (!rn->o->dry_run &&
-			    (r = commit_last(rn)) != 0)
-				return r;
-			run_note(rn, "run %s was published before an interruption; "
-			    "its local state is now settled", current);
-			current[0] = '\0';
-		}
-	}
-	if (current[0] != '\0') {
-		if (!rn->o->new_run && !rn->si->versioned && dir[0] != '\0' &&
-		    (rn->o->run_id == NULL ||
-		    strcmp(rn->o->run_id, current) == 0)) {
-			memcpy(rn->run_id, current, 26);	/* valid id */
-			(void)snprintf(rn->run_dir, sizeof(rn->run_dir), "%s",
-			    dir);
-			rn->sum->resumed = true;
-			return 0;
-		}
-		/* Abandon it, visibly, so nothing ever resumes it. */
-		(void)snprintf(abandoned, 64, "%s", current);
-		(void)run_join(marker, sizeof(marker), dir, "_SUCCESS");
-		if (!rn->o->dry_run && dir[0] != '\0' && lake_has(rn, dir) &&
-		    !lake_has(rn, marker) &&
-		    (r = put_marker(rn, dir, "_ABANDONED", "abandoned\n")) != 0)
-			return r;
-	}
-	if (rn->o->run_id != NULL)
-		(void)snprintf(rn->run_id, sizeof(rn->run_id), "%s",
-		    rn->o->run_id);
-	else if ((r = mig_lake_new_run_id(rn->t, rn->dataset_dir, rn->run_id,
-	    rn->ctx)) != 0)
-		return r;
-	if ((r = mig_lake_run_dir(rn->dataset_dir, rn->run_id, rn->run_dir,
-	    sizeof(rn->run_dir))) != 0)
-		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "bad run id \"%s\"",
-		    rn->run_id);
-	if (rn->o->shard_n > 0) {
-		size_t n = strlen(rn->run_dir);
-
-		if ((size_t)snprintf(rn->run_dir + n, sizeof(rn->run_dir) - n,
-		    "/shard=%d-of-%d", rn->o->shard_k, rn->o->shard_n) >=
-		    sizeof(rn->run_dir) - n)
-			return mig_seterr(rn->ctx, MIG_ERR_USAGE,
-			    "run path too long");
-	}
-	if (rn->o->run_id != NULL) {
-		/*
-		 * A named run that already finished is left as it is: a
-		 * scheduler retrying a shard that completed must not turn
-		 * its bag into a different one.
-		 */
-		(void)run_join(marker, sizeof(marker), rn->run_dir, "_SUCCESS");
-		if (lake_has(rn, marker))
-			rn->sum->already_complete = true;
-	}
-	return 0;
-}
-
 /* --- Finishing: manifests, bag, _SUCCESS ----------------------------------------- */
 
 /*
  * After _SUCCESS: this run's snapshot (written durably before it) becomes
  * the previous one, and the run is no longer unfinished.  A crash between
- * the two is finished by the next run (decide_run), which never touches
+ * the two is finished by the next run (run_decide), which never touches
  * the published bag again.
  */
-static int
-commit_last(struct run *rn)
+int
+run_commit_last(struct run *rn)
 {
 	int r;
 
@@ -1691,7 +1588,7 @@ finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 		goto out;
 	if ((r = mig_lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
 		goto out;
-	if ((r = put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
+	if ((r = run_put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
 		goto out;
 	rn->sum->landed = true;
 	(void)run_point(rn, "run.published", rn->run_dir, 0, rn->ctx);
@@ -1894,7 +1791,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	/* A local lake is shown as the directory the user can cd into. */
 	sum->lake = strdup(rn.p->lake_path != NULL ? rn.p->lake_path :
 	    rn.t->root);
-	if ((r = decide_run(&rn, abandoned)) != 0)
+	if ((r = run_decide(&rn, abandoned)) != 0)
 		goto out;
 	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", rn.run_id);
 	sum->run_dir = strdup(rn.run_dir);
@@ -2058,13 +1955,13 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		if (o->audit != NULL && (r = mig_audit_checkpoint(o->audit,
 		    rn.run_id, NULL, ctx)) != 0)
 			goto out;
-		if (lake_has(&rn, rn.run_dir))
-			(void)put_marker(&rn, rn.run_dir, "_ABANDONED",
+		if (run_lake_has(&rn, rn.run_dir))
+			(void)run_put_marker(&rn, rn.run_dir, "_ABANDONED",
 			    "nothing new\n");
 		if ((r = state_clear_current(rn.state_dir, ctx)) != 0)
 			goto out;
 	} else if ((r = finish(&rn, rn.si->one_archive && rn.nobj > 0 ?
-	    &arch : NULL, &t0)) != 0 || (r = commit_last(&rn)) != 0)
+	    &arch : NULL, &t0)) != 0 || (r = run_commit_last(&rn)) != 0)
 		goto out;
 	(void)unlink(rn.journal_path);
 	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&

@@ -1,7 +1,7 @@
 /*
  * The run pipeline's own state, shared by the files that carry out a run
- * (run.c: deciding, landing and finishing; run_journal.c: the journal;
- * retire.c: delete_source).
+ * (run.c: landing and finishing; run_decide.c: which run this is;
+ * run_journal.c: the journal; retire.c: delete_source).
  * Private to lib/run.
  */
 #ifndef MIGRATE_RUN_CORE_H
@@ -122,6 +122,11 @@ int	run_point(struct run *rn, const char *name, const char *detail,
 	    uint64_t value, struct mig_ctx *ctx);
 /* "a/b" into buf; MIG_ERR_INTERNAL when it does not fit. */
 int	run_join(char *buf, size_t size, const char *a, const char *b);
+/* Writes the marker dir/name (_SUCCESS, _ABANDONED) holding text. */
+int	run_put_marker(struct run *rn, const char *dir, const char *name,
+	    const char *text);
+/* True when path is in the lake (any error clears and says no). */
+bool	run_lake_has(struct run *rn, const char *path);
 /* st is the file the inventory saw (dev, ino, size, mtime, ctime). */
 bool	run_same_stat(const struct obj *ob, const struct stat *st);
 
@@ -132,6 +137,20 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
 	return rn->incremental && ob->prev != NULL &&
 	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
 }
+
+/* run_decide.c */
+
+/*
+ * Resume the unfinished run named in the local state, or start a new one
+ * (rn->run_id, rn->dataset_dir, rn->run_dir); abandoned gets the id of an
+ * unfinished run given up, or "".
+ */
+int	run_decide(struct run *rn, char abandoned[64]);
+/*
+ * After _SUCCESS: this run's snapshot becomes the previous one, and the
+ * run is no longer unfinished (run.c).
+ */
+int	run_commit_last(struct run *rn);
 
 /* run_journal.c */
 
