@@ -1,7 +1,8 @@
 /*
  * The run pipeline's own state, shared by the files that carry out a run
- * (run.c: landing and finishing; run_decide.c: which run this is;
- * run_journal.c: the journal; retire.c: delete_source).
+ * (run.c: inventory and landing; run_decide.c: which run this is;
+ * run_journal.c: the journal; run_finish.c: publishing the bag;
+ * retire.c: delete_source).
  * Private to lib/run.
  */
 #ifndef MIGRATE_RUN_CORE_H
@@ -146,9 +147,18 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
  * unfinished run given up, or "".
  */
 int	run_decide(struct run *rn, char abandoned[64]);
+/* run_finish.c */
+
+/*
+ * Publishes the bag of a run whose objects all landed (arch: the one
+ * archive of retire and repurchase, else NULL), _SUCCESS last; t0 is when
+ * the run began.
+ */
+int	run_finish(struct run *rn, const struct obj *arch,
+	    const struct timespec *t0);
 /*
  * After _SUCCESS: this run's snapshot becomes the previous one, and the
- * run is no longer unfinished (run.c).
+ * run is no longer unfinished.
  */
 int	run_commit_last(struct run *rn);
 
