@@ -1,8 +1,8 @@
 /*
  * The run pipeline's own state, shared by the files that carry out a run
- * (run.c: inventory and landing; run_decide.c: which run this is;
- * run_journal.c: the journal; run_finish.c: publishing the bag;
- * retire.c: delete_source).
+ * (run.c: landing; run_decide.c: which run this is; run_inventory.c:
+ * its objects; run_journal.c: the journal; run_finish.c: publishing the
+ * bag; retire.c: delete_source).
  * Private to lib/run.
  */
 #ifndef MIGRATE_RUN_CORE_H
@@ -121,6 +121,15 @@ int	run_audit(struct run *rn, const char *event, json_t *fields,
 /* A test point (testhook.h): a no-op unless a test build installed one. */
 int	run_point(struct run *rn, const char *name, const char *detail,
 	    uint64_t value, struct mig_ctx *ctx);
+/*
+ * Counts files and bytes done and tells opts->progress, at most every
+ * 200 ms unless force.
+ */
+void	run_progress(struct run *rn, uint64_t files, uint64_t bytes,
+	    bool force);
+/* A new phase of the run, with its totals (counts start again). */
+void	run_set_phase(struct run *rn, const char *phase, uint64_t files,
+	    uint64_t bytes);
 /* "a/b" into buf; MIG_ERR_INTERNAL when it does not fit. */
 int	run_join(char *buf, size_t size, const char *a, const char *b);
 /* Writes the marker dir/name (_SUCCESS, _ABANDONED) holding text. */
@@ -138,6 +147,18 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
 	return rn->incremental && ob->prev != NULL &&
 	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
 }
+
+/* run_inventory.c */
+
+/*
+ * Takes the inventory of the source into rn->objs (sorted by path), each
+ * with its destination when the strategy lands files one by one.
+ */
+int	run_inventory(struct run *rn);
+/* Writes the held inventory records (after run.start, or when none came). */
+int	run_release_held(struct run *rn, struct mig_ctx *ctx);
+/* An archive member's name without the "./" prefixes archivers write. */
+const char *run_archive_name(const char *name);
 
 /* run_decide.c */
 
