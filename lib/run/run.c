@@ -45,7 +45,6 @@
 #include "../lake/layout_int.h"
 #include "run_core.h"
 
-#define READ_CHUNK	(256 * 1024)
 #define PROGRESS_NSEC	200000000L
 
 /* --- Small helpers ---------------------------------------------------------- */
@@ -182,39 +181,10 @@ mig_run_id_valid(const char *s)
 	return mig_lake_valid_run_id(s);
 }
 
-/* Finds the object for path, or NULL (objects sorted by path). */
-static struct obj *
-obj_find(struct run *rn, const char *path)
-{
-	size_t lo = 0, hi = rn->nobj, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(path, rn->objs[mid].path);
-		if (c == 0)
-			return &rn->objs[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
 /* --- Landing one object ----------------------------------------------------------- */
 
-/* Files at least this big land on two threads (see land_stream). */
+/* Files at least this big land on two threads (see run_land_stream). */
 #define ASYNC_MIN_SIZE	(8u * 1024 * 1024)
-
-struct worker {
-	struct run		*rn;
-	struct mig_ctx		*ctx;
-	struct mig_ctx		*actx;	/* the destination thread's */
-	struct mig_transport	*t;
-	unsigned char		*buf;
-	char			 made_dir[PATH_MAX];	/* last mkdir_p */
-};
 
 /* Hashes the rest of fd; returns 0 and the hex digest. */
 static int
@@ -230,7 +200,7 @@ hash_fd(struct worker *wk, int fd, const char *name, char hex[65],
 	    (r = mig_sha256_writer_new(null, wk->ctx, &sha)) != 0)
 		goto out;
 	for (;;) {
-		n = read(fd, wk->buf, READ_CHUNK);
+		n = read(fd, wk->buf, MIG_RUN_READ_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -270,8 +240,8 @@ run_same_stat(const struct obj *ob, const struct stat *st)
 	    st->st_ctim.tv_nsec == ob->ctime_nsec));
 }
 
-static int
-ensure_parent(struct worker *wk, const char *full)
+int
+run_ensure_parent(struct worker *wk, const char *full)
 {
 	char dir[PATH_MAX];
 	int r;
@@ -290,8 +260,9 @@ ensure_parent(struct worker *wk, const char *full)
  * the object's temporary at the destination.  When fd >= 0 the file is
  * re-checked after reading and the object is abandoned if it changed.
  */
-static int
-land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
+int
+run_land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src,
+    int fd)
 {
 	struct run *rn = wk->rn;
 	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
@@ -315,7 +286,7 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 		    ob->path);
 		goto out;
 	}
-	if ((r = ensure_parent(wk, full)) != 0)
+	if ((r = run_ensure_parent(wk, full)) != 0)
 		goto out;
 	wk->t->ctx = dctx;
 	r = mig_transport_open_write(wk->t, full, -1, &sink);
@@ -341,7 +312,7 @@ land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
 	    &psha)) != 0)
 		goto out;
 	for (;;) {
-		if ((r = mig_reader_read(src, wk->buf, READ_CHUNK, &n)) != 0)
+		if ((r = mig_reader_read(src, wk->buf, MIG_RUN_READ_CHUNK, &n)) != 0)
 			goto out;
 		if (n == 0)
 			break;
@@ -379,8 +350,8 @@ out:
 	return r;
 }
 
-static int
-open_source(struct worker *wk, const struct obj *ob, int *fdp)
+int
+run_open_source(struct worker *wk, const struct obj *ob, int *fdp)
 {
 	struct run *rn = wk->rn;
 	struct stat st;
@@ -424,8 +395,8 @@ stop_run(struct run *rn, int code, struct mig_ctx *ctx)
 	pthread_mutex_unlock(&rn->mu);
 }
 
-static void
-record_failure(struct worker *wk, struct obj *ob)
+void
+run_record_failure(struct worker *wk, struct obj *ob)
 {
 	struct run *rn = wk->rn;
 
@@ -449,8 +420,8 @@ record_failure(struct worker *wk, struct obj *ob)
 		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
 }
 
-static void
-record_stored(struct worker *wk, struct obj *ob)
+void
+run_record_stored(struct worker *wk, struct obj *ob)
 {
 	struct run *rn = wk->rn;
 	int r;
@@ -476,15 +447,15 @@ record_stored(struct worker *wk, struct obj *ob)
 		return;
 	}
 	if (run_journal_append(rn, ob, wk->ctx) != 0) {
-		record_failure(wk, ob);
+		run_record_failure(wk, ob);
 		return;
 	}
 	ob->state = OBJ_STORED;
 	(void)run_point(rn, "object.landed", ob->path, 0, wk->ctx);
 }
 
-static void
-record_unchanged(struct worker *wk, struct obj *ob)
+void
+run_record_unchanged(struct worker *wk, struct obj *ob)
 {
 	ob->state = OBJ_UNCHANGED;
 	(void)run_audit(wk->rn, MIG_AUDIT_OBJ_SKIPPED, json_pack("{s:s, s:s}",
@@ -502,7 +473,7 @@ process_file(struct worker *wk, struct obj *ob)
 	uint64_t count;
 	int fd = -1, r;
 
-	if ((r = open_source(wk, ob, &fd)) != 0)
+	if ((r = run_open_source(wk, ob, &fd)) != 0)
 		goto fail;
 	if (rn->o->dry_run) {
 		/* Read-only: find what is unchanged, land nothing. */
@@ -518,7 +489,7 @@ process_file(struct worker *wk, struct obj *ob)
 			goto fail;
 		if (strcmp(hex, obj_prev_sha(rn, ob)) == 0) {
 			memcpy(ob->sha, hex, sizeof(hex));
-			record_unchanged(wk, ob);
+			run_record_unchanged(wk, ob);
 			goto out;
 		}
 		if (lseek(fd, 0, SEEK_SET) != 0) {
@@ -529,11 +500,11 @@ process_file(struct worker *wk, struct obj *ob)
 	}
 	if (rn->si->moves_data) {
 		if ((r = mig_fd_reader_new(fd, wk->ctx, &rd)) != 0 ||
-		    (r = land_stream(wk, ob, rd, fd)) != 0 ||
+		    (r = run_land_stream(wk, ob, rd, fd)) != 0 ||
 		    (r = run_point(rn, "object.written", ob->path, 0,
 		    wk->ctx)) != 0)
 			goto fail;
-		record_stored(wk, ob);
+		run_record_stored(wk, ob);
 	} else {
 		/* retain: the inventory is the product. */
 		if ((r = hash_fd(wk, fd, ob->path, ob->sha, &count)) != 0)
@@ -547,7 +518,7 @@ process_file(struct worker *wk, struct obj *ob)
 	}
 	goto out;
 fail:
-	record_failure(wk, ob);
+	run_record_failure(wk, ob);
 out:
 	mig_reader_free(rd);
 	if (fd >= 0)
@@ -555,22 +526,22 @@ out:
 	run_progress(rn, 1, 0, false);
 }
 
-static int
-worker_open(struct run *rn, struct worker *wk)
+int
+run_worker_open(struct run *rn, struct worker *wk)
 {
 	memset(wk, 0, sizeof(*wk));
 	wk->rn = rn;
 	if ((wk->ctx = mig_ctx_new()) == NULL ||
 	    (wk->actx = mig_ctx_new()) == NULL ||
-	    (wk->buf = malloc(READ_CHUNK)) == NULL)
+	    (wk->buf = malloc(MIG_RUN_READ_CHUNK)) == NULL)
 		return MIG_ERR_NOMEM;
 	if (!rn->si->moves_data || rn->o->dry_run)
 		return 0;
 	return mig_transport_open(rn->o->tcfg, wk->ctx, &wk->t);
 }
 
-static void
-worker_close(struct worker *wk)
+void
+run_worker_close(struct worker *wk)
 {
 	mig_transport_close(wk->t);
 	free(wk->buf);
@@ -586,7 +557,7 @@ worker_main(void *arg)
 	size_t i;
 	int r;
 
-	if ((r = worker_open(rn, &wk)) != 0) {
+	if ((r = run_worker_open(rn, &wk)) != 0) {
 		pthread_mutex_lock(&rn->mu);
 		if (rn->fatal == 0) {
 			rn->fatal = r;
@@ -595,7 +566,7 @@ worker_main(void *arg)
 			    "out of memory");
 		}
 		pthread_mutex_unlock(&rn->mu);
-		worker_close(&wk);
+		run_worker_close(&wk);
 		return NULL;
 	}
 	for (;;) {
@@ -610,7 +581,7 @@ worker_main(void *arg)
 		mig_clearerr(wk.ctx);
 		process_file(&wk, &rn->objs[i]);
 	}
-	worker_close(&wk);
+	run_worker_close(&wk);
 	return NULL;
 }
 
@@ -646,389 +617,6 @@ run_workers(struct run *rn, int jobs)
 		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
 	}
 	return 0;
-}
-
-/* --- Archive sources and archive strategies (one sequential pass) ------------ */
-
-/*
- * Directory source: the entry's content is the file; archive source: the
- * archive is walked again in the same order and matched by name.
- */
-struct seq_source {
-	struct mig_archive	*ar;
-	struct worker		*wk;
-};
-
-static int
-seq_open(struct run *rn, struct seq_source *ss, struct worker *wk)
-{
-	int r;
-
-	memset(ss, 0, sizeof(*ss));
-	ss->wk = wk;
-	if (!rn->archive_source)
-		return 0;
-	if ((r = mig_archive_open(rn->p->source_path, wk->ctx, &ss->ar)) == 0)
-		mig_archive_set_limits(ss->ar, rn->p->max_expansion_ratio,
-		    rn->p->max_expanded_bytes);
-	return r;
-}
-
-/* Gives a reader over ob's content (and its fd for dir sources). */
-static int
-seq_content(struct run *rn, struct seq_source *ss, struct obj *ob,
-    struct mig_reader **rdp, int *fdp)
-{
-	struct mig_archive_entry e;
-	int r;
-
-	*rdp = NULL;
-	*fdp = -1;
-	if (!rn->archive_source) {
-		if ((r = open_source(ss->wk, ob, fdp)) != 0)
-			return r;
-		return mig_fd_reader_new(*fdp, ss->wk->ctx, rdp);
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		while ((r = mig_archive_next(ss->ar, &e)) == 0) {
-			if (e.type == MIG_ARCHIVE_REGULAR &&
-			    strcmp(run_archive_name(e.name), ob->path) == 0)
-				return mig_archive_entry_reader(ss->ar, rdp);
-		}
-		if (r != 1 || pass == 1)
-			break;
-		/* Not in path order: read the archive again from the start. */
-		mig_archive_free(ss->ar);
-		ss->ar = NULL;
-		if ((r = mig_archive_open(rn->p->source_path, ss->wk->ctx,
-		    &ss->ar)) != 0)
-			return r;
-		mig_archive_set_limits(ss->ar, rn->p->max_expansion_ratio,
-		    rn->p->max_expanded_bytes);
-	}
-	if (r == 1)
-		r = mig_seterr(ss->wk->ctx, MIG_ERR_IO, "%s: vanished from the "
-		    "source archive", ob->path);
-	return r;
-}
-
-/* Per-file strategies over an archive source: one pass, in order. */
-static int
-land_from_archive(struct run *rn)
-{
-	struct worker wk;
-	struct mig_archive *ar = NULL;
-	struct mig_archive_entry e;
-	struct mig_reader *rd = NULL;
-	struct mig_writer *null = NULL, *sha = NULL;
-	struct obj *ob;
-	size_t i, n;
-	int r, ar_r;
-
-	if ((r = worker_open(rn, &wk)) != 0 ||
-	    (r = mig_archive_open(rn->p->source_path, wk.ctx, &ar)) != 0) {
-		r = mig_seterr(rn->ctx, r, "%s", wk.ctx != NULL ?
-		    mig_errmsg(wk.ctx) : "out of memory");
-		worker_close(&wk);
-		return r;
-	}
-	mig_archive_set_limits(ar, rn->p->max_expansion_ratio,
-	    rn->p->max_expanded_bytes);
-	/* In the archive's own order: it can only be read forwards. */
-	while (rn->fatal == 0 && (ar_r = mig_archive_next(ar, &e)) == 0) {
-		if (e.type != MIG_ARCHIVE_REGULAR ||
-		    (ob = obj_find(rn, run_archive_name(e.name))) == NULL ||
-		    ob->state != OBJ_PENDING)
-			continue;	/* not selected, landed, or a duplicate */
-		mig_clearerr(wk.ctx);
-		if ((r = mig_archive_entry_reader(ar, &rd)) != 0) {
-			record_failure(&wk, ob);
-			break;
-		}
-		if (!rn->si->moves_data) {
-			unsigned char md[32];
-			uint64_t count;
-
-			r = mig_null_writer_new(wk.ctx, &null);
-			if (r == 0)
-				r = mig_sha256_writer_new(null, wk.ctx, &sha);
-			while (r == 0 && (r = mig_reader_read(rd, wk.buf,
-			    READ_CHUNK, &n)) == 0 && n > 0)
-				r = mig_writer_write(sha, wk.buf, n);
-			if (r == 0 && (r = mig_writer_close(sha)) == 0) {
-				mig_sha256_writer_result(sha, md, &count);
-				mig_hex_encode(md, sizeof(md), ob->sha);
-				ob->size = count;
-				ob->state = OBJ_RETAINED;
-			} else
-				record_failure(&wk, ob);
-			mig_writer_free(sha);
-			mig_writer_free(null);
-			sha = null = NULL;
-		} else if (land_stream(&wk, ob, rd, -1) != 0)
-			record_failure(&wk, ob);
-		else if (obj_prev_sha(rn, ob) != NULL &&
-		    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
-			/*
-			 * XXX: an unchanged member of an archive source is
-			 * only known after landing it; it is then dropped
-			 * from this run's bag (it is identical to the last
-			 * run's copy), at the cost of the write.
-			 */
-			char full[PATH_MAX];
-
-			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
-				(void)mig_transport_remove(wk.t, full);
-			record_unchanged(&wk, ob);
-		} else
-			record_stored(&wk, ob);
-		mig_reader_free(rd);
-		rd = NULL;
-		run_progress(rn, 1, 0, false);
-	}
-	/* Whatever the archive no longer holds did not land. */
-	for (i = 0; i < rn->nobj && rn->fatal == 0; i++) {
-		if (rn->objs[i].state != OBJ_PENDING)
-			continue;
-		mig_seterr(wk.ctx, MIG_ERR_IO, "%s: vanished from the source "
-		    "archive", rn->objs[i].path);
-		record_failure(&wk, &rn->objs[i]);
-	}
-	mig_reader_free(rd);
-	mig_archive_free(ar);
-	worker_close(&wk);
-	/* As run_workers(): a refusal (sizes that lie, a bomb) ends the run. */
-	if (rn->fatal == MIG_ERR_SECURITY)
-		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
-	return 0;
-}
-
-/* Percent-encoding of RFC 8493 for manifest paths. */
-static void
-bag_encode(const char *in, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (; *in != '\0' && o + 4 < size; in++) {
-		if (*in == '%' || *in == '\r' || *in == '\n')
-			o += (size_t)snprintf(out + o, size - o, "%%%02X",
-			    (unsigned char)*in);
-		else
-			out[o++] = *in;
-	}
-	out[o] = '\0';
-}
-
-/* Adds a small text member to a tar from memory. */
-static int
-tar_add_text(struct mig_tar *tar, const char *name, const char *text,
-    struct mig_ctx *ctx)
-{
-	struct mig_reader *rd = NULL;
-	size_t len = strlen(text);
-	int r;
-
-	if ((r = mig_mem_reader_new(text, len, ctx, &rd)) != 0)
-		return r;
-	r = mig_tar_add(tar, name, len, 0644, time(NULL), rd);
-	mig_reader_free(rd);
-	return r;
-}
-
-/* Appends to a growing string; returns false on ENOMEM. */
-static bool
-sappend(char **s, size_t *len, size_t *cap, const char *add)
-{
-	size_t n = strlen(add);
-	char *ns;
-
-	if (*len + n + 1 > *cap) {
-		size_t nc = (*cap == 0 ? 4096 : *cap * 2) + n;
-
-		if ((ns = realloc(*s, nc)) == NULL)
-			return false;
-		*s = ns;
-		*cap = nc;
-	}
-	memcpy(*s + *len, add, n + 1);
-	*len += n;
-	return true;
-}
-
-/* The inner bag of repurchase: tag files after the payload. */
-static int
-repurchase_tags(struct run *rn, struct mig_tar *tar, struct mig_ctx *ctx)
-{
-	const char *bag = rn->p->name;
-	char name[PATH_MAX], line[MIG_PATH_MAX * 3 + 128], enc[MIG_PATH_MAX * 3];
-	char *manifest = NULL, *tagm = NULL, info[2048];
-	size_t mlen = 0, mcap = 0, tlen = 0, tcap = 0, i;
-	uint64_t bytes = 0, files = 0;
-	unsigned char md[32];
-	char hex[65], date[16];
-	struct tm tm;
-	time_t now = time(NULL);
-	const char *bagit = "BagIt-Version: 1.0\n"
-	    "Tag-File-Character-Encoding: UTF-8\n";
-	int r = 0;
-
-	for (i = 0; i < rn->nobj; i++) {
-		if (rn->objs[i].state != OBJ_STORED)
-			continue;
-		bag_encode(rn->objs[i].path, enc, sizeof(enc));
-		(void)snprintf(line, sizeof(line), "%s  data/%s\n",
-		    rn->objs[i].sha, enc);
-		if (!sappend(&manifest, &mlen, &mcap, line)) {
-			r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		bytes += rn->objs[i].size;
-		files++;
-	}
-	if (manifest == NULL && !sappend(&manifest, &mlen, &mcap, "")) {
-		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-	(void)snprintf(info, sizeof(info), "Bagging-Date: %s\n"
-	    "External-Identifier: %s\nMigrate-Strategy: repurchase\n"
-	    "Migrate-Plan-SHA256: %s\nPayload-Oxum: %llu.%llu\n", date,
-	    rn->run_id, rn->p->sha256, (unsigned long long)bytes,
-	    (unsigned long long)files);
-	{
-		const char *names[3] = { "bagit.txt", "bag-info.txt",
-		    "manifest-sha256.txt" };
-		const char *texts[3] = { bagit, info, manifest };
-
-		for (i = 0; i < 3; i++) {
-			if (EVP_Digest(texts[i], strlen(texts[i]), md, NULL,
-			    EVP_sha256(), NULL) != 1) {
-				r = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
-				    "SHA-256");
-				goto out;
-			}
-			mig_hex_encode(md, sizeof(md), hex);
-			(void)snprintf(line, sizeof(line), "%s  %s\n", hex,
-			    names[i]);
-			if (!sappend(&tagm, &tlen, &tcap, line)) {
-				r = mig_seterr(ctx, MIG_ERR_NOMEM,
-				    "out of memory");
-				goto out;
-			}
-			(void)snprintf(name, sizeof(name), "%s/%s", bag,
-			    names[i]);
-			if ((r = tar_add_text(tar, name, texts[i], ctx)) != 0)
-				goto out;
-		}
-	}
-	(void)snprintf(name, sizeof(name), "%s/tagmanifest-sha256.txt", bag);
-	r = tar_add_text(tar, name, tagm, ctx);
-out:
-	free(manifest);
-	free(tagm);
-	return r;
-}
-
-/* retire and repurchase: one pax tar -> [zstd] -> age object. */
-static int
-land_archive_strategy(struct run *rn, struct obj *arch)
-{
-	struct worker wk;
-	struct seq_source ss;
-	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
-	struct mig_writer *limit = NULL;
-	struct mig_tar *tar = NULL;
-	struct mig_reader *rd = NULL, *psha = NULL;
-	char full[PATH_MAX], member[MIG_PATH_MAX + 300];
-	unsigned char md[32];
-	uint64_t count;
-	struct stat st;
-	size_t i;
-	int fd = -1, r;
-
-	if ((r = worker_open(rn, &wk)) != 0 ||
-	    (r = seq_open(rn, &ss, &wk)) != 0) {
-		r = mig_seterr(rn->ctx, r, "%s", wk.ctx != NULL ?
-		    mig_errmsg(wk.ctx) : "out of memory");
-		worker_close(&wk);
-		return r;
-	}
-	if ((r = run_join(full, sizeof(full), rn->run_dir, arch->dest)) != 0 ||
-	    (r = ensure_parent(&wk, full)) != 0 ||
-	    (r = mig_transport_open_write(wk.t, full, -1, &sink)) != 0 ||
-	    (rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
-	    sink, wk.ctx, &limit)) != 0) ||
-	    (r = mig_sha256_writer_new(limit != NULL ? limit : sink, wk.ctx,
-	    &csha)) != 0 ||
-	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
-	    wk.ctx, &age)) != 0)
-		goto out;
-	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
-	    age, wk.ctx, &z)) != 0)
-		goto out;
-	if ((r = mig_tar_writer_new(z != NULL ? z : age, wk.ctx, &tar)) != 0)
-		goto out;
-	for (i = 0; i < rn->nobj; i++) {
-		struct obj *ob = &rn->objs[i];
-
-		if ((r = seq_content(rn, &ss, ob, &rd, &fd)) != 0 ||
-		    (r = mig_sha256_reader_new(rd, wk.ctx, &psha)) != 0)
-			goto out;
-		if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
-			(void)snprintf(member, sizeof(member), "%s/data/%s",
-			    rn->p->name, ob->path);
-		else
-			(void)snprintf(member, sizeof(member), "%s", ob->path);
-		if ((r = mig_tar_add(tar, member, ob->size, ob->mode,
-		    ob->mtime, psha)) != 0)
-			goto out;
-		if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st))) {
-			r = mig_seterr(wk.ctx, MIG_ERR_IO, "%s: changed while "
-			    "being read; the archive is not published",
-			    ob->path);
-			goto out;
-		}
-		mig_sha256_reader_result(psha, md, &count);
-		mig_hex_encode(md, sizeof(md), ob->sha);
-		ob->state = OBJ_STORED;
-		mig_reader_free(psha);
-		mig_reader_free(rd);
-		psha = rd = NULL;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-		run_progress(rn, 1, ob->size, false);
-	}
-	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE &&
-	    (r = repurchase_tags(rn, tar, wk.ctx)) != 0)
-		goto out;
-	if ((r = mig_tar_close(tar)) != 0)
-		goto out;
-	mig_sha256_writer_result(csha, md, &arch->stored_size);
-	mig_hex_encode(md, sizeof(md), arch->csha);
-out:
-	if (r != 0) {
-		mig_seterr(rn->ctx, r, "%s", mig_errmsg(wk.ctx));
-		for (i = 0; i < rn->nobj; i++)
-			rn->objs[i].state = OBJ_FAILED;
-		(void)run_audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
-		    "object", arch->dest, "reason", mig_errmsg(wk.ctx)),
-		    wk.ctx);
-	}
-	mig_reader_free(psha);
-	mig_reader_free(rd);
-	if (fd >= 0)
-		close(fd);
-	mig_tar_free(tar);
-	mig_writer_free(z);
-	mig_writer_free(age);
-	mig_writer_free(csha);
-	mig_writer_free(limit);
-	mig_writer_free(sink);
-	mig_archive_free(ss.ar);
-	worker_close(&wk);
-	return r;
 }
 
 /* --- Entry point ------------------------------------------------------------------- */
@@ -1312,9 +900,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		    rn.nobj, total);
 	}
 	if (rn.si->one_archive)
-		r = rn.nobj == 0 ? 0 : land_archive_strategy(&rn, &arch);
+		r = rn.nobj == 0 ? 0 : run_land_archive_strategy(&rn, &arch);
 	else if (rn.archive_source)
-		r = land_from_archive(&rn);
+		r = run_land_from_archive(&rn);
 	else
 		r = run_workers(&rn, o->jobs);
 	run_progress(&rn, 0, 0, true);

@@ -1,8 +1,8 @@
 /*
  * The run pipeline's own state, shared by the files that carry out a run
- * (run.c: landing; run_decide.c: which run this is; run_inventory.c:
- * its objects; run_journal.c: the journal; run_finish.c: publishing the
- * bag; retire.c: delete_source).
+ * (run.c: landing; run_archive.c: landing in one pass; run_decide.c:
+ * which run this is; run_inventory.c: its objects; run_journal.c: the
+ * journal; run_finish.c: publishing the bag; retire.c: delete_source).
  * Private to lib/run.
  */
 #ifndef MIGRATE_RUN_CORE_H
@@ -147,6 +147,56 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
 	return rn->incremental && ob->prev != NULL &&
 	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
 }
+
+/* --- Landing (run.c), shared with run_archive.c --------------------------- */
+
+/* Read size of the source and of hashing. */
+#define MIG_RUN_READ_CHUNK	(256 * 1024)
+
+struct mig_reader;
+
+/* One thread that lands objects, with its own connection. */
+struct worker {
+	struct run		*rn;
+	struct mig_ctx		*ctx;
+	struct mig_ctx		*actx;	/* the destination thread's */
+	struct mig_transport	*t;
+	unsigned char		*buf;
+	char			 made_dir[PATH_MAX];	/* last mkdir_p */
+};
+
+/*
+ * Sets up wk: its contexts, buffer and (when the run lands data) its
+ * connection.  Caller must run_worker_close() wk in every case.
+ */
+int	run_worker_open(struct run *rn, struct worker *wk);
+void	run_worker_close(struct worker *wk);
+/* Creates the parent directory of full unless wk made it last. */
+int	run_ensure_parent(struct worker *wk, const char *full);
+/*
+ * Opens ob's file beneath the source's descriptor, through no link, and
+ * checks it is still the file the inventory saw.  Caller closes *fdp.
+ */
+int	run_open_source(struct worker *wk, const struct obj *ob, int *fdp);
+/*
+ * Lands src (ob's plaintext) as ob->dest: sha, stored sha and sizes into
+ * ob.  fd >= 0: ob's file, checked again after reading.
+ */
+int	run_land_stream(struct worker *wk, struct obj *ob,
+	    struct mig_reader *src, int fd);
+/* ob failed (reason in wk->ctx): noted, audited, maybe the run stops. */
+void	run_record_failure(struct worker *wk, struct obj *ob);
+/* ob landed: on record (object.stored), then in the journal. */
+void	run_record_stored(struct worker *wk, struct obj *ob);
+/* ob is the same as in the last run: audited as skipped. */
+void	run_record_unchanged(struct worker *wk, struct obj *ob);
+
+/* run_archive.c */
+
+/* The per-file strategies over an archive source, in one pass. */
+int	run_land_from_archive(struct run *rn);
+/* retire and repurchase: every object into the one archive arch. */
+int	run_land_archive_strategy(struct run *rn, struct obj *arch);
 
 /* run_inventory.c */
 
