@@ -1,8 +1,10 @@
 /*
  * The run pipeline's own state, shared by the files that carry out a run
- * (run.c: landing; run_archive.c: landing in one pass; run_decide.c:
- * which run this is; run_inventory.c: its objects; run_journal.c: the
- * journal; run_finish.c: publishing the bag; retire.c: delete_source).
+ * (run.c: the order of a run; run_decide.c: which run this is;
+ * run_inventory.c: its objects; run_land.c: the workers; run_archive.c:
+ * landing in one pass; run_journal.c: the journal; landed.c: the landed
+ * check; runsnap.c: the snapshot; run_finish.c: publishing the bag;
+ * retire.c: delete_source).
  * Private to lib/run.
  */
 #ifndef MIGRATE_RUN_CORE_H
@@ -148,7 +150,7 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
 	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
 }
 
-/* --- Landing (run.c), shared with run_archive.c --------------------------- */
+/* --- Landing (run_land.c) ------------------------------------------------ */
 
 /* Read size of the source and of hashing. */
 #define MIG_RUN_READ_CHUNK	(256 * 1024)
@@ -190,6 +192,12 @@ void	run_record_failure(struct worker *wk, struct obj *ob);
 void	run_record_stored(struct worker *wk, struct obj *ob);
 /* ob is the same as in the last run: audited as skipped. */
 void	run_record_unchanged(struct worker *wk, struct obj *ob);
+
+/*
+ * Lands the pending objects of a directory source on jobs workers (1 to
+ * 64); in a dry run, finds only what is unchanged.
+ */
+int	run_workers(struct run *rn, int jobs);
 
 /* run_archive.c */
 
