@@ -378,10 +378,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	    !rn.si->one_archive && !o->full;
 	if ((r = runsnap_load_prev(&rn)) != 0)
 		goto out;
-	(void)run_join(rn.journal_path, sizeof(rn.journal_path), rn.state_dir,
-	    rn.run_id);
-	(void)snprintf(rn.journal_path + strlen(rn.journal_path),
-	    sizeof(rn.journal_path) - strlen(rn.journal_path), ".journal");
+	run_journal_name(&rn);
 	if (sum->resumed && !rn.si->one_archive && rn.si->moves_data) {
 		if ((r = run_journal_load(&rn)) != 0)
 			goto out;
@@ -407,13 +404,8 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	    (r = state_write_current(rn.state_dir, rn.run_id, rn.run_dir,
 	    ctx)) != 0)
 		goto out;
-	rn.journal_fd = open(rn.journal_path, O_WRONLY | O_CREAT | O_APPEND |
-	    O_CLOEXEC, 0600);
-	if (rn.journal_fd < 0) {
-		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", rn.journal_path,
-		    strerror(errno));
+	if ((r = run_journal_open(&rn)) != 0)
 		goto out;
-	}
 	{
 		json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}",
 		    "strategy", rn.si->name, "source", rn.p->source_path,

@@ -243,7 +243,11 @@ int	run_commit_last(struct run *rn);
 
 /* run_journal.c */
 
-/* Reads STATE/RUNID.journal into rn->journal (none yet: empty). */
+/* Names the journal of rn->run_id in rn->state_dir: rn->journal_path. */
+void	run_journal_name(struct run *rn);
+/* Opens the journal to append to (created 0600 when new). */
+int	run_journal_open(struct run *rn);
+/* Reads the journal into rn->journal (none yet: empty). */
 int	run_journal_load(struct run *rn);
 /*
  * Appends ob to the journal and syncs it (under rn->mu): call only once

@@ -7,6 +7,7 @@
  */
 #define MIG_RUN_INTERNAL
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +22,26 @@
 #include "migrate/transport.h"
 
 #include "run_core.h"
+
+void
+run_journal_name(struct run *rn)
+{
+	(void)run_join(rn->journal_path, sizeof(rn->journal_path),
+	    rn->state_dir, rn->run_id);
+	(void)snprintf(rn->journal_path + strlen(rn->journal_path),
+	    sizeof(rn->journal_path) - strlen(rn->journal_path), ".journal");
+}
+
+int
+run_journal_open(struct run *rn)
+{
+	rn->journal_fd = open(rn->journal_path, O_WRONLY | O_CREAT |
+	    O_APPEND | O_CLOEXEC, 0600);
+	if (rn->journal_fd < 0)
+		return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s",
+		    rn->journal_path, strerror(errno));
+	return 0;
+}
 
 int
 run_journal_load(struct run *rn)
