@@ -230,26 +230,6 @@ run_free(struct run *rn)
 	pthread_mutex_destroy(&rn->mu);
 }
 
-static int
-dry_run(struct run *rn)
-{
-	size_t i;
-
-	for (i = 0; i < rn->nobj; i++) {
-		const struct obj *ob = &rn->objs[i];
-		char dst[PATH_MAX];
-
-		if (ob->state != OBJ_PENDING)
-			continue;
-		(void)run_join(dst, sizeof(dst), rn->run_dir, ob->dest != NULL ?
-		    ob->dest : rn->si->one_archive ? "data/(archive)" :
-		    "(inventory only)");
-		if (rn->o->would_land != NULL)
-			rn->o->would_land(rn->o->arg, ob->path, dst, ob->size);
-	}
-	return 0;
-}
-
 /*
  * A refusal (host key, certificate, a link in the lake, ...) that ended
  * the run before it could be recorded inside it: on record under the run,
@@ -272,6 +252,199 @@ audit_refusal(struct run *rn, const char *why)
 	mig_ctx_free(c2);
 }
 
+/*
+ * A dry run: what would land, and where.  Read-only workers first find
+ * what is unchanged (directory sources, per-file strategies).
+ */
+static int
+dry_run(struct run *rn)
+{
+	size_t i;
+	int r;
+
+	if (!rn->archive_source && !rn->si->one_archive &&
+	    rn->si->moves_data && (r = run_workers(rn, rn->o->jobs)) != 0)
+		return r;
+	for (i = 0; i < rn->nobj; i++) {
+		const struct obj *ob = &rn->objs[i];
+		char dst[PATH_MAX];
+
+		if (ob->state != OBJ_PENDING)
+			continue;
+		(void)run_join(dst, sizeof(dst), rn->run_dir, ob->dest != NULL ?
+		    ob->dest : rn->si->one_archive ? "data/(archive)" :
+		    "(inventory only)");
+		if (rn->o->would_land != NULL)
+			rn->o->would_land(rn->o->arg, ob->path, dst, ob->size);
+	}
+	return 0;
+}
+
+/* A run of o, not begun; on failure (ENOMEM) nothing is left to free. */
+static int
+run_init(struct run *rn, const struct mig_run_opts *o,
+    struct mig_run_summary *sum, struct mig_ctx *ctx)
+{
+	memset(rn, 0, sizeof(*rn));
+	rn->o = o;
+	rn->p = o->plan;
+	rn->si = mig_strategy_info(o->plan->strategy);
+	rn->ctx = ctx;
+	rn->sum = sum;
+	rn->journal_fd = -1;
+	rn->lock.fd = -1;
+	rn->src_fd = -1;
+	pthread_mutex_init(&rn->mu, NULL);
+	if (o->bwlimit > 0 && !o->dry_run &&
+	    mig_ratelimit_new(o->bwlimit, &rn->bwlimit) != 0) {
+		run_free(rn);
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* What no run may go ahead with; compiles the partition_by regex. */
+static int
+check_opts(struct run *rn)
+{
+	const struct mig_run_opts *o = rn->o;
+
+	if (rn->p->strategy == MIG_STRATEGY_RETIRE && rn->p->delete_source &&
+	    o->identities == NULL && !o->dry_run)
+		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: delete_source = "
+		    "true: give the identity (-i FILE) so that the landed "
+		    "archive is deep-verified before any source file is "
+		    "deleted", rn->p->file);
+	if (rn->si->partition &&
+	    strncmp(rn->p->partition_by, "mtime:", 6) != 0) {
+		if (regcomp(&rn->part_re, rn->p->partition_by,
+		    REG_EXTENDED) != 0)
+			return mig_seterr(rn->ctx, MIG_ERR_PARSE,
+			    "bad partition_by");
+		rn->part_re_ok = true;
+	}
+	if (o->shard_n > 0) {
+		/* Shards on one machine keep separate resume state. */
+		if (o->shard_k < 0 || o->shard_k >= o->shard_n ||
+		    o->run_id == NULL || !mig_lake_valid_run_id(o->run_id))
+			return mig_seterr(rn->ctx, MIG_ERR_USAGE, "--shard K/N "
+			    "needs 0 <= K < N and --run-id "
+			    "YYYYMMDDTHHMMSSZ-xxxxxxxx");
+		if (rn->si->versioned)
+			return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: rebuild "
+			    "cannot be sharded: every run is a new version",
+			    rn->p->file);
+	}
+	return 0;
+}
+
+/*
+ * The local state of the plan (of the shard), locked: one run of a plan
+ * at a time, so a second one fails fast instead of taking the first one's
+ * run over.  A delete phase a crash cut short is settled before anything
+ * else.
+ */
+static int
+take_state(struct run *rn)
+{
+	const struct mig_run_opts *o = rn->o;
+	int r;
+
+	if ((r = state_dir_for(rn->p, o->shard_k, o->shard_n, rn->state_dir,
+	    sizeof(rn->state_dir), rn->ctx)) != 0 ||
+	    (!o->dry_run && ((r = state_prepare(rn->p, o->shard_k, o->shard_n,
+	    rn->state_dir, rn->ctx)) != 0 ||
+	    (r = state_lock(rn->state_dir, &rn->lock, rn->ctx)) != 0))) {
+		if (r == MIG_ERR_AGAIN)
+			(void)mig_preferr(rn->ctx, "%s", rn->p->file);
+		return r;
+	}
+	if (rn->lock.previous[0] != '\0')
+		run_note(rn, "took over the lock of a run that died (%s)",
+		    rn->lock.previous);
+	if (!o->dry_run && rn->p->strategy == MIG_STRATEGY_RETIRE &&
+	    rn->p->delete_source)
+		return retire_settle_intents(rn);
+	return 0;
+}
+
+/* Connects to the lake, decides the run and takes the inventory. */
+static int
+open_run(struct run *rn, char abandoned[64])
+{
+	struct mig_run_summary *sum = rn->sum;
+	int r;
+
+	if ((r = mig_transport_open(rn->o->tcfg, rn->ctx, &rn->t)) != 0)
+		return r;
+	/* A local lake is shown as the directory the user can cd into. */
+	sum->lake = strdup(rn->p->lake_path != NULL ? rn->p->lake_path :
+	    rn->t->root);
+	if ((r = run_decide(rn, abandoned)) != 0)
+		return r;
+	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", rn->run_id);
+	sum->run_dir = strdup(rn->run_dir);
+	if ((r = run_inventory(rn)) != 0)
+		return r;
+	return run_point(rn, "inventory.done", rn->p->source_path, rn->nobj,
+	    rn->ctx);
+}
+
+/*
+ * What the run knows of the past: the previous snapshot (its parent, and
+ * drift; per-file strategies also skip what did not change) and, when it
+ * resumes, what its journal says already landed.
+ */
+static int
+load_past(struct run *rn)
+{
+	int r;
+
+	rn->incremental = rn->si->moves_data && !rn->si->versioned &&
+	    !rn->si->one_archive && !rn->o->full;
+	if ((r = runsnap_load_prev(rn)) != 0)
+		return r;
+	run_journal_name(rn);
+	if (rn->sum->resumed && !rn->si->one_archive && rn->si->moves_data) {
+		if ((r = run_journal_load(rn)) != 0)
+			return r;
+		run_journal_apply(rn);
+	}
+	return 0;
+}
+
+/*
+ * From here the run is unfinished until it is published: the local state
+ * names it, its journal is open, and run.start is on record, followed by
+ * the records the inventory held back.
+ */
+static int
+begin_run(struct run *rn, const char *abandoned)
+{
+	json_t *f;
+	int r;
+
+	if ((r = state_mkdir_p(rn->state_dir, rn->ctx)) != 0 ||
+	    (r = state_write_current(rn->state_dir, rn->run_id, rn->run_dir,
+	    rn->ctx)) != 0 || (r = run_journal_open(rn)) != 0)
+		return r;
+	f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "strategy",
+	    rn->si->name, "source", rn->p->source_path, "destination",
+	    rn->t->root, "dir", rn->run_dir, "files", (json_int_t)rn->nobj,
+	    "resumed", rn->sum->resumed);
+	if (abandoned[0] != '\0')
+		json_object_set_new(f, "abandoned", json_string(abandoned));
+	if (rn->lock.previous[0] != '\0')
+		json_object_set_new(f, "lock_taken_over",
+		    json_string(rn->lock.previous));
+	if ((r = run_audit(rn, MIG_AUDIT_RUN_START, f, rn->ctx)) != 0)
+		return r;
+	rn->started = true;
+	if ((r = run_release_held(rn, rn->ctx)) != 0)
+		return r;
+	return run_point(rn, "run.started", rn->run_id, rn->nobj, rn->ctx);
+}
+
 int
 mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
     struct mig_ctx *ctx)
@@ -285,147 +458,33 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	int r;
 
 	memset(sum, 0, sizeof(*sum));
-	memset(&rn, 0, sizeof(rn));
 	memset(&arch, 0, sizeof(arch));
-	rn.o = o;
-	rn.p = o->plan;
-	rn.si = mig_strategy_info(o->plan->strategy);
-	rn.ctx = ctx;
-	rn.sum = sum;
-	rn.journal_fd = -1;
-	rn.lock.fd = -1;
-	rn.src_fd = -1;
-	pthread_mutex_init(&rn.mu, NULL);
-	if (o->bwlimit > 0 && !o->dry_run &&
-	    mig_ratelimit_new(o->bwlimit, &rn.bwlimit) != 0) {
-		run_free(&rn);
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	}
+	if ((r = run_init(&rn, o, sum, ctx)) != 0)
+		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
-	    o->identities == NULL && !o->dry_run) {
-		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: delete_source = true: "
-		    "give the identity (-i FILE) so that the landed archive is "
-		    "deep-verified before any source file is deleted",
-		    rn.p->file);
-		goto out;
-	}
-
-	if (rn.si->partition && strncmp(rn.p->partition_by, "mtime:", 6) != 0) {
-		if (regcomp(&rn.part_re, rn.p->partition_by, REG_EXTENDED) != 0) {
-			r = mig_seterr(ctx, MIG_ERR_PARSE, "bad partition_by");
-			goto out;
-		}
-		rn.part_re_ok = true;
-	}
-	if (o->shard_n > 0) {
-		/* Shards on one machine keep separate resume state. */
-		if (o->shard_k < 0 || o->shard_k >= o->shard_n ||
-		    o->run_id == NULL || !mig_lake_valid_run_id(o->run_id)) {
-			r = mig_seterr(ctx, MIG_ERR_USAGE, "--shard K/N needs "
-			    "0 <= K < N and --run-id YYYYMMDDTHHMMSSZ-xxxxxxxx");
-			goto out;
-		}
-		if (rn.si->versioned) {
-			r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: rebuild cannot "
-			    "be sharded: every run is a new version", rn.p->file);
-			goto out;
-		}
-	}
-	/*
-	 * One run of a plan (of a shard) at a time: a second one fails fast
-	 * instead of taking the first one's run over.
-	 */
-	if ((r = state_dir_for(rn.p, o->shard_k, o->shard_n, rn.state_dir,
-	    sizeof(rn.state_dir), ctx)) != 0 ||
-	    (!o->dry_run && ((r = state_prepare(rn.p, o->shard_k, o->shard_n,
-	    rn.state_dir, ctx)) != 0 ||
-	    (r = state_lock(rn.state_dir, &rn.lock, ctx)) != 0))) {
-		if (r == MIG_ERR_AGAIN)
-			(void)mig_preferr(ctx, "%s", rn.p->file);
-		goto out;
-	}
-	if (rn.lock.previous[0] != '\0')
-		run_note(&rn, "took over the lock of a run that died (%s)",
-		    rn.lock.previous);
-	/* A delete phase a crash cut short is settled before anything else. */
-	if (!o->dry_run && rn.p->strategy == MIG_STRATEGY_RETIRE &&
-	    rn.p->delete_source && (r = retire_settle_intents(&rn)) != 0)
-		goto out;
-	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0)
-		goto out;
-	/* A local lake is shown as the directory the user can cd into. */
-	sum->lake = strdup(rn.p->lake_path != NULL ? rn.p->lake_path :
-	    rn.t->root);
-	if ((r = run_decide(&rn, abandoned)) != 0)
-		goto out;
-	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", rn.run_id);
-	sum->run_dir = strdup(rn.run_dir);
-	if ((r = run_inventory(&rn)) != 0 ||
-	    (r = run_point(&rn, "inventory.done", rn.p->source_path, rn.nobj,
-	    ctx)) != 0)
+	if ((r = check_opts(&rn)) != 0 || (r = take_state(&rn)) != 0 ||
+	    (r = open_run(&rn, abandoned)) != 0)
 		goto out;
 	if (rn.si->one_archive) {
 		(void)snprintf(archname, sizeof(archname), "data/%s.tar%s.age",
 		    rn.p->name, rn.p->compress ? ".zst" : "");
 		arch.dest = archname;
 	}
-	/*
-	 * Every run knows the previous snapshot (its parent, and drift);
-	 * per-file strategies also skip what did not change.
-	 */
-	rn.incremental = rn.si->moves_data && !rn.si->versioned &&
-	    !rn.si->one_archive && !o->full;
-	if ((r = runsnap_load_prev(&rn)) != 0)
+	if ((r = load_past(&rn)) != 0)
 		goto out;
-	run_journal_name(&rn);
-	if (sum->resumed && !rn.si->one_archive && rn.si->moves_data) {
-		if ((r = run_journal_load(&rn)) != 0)
-			goto out;
-		run_journal_apply(&rn);
-	}
 	if (sum->already_complete) {
 		sum->landed = true;
 		run_note(&rn, "run %s%s is already complete: nothing to do (use a "
 		    "new --run-id to land changes)", rn.run_id,
 		    o->shard_n > 0 ? " (this shard)" : "");
-		r = 0;
 		goto out;
 	}
 	if (o->dry_run) {
-		if (!rn.archive_source && !rn.si->one_archive &&
-		    rn.si->moves_data && (r = run_workers(&rn, o->jobs)) != 0)
-			goto out;
 		r = dry_run(&rn);
 		goto out;
 	}
-
-	if ((r = state_mkdir_p(rn.state_dir, ctx)) != 0 ||
-	    (r = state_write_current(rn.state_dir, rn.run_id, rn.run_dir,
-	    ctx)) != 0)
+	if ((r = begin_run(&rn, abandoned)) != 0)
 		goto out;
-	if ((r = run_journal_open(&rn)) != 0)
-		goto out;
-	{
-		json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}",
-		    "strategy", rn.si->name, "source", rn.p->source_path,
-		    "destination", rn.t->root, "dir", rn.run_dir, "files",
-		    (json_int_t)rn.nobj, "resumed", sum->resumed);
-
-		if (abandoned[0] != '\0')
-			json_object_set_new(f, "abandoned",
-			    json_string(abandoned));
-		if (rn.lock.previous[0] != '\0')
-			json_object_set_new(f, "lock_taken_over",
-			    json_string(rn.lock.previous));
-		if ((r = run_audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0)
-			goto out;
-		rn.started = true;
-		if ((r = run_release_held(&rn, ctx)) != 0 ||
-		    (r = run_point(&rn, "run.started", rn.run_id, rn.nobj,
-		    ctx)) != 0)
-			goto out;
-	}
 
 	{
 		uint64_t total = 0;
