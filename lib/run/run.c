@@ -445,6 +445,175 @@ begin_run(struct run *rn, const char *abandoned)
 	return run_point(rn, "run.started", rn->run_id, rn->nobj, rn->ctx);
 }
 
+/* Seconds since t0 (CLOCK_MONOTONIC). */
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * Lands the objects the way the strategy and the source call for, and
+ * counts the outcome into the summary.
+ */
+static int
+land(struct run *rn, struct obj *arch)
+{
+	struct mig_run_summary *sum = rn->sum;
+	uint64_t total = 0;
+	size_t i;
+	int r;
+
+	for (i = 0; i < rn->nobj; i++)
+		total += rn->objs[i].size;
+	run_set_phase(rn, rn->si->moves_data ? "landing" : "hashing",
+	    rn->nobj, total);
+	if (rn->si->one_archive)
+		r = rn->nobj == 0 ? 0 : run_land_archive_strategy(rn, arch);
+	else if (rn->archive_source)
+		r = run_land_from_archive(rn);
+	else
+		r = run_workers(rn, rn->o->jobs);
+	run_progress(rn, 0, 0, true);
+	tally(rn);
+	sum->failed += rn->inv_failed;
+	if (rn->si->one_archive && r == 0 && rn->nobj > 0) {
+		sum->bytes_out = arch->stored_size;
+		(void)run_audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
+		    "s:I, s:s, s:I}", "object", arch->dest, "bytes",
+		    (json_int_t)sum->bytes_in, "stored_bytes",
+		    (json_int_t)arch->stored_size, "stored_sha256", arch->csha,
+		    "members", (json_int_t)rn->nobj), rn->ctx);
+	}
+	return r;
+}
+
+/*
+ * Objects failed, or the run stopped (r): run.end says partial, and the
+ * same command resumes.  Returns the error to report.
+ */
+static int
+end_partial(struct run *rn, int r)
+{
+	struct mig_run_summary *sum = rn->sum;
+	char msg[MIG_ERRMSG_MAX];
+
+	(void)snprintf(msg, sizeof(msg), "%s", r != 0 ?
+	    mig_errmsg(rn->ctx) : "");
+	(void)run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
+	    "s:s}", "outcome", "partial", "stored", (json_int_t)sum->stored,
+	    "failed", (json_int_t)sum->failed, "resume",
+	    "run the same command again"), rn->ctx);
+	if (rn->o->audit != NULL)
+		(void)mig_audit_checkpoint(rn->o->audit, rn->run_id, NULL,
+		    rn->ctx);
+	if (r == 0 && rn->nobj > 0 && sum->failed - rn->inv_failed ==
+	    rn->nobj && sum->already == 0)
+		/* Nothing landed at all: not partial, a failure. */
+		return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: every object "
+		    "failed, the first: %s", rn->run_dir, rn->first_failure);
+	if (r == 0)
+		return mig_seterr(rn->ctx, MIG_ERR_PARTIAL, "%s: %llu of %zu "
+		    "objects failed (the first: %s); run the same command "
+		    "again to resume", rn->run_dir,
+		    (unsigned long long)sum->failed, rn->nobj,
+		    rn->first_failure);
+	return mig_seterr(rn->ctx, r, "%s", msg);
+}
+
+/*
+ * Nothing new, changed or gone (differs paths differ from the previous
+ * snapshot): no bag, the previous snapshot stands.  A source of which the
+ * plan selects nothing never publishes an empty snapshot: that is a
+ * filter or mount mistake far more often than a deliberate emptying, and
+ * "latest" must not become nothing.  A shard is one part of a run whose
+ * other shards publish bags: its part of the snapshot must be there too,
+ * so a shard lands its bag even with nothing new (a run restored from
+ * shards that had nothing new once lost their files).
+ */
+static bool
+nothing_new(const struct run *rn, uint64_t differs)
+{
+	const struct mig_run_summary *sum = rn->sum;
+
+	return rn->si->moves_data && rn->o->shard_n == 0 &&
+	    sum->stored == 0 && sum->already == 0 &&
+	    (differs == 0 || rn->nobj == 0) &&
+	    !(rn->si->one_archive && rn->nobj > 0);
+}
+
+/* The audit still records a run with nothing new; its directory goes. */
+static int
+end_nothing_new(struct run *rn, const struct timespec *t0)
+{
+	int r;
+
+	rn->sum->seconds = seconds_since(t0);
+	if ((r = run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
+	    "s:I}", "outcome", "nothing new", "objects", (json_int_t)0,
+	    "unchanged", (json_int_t)rn->sum->unchanged, "stored",
+	    (json_int_t)0), rn->ctx)) != 0)
+		return r;
+	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
+	    rn->run_id, NULL, rn->ctx)) != 0)
+		return r;
+	if (run_lake_has(rn, rn->run_dir))
+		(void)run_put_marker(rn, rn->run_dir, "_ABANDONED",
+		    "nothing new\n");
+	return state_clear_current(rn->state_dir, rn->ctx);
+}
+
+/*
+ * Every object landed: the bag is published (or the run ends with
+ * nothing new), the journal is no longer needed, and retire with
+ * delete_source deletes what provably landed.
+ */
+static int
+publish(struct run *rn, struct obj *arch, uint64_t differs,
+    const struct timespec *t0)
+{
+	int r;
+
+	if (nothing_new(rn, differs))
+		r = end_nothing_new(rn, t0);
+	else if ((r = run_finish(rn, rn->si->one_archive && rn->nobj > 0 ?
+	    arch : NULL, t0)) == 0)
+		r = run_commit_last(rn);
+	if (r != 0)
+		return r;
+	(void)unlink(rn->journal_path);
+	if (rn->p->strategy == MIG_STRATEGY_RETIRE && rn->p->delete_source &&
+	    rn->sum->landed)
+		r = retire_delete_sources(rn);
+	return r;
+}
+
+/*
+ * However the run ended (r): a run that ended before run.start still
+ * leaves its records, a refusal that ended it is on record, and the
+ * summary says how long it took.
+ */
+static void
+leave_run(struct run *rn, int r, const struct timespec *t0)
+{
+	if (rn->held != NULL) {
+		struct mig_ctx *c2 = mig_ctx_new();
+
+		if (c2 != NULL)
+			(void)run_release_held(rn, c2);
+		mig_ctx_free(c2);
+	}
+	if (r == MIG_ERR_SECURITY && !rn->refusal_audited &&
+	    rn->o->audit != NULL && !rn->o->dry_run)
+		audit_refusal(rn, mig_errmsg(rn->ctx));
+	if (r != 0 && rn->sum->seconds == 0)
+		rn->sum->seconds = seconds_since(t0);
+}
+
 int
 mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
     struct mig_ctx *ctx)
@@ -454,7 +623,6 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	struct timespec t0;
 	char abandoned[64], archname[PATH_MAX];
 	uint64_t differs;
-	size_t i;
 	int r;
 
 	memset(sum, 0, sizeof(*sum));
@@ -485,124 +653,15 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	}
 	if ((r = begin_run(&rn, abandoned)) != 0)
 		goto out;
-
-	{
-		uint64_t total = 0;
-
-		for (i = 0; i < rn.nobj; i++)
-			total += rn.objs[i].size;
-		run_set_phase(&rn, rn.si->moves_data ? "landing" : "hashing",
-		    rn.nobj, total);
-	}
-	if (rn.si->one_archive)
-		r = rn.nobj == 0 ? 0 : run_land_archive_strategy(&rn, &arch);
-	else if (rn.archive_source)
-		r = run_land_from_archive(&rn);
-	else
-		r = run_workers(&rn, o->jobs);
-	run_progress(&rn, 0, 0, true);
-	tally(&rn);
-	sum->failed += rn.inv_failed;
-	if (rn.si->one_archive && r == 0 && rn.nobj > 0) {
-		sum->bytes_out = arch.stored_size;
-		(void)run_audit(&rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
-		    "s:I, s:s, s:I}", "object", arch.dest, "bytes",
-		    (json_int_t)sum->bytes_in, "stored_bytes",
-		    (json_int_t)arch.stored_size, "stored_sha256", arch.csha,
-		    "members", (json_int_t)rn.nobj), ctx);
-	}
+	r = land(&rn, &arch);
 	/* retain records every file's drift. */
 	differs = runsnap_drift(&rn, !rn.si->moves_data);
-
-	if (r != 0 || sum->failed != 0) {
-		char msg[MIG_ERRMSG_MAX];
-
-		(void)snprintf(msg, sizeof(msg), "%s", r != 0 ?
-		    mig_errmsg(ctx) : "");
-		(void)run_audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
-		    "s:s}", "outcome", "partial", "stored",
-		    (json_int_t)sum->stored, "failed", (json_int_t)sum->failed,
-		    "resume", "run the same command again"), ctx);
-		if (o->audit != NULL)
-			(void)mig_audit_checkpoint(o->audit, rn.run_id, NULL,
-			    ctx);
-		if (r == 0 && rn.nobj > 0 && sum->failed - rn.inv_failed ==
-		    rn.nobj && sum->already == 0)
-			/* Nothing landed at all: not partial, a failure. */
-			r = mig_seterr(ctx, MIG_ERR_IO, "%s: every object "
-			    "failed, the first: %s", rn.run_dir,
-			    rn.first_failure);
-		else if (r == 0)
-			r = mig_seterr(ctx, MIG_ERR_PARTIAL, "%s: %llu of %zu "
-			    "objects failed (the first: %s); run the same "
-			    "command again to resume", rn.run_dir,
-			    (unsigned long long)sum->failed, rn.nobj,
-			    rn.first_failure);
-		else
-			r = mig_seterr(ctx, r, "%s", msg);
-		goto out;
-	}
-
-	/*
-	 * A shard is one part of a run whose other shards publish bags:
-	 * its part of the snapshot must be there too, so a shard lands its
-	 * bag even with nothing new (a run restored from shards that had
-	 * nothing new once lost their files).
-	 */
-	if (rn.si->moves_data && o->shard_n == 0 && sum->stored == 0 &&
-	    sum->already == 0 && (differs == 0 || rn.nobj == 0) &&
-	    !(rn.si->one_archive && rn.nobj > 0)) {
-		/*
-		 * Nothing new, changed or gone: no bag, the previous snapshot
-		 * stands; the audit still records the run.  A source of which
-		 * the plan selects nothing never publishes an empty snapshot:
-		 * that is a filter or mount mistake far more often than a
-		 * deliberate emptying, and "latest" must not become nothing.
-		 */
-		struct timespec t1;
-
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		sum->seconds = (double)(t1.tv_sec - t0.tv_sec) +
-		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		if ((r = run_audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, "
-		    "s:I, s:I}", "outcome", "nothing new", "objects",
-		    (json_int_t)0, "unchanged", (json_int_t)sum->unchanged,
-		    "stored", (json_int_t)0), ctx)) != 0)
-			goto out;
-		if (o->audit != NULL && (r = mig_audit_checkpoint(o->audit,
-		    rn.run_id, NULL, ctx)) != 0)
-			goto out;
-		if (run_lake_has(&rn, rn.run_dir))
-			(void)run_put_marker(&rn, rn.run_dir, "_ABANDONED",
-			    "nothing new\n");
-		if ((r = state_clear_current(rn.state_dir, ctx)) != 0)
-			goto out;
-	} else if ((r = run_finish(&rn, rn.si->one_archive && rn.nobj > 0 ?
-	    &arch : NULL, &t0)) != 0 || (r = run_commit_last(&rn)) != 0)
-		goto out;
-	(void)unlink(rn.journal_path);
-	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
-	    sum->landed)
-		r = retire_delete_sources(&rn);
+	if (r != 0 || sum->failed != 0)
+		r = end_partial(&rn, r);
+	else
+		r = publish(&rn, &arch, differs, &t0);
 out:
-	/* A run that ended before run.start still leaves its records. */
-	if (rn.held != NULL) {
-		struct mig_ctx *c2 = mig_ctx_new();
-
-		if (c2 != NULL)
-			(void)run_release_held(&rn, c2);
-		mig_ctx_free(c2);
-	}
-	if (r == MIG_ERR_SECURITY && !rn.refusal_audited && o->audit != NULL &&
-	    !o->dry_run)
-		audit_refusal(&rn, mig_errmsg(ctx));
-	if (r != 0 && sum->seconds == 0) {
-		struct timespec t1;
-
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		sum->seconds = (double)(t1.tv_sec - t0.tv_sec) +
-		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	}
+	leave_run(&rn, r, &t0);
 	run_free(&rn);
 	return r;
 }
