@@ -12,6 +12,7 @@
  * it; both sides come sorted by path and are merge-joined, so memory is
  * the inventory's, whatever the snapshot's size.
  */
+#define MIG_LAKE_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@
 #include "migrate/run.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 #define HASH_BUF	(256 * 1024)
@@ -354,7 +356,7 @@ open_lake(struct against *a, struct mig_transport **tp,
 	if ((r = mig_transport_open(o->tcfg, a->ctx, tp)) != 0 ||
 	    (r = trust_open(*tp, o->plan, o->seal_pub, o->run_id, &sk, tr,
 	    a->ctx)) != 0 ||
-	    (r = run_list_shards(*tp, tr->dir, &shards, &nshards, &shardn,
+	    (r = mig_lake_list_shards(*tp, tr->dir, &shards, &nshards, &shardn,
 	    a->ctx)) != 0)
 		goto out;
 	(void)snprintf(a->sum->run_id, sizeof(a->sum->run_id), "%s", tr->id);
@@ -362,7 +364,7 @@ open_lake(struct against *a, struct mig_transport **tp,
 	    (r = shards_whole(a, tr, shards, nshards, shardn)) != 0)
 		goto out;
 	for (s = 0; s < (nshards == 0 ? 1 : nshards) && r == 0; s++) {
-		if ((r = run_bag_dir(dir, sizeof(dir), tr->dir, shards,
+		if ((r = mig_lake_bag_dir(dir, sizeof(dir), tr->dir, shards,
 		    nshards, s, a->ctx)) == 0)
 			r = trust_check_bag_t(*tp, tr, dir, &sk, a->ctx);
 	}
@@ -379,13 +381,13 @@ open_lake(struct against *a, struct mig_transport **tp,
 	if ((r = snap_src_init(ss, nshards == 0 ? 1 : nshards, a->ctx)) != 0)
 		goto out;
 	for (s = 0; s < ss->n && r == 0; s++) {
-		if ((r = run_bag_dir(dir, sizeof(dir), tr->dir, shards,
+		if ((r = mig_lake_bag_dir(dir, sizeof(dir), tr->dir, shards,
 		    nshards, s, a->ctx)) == 0)
 			r = snap_open_lake(*tp, dir, o->identities, &ss->r[s],
 			    a->ctx);
 	}
 out:
-	run_free_names(shards, nshards);
+	mig_lake_free_names(shards, nshards);
 	return r;
 }
 

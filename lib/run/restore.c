@@ -17,6 +17,7 @@
  * encrypted manifest.  Names come from the manifest and are checked like
  * source names.
  */
+#define MIG_LAKE_INTERNAL
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -46,6 +47,7 @@
 #include "migrate/testhook.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 #define BUF_SIZE	(256 * 1024)
@@ -753,8 +755,8 @@ trusted_shards(struct rctx *rc, const struct run_trust *tr, const char *base,
 	int r = 0;
 
 	for (s = 0; s < (nshards == 0 ? 1 : nshards) && r == 0; s++) {
-		if ((r = run_bag_dir(dir, sizeof(dir), base, shards, nshards,
-		    s, rc->ctx)) != 0)
+		if ((r = mig_lake_bag_dir(dir, sizeof(dir), base, shards,
+		    nshards, s, rc->ctx)) != 0)
 			return r;
 		r = trust_check_bag_t(rc->t, tr, dir, &sk, rc->ctx);
 	}
@@ -786,7 +788,7 @@ mig_restore_run(const struct mig_restore_opts *o,
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	if ((r = mig_transport_open(o->tcfg, ctx, &rc.t)) != 0 ||
 	    (r = trusted_run(&rc, &tr, base, sizeof(base), id)) != 0 ||
-	    (r = run_list_shards(rc.t, base, &shards, &nshards, &shardn,
+	    (r = mig_lake_list_shards(rc.t, base, &shards, &nshards, &shardn,
 	    ctx)) != 0 ||
 	    (r = trusted_shards(&rc, &tr, base, shards, nshards)) != 0 ||
 	    (r = open_target(o->to, &rc.tofd, ctx)) != 0)
@@ -798,8 +800,9 @@ mig_restore_run(const struct mig_restore_opts *o,
 	 */
 	for (pass = o->overwrite ? 1 : 0; pass < 2; pass++) {
 		for (s = 0; s < (nshards == 0 ? 1 : nshards); s++) {
-			if ((r = run_bag_dir(rc.run_dir, sizeof(rc.run_dir),
-			    base, shards, nshards, s, ctx)) != 0 ||
+			if ((r = mig_lake_bag_dir(rc.run_dir,
+			    sizeof(rc.run_dir), base, shards, nshards, s,
+			    ctx)) != 0 ||
 			    (r = pass == 0 ? conflicts_of_dir(&rc, &nconflict,
 			    first) : restore_dir(&rc, id)) != 0)
 				goto out;
@@ -819,7 +822,7 @@ out:
 	sum->already = rc.already;
 	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", tr.id);
 	trust_close(&tr);
-	run_free_names(shards, nshards);
+	mig_lake_free_names(shards, nshards);
 	mig_transport_close(rc.t);
 	if (rc.tofd >= 0)
 		(void)close(rc.tofd);

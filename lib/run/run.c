@@ -13,6 +13,7 @@
  * the next invocation resumes, never an object half-written under its
  * final name.
  */
+#define MIG_LAKE_INTERNAL
 #define MIG_RUN_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
@@ -23,17 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
-#include "migrate/age.h"
-#include "migrate/archive.h"
 #include "migrate/audit.h"
-#include "migrate/bagit.h"
 #include "migrate/error.h"
 #include "migrate/plan.h"
 #include "migrate/run.h"
@@ -41,13 +37,9 @@
 #include "migrate/testhook.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_core.h"
 
-#ifndef MIG_VERSION
-#define MIG_VERSION "unknown"
-#endif
-
-#define READ_CHUNK	(256 * 1024)
 #define PROGRESS_NSEC	200000000L
 
 /* --- Small helpers ---------------------------------------------------------- */
@@ -93,8 +85,8 @@ run_point(struct run *rn, const char *name, const char *detail, uint64_t value,
 	return mig_testpoint(rn->o->hook, name, detail, value, ctx);
 }
 
-static void
-progress(struct run *rn, uint64_t files, uint64_t bytes, bool force)
+void
+run_progress(struct run *rn, uint64_t files, uint64_t bytes, bool force)
 {
 	struct timespec now;
 	struct mig_run_progress snap;
@@ -115,8 +107,9 @@ progress(struct run *rn, uint64_t files, uint64_t bytes, bool force)
 		rn->o->progress(rn->o->arg, &snap);
 }
 
-static void
-set_phase(struct run *rn, const char *phase, uint64_t files, uint64_t bytes)
+void
+run_set_phase(struct run *rn, const char *phase, uint64_t files,
+    uint64_t bytes)
 {
 	pthread_mutex_lock(&rn->mu);
 	rn->prog.phase = phase;
@@ -124,7 +117,7 @@ set_phase(struct run *rn, const char *phase, uint64_t files, uint64_t bytes)
 	rn->prog.files_total = files;
 	rn->prog.bytes_total = bytes;
 	pthread_mutex_unlock(&rn->mu);
-	progress(rn, 0, 0, true);
+	run_progress(rn, 0, 0, true);
 }
 
 int
@@ -142,1284 +135,8 @@ run_join(char *buf, size_t size, const char *a, const char *b)
 	return 0;
 }
 
-/* Parent directory of a '/'-path into buf ("" for none). */
-static void
-parent_of(const char *path, char *buf, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n = slash != NULL ? (size_t)(slash - path) : 0;
-
-	if (n >= size)
-		n = size - 1;
-	memcpy(buf, path, n);
-	buf[n] = '\0';
-}
-
 int
-mig_shard_of(const char *path, int n)
-{
-	unsigned char md[32];
-	uint64_t v = 0;
-	int i;
-
-	/* Stable on every machine: the first 8 bytes of SHA-256(path). */
-	if (n <= 1 || EVP_Digest(path, strlen(path), md, NULL, EVP_sha256(),
-	    NULL) != 1)
-		return 0;
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | md[i];
-	return (int)(v % (uint64_t)n);
-}
-
-/* --- Destination names ------------------------------------------------------- */
-
-static const char DEFAULT_PARTITION[] = "__HIVE_DEFAULT_PARTITION__";
-
-/* A partition value safe as one path component. */
-static void
-clean_value(char *v)
-{
-	char *c;
-
-	for (c = v; *c != '\0'; c++)
-		if (*c == '/' || (unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '_';
-	if (v[0] == '\0' || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
-		(void)snprintf(v, 64, "%s", DEFAULT_PARTITION);
-}
-
-static int
-partition_value(struct run *rn, const struct obj *ob, char *buf, size_t size)
-{
-	const char *by = rn->p->partition_by;
-	regmatch_t m[2];
-	struct tm tm;
-	size_t n;
-
-	if (strncmp(by, "mtime:", 6) == 0) {
-		/* The format comes from the plan, checked when it loaded. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-		if (gmtime_r(&ob->mtime, &tm) == NULL ||
-		    strftime(buf, size, by + 6, &tm) == 0)
-			buf[0] = '\0';
-#pragma GCC diagnostic pop
-	} else if (regexec(&rn->part_re, ob->path, 2, m, 0) == 0 &&
-	    m[1].rm_so >= 0) {
-		n = (size_t)(m[1].rm_eo - m[1].rm_so);
-		if (n >= size)
-			n = size - 1;
-		memcpy(buf, ob->path + m[1].rm_so, n);
-		buf[n] = '\0';
-	} else
-		buf[0] = '\0';
-	clean_value(buf);
-	return 0;
-}
-
-static int
-make_dest(struct run *rn, struct obj *ob)
-{
-	const char *ext = rn->p->compress ? ".zst.age" : ".age";
-	char part[256], buf[MIG_PATH_MAX + 512];
-	int n;
-
-	if (rn->si->partition) {
-		partition_value(rn, ob, part, sizeof(part));
-		n = snprintf(buf, sizeof(buf), "data/%s=%s/%s%s",
-		    rn->p->partition_key, part, ob->path, ext);
-	} else
-		n = snprintf(buf, sizeof(buf), "data/%s%s", ob->path, ext);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: path too long",
-		    ob->path);
-	if ((ob->dest = strdup(buf)) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	return 0;
-}
-
-/* --- Inventory ------------------------------------------------------------------ */
-
-/*
- * The inventory runs before run.start can be written (run.start records
- * how many files it found): its records wait in rn->held until then.
- * fields is consumed.
- */
-static int
-hold_audit(struct run *rn, const char *event, json_t *fields)
-{
-	if (rn->started)
-		return run_audit(rn, event, fields, rn->ctx);
-	if ((rn->held == NULL && (rn->held = json_array()) == NULL) ||
-	    json_array_append_new(rn->held, json_pack("[s, o]", event,
-	    fields)) != 0)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	return 0;
-}
-
-/* Writes the held inventory records (after run.start, or when none came). */
-static int
-release_held(struct run *rn, struct mig_ctx *ctx)
-{
-	size_t i;
-	json_t *e;
-	int r = 0;
-
-	json_array_foreach(rn->held, i, e)
-		if (r == 0)
-			r = run_audit(rn, json_string_value(json_array_get(e, 0)),
-			    json_incref(json_array_get(e, 1)), ctx);
-	json_decref(rn->held);
-	rn->held = NULL;
-	return r;
-}
-
-static int
-inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
-{
-	struct run *rn = arg;
-	char shown[MIG_PATH_MAX * 3 + 1];
-	json_t *f;
-
-	/* A hostile name reaches neither the terminal nor the log raw. */
-	mig_name_printable(path, shown, sizeof(shown));
-	f = json_pack("{s:s, s:s}", "object", shown, "reason", why);
-	if (kind == MIG_INV_REFUSED) {
-		rn->sum->refused++;
-		run_note(rn, "refused %s: %s", shown, why);
-		return hold_audit(rn, MIG_AUDIT_SEC_REFUSED, f);
-	}
-	if (kind == MIG_INV_FAILED) {
-		rn->inv_failed++;
-		pthread_mutex_lock(&rn->mu);
-		if (rn->first_failure[0] == '\0')
-			(void)snprintf(rn->first_failure,
-			    sizeof(rn->first_failure), "%.512s: %.400s", shown,
-			    why);
-		pthread_mutex_unlock(&rn->mu);
-		run_note(rn, "failed %s: %s", shown, why);
-		return hold_audit(rn, MIG_AUDIT_OBJ_FAILED, f);
-	}
-	rn->sum->skipped++;
-	run_note(rn, "skipped %s: %s", shown, why);
-	return hold_audit(rn, MIG_AUDIT_OBJ_SKIPPED, f);
-}
-
-static int
-add_obj(struct run *rn, const char *path, uint64_t size, time_t mtime,
-    long nsec, mode_t mode, bool via_link, struct obj **obp)
-{
-	struct obj *ob, *nv;
-
-	if (rn->nobj == rn->objcap) {
-		size_t cap = rn->objcap == 0 ? 64 : rn->objcap * 2;
-
-		if ((nv = reallocarray(rn->objs, cap, sizeof(*nv))) == NULL)
-			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		rn->objs = nv;
-		rn->objcap = cap;
-	}
-	ob = &rn->objs[rn->nobj];
-	memset(ob, 0, sizeof(*ob));
-	if ((ob->path = strdup(path)) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	ob->size = size;
-	ob->mtime = mtime;
-	ob->mtime_nsec = nsec;
-	ob->mode = mode;
-	ob->via_link = via_link;
-	ob->seq = rn->nobj;
-	rn->nobj++;
-	if (obp != NULL)
-		*obp = ob;
-	return 0;
-}
-
-/* Strips "./" prefixes that archivers like to write. */
-static const char *
-archive_name(const char *name)
-{
-	while (name[0] == '.' && name[1] == '/')
-		name += 2;
-	return name;
-}
-
-static int
-inventory_archive(struct run *rn)
-{
-	struct mig_archive *ar = NULL;
-	struct mig_archive_entry e;
-	const char *name, *problem;
-	int r;
-
-	if ((r = mig_archive_open(rn->p->source_path, rn->ctx, &ar)) != 0)
-		return r;
-	mig_archive_set_limits(ar, rn->p->max_expansion_ratio,
-	    rn->p->max_expanded_bytes);
-	while ((r = mig_archive_next(ar, &e)) == 0) {
-		name = archive_name(e.name);
-		if (e.type == MIG_ARCHIVE_DIR)
-			continue;
-		if ((problem = mig_name_problem(name)) != NULL) {
-			if ((r = inv_note(rn, MIG_INV_REFUSED, e.name,
-			    problem)) != 0)
-				break;
-			continue;
-		}
-		if (e.type != MIG_ARCHIVE_REGULAR) {
-			if ((r = inv_note(rn, e.type == MIG_ARCHIVE_OTHER ?
-			    MIG_INV_REFUSED : MIG_INV_SKIPPED, name,
-			    e.type == MIG_ARCHIVE_SYMLINK ? "symbolic link in "
-			    "archive" : e.type == MIG_ARCHIVE_HARDLINK ?
-			    "hard link in archive" : "device or special file "
-			    "in archive")) != 0)
-				break;
-			continue;
-		}
-		if (!mig_inventory_selected(rn->p->include, rn->p->exclude,
-		    name)) {
-			rn->unselected++;
-			continue;
-		}
-		if ((r = add_obj(rn, name, e.size, e.mtime, 0, e.mode,
-		    false, NULL)) != 0)
-			break;
-	}
-	mig_archive_free(ar);
-	return r == 1 ? 0 : r;
-}
-
-static int
-obj_cmp(const void *a, const void *b)
-{
-	const struct obj *x = a, *y = b;
-	int c = strcmp(x->path, y->path);
-
-	if (c != 0)
-		return c;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Finds the object for path, or NULL (objects sorted by path). */
-static struct obj *
-obj_find(struct run *rn, const char *path)
-{
-	size_t lo = 0, hi = rn->nobj, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(path, rn->objs[mid].path);
-		if (c == 0)
-			return &rn->objs[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-static int
-inventory(struct run *rn)
-{
-	struct mig_inventory_opts io;
-	struct mig_inventory *inv = NULL;
-	struct stat st;
-	size_t i;
-	int r;
-
-	set_phase(rn, "inventory", 0, 0);
-	if (stat(rn->p->source_path, &st) != 0)
-		return mig_seterr(rn->ctx, MIG_ERR_NOTFOUND, "source %s: %s",
-		    rn->p->source_path, strerror(errno));
-	rn->source_st = st;
-	/*
-	 * A directory source is read beneath this descriptor, the very
-	 * directory the inventory walks, never through its path again.
-	 */
-	if (S_ISDIR(st.st_mode) && ((rn->src_fd = open(rn->p->source_path,
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    fstat(rn->src_fd, &rn->source_st) != 0))
-		return mig_seterr(rn->ctx, MIG_ERR_IO, "source %s: %s",
-		    rn->p->source_path, strerror(errno));
-	if (S_ISREG(st.st_mode)) {
-		rn->archive_source = true;
-		if ((r = inventory_archive(rn)) != 0)
-			return r;
-	} else {
-		memset(&io, 0, sizeof(io));
-		io.include = rn->p->include;
-		io.exclude = rn->p->exclude;
-		io.follow_symlinks = rn->p->follow_symlinks;
-		io.note = inv_note;
-		io.arg = rn;
-		if ((r = mig_inventory_walk(rn->p->source_path, &io, rn->ctx,
-		    &inv)) != 0)
-			return r;
-		for (i = 0; i < inv->count && r == 0; i++) {
-			struct mig_inv_entry *e = &inv->entries[i];
-			struct obj *ob;
-
-			r = add_obj(rn, e->path, e->size, e->mtime,
-			    e->mtime_nsec, e->mode, e->via_link, &ob);
-			if (r == 0 && e->target != NULL &&
-			    (ob->target = strdup(e->target)) == NULL)
-				r = mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-				    "out of memory");
-			if (r == 0) {
-				ob->dev = e->dev;
-				ob->ino = e->ino;
-				ob->ctime = e->ctime;
-				ob->ctime_nsec = e->ctime_nsec;
-			}
-		}
-		mig_inventory_free(inv);
-		if (r != 0)
-			return r;
-	}
-	/*
-	 * Two archive entries may share a name: the first one is landed,
-	 * every later one is left out and audited (never silently).
-	 */
-	if (rn->nobj > 1)
-		qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
-	{
-		size_t j = 0;
-		int r2;
-
-		for (i = 0; i < rn->nobj; i++) {
-			if (j > 0 && strcmp(rn->objs[j - 1].path,
-			    rn->objs[i].path) == 0) {
-				r2 = inv_note(rn, MIG_INV_SKIPPED,
-				    rn->objs[i].path, "duplicate name in the "
-				    "archive: only its first copy is landed");
-				free(rn->objs[i].path);
-				if (r2 != 0)
-					return r2;
-				continue;
-			}
-			rn->objs[j++] = rn->objs[i];
-		}
-		rn->nobj = j;
-	}
-	if (rn->o->shard_n > 0) {
-		size_t j = 0;
-
-		for (i = 0; i < rn->nobj; i++) {
-			if (mig_shard_of(rn->objs[i].path, rn->o->shard_n) ==
-			    rn->o->shard_k)
-				rn->objs[j++] = rn->objs[i];
-			else {
-				free(rn->objs[i].path);
-				free(rn->objs[i].target);
-			}
-		}
-		rn->nobj = j;
-	}
-	rn->sum->files = rn->nobj;
-	for (i = 0; i < rn->nobj; i++)
-		if (rn->si->moves_data && !rn->si->one_archive &&
-		    (r = make_dest(rn, &rn->objs[i])) != 0)
-			return r;
-	return 0;
-}
-
-/* --- Local state: previous run and journal ------------------------------------- */
-
-static int
-load_journal(struct run *rn)
-{
-	FILE *fp;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	if ((rn->journal = json_object()) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	if ((fp = fopen(rn->journal_path, "r")) == NULL)
-		return 0;
-	while ((n = getline(&line, &cap, fp)) > 0) {
-		json_t *e = json_loadb(line, (size_t)n, 0, NULL);
-		const char *path = json_string_value(json_object_get(e,
-		    "path"));
-
-		/* A torn last line (crash mid-append) is simply not there. */
-		if (path != NULL)
-			json_object_set(rn->journal, path, e);
-		json_decref(e);
-	}
-	free(line);
-	fclose(fp);
-	return 0;
-}
-
-static int
-journal_append(struct run *rn, const struct obj *ob, struct mig_ctx *ctx)
-{
-	json_t *e;
-	char *text;
-	size_t len;
-	int r = 0;
-
-	e = json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:s, s:I}",
-	    "path", ob->path, "dest", ob->dest, "size", (json_int_t)ob->size,
-	    "mtime", (json_int_t)ob->mtime, "nsec", (int)ob->mtime_nsec,
-	    "mode", (int)ob->mode, "sha256", ob->sha, "stored_sha256",
-	    ob->csha, "stored_size", (json_int_t)ob->stored_size);
-	if (e == NULL || (text = json_dumps(e, JSON_COMPACT)) == NULL) {
-		json_decref(e);
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	}
-	json_decref(e);
-	len = strlen(text);
-	text[len] = '\n';	/* json_dumps leaves room for the NUL */
-	pthread_mutex_lock(&rn->mu);
-	if (write(rn->journal_fd, text, len + 1) != (ssize_t)(len + 1) ||
-	    fdatasync(rn->journal_fd) != 0)
-		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", rn->journal_path,
-		    strerror(errno));
-	pthread_mutex_unlock(&rn->mu);
-	free(text);
-	return r;
-}
-
-/* --- Landing one object ----------------------------------------------------------- */
-
-/* Files at least this big land on two threads (see land_stream). */
-#define ASYNC_MIN_SIZE	(8u * 1024 * 1024)
-
-struct worker {
-	struct run		*rn;
-	struct mig_ctx		*ctx;
-	struct mig_ctx		*actx;	/* the destination thread's */
-	struct mig_transport	*t;
-	unsigned char		*buf;
-	char			 made_dir[PATH_MAX];	/* last mkdir_p */
-};
-
-/* Hashes the rest of fd; returns 0 and the hex digest. */
-static int
-hash_fd(struct worker *wk, int fd, const char *name, char hex[65],
-    uint64_t *count)
-{
-	struct mig_writer *null = NULL, *sha = NULL;
-	unsigned char md[32];
-	ssize_t n;
-	int r;
-
-	if ((r = mig_null_writer_new(wk->ctx, &null)) != 0 ||
-	    (r = mig_sha256_writer_new(null, wk->ctx, &sha)) != 0)
-		goto out;
-	for (;;) {
-		n = read(fd, wk->buf, READ_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: read: %s", name,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if ((r = mig_writer_write(sha, wk->buf, (size_t)n)) != 0)
-			goto out;
-		progress(wk->rn, 0, (uint64_t)n, false);
-	}
-	if ((r = mig_writer_close(sha)) != 0)
-		goto out;
-	mig_sha256_writer_result(sha, md, count);
-	mig_hex_encode(md, sizeof(md), hex);
-out:
-	mig_writer_free(sha);
-	mig_writer_free(null);
-	return r;
-}
-
-/*
- * The file is the one the inventory saw: same inode on the same device
- * (a decoy of the same size and mtime elsewhere is not), same size,
- * mtime and ctime.
- */
-bool
-run_same_stat(const struct obj *ob, const struct stat *st)
-{
-	return (uint64_t)st->st_size == ob->size &&
-	    st->st_mtim.tv_sec == ob->mtime &&
-	    st->st_mtim.tv_nsec == ob->mtime_nsec &&
-	    (ob->ino == 0 || (st->st_dev == ob->dev &&
-	    st->st_ino == ob->ino && st->st_ctim.tv_sec == ob->ctime &&
-	    st->st_ctim.tv_nsec == ob->ctime_nsec));
-}
-
-static int
-ensure_parent(struct worker *wk, const char *full)
-{
-	char dir[PATH_MAX];
-	int r;
-
-	parent_of(full, dir, sizeof(dir));
-	if (strcmp(dir, wk->made_dir) == 0)
-		return 0;
-	if ((r = mig_transport_mkdir_p(wk->t, dir)) != 0)
-		return r;
-	(void)snprintf(wk->made_dir, sizeof(wk->made_dir), "%s", dir);
-	return 0;
-}
-
-/*
- * Streams src (plaintext) through sha256 -> [zstd] -> age -> sha256 into
- * the object's temporary at the destination.  When fd >= 0 the file is
- * re-checked after reading and the object is abandoned if it changed.
- */
-static int
-land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src, int fd)
-{
-	struct run *rn = wk->rn;
-	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
-	struct mig_writer *psha = NULL, *async = NULL, *limit = NULL;
-	unsigned char md[32];
-	char full[PATH_MAX];
-	uint64_t count = 0, plain = 0;
-	struct stat st;
-	size_t n;
-	int r;
-	/*
-	 * A big file is landed on two cores: this thread reads, hashes the
-	 * plaintext and encrypts; another hashes the ciphertext and writes.
-	 * The destination then reports errors on the other thread's context.
-	 */
-	bool two = ob->size >= ASYNC_MIN_SIZE && wk->actx != NULL;
-	struct mig_ctx *dctx = two ? wk->actx : wk->ctx;
-
-	if ((r = run_join(full, sizeof(full), rn->run_dir, ob->dest)) != 0) {
-		r = mig_seterr(wk->ctx, MIG_ERR_USAGE, "%s: path too long",
-		    ob->path);
-		goto out;
-	}
-	if ((r = ensure_parent(wk, full)) != 0)
-		goto out;
-	wk->t->ctx = dctx;
-	r = mig_transport_open_write(wk->t, full, -1, &sink);
-	wk->t->ctx = wk->ctx;
-	if (r != 0) {
-		if (two)
-			r = mig_seterr(wk->ctx, r, "%s", mig_errmsg(dctx));
-		goto out;
-	}
-	if ((rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
-	    sink, dctx, &limit)) != 0) ||
-	    (r = mig_sha256_writer_new(limit != NULL ? limit : sink, dctx,
-	    &csha)) != 0 ||
-	    (two && (r = mig_async_writer_new(csha, dctx, wk->ctx,
-	    &async)) != 0) ||
-	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false,
-	    two ? async : csha, wk->ctx, &age)) != 0)
-		goto out;
-	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
-	    age, wk->ctx, &z)) != 0)
-		goto out;
-	if ((r = mig_sha256_writer_new(z != NULL ? z : age, wk->ctx,
-	    &psha)) != 0)
-		goto out;
-	for (;;) {
-		if ((r = mig_reader_read(src, wk->buf, READ_CHUNK, &n)) != 0)
-			goto out;
-		if (n == 0)
-			break;
-		if ((r = mig_writer_write(psha, wk->buf, n)) != 0)
-			goto out;
-		plain += n;
-		progress(rn, 0, n, false);
-		if ((r = run_point(rn, "source.read", ob->path, plain,
-		    wk->ctx)) != 0)
-			goto out;
-	}
-	/* Published only if the file stood still while we read it. */
-	if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st) ||
-	    plain != ob->size)) {
-		r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while being "
-		    "read (size or mtime differ); not published", ob->path);
-		goto out;
-	}
-	if ((r = mig_writer_close(psha)) != 0)
-		goto out;
-	mig_sha256_writer_result(psha, md, &count);
-	mig_hex_encode(md, sizeof(md), ob->sha);
-	ob->size = count;
-	mig_sha256_writer_result(csha, md, &ob->stored_size);
-	mig_hex_encode(md, sizeof(md), ob->csha);
-out:
-	/* Freeing an unclosed sink removes its temporary. */
-	mig_writer_free(psha);
-	mig_writer_free(z);
-	mig_writer_free(age);
-	mig_writer_free(async);	/* stops its thread first */
-	mig_writer_free(csha);
-	mig_writer_free(limit);
-	mig_writer_free(sink);
-	return r;
-}
-
-static int
-open_source(struct worker *wk, const struct obj *ob, int *fdp)
-{
-	struct run *rn = wk->rn;
-	struct stat st;
-	int fd = -1, r;
-
-	*fdp = -1;
-	/*
-	 * Beneath the source's descriptor, through no link (a file reached
-	 * through an inside link is opened where it resolved to).
-	 * O_NONBLOCK: a FIFO swapped in since the inventory must not hang.
-	 */
-	r = fdpath_open(rn->src_fd, ob->via_link ? ob->target : ob->path,
-	    O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, &fd, wk->ctx);
-	if (r == MIG_ERR_SECURITY)
-		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed since the "
-		    "inventory (%s); not published", ob->path,
-		    mig_errmsg(wk->ctx));
-	if (r != 0)
-		return mig_preferr(wk->ctx, "%s", ob->path);
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    !run_same_stat(ob, &st) ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
-		close(fd);
-		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed since the "
-		    "inventory; not published", ob->path);
-	}
-	*fdp = fd;
-	return 0;
-}
-
-/* Makes every worker stop taking objects; the first reason wins. */
-static void
-stop_run(struct run *rn, int code, struct mig_ctx *ctx)
-{
-	pthread_mutex_lock(&rn->mu);
-	if (rn->fatal == 0) {
-		rn->fatal = code;
-		(void)snprintf(rn->fatal_msg, sizeof(rn->fatal_msg), "%s",
-		    mig_errmsg(ctx));
-	}
-	pthread_mutex_unlock(&rn->mu);
-}
-
-static void
-record_failure(struct worker *wk, struct obj *ob)
-{
-	struct run *rn = wk->rn;
-
-	ob->state = OBJ_FAILED;
-	pthread_mutex_lock(&rn->mu);
-	if (rn->first_failure[0] == '\0')
-		(void)snprintf(rn->first_failure, sizeof(rn->first_failure),
-		    "%s: %s", ob->path, mig_errmsg(wk->ctx));
-	pthread_mutex_unlock(&rn->mu);
-	run_note(rn, "failed %s: %s", ob->path, mig_errmsg(wk->ctx));
-	/*
-	 * The destination went away (retries already spent) or refused us:
-	 * the other objects would only pay the same timeouts.  Stop, and
-	 * let the next run resume.
-	 */
-	if (mig_errcode(wk->ctx) == MIG_ERR_NET ||
-	    mig_errcode(wk->ctx) == MIG_ERR_SECURITY)
-		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
-	if (run_audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
-	    "object", ob->path, "reason", mig_errmsg(wk->ctx)), wk->ctx) != 0)
-		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
-}
-
-static void
-record_stored(struct worker *wk, struct obj *ob)
-{
-	struct run *rn = wk->rn;
-	int r;
-
-	/*
-	 * On record first, then in the journal: an object the journal says
-	 * landed is always in the audit log.  A crash between the two makes
-	 * the resumed run land and record it again.  When the log cannot be
-	 * written the run stops: nothing may land that is not on record.
-	 */
-	r = run_audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:s, s:I, s:I, "
-	    "s:s}", "object", ob->path, "dest", ob->dest, "bytes",
-	    (json_int_t)ob->size, "stored_bytes", (json_int_t)ob->stored_size,
-	    "stored_sha256", ob->csha), wk->ctx);
-	if (r != 0) {
-		char full[PATH_MAX];
-
-		/* Not on record, so not landed: take it back. */
-		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
-			(void)mig_transport_remove(wk->t, full);
-		stop_run(rn, r, wk->ctx);
-		ob->state = OBJ_FAILED;
-		return;
-	}
-	if (journal_append(rn, ob, wk->ctx) != 0) {
-		record_failure(wk, ob);
-		return;
-	}
-	ob->state = OBJ_STORED;
-	(void)run_point(rn, "object.landed", ob->path, 0, wk->ctx);
-}
-
-static void
-record_unchanged(struct worker *wk, struct obj *ob)
-{
-	ob->state = OBJ_UNCHANGED;
-	(void)run_audit(wk->rn, MIG_AUDIT_OBJ_SKIPPED, json_pack("{s:s, s:s}",
-	    "object", ob->path, "reason", "unchanged since the last run"),
-	    wk->ctx);
-}
-
-/* One file of a directory source, per-file strategies. */
-static void
-process_file(struct worker *wk, struct obj *ob)
-{
-	struct run *rn = wk->rn;
-	struct mig_reader *rd = NULL;
-	char hex[65];
-	uint64_t count;
-	int fd = -1, r;
-
-	if ((r = open_source(wk, ob, &fd)) != 0)
-		goto fail;
-	if (rn->o->dry_run) {
-		/* Read-only: find what is unchanged, land nothing. */
-		if (obj_prev_sha(rn, ob) != NULL &&
-		    hash_fd(wk, fd, ob->path, hex, &count) == 0 &&
-		    strcmp(hex, obj_prev_sha(rn, ob)) == 0)
-			ob->state = OBJ_UNCHANGED;
-		goto out;
-	}
-	if (obj_prev_sha(rn, ob) != NULL) {
-		/* Hash first: unchanged files cost a read, not a write. */
-		if ((r = hash_fd(wk, fd, ob->path, hex, &count)) != 0)
-			goto fail;
-		if (strcmp(hex, obj_prev_sha(rn, ob)) == 0) {
-			memcpy(ob->sha, hex, sizeof(hex));
-			record_unchanged(wk, ob);
-			goto out;
-		}
-		if (lseek(fd, 0, SEEK_SET) != 0) {
-			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: seek: %s",
-			    ob->path, strerror(errno));
-			goto fail;
-		}
-	}
-	if (rn->si->moves_data) {
-		if ((r = mig_fd_reader_new(fd, wk->ctx, &rd)) != 0 ||
-		    (r = land_stream(wk, ob, rd, fd)) != 0 ||
-		    (r = run_point(rn, "object.written", ob->path, 0,
-		    wk->ctx)) != 0)
-			goto fail;
-		record_stored(wk, ob);
-	} else {
-		/* retain: the inventory is the product. */
-		if ((r = hash_fd(wk, fd, ob->path, ob->sha, &count)) != 0)
-			goto fail;
-		if (count != ob->size) {
-			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while "
-			    "being read", ob->path);
-			goto fail;
-		}
-		ob->state = OBJ_RETAINED;
-	}
-	goto out;
-fail:
-	record_failure(wk, ob);
-out:
-	mig_reader_free(rd);
-	if (fd >= 0)
-		close(fd);
-	progress(rn, 1, 0, false);
-}
-
-static int
-worker_open(struct run *rn, struct worker *wk)
-{
-	memset(wk, 0, sizeof(*wk));
-	wk->rn = rn;
-	if ((wk->ctx = mig_ctx_new()) == NULL ||
-	    (wk->actx = mig_ctx_new()) == NULL ||
-	    (wk->buf = malloc(READ_CHUNK)) == NULL)
-		return MIG_ERR_NOMEM;
-	if (!rn->si->moves_data || rn->o->dry_run)
-		return 0;
-	return mig_transport_open(rn->o->tcfg, wk->ctx, &wk->t);
-}
-
-static void
-worker_close(struct worker *wk)
-{
-	mig_transport_close(wk->t);
-	free(wk->buf);
-	mig_ctx_free(wk->actx);
-	mig_ctx_free(wk->ctx);
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct run *rn = arg;
-	struct worker wk;
-	size_t i;
-	int r;
-
-	if ((r = worker_open(rn, &wk)) != 0) {
-		pthread_mutex_lock(&rn->mu);
-		if (rn->fatal == 0) {
-			rn->fatal = r;
-			(void)snprintf(rn->fatal_msg, sizeof(rn->fatal_msg),
-			    "%s", wk.ctx != NULL ? mig_errmsg(wk.ctx) :
-			    "out of memory");
-		}
-		pthread_mutex_unlock(&rn->mu);
-		worker_close(&wk);
-		return NULL;
-	}
-	for (;;) {
-		pthread_mutex_lock(&rn->mu);
-		while (rn->next < rn->nobj &&
-		    rn->objs[rn->next].state != OBJ_PENDING)
-			rn->next++;
-		i = rn->fatal == 0 ? rn->next++ : rn->nobj;
-		pthread_mutex_unlock(&rn->mu);
-		if (i >= rn->nobj)
-			break;
-		mig_clearerr(wk.ctx);
-		process_file(&wk, &rn->objs[i]);
-	}
-	worker_close(&wk);
-	return NULL;
-}
-
-static int
-run_workers(struct run *rn, int jobs)
-{
-	pthread_t tids[64];
-	size_t pending = 0, i;
-	int n, k, started = 0;
-
-	for (i = 0; i < rn->nobj; i++)
-		if (rn->objs[i].state == OBJ_PENDING)
-			pending++;
-	n = jobs < 1 ? 1 : jobs > 64 ? 64 : jobs;
-	if ((size_t)n > pending)
-		n = pending == 0 ? 0 : (int)pending;
-	for (k = 0; k < n; k++) {
-		if (pthread_create(&tids[k], NULL, worker_main, rn) != 0)
-			break;
-		started++;
-	}
-	if (n > 0 && started == 0)
-		worker_main(rn);
-	for (k = 0; k < started; k++)
-		pthread_join(tids[k], NULL);
-	if (rn->fatal != 0) {
-		if (rn->fatal == MIG_ERR_SECURITY) {
-			(void)run_audit(rn, MIG_AUDIT_SEC_REFUSED, json_pack(
-			    "{s:s, s:s}", "destination", rn->p->url, "reason",
-			    rn->fatal_msg), rn->ctx);
-			rn->refusal_audited = true;
-		}
-		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
-	}
-	return 0;
-}
-
-/* --- Archive sources and archive strategies (one sequential pass) ------------ */
-
-/*
- * Directory source: the entry's content is the file; archive source: the
- * archive is walked again in the same order and matched by name.
- */
-struct seq_source {
-	struct mig_archive	*ar;
-	struct worker		*wk;
-};
-
-static int
-seq_open(struct run *rn, struct seq_source *ss, struct worker *wk)
-{
-	int r;
-
-	memset(ss, 0, sizeof(*ss));
-	ss->wk = wk;
-	if (!rn->archive_source)
-		return 0;
-	if ((r = mig_archive_open(rn->p->source_path, wk->ctx, &ss->ar)) == 0)
-		mig_archive_set_limits(ss->ar, rn->p->max_expansion_ratio,
-		    rn->p->max_expanded_bytes);
-	return r;
-}
-
-/* Gives a reader over ob's content (and its fd for dir sources). */
-static int
-seq_content(struct run *rn, struct seq_source *ss, struct obj *ob,
-    struct mig_reader **rdp, int *fdp)
-{
-	struct mig_archive_entry e;
-	int r;
-
-	*rdp = NULL;
-	*fdp = -1;
-	if (!rn->archive_source) {
-		if ((r = open_source(ss->wk, ob, fdp)) != 0)
-			return r;
-		return mig_fd_reader_new(*fdp, ss->wk->ctx, rdp);
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		while ((r = mig_archive_next(ss->ar, &e)) == 0) {
-			if (e.type == MIG_ARCHIVE_REGULAR &&
-			    strcmp(archive_name(e.name), ob->path) == 0)
-				return mig_archive_entry_reader(ss->ar, rdp);
-		}
-		if (r != 1 || pass == 1)
-			break;
-		/* Not in path order: read the archive again from the start. */
-		mig_archive_free(ss->ar);
-		ss->ar = NULL;
-		if ((r = mig_archive_open(rn->p->source_path, ss->wk->ctx,
-		    &ss->ar)) != 0)
-			return r;
-		mig_archive_set_limits(ss->ar, rn->p->max_expansion_ratio,
-		    rn->p->max_expanded_bytes);
-	}
-	if (r == 1)
-		r = mig_seterr(ss->wk->ctx, MIG_ERR_IO, "%s: vanished from the "
-		    "source archive", ob->path);
-	return r;
-}
-
-/* Per-file strategies over an archive source: one pass, in order. */
-static int
-land_from_archive(struct run *rn)
-{
-	struct worker wk;
-	struct mig_archive *ar = NULL;
-	struct mig_archive_entry e;
-	struct mig_reader *rd = NULL;
-	struct mig_writer *null = NULL, *sha = NULL;
-	struct obj *ob;
-	size_t i, n;
-	int r, ar_r;
-
-	if ((r = worker_open(rn, &wk)) != 0 ||
-	    (r = mig_archive_open(rn->p->source_path, wk.ctx, &ar)) != 0) {
-		r = mig_seterr(rn->ctx, r, "%s", wk.ctx != NULL ?
-		    mig_errmsg(wk.ctx) : "out of memory");
-		worker_close(&wk);
-		return r;
-	}
-	mig_archive_set_limits(ar, rn->p->max_expansion_ratio,
-	    rn->p->max_expanded_bytes);
-	/* In the archive's own order: it can only be read forwards. */
-	while (rn->fatal == 0 && (ar_r = mig_archive_next(ar, &e)) == 0) {
-		if (e.type != MIG_ARCHIVE_REGULAR ||
-		    (ob = obj_find(rn, archive_name(e.name))) == NULL ||
-		    ob->state != OBJ_PENDING)
-			continue;	/* not selected, landed, or a duplicate */
-		mig_clearerr(wk.ctx);
-		if ((r = mig_archive_entry_reader(ar, &rd)) != 0) {
-			record_failure(&wk, ob);
-			break;
-		}
-		if (!rn->si->moves_data) {
-			unsigned char md[32];
-			uint64_t count;
-
-			r = mig_null_writer_new(wk.ctx, &null);
-			if (r == 0)
-				r = mig_sha256_writer_new(null, wk.ctx, &sha);
-			while (r == 0 && (r = mig_reader_read(rd, wk.buf,
-			    READ_CHUNK, &n)) == 0 && n > 0)
-				r = mig_writer_write(sha, wk.buf, n);
-			if (r == 0 && (r = mig_writer_close(sha)) == 0) {
-				mig_sha256_writer_result(sha, md, &count);
-				mig_hex_encode(md, sizeof(md), ob->sha);
-				ob->size = count;
-				ob->state = OBJ_RETAINED;
-			} else
-				record_failure(&wk, ob);
-			mig_writer_free(sha);
-			mig_writer_free(null);
-			sha = null = NULL;
-		} else if (land_stream(&wk, ob, rd, -1) != 0)
-			record_failure(&wk, ob);
-		else if (obj_prev_sha(rn, ob) != NULL &&
-		    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
-			/*
-			 * XXX: an unchanged member of an archive source is
-			 * only known after landing it; it is then dropped
-			 * from this run's bag (it is identical to the last
-			 * run's copy), at the cost of the write.
-			 */
-			char full[PATH_MAX];
-
-			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
-				(void)mig_transport_remove(wk.t, full);
-			record_unchanged(&wk, ob);
-		} else
-			record_stored(&wk, ob);
-		mig_reader_free(rd);
-		rd = NULL;
-		progress(rn, 1, 0, false);
-	}
-	/* Whatever the archive no longer holds did not land. */
-	for (i = 0; i < rn->nobj && rn->fatal == 0; i++) {
-		if (rn->objs[i].state != OBJ_PENDING)
-			continue;
-		mig_seterr(wk.ctx, MIG_ERR_IO, "%s: vanished from the source "
-		    "archive", rn->objs[i].path);
-		record_failure(&wk, &rn->objs[i]);
-	}
-	mig_reader_free(rd);
-	mig_archive_free(ar);
-	worker_close(&wk);
-	/* As run_workers(): a refusal (sizes that lie, a bomb) ends the run. */
-	if (rn->fatal == MIG_ERR_SECURITY)
-		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
-	return 0;
-}
-
-/* Percent-encoding of RFC 8493 for manifest paths. */
-static void
-bag_encode(const char *in, char *out, size_t size)
-{
-	size_t o = 0;
-
-	for (; *in != '\0' && o + 4 < size; in++) {
-		if (*in == '%' || *in == '\r' || *in == '\n')
-			o += (size_t)snprintf(out + o, size - o, "%%%02X",
-			    (unsigned char)*in);
-		else
-			out[o++] = *in;
-	}
-	out[o] = '\0';
-}
-
-/* Adds a small text member to a tar from memory. */
-static int
-tar_add_text(struct mig_tar *tar, const char *name, const char *text,
-    struct mig_ctx *ctx)
-{
-	struct mig_reader *rd = NULL;
-	size_t len = strlen(text);
-	int r;
-
-	if ((r = mig_mem_reader_new(text, len, ctx, &rd)) != 0)
-		return r;
-	r = mig_tar_add(tar, name, len, 0644, time(NULL), rd);
-	mig_reader_free(rd);
-	return r;
-}
-
-/* Appends to a growing string; returns false on ENOMEM. */
-static bool
-sappend(char **s, size_t *len, size_t *cap, const char *add)
-{
-	size_t n = strlen(add);
-	char *ns;
-
-	if (*len + n + 1 > *cap) {
-		size_t nc = (*cap == 0 ? 4096 : *cap * 2) + n;
-
-		if ((ns = realloc(*s, nc)) == NULL)
-			return false;
-		*s = ns;
-		*cap = nc;
-	}
-	memcpy(*s + *len, add, n + 1);
-	*len += n;
-	return true;
-}
-
-/* The inner bag of repurchase: tag files after the payload. */
-static int
-repurchase_tags(struct run *rn, struct mig_tar *tar, struct mig_ctx *ctx)
-{
-	const char *bag = rn->p->name;
-	char name[PATH_MAX], line[MIG_PATH_MAX * 3 + 128], enc[MIG_PATH_MAX * 3];
-	char *manifest = NULL, *tagm = NULL, info[2048];
-	size_t mlen = 0, mcap = 0, tlen = 0, tcap = 0, i;
-	uint64_t bytes = 0, files = 0;
-	unsigned char md[32];
-	char hex[65], date[16];
-	struct tm tm;
-	time_t now = time(NULL);
-	const char *bagit = "BagIt-Version: 1.0\n"
-	    "Tag-File-Character-Encoding: UTF-8\n";
-	int r = 0;
-
-	for (i = 0; i < rn->nobj; i++) {
-		if (rn->objs[i].state != OBJ_STORED)
-			continue;
-		bag_encode(rn->objs[i].path, enc, sizeof(enc));
-		(void)snprintf(line, sizeof(line), "%s  data/%s\n",
-		    rn->objs[i].sha, enc);
-		if (!sappend(&manifest, &mlen, &mcap, line)) {
-			r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		bytes += rn->objs[i].size;
-		files++;
-	}
-	if (manifest == NULL && !sappend(&manifest, &mlen, &mcap, "")) {
-		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-	(void)snprintf(info, sizeof(info), "Bagging-Date: %s\n"
-	    "External-Identifier: %s\nMigrate-Strategy: repurchase\n"
-	    "Migrate-Plan-SHA256: %s\nPayload-Oxum: %llu.%llu\n", date,
-	    rn->run_id, rn->p->sha256, (unsigned long long)bytes,
-	    (unsigned long long)files);
-	{
-		const char *names[3] = { "bagit.txt", "bag-info.txt",
-		    "manifest-sha256.txt" };
-		const char *texts[3] = { bagit, info, manifest };
-
-		for (i = 0; i < 3; i++) {
-			if (EVP_Digest(texts[i], strlen(texts[i]), md, NULL,
-			    EVP_sha256(), NULL) != 1) {
-				r = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
-				    "SHA-256");
-				goto out;
-			}
-			mig_hex_encode(md, sizeof(md), hex);
-			(void)snprintf(line, sizeof(line), "%s  %s\n", hex,
-			    names[i]);
-			if (!sappend(&tagm, &tlen, &tcap, line)) {
-				r = mig_seterr(ctx, MIG_ERR_NOMEM,
-				    "out of memory");
-				goto out;
-			}
-			(void)snprintf(name, sizeof(name), "%s/%s", bag,
-			    names[i]);
-			if ((r = tar_add_text(tar, name, texts[i], ctx)) != 0)
-				goto out;
-		}
-	}
-	(void)snprintf(name, sizeof(name), "%s/tagmanifest-sha256.txt", bag);
-	r = tar_add_text(tar, name, tagm, ctx);
-out:
-	free(manifest);
-	free(tagm);
-	return r;
-}
-
-/* retire and repurchase: one pax tar -> [zstd] -> age object. */
-static int
-land_archive_strategy(struct run *rn, struct obj *arch)
-{
-	struct worker wk;
-	struct seq_source ss;
-	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
-	struct mig_writer *limit = NULL;
-	struct mig_tar *tar = NULL;
-	struct mig_reader *rd = NULL, *psha = NULL;
-	char full[PATH_MAX], member[MIG_PATH_MAX + 300];
-	unsigned char md[32];
-	uint64_t count;
-	struct stat st;
-	size_t i;
-	int fd = -1, r;
-
-	if ((r = worker_open(rn, &wk)) != 0 ||
-	    (r = seq_open(rn, &ss, &wk)) != 0) {
-		r = mig_seterr(rn->ctx, r, "%s", wk.ctx != NULL ?
-		    mig_errmsg(wk.ctx) : "out of memory");
-		worker_close(&wk);
-		return r;
-	}
-	if ((r = run_join(full, sizeof(full), rn->run_dir, arch->dest)) != 0 ||
-	    (r = ensure_parent(&wk, full)) != 0 ||
-	    (r = mig_transport_open_write(wk.t, full, -1, &sink)) != 0 ||
-	    (rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
-	    sink, wk.ctx, &limit)) != 0) ||
-	    (r = mig_sha256_writer_new(limit != NULL ? limit : sink, wk.ctx,
-	    &csha)) != 0 ||
-	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
-	    wk.ctx, &age)) != 0)
-		goto out;
-	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
-	    age, wk.ctx, &z)) != 0)
-		goto out;
-	if ((r = mig_tar_writer_new(z != NULL ? z : age, wk.ctx, &tar)) != 0)
-		goto out;
-	for (i = 0; i < rn->nobj; i++) {
-		struct obj *ob = &rn->objs[i];
-
-		if ((r = seq_content(rn, &ss, ob, &rd, &fd)) != 0 ||
-		    (r = mig_sha256_reader_new(rd, wk.ctx, &psha)) != 0)
-			goto out;
-		if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
-			(void)snprintf(member, sizeof(member), "%s/data/%s",
-			    rn->p->name, ob->path);
-		else
-			(void)snprintf(member, sizeof(member), "%s", ob->path);
-		if ((r = mig_tar_add(tar, member, ob->size, ob->mode,
-		    ob->mtime, psha)) != 0)
-			goto out;
-		if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st))) {
-			r = mig_seterr(wk.ctx, MIG_ERR_IO, "%s: changed while "
-			    "being read; the archive is not published",
-			    ob->path);
-			goto out;
-		}
-		mig_sha256_reader_result(psha, md, &count);
-		mig_hex_encode(md, sizeof(md), ob->sha);
-		ob->state = OBJ_STORED;
-		mig_reader_free(psha);
-		mig_reader_free(rd);
-		psha = rd = NULL;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-		progress(rn, 1, ob->size, false);
-	}
-	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE &&
-	    (r = repurchase_tags(rn, tar, wk.ctx)) != 0)
-		goto out;
-	if ((r = mig_tar_close(tar)) != 0)
-		goto out;
-	mig_sha256_writer_result(csha, md, &arch->stored_size);
-	mig_hex_encode(md, sizeof(md), arch->csha);
-out:
-	if (r != 0) {
-		mig_seterr(rn->ctx, r, "%s", mig_errmsg(wk.ctx));
-		for (i = 0; i < rn->nobj; i++)
-			rn->objs[i].state = OBJ_FAILED;
-		(void)run_audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
-		    "object", arch->dest, "reason", mig_errmsg(wk.ctx)),
-		    wk.ctx);
-	}
-	mig_reader_free(psha);
-	mig_reader_free(rd);
-	if (fd >= 0)
-		close(fd);
-	mig_tar_free(tar);
-	mig_writer_free(z);
-	mig_writer_free(age);
-	mig_writer_free(csha);
-	mig_writer_free(limit);
-	mig_writer_free(sink);
-	mig_archive_free(ss.ar);
-	worker_close(&wk);
-	return r;
-}
-
-/* --- Deciding the run ------------------------------------------------------------ */
-
-static int	commit_last(struct run *);
-
-static int
-put_marker(struct run *rn, const char *dir, const char *name,
+run_put_marker(struct run *rn, const char *dir, const char *name,
     const char *text)
 {
 	char path[PATH_MAX];
@@ -1429,8 +146,8 @@ put_marker(struct run *rn, const char *dir, const char *name,
 	return mig_transport_put(rn->t, path, text, strlen(text));
 }
 
-static bool
-lake_has(struct run *rn, const char *path)
+bool
+run_lake_has(struct run *rn, const char *path)
 {
 	struct mig_tstat st;
 
@@ -1440,381 +157,10 @@ lake_has(struct run *rn, const char *path)
 	return false;
 }
 
-/*
- * Resume the unfinished run named in the local state, or start a new one.
- * rebuild never resumes: an unfinished version is abandoned.
- */
-static int
-decide_run(struct run *rn, char abandoned[64])
+bool
+mig_run_id_valid(const char *s)
 {
-	char current[64], dir[PATH_MAX], marker[PATH_MAX];
-	int version = 0, r;
-
-	abandoned[0] = '\0';
-	if ((r = state_read_current(rn->state_dir, current, rn->ctx)) != 0)
-		return r;
-	if (rn->si->versioned) {
-		if ((r = lake_max_version(rn->t, rn->p, &version,
-		    rn->ctx)) != 0)
-			return r;
-		version++;
-		rn->sum->version = version;
-	}
-	if ((r = lake_dataset_dir(rn->p, version, rn->dataset_dir,
-	    sizeof(rn->dataset_dir))) != 0)
-		return mig_seterr(rn->ctx, r, "lake path too long");
-	if (current[0] != '\0') {
-		json_t *j = NULL;
-		char cpath[PATH_MAX];
-		const char *cdir;
-
-		(void)run_join(cpath, sizeof(cpath), rn->state_dir, "current.json");
-		if ((r = state_read_json(cpath, &j, rn->ctx)) != 0)
-			return r;
-		cdir = json_string_value(json_object_get(j, "dir"));
-		(void)snprintf(dir, sizeof(dir), "%s", cdir != NULL ? cdir : "");
-		json_decref(j);
-		(void)run_join(marker, sizeof(marker), dir, "_SUCCESS");
-		if (dir[0] != '\0' && lake_has(rn, marker)) {
-			/*
-			 * Published, then interrupted before the local state
-			 * said so: finish that, and begin a new run.  The
-			 * published bag is never written again.
-			 */
-			if (!rn->o->dry_run &&
-			    (r = commit_last(rn)) != 0)
-				return r;
-			run_note(rn, "run %s was published before an interruption; "
-			    "its local state is now settled", current);
-			current[0] = '\0';
-		}
-	}
-	if (current[0] != '\0') {
-		if (!rn->o->new_run && !rn->si->versioned && dir[0] != '\0' &&
-		    (rn->o->run_id == NULL ||
-		    strcmp(rn->o->run_id, current) == 0)) {
-			memcpy(rn->run_id, current, 26);	/* valid id */
-			(void)snprintf(rn->run_dir, sizeof(rn->run_dir), "%s",
-			    dir);
-			rn->sum->resumed = true;
-			return 0;
-		}
-		/* Abandon it, visibly, so nothing ever resumes it. */
-		(void)snprintf(abandoned, 64, "%s", current);
-		(void)run_join(marker, sizeof(marker), dir, "_SUCCESS");
-		if (!rn->o->dry_run && dir[0] != '\0' && lake_has(rn, dir) &&
-		    !lake_has(rn, marker) &&
-		    (r = put_marker(rn, dir, "_ABANDONED", "abandoned\n")) != 0)
-			return r;
-	}
-	if (rn->o->run_id != NULL)
-		(void)snprintf(rn->run_id, sizeof(rn->run_id), "%s",
-		    rn->o->run_id);
-	else if ((r = lake_new_run_id(rn->t, rn->dataset_dir, rn->run_id,
-	    rn->ctx)) != 0)
-		return r;
-	if ((r = lake_run_dir(rn->dataset_dir, rn->run_id, rn->run_dir,
-	    sizeof(rn->run_dir))) != 0)
-		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "bad run id \"%s\"",
-		    rn->run_id);
-	if (rn->o->shard_n > 0) {
-		size_t n = strlen(rn->run_dir);
-
-		if ((size_t)snprintf(rn->run_dir + n, sizeof(rn->run_dir) - n,
-		    "/shard=%d-of-%d", rn->o->shard_k, rn->o->shard_n) >=
-		    sizeof(rn->run_dir) - n)
-			return mig_seterr(rn->ctx, MIG_ERR_USAGE,
-			    "run path too long");
-	}
-	if (rn->o->run_id != NULL) {
-		/*
-		 * A named run that already finished is left as it is: a
-		 * scheduler retrying a shard that completed must not turn
-		 * its bag into a different one.
-		 */
-		(void)run_join(marker, sizeof(marker), rn->run_dir, "_SUCCESS");
-		if (lake_has(rn, marker))
-			rn->sum->already_complete = true;
-	}
-	return 0;
-}
-
-/* Marks objects the unfinished run already landed (journal + lake). */
-static void
-apply_journal(struct run *rn)
-{
-	char full[PATH_MAX];
-	struct mig_tstat st;
-	size_t i;
-
-	for (i = 0; i < rn->nobj; i++) {
-		struct obj *ob = &rn->objs[i];
-		json_t *e = json_object_get(rn->journal, ob->path);
-		const char *sha, *csha, *dest;
-
-		if (e == NULL)
-			continue;
-		sha = json_string_value(json_object_get(e, "sha256"));
-		csha = json_string_value(json_object_get(e, "stored_sha256"));
-		dest = json_string_value(json_object_get(e, "dest"));
-		if (sha == NULL || csha == NULL || dest == NULL ||
-		    strlen(sha) != 64 || strlen(csha) != 64 ||
-		    (ob->dest != NULL && strcmp(dest, ob->dest) != 0) ||
-		    json_integer_value(json_object_get(e, "size")) !=
-		    (json_int_t)ob->size ||
-		    json_integer_value(json_object_get(e, "mtime")) !=
-		    (json_int_t)ob->mtime)
-			continue;
-		ob->stored_size = (uint64_t)json_integer_value(
-		    json_object_get(e, "stored_size"));
-		if (ob->dest != NULL) {
-			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) != 0 ||
-			    mig_transport_stat(rn->t, full, &st) != 0 ||
-			    st.size != ob->stored_size) {
-				mig_clearerr(rn->ctx);
-				continue;
-			}
-		}
-		memcpy(ob->sha, sha, 65);
-		memcpy(ob->csha, csha, 65);
-		ob->state = OBJ_ALREADY;
-		rn->sum->already++;
-	}
-}
-
-/* --- Finishing: manifests, bag, _SUCCESS ----------------------------------------- */
-
-/*
- * After _SUCCESS: this run's snapshot (written durably before it) becomes
- * the previous one, and the run is no longer unfinished.  A crash between
- * the two is finished by the next run (decide_run), which never touches
- * the published bag again.
- */
-static int
-commit_last(struct run *rn)
-{
-	int r;
-
-	if ((r = runsnap_commit(rn)) != 0)
-		return r;
-	return state_clear_current(rn->state_dir, rn->ctx);
-}
-
-/*
- * The bag's seal (lib/lake/seal.c): the audit key's signature over the tag
- * manifest, the run id, the bag's place and the audit head, so that
- * nobody who can merely write to the lake can make a bag that verifies.
- */
-static int
-put_seal(struct run *rn, const char *tagmanifest_hex, const char *head)
-{
-	struct mig_seal seal;
-	char path[PATH_MAX], *note = NULL;
-	int r;
-
-	memset(&seal, 0, sizeof(seal));
-	(void)snprintf(seal.run, sizeof(seal.run), "%s", rn->run_id);
-	if (strlen(rn->run_dir) >= sizeof(seal.dir))
-		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: run path too "
-		    "long for a seal", rn->run_dir);
-	memcpy(seal.dir, rn->run_dir, strlen(rn->run_dir) + 1);
-	(void)snprintf(seal.plan, sizeof(seal.plan), "%s", rn->p->name);
-	(void)snprintf(seal.plan_sha256, sizeof(seal.plan_sha256), "%s",
-	    rn->p->sha256);
-	memcpy(seal.tagmanifest_sha256, tagmanifest_hex, 65);
-	(void)snprintf(seal.audit_head, sizeof(seal.audit_head), "%s", head);
-	if ((r = mig_seal_make(rn->o->seal_key, &seal, &note, rn->ctx)) != 0)
-		return mig_preferr(rn->ctx, "%s: seal", rn->run_dir);
-	(void)run_join(path, sizeof(path), rn->run_dir, MIG_SEAL_FILE);
-	r = mig_transport_put(rn->t, path, note, strlen(note));
-	free(note);
-	return r;
-}
-
-/* --- Crash-exact resume: the bag holds exactly this run's objects ------------ */
-
-struct prune {
-	struct run	*rn;
-	json_t		*keep;		/* data/-relative dests of the bag */
-};
-
-static bool
-prune_keep(void *arg, const char *rel)
-{
-	return json_object_get(((struct prune *)arg)->keep, rel) != NULL;
-}
-
-static int
-prune_removed(void *arg, const char *rel)
-{
-	struct run *rn = ((struct prune *)arg)->rn;
-	char dest[PATH_MAX];
-
-	(void)snprintf(dest, sizeof(dest), "data/%s", rel);
-	run_note(rn, "removed %s from the unfinished bag: not in this run any "
-	    "more", dest);
-	return run_audit(rn, MIG_AUDIT_OBJ_REMOVED, json_pack("{s:s, s:s}",
-	    "dest", dest, "reason", "landed by an earlier attempt of this "
-	    "run, but its source file vanished or changed before the run "
-	    "finished"), rn->ctx);
-}
-
-/*
- * A resumed run may find objects of its earlier attempts whose source
- * files have since vanished (or files another hand put there): before the
- * manifests are written, data/ is brought to exactly the objects of this
- * bag, each removal audited, so that the bag verifies.
- */
-static int
-reconcile_bag(struct run *rn, const struct obj *arch)
-{
-	struct prune pr = { rn, NULL };
-	char dir[PATH_MAX];
-	size_t i;
-	int r;
-
-	if ((pr.keep = json_object()) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
-		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
-
-		if (ob->dest != NULL && (ob == arch ||
-		    ob->state == OBJ_STORED || ob->state == OBJ_ALREADY) &&
-		    json_object_set_new(pr.keep, ob->dest + 5,
-		    json_true()) != 0) {
-			json_decref(pr.keep);
-			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		}
-	}
-	(void)run_join(dir, sizeof(dir), rn->run_dir, "data");
-	r = lake_prune(rn->t, dir, prune_keep, prune_removed, &pr, rn->ctx);
-	json_decref(pr.keep);
-	return r;
-}
-
-/*
- * The run is on record as complete before its bag is published (the
- * record's checkpoint goes into bag-info.txt), so a publication that then
- * fails is put on record too: the log must not end by calling complete a
- * run that no reader of the lake can see.  rn->ctx keeps the error.
- */
-static void
-audit_unpublished(struct run *rn)
-{
-	struct mig_ctx *c2 = mig_ctx_new();
-
-	if (c2 == NULL)
-		return;
-	if (run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:s, s:s}",
-	    "outcome", "unpublished", "reason", mig_errmsg(rn->ctx), "resume",
-	    "run the same command again"), c2) == 0 && rn->o->audit != NULL)
-		(void)mig_audit_checkpoint(rn->o->audit, rn->run_id, NULL, c2);
-	mig_ctx_free(c2);
-}
-
-static int
-finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
-{
-	struct mig_bag_manifest *m = NULL;
-	struct mig_bag_tag tags[8];
-	struct mig_bag_info info;
-	char path[PATH_MAX], hex[65], head[MIG_AUDIT_HEXLEN + 1], date[16];
-	char mdigest[65], tdigest[65];
-	struct timespec t1;
-	struct tm tm;
-	time_t now;
-	size_t i;
-	uint64_t nobj = 0, bytes = 0;
-	int r;
-
-	if ((rn->sum->resumed && (r = reconcile_bag(rn, arch)) != 0) ||
-	    (r = run_point(rn, "run.landed", rn->run_dir, rn->nobj,
-	    rn->ctx)) != 0 || (r = run_check_landed(rn, arch)) != 0)
-		return r;
-	if ((m = mig_bag_manifest_new()) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
-		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
-
-		if (ob->dest == NULL || (ob != arch && ob->state !=
-		    OBJ_STORED && ob->state != OBJ_ALREADY))
-			continue;
-		if ((r = mig_bag_manifest_add(m, ob->dest + 5, ob->csha,
-		    ob->stored_size, rn->ctx)) != 0)
-			goto out;
-		nobj++;
-		bytes += ob->stored_size;
-	}
-	/* data/ must exist even when empty (retain). */
-	(void)run_join(path, sizeof(path), rn->run_dir, "data");
-	if ((r = mig_transport_mkdir_p(rn->t, path)) != 0)
-		goto out;
-	/* The snapshot, to the lake and (for the next run) locally. */
-	if ((r = runsnap_write(rn, arch, true, hex)) != 0 ||
-	    (r = mig_bag_manifest_add_tagfile(m, "migrate-manifest.json.age",
-	    hex, rn->ctx)) != 0)
-		goto out;
-	if ((r = run_audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:I, s:I, s:s}",
-	    "objects", (json_int_t)nobj, "bytes", (json_int_t)bytes, "check",
-	    "present with the size written"), rn->ctx)) != 0)
-		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	rn->sum->seconds = (double)(t1.tv_sec - t0->tv_sec) +
-	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-	/*
-	 * The record holds the bag's object count and the digest of its
-	 * manifest: verify accepts the bag only if it agrees.
-	 */
-	if ((r = mig_bag_manifest_digest(m, mdigest, rn->ctx)) != 0 ||
-	    (r = run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
-	    " s:I, s:I, s:I, s:I, s:s?, s:s, s:s, s:f}", "outcome", "complete",
-	    "stored", (json_int_t)rn->sum->stored, "unchanged",
-	    (json_int_t)rn->sum->unchanged, "failed", (json_int_t)0,
-	    "bytes_in", (json_int_t)rn->sum->bytes_in, "bytes_out",
-	    (json_int_t)rn->sum->bytes_out, "objects", (json_int_t)nobj,
-	    "files", (json_int_t)rn->sum->files, "parent",
-	    rn->parent[0] != '\0' ? rn->parent : NULL, "manifest_sha256",
-	    mdigest, "snapshot_sha256", hex, "seconds", rn->sum->seconds),
-	    rn->ctx)) != 0)
-		goto out;
-	rn->end_recorded = true;
-	head[0] = '\0';
-	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
-	    rn->run_id, head, rn->ctx)) != 0)
-		goto out;
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-	i = 0;
-	tags[i++] = (struct mig_bag_tag){ "Bagging-Date", date };
-	tags[i++] = (struct mig_bag_tag){ "External-Identifier", rn->run_id };
-	tags[i++] = (struct mig_bag_tag){ "Migrate-Strategy", rn->si->name };
-	tags[i++] = (struct mig_bag_tag){ "Migrate-Plan", rn->p->name };
-	tags[i++] = (struct mig_bag_tag){ "Migrate-Plan-SHA256", rn->p->sha256 };
-	if (head[0] != '\0')
-		tags[i++] = (struct mig_bag_tag){ "Migrate-Audit-Head", head };
-	tags[i++] = (struct mig_bag_tag){ "Bag-Software-Agent",
-	    "migrate " MIG_VERSION };
-	info.tags = tags;
-	info.ntags = i;
-	if ((r = mig_bag_write_tags_digest(rn->t, rn->run_dir, m, &info,
-	    tdigest, rn->ctx)) != 0 ||
-	    (head[0] != '\0' && rn->o->seal_key != NULL &&
-	    (r = put_seal(rn, tdigest, head)) != 0) ||
-	    (r = run_point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
-		goto out;
-	if ((r = lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
-		goto out;
-	if ((r = put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
-		goto out;
-	rn->sum->landed = true;
-	(void)run_point(rn, "run.published", rn->run_dir, 0, rn->ctx);
-out:
-	if (r != 0 && rn->end_recorded)
-		audit_unpublished(rn);
-	mig_bag_manifest_free(m);
-	return r;
+	return mig_lake_valid_run_id(s);
 }
 
 /* --- Entry point ------------------------------------------------------------------- */
@@ -1884,26 +230,6 @@ run_free(struct run *rn)
 	pthread_mutex_destroy(&rn->mu);
 }
 
-static int
-dry_run(struct run *rn)
-{
-	size_t i;
-
-	for (i = 0; i < rn->nobj; i++) {
-		const struct obj *ob = &rn->objs[i];
-		char dst[PATH_MAX];
-
-		if (ob->state != OBJ_PENDING)
-			continue;
-		(void)run_join(dst, sizeof(dst), rn->run_dir, ob->dest != NULL ?
-		    ob->dest : rn->si->one_archive ? "data/(archive)" :
-		    "(inventory only)");
-		if (rn->o->would_land != NULL)
-			rn->o->would_land(rn->o->arg, ob->path, dst, ob->size);
-	}
-	return 0;
-}
-
 /*
  * A refusal (host key, certificate, a link in the lake, ...) that ended
  * the run before it could be recorded inside it: on record under the run,
@@ -1926,6 +252,368 @@ audit_refusal(struct run *rn, const char *why)
 	mig_ctx_free(c2);
 }
 
+/*
+ * A dry run: what would land, and where.  Read-only workers first find
+ * what is unchanged (directory sources, per-file strategies).
+ */
+static int
+dry_run(struct run *rn)
+{
+	size_t i;
+	int r;
+
+	if (!rn->archive_source && !rn->si->one_archive &&
+	    rn->si->moves_data && (r = run_workers(rn, rn->o->jobs)) != 0)
+		return r;
+	for (i = 0; i < rn->nobj; i++) {
+		const struct obj *ob = &rn->objs[i];
+		char dst[PATH_MAX];
+
+		if (ob->state != OBJ_PENDING)
+			continue;
+		(void)run_join(dst, sizeof(dst), rn->run_dir, ob->dest != NULL ?
+		    ob->dest : rn->si->one_archive ? "data/(archive)" :
+		    "(inventory only)");
+		if (rn->o->would_land != NULL)
+			rn->o->would_land(rn->o->arg, ob->path, dst, ob->size);
+	}
+	return 0;
+}
+
+/* A run of o, not begun; on failure (ENOMEM) nothing is left to free. */
+static int
+run_init(struct run *rn, const struct mig_run_opts *o,
+    struct mig_run_summary *sum, struct mig_ctx *ctx)
+{
+	memset(rn, 0, sizeof(*rn));
+	rn->o = o;
+	rn->p = o->plan;
+	rn->si = mig_strategy_info(o->plan->strategy);
+	rn->ctx = ctx;
+	rn->sum = sum;
+	rn->journal_fd = -1;
+	rn->lock.fd = -1;
+	rn->src_fd = -1;
+	pthread_mutex_init(&rn->mu, NULL);
+	if (o->bwlimit > 0 && !o->dry_run &&
+	    mig_ratelimit_new(o->bwlimit, &rn->bwlimit) != 0) {
+		run_free(rn);
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* What no run may go ahead with; compiles the partition_by regex. */
+static int
+check_opts(struct run *rn)
+{
+	const struct mig_run_opts *o = rn->o;
+
+	if (rn->p->strategy == MIG_STRATEGY_RETIRE && rn->p->delete_source &&
+	    o->identities == NULL && !o->dry_run)
+		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: delete_source = "
+		    "true: give the identity (-i FILE) so that the landed "
+		    "archive is deep-verified before any source file is "
+		    "deleted", rn->p->file);
+	if (rn->si->partition &&
+	    strncmp(rn->p->partition_by, "mtime:", 6) != 0) {
+		if (regcomp(&rn->part_re, rn->p->partition_by,
+		    REG_EXTENDED) != 0)
+			return mig_seterr(rn->ctx, MIG_ERR_PARSE,
+			    "bad partition_by");
+		rn->part_re_ok = true;
+	}
+	if (o->shard_n > 0) {
+		/* Shards on one machine keep separate resume state. */
+		if (o->shard_k < 0 || o->shard_k >= o->shard_n ||
+		    o->run_id == NULL || !mig_lake_valid_run_id(o->run_id))
+			return mig_seterr(rn->ctx, MIG_ERR_USAGE, "--shard K/N "
+			    "needs 0 <= K < N and --run-id "
+			    "YYYYMMDDTHHMMSSZ-xxxxxxxx");
+		if (rn->si->versioned)
+			return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: rebuild "
+			    "cannot be sharded: every run is a new version",
+			    rn->p->file);
+	}
+	return 0;
+}
+
+/*
+ * The local state of the plan (of the shard), locked: one run of a plan
+ * at a time, so a second one fails fast instead of taking the first one's
+ * run over.  A delete phase a crash cut short is settled before anything
+ * else.
+ */
+static int
+take_state(struct run *rn)
+{
+	const struct mig_run_opts *o = rn->o;
+	int r;
+
+	if ((r = state_dir_for(rn->p, o->shard_k, o->shard_n, rn->state_dir,
+	    sizeof(rn->state_dir), rn->ctx)) != 0 ||
+	    (!o->dry_run && ((r = state_prepare(rn->p, o->shard_k, o->shard_n,
+	    rn->state_dir, rn->ctx)) != 0 ||
+	    (r = state_lock(rn->state_dir, &rn->lock, rn->ctx)) != 0))) {
+		if (r == MIG_ERR_AGAIN)
+			(void)mig_preferr(rn->ctx, "%s", rn->p->file);
+		return r;
+	}
+	if (rn->lock.previous[0] != '\0')
+		run_note(rn, "took over the lock of a run that died (%s)",
+		    rn->lock.previous);
+	if (!o->dry_run && rn->p->strategy == MIG_STRATEGY_RETIRE &&
+	    rn->p->delete_source)
+		return retire_settle_intents(rn);
+	return 0;
+}
+
+/* Connects to the lake, decides the run and takes the inventory. */
+static int
+open_run(struct run *rn, char abandoned[64])
+{
+	struct mig_run_summary *sum = rn->sum;
+	int r;
+
+	if ((r = mig_transport_open(rn->o->tcfg, rn->ctx, &rn->t)) != 0)
+		return r;
+	/* A local lake is shown as the directory the user can cd into. */
+	sum->lake = strdup(rn->p->lake_path != NULL ? rn->p->lake_path :
+	    rn->t->root);
+	if ((r = run_decide(rn, abandoned)) != 0)
+		return r;
+	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", rn->run_id);
+	sum->run_dir = strdup(rn->run_dir);
+	if ((r = run_inventory(rn)) != 0)
+		return r;
+	return run_point(rn, "inventory.done", rn->p->source_path, rn->nobj,
+	    rn->ctx);
+}
+
+/*
+ * What the run knows of the past: the previous snapshot (its parent, and
+ * drift; per-file strategies also skip what did not change) and, when it
+ * resumes, what its journal says already landed.
+ */
+static int
+load_past(struct run *rn)
+{
+	int r;
+
+	rn->incremental = rn->si->moves_data && !rn->si->versioned &&
+	    !rn->si->one_archive && !rn->o->full;
+	if ((r = runsnap_load_prev(rn)) != 0)
+		return r;
+	run_journal_name(rn);
+	if (rn->sum->resumed && !rn->si->one_archive && rn->si->moves_data) {
+		if ((r = run_journal_load(rn)) != 0)
+			return r;
+		run_journal_apply(rn);
+	}
+	return 0;
+}
+
+/*
+ * From here the run is unfinished until it is published: the local state
+ * names it, its journal is open, and run.start is on record, followed by
+ * the records the inventory held back.
+ */
+static int
+begin_run(struct run *rn, const char *abandoned)
+{
+	json_t *f;
+	int r;
+
+	if ((r = state_mkdir_p(rn->state_dir, rn->ctx)) != 0 ||
+	    (r = state_write_current(rn->state_dir, rn->run_id, rn->run_dir,
+	    rn->ctx)) != 0 || (r = run_journal_open(rn)) != 0)
+		return r;
+	f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "strategy",
+	    rn->si->name, "source", rn->p->source_path, "destination",
+	    rn->t->root, "dir", rn->run_dir, "files", (json_int_t)rn->nobj,
+	    "resumed", rn->sum->resumed);
+	if (abandoned[0] != '\0')
+		json_object_set_new(f, "abandoned", json_string(abandoned));
+	if (rn->lock.previous[0] != '\0')
+		json_object_set_new(f, "lock_taken_over",
+		    json_string(rn->lock.previous));
+	if ((r = run_audit(rn, MIG_AUDIT_RUN_START, f, rn->ctx)) != 0)
+		return r;
+	rn->started = true;
+	if ((r = run_release_held(rn, rn->ctx)) != 0)
+		return r;
+	return run_point(rn, "run.started", rn->run_id, rn->nobj, rn->ctx);
+}
+
+/* Seconds since t0 (CLOCK_MONOTONIC). */
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * Lands the objects the way the strategy and the source call for, and
+ * counts the outcome into the summary.
+ */
+static int
+land(struct run *rn, struct obj *arch)
+{
+	struct mig_run_summary *sum = rn->sum;
+	uint64_t total = 0;
+	size_t i;
+	int r;
+
+	for (i = 0; i < rn->nobj; i++)
+		total += rn->objs[i].size;
+	run_set_phase(rn, rn->si->moves_data ? "landing" : "hashing",
+	    rn->nobj, total);
+	if (rn->si->one_archive)
+		r = rn->nobj == 0 ? 0 : run_land_archive_strategy(rn, arch);
+	else if (rn->archive_source)
+		r = run_land_from_archive(rn);
+	else
+		r = run_workers(rn, rn->o->jobs);
+	run_progress(rn, 0, 0, true);
+	tally(rn);
+	sum->failed += rn->inv_failed;
+	if (rn->si->one_archive && r == 0 && rn->nobj > 0) {
+		sum->bytes_out = arch->stored_size;
+		(void)run_audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
+		    "s:I, s:s, s:I}", "object", arch->dest, "bytes",
+		    (json_int_t)sum->bytes_in, "stored_bytes",
+		    (json_int_t)arch->stored_size, "stored_sha256", arch->csha,
+		    "members", (json_int_t)rn->nobj), rn->ctx);
+	}
+	return r;
+}
+
+/*
+ * Objects failed, or the run stopped (r): run.end says partial, and the
+ * same command resumes.  Returns the error to report.
+ */
+static int
+end_partial(struct run *rn, int r)
+{
+	struct mig_run_summary *sum = rn->sum;
+	char msg[MIG_ERRMSG_MAX];
+
+	(void)snprintf(msg, sizeof(msg), "%s", r != 0 ?
+	    mig_errmsg(rn->ctx) : "");
+	(void)run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
+	    "s:s}", "outcome", "partial", "stored", (json_int_t)sum->stored,
+	    "failed", (json_int_t)sum->failed, "resume",
+	    "run the same command again"), rn->ctx);
+	if (rn->o->audit != NULL)
+		(void)mig_audit_checkpoint(rn->o->audit, rn->run_id, NULL,
+		    rn->ctx);
+	if (r == 0 && rn->nobj > 0 && sum->failed - rn->inv_failed ==
+	    rn->nobj && sum->already == 0)
+		/* Nothing landed at all: not partial, a failure. */
+		return mig_seterr(rn->ctx, MIG_ERR_IO, "%s: every object "
+		    "failed, the first: %s", rn->run_dir, rn->first_failure);
+	if (r == 0)
+		return mig_seterr(rn->ctx, MIG_ERR_PARTIAL, "%s: %llu of %zu "
+		    "objects failed (the first: %s); run the same command "
+		    "again to resume", rn->run_dir,
+		    (unsigned long long)sum->failed, rn->nobj,
+		    rn->first_failure);
+	return mig_seterr(rn->ctx, r, "%s", msg);
+}
+
+/*
+ * Nothing new, changed or gone (differs paths differ from the previous
+ * snapshot): no bag, the previous snapshot stands.  A source of which the
+ * plan selects nothing never publishes an empty snapshot: that is a
+ * filter or mount mistake far more often than a deliberate emptying, and
+ * "latest" must not become nothing.  A shard is one part of a run whose
+ * other shards publish bags: its part of the snapshot must be there too,
+ * so a shard lands its bag even with nothing new (a run restored from
+ * shards that had nothing new once lost their files).
+ */
+static bool
+nothing_new(const struct run *rn, uint64_t differs)
+{
+	const struct mig_run_summary *sum = rn->sum;
+
+	return rn->si->moves_data && rn->o->shard_n == 0 &&
+	    sum->stored == 0 && sum->already == 0 &&
+	    (differs == 0 || rn->nobj == 0) &&
+	    !(rn->si->one_archive && rn->nobj > 0);
+}
+
+/* The audit still records a run with nothing new; its directory goes. */
+static int
+end_nothing_new(struct run *rn, const struct timespec *t0)
+{
+	int r;
+
+	rn->sum->seconds = seconds_since(t0);
+	if ((r = run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
+	    "s:I}", "outcome", "nothing new", "objects", (json_int_t)0,
+	    "unchanged", (json_int_t)rn->sum->unchanged, "stored",
+	    (json_int_t)0), rn->ctx)) != 0)
+		return r;
+	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
+	    rn->run_id, NULL, rn->ctx)) != 0)
+		return r;
+	if (run_lake_has(rn, rn->run_dir))
+		(void)run_put_marker(rn, rn->run_dir, "_ABANDONED",
+		    "nothing new\n");
+	return state_clear_current(rn->state_dir, rn->ctx);
+}
+
+/*
+ * Every object landed: the bag is published (or the run ends with
+ * nothing new), the journal is no longer needed, and retire with
+ * delete_source deletes what provably landed.
+ */
+static int
+publish(struct run *rn, struct obj *arch, uint64_t differs,
+    const struct timespec *t0)
+{
+	int r;
+
+	if (nothing_new(rn, differs))
+		r = end_nothing_new(rn, t0);
+	else if ((r = run_finish(rn, rn->si->one_archive && rn->nobj > 0 ?
+	    arch : NULL, t0)) == 0)
+		r = run_commit_last(rn);
+	if (r != 0)
+		return r;
+	(void)unlink(rn->journal_path);
+	if (rn->p->strategy == MIG_STRATEGY_RETIRE && rn->p->delete_source &&
+	    rn->sum->landed)
+		r = retire_delete_sources(rn);
+	return r;
+}
+
+/*
+ * However the run ended (r): a run that ended before run.start still
+ * leaves its records, a refusal that ended it is on record, and the
+ * summary says how long it took.
+ */
+static void
+leave_run(struct run *rn, int r, const struct timespec *t0)
+{
+	if (rn->held != NULL) {
+		struct mig_ctx *c2 = mig_ctx_new();
+
+		if (c2 != NULL)
+			(void)run_release_held(rn, c2);
+		mig_ctx_free(c2);
+	}
+	if (r == MIG_ERR_SECURITY && !rn->refusal_audited &&
+	    rn->o->audit != NULL && !rn->o->dry_run)
+		audit_refusal(rn, mig_errmsg(rn->ctx));
+	if (r != 0 && rn->sum->seconds == 0)
+		rn->sum->seconds = seconds_since(t0);
+}
+
 int
 mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
     struct mig_ctx *ctx)
@@ -1935,277 +623,45 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	struct timespec t0;
 	char abandoned[64], archname[PATH_MAX];
 	uint64_t differs;
-	size_t i;
 	int r;
 
 	memset(sum, 0, sizeof(*sum));
-	memset(&rn, 0, sizeof(rn));
 	memset(&arch, 0, sizeof(arch));
-	rn.o = o;
-	rn.p = o->plan;
-	rn.si = mig_strategy_info(o->plan->strategy);
-	rn.ctx = ctx;
-	rn.sum = sum;
-	rn.journal_fd = -1;
-	rn.lock.fd = -1;
-	rn.src_fd = -1;
-	pthread_mutex_init(&rn.mu, NULL);
-	if (o->bwlimit > 0 && !o->dry_run &&
-	    mig_ratelimit_new(o->bwlimit, &rn.bwlimit) != 0) {
-		run_free(&rn);
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	}
+	if ((r = run_init(&rn, o, sum, ctx)) != 0)
+		return r;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
-	    o->identities == NULL && !o->dry_run) {
-		r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: delete_source = true: "
-		    "give the identity (-i FILE) so that the landed archive is "
-		    "deep-verified before any source file is deleted",
-		    rn.p->file);
-		goto out;
-	}
-
-	if (rn.si->partition && strncmp(rn.p->partition_by, "mtime:", 6) != 0) {
-		if (regcomp(&rn.part_re, rn.p->partition_by, REG_EXTENDED) != 0) {
-			r = mig_seterr(ctx, MIG_ERR_PARSE, "bad partition_by");
-			goto out;
-		}
-		rn.part_re_ok = true;
-	}
-	if (o->shard_n > 0) {
-		/* Shards on one machine keep separate resume state. */
-		if (o->shard_k < 0 || o->shard_k >= o->shard_n ||
-		    o->run_id == NULL || !lake_valid_run_id(o->run_id)) {
-			r = mig_seterr(ctx, MIG_ERR_USAGE, "--shard K/N needs "
-			    "0 <= K < N and --run-id YYYYMMDDTHHMMSSZ-xxxxxxxx");
-			goto out;
-		}
-		if (rn.si->versioned) {
-			r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: rebuild cannot "
-			    "be sharded: every run is a new version", rn.p->file);
-			goto out;
-		}
-	}
-	/*
-	 * One run of a plan (of a shard) at a time: a second one fails fast
-	 * instead of taking the first one's run over.
-	 */
-	if ((r = state_dir_for(rn.p, o->shard_k, o->shard_n, rn.state_dir,
-	    sizeof(rn.state_dir), ctx)) != 0 ||
-	    (!o->dry_run && ((r = state_prepare(rn.p, o->shard_k, o->shard_n,
-	    rn.state_dir, ctx)) != 0 ||
-	    (r = state_lock(rn.state_dir, &rn.lock, ctx)) != 0))) {
-		if (r == MIG_ERR_AGAIN)
-			(void)mig_preferr(ctx, "%s", rn.p->file);
-		goto out;
-	}
-	if (rn.lock.previous[0] != '\0')
-		run_note(&rn, "took over the lock of a run that died (%s)",
-		    rn.lock.previous);
-	/* A delete phase a crash cut short is settled before anything else. */
-	if (!o->dry_run && rn.p->strategy == MIG_STRATEGY_RETIRE &&
-	    rn.p->delete_source && (r = retire_settle_intents(&rn)) != 0)
-		goto out;
-	if ((r = mig_transport_open(o->tcfg, ctx, &rn.t)) != 0)
-		goto out;
-	/* A local lake is shown as the directory the user can cd into. */
-	sum->lake = strdup(rn.p->lake_path != NULL ? rn.p->lake_path :
-	    rn.t->root);
-	if ((r = decide_run(&rn, abandoned)) != 0)
-		goto out;
-	(void)snprintf(sum->run_id, sizeof(sum->run_id), "%s", rn.run_id);
-	sum->run_dir = strdup(rn.run_dir);
-	if ((r = inventory(&rn)) != 0 ||
-	    (r = run_point(&rn, "inventory.done", rn.p->source_path, rn.nobj,
-	    ctx)) != 0)
+	if ((r = check_opts(&rn)) != 0 || (r = take_state(&rn)) != 0 ||
+	    (r = open_run(&rn, abandoned)) != 0)
 		goto out;
 	if (rn.si->one_archive) {
 		(void)snprintf(archname, sizeof(archname), "data/%s.tar%s.age",
 		    rn.p->name, rn.p->compress ? ".zst" : "");
 		arch.dest = archname;
 	}
-	/*
-	 * Every run knows the previous snapshot (its parent, and drift);
-	 * per-file strategies also skip what did not change.
-	 */
-	rn.incremental = rn.si->moves_data && !rn.si->versioned &&
-	    !rn.si->one_archive && !o->full;
-	if ((r = runsnap_load_prev(&rn)) != 0)
+	if ((r = load_past(&rn)) != 0)
 		goto out;
-	(void)run_join(rn.journal_path, sizeof(rn.journal_path), rn.state_dir,
-	    rn.run_id);
-	(void)snprintf(rn.journal_path + strlen(rn.journal_path),
-	    sizeof(rn.journal_path) - strlen(rn.journal_path), ".journal");
-	if (sum->resumed && !rn.si->one_archive && rn.si->moves_data) {
-		if ((r = load_journal(&rn)) != 0)
-			goto out;
-		apply_journal(&rn);
-	}
 	if (sum->already_complete) {
 		sum->landed = true;
 		run_note(&rn, "run %s%s is already complete: nothing to do (use a "
 		    "new --run-id to land changes)", rn.run_id,
 		    o->shard_n > 0 ? " (this shard)" : "");
-		r = 0;
 		goto out;
 	}
 	if (o->dry_run) {
-		if (!rn.archive_source && !rn.si->one_archive &&
-		    rn.si->moves_data && (r = run_workers(&rn, o->jobs)) != 0)
-			goto out;
 		r = dry_run(&rn);
 		goto out;
 	}
-
-	if ((r = state_mkdir_p(rn.state_dir, ctx)) != 0 ||
-	    (r = state_write_current(rn.state_dir, rn.run_id, rn.run_dir,
-	    ctx)) != 0)
+	if ((r = begin_run(&rn, abandoned)) != 0)
 		goto out;
-	rn.journal_fd = open(rn.journal_path, O_WRONLY | O_CREAT | O_APPEND |
-	    O_CLOEXEC, 0600);
-	if (rn.journal_fd < 0) {
-		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", rn.journal_path,
-		    strerror(errno));
-		goto out;
-	}
-	{
-		json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}",
-		    "strategy", rn.si->name, "source", rn.p->source_path,
-		    "destination", rn.t->root, "dir", rn.run_dir, "files",
-		    (json_int_t)rn.nobj, "resumed", sum->resumed);
-
-		if (abandoned[0] != '\0')
-			json_object_set_new(f, "abandoned",
-			    json_string(abandoned));
-		if (rn.lock.previous[0] != '\0')
-			json_object_set_new(f, "lock_taken_over",
-			    json_string(rn.lock.previous));
-		if ((r = run_audit(&rn, MIG_AUDIT_RUN_START, f, ctx)) != 0)
-			goto out;
-		rn.started = true;
-		if ((r = release_held(&rn, ctx)) != 0 ||
-		    (r = run_point(&rn, "run.started", rn.run_id, rn.nobj,
-		    ctx)) != 0)
-			goto out;
-	}
-
-	{
-		uint64_t total = 0;
-
-		for (i = 0; i < rn.nobj; i++)
-			total += rn.objs[i].size;
-		set_phase(&rn, rn.si->moves_data ? "landing" : "hashing",
-		    rn.nobj, total);
-	}
-	if (rn.si->one_archive)
-		r = rn.nobj == 0 ? 0 : land_archive_strategy(&rn, &arch);
-	else if (rn.archive_source)
-		r = land_from_archive(&rn);
-	else
-		r = run_workers(&rn, o->jobs);
-	progress(&rn, 0, 0, true);
-	tally(&rn);
-	sum->failed += rn.inv_failed;
-	if (rn.si->one_archive && r == 0 && rn.nobj > 0) {
-		sum->bytes_out = arch.stored_size;
-		(void)run_audit(&rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
-		    "s:I, s:s, s:I}", "object", arch.dest, "bytes",
-		    (json_int_t)sum->bytes_in, "stored_bytes",
-		    (json_int_t)arch.stored_size, "stored_sha256", arch.csha,
-		    "members", (json_int_t)rn.nobj), ctx);
-	}
+	r = land(&rn, &arch);
 	/* retain records every file's drift. */
 	differs = runsnap_drift(&rn, !rn.si->moves_data);
-
-	if (r != 0 || sum->failed != 0) {
-		char msg[MIG_ERRMSG_MAX];
-
-		(void)snprintf(msg, sizeof(msg), "%s", r != 0 ?
-		    mig_errmsg(ctx) : "");
-		(void)run_audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, "
-		    "s:s}", "outcome", "partial", "stored",
-		    (json_int_t)sum->stored, "failed", (json_int_t)sum->failed,
-		    "resume", "run the same command again"), ctx);
-		if (o->audit != NULL)
-			(void)mig_audit_checkpoint(o->audit, rn.run_id, NULL,
-			    ctx);
-		if (r == 0 && rn.nobj > 0 && sum->failed - rn.inv_failed ==
-		    rn.nobj && sum->already == 0)
-			/* Nothing landed at all: not partial, a failure. */
-			r = mig_seterr(ctx, MIG_ERR_IO, "%s: every object "
-			    "failed, the first: %s", rn.run_dir,
-			    rn.first_failure);
-		else if (r == 0)
-			r = mig_seterr(ctx, MIG_ERR_PARTIAL, "%s: %llu of %zu "
-			    "objects failed (the first: %s); run the same "
-			    "command again to resume", rn.run_dir,
-			    (unsigned long long)sum->failed, rn.nobj,
-			    rn.first_failure);
-		else
-			r = mig_seterr(ctx, r, "%s", msg);
-		goto out;
-	}
-
-	/*
-	 * A shard is one part of a run whose other shards publish bags:
-	 * its part of the snapshot must be there too, so a shard lands its
-	 * bag even with nothing new (a run restored from shards that had
-	 * nothing new once lost their files).
-	 */
-	if (rn.si->moves_data && o->shard_n == 0 && sum->stored == 0 &&
-	    sum->already == 0 && (differs == 0 || rn.nobj == 0) &&
-	    !(rn.si->one_archive && rn.nobj > 0)) {
-		/*
-		 * Nothing new, changed or gone: no bag, the previous snapshot
-		 * stands; the audit still records the run.  A source of which
-		 * the plan selects nothing never publishes an empty snapshot:
-		 * that is a filter or mount mistake far more often than a
-		 * deliberate emptying, and "latest" must not become nothing.
-		 */
-		struct timespec t1;
-
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		sum->seconds = (double)(t1.tv_sec - t0.tv_sec) +
-		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-		if ((r = run_audit(&rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, "
-		    "s:I, s:I}", "outcome", "nothing new", "objects",
-		    (json_int_t)0, "unchanged", (json_int_t)sum->unchanged,
-		    "stored", (json_int_t)0), ctx)) != 0)
-			goto out;
-		if (o->audit != NULL && (r = mig_audit_checkpoint(o->audit,
-		    rn.run_id, NULL, ctx)) != 0)
-			goto out;
-		if (lake_has(&rn, rn.run_dir))
-			(void)put_marker(&rn, rn.run_dir, "_ABANDONED",
-			    "nothing new\n");
-		if ((r = state_clear_current(rn.state_dir, ctx)) != 0)
-			goto out;
-	} else if ((r = finish(&rn, rn.si->one_archive && rn.nobj > 0 ?
-	    &arch : NULL, &t0)) != 0 || (r = commit_last(&rn)) != 0)
-		goto out;
-	(void)unlink(rn.journal_path);
-	if (rn.p->strategy == MIG_STRATEGY_RETIRE && rn.p->delete_source &&
-	    sum->landed)
-		r = retire_delete_sources(&rn);
+	if (r != 0 || sum->failed != 0)
+		r = end_partial(&rn, r);
+	else
+		r = publish(&rn, &arch, differs, &t0);
 out:
-	/* A run that ended before run.start still leaves its records. */
-	if (rn.held != NULL) {
-		struct mig_ctx *c2 = mig_ctx_new();
-
-		if (c2 != NULL)
-			(void)release_held(&rn, c2);
-		mig_ctx_free(c2);
-	}
-	if (r == MIG_ERR_SECURITY && !rn.refusal_audited && o->audit != NULL &&
-	    !o->dry_run)
-		audit_refusal(&rn, mig_errmsg(ctx));
-	if (r != 0 && sum->seconds == 0) {
-		struct timespec t1;
-
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		sum->seconds = (double)(t1.tv_sec - t0.tv_sec) +
-		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	}
+	leave_run(&rn, r, &t0);
 	run_free(&rn);
 	return r;
 }

@@ -1,6 +1,10 @@
 /*
  * The run pipeline's own state, shared by the files that carry out a run
- * (run.c: deciding, landing and finishing; retire.c: delete_source).
+ * (run.c: the order of a run; run_decide.c: which run this is;
+ * run_inventory.c: its objects; run_land.c: the workers; run_archive.c:
+ * landing in one pass; run_journal.c: the journal; landed.c: the landed
+ * check; runsnap.c: the snapshot; run_finish.c: publishing the bag;
+ * retire.c: delete_source).
  * Private to lib/run.
  */
 #ifndef MIGRATE_RUN_CORE_H
@@ -120,8 +124,22 @@ int	run_audit(struct run *rn, const char *event, json_t *fields,
 /* A test point (testhook.h): a no-op unless a test build installed one. */
 int	run_point(struct run *rn, const char *name, const char *detail,
 	    uint64_t value, struct mig_ctx *ctx);
+/*
+ * Counts files and bytes done and tells opts->progress, at most every
+ * 200 ms unless force.
+ */
+void	run_progress(struct run *rn, uint64_t files, uint64_t bytes,
+	    bool force);
+/* A new phase of the run, with its totals (counts start again). */
+void	run_set_phase(struct run *rn, const char *phase, uint64_t files,
+	    uint64_t bytes);
 /* "a/b" into buf; MIG_ERR_INTERNAL when it does not fit. */
 int	run_join(char *buf, size_t size, const char *a, const char *b);
+/* Writes the marker dir/name (_SUCCESS, _ABANDONED) holding text. */
+int	run_put_marker(struct run *rn, const char *dir, const char *name,
+	    const char *text);
+/* True when path is in the lake (any error clears and says no). */
+bool	run_lake_has(struct run *rn, const char *path);
 /* st is the file the inventory saw (dev, ino, size, mtime, ctime). */
 bool	run_same_stat(const struct obj *ob, const struct stat *st);
 
@@ -132,6 +150,117 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
 	return rn->incremental && ob->prev != NULL &&
 	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
 }
+
+/* --- Landing (run_land.c) ------------------------------------------------ */
+
+/* Read size of the source and of hashing. */
+#define MIG_RUN_READ_CHUNK	(256 * 1024)
+
+struct mig_reader;
+
+/* One thread that lands objects, with its own connection. */
+struct worker {
+	struct run		*rn;
+	struct mig_ctx		*ctx;
+	struct mig_ctx		*actx;	/* the destination thread's */
+	struct mig_transport	*t;
+	unsigned char		*buf;
+	char			 made_dir[PATH_MAX];	/* last mkdir_p */
+};
+
+/*
+ * Sets up wk: its contexts, buffer and (when the run lands data) its
+ * connection.  Caller must run_worker_close() wk in every case.
+ */
+int	run_worker_open(struct run *rn, struct worker *wk);
+void	run_worker_close(struct worker *wk);
+/* Creates the parent directory of full unless wk made it last. */
+int	run_ensure_parent(struct worker *wk, const char *full);
+/*
+ * Opens ob's file beneath the source's descriptor, through no link, and
+ * checks it is still the file the inventory saw.  Caller closes *fdp.
+ */
+int	run_open_source(struct worker *wk, const struct obj *ob, int *fdp);
+/*
+ * Lands src (ob's plaintext) as ob->dest: sha, stored sha and sizes into
+ * ob.  fd >= 0: ob's file, checked again after reading.
+ */
+int	run_land_stream(struct worker *wk, struct obj *ob,
+	    struct mig_reader *src, int fd);
+/* ob failed (reason in wk->ctx): noted, audited, maybe the run stops. */
+void	run_record_failure(struct worker *wk, struct obj *ob);
+/* ob landed: on record (object.stored), then in the journal. */
+void	run_record_stored(struct worker *wk, struct obj *ob);
+/* ob is the same as in the last run: audited as skipped. */
+void	run_record_unchanged(struct worker *wk, struct obj *ob);
+
+/*
+ * Lands the pending objects of a directory source on jobs workers (1 to
+ * 64); in a dry run, finds only what is unchanged.
+ */
+int	run_workers(struct run *rn, int jobs);
+
+/* run_archive.c */
+
+/* The per-file strategies over an archive source, in one pass. */
+int	run_land_from_archive(struct run *rn);
+/* retire and repurchase: every object into the one archive arch. */
+int	run_land_archive_strategy(struct run *rn, struct obj *arch);
+
+/* run_inventory.c */
+
+/*
+ * Takes the inventory of the source into rn->objs (sorted by path), each
+ * with its destination when the strategy lands files one by one.
+ */
+int	run_inventory(struct run *rn);
+/* Writes the held inventory records (after run.start, or when none came). */
+int	run_release_held(struct run *rn, struct mig_ctx *ctx);
+/* An archive member's name without the "./" prefixes archivers write. */
+const char *run_archive_name(const char *name);
+
+/* run_decide.c */
+
+/*
+ * Resume the unfinished run named in the local state, or start a new one
+ * (rn->run_id, rn->dataset_dir, rn->run_dir); abandoned gets the id of an
+ * unfinished run given up, or "".
+ */
+int	run_decide(struct run *rn, char abandoned[64]);
+/* run_finish.c */
+
+/*
+ * Publishes the bag of a run whose objects all landed (arch: the one
+ * archive of retire and repurchase, else NULL), _SUCCESS last; t0 is when
+ * the run began.
+ */
+int	run_finish(struct run *rn, const struct obj *arch,
+	    const struct timespec *t0);
+/*
+ * After _SUCCESS: this run's snapshot becomes the previous one, and the
+ * run is no longer unfinished.
+ */
+int	run_commit_last(struct run *rn);
+
+/* run_journal.c */
+
+/* Names the journal of rn->run_id in rn->state_dir: rn->journal_path. */
+void	run_journal_name(struct run *rn);
+/* Opens the journal to append to (created 0600 when new). */
+int	run_journal_open(struct run *rn);
+/* Reads the journal into rn->journal (none yet: empty). */
+int	run_journal_load(struct run *rn);
+/*
+ * Appends ob to the journal and syncs it (under rn->mu): call only once
+ * ob is on record.
+ */
+int	run_journal_append(struct run *rn, const struct obj *ob,
+	    struct mig_ctx *ctx);
+/*
+ * Marks OBJ_ALREADY the objects the unfinished run landed: in the journal
+ * as they are now, and in the lake with the size written.
+ */
+void	run_journal_apply(struct run *rn);
 
 /* landed.c */
 

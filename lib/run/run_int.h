@@ -13,56 +13,6 @@ struct mig_ctx;
 struct mig_plan;
 struct mig_transport;
 
-/* One run directory found in the lake. */
-struct lake_run {
-	char	*id;
-	char	*dir;		/* relative to the transport root */
-	bool	 complete;	/* _SUCCESS present */
-	bool	 abandoned;	/* _ABANDONED present */
-};
-
-struct lake_runs {
-	struct lake_run	*v;
-	size_t		 n;
-};
-
-/* "a/b" in a new string, or NULL on ENOMEM. */
-char	*path_join(const char *a, const char *b);
-
-/* ZONE/DATASET (plus "/v=N" when version > 0), into buf. */
-int	lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
-	    size_t size);
-/* DATASETDIR/ingest_date=YYYY-MM-DD/run=RUNID (date taken from the id). */
-int	lake_run_dir(const char *dataset_dir, const char *run_id, char *buf,
-	    size_t size);
-/*
- * A new YYYYMMDDTHHMMSSZ-xxxxxxxx that sorts after every run of the same
- * second already under dataset_dir (t may be NULL: no such check).
- */
-int	lake_new_run_id(struct mig_transport *t, const char *dataset_dir,
-	    char out[32], struct mig_ctx *ctx);
-/* True when s has the shape of a run id. */
-bool	lake_valid_run_id(const char *s);
-/* All runs under dataset_dir, sorted by id (oldest first). */
-int	lake_list_runs(struct mig_transport *t, const char *dataset_dir,
-	    struct lake_runs *runs, struct mig_ctx *ctx);
-void	lake_runs_free(struct lake_runs *runs);
-/* Highest N of DATASET/v=N, 0 when none. */
-int	lake_max_version(struct mig_transport *t, const struct mig_plan *p,
-	    int *maxp, struct mig_ctx *ctx);
-/* Removes leftover temporaries under dir, recursively. */
-int	lake_sweep_temps(struct mig_transport *t, const char *dir,
-	    struct mig_ctx *ctx);
-/*
- * The same, and every file for which keep(arg, REL) is false (REL is
- * relative to dir); removed(arg, REL) is told of each such file removed
- * (its non-zero return stops the walk).
- */
-int	lake_prune(struct mig_transport *t, const char *dir,
-	    bool (*keep)(void *arg, const char *rel),
-	    int (*removed)(void *arg, const char *rel), void *arg,
-	    struct mig_ctx *ctx);
-
 /*
  * Local run state (state.c): one directory per plan identity beside the
  * audit log, STATE/current.json (the unfinished run), STATE/RUNID.journal
@@ -103,22 +53,6 @@ int	state_write_json(const char *path, const json_t *j,
 int	state_mkdir_p(const char *dir, struct mig_ctx *ctx);
 
 struct mig_age_identities;
-
-/*
- * The shard directories of a run ("shard=K-of-N"), sorted by K; *np = 0
- * when the run is not sharded.  *shardn gets N (consistent across the
- * names, else MIG_ERR_FORMAT).  Caller frees each name and the array.
- */
-int	run_list_shards(struct mig_transport *t, const char *run_dir,
-	    char ***namesp, size_t *np, int *shardn, struct mig_ctx *ctx);
-void	run_free_names(char **names, size_t n);
-/*
- * Bag s of a run into buf: run_dir itself when the run has no shards
- * (nshards 0), else run_dir/shards[s].  MIG_ERR_IO when it does not fit.
- */
-int	run_bag_dir(char *buf, size_t size, const char *run_dir,
-	    char *const *shards, size_t nshards, size_t s,
-	    struct mig_ctx *ctx);
 
 /* --- Trust: the audit log vouches for a bag (trust.c) --------------------- */
 

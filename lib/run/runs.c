@@ -6,6 +6,7 @@
  * the lake that the log does not know is listed too, as "not on record":
  * it is exactly what verify and restore refuse, and a user should see it.
  */
+#define MIG_LAKE_INTERNAL
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "migrate/run.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 static struct mig_run_row *
@@ -53,7 +55,7 @@ signed_after(const struct mig_audit_run *r, uint64_t seq)
 /* The row of a run on record; lr is its bag in the lake, or NULL. */
 static void
 row_on_record(struct mig_run_row *row, const struct mig_audit_run *ar,
-    const struct lake_run *lr)
+    const struct mig_lake_run *lr)
 {
 	size_t i, done = 0, n = 0;
 	bool sealed = true;
@@ -99,7 +101,7 @@ row_on_record(struct mig_run_row *row, const struct mig_audit_run *ar,
 
 /* Runs that landed no bag ("nothing new") are not in the lake. */
 static bool
-has_bag(const struct mig_audit_run *ar, const struct lake_run *lr)
+has_bag(const struct mig_audit_run *ar, const struct mig_lake_run *lr)
 {
 	size_t i;
 
@@ -121,25 +123,25 @@ by_id(const void *a, const void *b)
 /* Every run directory of the dataset, all versions, into *all. */
 static int
 lake_runs_all(struct mig_transport *t, const struct mig_plan *p,
-    struct lake_runs *all, struct mig_ctx *ctx)
+    struct mig_lake_runs *all, struct mig_ctx *ctx)
 {
 	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
-	struct lake_runs lr;
-	struct lake_run *nv;
+	struct mig_lake_runs lr;
+	struct mig_lake_run *nv;
 	char ds[PATH_MAX];
 	int maxv = 0, v, r = 0;
 
 	memset(all, 0, sizeof(*all));
-	if (si->versioned && (r = lake_max_version(t, p, &maxv, ctx)) != 0)
+	if (si->versioned && (r = mig_lake_max_version(t, p, &maxv, ctx)) != 0)
 		return r;
 	for (v = si->versioned ? 1 : 0; v <= maxv; v++) {
-		if (lake_dataset_dir(p, v, ds, sizeof(ds)) != 0)
+		if (mig_lake_dataset_dir(p, v, ds, sizeof(ds)) != 0)
 			return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
-		if ((r = lake_list_runs(t, ds, &lr, ctx)) != 0)
+		if ((r = mig_lake_list_runs(t, ds, &lr, ctx)) != 0)
 			return r;
 		if (lr.n > 0 && (nv = reallocarray(all->v, all->n + lr.n,
 		    sizeof(*nv))) == NULL) {
-			lake_runs_free(&lr);
+			mig_lake_runs_free(&lr);
 			return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		}
 		if (lr.n > 0) {
@@ -153,8 +155,8 @@ lake_runs_all(struct mig_transport *t, const struct mig_plan *p,
 	return 0;
 }
 
-static const struct lake_run *
-lake_find(const struct lake_runs *all, const char *id)
+static const struct mig_lake_run *
+lake_find(const struct mig_lake_runs *all, const char *id)
 {
 	size_t i;
 
@@ -166,7 +168,7 @@ lake_find(const struct lake_runs *all, const char *id)
 
 static int
 build_rows(const struct mig_plan *p, const struct mig_audit_runs *runs,
-    const struct lake_runs *all, struct mig_run_list *out,
+    const struct mig_lake_runs *all, struct mig_run_list *out,
     struct mig_ctx *ctx)
 {
 	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
@@ -174,7 +176,7 @@ build_rows(const struct mig_plan *p, const struct mig_audit_runs *runs,
 	size_t i, cap = 0;
 
 	for (i = 0; i < runs->n; i++) {
-		const struct lake_run *lr = lake_find(all, runs->v[i].id);
+		const struct mig_lake_run *lr = lake_find(all, runs->v[i].id);
 
 		if (!has_bag(&runs->v[i], lr))
 			continue;
@@ -207,7 +209,7 @@ mig_runs_list(const struct mig_runs_opts *o, struct mig_run_list *out,
 	struct mig_audit_runs runs;
 	struct mig_audit_report rep;
 	struct mig_transport *t = NULL;
-	struct lake_runs all;
+	struct mig_lake_runs all;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -229,7 +231,7 @@ mig_runs_list(const struct mig_runs_opts *o, struct mig_run_list *out,
 out:
 	if (r != 0)
 		mig_run_list_free(out);
-	lake_runs_free(&all);
+	mig_lake_runs_free(&all);
 	mig_transport_close(t);
 	mig_audit_runs_free(&runs);
 	return r;

@@ -21,6 +21,7 @@
  * dies, so a lock left by a dead process is simply taken over (and the
  * caller audits that, from the holder line it left behind).
  */
+#define MIG_LAKE_INTERNAL
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@
 #include "migrate/plan.h"
 #include "migrate/stream.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 int
@@ -114,7 +116,7 @@ state_read_current(const char *dir, char out[64], struct mig_ctx *ctx)
 	if ((r = state_read_json(path, &j, ctx)) != 0 || j == NULL)
 		return r;
 	id = json_string_value(json_object_get(j, "run"));
-	if (id != NULL && lake_valid_run_id(id))
+	if (id != NULL && mig_lake_valid_run_id(id))
 		(void)snprintf(out, 64, "%s", id);
 	json_decref(j);
 	return 0;

@@ -18,6 +18,7 @@
  *   - with the plan's audit key, its seal must verify and name that run,
  *     that place, that head and the tag manifest as it is.
  */
+#define MIG_LAKE_INTERNAL
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 /* Tag files are small; a larger one is hostile. */
@@ -86,19 +88,19 @@ lake_dirs_of(struct mig_transport *t, const struct mig_plan *p,
     const char *id, char ***dirsp, size_t *np, struct mig_ctx *ctx)
 {
 	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
-	struct lake_runs runs;
+	struct mig_lake_runs runs;
 	char ds[PATH_MAX], **dirs = NULL, **nv;
 	size_t i, n = 0;
 	int maxv = 0, v, r = 0;
 
 	*dirsp = NULL;
 	*np = 0;
-	if (si->versioned && (r = lake_max_version(t, p, &maxv, ctx)) != 0)
+	if (si->versioned && (r = mig_lake_max_version(t, p, &maxv, ctx)) != 0)
 		return r;
 	for (v = si->versioned ? 1 : 0; v <= maxv && r == 0; v++) {
-		if (lake_dataset_dir(p, v, ds, sizeof(ds)) != 0)
+		if (mig_lake_dataset_dir(p, v, ds, sizeof(ds)) != 0)
 			return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
-		if ((r = lake_list_runs(t, ds, &runs, ctx)) != 0)
+		if ((r = mig_lake_list_runs(t, ds, &runs, ctx)) != 0)
 			break;
 		for (i = 0; i < runs.n && r == 0; i++) {
 			if (strcmp(runs.v[i].id, id) != 0)
@@ -114,10 +116,10 @@ lake_dirs_of(struct mig_transport *t, const struct mig_plan *p,
 			dirs = nv;
 			n++;
 		}
-		lake_runs_free(&runs);
+		mig_lake_runs_free(&runs);
 	}
 	if (r != 0) {
-		run_free_names(dirs, n);
+		mig_lake_free_names(dirs, n);
 		return r;
 	}
 	*dirsp = dirs;
@@ -135,17 +137,17 @@ report_unknown(struct mig_transport *t, const struct mig_plan *p,
     uint64_t *countp, struct mig_ctx *ctx)
 {
 	const struct mig_strategy_info *si = mig_strategy_info(p->strategy);
-	struct lake_runs lr;
+	struct mig_lake_runs lr;
 	char ds[PATH_MAX];
 	int maxv = 0, v, r = 0;
 	size_t i;
 
-	if (si->versioned && (r = lake_max_version(t, p, &maxv, ctx)) != 0)
+	if (si->versioned && (r = mig_lake_max_version(t, p, &maxv, ctx)) != 0)
 		return r;
 	for (v = si->versioned ? 1 : 0; v <= maxv && r == 0; v++) {
-		if (lake_dataset_dir(p, v, ds, sizeof(ds)) != 0)
+		if (mig_lake_dataset_dir(p, v, ds, sizeof(ds)) != 0)
 			return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
-		if ((r = lake_list_runs(t, ds, &lr, ctx)) != 0)
+		if ((r = mig_lake_list_runs(t, ds, &lr, ctx)) != 0)
 			break;
 		for (i = 0; i < lr.n; i++) {
 			const struct mig_audit_run *ar;
@@ -179,7 +181,7 @@ report_unknown(struct mig_transport *t, const struct mig_plan *p,
 				    "it at %s only (a copy elsewhere could roll "
 				    "a version back)", lr.v[i].id, home);
 		}
-		lake_runs_free(&lr);
+		mig_lake_runs_free(&lr);
 	}
 	return r;
 }
@@ -365,7 +367,7 @@ trust_open(struct mig_transport *t, const struct mig_plan *p,
 		r = MIG_ERR_VERIFY;
 	}
 out:
-	run_free_names(dirs, ndirs);
+	mig_lake_free_names(dirs, ndirs);
 	return r;
 }
 

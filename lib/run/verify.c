@@ -8,6 +8,7 @@
  * restore writes each file under a temporary name and publishes it only
  * after its plaintext matched the manifest.
  */
+#define MIG_LAKE_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +32,7 @@
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
+#include "../lake/layout_int.h"
 #include "run_int.h"
 
 /* The encrypted manifest is small; refuse absurd ones. */
@@ -606,8 +608,8 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
 	}
 	(void)snprintf(v.run_dir, sizeof(v.run_dir), "%s", v.trust.dir);
 	sum->run_dir = strdup(v.run_dir);
-	if ((r = run_list_shards(v.t, v.run_dir, &shards, &nshards, &shardn,
-	    ctx)) != 0)
+	if ((r = mig_lake_list_shards(v.t, v.run_dir, &shards, &nshards,
+	    &shardn, ctx)) != 0)
 		goto out;
 	k = shards_on_record(&v.trust);
 	if (nshards == 0 && k == 0) {
@@ -655,7 +657,7 @@ out:
 		sum->sealed = sum->on_record && o->seal_pub != NULL;
 	}
 	json_decref(seen);
-	run_free_names(shards, nshards);
+	mig_lake_free_names(shards, nshards);
 	trust_close(&v.trust);
 	mig_transport_close(v.t);
 	free(v.buf);

@@ -1,7 +1,10 @@
 /*
- * Lake layout (DESIGN.md section 4) and the local run state that makes
- * runs resumable.
+ * The lake's layout (DESIGN.md section 4): dataset, run and shard
+ * directories, run ids, the runs of a dataset as the lake holds them, and
+ * the sweep of a bag before it is published.  The local run state that
+ * makes runs resumable is lib/run/state.c.
  */
+#define MIG_LAKE_INTERNAL
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,14 +20,13 @@
 
 #include "migrate/error.h"
 #include "migrate/plan.h"
-#include "migrate/run.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
 
-#include "run_int.h"
+#include "layout_int.h"
 
 int
-lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
+mig_lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
     size_t size)
 {
 	int n;
@@ -38,7 +40,7 @@ lake_dataset_dir(const struct mig_plan *p, int version, char *buf,
 }
 
 bool
-lake_valid_run_id(const char *s)
+mig_lake_valid_run_id(const char *s)
 {
 	size_t i;
 
@@ -56,19 +58,13 @@ lake_valid_run_id(const char *s)
 	return true;
 }
 
-bool
-mig_run_id_valid(const char *s)
-{
-	return lake_valid_run_id(s);
-}
-
 int
-lake_run_dir(const char *dataset_dir, const char *run_id, char *buf,
+mig_lake_run_dir(const char *dataset_dir, const char *run_id, char *buf,
     size_t size)
 {
 	int n;
 
-	if (!lake_valid_run_id(run_id))
+	if (!mig_lake_valid_run_id(run_id))
 		return MIG_ERR_USAGE;
 	n = snprintf(buf, size, "%s/ingest_date=%.4s-%.2s-%.2s/run=%s",
 	    dataset_dir, run_id, run_id + 4, run_id + 6, run_id);
@@ -93,7 +89,8 @@ draw_run_id(char out[32], struct mig_ctx *ctx)
 	return 0;
 }
 
-char *
+/* "a/b" in a new string, or NULL on ENOMEM. */
+static char *
 path_join(const char *a, const char *b)
 {
 	size_t n = strlen(a) + strlen(b) + 2;
@@ -173,7 +170,7 @@ list_subdirs(struct mig_transport *t, const char *dir, const char *prefix,
  * when that fails 64 times.
  */
 int
-lake_new_run_id(struct mig_transport *t, const char *dataset_dir,
+mig_lake_new_run_id(struct mig_transport *t, const char *dataset_dir,
     char out[32], struct mig_ctx *ctx)
 {
 	char dir[PATH_MAX], newest[32], listed[17] = "";
@@ -198,7 +195,7 @@ lake_new_run_id(struct mig_transport *t, const char *dataset_dir,
 			for (i = 0; i < ids.n; i++) {
 				const char *id = ids.v[i] + 4;
 
-				if (lake_valid_run_id(id) &&
+				if (mig_lake_valid_run_id(id) &&
 				    strncmp(id, out, 16) == 0 &&
 				    strcmp(id, newest) > 0)
 					(void)snprintf(newest, sizeof(newest),
@@ -241,12 +238,12 @@ marker_exists(struct mig_transport *t, const char *dir, const char *name,
 static int
 run_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct lake_run *)a)->id,
-	    ((const struct lake_run *)b)->id);
+	return strcmp(((const struct mig_lake_run *)a)->id,
+	    ((const struct mig_lake_run *)b)->id);
 }
 
 void
-lake_runs_free(struct lake_runs *runs)
+mig_lake_runs_free(struct mig_lake_runs *runs)
 {
 	size_t i;
 
@@ -259,8 +256,8 @@ lake_runs_free(struct lake_runs *runs)
 }
 
 int
-lake_list_runs(struct mig_transport *t, const char *dataset_dir,
-    struct lake_runs *runs, struct mig_ctx *ctx)
+mig_lake_list_runs(struct mig_transport *t, const char *dataset_dir,
+    struct mig_lake_runs *runs, struct mig_ctx *ctx)
 {
 	struct names dates, ids;
 	char path[PATH_MAX];
@@ -277,10 +274,10 @@ lake_list_runs(struct mig_transport *t, const char *dataset_dir,
 		if ((r = list_subdirs(t, path, "run=", &ids, ctx)) != 0)
 			break;
 		for (j = 0; j < ids.n; j++) {
-			struct lake_run *lr, *nv;
+			struct mig_lake_run *lr, *nv;
 			const char *id = ids.v[j] + 4;
 
-			if (!lake_valid_run_id(id))
+			if (!mig_lake_valid_run_id(id))
 				continue;
 			nv = reallocarray(runs->v, runs->n + 1, sizeof(*nv));
 			if (nv == NULL) {
@@ -310,7 +307,7 @@ lake_list_runs(struct mig_transport *t, const char *dataset_dir,
 	}
 	names_free(&dates);
 	if (r != 0) {
-		lake_runs_free(runs);
+		mig_lake_runs_free(runs);
 		return r;
 	}
 	if (runs->n > 1)
@@ -319,7 +316,7 @@ lake_list_runs(struct mig_transport *t, const char *dataset_dir,
 }
 
 int
-lake_max_version(struct mig_transport *t, const struct mig_plan *p,
+mig_lake_max_version(struct mig_transport *t, const struct mig_plan *p,
     int *maxp, struct mig_ctx *ctx)
 {
 	struct names vs;
@@ -388,14 +385,14 @@ sweep_one(void *arg, const char *name, const struct mig_tstat *st)
 }
 
 int
-lake_sweep_temps(struct mig_transport *t, const char *dir,
+mig_lake_sweep_temps(struct mig_transport *t, const char *dir,
     struct mig_ctx *ctx)
 {
-	return lake_prune(t, dir, NULL, NULL, NULL, ctx);
+	return mig_lake_prune(t, dir, NULL, NULL, NULL, ctx);
 }
 
 int
-lake_prune(struct mig_transport *t, const char *dir,
+mig_lake_prune(struct mig_transport *t, const char *dir,
     bool (*keep)(void *arg, const char *rel),
     int (*removed)(void *arg, const char *rel), void *arg,
     struct mig_ctx *ctx)
@@ -416,7 +413,7 @@ shard_k_cmp(const void *a, const void *b)
 }
 
 void
-run_free_names(char **names, size_t n)
+mig_lake_free_names(char **names, size_t n)
 {
 	size_t i;
 
@@ -426,7 +423,7 @@ run_free_names(char **names, size_t n)
 }
 
 int
-run_bag_dir(char *buf, size_t size, const char *run_dir,
+mig_lake_bag_dir(char *buf, size_t size, const char *run_dir,
     char *const *shards, size_t nshards, size_t s, struct mig_ctx *ctx)
 {
 	int n;
@@ -442,8 +439,8 @@ run_bag_dir(char *buf, size_t size, const char *run_dir,
 }
 
 int
-run_list_shards(struct mig_transport *t, const char *run_dir, char ***namesp,
-    size_t *np, int *shardn, struct mig_ctx *ctx)
+mig_lake_list_shards(struct mig_transport *t, const char *run_dir,
+    char ***namesp, size_t *np, int *shardn, struct mig_ctx *ctx)
 {
 	struct names ns;
 	size_t i;

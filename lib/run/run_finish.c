@@ -1,0 +1,266 @@
+/*
+ * Finishing a run whose objects all landed, each step durable before the
+ * next: bring an unfinished bag to exactly this run's objects, check that
+ * every object is in the lake with the size written, write the snapshot
+ * (migrate-manifest.json.age), audit verify.ok, run.end and a checkpoint,
+ * write the bag's tag files (bag-info carries the audit head) and its
+ * seal, sweep temporaries, and write _SUCCESS last.
+ */
+#define MIG_LAKE_INTERNAL
+#define MIG_RUN_INTERNAL
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "migrate/audit.h"
+#include "migrate/bagit.h"
+#include "migrate/error.h"
+#include "migrate/plan.h"
+#include "migrate/run.h"
+#include "migrate/transport.h"
+
+#include "../lake/layout_int.h"
+#include "run_core.h"
+
+#ifndef MIG_VERSION
+#define MIG_VERSION "unknown"
+#endif
+
+/*
+ * After _SUCCESS: this run's snapshot (written durably before it) becomes
+ * the previous one, and the run is no longer unfinished.  A crash between
+ * the two is finished by the next run (run_decide), which never touches
+ * the published bag again.
+ */
+int
+run_commit_last(struct run *rn)
+{
+	int r;
+
+	if ((r = runsnap_commit(rn)) != 0)
+		return r;
+	return state_clear_current(rn->state_dir, rn->ctx);
+}
+
+/*
+ * The bag's seal (lib/lake/seal.c): the audit key's signature over the tag
+ * manifest, the run id, the bag's place and the audit head, so that
+ * nobody who can merely write to the lake can make a bag that verifies.
+ */
+static int
+put_seal(struct run *rn, const char *tagmanifest_hex, const char *head)
+{
+	struct mig_seal seal;
+	char path[PATH_MAX], *note = NULL;
+	int r;
+
+	memset(&seal, 0, sizeof(seal));
+	(void)snprintf(seal.run, sizeof(seal.run), "%s", rn->run_id);
+	if (strlen(rn->run_dir) >= sizeof(seal.dir))
+		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: run path too "
+		    "long for a seal", rn->run_dir);
+	memcpy(seal.dir, rn->run_dir, strlen(rn->run_dir) + 1);
+	(void)snprintf(seal.plan, sizeof(seal.plan), "%s", rn->p->name);
+	(void)snprintf(seal.plan_sha256, sizeof(seal.plan_sha256), "%s",
+	    rn->p->sha256);
+	memcpy(seal.tagmanifest_sha256, tagmanifest_hex, 65);
+	(void)snprintf(seal.audit_head, sizeof(seal.audit_head), "%s", head);
+	if ((r = mig_seal_make(rn->o->seal_key, &seal, &note, rn->ctx)) != 0)
+		return mig_preferr(rn->ctx, "%s: seal", rn->run_dir);
+	(void)run_join(path, sizeof(path), rn->run_dir, MIG_SEAL_FILE);
+	r = mig_transport_put(rn->t, path, note, strlen(note));
+	free(note);
+	return r;
+}
+
+/* --- Crash-exact resume: the bag holds exactly this run's objects ------------ */
+
+struct prune {
+	struct run	*rn;
+	json_t		*keep;		/* data/-relative dests of the bag */
+};
+
+static bool
+prune_keep(void *arg, const char *rel)
+{
+	return json_object_get(((struct prune *)arg)->keep, rel) != NULL;
+}
+
+static int
+prune_removed(void *arg, const char *rel)
+{
+	struct run *rn = ((struct prune *)arg)->rn;
+	char dest[PATH_MAX];
+
+	(void)snprintf(dest, sizeof(dest), "data/%s", rel);
+	run_note(rn, "removed %s from the unfinished bag: not in this run any "
+	    "more", dest);
+	return run_audit(rn, MIG_AUDIT_OBJ_REMOVED, json_pack("{s:s, s:s}",
+	    "dest", dest, "reason", "landed by an earlier attempt of this "
+	    "run, but its source file vanished or changed before the run "
+	    "finished"), rn->ctx);
+}
+
+/*
+ * The run is on record as complete before its bag is published (the
+ * record's checkpoint goes into bag-info.txt), so a publication that then
+ * fails is put on record too: the log must not end by calling complete a
+ * run that no reader of the lake can see.  rn->ctx keeps the error.
+ */
+static void
+audit_unpublished(struct run *rn)
+{
+	struct mig_ctx *c2 = mig_ctx_new();
+
+	if (c2 == NULL)
+		return;
+	if (run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:s, s:s}",
+	    "outcome", "unpublished", "reason", mig_errmsg(rn->ctx), "resume",
+	    "run the same command again"), c2) == 0 && rn->o->audit != NULL)
+		(void)mig_audit_checkpoint(rn->o->audit, rn->run_id, NULL, c2);
+	mig_ctx_free(c2);
+}
+
+/*
+ * A resumed run may find objects of its earlier attempts whose source
+ * files have since vanished (or files another hand put there): before the
+ * manifests are written, data/ is brought to exactly the objects of this
+ * bag, each removal audited, so that the bag verifies.
+ */
+static int
+reconcile_bag(struct run *rn, const struct obj *arch)
+{
+	struct prune pr = { rn, NULL };
+	char dir[PATH_MAX];
+	size_t i;
+	int r;
+
+	if ((pr.keep = json_object()) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
+		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
+
+		if (ob->dest != NULL && (ob == arch ||
+		    ob->state == OBJ_STORED || ob->state == OBJ_ALREADY) &&
+		    json_object_set_new(pr.keep, ob->dest + 5,
+		    json_true()) != 0) {
+			json_decref(pr.keep);
+			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		}
+	}
+	(void)run_join(dir, sizeof(dir), rn->run_dir, "data");
+	r = mig_lake_prune(rn->t, dir, prune_keep, prune_removed, &pr, rn->ctx);
+	json_decref(pr.keep);
+	return r;
+}
+
+int
+run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
+{
+	struct mig_bag_manifest *m = NULL;
+	struct mig_bag_tag tags[8];
+	struct mig_bag_info info;
+	char path[PATH_MAX], hex[65], head[MIG_AUDIT_HEXLEN + 1], date[16];
+	char mdigest[65], tdigest[65];
+	struct timespec t1;
+	struct tm tm;
+	time_t now;
+	size_t i;
+	uint64_t nobj = 0, bytes = 0;
+	int r;
+
+	if ((rn->sum->resumed && (r = reconcile_bag(rn, arch)) != 0) ||
+	    (r = run_point(rn, "run.landed", rn->run_dir, rn->nobj,
+	    rn->ctx)) != 0 || (r = run_check_landed(rn, arch)) != 0)
+		return r;
+	if ((m = mig_bag_manifest_new()) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
+		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
+
+		if (ob->dest == NULL || (ob != arch && ob->state !=
+		    OBJ_STORED && ob->state != OBJ_ALREADY))
+			continue;
+		if ((r = mig_bag_manifest_add(m, ob->dest + 5, ob->csha,
+		    ob->stored_size, rn->ctx)) != 0)
+			goto out;
+		nobj++;
+		bytes += ob->stored_size;
+	}
+	/* data/ must exist even when empty (retain). */
+	(void)run_join(path, sizeof(path), rn->run_dir, "data");
+	if ((r = mig_transport_mkdir_p(rn->t, path)) != 0)
+		goto out;
+	/* The snapshot, to the lake and (for the next run) locally. */
+	if ((r = runsnap_write(rn, arch, true, hex)) != 0 ||
+	    (r = mig_bag_manifest_add_tagfile(m, "migrate-manifest.json.age",
+	    hex, rn->ctx)) != 0)
+		goto out;
+	if ((r = run_audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:I, s:I, s:s}",
+	    "objects", (json_int_t)nobj, "bytes", (json_int_t)bytes, "check",
+	    "present with the size written"), rn->ctx)) != 0)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rn->sum->seconds = (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+	/*
+	 * The record holds the bag's object count and the digest of its
+	 * manifest: verify accepts the bag only if it agrees.
+	 */
+	if ((r = mig_bag_manifest_digest(m, mdigest, rn->ctx)) != 0 ||
+	    (r = run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
+	    " s:I, s:I, s:I, s:I, s:s?, s:s, s:s, s:f}", "outcome", "complete",
+	    "stored", (json_int_t)rn->sum->stored, "unchanged",
+	    (json_int_t)rn->sum->unchanged, "failed", (json_int_t)0,
+	    "bytes_in", (json_int_t)rn->sum->bytes_in, "bytes_out",
+	    (json_int_t)rn->sum->bytes_out, "objects", (json_int_t)nobj,
+	    "files", (json_int_t)rn->sum->files, "parent",
+	    rn->parent[0] != '\0' ? rn->parent : NULL, "manifest_sha256",
+	    mdigest, "snapshot_sha256", hex, "seconds", rn->sum->seconds),
+	    rn->ctx)) != 0)
+		goto out;
+	rn->end_recorded = true;
+	head[0] = '\0';
+	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
+	    rn->run_id, head, rn->ctx)) != 0)
+		goto out;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	i = 0;
+	tags[i++] = (struct mig_bag_tag){ "Bagging-Date", date };
+	tags[i++] = (struct mig_bag_tag){ "External-Identifier", rn->run_id };
+	tags[i++] = (struct mig_bag_tag){ "Migrate-Strategy", rn->si->name };
+	tags[i++] = (struct mig_bag_tag){ "Migrate-Plan", rn->p->name };
+	tags[i++] = (struct mig_bag_tag){ "Migrate-Plan-SHA256", rn->p->sha256 };
+	if (head[0] != '\0')
+		tags[i++] = (struct mig_bag_tag){ "Migrate-Audit-Head", head };
+	tags[i++] = (struct mig_bag_tag){ "Bag-Software-Agent",
+	    "migrate " MIG_VERSION };
+	info.tags = tags;
+	info.ntags = i;
+	if ((r = mig_bag_write_tags_digest(rn->t, rn->run_dir, m, &info,
+	    tdigest, rn->ctx)) != 0 ||
+	    (head[0] != '\0' && rn->o->seal_key != NULL &&
+	    (r = put_seal(rn, tdigest, head)) != 0) ||
+	    (r = run_point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
+		goto out;
+	if ((r = mig_lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
+		goto out;
+	if ((r = run_put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
+		goto out;
+	rn->sum->landed = true;
+	(void)run_point(rn, "run.published", rn->run_dir, 0, rn->ctx);
+out:
+	if (r != 0 && rn->end_recorded)
+		audit_unpublished(rn);
+	mig_bag_manifest_free(m);
+	return r;
+}

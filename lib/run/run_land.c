@@ -1,0 +1,481 @@
+/*
+ * Landing objects: each file of a directory source on one of --jobs
+ * workers, through sha256 -> [zstd] -> age -> sha256 into the transport's
+ * sink, which publishes it under its final name only on a successful
+ * close; then on record (object.stored), then in the journal.  A file is
+ * published only if it is still the file the inventory saw, and stood
+ * still while it was read.
+ */
+#define MIG_RUN_INTERNAL
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "migrate/age.h"
+#include "migrate/audit.h"
+#include "migrate/error.h"
+#include "migrate/plan.h"
+#include "migrate/run.h"
+#include "migrate/stream.h"
+#include "migrate/transport.h"
+
+#include "run_core.h"
+
+/* Files at least this big land on two threads (see run_land_stream). */
+#define ASYNC_MIN_SIZE	(8u * 1024 * 1024)
+
+/* Parent directory of a '/'-path into buf ("" for none). */
+static void
+parent_of(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash != NULL ? (size_t)(slash - path) : 0;
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+}
+
+/* Hashes the rest of fd; returns 0 and the hex digest. */
+static int
+hash_fd(struct worker *wk, int fd, const char *name, char hex[65],
+    uint64_t *count)
+{
+	struct mig_writer *null = NULL, *sha = NULL;
+	unsigned char md[32];
+	ssize_t n;
+	int r;
+
+	if ((r = mig_null_writer_new(wk->ctx, &null)) != 0 ||
+	    (r = mig_sha256_writer_new(null, wk->ctx, &sha)) != 0)
+		goto out;
+	for (;;) {
+		n = read(fd, wk->buf, MIG_RUN_READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: read: %s", name,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if ((r = mig_writer_write(sha, wk->buf, (size_t)n)) != 0)
+			goto out;
+		run_progress(wk->rn, 0, (uint64_t)n, false);
+	}
+	if ((r = mig_writer_close(sha)) != 0)
+		goto out;
+	mig_sha256_writer_result(sha, md, count);
+	mig_hex_encode(md, sizeof(md), hex);
+out:
+	mig_writer_free(sha);
+	mig_writer_free(null);
+	return r;
+}
+
+/*
+ * The file is the one the inventory saw: same inode on the same device
+ * (a decoy of the same size and mtime elsewhere is not), same size,
+ * mtime and ctime.
+ */
+bool
+run_same_stat(const struct obj *ob, const struct stat *st)
+{
+	return (uint64_t)st->st_size == ob->size &&
+	    st->st_mtim.tv_sec == ob->mtime &&
+	    st->st_mtim.tv_nsec == ob->mtime_nsec &&
+	    (ob->ino == 0 || (st->st_dev == ob->dev &&
+	    st->st_ino == ob->ino && st->st_ctim.tv_sec == ob->ctime &&
+	    st->st_ctim.tv_nsec == ob->ctime_nsec));
+}
+
+int
+run_ensure_parent(struct worker *wk, const char *full)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	parent_of(full, dir, sizeof(dir));
+	if (strcmp(dir, wk->made_dir) == 0)
+		return 0;
+	if ((r = mig_transport_mkdir_p(wk->t, dir)) != 0)
+		return r;
+	(void)snprintf(wk->made_dir, sizeof(wk->made_dir), "%s", dir);
+	return 0;
+}
+
+/*
+ * Streams src (plaintext) through sha256 -> [zstd] -> age -> sha256 into
+ * the object's temporary at the destination.  When fd >= 0 the file is
+ * re-checked after reading and the object is abandoned if it changed.
+ */
+int
+run_land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src,
+    int fd)
+{
+	struct run *rn = wk->rn;
+	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
+	struct mig_writer *psha = NULL, *async = NULL, *limit = NULL;
+	unsigned char md[32];
+	char full[PATH_MAX];
+	uint64_t count = 0, plain = 0;
+	struct stat st;
+	size_t n;
+	int r;
+	/*
+	 * A big file is landed on two cores: this thread reads, hashes the
+	 * plaintext and encrypts; another hashes the ciphertext and writes.
+	 * The destination then reports errors on the other thread's context.
+	 */
+	bool two = ob->size >= ASYNC_MIN_SIZE && wk->actx != NULL;
+	struct mig_ctx *dctx = two ? wk->actx : wk->ctx;
+
+	if ((r = run_join(full, sizeof(full), rn->run_dir, ob->dest)) != 0) {
+		r = mig_seterr(wk->ctx, MIG_ERR_USAGE, "%s: path too long",
+		    ob->path);
+		goto out;
+	}
+	if ((r = run_ensure_parent(wk, full)) != 0)
+		goto out;
+	wk->t->ctx = dctx;
+	r = mig_transport_open_write(wk->t, full, -1, &sink);
+	wk->t->ctx = wk->ctx;
+	if (r != 0) {
+		if (two)
+			r = mig_seterr(wk->ctx, r, "%s", mig_errmsg(dctx));
+		goto out;
+	}
+	if ((rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
+	    sink, dctx, &limit)) != 0) ||
+	    (r = mig_sha256_writer_new(limit != NULL ? limit : sink, dctx,
+	    &csha)) != 0 ||
+	    (two && (r = mig_async_writer_new(csha, dctx, wk->ctx,
+	    &async)) != 0) ||
+	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false,
+	    two ? async : csha, wk->ctx, &age)) != 0)
+		goto out;
+	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
+	    age, wk->ctx, &z)) != 0)
+		goto out;
+	if ((r = mig_sha256_writer_new(z != NULL ? z : age, wk->ctx,
+	    &psha)) != 0)
+		goto out;
+	for (;;) {
+		if ((r = mig_reader_read(src, wk->buf, MIG_RUN_READ_CHUNK, &n)) != 0)
+			goto out;
+		if (n == 0)
+			break;
+		if ((r = mig_writer_write(psha, wk->buf, n)) != 0)
+			goto out;
+		plain += n;
+		run_progress(rn, 0, n, false);
+		if ((r = run_point(rn, "source.read", ob->path, plain,
+		    wk->ctx)) != 0)
+			goto out;
+	}
+	/* Published only if the file stood still while we read it. */
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st) ||
+	    plain != ob->size)) {
+		r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while being "
+		    "read (size or mtime differ); not published", ob->path);
+		goto out;
+	}
+	if ((r = mig_writer_close(psha)) != 0)
+		goto out;
+	mig_sha256_writer_result(psha, md, &count);
+	mig_hex_encode(md, sizeof(md), ob->sha);
+	ob->size = count;
+	mig_sha256_writer_result(csha, md, &ob->stored_size);
+	mig_hex_encode(md, sizeof(md), ob->csha);
+out:
+	/* Freeing an unclosed sink removes its temporary. */
+	mig_writer_free(psha);
+	mig_writer_free(z);
+	mig_writer_free(age);
+	mig_writer_free(async);	/* stops its thread first */
+	mig_writer_free(csha);
+	mig_writer_free(limit);
+	mig_writer_free(sink);
+	return r;
+}
+
+int
+run_open_source(struct worker *wk, const struct obj *ob, int *fdp)
+{
+	struct run *rn = wk->rn;
+	struct stat st;
+	int fd = -1, r;
+
+	*fdp = -1;
+	/*
+	 * Beneath the source's descriptor, through no link (a file reached
+	 * through an inside link is opened where it resolved to).
+	 * O_NONBLOCK: a FIFO swapped in since the inventory must not hang.
+	 */
+	r = fdpath_open(rn->src_fd, ob->via_link ? ob->target : ob->path,
+	    O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, &fd, wk->ctx);
+	if (r == MIG_ERR_SECURITY)
+		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed since the "
+		    "inventory (%s); not published", ob->path,
+		    mig_errmsg(wk->ctx));
+	if (r != 0)
+		return mig_preferr(wk->ctx, "%s", ob->path);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    !run_same_stat(ob, &st) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+		close(fd);
+		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed since the "
+		    "inventory; not published", ob->path);
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* Makes every worker stop taking objects; the first reason wins. */
+static void
+stop_run(struct run *rn, int code, struct mig_ctx *ctx)
+{
+	pthread_mutex_lock(&rn->mu);
+	if (rn->fatal == 0) {
+		rn->fatal = code;
+		(void)snprintf(rn->fatal_msg, sizeof(rn->fatal_msg), "%s",
+		    mig_errmsg(ctx));
+	}
+	pthread_mutex_unlock(&rn->mu);
+}
+
+void
+run_record_failure(struct worker *wk, struct obj *ob)
+{
+	struct run *rn = wk->rn;
+
+	ob->state = OBJ_FAILED;
+	pthread_mutex_lock(&rn->mu);
+	if (rn->first_failure[0] == '\0')
+		(void)snprintf(rn->first_failure, sizeof(rn->first_failure),
+		    "%s: %s", ob->path, mig_errmsg(wk->ctx));
+	pthread_mutex_unlock(&rn->mu);
+	run_note(rn, "failed %s: %s", ob->path, mig_errmsg(wk->ctx));
+	/*
+	 * The destination went away (retries already spent) or refused us:
+	 * the other objects would only pay the same timeouts.  Stop, and
+	 * let the next run resume.
+	 */
+	if (mig_errcode(wk->ctx) == MIG_ERR_NET ||
+	    mig_errcode(wk->ctx) == MIG_ERR_SECURITY)
+		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
+	if (run_audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
+	    "object", ob->path, "reason", mig_errmsg(wk->ctx)), wk->ctx) != 0)
+		stop_run(rn, mig_errcode(wk->ctx), wk->ctx);
+}
+
+void
+run_record_stored(struct worker *wk, struct obj *ob)
+{
+	struct run *rn = wk->rn;
+	int r;
+
+	/*
+	 * On record first, then in the journal: an object the journal says
+	 * landed is always in the audit log.  A crash between the two makes
+	 * the resumed run land and record it again.  When the log cannot be
+	 * written the run stops: nothing may land that is not on record.
+	 */
+	r = run_audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:s, s:I, s:I, "
+	    "s:s}", "object", ob->path, "dest", ob->dest, "bytes",
+	    (json_int_t)ob->size, "stored_bytes", (json_int_t)ob->stored_size,
+	    "stored_sha256", ob->csha), wk->ctx);
+	if (r != 0) {
+		char full[PATH_MAX];
+
+		/* Not on record, so not landed: take it back. */
+		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
+			(void)mig_transport_remove(wk->t, full);
+		stop_run(rn, r, wk->ctx);
+		ob->state = OBJ_FAILED;
+		return;
+	}
+	if (run_journal_append(rn, ob, wk->ctx) != 0) {
+		run_record_failure(wk, ob);
+		return;
+	}
+	ob->state = OBJ_STORED;
+	(void)run_point(rn, "object.landed", ob->path, 0, wk->ctx);
+}
+
+void
+run_record_unchanged(struct worker *wk, struct obj *ob)
+{
+	ob->state = OBJ_UNCHANGED;
+	(void)run_audit(wk->rn, MIG_AUDIT_OBJ_SKIPPED, json_pack("{s:s, s:s}",
+	    "object", ob->path, "reason", "unchanged since the last run"),
+	    wk->ctx);
+}
+
+/* One file of a directory source, per-file strategies. */
+static void
+process_file(struct worker *wk, struct obj *ob)
+{
+	struct run *rn = wk->rn;
+	struct mig_reader *rd = NULL;
+	char hex[65];
+	uint64_t count;
+	int fd = -1, r;
+
+	if ((r = run_open_source(wk, ob, &fd)) != 0)
+		goto fail;
+	if (rn->o->dry_run) {
+		/* Read-only: find what is unchanged, land nothing. */
+		if (obj_prev_sha(rn, ob) != NULL &&
+		    hash_fd(wk, fd, ob->path, hex, &count) == 0 &&
+		    strcmp(hex, obj_prev_sha(rn, ob)) == 0)
+			ob->state = OBJ_UNCHANGED;
+		goto out;
+	}
+	if (obj_prev_sha(rn, ob) != NULL) {
+		/* Hash first: unchanged files cost a read, not a write. */
+		if ((r = hash_fd(wk, fd, ob->path, hex, &count)) != 0)
+			goto fail;
+		if (strcmp(hex, obj_prev_sha(rn, ob)) == 0) {
+			memcpy(ob->sha, hex, sizeof(hex));
+			run_record_unchanged(wk, ob);
+			goto out;
+		}
+		if (lseek(fd, 0, SEEK_SET) != 0) {
+			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: seek: %s",
+			    ob->path, strerror(errno));
+			goto fail;
+		}
+	}
+	if (rn->si->moves_data) {
+		if ((r = mig_fd_reader_new(fd, wk->ctx, &rd)) != 0 ||
+		    (r = run_land_stream(wk, ob, rd, fd)) != 0 ||
+		    (r = run_point(rn, "object.written", ob->path, 0,
+		    wk->ctx)) != 0)
+			goto fail;
+		run_record_stored(wk, ob);
+	} else {
+		/* retain: the inventory is the product. */
+		if ((r = hash_fd(wk, fd, ob->path, ob->sha, &count)) != 0)
+			goto fail;
+		if (count != ob->size) {
+			r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while "
+			    "being read", ob->path);
+			goto fail;
+		}
+		ob->state = OBJ_RETAINED;
+	}
+	goto out;
+fail:
+	run_record_failure(wk, ob);
+out:
+	mig_reader_free(rd);
+	if (fd >= 0)
+		close(fd);
+	run_progress(rn, 1, 0, false);
+}
+
+int
+run_worker_open(struct run *rn, struct worker *wk)
+{
+	memset(wk, 0, sizeof(*wk));
+	wk->rn = rn;
+	if ((wk->ctx = mig_ctx_new()) == NULL ||
+	    (wk->actx = mig_ctx_new()) == NULL ||
+	    (wk->buf = malloc(MIG_RUN_READ_CHUNK)) == NULL)
+		return MIG_ERR_NOMEM;
+	if (!rn->si->moves_data || rn->o->dry_run)
+		return 0;
+	return mig_transport_open(rn->o->tcfg, wk->ctx, &wk->t);
+}
+
+void
+run_worker_close(struct worker *wk)
+{
+	mig_transport_close(wk->t);
+	free(wk->buf);
+	mig_ctx_free(wk->actx);
+	mig_ctx_free(wk->ctx);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct run *rn = arg;
+	struct worker wk;
+	size_t i;
+	int r;
+
+	if ((r = run_worker_open(rn, &wk)) != 0) {
+		pthread_mutex_lock(&rn->mu);
+		if (rn->fatal == 0) {
+			rn->fatal = r;
+			(void)snprintf(rn->fatal_msg, sizeof(rn->fatal_msg),
+			    "%s", wk.ctx != NULL ? mig_errmsg(wk.ctx) :
+			    "out of memory");
+		}
+		pthread_mutex_unlock(&rn->mu);
+		run_worker_close(&wk);
+		return NULL;
+	}
+	for (;;) {
+		pthread_mutex_lock(&rn->mu);
+		while (rn->next < rn->nobj &&
+		    rn->objs[rn->next].state != OBJ_PENDING)
+			rn->next++;
+		i = rn->fatal == 0 ? rn->next++ : rn->nobj;
+		pthread_mutex_unlock(&rn->mu);
+		if (i >= rn->nobj)
+			break;
+		mig_clearerr(wk.ctx);
+		process_file(&wk, &rn->objs[i]);
+	}
+	run_worker_close(&wk);
+	return NULL;
+}
+
+int
+run_workers(struct run *rn, int jobs)
+{
+	pthread_t tids[64];
+	size_t pending = 0, i;
+	int n, k, started = 0;
+
+	for (i = 0; i < rn->nobj; i++)
+		if (rn->objs[i].state == OBJ_PENDING)
+			pending++;
+	n = jobs < 1 ? 1 : jobs > 64 ? 64 : jobs;
+	if ((size_t)n > pending)
+		n = pending == 0 ? 0 : (int)pending;
+	for (k = 0; k < n; k++) {
+		if (pthread_create(&tids[k], NULL, worker_main, rn) != 0)
+			break;
+		started++;
+	}
+	if (n > 0 && started == 0)
+		worker_main(rn);
+	for (k = 0; k < started; k++)
+		pthread_join(tids[k], NULL);
+	if (rn->fatal != 0) {
+		if (rn->fatal == MIG_ERR_SECURITY) {
+			(void)run_audit(rn, MIG_AUDIT_SEC_REFUSED, json_pack(
+			    "{s:s, s:s}", "destination", rn->p->url, "reason",
+			    rn->fatal_msg), rn->ctx);
+			rn->refusal_audited = true;
+		}
+		return mig_seterr(rn->ctx, rn->fatal, "%s", rn->fatal_msg);
+	}
+	return 0;
+}
