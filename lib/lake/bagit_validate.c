@@ -1,9 +1,9 @@
 /*
  * BagIt validator (RFC 8493 sections 3 and 4: complete and valid bags).
  *
- * The bag is read through a small source interface with two
- * implementations: a local directory (openat() beneath the bag, never
- * following a symbolic link) and a transport (file, sftp, https).
+ * The bag is read through a transport (file, sftp, https, s3); a local
+ * directory through the file transport, which never follows a symbolic
+ * link below its root.  Links and special files in the bag are findings.
  *
  * Order of work: bagit.txt; the list of tag files at the top; bag-info.txt;
  * every payload manifest into one hash table keyed by the NFD form of the
@@ -29,18 +29,12 @@
  *  - Files outside data/ that no tag manifest lists (such as _SUCCESS)
  *    are ignored.  Tag-manifest paths are matched byte for byte.
  */
-#include <sys/stat.h>
-
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -71,46 +65,19 @@ static const struct {
 #define NALG	(sizeof(algs) / sizeof(algs[0]))
 #define DMAX	64
 
-/* --- Sources ----------------------------------------------------------- */
+/* --- The bag, read through a transport -------------------------------- */
 
-struct src;
-
-/* What the walk knows about a payload file, for opening it cheaply. */
-struct walkfile {
-	int		 dirfd;		/* local: its directory; else -1 */
-	const char	*name;		/* local: entry name in dirfd */
-};
-
+/* Callbacks of the source: a top-level name, a payload file, an odd entry. */
 typedef int (*top_cb)(void *arg, const char *name);
-typedef int (*file_cb)(void *arg, const char *rel, uint64_t size,
-    const struct walkfile *wf);
+typedef int (*file_cb)(void *arg, const char *rel, uint64_t size);
 typedef int (*odd_cb)(void *arg, const char *rel, const char *what);
 
-struct src_ops {
-	/* Whole tag file; MIG_ERR_NOTFOUND when absent. */
-	int	(*read_all)(struct src *s, const char *rel, char **bufp,
-		    size_t *lenp);
-	/* Names directly in the bag directory. */
-	int	(*list_top)(struct src *s, top_cb cb, void *arg);
-	/* Every file under data/; MIG_ERR_NOTFOUND when there is no data/. */
-	int	(*walk)(struct src *s, file_cb fcb, odd_cb ocb, void *arg);
-	/* Open for hashing; wf may be NULL (tag files). */
-	int	(*open)(struct src *s, const char *rel,
-		    const struct walkfile *wf, void **hp);
-	int	(*read)(struct src *s, void *h, void *buf, size_t cap,
-		    size_t *n);
-	void	(*close)(struct src *s, void *h);
-};
-
 struct src {
-	const struct src_ops	*ops;
 	struct mig_ctx		*ctx;
 	const char		*name;		/* for messages */
-	/* local */
-	int			 bagfd;
-	/* transport */
 	struct mig_transport	*t;
-	const char		*bagdir;
+	const char		*bagdir;	/* NULL: the transport's root */
+	bool			 any_names;	/* file://: control characters */
 };
 
 /* A growing path buffer. */
@@ -140,322 +107,6 @@ pbuf_set(struct pbuf *b, size_t len, const char *add)
 	return 0;
 }
 
-/* --- Local directory source -------------------------------------------- */
-
-static int
-local_errno(struct src *s, const char *rel, int e)
-{
-	if (e == ENOENT)
-		return MIG_ERR_NOTFOUND;
-	if (e == ELOOP)
-		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s/%s: symbolic "
-		    "link refused", s->name, rel);
-	return mig_seterr(s->ctx, MIG_ERR_IO, "%s/%s: %s", s->name, rel,
-	    strerror(e));
-}
-
-/*
- * Opens rel beneath the bag without following any symbolic link in any
- * component.  Returns a descriptor or -1 with errno set.
- */
-static int
-open_beneath(int bagfd, const char *rel)
-{
-	char comp[NAME_MAX + 1];
-	const char *p = rel, *slash;
-	int fd = bagfd, nfd, e;
-	size_t n;
-
-	for (;;) {
-		slash = strchr(p, '/');
-		if (slash == NULL)
-			break;
-		n = (size_t)(slash - p);
-		if (n == 0 || n > NAME_MAX) {
-			e = n == 0 ? ENOENT : ENAMETOOLONG;
-			goto out_err;
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		e = errno;
-		if (fd != bagfd)
-			(void)close(fd);
-		if (nfd < 0) {
-			errno = e == ENOTDIR ? ELOOP : e;
-			return -1;
-		}
-		fd = nfd;
-		p = slash + 1;
-	}
-	nfd = openat(fd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	e = errno;
-	if (fd != bagfd)
-		(void)close(fd);
-	errno = e;
-	return nfd;
-out_err:
-	if (fd != bagfd)
-		(void)close(fd);
-	errno = e;
-	return -1;
-}
-
-/* Checks that fd is a regular file; EINVAL otherwise. */
-static int
-check_regular(int fd, struct stat *st)
-{
-	if (fstat(fd, st) != 0)
-		return -1;
-	if (!S_ISREG(st->st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
-	/* O_NONBLOCK has no effect on reading a regular file. */
-	return 0;
-}
-
-static int
-local_read_all(struct src *s, const char *rel, char **bufp, size_t *lenp)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, r = 0;
-
-	*bufp = NULL;
-	*lenp = 0;
-	if ((fd = open_beneath(s->bagfd, rel)) < 0)
-		return local_errno(s, rel, errno);
-	if (check_regular(fd, &st) != 0) {
-		r = errno == EINVAL ? mig_seterr(s->ctx, MIG_ERR_FORMAT,
-		    "%s/%s: not a regular file", s->name, rel) :
-		    local_errno(s, rel, errno);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > MIG_BAG_TAGFILE_MAX) {
-		r = mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s/%s: tag file larger "
-		    "than %zu bytes", s->name, rel, MIG_BAG_TAGFILE_MAX);
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		r = mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = local_errno(s, rel, errno);
-			goto out;
-		}
-		if (n == 0)
-			break;		/* shrank meanwhile */
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*bufp = buf;
-	*lenp = len;
-	buf = NULL;
-out:
-	free(buf);
-	(void)close(fd);
-	return r;
-}
-
-static int
-local_list_top(struct src *s, top_cb cb, void *arg)
-{
-	struct dirent *de;
-	DIR *d;
-	int fd, r = 0;
-
-	if ((fd = dup(s->bagfd)) < 0)
-		return local_errno(s, ".", errno);
-	if ((d = fdopendir(fd)) == NULL) {
-		r = local_errno(s, ".", errno);
-		(void)close(fd);
-		return r;
-	}
-	rewinddir(d);
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((r = cb(arg, de->d_name)) != 0)
-			break;
-	}
-	if (de == NULL && errno != 0)
-		r = local_errno(s, ".", errno);
-	(void)closedir(d);
-	return r;
-}
-
-static int
-local_walk_dir(struct src *s, int dfd, struct pbuf *rel, int depth,
-    file_cb fcb, odd_cb ocb, void *arg)
-{
-	struct dirent *de;
-	struct walkfile wf;
-	struct stat st;
-	size_t base = rel->len;
-	DIR *d;
-	int sub, r = 0;
-
-	if ((d = fdopendir(dfd)) == NULL) {
-		r = local_errno(s, rel->p, errno);
-		(void)close(dfd);
-		return r;
-	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (pbuf_set(rel, base, "/") != 0 ||
-		    pbuf_set(rel, rel->len, de->d_name) != 0) {
-			r = mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-			break;
-		}
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if (errno == ENOENT)
-				continue;	/* removed meanwhile */
-			r = local_errno(s, rel->p, errno);
-			break;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (depth >= WALK_DEPTH_MAX) {
-				r = ocb(arg, rel->p, "directories nested too "
-				    "deep; not checked");
-				if (r != 0)
-					break;
-				continue;
-			}
-			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0) {
-				r = local_errno(s, rel->p, errno);
-				break;
-			}
-			r = local_walk_dir(s, sub, rel, depth + 1, fcb, ocb,
-			    arg);
-		} else if (S_ISREG(st.st_mode)) {
-			wf.dirfd = dfd;
-			wf.name = de->d_name;
-			r = fcb(arg, rel->p, (uint64_t)st.st_size, &wf);
-		} else
-			r = ocb(arg, rel->p, S_ISLNK(st.st_mode) ?
-			    "symbolic link in the payload refused" :
-			    "not a regular file");
-		if (r != 0)
-			break;
-	}
-	if (r == 0 && de == NULL && errno != 0)
-		r = local_errno(s, rel->p, errno);
-	rel->len = base;
-	rel->p[base] = '\0';
-	(void)closedir(d);
-	return r;
-}
-
-static int
-local_walk(struct src *s, file_cb fcb, odd_cb ocb, void *arg)
-{
-	struct pbuf rel = { NULL, 0, 0 };
-	struct stat st;
-	int dfd, r;
-
-	if (fstatat(s->bagfd, "data", &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return local_errno(s, "data", errno);
-	if (!S_ISDIR(st.st_mode))
-		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s/data: not a "
-		    "directory", s->name);
-	dfd = openat(s->bagfd, "data", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (dfd < 0)
-		return local_errno(s, "data", errno);
-	if (pbuf_set(&rel, 0, "data") != 0) {
-		(void)close(dfd);
-		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	}
-	r = local_walk_dir(s, dfd, &rel, 0, fcb, ocb, arg);
-	free(rel.p);
-	return r;
-}
-
-static int
-local_open(struct src *s, const char *rel, const struct walkfile *wf,
-    void **hp)
-{
-	struct stat st;
-	int fd, *box;
-
-	*hp = NULL;
-	if (wf != NULL)
-		fd = openat(wf->dirfd, wf->name, O_RDONLY | O_NOFOLLOW |
-		    O_NONBLOCK | O_CLOEXEC);
-	else
-		fd = open_beneath(s->bagfd, rel);
-	if (fd < 0)
-		return local_errno(s, rel, errno);
-	if (check_regular(fd, &st) != 0) {
-		int e = errno;
-
-		(void)close(fd);
-		if (e == EINVAL)
-			return mig_seterr(s->ctx, MIG_ERR_FORMAT,
-			    "%s/%s: not a regular file", s->name, rel);
-		return local_errno(s, rel, e);
-	}
-	if ((box = malloc(sizeof(*box))) == NULL) {
-		(void)close(fd);
-		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	}
-	*box = fd;
-	*hp = box;
-	return 0;
-}
-
-static int
-local_read(struct src *s, void *h, void *buf, size_t cap, size_t *n)
-{
-	ssize_t got;
-
-	for (;;) {
-		got = read(*(int *)h, buf, cap);
-		if (got >= 0)
-			break;
-		if (errno != EINTR)
-			return mig_seterr(s->ctx, MIG_ERR_IO, "%s: read: %s",
-			    s->name, strerror(errno));
-	}
-	*n = (size_t)got;
-	return 0;
-}
-
-static void
-local_close(struct src *s, void *h)
-{
-	(void)s;
-	if (h == NULL)
-		return;
-	(void)close(*(int *)h);
-	free(h);
-}
-
-static const struct src_ops local_ops = {
-	.read_all = local_read_all,
-	.list_top = local_list_top,
-	.walk = local_walk,
-	.open = local_open,
-	.read = local_read,
-	.close = local_close,
-};
-
-/* --- Transport source -------------------------------------------------- */
-
 /* BAGDIR/rel; NULL on ENOMEM. */
 static char *
 t_join(const struct src *s, const char *rel)
@@ -463,6 +114,66 @@ t_join(const struct src *s, const char *rel)
 	return mig_path_join(s->bagdir, rel);
 }
 
+/*
+ * Whether path holds a control character and s can read it: a bag may
+ * name a file "a\nb" (RFC 8493 2.1.3), which the transport operations
+ * refuse and only the file backend's *_any reads take.
+ */
+static bool
+any_name(const struct src *s, const char *path)
+{
+	const unsigned char *p;
+
+	if (!s->any_names)
+		return false;
+	for (p = (const unsigned char *)path; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return true;
+	return false;
+}
+
+static int
+t_stat(struct src *s, const char *path, struct mig_tstat *st)
+{
+	if (any_name(s, path))
+		return mig_transport_file_stat_any(s->t, path, st);
+	return mig_transport_stat(s->t, path, st);
+}
+
+static int
+t_list(struct src *s, const char *dir, mig_list_cb cb, void *arg)
+{
+	if (any_name(s, dir))
+		return mig_transport_file_list_any(s->t, dir, cb, arg);
+	return mig_transport_list(s->t, dir, cb, arg);
+}
+
+/*
+ * The transport's failure r to read rel, as the validator takes it: an
+ * entry that is there but is not a regular file (a symbolic link the
+ * transport refused to follow, a FIFO, a device, a directory) or a tag
+ * file over the size limit is MIG_ERR_FORMAT, which callers report as a
+ * finding; anything else is returned as it is.
+ */
+static int
+t_refusal(struct src *s, const char *rel, const char *path, int r)
+{
+	char msg[MIG_ERRMSG_MAX];
+	struct mig_tstat st;
+
+	(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(s->ctx));
+	if (r == MIG_ERR_SECURITY)
+		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s", msg);
+	if (r != MIG_ERR_IO)
+		return r;
+	/* Only the failure path pays for the second round trip. */
+	if (t_stat(s, path, &st) == 0 && st.type != MIG_FT_FILE)
+		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s/%s: not a "
+		    "regular file", s->name, rel);
+	return mig_seterr(s->ctx, r, "%s", msg);
+}
+
+/* Whole tag file; MIG_ERR_NOTFOUND when absent, FORMAT when refused. */
 static int
 t_read_all(struct src *s, const char *rel, char **bufp, size_t *lenp)
 {
@@ -476,6 +187,8 @@ t_read_all(struct src *s, const char *rel, char **bufp, size_t *lenp)
 	if ((path = t_join(s, rel)) == NULL)
 		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
 	r = mig_transport_get(s->t, path, MIG_BAG_TAGFILE_MAX, &buf, &len);
+	if (r != 0)
+		r = t_refusal(s, rel, path, r);
 	free(path);
 	if (r != 0)
 		return r;
@@ -491,12 +204,11 @@ t_read_all(struct src *s, const char *rel, char **bufp, size_t *lenp)
 }
 
 struct t_list {
-	struct src	*s;
 	top_cb		 cb;
 	void		*arg;
 	/* for the walk: collected entries of one directory */
 	char		**names;
-	bool		 *isdir;
+	enum mig_ftype	 *types;
 	uint64_t	 *sizes;
 	size_t		  n;
 	size_t		  cap;
@@ -512,10 +224,11 @@ t_top_cb(void *arg, const char *name, const struct mig_tstat *st)
 	return l->cb(l->arg, name);
 }
 
+/* Names directly in the bag directory. */
 static int
 t_list_top(struct src *s, top_cb cb, void *arg)
 {
-	struct t_list l = { .s = s, .cb = cb, .arg = arg };
+	struct t_list l = { .cb = cb, .arg = arg };
 	const char *dir = s->bagdir;
 
 	if (dir == NULL || strcmp(dir, ".") == 0)
@@ -535,9 +248,9 @@ t_collect_cb(void *arg, const char *name, const struct mig_tstat *st)
 		if ((p = realloc(l->names, ncap * sizeof(*l->names))) == NULL)
 			goto out_nomem;
 		l->names = p;
-		if ((p = realloc(l->isdir, ncap * sizeof(*l->isdir))) == NULL)
+		if ((p = realloc(l->types, ncap * sizeof(*l->types))) == NULL)
 			goto out_nomem;
-		l->isdir = p;
+		l->types = p;
 		if ((p = realloc(l->sizes, ncap * sizeof(*l->sizes))) == NULL)
 			goto out_nomem;
 		l->sizes = p;
@@ -545,7 +258,7 @@ t_collect_cb(void *arg, const char *name, const struct mig_tstat *st)
 	}
 	if ((l->names[l->n] = strdup(name)) == NULL)
 		goto out_nomem;
-	l->isdir[l->n] = (st->type == MIG_FT_DIR);
+	l->types[l->n] = st->type;
 	l->sizes[l->n] = st->size;
 	l->n++;
 	return 0;
@@ -562,22 +275,26 @@ t_list_free(struct t_list *l)
 	for (i = 0; i < l->n; i++)
 		free(l->names[i]);
 	free(l->names);
-	free(l->isdir);
+	free(l->types);
 	free(l->sizes);
 }
+
+static int	t_walk_entry(struct src *s, struct pbuf *rel,
+		    enum mig_ftype type, uint64_t size, int depth, file_cb fcb,
+		    odd_cb ocb, void *arg);
 
 static int
 t_walk_dir(struct src *s, struct pbuf *rel, int depth, file_cb fcb,
     odd_cb ocb, void *arg)
 {
-	struct t_list l = { .s = s };
+	struct t_list l = { .cb = NULL };
 	size_t base = rel->len, i;
 	char *path;
 	int r;
 
 	if ((path = t_join(s, rel->p)) == NULL)
 		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	r = mig_transport_list(s->t, path, t_collect_cb, &l);
+	r = t_list(s, path, t_collect_cb, &l);
 	free(path);
 	if (l.nomem)
 		r = mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -587,13 +304,8 @@ t_walk_dir(struct src *s, struct pbuf *rel, int depth, file_cb fcb,
 			r = mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
 			break;
 		}
-		if (!l.isdir[i])
-			r = fcb(arg, rel->p, l.sizes[i], NULL);
-		else if (depth >= WALK_DEPTH_MAX)
-			r = ocb(arg, rel->p, "directories nested too deep; "
-			    "not checked");
-		else
-			r = t_walk_dir(s, rel, depth + 1, fcb, ocb, arg);
+		r = t_walk_entry(s, rel, l.types[i], l.sizes[i], depth, fcb,
+		    ocb, arg);
 	}
 	rel->len = base;
 	if (rel->p != NULL)
@@ -602,6 +314,33 @@ t_walk_dir(struct src *s, struct pbuf *rel, int depth, file_cb fcb,
 	return r;
 }
 
+/*
+ * One entry of a payload directory, by the type the listing gave it: a
+ * listing reports a symbolic link or a special file as such (lstat), and
+ * those are findings, never followed.  A backend that cannot tell (WebDAV)
+ * says file, and opening it refuses what is not one.
+ */
+static int
+t_walk_entry(struct src *s, struct pbuf *rel, enum mig_ftype type,
+    uint64_t size, int depth, file_cb fcb, odd_cb ocb, void *arg)
+{
+	switch (type) {
+	case MIG_FT_FILE:
+		return fcb(arg, rel->p, size);
+	case MIG_FT_DIR:
+		if (depth >= WALK_DEPTH_MAX)
+			return ocb(arg, rel->p, "directories nested too deep; "
+			    "not checked");
+		return t_walk_dir(s, rel, depth + 1, fcb, ocb, arg);
+	case MIG_FT_LINK:
+		return ocb(arg, rel->p, "symbolic link in the payload refused");
+	case MIG_FT_OTHER:
+		break;
+	}
+	return ocb(arg, rel->p, "not a regular file");
+}
+
+/* Every file under data/; MIG_ERR_NOTFOUND when there is no data/. */
 static int
 t_walk(struct src *s, file_cb fcb, odd_cb ocb, void *arg)
 {
@@ -614,6 +353,8 @@ t_walk(struct src *s, file_cb fcb, odd_cb ocb, void *arg)
 		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
 	r = mig_transport_stat(s->t, path, &st);
 	free(path);
+	if (r == MIG_ERR_SECURITY)
+		return t_refusal(s, "data", "data", r);
 	if (r != 0)
 		return r;
 	if (st.type != MIG_FT_DIR)
@@ -626,46 +367,25 @@ t_walk(struct src *s, file_cb fcb, odd_cb ocb, void *arg)
 	return r;
 }
 
+/* Opens rel for hashing; NOTFOUND when absent, FORMAT when refused. */
 static int
-t_open(struct src *s, const char *rel, const struct walkfile *wf, void **hp)
+t_open(struct src *s, const char *rel, struct mig_reader **rp)
 {
-	struct mig_reader *rd = NULL;
 	char *path;
 	int r;
 
-	(void)wf;
-	*hp = NULL;
+	*rp = NULL;
 	if ((path = t_join(s, rel)) == NULL)
 		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	r = mig_transport_open_read(s->t, path, &rd);
+	if (any_name(s, path))
+		r = mig_transport_file_open_read_any(s->t, path, rp);
+	else
+		r = mig_transport_open_read(s->t, path, rp);
+	if (r != 0)
+		r = t_refusal(s, rel, path, r);
 	free(path);
-	if (r == 0)
-		*hp = rd;
 	return r;
 }
-
-static int
-t_read(struct src *s, void *h, void *buf, size_t cap, size_t *n)
-{
-	(void)s;
-	return mig_reader_read(h, buf, cap, n);
-}
-
-static void
-t_close(struct src *s, void *h)
-{
-	(void)s;
-	mig_reader_free(h);
-}
-
-static const struct src_ops transport_ops = {
-	.read_all = t_read_all,
-	.list_top = t_list_top,
-	.walk = t_walk,
-	.open = t_open,
-	.read = t_read,
-	.close = t_close,
-};
 
 /* --- Validation -------------------------------------------------------- */
 
@@ -676,6 +396,7 @@ struct pent {
 	int64_t		 known_size;	/* fetch.txt or opts->expect; -1 */
 	bool		 in_fetch;
 	bool		 found;
+	bool		 odd;		/* the walk found no file by its name */
 	bool		 tag;		/* 0.93-0.95: tag file in a manifest */
 };
 
@@ -702,6 +423,7 @@ struct val {
 	unsigned			 unsupported;	/* count */
 	bool				 has_fetch;
 	bool				 has_info;
+	bool				 walked;	/* data/ was listed */
 	unsigned			 tm_listed;	/* manifests in a TM */
 	unsigned			 tcf_mask;	/* algs of tcf[] */
 	struct tcfile			*tcf;
@@ -715,20 +437,23 @@ struct val {
 	unsigned char			*buf;
 };
 
-/* Path as shown in findings: control characters and '%' as %XX. */
+/*
+ * Text as shown in findings: control characters as %XX, and in a path
+ * (pct) '%' too.  NULL on ENOMEM.
+ */
 static char *
-display_path(const char *path)
+display_text(const char *text, bool pct)
 {
 	const unsigned char *p;
 	size_t n = 0;
 	char *out, *o;
 
-	for (p = (const unsigned char *)path; *p != '\0'; p++)
-		n += (*p < 0x20 || *p == 0x7f || *p == '%') ? 3 : 1;
+	for (p = (const unsigned char *)text; *p != '\0'; p++)
+		n += (*p < 0x20 || *p == 0x7f || (pct && *p == '%')) ? 3 : 1;
 	if ((out = malloc(n + 1)) == NULL)
 		return NULL;
-	for (o = out, p = (const unsigned char *)path; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '%') {
+	for (o = out, p = (const unsigned char *)text; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f || (pct && *p == '%')) {
 			(void)snprintf(o, 4, "%%%02X", *p);
 			o += 3;
 		} else
@@ -788,8 +513,9 @@ finding(struct val *v, enum mig_bag_kind kind, const char *path,
 	va_end(ap);
 	f = &rep->findings[rep->nfindings];
 	f->kind = kind;
-	f->path = display_path(path);
-	f->detail = strdup(detail);
+	f->path = display_text(path, true);
+	/* A transport's message may hold a bag's name raw. */
+	f->detail = display_text(detail, false);
 	if (f->path == NULL || f->detail == NULL) {
 		free(f->path);
 		free(f->detail);
@@ -802,8 +528,9 @@ finding(struct val *v, enum mig_bag_kind kind, const char *path,
 /*
  * Reads a tag file other than bagit.txt as UTF-8 text: converted from the
  * bag's encoding, a leading byte-order mark skipped (and, for UTF-8 in
- * 1.0, reported).  A file that cannot be decoded is a finding and reads
- * as empty.
+ * 1.0, reported).  A file that cannot be decoded, or that the transport
+ * refuses to read (a symbolic link, a FIFO), is a finding and reads as
+ * empty.
  */
 static int
 read_tag(struct val *v, const char *rel, char **bufp, const char **textp,
@@ -814,7 +541,16 @@ read_tag(struct val *v, const char *rel, char **bufp, const char **textp,
 	int r;
 
 	*bufp = NULL;
-	if ((r = v->src->ops->read_all(v->src, rel, &buf, &len)) != 0)
+	*textp = "";
+	*lenp = 0;
+	r = t_read_all(v->src, rel, &buf, &len);
+	if (r == MIG_ERR_FORMAT) {
+		/* Refused (a link, not a regular file): reads as empty. */
+		r = finding(v, MIG_BAG_FORMAT, rel, "%s", mig_errmsg(v->ctx));
+		mig_clearerr(v->ctx);
+		return r;
+	}
+	if (r != 0)
 		return r;
 	if (!v->utf8) {
 		r = mig_bag_decode(v->rep->encoding, buf, len, &conv, &clen,
@@ -822,12 +558,9 @@ read_tag(struct val *v, const char *rel, char **bufp, const char **textp,
 		free(buf);
 		if (r == MIG_ERR_NOMEM)
 			return mig_seterr(v->ctx, r, "out of memory");
-		if (r != 0) {
-			*textp = "";
-			*lenp = 0;
+		if (r != 0)
 			return finding(v, MIG_BAG_FORMAT, rel, "not text in "
 			    "the bag's encoding: %s", err);
-		}
 		buf = conv;
 		len = clen;
 	}
@@ -910,16 +643,18 @@ declaration(struct val *v)
 	bool bom;
 	int r;
 
-	r = v->src->ops->read_all(v->src, "bagit.txt", &buf, &len);
+	r = t_read_all(v->src, "bagit.txt", &buf, &len);
 	if (r == MIG_ERR_NOTFOUND) {
 		(void)finding(v, MIG_BAG_FORMAT, "bagit.txt", "missing: not a "
 		    "bag");
 		return mig_seterr(v->ctx, MIG_ERR_FORMAT, "%s: not a bag (no "
 		    "bagit.txt)", v->src->name);
 	}
-	if (r != 0)
+	if (r == MIG_ERR_FORMAT)	/* refused: a link, not a file */
+		(void)snprintf(err, sizeof(err), "%s", mig_errmsg(v->ctx));
+	else if (r != 0)
 		return r;
-	if ((why = declaration_bom(buf, len)) != NULL) {
+	else if ((why = declaration_bom(buf, len)) != NULL) {
 		(void)snprintf(err, sizeof(err), "%s", why);
 		r = MIG_ERR_FORMAT;
 	} else
@@ -1279,10 +1014,10 @@ fetch(struct val *v)
 
 /* Hashes rel with every algorithm in mask; out[a] gets each digest. */
 static int
-hash_file(struct val *v, const char *rel, const struct walkfile *wf,
-    unsigned mask, unsigned char out[NALG][DMAX], uint64_t *nbytes)
+hash_file(struct val *v, const char *rel, unsigned mask,
+    unsigned char out[NALG][DMAX], uint64_t *nbytes)
 {
-	void *h = NULL;
+	struct mig_reader *h = NULL;
 	size_t n, a;
 	uint64_t total = 0;
 	int r;
@@ -1292,11 +1027,11 @@ hash_file(struct val *v, const char *rel, const struct walkfile *wf,
 		    EVP_DigestInit_ex(v->mctx[a], v->md[a], NULL) != 1)
 			return mig_seterr_ssl(v->ctx, MIG_ERR_CRYPTO, "%s",
 			    algs[a].name);
-	if ((r = v->src->ops->open(v->src, rel, wf, &h)) != 0)
+	if ((r = t_open(v->src, rel, &h)) != 0)
 		return r;
 	for (;;) {
-		if ((r = v->src->ops->read(v->src, h, v->buf,
-		    MIG_BAG_READ_CHUNK, &n)) != 0) {
+		if ((r = mig_reader_read(h, v->buf, MIG_BAG_READ_CHUNK,
+		    &n)) != 0) {
 			(void)mig_preferr(v->ctx, "%s", rel);
 			goto out;
 		}
@@ -1320,30 +1055,106 @@ hash_file(struct val *v, const char *rel, const struct walkfile *wf,
 		}
 	*nbytes = total;
 out:
-	v->src->ops->close(v->src, h);
+	mig_reader_free(h);
 	return r;
 }
 
+/*
+ * An entry under data/ that is not a file or directory.  A manifest entry
+ * of that name is missing, and not asked for again by name.
+ */
 static int
 on_odd(void *arg, const char *rel, const char *what)
 {
-	return finding(arg, MIG_BAG_FORMAT, rel, "%s", what);
+	struct val *v = arg;
+	size_t idx;
+	bool existed;
+	int r;
+
+	r = entry_get(v, rel, false, &idx, &existed);
+	if (r == 0)
+		v->pe[idx].odd = true;
+	else if (r != MIG_ERR_NOTFOUND)
+		return r;
+	return finding(v, MIG_BAG_FORMAT, rel, "%s", what);
 }
 
+/* The payload manifests that list e. */
+static unsigned
+listed_mask(const struct val *v, const struct pent *e)
+{
+	unsigned mask = 0;
+	size_t a;
+
+	for (a = 0; a < NALG; a++)
+		if ((v->payload_mask & (1u << a)) && e->dig[a] != NULL)
+			mask |= 1u << a;
+	return mask;
+}
+
+/*
+ * Where every payload manifest must list every payload file (0.93, 0.94,
+ * 1.0): a finding for each manifest not in mask.
+ */
 static int
-on_payload(void *arg, const char *rel, uint64_t size,
-    const struct walkfile *wf)
+not_listed(struct val *v, const char *rel, unsigned mask)
+{
+	size_t a;
+	int r;
+
+	if (!v->every)
+		return 0;
+	for (a = 0; a < NALG; a++)
+		if ((v->payload_mask & ~mask & (1u << a)) &&
+		    (r = finding(v, MIG_BAG_EXTRA, rel, "not listed in "
+		    "manifest-%s.txt", algs[a].name)) != 0)
+			return r;
+	return 0;
+}
+
+/* The first digest of mask that differs, as the file's one finding. */
+static int
+payload_compare(struct val *v, const char *rel, const struct pent *e,
+    unsigned mask, unsigned char got[NALG][DMAX], uint64_t nbytes)
+{
+	char ehex[2 * DMAX + 1], ghex[2 * DMAX + 1];
+	size_t a;
+
+	for (a = 0; a < NALG; a++) {
+		if (!(mask & (1u << a)) ||
+		    memcmp(got[a], e->dig[a], algs[a].dlen) == 0)
+			continue;
+		mig_hex_encode(e->dig[a], algs[a].dlen, ehex);
+		mig_hex_encode(got[a], algs[a].dlen, ghex);
+		if (e->known_size >= 0 && nbytes < (uint64_t)e->known_size)
+			return finding(v, MIG_BAG_TRUNCATED, rel, "%llu bytes, "
+			    "%lld expected; %s %s, expected %s",
+			    (unsigned long long)nbytes,
+			    (long long)e->known_size, algs[a].name, ghex,
+			    ehex);
+		return finding(v, MIG_BAG_ALTERED, rel, "%s %s, expected %s",
+		    algs[a].name, ghex, ehex);
+	}
+	return 0;
+}
+
+/*
+ * A payload file the walk found (size as listed), or one asked for by
+ * name (size 0).  A file that is not there after all leaves e->found
+ * false and makes no finding.
+ */
+static int
+on_payload(void *arg, const char *rel, uint64_t size)
 {
 	struct val *v = arg;
 	struct mig_bag_report *rep = v->rep;
 	unsigned char got[NALG][DMAX];
-	char ehex[2 * DMAX + 1], ghex[2 * DMAX + 1];
 	struct pent *e;
 	uint64_t nbytes = 0;
-	unsigned mask = 0;
-	size_t idx, a;
+	unsigned mask;
+	size_t idx;
 	bool existed;
-	int r;
+	int r, hr;
 
 	rep->payload_files++;
 	rep->payload_bytes += size;
@@ -1357,50 +1168,24 @@ on_payload(void *arg, const char *rel, uint64_t size,
 	if (e->found)
 		return finding(v, MIG_BAG_EXTRA, rel, "same name as %s up to "
 		    "Unicode normalisation; only one is checked", e->path);
+	mask = listed_mask(v, e);
+	if ((hr = hash_file(v, rel, mask, got, &nbytes)) == MIG_ERR_NOTFOUND)
+		return 0;	/* vanished meanwhile */
 	e->found = true;
-	for (a = 0; a < NALG; a++) {
-		if (!(v->payload_mask & (1u << a)))
-			continue;
-		if (e->dig[a] != NULL)
-			mask |= 1u << a;
-		else if (v->every && (r = finding(v, MIG_BAG_EXTRA, rel,
-		    "not listed in manifest-%s.txt", algs[a].name)) != 0)
-			return r;
-	}
-	if ((r = hash_file(v, rel, wf, mask, got, &nbytes)) != 0) {
-		if (r == MIG_ERR_NOTFOUND) {
-			e->found = false;	/* vanished meanwhile */
-			return 0;
-		}
-		if (r == MIG_ERR_FORMAT || r == MIG_ERR_SECURITY) {
-			/* A link or special file the source refused. */
-			r = finding(v, MIG_BAG_FORMAT, rel, "%s",
-			    mig_errmsg(v->ctx));
-			mig_clearerr(v->ctx);
-		}
+	if ((r = not_listed(v, rel, mask)) != 0)
+		return r;
+	if (hr == MIG_ERR_FORMAT) {
+		/* A link or special file the source refused. */
+		r = finding(v, MIG_BAG_FORMAT, rel, "%s", mig_errmsg(v->ctx));
+		mig_clearerr(v->ctx);
 		return r;
 	}
+	if (hr != 0)
+		return hr;
 	rep->files_hashed++;
 	rep->bytes_hashed += nbytes;
-	for (a = 0; a < NALG; a++) {
-		if (!(mask & (1u << a)) ||
-		    memcmp(got[a], e->dig[a], algs[a].dlen) == 0)
-			continue;
-		mig_hex_encode(e->dig[a], algs[a].dlen, ehex);
-		mig_hex_encode(got[a], algs[a].dlen, ghex);
-		if (e->known_size >= 0 && nbytes < (uint64_t)e->known_size)
-			r = finding(v, MIG_BAG_TRUNCATED, rel, "%llu bytes, "
-			    "%lld expected; %s %s, expected %s",
-			    (unsigned long long)nbytes,
-			    (long long)e->known_size, algs[a].name, ghex,
-			    ehex);
-		else
-			r = finding(v, MIG_BAG_ALTERED, rel, "%s %s, expected "
-			    "%s", algs[a].name, ghex, ehex);
-		if (r != 0)
-			return r;
-		break;		/* one finding per file */
-	}
+	if ((r = payload_compare(v, rel, e, mask, got, nbytes)) != 0)
+		return r;
 	if (v->opts != NULL && v->opts->progress != NULL)
 		v->opts->progress(v->opts->progress_arg, rep->files_hashed,
 		    rep->bytes_hashed);
@@ -1417,21 +1202,14 @@ legacy_tag_entry(struct val *v, const struct pent *e)
 {
 	unsigned char got[NALG][DMAX];
 	char ehex[2 * DMAX + 1], ghex[2 * DMAX + 1];
-	unsigned mask = 0;
+	unsigned mask = listed_mask(v, e);
 	uint64_t nbytes;
 	size_t a;
 	int r;
 
-	for (a = 0; a < NALG; a++) {
-		if (!(v->payload_mask & (1u << a)))
-			continue;
-		if (e->dig[a] != NULL)
-			mask |= 1u << a;
-		else if (v->every && (r = finding(v, MIG_BAG_EXTRA, e->path,
-		    "not listed in manifest-%s.txt", algs[a].name)) != 0)
-			return r;
-	}
-	r = hash_file(v, e->path, NULL, mask, got, &nbytes);
+	if ((r = not_listed(v, e->path, mask)) != 0)
+		return r;
+	r = hash_file(v, e->path, mask, got, &nbytes);
 	if (r == MIG_ERR_NOTFOUND)
 		return finding(v, MIG_BAG_MISSING, e->path, "listed in the "
 		    "payload manifest, not in the bag");
@@ -1455,11 +1233,12 @@ legacy_tag_entry(struct val *v, const struct pent *e)
 }
 
 /*
- * A payload file of the manifest that a remote listing left out, asked
- * for by name: a WebDAV server may serve names its listings hide
- * (nginx's dav_ext leaves dot-files out of PROPFIND).  A local walk sees
- * every name, so only a transport's bag is asked.  e->found says whether
- * it was there; it is then checked and counted as the walk would have.
+ * A payload file of the manifest that the listing left out, asked for by
+ * name: a WebDAV server may serve names its listings hide (nginx's
+ * dav_ext leaves dot-files out of PROPFIND).  An entry the walk saw as a
+ * link or special file is not asked again, nor any when data/ could not
+ * be listed.  e->found says whether it was there; it is then checked and
+ * counted as the walk would have.
  */
 static int
 unlisted_entry(struct val *v, struct pent *e)
@@ -1468,9 +1247,9 @@ unlisted_entry(struct val *v, struct pent *e)
 	uint64_t hashed = rep->bytes_hashed;
 	int r;
 
-	if (v->src->t == NULL)
+	if (e->odd || !v->walked)
 		return 0;
-	r = on_payload(v, e->path, 0, NULL);
+	r = on_payload(v, e->path, 0);
 	if (e->found)
 		rep->payload_bytes += rep->bytes_hashed - hashed;
 	else
@@ -1515,7 +1294,8 @@ payload(struct val *v)
 	size_t i;
 	int r;
 
-	r = v->src->ops->walk(v->src, on_payload, on_odd, v);
+	r = t_walk(v->src, on_payload, on_odd, v);
+	v->walked = r == 0;
 	if (r == MIG_ERR_NOTFOUND || r == MIG_ERR_FORMAT) {
 		if ((r = finding(v, MIG_BAG_FORMAT, "data", "%s", r ==
 		    MIG_ERR_NOTFOUND ? "payload directory missing" :
@@ -1573,7 +1353,7 @@ tag_line(struct val *v, const struct tag_line *l, int a)
 		    "manifests (RFC 8493 2.2.1)");
 	if ((b = payload_manifest_alg(l->path)) >= 0)
 		v->tm_listed |= 1u << b;
-	r = hash_file(v, l->path, NULL, 1u << a, got, &nbytes);
+	r = hash_file(v, l->path, 1u << a, got, &nbytes);
 	if (r == MIG_ERR_NOTFOUND)
 		return finding(v, MIG_BAG_MISSING, l->path, "listed in %s, "
 		    "not in the bag", l->tagfile);
@@ -1623,7 +1403,34 @@ cmp_finding(const void *a, const void *b)
 
 	if (c != 0)
 		return c;
-	return (int)x->kind - (int)y->kind;
+	if (x->kind != y->kind)
+		return (int)x->kind - (int)y->kind;
+	return strcmp(x->detail, y->detail);
+}
+
+/*
+ * Sorts the findings and drops repeats: a tag file the transport refuses
+ * to read is refused again when its tag manifest is checked.
+ */
+static void
+sort_findings(struct mig_bag_report *rep)
+{
+	struct mig_bag_finding *f = rep->findings;
+	size_t i, n = 0;
+
+	if (rep->nfindings < 2)
+		return;
+	qsort(f, rep->nfindings, sizeof(*f), cmp_finding);
+	for (i = 0; i < rep->nfindings; i++) {
+		if (n > 0 && cmp_finding(&f[n - 1], &f[i]) == 0) {
+			rep->counts[f[i].kind]--;
+			free(f[i].path);
+			free(f[i].detail);
+			continue;
+		}
+		f[n++] = f[i];
+	}
+	rep->nfindings = n;
 }
 
 static void
@@ -1685,13 +1492,98 @@ summary(struct val *v)
 	    v->src->name, msg);
 }
 
+/* The checks, in the order the top of this file gives; 0 or a hard error. */
+static int
+check_bag(struct val *v)
+{
+	struct mig_bag_report *rep = v->rep;
+	size_t i;
+	int a, r;
+
+	if ((r = declaration(v)) != 0 ||
+	    (r = t_list_top(v->src, top_entry, v)) != 0)
+		return r;
+	alg_list(v->payload_mask, rep->payload_algs,
+	    sizeof(rep->payload_algs));
+	alg_list(v->tag_mask, rep->tag_algs, sizeof(rep->tag_algs));
+	if (v->payload_mask == 0) {
+		(void)finding(v, MIG_BAG_FORMAT, "", "no payload manifest "
+		    "(manifest-ALG.txt) that can be checked");
+		return mig_seterr(v->ctx, MIG_ERR_FORMAT, "%s: no payload "
+		    "manifest that can be checked", v->src->name);
+	}
+	if ((r = setup_digests(v)) != 0 ||
+	    (r = mig_htab_init(&v->idx, 1024)) != 0 ||
+	    (r = bag_info(v)) != 0)
+		return r;
+	for (a = 0; a < (int)NALG; a++)
+		if ((v->payload_mask & (1u << a)) &&
+		    (r = payload_manifest(v, a)) != 0)
+			return r;
+	rep->manifest_entries = v->npe;
+	if ((r = fetch(v)) != 0)
+		return r;
+	known_sizes(v);
+	if ((r = payload(v)) != 0)
+		return r;
+	for (a = 0; a < (int)NALG; a++)
+		if ((v->tag_mask & (1u << a)) && (r = tag_manifest(v, a)) != 0)
+			return r;
+	for (i = 0; i < v->ntcf; i++)
+		if ((r = each_tag_line(v, v->tcf[i].name, v->tcf[i].alg,
+		    tag_line)) != 0)
+			return r;
+	return 0;
+}
+
+/* 0, or by the findings FORMAT or VERIFY with a summary on the context. */
+static int
+verdict(struct val *v)
+{
+	struct mig_bag_report *rep = v->rep;
+	size_t k;
+	int r = 0;
+
+	sort_findings(rep);
+	for (k = 0; k < MIG_BAG_NKINDS; k++)
+		if (rep->counts[k] > 0)
+			r = MIG_ERR_VERIFY;
+	if (rep->counts[MIG_BAG_FORMAT] > 0)
+		r = MIG_ERR_FORMAT;
+	if (r != 0)
+		summary(v);
+	return r;
+}
+
+static void
+val_free(struct val *v)
+{
+	size_t i, k;
+
+	for (i = 0; i < v->npe; i++) {
+		free(v->pe[i].path);
+		free(v->pe[i].key);
+		for (k = 0; k < NALG; k++)
+			free(v->pe[i].dig[k]);
+	}
+	free(v->pe);
+	for (i = 0; i < v->ntcf; i++)
+		free(v->tcf[i].name);
+	free(v->tcf);
+	mig_htab_free(&v->idx);
+	for (k = 0; k < NALG; k++) {
+		EVP_MD_CTX_free(v->mctx[k]);
+		EVP_MD_free(v->md[k]);
+	}
+	free(v->buf);
+}
+
 static int
 validate(struct src *s, const struct mig_bag_validate_opts *opts,
     struct mig_bag_report *rep, struct mig_ctx *ctx)
 {
 	struct val v;
-	size_t i, k;
-	int a, r;
+	int r;
 
 	memset(&v, 0, sizeof(v));
 	v.src = s;
@@ -1700,92 +1592,80 @@ validate(struct src *s, const struct mig_bag_validate_opts *opts,
 	v.opts = opts;
 	v.max_findings = opts != NULL && opts->max_findings > 0 ?
 	    opts->max_findings : MIG_BAG_FINDINGS_MAX;
-
-	if ((r = declaration(&v)) != 0)
-		goto out;
-	if ((r = s->ops->list_top(s, top_entry, &v)) != 0)
-		goto out;
-	alg_list(v.payload_mask, rep->payload_algs, sizeof(rep->payload_algs));
-	alg_list(v.tag_mask, rep->tag_algs, sizeof(rep->tag_algs));
-	if (v.payload_mask == 0) {
-		(void)finding(&v, MIG_BAG_FORMAT, "", "no payload manifest "
-		    "(manifest-ALG.txt) that can be checked");
-		r = mig_seterr(ctx, MIG_ERR_FORMAT, "%s: no payload manifest "
-		    "that can be checked", s->name);
-		goto out;
-	}
-	if ((r = setup_digests(&v)) != 0 ||
-	    (r = mig_htab_init(&v.idx, 1024)) != 0 ||
-	    (r = bag_info(&v)) != 0)
-		goto out;
-	for (a = 0; a < (int)NALG; a++)
-		if ((v.payload_mask & (1u << a)) &&
-		    (r = payload_manifest(&v, a)) != 0)
-			goto out;
-	rep->manifest_entries = v.npe;
-	if ((r = fetch(&v)) != 0)
-		goto out;
-	known_sizes(&v);
-	if ((r = payload(&v)) != 0)
-		goto out;
-	for (a = 0; a < (int)NALG; a++)
-		if ((v.tag_mask & (1u << a)) && (r = tag_manifest(&v, a)) != 0)
-			goto out;
-	for (i = 0; i < v.ntcf; i++)
-		if ((r = each_tag_line(&v, v.tcf[i].name, v.tcf[i].alg,
-		    tag_line)) != 0)
-			goto out;
-	r = 0;
-	for (k = 0; k < MIG_BAG_NKINDS; k++)
-		if (rep->counts[k] > 0)
-			r = MIG_ERR_VERIFY;
-	if (rep->counts[MIG_BAG_FORMAT] > 0)
-		r = MIG_ERR_FORMAT;
-	if (r != 0)
-		summary(&v);
-out:
+	if ((r = check_bag(&v)) == 0)
+		r = verdict(&v);
 	if (r == MIG_ERR_NOMEM && mig_errcode(ctx) != MIG_ERR_NOMEM)
 		(void)mig_seterr(ctx, r, "out of memory");
-	if (rep->nfindings > 1)
-		qsort(rep->findings, rep->nfindings, sizeof(*rep->findings),
-		    cmp_finding);
-	for (i = 0; i < v.npe; i++) {
-		free(v.pe[i].path);
-		free(v.pe[i].key);
-		for (k = 0; k < NALG; k++)
-			free(v.pe[i].dig[k]);
-	}
-	free(v.pe);
-	for (i = 0; i < v.ntcf; i++)
-		free(v.tcf[i].name);
-	free(v.tcf);
-	mig_htab_free(&v.idx);
-	for (k = 0; k < NALG; k++) {
-		EVP_MD_CTX_free(v.mctx[k]);
-		EVP_MD_free(v.md[k]);
-	}
-	free(v.buf);
+	/* A bag that could not be read still has its findings in order. */
+	sort_findings(rep);
+	val_free(&v);
 	return r;
 }
 
+/* "file://DIR" with '%' escaped, as mig_url_parse() decodes it. */
+static char *
+file_url(const char *dir)
+{
+	static const char scheme[] = "file://";
+	const char *p;
+	size_t n = sizeof(scheme);
+	char *url, *o;
+
+	for (p = dir; *p != '\0'; p++)
+		n += *p == '%' ? 3 : 1;
+	if ((url = malloc(n)) == NULL)
+		return NULL;
+	memcpy(url, scheme, sizeof(scheme) - 1);
+	o = url + sizeof(scheme) - 1;
+	for (p = dir; *p != '\0'; p++) {
+		if (*p == '%') {
+			memcpy(o, "%25", 3);
+			o += 3;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return url;
+}
+
+/*
+ * A local bag is read through the file transport like any other, so that
+ * there is one walker: below dir it follows no symbolic link, and a link
+ * or special file in the bag is a finding.  dir itself is the caller's
+ * and may be reached through links.
+ */
 int
 mig_bag_validate(const char *dir, const struct mig_bag_validate_opts *opts,
     struct mig_bag_report *rep, struct mig_ctx *ctx)
 {
+	struct mig_transport_config cfg;
+	struct mig_transport *t = NULL;
+	struct mig_tstat st;
 	struct src s;
+	char *url;
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
+	if (dir[0] == '\0')
+		return mig_seterr(ctx, MIG_ERR_NOTFOUND, "empty bag directory "
+		    "name");
+	if ((url = file_url(dir)) == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.url = url;
+	r = mig_transport_open(&cfg, ctx, &t);
+	free(url);
+	/* The directory itself: missing is NOTFOUND, not "not a bag". */
+	if (r != 0 || (r = mig_transport_stat(t, "", &st)) != 0)
+		goto out;
 	memset(&s, 0, sizeof(s));
-	s.ops = &local_ops;
 	s.ctx = ctx;
 	s.name = dir;
-	s.bagfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s.bagfd < 0)
-		return mig_seterr(ctx, errno == ENOENT ? MIG_ERR_NOTFOUND :
-		    MIG_ERR_IO, "%s: %s", dir, strerror(errno));
+	s.t = t;
+	s.any_names = true;
 	r = validate(&s, opts, rep, ctx);
-	(void)close(s.bagfd);
+out:
+	mig_transport_close(t);
 	return r;
 }
 
@@ -1801,11 +1681,9 @@ mig_bag_validate_t(struct mig_transport *t, const char *bagdir,
 
 	memset(rep, 0, sizeof(*rep));
 	memset(&s, 0, sizeof(s));
-	s.ops = &transport_ops;
 	s.ctx = ctx;
 	s.t = t;
 	s.bagdir = bagdir;
-	s.bagfd = -1;
 	n = strlen(t->root != NULL ? t->root : "") +
 	    strlen(bagdir != NULL ? bagdir : "") + 2;
 	if ((name = malloc(n)) == NULL)
