@@ -157,7 +157,7 @@ mkdir_root(struct mig_transport *t)
 
 /* What walk() does besides opening rel's directory. */
 #define WALK_CREATE	0x01	/* create directories on the way */
-#define WALK_PARENT	0x02	/* stop at the directory holding the last name */
+#define WALK_PARENT	0x02	/* stop at the last name's directory */
 #define WALK_ANY_NAME	0x04	/* names may hold control characters */
 
 /*
