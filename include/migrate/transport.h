@@ -230,6 +230,22 @@ int	mig_transport_get(struct mig_transport *t, const char *path,
 	    size_t max, unsigned char **bufp, size_t *lenp);
 
 /*
+ * The file backend's reads of a path whose names hold control characters,
+ * which the operations above refuse: a BagIt bag may name a file "a\nb"
+ * (RFC 8493 2.1.3), and the validator reads a local bag through these.
+ * The path must still be plain (relative, no "..", "." or empty
+ * component: MIG_ERR_SECURITY), nothing below the root is followed, and
+ * messages may hold the name raw (escape it before printing).
+ * MIG_ERR_USAGE when t is not a file:// transport.
+ */
+int	mig_transport_file_open_read_any(struct mig_transport *t,
+	    const char *path, struct mig_reader **rp);
+int	mig_transport_file_stat_any(struct mig_transport *t, const char *path,
+	    struct mig_tstat *st);
+int	mig_transport_file_list_any(struct mig_transport *t, const char *dir,
+	    mig_list_cb cb, void *arg);
+
+/*
  * The temporary name every backend writes an object to before publishing
  * it: mig_tmp_name() of util.h, DIR/.BASE.migrate-tmp-XXXXXXXX with BASE
  * shortened so that the name fits in NAME_MAX as the final name does.

@@ -111,6 +111,19 @@ is_lws(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* Strips linear white space from both ends of s[0..*n). */
+static const char *
+trim_lws(const char *s, size_t *n)
+{
+	while (*n > 0 && is_lws(*s)) {
+		s++;
+		(*n)--;
+	}
+	while (*n > 0 && is_lws(s[*n - 1]))
+		(*n)--;
+	return s;
+}
+
 /* --- bagit.txt --------------------------------------------------------- */
 
 static bool
@@ -166,14 +179,8 @@ mig_bag_parse_declaration(const char *buf, size_t len, char *version,
 			continue;
 		if (n >= sizeof(vlabel) - 1 &&
 		    memcmp(line, vlabel, sizeof(vlabel) - 1) == 0 && !gotv) {
-			v = line + sizeof(vlabel) - 1;
 			vl = n - (sizeof(vlabel) - 1);
-			while (vl > 0 && is_lws(*v)) {
-				v++;
-				vl--;
-			}
-			while (vl > 0 && is_lws(v[vl - 1]))
-				vl--;
+			v = trim_lws(line + sizeof(vlabel) - 1, &vl);
 			if (!copy_field(v, vl, version, versionsz) ||
 			    !version_syntax_ok(version)) {
 				(void)snprintf(err, errsz, "line %zu: bad "
@@ -183,14 +190,8 @@ mig_bag_parse_declaration(const char *buf, size_t len, char *version,
 			gotv = true;
 		} else if (n >= sizeof(elabel) - 1 &&
 		    memcmp(line, elabel, sizeof(elabel) - 1) == 0 && !gote) {
-			v = line + sizeof(elabel) - 1;
 			vl = n - (sizeof(elabel) - 1);
-			while (vl > 0 && is_lws(*v)) {
-				v++;
-				vl--;
-			}
-			while (vl > 0 && is_lws(v[vl - 1]))
-				vl--;
+			v = trim_lws(line + sizeof(elabel) - 1, &vl);
 			if (!copy_field(v, vl, encoding, encsz)) {
 				(void)snprintf(err, errsz, "line %zu: bad "
 				    "Tag-File-Character-Encoding", it.lineno);
@@ -439,13 +440,37 @@ sbuf_add(struct sbuf *b, const char *s, size_t n)
 	return 0;
 }
 
+/*
+ * Splits "Label: value" into its label (line[0..*llp)) and trimmed value;
+ * NULL, or why the line is malformed.
+ */
+static const char *
+info_split(const char *line, size_t n, size_t *llp, const char **vp,
+    size_t *vlp)
+{
+	const char *colon;
+	size_t ll;
+
+	if ((colon = memchr(line, ':', n)) == NULL)
+		return "expected \"Label: value\"";
+	ll = (size_t)(colon - line);
+	while (ll > 0 && is_lws(line[ll - 1]))
+		ll--;
+	if (ll == 0)
+		return "empty label";
+	*llp = ll;
+	*vlp = n - (size_t)(colon + 1 - line);
+	*vp = trim_lws(colon + 1, vlp);
+	return NULL;
+}
+
 int
 mig_bag_parse_info(const char *buf, size_t len, mig_bag_info_cb cb,
     mig_bag_info_err_cb errcb, void *arg)
 {
 	struct mig_bag_lines it;
 	struct sbuf label = { NULL, 0, 0 }, value = { NULL, 0, 0 };
-	const char *line, *colon, *v;
+	const char *line, *v, *why;
 	size_t n, ll, vl;
 	bool pending = false;
 	int r = 0;
@@ -461,14 +486,9 @@ mig_bag_parse_info(const char *buf, size_t len, mig_bag_info_cb cb,
 			continue;
 		}
 		if (n > 0 && is_lws(line[0])) {
-			v = line;
+			/* A continuation line: folded into the value. */
 			vl = n;
-			while (vl > 0 && is_lws(*v)) {
-				v++;
-				vl--;
-			}
-			while (vl > 0 && is_lws(v[vl - 1]))
-				vl--;
+			v = trim_lws(line, &vl);
 			if (!pending) {
 				if (vl > 0)
 					errcb(arg, it.lineno, "continuation "
@@ -489,25 +509,10 @@ mig_bag_parse_info(const char *buf, size_t len, mig_bag_info_cb cb,
 		}
 		if (n == 0)
 			continue;
-		if ((colon = memchr(line, ':', n)) == NULL) {
-			errcb(arg, it.lineno, "expected \"Label: value\"");
+		if ((why = info_split(line, n, &ll, &v, &vl)) != NULL) {
+			errcb(arg, it.lineno, why);
 			continue;
 		}
-		ll = (size_t)(colon - line);
-		while (ll > 0 && is_lws(line[ll - 1]))
-			ll--;
-		if (ll == 0) {
-			errcb(arg, it.lineno, "empty label");
-			continue;
-		}
-		v = colon + 1;
-		vl = n - (size_t)(v - line);
-		while (vl > 0 && is_lws(*v)) {
-			v++;
-			vl--;
-		}
-		while (vl > 0 && is_lws(v[vl - 1]))
-			vl--;
 		label.len = 0;
 		value.len = 0;
 		if ((r = sbuf_add(&label, line, ll)) != 0 ||

@@ -463,15 +463,72 @@ mig_bag_write_tags(struct mig_transport *t, const char *bagdir,
 	return mig_bag_write_tags_digest(t, bagdir, m, info, NULL, ctx);
 }
 
+/* bag-info.txt: the caller's elements in order, Payload-Oxum last. */
+static void
+render_info(const struct mig_bag_manifest *m, const struct mig_bag_info *info,
+    struct text *b)
+{
+	char num[64];
+	size_t i;
+
+	for (i = 0; info != NULL && i < info->ntags; i++) {
+		if (strcasecmp(info->tags[i].label, "Payload-Oxum") == 0)
+			continue;
+		text_add(b, info->tags[i].label);
+		text_add(b, ": ");
+		text_add(b, info->tags[i].value);
+		text_add(b, "\n");
+	}
+	(void)snprintf(num, sizeof(num), "%llu.%llu",
+	    (unsigned long long)m->bytes, (unsigned long long)m->npe);
+	text_add(b, "Payload-Oxum: ");
+	text_add(b, num);
+	text_add(b, "\n");
+}
+
+/* tagmanifest-sha256.txt of sums[0..n), sorted by path, into *b. */
+static int
+render_tagmanifest(struct tagsum *sums, size_t n, struct text *b,
+    struct mig_ctx *ctx)
+{
+	char hex[65], *enc;
+	size_t i;
+
+	if (n > 1)
+		qsort(sums, n, sizeof(*sums), cmp_tagsum);
+	for (i = 0; i < n; i++) {
+		if ((enc = mig_bag_path_encode(sums[i].path)) == NULL) {
+			b->nomem = true;
+			break;
+		}
+		mig_hex_encode(sums[i].sha, 32, hex);
+		text_add(b, hex);
+		text_add(b, "  ");
+		text_add(b, enc);
+		text_add(b, "\n");
+		free(enc);
+	}
+	if (b->nomem || b->p == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
 int
 mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
     const struct mig_bag_manifest *m, const struct mig_bag_info *info,
     char tagmanifest_hex[65], struct mig_ctx *ctx)
 {
 	struct text decl = { 0 }, binfo = { 0 }, man = { 0 }, tman = { 0 };
+	const struct {
+		const char	*name;
+		struct text	*text;
+	} own[] = {
+		{ "manifest-sha256.txt", &man },
+		{ "bag-info.txt", &binfo },
+		{ "bagit.txt", &decl },
+	};
 	struct tagsum *sums = NULL;
 	unsigned char tsha[32];
-	char hex[65], num[64], *enc;
 	size_t i, nsums = 0;
 	int r;
 
@@ -488,73 +545,31 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 	}
 	if ((r = render_manifest(m, &man, ctx)) != 0)
 		goto out;
-
-	/* bag-info.txt in the caller's order, Payload-Oxum last. */
-	for (i = 0; info != NULL && i < info->ntags; i++) {
-		if (strcasecmp(info->tags[i].label, "Payload-Oxum") == 0)
-			continue;
-		text_add(&binfo, info->tags[i].label);
-		text_add(&binfo, ": ");
-		text_add(&binfo, info->tags[i].value);
-		text_add(&binfo, "\n");
-	}
-	(void)snprintf(num, sizeof(num), "%llu.%llu",
-	    (unsigned long long)m->bytes, (unsigned long long)m->npe);
-	text_add(&binfo, "Payload-Oxum: ");
-	text_add(&binfo, num);
-	text_add(&binfo, "\n");
-
+	render_info(m, info, &binfo);
 	text_add(&decl, "BagIt-Version: 1.0\n"
 	    "Tag-File-Character-Encoding: UTF-8\n");
 	if (binfo.nomem || decl.nomem || binfo.p == NULL) {
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-
-	sums[nsums].path = "manifest-sha256.txt";
-	if ((r = put_tag(t, bagdir, sums[nsums].path, &man,
-	    sums[nsums].sha, ctx)) != 0)
-		goto out;
-	nsums++;
-	sums[nsums].path = "bag-info.txt";
-	if ((r = put_tag(t, bagdir, sums[nsums].path, &binfo,
-	    sums[nsums].sha, ctx)) != 0)
-		goto out;
-	nsums++;
-	sums[nsums].path = "bagit.txt";
-	if ((r = put_tag(t, bagdir, sums[nsums].path, &decl,
-	    sums[nsums].sha, ctx)) != 0)
-		goto out;
-	nsums++;
-	for (i = 0; i < m->nte; i++) {
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++, nsums++) {
+		sums[nsums].path = own[i].name;
+		if ((r = put_tag(t, bagdir, own[i].name, own[i].text,
+		    sums[nsums].sha, ctx)) != 0)
+			goto out;
+	}
+	for (i = 0; i < m->nte; i++, nsums++) {
 		sums[nsums].path = m->te[i].path;
 		if (m->te[i].has_sha)
 			memcpy(sums[nsums].sha, m->te[i].sha, 32);
 		else if ((r = hash_remote(t, bagdir, m->te[i].path,
 		    sums[nsums].sha, ctx)) != 0)
 			goto out;
-		nsums++;
 	}
 
 	/* tagmanifest-sha256.txt last: it covers all of the above. */
-	if (nsums > 1)
-		qsort(sums, nsums, sizeof(*sums), cmp_tagsum);
-	for (i = 0; i < nsums; i++) {
-		if ((enc = mig_bag_path_encode(sums[i].path)) == NULL) {
-			tman.nomem = true;
-			break;
-		}
-		mig_hex_encode(sums[i].sha, 32, hex);
-		text_add(&tman, hex);
-		text_add(&tman, "  ");
-		text_add(&tman, enc);
-		text_add(&tman, "\n");
-		free(enc);
-	}
-	if (tman.nomem) {
-		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	if ((r = render_tagmanifest(sums, nsums, &tman, ctx)) != 0)
 		goto out;
-	}
 	r = put_tag(t, bagdir, "tagmanifest-sha256.txt", &tman, tsha, ctx);
 	if (r == 0 && tagmanifest_hex != NULL)
 		mig_hex_encode(tsha, 32, tagmanifest_hex);

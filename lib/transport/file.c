@@ -16,6 +16,10 @@
  * manifest is what decides which bytes are right.
  *
  * For mkdir_p, stat and list, the empty path "" names the root itself.
+ *
+ * The mig_transport_file_*_any() reads take names with control
+ * characters, which every operation refuses: a BagIt bag may hold them,
+ * and to a file system they are bytes like any other.
  */
 #include <sys/stat.h>
 
@@ -30,6 +34,7 @@
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "../stream/stream_int.h"
 #include "transport_int.h"
@@ -150,24 +155,32 @@ mkdir_root(struct mig_transport *t)
 	return r;
 }
 
+/* What walk() does besides opening rel's directory. */
+#define WALK_CREATE	0x01	/* create directories on the way */
+#define WALK_PARENT	0x02	/* stop at the last name's directory */
+#define WALK_ANY_NAME	0x04	/* names may hold control characters */
+
 /*
- * Opens the directory holding rel's last component (parent) or rel
- * itself (!parent), creating directories on the way when create is set.
- * *dirfdp is the caller's to close; *lastp (parent only) points into
- * *bufp, which the caller frees.  rel "" is the root.
+ * Opens the directory holding rel's last component (WALK_PARENT) or rel
+ * itself, creating directories on the way with WALK_CREATE.  *dirfdp is
+ * the caller's to close; *lastp (parent only) points into *bufp, which
+ * the caller frees.  rel "" is the root.
  */
 static int
-walk(struct mig_transport *t, const char *rel, bool create, bool parent,
-    int *dirfdp, char **bufp, const char **lastp)
+walk(struct mig_transport *t, const char *rel, unsigned how, int *dirfdp,
+    char **bufp, const char **lastp)
 {
 	struct file_priv *p = t->priv;
+	bool create = how & WALK_CREATE, parent = how & WALK_PARENT;
 	char *buf, *comp, *slash;
 	int fd, nfd, r;
 
 	*dirfdp = -1;
 	*bufp = NULL;
 	*lastp = NULL;
-	if (rel[0] != '\0' &&
+	/* A control character escapes nothing here: only a reader asks. */
+	if (rel[0] != '\0' && !((how & WALK_ANY_NAME) &&
+	    mig_path_is_plain(rel)) &&
 	    (r = mig_path_check_relative(rel, t->ctx)) != 0)
 		return r;
 	if (rel[0] == '\0' && parent)
@@ -225,7 +238,7 @@ file_mkdir_p(struct mig_transport *t, const char *dir)
 	char *buf;
 	int fd, r;
 
-	if ((r = walk(t, dir, true, false, &fd, &buf, &last)) != 0)
+	if ((r = walk(t, dir, WALK_CREATE, &fd, &buf, &last)) != 0)
 		return r;
 	(void)close(fd);
 	free(buf);
@@ -254,7 +267,7 @@ file_open_write(struct mig_transport *t, const char *path, int64_t size,
 	int fd, r;
 
 	*wp = NULL;
-	if ((r = walk(t, path, false, true, &fd, &buf, &last)) != 0)
+	if ((r = walk(t, path, WALK_PARENT, &fd, &buf, &last)) != 0)
 		return r;
 	if ((disp = display_path(t, path)) == NULL) {
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -270,7 +283,7 @@ out_close:
 }
 
 static int
-file_open_read(struct mig_transport *t, const char *path,
+open_read_how(struct mig_transport *t, const char *path, unsigned how,
     struct mig_reader **rp)
 {
 	struct stat st;
@@ -279,7 +292,7 @@ file_open_read(struct mig_transport *t, const char *path,
 	int dirfd, fd, fl, r;
 
 	*rp = NULL;
-	if ((r = walk(t, path, false, true, &dirfd, &buf, &last)) != 0)
+	if ((r = walk(t, path, WALK_PARENT | how, &dirfd, &buf, &last)) != 0)
 		return r;
 	if ((disp = display_path(t, path)) == NULL) {
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -315,6 +328,13 @@ out_close:
 	return r;
 }
 
+static int
+file_open_read(struct mig_transport *t, const char *path,
+    struct mig_reader **rp)
+{
+	return open_read_how(t, path, 0, rp);
+}
+
 static void
 fill_tstat(const struct stat *st, struct mig_tstat *ts)
 {
@@ -326,7 +346,8 @@ fill_tstat(const struct stat *st, struct mig_tstat *ts)
 }
 
 static int
-file_stat(struct mig_transport *t, const char *path, struct mig_tstat *ts)
+stat_how(struct mig_transport *t, const char *path, unsigned how,
+    struct mig_tstat *ts)
 {
 	struct file_priv *p = t->priv;
 	struct stat st;
@@ -335,8 +356,9 @@ file_stat(struct mig_transport *t, const char *path, struct mig_tstat *ts)
 	int fd, r;
 
 	memset(ts, 0, sizeof(*ts));
-	if ((r = walk(t, path, false, path[0] != '\0', &fd, &buf,
-	    &last)) != 0)
+	if (path[0] != '\0')
+		how |= WALK_PARENT;
+	if ((r = walk(t, path, how, &fd, &buf, &last)) != 0)
 		return r;
 	if (last == NULL) {
 		/* The root. */
@@ -358,8 +380,14 @@ file_stat(struct mig_transport *t, const char *path, struct mig_tstat *ts)
 }
 
 static int
-file_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
-    void *arg)
+file_stat(struct mig_transport *t, const char *path, struct mig_tstat *ts)
+{
+	return stat_how(t, path, 0, ts);
+}
+
+static int
+list_how(struct mig_transport *t, const char *dir, unsigned how,
+    mig_list_cb cb, void *arg)
 {
 	struct file_priv *p = t->priv;
 	struct mig_tstat ts;
@@ -370,7 +398,7 @@ file_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
 	DIR *d;
 	int fd, r;
 
-	if ((r = walk(t, dir, false, false, &fd, &buf, &last)) != 0)
+	if ((r = walk(t, dir, how, &fd, &buf, &last)) != 0)
 		return r;
 	if ((d = fdopendir(fd)) == NULL) {
 		r = mig_seterr(t->ctx, MIG_ERR_IO, "%s/%s: %s", p->root, dir,
@@ -409,6 +437,13 @@ out_free:
 }
 
 static int
+file_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
+    void *arg)
+{
+	return list_how(t, dir, 0, cb, arg);
+}
+
+static int
 file_remove(struct mig_transport *t, const char *path)
 {
 	struct file_priv *p = t->priv;
@@ -416,7 +451,7 @@ file_remove(struct mig_transport *t, const char *path)
 	char *buf;
 	int fd, r;
 
-	if ((r = walk(t, path, false, true, &fd, &buf, &last)) != 0)
+	if ((r = walk(t, path, WALK_PARENT, &fd, &buf, &last)) != 0)
 		return r;
 	if (unlinkat(fd, last, 0) != 0) {
 		if (errno == ENOENT)
@@ -442,3 +477,48 @@ const struct mig_transport_ops mig_transport_file_ops = {
 	.list = file_list,
 	.remove = file_remove,
 };
+
+/* MIG_ERR_USAGE unless t is a file:// transport. */
+static int
+check_any(struct mig_transport *t)
+{
+	if (t->ops == &mig_transport_file_ops)
+		return 0;
+	return mig_seterr(t->ctx, MIG_ERR_USAGE, "%s: only file:// reads "
+	    "names with control characters", t->root);
+}
+
+int
+mig_transport_file_open_read_any(struct mig_transport *t, const char *path,
+    struct mig_reader **rp)
+{
+	int r;
+
+	*rp = NULL;
+	if ((r = check_any(t)) != 0)
+		return r;
+	return open_read_how(t, path, WALK_ANY_NAME, rp);
+}
+
+int
+mig_transport_file_stat_any(struct mig_transport *t, const char *path,
+    struct mig_tstat *st)
+{
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if ((r = check_any(t)) != 0)
+		return r;
+	return stat_how(t, path, WALK_ANY_NAME, st);
+}
+
+int
+mig_transport_file_list_any(struct mig_transport *t, const char *dir,
+    mig_list_cb cb, void *arg)
+{
+	int r;
+
+	if ((r = check_any(t)) != 0)
+		return r;
+	return list_how(t, dir, WALK_ANY_NAME, cb, arg);
+}

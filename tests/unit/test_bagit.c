@@ -662,6 +662,123 @@ test_bagit__symlink_refused(void **state)
 	assert_true(has(&f->rep, MIG_BAG_FORMAT, "data/link"));
 }
 
+/* Does the report hold a finding of kind for path whose detail has s? */
+static bool
+has_detail(const struct mig_bag_report *rep, enum mig_bag_kind kind,
+    const char *path, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < rep->nfindings; i++)
+		if (rep->findings[i].kind == kind &&
+		    strcmp(rep->findings[i].path, path) == 0 &&
+		    strstr(rep->findings[i].detail, s) != NULL)
+			return true;
+	return false;
+}
+
+/* A fresh bag, the one write_bag() makes, and nothing outside it. */
+static void
+fresh_bag(struct fx *f)
+{
+	char outside[512];
+	struct stat sb;
+
+	(void)snprintf(outside, sizeof(outside), "%s/outside", f->root);
+	if (lstat(outside, &sb) == 0)
+		assert_int_equal(tu_rm_tree(outside), 0);
+	if (lstat(f->bag, &sb) == 0)
+		assert_int_equal(tu_rm_tree(f->bag), 0);
+	write_bag(f);
+}
+
+/* Moves BAG/rel to ROOT/outside/rel and puts a link to it in its place. */
+static void
+link_out(struct fx *f, const char *rel)
+{
+	char from[512], to[512];
+
+	(void)snprintf(from, sizeof(from), "%s/%s", f->bag, rel);
+	(void)snprintf(to, sizeof(to), "%s/outside/%s", f->root, rel);
+	mkparents(to);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(symlink(to, from), 0);
+}
+
+/*
+ * Links and special files inside a bag are findings: never followed,
+ * never hashed, never a reason to stop (or to say the bag is fine).
+ */
+static void
+test_bagit__odd_entries(void **state)
+{
+	struct fx *f = *state;
+	char path[512];
+
+	/* A payload file replaced by a link to an identical copy. */
+	fresh_bag(f);
+	link_out(f, "data/a.csv.age");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT, "data/a.csv.age",
+	    "symbolic link in the payload refused"));
+	assert_true(has(&f->rep, MIG_BAG_MISSING, "data/a.csv.age"));
+	assert_int_equal(f->rep.files_hashed, NPAYLOAD - 1);
+
+	/* A link to a directory outside. */
+	fresh_bag(f);
+	(void)snprintf(path, sizeof(path), "%s/outside", f->root);
+	(void)mkdir(path, 0755);
+	(void)snprintf(path, sizeof(path), "%s/data/sub/out", f->bag);
+	assert_int_equal(symlink("../../../../outside", path), 0);
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT, "data/sub/out",
+	    "symbolic link in the payload refused"));
+	assert_int_equal(f->rep.nfindings, 1);
+
+	/* A FIFO: a finding, and nothing waits for a writer. */
+	fresh_bag(f);
+	(void)snprintf(path, sizeof(path), "%s/data/fifo", f->bag);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT, "data/fifo",
+	    "not a regular file"));
+	assert_int_equal(f->rep.nfindings, 1);
+
+	/* data/ itself a link. */
+	fresh_bag(f);
+	link_out(f, "data");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT, "data",
+	    "symbolic link"));
+	assert_true(has(&f->rep, MIG_BAG_MISSING, "data/sub/deep/c.age"));
+	assert_int_equal(f->rep.files_hashed, 0);
+
+	/* Tag files: a link in place of each is a finding, not "valid". */
+	fresh_bag(f);
+	link_out(f, "bag-info.txt");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT, "bag-info.txt",
+	    "symbolic link"));
+	fresh_bag(f);
+	link_out(f, "bagit.txt");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT, "bagit.txt",
+	    "symbolic link"));
+	assert_string_equal(f->rep.version, "");
+	fresh_bag(f);
+	link_out(f, "migrate-manifest.json.age");
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT,
+	    "migrate-manifest.json.age", "symbolic link"));
+	fresh_bag(f);
+	rm_file(f->bag, "manifest-sha256.txt");
+	(void)snprintf(path, sizeof(path), "%s/manifest-sha256.txt", f->bag);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT, "manifest-sha256.txt",
+	    "not a regular file"));
+}
+
 /* --- Hand-made bags ---------------------------------------------------- */
 
 static void
@@ -816,6 +933,50 @@ test_bagit__encoded_names(void **state)
 	rm_file(f->bag, "data/new\nline.txt");
 	assert_int_equal(validate(f), MIG_ERR_VERIFY);
 	assert_true(has(&f->rep, MIG_BAG_MISSING, "data/new%0Aline.txt"));
+}
+
+/*
+ * Control characters in directory and file names: read beneath the bag
+ * all the same, and never shown raw in a finding.
+ */
+static void
+test_bagit__control_names(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], text[1024], path[512], *man;
+	size_t i;
+
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	put_text(f->bag, "data/tab\there/esc\x1b[31m", "esc");
+	(void)snprintf(text, sizeof(text), "%s  data/tab\there/esc\x1b[31m\n",
+	    hexof("SHA256", "esc", hex));
+	put_text(f->bag, "manifest-sha256.txt", text);
+	assert_int_equal(validate(f), 0);
+	assert_int_equal(f->rep.files_hashed, 1);
+
+	/* A FIFO and a link so named are findings, shown escaped. */
+	(void)snprintf(path, sizeof(path), "%s/data/tab\there/fifo\r", f->bag);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	(void)snprintf(path, sizeof(path), "%s/data/tab\there/ln\n", f->bag);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has(&f->rep, MIG_BAG_FORMAT, "data/tab%09here/fifo%0D"));
+	assert_true(has(&f->rep, MIG_BAG_FORMAT, "data/tab%09here/ln%0A"));
+	/* A tag file so named, refused when opened: its message too. */
+	(void)snprintf(path, sizeof(path), "%s/tag\nfifo", f->bag);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	man = get_text(f->bag, "manifest-sha256.txt");
+	(void)snprintf(text, sizeof(text), "%s  manifest-sha256.txt\n"
+	    "%s  tag%%0Afifo\n", hexof("SHA256", man, hex), hex);
+	free(man);
+	put_text(f->bag, "tagmanifest-sha256.txt", text);
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	assert_true(has_detail(&f->rep, MIG_BAG_FORMAT, "tag%0Afifo",
+	    "tag%0Afifo: not a regular file"));
+	assert_int_equal(f->rep.nfindings, 3);
+	for (i = 0; i < f->rep.nfindings; i++)
+		assert_null(strpbrk(f->rep.findings[i].detail, "\t\r\n\x1b"));
 }
 
 static void
@@ -1237,21 +1398,6 @@ static const struct {
 };
 #define NBAGS	(sizeof(bags) / sizeof(bags[0]))
 
-/* Does the report hold a finding of kind for path whose detail has s? */
-static bool
-has_detail(const struct mig_bag_report *rep, enum mig_bag_kind kind,
-    const char *path, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < rep->nfindings; i++)
-		if (rep->findings[i].kind == kind &&
-		    strcmp(rep->findings[i].path, path) == 0 &&
-		    strstr(rep->findings[i].detail, s) != NULL)
-			return true;
-	return false;
-}
-
 /* Fails when a bag directory under BAGS_DIR/sub is not in the table. */
 static void
 all_in_table(const char *sub)
@@ -1509,6 +1655,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__symlink_refused,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__odd_entries,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__v097_crlf_bom,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__md5_sha512,
@@ -1516,6 +1664,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bagit__fetch,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__encoded_names,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__control_names,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__nfc_nfd,
 		    setup, teardown),
