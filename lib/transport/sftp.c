@@ -97,15 +97,6 @@ sftp_join(const struct mig_sftp_conn *c, const char *rel)
 	return p;
 }
 
-/* Checks a relative object path; dirs may also be "" (the root). */
-static int
-sftp_check_path(struct mig_sftp_conn *c, const char *path, bool dir_ok)
-{
-	if (dir_ok && path[0] == '\0')
-		return 0;
-	return mig_path_check_relative(path, c->ctx);
-}
-
 /* --- Directory cache ----------------------------------------------------- */
 
 static uint64_t
@@ -216,15 +207,61 @@ sftp_close(struct mig_transport *t)
 	t->priv = NULL;
 }
 
-/* --- Directories --------------------------------------------------------- */
+/* --- Paths --------------------------------------------------------------- */
 
+/* Stats full (type LIBSSH2_SFTP_STAT or _LSTAT); libssh2's result. */
 static int
-sftp_stat_full(struct mig_sftp_conn *c, const char *full,
+sftp_stat_full(struct mig_sftp_conn *c, const char *full, int type,
     LIBSSH2_SFTP_ATTRIBUTES *attrs)
 {
 	memset(attrs, 0, sizeof(*attrs));
 	return libssh2_sftp_stat_ex(c->sftp, full, (unsigned int)strlen(full),
-	    LIBSSH2_SFTP_STAT, attrs);
+	    type, attrs);
+}
+
+/* True when the last failure says that the path does not exist. */
+static bool
+sftp_missing(struct mig_sftp_conn *c)
+{
+	unsigned long st = mig_sftp_last_status(c);
+
+	return st == LIBSSH2_FX_NO_SUCH_FILE || st == LIBSSH2_FX_NO_SUCH_PATH;
+}
+
+/*
+ * One component of sftp_no_links(): prefix, the part of rel up to and
+ * including it.  0 when it is a real directory (or, when last, anything
+ * but a symbolic link); 1 when it is missing, so that nothing below it
+ * can be a link either; else an error.
+ */
+static int
+sftp_no_link(struct mig_sftp_conn *c, const char *rel, const char *prefix,
+    bool is_last)
+{
+	LIBSSH2_SFTP_ATTRIBUTES attrs;
+	char *full;
+	int r = 0;
+
+	if ((full = sftp_join(c, prefix)) == NULL)
+		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+	if (dircache_has(&c->dirs, full))
+		goto out_free;
+	if (sftp_stat_full(c, full, LIBSSH2_SFTP_LSTAT, &attrs) != 0)
+		/* Missing: nothing to follow (callers say so). */
+		r = sftp_missing(c) ? 1 : mig_sftp_fail(c, prefix, "lstat");
+	else if ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+	    LIBSSH2_SFTP_S_ISLNK(attrs.permissions))
+		r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: a symbolic link "
+		    "in the lake; refusing to follow it", prefix);
+	else if (!is_last && (attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+	    !LIBSSH2_SFTP_S_ISDIR(attrs.permissions))
+		r = mig_seterr(c->ctx, MIG_ERR_IO, "%s: %s exists and is not a "
+		    "directory", rel, prefix);
+	else if (!is_last)
+		dircache_add(&c->dirs, full);
+out_free:
+	free(full);
+	return r;
 }
 
 /*
@@ -239,8 +276,7 @@ sftp_stat_full(struct mig_sftp_conn *c, const char *full,
 static int
 sftp_no_links(struct mig_sftp_conn *c, const char *rel, bool last)
 {
-	LIBSSH2_SFTP_ATTRIBUTES attrs;
-	char prefix[PATH_MAX], *full;
+	char prefix[PATH_MAX];
 	const char *p = rel, *slash;
 	bool is_last;
 	int r = 0;
@@ -252,42 +288,59 @@ sftp_no_links(struct mig_sftp_conn *c, const char *rel, bool last)
 			break;
 		(void)snprintf(prefix, sizeof(prefix), "%.*s",
 		    (int)(is_last ? strlen(rel) : (size_t)(slash - rel)), rel);
-		if ((full = sftp_join(c, prefix)) == NULL)
-			return mig_seterr(c->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		if (!dircache_has(&c->dirs, full)) {
-			memset(&attrs, 0, sizeof(attrs));
-			if (libssh2_sftp_stat_ex(c->sftp, full,
-			    (unsigned int)strlen(full), LIBSSH2_SFTP_LSTAT,
-			    &attrs) != 0) {
-				/* Missing: nothing to follow (callers say so). */
-				if (mig_sftp_last_status(c) !=
-				    LIBSSH2_FX_NO_SUCH_FILE &&
-				    mig_sftp_last_status(c) !=
-				    LIBSSH2_FX_NO_SUCH_PATH)
-					r = mig_sftp_fail(c, prefix, "lstat");
-				free(full);
-				break;
-			}
-			if ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
-			    LIBSSH2_SFTP_S_ISLNK(attrs.permissions))
-				r = mig_seterr(c->ctx, MIG_ERR_SECURITY, "%s: a "
-				    "symbolic link in the lake; refusing to "
-				    "follow it", prefix);
-			else if (!is_last && (attrs.flags &
-			    LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
-			    !LIBSSH2_SFTP_S_ISDIR(attrs.permissions))
-				r = mig_seterr(c->ctx, MIG_ERR_IO, "%s: %s "
-				    "exists and is not a directory", rel,
-				    prefix);
-			else if (!is_last)
-				dircache_add(&c->dirs, full);
-		}
-		free(full);
+		r = sftp_no_link(c, rel, prefix, is_last);
 		p = is_last ? p + strlen(p) : slash + 1;
 	}
-	return r;
+	return r == 1 ? 0 : r;
 }
+
+/*
+ * What every operation does first, and only once: checks the relative
+ * path (dir_ok: "" too, the root), reconnects if need be, refuses links
+ * on the way (sftp_no_links(), last as there), and joins the path to the
+ * root in *fullp.  Caller must free *fullp.
+ */
+static int
+sftp_begin(struct mig_sftp_conn *c, const char *path, bool dir_ok,
+    bool last, char **fullp)
+{
+	int r;
+
+	*fullp = NULL;
+	if ((!dir_ok || path[0] != '\0') &&
+	    (r = mig_path_check_relative(path, c->ctx)) != 0)
+		return r;
+	if ((r = mig_sftp_ready(c)) != 0 ||
+	    (r = sftp_no_links(c, path, last)) != 0)
+		return r;
+	if ((*fullp = sftp_join(c, path)) == NULL)
+		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * The parent of the remote path full in *parentp ("/" for "/x"), or NULL
+ * when full has no '/'.  Caller must free *parentp.
+ */
+static int
+sftp_parent(struct mig_sftp_conn *c, const char *full, char **parentp)
+{
+	char *slash;
+
+	*parentp = NULL;
+	if (strchr(full, '/') == NULL)
+		return 0;
+	if ((*parentp = strdup(full)) == NULL)
+		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+	slash = strrchr(*parentp, '/');
+	if (slash == *parentp)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return 0;
+}
+
+/* --- Directories --------------------------------------------------------- */
 
 /*
  * Creates the remote directory full and its parents.  mkdir first, since
@@ -295,10 +348,11 @@ sftp_no_links(struct mig_sftp_conn *c, const char *rel, bool last)
  * it exists already or its parent is missing.
  */
 static int
-sftp_mkdir_full(struct mig_sftp_conn *c, const char *full, const char *display)
+sftp_mkdir_full(struct mig_sftp_conn *c, const char *full,
+    const char *display)
 {
 	LIBSSH2_SFTP_ATTRIBUTES attrs;
-	char *parent, *slash;
+	char *parent;
 	int r;
 
 	if (full[0] == '\0' || strcmp(full, "/") == 0 ||
@@ -310,28 +364,20 @@ sftp_mkdir_full(struct mig_sftp_conn *c, const char *full, const char *display)
 	if ((r = mig_sftp_fail(c, display, "mkdir")) == MIG_ERR_NET ||
 	    mig_sftp_last_status(c) == LIBSSH2_FX_OK)
 		return r;
-	if (sftp_stat_full(c, full, &attrs) == 0) {
+	if (sftp_stat_full(c, full, LIBSSH2_SFTP_STAT, &attrs) == 0) {
 		if ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
 		    !LIBSSH2_SFTP_S_ISDIR(attrs.permissions))
 			return mig_seterr(c->ctx, MIG_ERR_IO, "%s: mkdir: "
 			    "exists and is not a directory", display);
 		goto out_ok;
 	}
-	if (mig_sftp_last_status(c) != LIBSSH2_FX_NO_SUCH_FILE &&
-	    mig_sftp_last_status(c) != LIBSSH2_FX_NO_SUCH_PATH)
+	if (!sftp_missing(c))
 		return mig_sftp_fail(c, display, "stat");
 	/* The parent is missing: create it, then try again. */
-	if ((parent = strdup(full)) == NULL)
-		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-	slash = strrchr(parent, '/');
-	if (slash == NULL) {
-		free(parent);
+	if ((r = sftp_parent(c, full, &parent)) != 0)
+		return r;
+	if (parent == NULL)
 		return mig_sftp_fail(c, display, "mkdir");
-	}
-	if (slash == parent)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
 	r = sftp_mkdir_full(c, parent, display);
 	free(parent);
 	if (r != 0)
@@ -340,7 +386,8 @@ sftp_mkdir_full(struct mig_sftp_conn *c, const char *full, const char *display)
 	    SFTP_DIR_MODE) != 0) {
 		r = mig_sftp_fail(c, display, "mkdir");
 		/* Someone else may have made it meanwhile. */
-		if (r == MIG_ERR_NET || sftp_stat_full(c, full, &attrs) != 0 ||
+		if (r == MIG_ERR_NET ||
+		    sftp_stat_full(c, full, LIBSSH2_SFTP_STAT, &attrs) != 0 ||
 		    !(attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) ||
 		    !LIBSSH2_SFTP_S_ISDIR(attrs.permissions))
 			return r;
@@ -357,13 +404,8 @@ sftp_mkdir_p(struct mig_transport *t, const char *dir)
 	char *full;
 	int r;
 
-	if ((r = sftp_check_path(c, dir, true)) != 0 ||
-	    (r = mig_sftp_ready(c)) != 0 ||
-	    (r = sftp_no_links(c, dir, true)) != 0)
-		return r;
-	if ((full = sftp_join(c, dir)) == NULL)
-		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-	r = sftp_mkdir_full(c, full, dir[0] != '\0' ? dir : t->root);
+	if ((r = sftp_begin(c, dir, true, true, &full)) == 0)
+		r = sftp_mkdir_full(c, full, dir[0] != '\0' ? dir : t->root);
 	free(full);
 	return r;
 }
@@ -394,19 +436,16 @@ sftp_stat(struct mig_transport *t, const char *path, struct mig_tstat *st)
 	struct mig_sftp_conn *c = t->priv;
 	LIBSSH2_SFTP_ATTRIBUTES attrs;
 	char *full;
-	int r = 0;
+	int r;
 
 	memset(st, 0, sizeof(*st));
-	if ((r = sftp_check_path(c, path, true)) != 0 ||
-	    (r = mig_sftp_ready(c)) != 0 ||
-	    (r = sftp_no_links(c, path, true)) != 0)
-		return r;
-	if ((full = sftp_join(c, path)) == NULL)
-		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-	if (sftp_stat_full(c, full, &attrs) != 0)
+	if ((r = sftp_begin(c, path, true, true, &full)) != 0)
+		goto out_free;
+	if (sftp_stat_full(c, full, LIBSSH2_SFTP_STAT, &attrs) != 0)
 		r = mig_sftp_fail(c, path[0] != '\0' ? path : t->root, "stat");
 	else
 		attrs_to_tstat(&attrs, st);
+out_free:
 	free(full);
 	return r;
 }
@@ -421,14 +460,10 @@ sftp_list(struct mig_transport *t, const char *dir, mig_list_cb cb,
 	struct mig_tstat st;
 	const char *display = dir[0] != '\0' ? dir : t->root;
 	char *full, name[4096];
-	int n, r = 0;
+	int n, r;
 
-	if ((r = sftp_check_path(c, dir, true)) != 0 ||
-	    (r = mig_sftp_ready(c)) != 0 ||
-	    (r = sftp_no_links(c, dir, true)) != 0)
-		return r;
-	if ((full = sftp_join(c, dir)) == NULL)
-		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+	if ((r = sftp_begin(c, dir, true, true, &full)) != 0)
+		goto out_free;
 	h = libssh2_sftp_open_ex(c->sftp, full, (unsigned int)strlen(full), 0,
 	    0, LIBSSH2_SFTP_OPENDIR);
 	if (h == NULL) {
@@ -462,19 +497,39 @@ sftp_remove(struct mig_transport *t, const char *path)
 {
 	struct mig_sftp_conn *c = t->priv;
 	char *full;
-	int r = 0;
+	int r;
 
-	if ((r = sftp_check_path(c, path, false)) != 0 ||
-	    (r = mig_sftp_ready(c)) != 0 ||
-	    (r = sftp_no_links(c, path, false)) != 0)
-		return r;
-	if ((full = sftp_join(c, path)) == NULL)
-		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-	if (libssh2_sftp_unlink_ex(c->sftp, full, (unsigned int)strlen(full))
-	    != 0)
+	if ((r = sftp_begin(c, path, false, false, &full)) == 0 &&
+	    libssh2_sftp_unlink_ex(c->sftp, full,
+	    (unsigned int)strlen(full)) != 0)
 		r = mig_sftp_fail(c, path, "remove");
 	free(full);
 	return r;
+}
+
+/* --- Streams ------------------------------------------------------------- */
+
+/*
+ * MIG_ERR_NET (for "PATH: OP") unless the handle opened at generation
+ * gen is still usable.
+ */
+static int
+sftp_check_alive(const struct mig_sftp_conn *c, unsigned int gen,
+    const char *path, const char *op)
+{
+	if (sftp_alive(c, gen))
+		return 0;
+	return mig_seterr(c->ctx, MIG_ERR_NET, "%s: %s: connection lost",
+	    path, op);
+}
+
+/* Closes h unless it went with the connection it was opened on. */
+static void
+sftp_handle_drop(struct mig_sftp_conn *c, LIBSSH2_SFTP_HANDLE *h,
+    unsigned int gen)
+{
+	if (h != NULL && c->session != NULL && gen == c->gen)
+		(void)libssh2_sftp_close_handle(h);
 }
 
 /* --- Writing ------------------------------------------------------------- */
@@ -509,9 +564,8 @@ sftp_w_write(struct mig_writer *w, const void *buf, size_t len)
 	size_t take;
 	int r;
 
-	if (!sftp_alive(p->c, p->gen))
-		return mig_seterr(w->ctx, MIG_ERR_NET, "%s: write: connection "
-		    "lost", p->path);
+	if ((r = sftp_check_alive(p->c, p->gen, p->path, "write")) != 0)
+		return r;
 	while (len > 0) {
 		/* Large writes skip the copy. */
 		if (p->len == 0 && len >= p->cap)
@@ -555,7 +609,7 @@ sftp_publish(struct sftp_wpriv *p)
 	 * old object first.  There is a short window in which the path is
 	 * absent, never one in which it is partly written.
 	 */
-	if (sftp_stat_full(c, p->final, &attrs) != 0 ||
+	if (sftp_stat_full(c, p->final, LIBSSH2_SFTP_STAT, &attrs) != 0 ||
 	    ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
 	    !LIBSSH2_SFTP_S_ISREG(attrs.permissions)))
 		return mig_seterr(c->ctx, MIG_ERR_IO, "%s: rename: %s", p->path,
@@ -577,9 +631,8 @@ sftp_w_close(struct mig_writer *w)
 	struct mig_sftp_conn *c = p->c;
 	int r;
 
-	if (!sftp_alive(c, p->gen))
-		return mig_seterr(w->ctx, MIG_ERR_NET, "%s: close: connection "
-		    "lost", p->path);
+	if ((r = sftp_check_alive(c, p->gen, p->path, "close")) != 0)
+		return r;
 	if (p->len > 0) {
 		if ((r = sftp_push(p, p->buf, p->len)) != 0)
 			return r;
@@ -603,29 +656,30 @@ sftp_w_close(struct mig_writer *w)
 	return 0;
 }
 
+/*
+ * Abandoned: drop the temporary.  Over a lost connection it stays behind
+ * under its MIG_TMP_INFIX name for a later sweep.  NULL is a no-op.
+ */
 static void
-sftp_w_free(struct mig_writer *w)
+sftp_wpriv_free(struct sftp_wpriv *p)
 {
-	struct sftp_wpriv *p = w->priv;
-	struct mig_sftp_conn *c;
-
 	if (p == NULL)
 		return;
-	c = p->c;
-	/*
-	 * Abandoned: drop the temporary.  Over a lost connection it stays
-	 * behind under its MIG_TMP_INFIX name for a later sweep.
-	 */
-	if (p->h != NULL && c->session != NULL && p->gen == c->gen)
-		(void)libssh2_sftp_close_handle(p->h);
-	if (!p->published && p->tmp != NULL && sftp_alive(c, p->gen))
-		(void)libssh2_sftp_unlink_ex(c->sftp, p->tmp,
+	sftp_handle_drop(p->c, p->h, p->gen);
+	if (!p->published && p->tmp != NULL && sftp_alive(p->c, p->gen))
+		(void)libssh2_sftp_unlink_ex(p->c->sftp, p->tmp,
 		    (unsigned int)strlen(p->tmp));
 	free(p->buf);
 	free(p->path);
 	free(p->final);
 	free(p->tmp);
 	free(p);
+}
+
+static void
+sftp_w_free(struct mig_writer *w)
+{
+	sftp_wpriv_free(w->priv);
 	w->priv = NULL;
 }
 
@@ -644,75 +698,68 @@ sftp_create(struct mig_sftp_conn *c, const char *path)
 	    SFTP_FILE_MODE, LIBSSH2_SFTP_OPENFILE);
 }
 
+/*
+ * Creates p->tmp; when its directory is missing (the caller did not
+ * mkdir_p), creates that first.
+ */
+static int
+sftp_create_tmp(struct sftp_wpriv *p)
+{
+	struct mig_sftp_conn *c = p->c;
+	char *dir;
+	int r;
+
+	p->h = sftp_create(c, p->tmp);
+	if (p->h == NULL && sftp_missing(c)) {
+		if ((r = sftp_parent(c, p->final, &dir)) != 0)
+			return r;
+		if (dir == NULL || strcmp(dir, "/") == 0)
+			r = mig_sftp_fail(c, p->path, "create");
+		else
+			r = sftp_mkdir_full(c, dir, p->path);
+		free(dir);
+		if (r != 0)
+			return r;
+		p->h = sftp_create(c, p->tmp);
+	}
+	if (p->h == NULL)
+		return mig_sftp_fail(c, p->path, "create");
+	return 0;
+}
+
 static int
 sftp_open_write(struct mig_transport *t, const char *path, int64_t size,
     struct mig_writer **wp)
 {
 	struct mig_sftp_conn *c = t->priv;
 	struct sftp_wpriv *p;
-	char *dir, *slash;
+	char *full;
 	int r;
 
 	*wp = NULL;
-	if ((r = sftp_check_path(c, path, false)) != 0 ||
-	    (r = mig_sftp_ready(c)) != 0 ||
-	    (r = sftp_no_links(c, path, false)) != 0)
+	if ((r = sftp_begin(c, path, false, false, &full)) != 0)
 		return r;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		free(full);
 		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+	}
 	p->c = c;
 	p->gen = c->gen;
+	p->final = full;
 	p->expect = size;
 	p->cap = MIG_SFTP_BUFSIZE;
 	if (size >= 0 && (uint64_t)size < p->cap)
 		p->cap = size > 0 ? (size_t)size : 1;
 	p->path = strdup(path);
-	p->final = sftp_join(c, path);
-	p->tmp = p->final != NULL ? mig_transport_tmp_name(p->final) : NULL;
+	p->tmp = mig_transport_tmp_name(p->final);
 	p->buf = malloc(p->cap);
-	if (p->path == NULL || p->final == NULL || p->tmp == NULL ||
-	    p->buf == NULL) {
+	if (p->path == NULL || p->tmp == NULL || p->buf == NULL)
 		r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_free;
-	}
-	p->h = sftp_create(c, p->tmp);
-	if (p->h == NULL &&
-	    (mig_sftp_last_status(c) == LIBSSH2_FX_NO_SUCH_FILE ||
-	    mig_sftp_last_status(c) == LIBSSH2_FX_NO_SUCH_PATH)) {
-		/* The caller did not mkdir_p: create the parent for it. */
-		if ((dir = strdup(p->final)) == NULL) {
-			r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-			goto out_free;
-		}
-		slash = strrchr(dir, '/');
-		if (slash != NULL && slash != dir) {
-			*slash = '\0';
-			r = sftp_mkdir_full(c, dir, path);
-		} else
-			r = mig_sftp_fail(c, path, "create");
-		free(dir);
-		if (r != 0)
-			goto out_free;
-		p->h = sftp_create(c, p->tmp);
-	}
-	if (p->h == NULL) {
-		r = mig_sftp_fail(c, path, "create");
-		goto out_free;
-	}
-	if ((*wp = mig_writer_new(&sftp_writer_ops, p, NULL, c->ctx)) ==
-	    NULL) {
+	else if ((r = sftp_create_tmp(p)) == 0 &&
+	    (*wp = mig_writer_new(&sftp_writer_ops, p, NULL, c->ctx)) == NULL)
 		r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_free;
-	}
-	return 0;
-out_free:
-	{
-		struct mig_writer tmpw;
-
-		memset(&tmpw, 0, sizeof(tmpw));
-		tmpw.priv = p;
-		sftp_w_free(&tmpw);
-	}
+	if (r != 0)
+		sftp_wpriv_free(p);
 	return r;
 }
 
@@ -724,14 +771,14 @@ sftp_r_read(struct mig_reader *rd, void *buf, size_t cap, size_t *nread)
 	struct sftp_rpriv *p = rd->priv;
 	ssize_t k;
 	size_t n;
+	int r;
 
 	*nread = 0;
 	if (cap == 0)
 		return 0;
 	if (p->off == p->len && !p->eof) {
-		if (!sftp_alive(p->c, p->gen))
-			return mig_seterr(rd->ctx, MIG_ERR_NET, "%s: read: "
-			    "connection lost", p->path);
+		if ((r = sftp_check_alive(p->c, p->gen, p->path, "read")) != 0)
+			return r;
 		k = libssh2_sftp_read(p->h, (char *)p->buf, p->cap);
 		if (k < 0)
 			return mig_sftp_fail(p->c, p->path, "read");
@@ -757,18 +804,22 @@ sftp_r_read(struct mig_reader *rd, void *buf, size_t cap, size_t *nread)
 	return 0;
 }
 
+/* NULL is a no-op. */
 static void
-sftp_r_free(struct mig_reader *rd)
+sftp_rpriv_free(struct sftp_rpriv *p)
 {
-	struct sftp_rpriv *p = rd->priv;
-
 	if (p == NULL)
 		return;
-	if (p->h != NULL && p->c->session != NULL && p->gen == p->c->gen)
-		(void)libssh2_sftp_close_handle(p->h);
+	sftp_handle_drop(p->c, p->h, p->gen);
 	free(p->buf);
 	free(p->path);
 	free(p);
+}
+
+static void
+sftp_r_free(struct mig_reader *rd)
+{
+	sftp_rpriv_free(rd->priv);
 	rd->priv = NULL;
 }
 
@@ -778,65 +829,59 @@ static const struct mig_reader_ops sftp_reader_ops = {
 	.free = sftp_r_free,
 };
 
+/* Opens full for p: a regular file, whose size at open p->size gets. */
+static int
+sftp_open_file(struct sftp_rpriv *p, const char *full)
+{
+	struct mig_sftp_conn *c = p->c;
+	LIBSSH2_SFTP_ATTRIBUTES attrs;
+
+	p->h = libssh2_sftp_open_ex(c->sftp, full, (unsigned int)strlen(full),
+	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
+	if (p->h == NULL)
+		return mig_sftp_fail(c, p->path, "open");
+	memset(&attrs, 0, sizeof(attrs));
+	if (libssh2_sftp_fstat_ex(p->h, &attrs, 0) != 0)
+		return mig_sftp_fail(c, p->path, "fstat");
+	if ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+	    !LIBSSH2_SFTP_S_ISREG(attrs.permissions))
+		return mig_seterr(c->ctx, MIG_ERR_IO, "%s: not a regular file",
+		    p->path);
+	if (attrs.flags & LIBSSH2_SFTP_ATTR_SIZE)
+		p->size = attrs.filesize;
+	return 0;
+}
+
 static int
 sftp_open_read(struct mig_transport *t, const char *path,
     struct mig_reader **rp)
 {
 	struct mig_sftp_conn *c = t->priv;
-	struct sftp_rpriv *p;
-	struct mig_reader tmpr;
-	LIBSSH2_SFTP_ATTRIBUTES attrs;
-	char *full = NULL;
+	struct sftp_rpriv *p = NULL;
+	char *full;
 	int r;
 
 	*rp = NULL;
-	if ((r = sftp_check_path(c, path, false)) != 0 ||
-	    (r = mig_sftp_ready(c)) != 0 ||
-	    (r = sftp_no_links(c, path, true)) != 0)
-		return r;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+	if ((r = sftp_begin(c, path, false, true, &full)) != 0)
+		goto out_free;
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out_free;
+	}
 	p->c = c;
 	p->gen = c->gen;
 	p->cap = MIG_SFTP_BUFSIZE;
 	p->path = strdup(path);
-	full = sftp_join(c, path);
 	p->buf = malloc(p->cap);
-	if (p->path == NULL || full == NULL || p->buf == NULL) {
+	if (p->path == NULL || p->buf == NULL)
 		r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_free;
-	}
-	p->h = libssh2_sftp_open_ex(c->sftp, full, (unsigned int)strlen(full),
-	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
-	if (p->h == NULL) {
-		r = mig_sftp_fail(c, path, "open");
-		goto out_free;
-	}
-	memset(&attrs, 0, sizeof(attrs));
-	if (libssh2_sftp_fstat_ex(p->h, &attrs, 0) != 0) {
-		r = mig_sftp_fail(c, path, "fstat");
-		goto out_free;
-	}
-	if ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
-	    !LIBSSH2_SFTP_S_ISREG(attrs.permissions)) {
-		r = mig_seterr(c->ctx, MIG_ERR_IO, "%s: not a regular file",
-		    path);
-		goto out_free;
-	}
-	if (attrs.flags & LIBSSH2_SFTP_ATTR_SIZE)
-		p->size = attrs.filesize;
-	if ((*rp = mig_reader_new(&sftp_reader_ops, p, NULL, c->ctx)) ==
-	    NULL) {
+	else if ((r = sftp_open_file(p, full)) == 0 &&
+	    (*rp = mig_reader_new(&sftp_reader_ops, p, NULL, c->ctx)) == NULL)
 		r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_free;
-	}
-	free(full);
-	return 0;
 out_free:
+	if (r != 0)
+		sftp_rpriv_free(p);
 	free(full);
-	memset(&tmpr, 0, sizeof(tmpr));
-	tmpr.priv = p;
-	sftp_r_free(&tmpr);
 	return r;
 }
 
