@@ -57,6 +57,18 @@
 				"ecdsa-sha2-nistp384,ecdsa-sha2-nistp521," \
 				"rsa-sha2-512,rsa-sha2-256,ssh-rsa"
 
+/* Which list each libssh2 method type gets (sftp_method_pref()). */
+static const struct sftp_pref {
+	int		 type;
+	const char	*names;
+} sftp_prefs[] = {
+	{ LIBSSH2_METHOD_CRYPT_CS,	MIG_SFTP_CIPHERS },
+	{ LIBSSH2_METHOD_CRYPT_SC,	MIG_SFTP_CIPHERS },
+	{ LIBSSH2_METHOD_MAC_CS,	MIG_SFTP_MACS },
+	{ LIBSSH2_METHOD_MAC_SC,	MIG_SFTP_MACS },
+	{ LIBSSH2_METHOD_HOSTKEY,	MIG_SFTP_HOSTKEYS },
+};
+
 #define SFTP_CONNECT_TIMEOUT_MS	15000L
 #define SFTP_IO_TIMEOUT_MS	60000L
 #define SFTP_RETRIES		4
@@ -303,6 +315,37 @@ errno_transient(int e)
 }
 
 /*
+ * Waits until the non-blocking connect(2) on fd completes or the
+ * deadline passes; 0 when connected, else the errno value of the failure.
+ */
+static int
+tcp_wait_connected(int fd, long deadline)
+{
+	struct pollfd pfd;
+	socklen_t elen;
+	long left;
+	int e = 0, g;
+
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return ETIMEDOUT;
+		pfd.revents = 0;
+		g = poll(&pfd, 1, (int)left);
+		if (g < 0 && errno == EINTR)
+			continue;
+		if (g <= 0)
+			return g == 0 ? ETIMEDOUT : errno;
+		elen = sizeof(e);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0)
+			e = errno;
+		return e;
+	}
+}
+
+/*
  * Opens a TCP connection within the connect timeout: a non-blocking
  * connect per address, then poll.  Transient failures are MIG_ERR_AGAIN.
  */
@@ -311,10 +354,8 @@ sftp_tcp_connect(struct mig_sftp_conn *c)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char portstr[16];
-	long deadline, left;
+	long deadline;
 	int fd = -1, e = 0, g, one = 1, flags;
-	socklen_t elen;
-	struct pollfd pfd;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -336,32 +377,9 @@ sftp_tcp_connect(struct mig_sftp_conn *c)
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		e = errno;
-		if (e == EINPROGRESS) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			for (;;) {
-				left = deadline - now_ms();
-				if (left <= 0) {
-					e = ETIMEDOUT;
-					break;
-				}
-				pfd.revents = 0;
-				g = poll(&pfd, 1, (int)left);
-				if (g < 0 && errno == EINTR)
-					continue;
-				if (g <= 0) {
-					e = g == 0 ? ETIMEDOUT : errno;
-					break;
-				}
-				elen = sizeof(e);
-				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e,
-				    &elen) != 0)
-					e = errno;
-				break;
-			}
-			if (e == 0)
-				break;
-		}
+		if (e == EINPROGRESS && (e = tcp_wait_connected(fd,
+		    deadline)) == 0)
+			break;
 		(void)close(fd);
 		fd = -1;
 	}
@@ -585,15 +603,16 @@ sftp_auth_key(struct mig_sftp_conn *c, const char *path, char *tried,
 	tried_add(tried, size, "key ");
 	used = strlen(tried);
 	if (rsa)
-		(void)snprintf(tried + used, size - used, "%s (an RSA key: this "
-		    "libssh2 signs only with ssh-rsa/SHA-1, which current "
-		    "OpenSSH servers refuse; use an ed25519 or ecdsa key)",
-		    path);
+		(void)snprintf(tried + used, size - used, "%s (an RSA key: "
+		    "this libssh2 signs only with ssh-rsa/SHA-1, which "
+		    "current OpenSSH servers refuse; use an ed25519 or ecdsa "
+		    "key)", path);
 	else if (r != LIBSSH2_ERROR_AUTHENTICATION_FAILED &&
 	    r != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
-		(void)snprintf(tried + used, size - used, "%s (cannot load it: "
-		    "wrong or missing passphrase, or an unsupported format%s%s)",
-		    path, msg != NULL && *msg != '\0' ? ": " : "",
+		(void)snprintf(tried + used, size - used, "%s (cannot load "
+		    "it: wrong or missing passphrase, or an unsupported "
+		    "format%s%s)", path,
+		    msg != NULL && *msg != '\0' ? ": " : "",
 		    msg != NULL ? msg : "");
 	else
 		(void)snprintf(tried + used, size - used, "%s", path);
@@ -718,6 +737,7 @@ sftp_method_pref(struct mig_sftp_conn *c, int type, const char *prefs)
 static int
 sftp_connect_once(struct mig_sftp_conn *c)
 {
+	size_t i;
 	int r;
 
 	c->broken = false;
@@ -730,17 +750,10 @@ sftp_connect_once(struct mig_sftp_conn *c)
 		    "an SSH session", c->where);
 	libssh2_session_set_blocking(c->session, 1);
 	libssh2_session_set_timeout(c->session, c->io_timeout_ms);
-	if ((r = sftp_method_pref(c, LIBSSH2_METHOD_CRYPT_CS,
-	    MIG_SFTP_CIPHERS)) != 0 ||
-	    (r = sftp_method_pref(c, LIBSSH2_METHOD_CRYPT_SC,
-	    MIG_SFTP_CIPHERS)) != 0 ||
-	    (r = sftp_method_pref(c, LIBSSH2_METHOD_MAC_CS,
-	    MIG_SFTP_MACS)) != 0 ||
-	    (r = sftp_method_pref(c, LIBSSH2_METHOD_MAC_SC,
-	    MIG_SFTP_MACS)) != 0 ||
-	    (r = sftp_method_pref(c, LIBSSH2_METHOD_HOSTKEY,
-	    MIG_SFTP_HOSTKEYS)) != 0)
-		return r;
+	for (i = 0; i < sizeof(sftp_prefs) / sizeof(sftp_prefs[0]); i++)
+		if ((r = sftp_method_pref(c, sftp_prefs[i].type,
+		    sftp_prefs[i].names)) != 0)
+			return r;
 	if (libssh2_session_handshake(c->session, c->sock) != 0)
 		return sftp_setup_fail(c, "SSH handshake");
 	if ((r = sftp_check_hostkey(c)) != 0)
