@@ -670,11 +670,14 @@ sftp_auth(struct mig_sftp_conn *c)
 
 /* --- Session set-up and reconnects --------------------------------------- */
 
-/* Maps a libssh2 failure during connection set-up; socket trouble is
- * transient (MIG_ERR_AGAIN). */
+/*
+ * Maps a libssh2 failure during connection set-up; socket trouble is
+ * transient (MIG_ERR_AGAIN), with the same message.
+ */
 static int
 sftp_setup_fail(struct mig_sftp_conn *c, const char *op)
 {
+	char msg[MIG_ERRMSG_MAX];
 	int rc = libssh2_session_last_errno(c->session);
 	int r;
 
@@ -686,8 +689,9 @@ sftp_setup_fail(struct mig_sftp_conn *c, const char *op)
 	case LIBSSH2_ERROR_BANNER_RECV:
 	case LIBSSH2_ERROR_TIMEOUT:
 	case LIBSSH2_ERROR_SOCKET_TIMEOUT:
-		return mig_seterr(c->ctx, MIG_ERR_AGAIN, "%s",
-		    mig_errmsg(c->ctx));
+		/* A copy: mig_seterr() overwrites the message it is given. */
+		(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(c->ctx));
+		return mig_seterr(c->ctx, MIG_ERR_AGAIN, "%s", msg);
 	default:
 		return r;
 	}
