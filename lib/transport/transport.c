@@ -126,6 +126,65 @@ mig_url_free(struct mig_url *url)
 }
 
 /*
+ * Part what of the URL in *out (caller must curl_free() it): 0, or 1 when
+ * the URL has none, or MIG_ERR_NOMEM.
+ */
+static int
+url_part(CURLU *h, CURLUPart what, char **out, struct mig_ctx *ctx)
+{
+	CURLUcode rc;
+
+	*out = NULL;
+	rc = curl_url_get(h, what, out, 0);
+	if (rc == CURLUE_OK)
+		return 0;
+	if (rc == CURLUE_OUT_OF_MEMORY)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	return 1;	/* absent */
+}
+
+/*
+ * Refuses part what when the URL has it, saying why (after the URL in
+ * quotes, unless quote is NULL: the URL may hold a secret).
+ */
+static int
+url_refuse(CURLU *h, CURLUPart what, const char *quote, const char *why,
+    struct mig_ctx *ctx)
+{
+	char *v;
+	int r;
+
+	r = url_part(h, what, &v, ctx);
+	curl_free(v);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	if (quote == NULL)
+		return mig_seterr(ctx, MIG_ERR_PARSE, "%s", why);
+	return mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": %s", quote, why);
+}
+
+/* The host, without the brackets of an IPv6 address ("[::1]"). */
+static int
+url_host(CURLU *h, const char *text, struct mig_url *url,
+    struct mig_ctx *ctx)
+{
+	char *v;
+	int r;
+
+	if ((r = url_part(h, CURLUPART_HOST, &v, ctx)) != 0)
+		return r == 1 ? mig_seterr(ctx, MIG_ERR_PARSE,
+		    "\"%s\": missing host", text) : r;
+	if (v[0] == '[')
+		url->host = strndup(v + 1, strlen(v) - 2);
+	else
+		url->host = strdup(v);
+	curl_free(v);
+	if (url->host == NULL)
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/*
  * Splits the authority and path of a URL with libcurl's parser (CURLU),
  * the one that https and s3 requests go through, rather than a second
  * hand-written one.  Checks CURLU does not make for us, each for a
@@ -142,23 +201,11 @@ mig_url_free(struct mig_url *url)
  *     name.
  */
 static int
-url_part(CURLU *h, CURLUPart what, char **out)
-{
-	CURLUcode rc;
-
-	*out = NULL;
-	rc = curl_url_get(h, what, out, 0);
-	if (rc == CURLUE_OK)
-		return 0;
-	if (rc == CURLUE_OUT_OF_MEMORY)
-		return MIG_ERR_NOMEM;
-	return 1;	/* absent */
-}
-
-static int
 parse_authority_url(const char *text, const char *after_scheme,
     struct mig_url *url, struct mig_ctx *ctx)
 {
+	static const char qf[] = "query strings and fragments are not "
+	    "supported";
 	CURLU *h;
 	CURLUcode rc;
 	char *v = NULL, *end;
@@ -179,21 +226,13 @@ parse_authority_url(const char *text, const char *after_scheme,
 		    curl_url_strerror(rc));
 		goto out;
 	}
-	if ((r = url_part(h, CURLUPART_PASSWORD, &v)) != 1) {
-		if (r == 0)
-			r = mig_seterr(ctx, MIG_ERR_PARSE, "URL holds a "
-			    "password: put it in an environment variable "
-			    "named by password_env instead");
-		goto out_nomem_or;
-	}
-	if ((r = url_part(h, CURLUPART_QUERY, &v)) != 1 ||
-	    (r = url_part(h, CURLUPART_FRAGMENT, &v)) != 1) {
-		if (r == 0)
-			r = mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": query "
-			    "strings and fragments are not supported", text);
-		goto out_nomem_or;
-	}
-	if ((r = url_part(h, CURLUPART_USER, &v)) == 0) {
+	if ((r = url_refuse(h, CURLUPART_PASSWORD, NULL, "URL holds a "
+	    "password: put it in an environment variable named by "
+	    "password_env instead", ctx)) != 0 ||
+	    (r = url_refuse(h, CURLUPART_QUERY, text, qf, ctx)) != 0 ||
+	    (r = url_refuse(h, CURLUPART_FRAGMENT, text, qf, ctx)) != 0)
+		goto out;
+	if ((r = url_part(h, CURLUPART_USER, &v, ctx)) == 0) {
 		if (mig_percent_decode(v, strlen(v), &url->user) != 0 ||
 		    url->user[0] == '\0') {
 			r = mig_seterr(ctx, MIG_ERR_PARSE,
@@ -203,30 +242,12 @@ parse_authority_url(const char *text, const char *after_scheme,
 		curl_free(v);
 		v = NULL;
 	} else if (r != 1)
-		goto out_nomem_or;
-	if ((r = url_part(h, CURLUPART_HOST, &v)) != 0) {
-		r = r == 1 ? mig_seterr(ctx, MIG_ERR_PARSE,
-		    "\"%s\": missing host", text) : r;
-		goto out_nomem_or;
-	}
-	/* "[::1]" is a host name to the caller without its brackets. */
-	if (v[0] == '[')
-		url->host = strndup(v + 1, strlen(v) - 2);
-	else
-		url->host = strdup(v);
-	curl_free(v);
-	v = NULL;
-	if (url->host == NULL) {
-		r = MIG_ERR_NOMEM;
-		goto out_nomem_or;
-	}
-	if ((r = url_part(h, CURLUPART_ZONEID, &v)) != 1) {
-		if (r == 0)
-			r = mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": IPv6 zone "
-			    "ids are not supported", text);
-		goto out_nomem_or;
-	}
-	if ((r = url_part(h, CURLUPART_PORT, &v)) == 0) {
+		goto out;
+	if ((r = url_host(h, text, url, ctx)) != 0 ||
+	    (r = url_refuse(h, CURLUPART_ZONEID, text, "IPv6 zone ids are "
+	    "not supported", ctx)) != 0)
+		goto out;
+	if ((r = url_part(h, CURLUPART_PORT, &v, ctx)) == 0) {
 		port = strtoul(v, &end, 10);
 		if (*end != '\0' || port < 1 || port > 65535) {
 			r = mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad port",
@@ -237,24 +258,18 @@ parse_authority_url(const char *text, const char *after_scheme,
 		curl_free(v);
 		v = NULL;
 	} else if (r != 1)
-		goto out_nomem_or;
-	if ((r = url_part(h, CURLUPART_PATH, &v)) != 0) {
+		goto out;
+	if ((r = url_part(h, CURLUPART_PATH, &v, ctx)) != 0) {
 		r = r == 1 ? mig_seterr(ctx, MIG_ERR_PARSE,
 		    "\"%s\": missing path", text) : r;
-		goto out_nomem_or;
+		goto out;
 	}
-	if ((r = mig_percent_decode(v, strlen(v), &url->path)) != 0) {
-		r = r == MIG_ERR_NOMEM ? MIG_ERR_NOMEM : mig_seterr(ctx,
-		    MIG_ERR_PARSE, "\"%s\": bad percent-escape in path",
-		    text);
-		goto out_nomem_or;
-	}
-	r = 0;
-	goto out;
-
-out_nomem_or:
+	r = mig_percent_decode(v, strlen(v), &url->path);
 	if (r == MIG_ERR_NOMEM)
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	else if (r != 0)
+		r = mig_seterr(ctx, MIG_ERR_PARSE, "\"%s\": bad "
+		    "percent-escape in path", text);
 out:
 	curl_free(v);
 	curl_url_cleanup(h);

@@ -19,12 +19,14 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -901,6 +903,93 @@ test_transport_sftp__connect_refused(void **state)
 	assert_non_null(strstr(msg, "3 attempts"));
 }
 
+/*
+ * Forks a server on 127.0.0.1 that accepts each connection and closes it
+ * at once.  It stops when *wfdp, the write end of a pipe, is closed (or
+ * this process dies).  Returns its pid; *portp is its port.
+ */
+static pid_t
+closing_server(int *portp, int *wfdp)
+{
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct pollfd pf[2];
+	int fd, a, pfd[2];
+	pid_t pid;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)close(pfd[1]);
+		pf[0].fd = fd;
+		pf[1].fd = pfd[0];
+		pf[0].events = pf[1].events = POLLIN;
+		for (;;) {
+			if (poll(pf, 2, -1) < 0)
+				continue;
+			if (pf[1].revents != 0)
+				_exit(0);
+			if ((a = accept(fd, NULL, NULL)) >= 0)
+				(void)close(a);
+		}
+	}
+	(void)close(pfd[0]);
+	(void)close(fd);
+	*portp = ntohs(sin.sin_port);
+	*wfdp = pfd[1];
+	return pid;
+}
+
+/*
+ * A server that takes the TCP connection and closes it before any SSH
+ * banner (a restarting sshd, a load balancer without a backend): the
+ * handshake failure is transient, retried, and the final message still
+ * says what failed.  sftp_setup_fail() re-raised that message as
+ * MIG_ERR_AGAIN by passing the context's own buffer to mig_seterr(),
+ * which writes that same buffer: glibc's vsnprintf() empties it first,
+ * and all the user read was "temporary failure (gave up after 2
+ * attempts)".
+ */
+static void
+test_transport_sftp__no_banner_retried_with_message(void **state)
+{
+	struct mig_transport_config cfg;
+	struct mig_transport *t = NULL;
+	struct mig_ctx *ctx = *state;
+	struct env e;
+	char url[256];
+	const char *msg;
+	pid_t pid;
+	int port, wfd, r;
+
+	base_env(&e);
+	base_cfg(&e, &cfg);
+	pid = closing_server(&port, &wfd);
+	(void)snprintf(url, sizeof(url), "sftp://nobody@127.0.0.1:%d/x",
+	    port);
+	cfg.url = url;
+	cfg.retries = 1;
+	r = mig_transport_open(&cfg, ctx, &t);
+	(void)close(wfd);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	if (r == 0)
+		mig_transport_close(t);
+	assert_int_equal(r, MIG_ERR_NET);
+	msg = mig_errmsg(ctx);
+	assert_non_null(strstr(msg, "nobody@127.0.0.1:"));
+	assert_non_null(strstr(msg, "SSH handshake: "));
+	assert_non_null(strstr(msg, "(gave up after 2 attempts)"));
+}
+
 /* Sends sig to every descendant of pid (the per-connection sshds). */
 static int
 signal_descendants(pid_t root, int sig)
@@ -1042,6 +1131,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transport_sftp__permission_denied,
 		    ctx_setup, ctx_teardown),
 		cmocka_unit_test_setup_teardown(test_transport_sftp__connect_refused,
+		    ctx_setup, ctx_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_transport_sftp__no_banner_retried_with_message,
 		    ctx_setup, ctx_teardown),
 		cmocka_unit_test_setup_teardown(test_transport_sftp__server_killed,
 		    ctx_setup, ctx_teardown),
