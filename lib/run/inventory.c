@@ -23,8 +23,13 @@
 
 #include "run_int.h"
 
-/* Longest name component that can land (see mig_name_problem). */
-#define MIG_NAME_COMPONENT_MAX	224
+/*
+ * Longest name component that can land: it lands as NAME.zst.age, and
+ * NAME_MAX is 255.  The temporary an upload goes through is that name
+ * shortened (mig_tmp_name()), so it needs no room of its own.
+ */
+#define MIG_NAME_COMPONENT_MAX	(255 - (sizeof(".zst.age") - 1))
+_Static_assert(MIG_NAME_COMPONENT_MAX == 247, "the refusal names 247 bytes");
 
 /* Deepest directory nesting walked; deeper trees are refused, not followed. */
 #define WALK_MAX_DEPTH	256
@@ -221,13 +226,9 @@ mig_name_problem(const char *path)
 		if (len == 0 || (len == 1 && c[0] == '.') ||
 		    (len == 2 && c[0] == '.' && c[1] == '.'))
 			return "\"..\", \".\" or empty path component";
-		/*
-		 * Landed as .NAME.zst.age.migrate-tmp-XXXXXXXX first: 30
-		 * bytes more, and NAME_MAX is 255.
-		 */
 		if (len > MIG_NAME_COMPONENT_MAX)
-			return "name component longer than 224 bytes (no room "
-			    "for the .zst.age suffix and the temporary name)";
+			return "name component longer than 247 bytes (no room "
+			    "for the .zst.age suffix in 255)";
 		if (strstr(c, MIG_TMP_INFIX) != NULL &&
 		    (slash == NULL || strstr(c, MIG_TMP_INFIX) < slash))
 			return "name looks like a migrate temporary";
