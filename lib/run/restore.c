@@ -36,7 +36,6 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "migrate/age.h"
 #include "migrate/archive.h"
@@ -46,6 +45,7 @@
 #include "migrate/stream.h"
 #include "migrate/testhook.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "../lake/layout_int.h"
 #include "run_int.h"
@@ -55,9 +55,6 @@
 #ifndef NAME_MAX
 #define NAME_MAX	255
 #endif
-
-/* Hex digits of randomness in a temporary name. */
-#define TMP_RANDLEN	8
 
 struct rctx {
 	const struct mig_restore_opts	*o;
@@ -120,23 +117,23 @@ entry_of(const struct rctx *rc, const struct snap_entry *se,
 	return 0;
 }
 
-/* ".BASE.migrate-tmp-XXXXXXXX" into out, BASE shortened to fit. */
+/*
+ * ".BASE.migrate-tmp-XXXXXXXX" into out: mig_tmp_name(), which shortens
+ * BASE to fit NAME_MAX at a character boundary.
+ */
 static int
 tmp_name(const char *base, char out[NAME_MAX + 1], struct mig_ctx *ctx)
 {
-	unsigned char rnd[TMP_RANDLEN / 2];
-	char hex[TMP_RANDLEN + 1];
-	size_t blen = strlen(base);
-	size_t fixed = 1 + strlen(MIG_TMP_INFIX) + TMP_RANDLEN;
+	char *s;
+	int r;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "%s: random "
-		    "temporary name", base);
-	mig_hex_encode(rnd, sizeof(rnd), hex);
-	if (blen > NAME_MAX - fixed)
-		blen = NAME_MAX - fixed;
-	(void)snprintf(out, NAME_MAX + 1, ".%.*s%s%s", (int)blen, base,
-	    MIG_TMP_INFIX, hex);
+	if ((r = mig_tmp_name(base, &s)) == MIG_ERR_CRYPTO)
+		return mig_seterr_ssl(ctx, r, "%s: random temporary name",
+		    base);
+	if (r != 0)
+		return mig_seterr(ctx, r, "out of memory");
+	(void)snprintf(out, NAME_MAX + 1, "%s", s);
+	free(s);
 	return 0;
 }
 
