@@ -26,11 +26,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/*
- * XXX: mig_hex_encode() and mig_hex_decode() moved to util.h; kept
- * visible here until lib/run and lib/transport include util.h.
- */
-#include "migrate/util.h"
 
 struct mig_ctx;
 struct mig_writer;

@@ -22,6 +22,7 @@
 #include "migrate/plan.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "layout_int.h"
 

@@ -28,6 +28,7 @@
 #include "migrate/run.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "run_core.h"
 

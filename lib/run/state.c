@@ -41,6 +41,7 @@
 #include "migrate/error.h"
 #include "migrate/plan.h"
 #include "migrate/stream.h"
+#include "migrate/util.h"
 
 #include "../lake/layout_int.h"
 #include "run_int.h"

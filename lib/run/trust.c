@@ -36,6 +36,7 @@
 #include "migrate/run.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "../lake/layout_int.h"
 #include "run_int.h"

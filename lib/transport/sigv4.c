@@ -22,6 +22,7 @@
 
 #include "migrate/error.h"
 #include "migrate/stream.h"
+#include "migrate/util.h"
 
 #define MIG_TRANSPORT_INTERNAL
 #include "sigv4_int.h"

@@ -29,6 +29,7 @@
 #include "migrate/archive.h"
 #include "migrate/error.h"
 #include "migrate/stream.h"
+#include "migrate/util.h"
 #include "migrate/transport.h"
 
 #include "testutil.h"
