@@ -344,8 +344,10 @@ sftp_parent(struct mig_sftp_conn *c, const char *full, char **parentp)
 
 /*
  * Creates the remote directory full and its parents.  mkdir first, since
- * most directories a run creates are new; on failure, stat tells whether
- * it exists already or its parent is missing.
+ * most directories a run creates are new.  On failure "no such file" means
+ * the parent is missing (sftp-server answers so for ENOENT; an existing
+ * directory is a plain failure): create it without asking, a round trip
+ * per new level saved.  Otherwise stat tells whether it exists already.
  */
 static int
 sftp_mkdir_full(struct mig_sftp_conn *c, const char *full,
@@ -364,6 +366,8 @@ sftp_mkdir_full(struct mig_sftp_conn *c, const char *full,
 	if ((r = mig_sftp_fail(c, display, "mkdir")) == MIG_ERR_NET ||
 	    mig_sftp_last_status(c) == LIBSSH2_FX_OK)
 		return r;
+	if (sftp_missing(c))
+		goto parent;
 	if (sftp_stat_full(c, full, LIBSSH2_SFTP_STAT, &attrs) == 0) {
 		if ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
 		    !LIBSSH2_SFTP_S_ISDIR(attrs.permissions))
@@ -373,6 +377,7 @@ sftp_mkdir_full(struct mig_sftp_conn *c, const char *full,
 	}
 	if (!sftp_missing(c))
 		return mig_sftp_fail(c, display, "stat");
+parent:
 	/* The parent is missing: create it, then try again. */
 	if ((r = sftp_parent(c, full, &parent)) != 0)
 		return r;
