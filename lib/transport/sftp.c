@@ -99,76 +99,36 @@ sftp_join(const struct mig_sftp_conn *c, const char *rel)
 
 /* --- Directory cache ----------------------------------------------------- */
 
-static uint64_t
-dircache_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static bool
 dircache_has(const struct mig_sftp_dircache *dc, const char *path)
 {
-	size_t i;
-
-	if (dc->cap == 0)
-		return false;
-	for (i = dircache_hash(path) & (dc->cap - 1); dc->slot[i] != NULL;
-	    i = (i + 1) & (dc->cap - 1))
-		if (strcmp(dc->slot[i], path) == 0)
-			return true;
-	return false;
-}
-
-/* Takes over s on success; on failure (ENOMEM) the caller frees s. */
-static int
-dircache_put_owned(struct mig_sftp_dircache *dc, char *s)
-{
-	char **nslot;
-	size_t i, ncap, j;
-
-	if ((dc->used + 1) * 2 > dc->cap) {
-		ncap = dc->cap == 0 ? 64 : dc->cap * 2;
-		if ((nslot = calloc(ncap, sizeof(*nslot))) == NULL)
-			return -1;
-		for (j = 0; j < dc->cap; j++) {
-			if (dc->slot[j] == NULL)
-				continue;
-			for (i = dircache_hash(dc->slot[j]) & (ncap - 1);
-			    nslot[i] != NULL; i = (i + 1) & (ncap - 1))
-				;
-			nslot[i] = dc->slot[j];
-		}
-		free(dc->slot);
-		dc->slot = nslot;
-		dc->cap = ncap;
-	}
-	for (i = dircache_hash(s) & (dc->cap - 1); dc->slot[i] != NULL;
-	    i = (i + 1) & (dc->cap - 1))
-		if (strcmp(dc->slot[i], s) == 0) {
-			free(s);
-			return 0;
-		}
-	dc->slot[i] = s;
-	dc->used++;
-	return 0;
+	return mig_htab_get(&dc->index, path, NULL);
 }
 
 /* Remembers path; a cache that cannot grow only costs round trips. */
 static void
 dircache_add(struct mig_sftp_dircache *dc, const char *path)
 {
-	char *s;
+	char **np, *s;
+	size_t ncap;
+	bool found;
 
-	if (dircache_has(dc, path) || (s = strdup(path)) == NULL)
+	if (dircache_has(dc, path))
 		return;
-	if (dircache_put_owned(dc, s) != 0)
+	if (dc->n == dc->cap) {
+		ncap = dc->cap == 0 ? 64 : dc->cap * 2;
+		if ((np = realloc(dc->paths, ncap * sizeof(*np))) == NULL)
+			return;
+		dc->paths = np;
+		dc->cap = ncap;
+	}
+	if ((s = strdup(path)) == NULL)
+		return;
+	if (mig_htab_put(&dc->index, s, dc->n, &found, NULL) != 0) {
 		free(s);
+		return;
+	}
+	dc->paths[dc->n++] = s;
 }
 
 static void
@@ -176,9 +136,10 @@ dircache_clear(struct mig_sftp_dircache *dc)
 {
 	size_t i;
 
-	for (i = 0; i < dc->cap; i++)
-		free(dc->slot[i]);
-	free(dc->slot);
+	mig_htab_free(&dc->index);
+	for (i = 0; i < dc->n; i++)
+		free(dc->paths[i]);
+	free(dc->paths);
 	memset(dc, 0, sizeof(*dc));
 }
 

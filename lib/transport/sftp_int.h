@@ -21,14 +21,15 @@
 
 #include "migrate/ssh_config.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 struct mig_ctx;
 
-/* A set of remote directories known to exist (open addressing; sftp.c). */
+/* A set of remote directories known to exist (sftp.c). */
 struct mig_sftp_dircache {
-	char	**slot;
-	size_t	  cap;		/* power of two, or 0 */
-	size_t	  used;
+	struct mig_htab	  index;	/* path -> its place in paths */
+	char		**paths;	/* owned; the index borrows them */
+	size_t		  n, cap;
 };
 
 /* One SSH connection with one SFTP channel: a transport's priv. */
