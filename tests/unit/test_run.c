@@ -311,6 +311,23 @@ assert_resumes(struct fx *f, uint64_t landed_before)
 	assert_deep_verifies(f);
 }
 
+/*
+ * The run with the faults the test queued: it must not publish, and must
+ * have taken every fault.  The caller frees *sum.
+ */
+static int
+faulty_run(struct fx *f, struct mig_run_summary *sum)
+{
+	int r;
+
+	mock_transport_pass_rest();
+	r = run_once(f, sum);
+	assert_false(sum->landed);
+	assert_true(mock_transport_all_taken());
+	assert_int_equal(scan_lake(f).success, 0);
+	return r;
+}
+
 /* --- The cases ------------------------------------------------------------ */
 
 /* The baseline: through the mock with nothing injected, a bag lands. */
@@ -343,16 +360,12 @@ test_run__object_upload_refused_then_resume(void **state)
 
 	will_return(mock_put_data, 0);
 	will_return(mock_put_data, MIG_ERR_IO);
-	mock_transport_pass_rest();
-	assert_int_equal(run_once(f, &sum), MIG_ERR_PARTIAL);
-	assert_false(sum.landed);
+	assert_int_equal(faulty_run(f, &sum), MIG_ERR_PARTIAL);
 	assert_int_equal(sum.stored, NFILES - 1);
 	assert_int_equal(sum.failed, 1);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
 	assert_non_null(strstr(mig_errmsg(f->ctx), "b.txt"));
 	s = scan_lake(f);
-	assert_int_equal(s.success, 0);
 	assert_int_equal(s.temporaries, 0);
 	assert_int_equal(audit_count(f, "object.failed"), 1);
 	assert_resumes(f, NFILES - 1);
@@ -367,14 +380,10 @@ test_run__publish_fails_leaves_no_temporary(void **state)
 	struct scan s;
 
 	will_return(mock_publish_data, MIG_ERR_IO);
-	mock_transport_pass_rest();
-	assert_int_equal(run_once(f, &sum), MIG_ERR_PARTIAL);
-	assert_false(sum.landed);
+	assert_int_equal(faulty_run(f, &sum), MIG_ERR_PARTIAL);
 	assert_int_equal(sum.failed, 1);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
 	s = scan_lake(f);
-	assert_int_equal(s.success, 0);
 	assert_int_equal(s.temporaries, 0);
 	assert_int_equal(s.objects, NFILES - 1);
 	assert_resumes(f, NFILES - 1);
@@ -389,13 +398,10 @@ test_run__write_fails_midway(void **state)
 	struct scan s;
 
 	will_return(mock_write_data, MIG_ERR_IO);
-	mock_transport_pass_rest();
-	assert_int_equal(run_once(f, &sum), MIG_ERR_PARTIAL);
+	assert_int_equal(faulty_run(f, &sum), MIG_ERR_PARTIAL);
 	assert_int_equal(sum.failed, 1);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
 	s = scan_lake(f);
-	assert_int_equal(s.success, 0);
 	assert_int_equal(s.temporaries, 0);
 	assert_resumes(f, NFILES - 1);
 }
@@ -408,14 +414,10 @@ test_run__every_object_refused_is_a_failure(void **state)
 	struct mig_run_summary sum;
 
 	will_return_count(mock_put_data, MIG_ERR_IO, NFILES);
-	mock_transport_pass_rest();
-	assert_int_equal(run_once(f, &sum), MIG_ERR_IO);
-	assert_false(sum.landed);
+	assert_int_equal(faulty_run(f, &sum), MIG_ERR_IO);
 	assert_int_equal(sum.stored, 0);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
 	assert_non_null(strstr(mig_errmsg(f->ctx), "every object failed"));
-	assert_int_equal(scan_lake(f).success, 0);
 	assert_resumes(f, 0);
 }
 
@@ -431,14 +433,10 @@ test_run__server_gone_stops_the_run(void **state)
 
 	will_return(mock_put_data, 0);
 	will_return(mock_put_data, MIG_ERR_NET);
-	mock_transport_pass_rest();
-	assert_int_equal(run_once(f, &sum), MIG_ERR_NET);
-	assert_false(sum.landed);
+	assert_int_equal(faulty_run(f, &sum), MIG_ERR_NET);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
 	assert_int_equal(mock_transport_calls("mock_put_data"), 2);
 	assert_int_equal(mock_transport_calls("mock_put_marker"), 0);
-	assert_int_equal(scan_lake(f).success, 0);
 	assert_resumes(f, 1);
 }
 
@@ -455,12 +453,8 @@ test_run__success_marker_refused(void **state)
 	struct mig_run_summary sum;
 
 	will_return(mock_put_marker, MIG_ERR_IO);
-	mock_transport_pass_rest();
-	assert_int_equal(run_once(f, &sum), MIG_ERR_IO);
-	assert_false(sum.landed);
+	assert_int_equal(faulty_run(f, &sum), MIG_ERR_IO);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
-	assert_int_equal(scan_lake(f).success, 0);
 	assert_int_equal(audit_outcome_count(f, "complete"), 1);
 	assert_int_equal(audit_outcome_count(f, "unpublished"), 1);
 	assert_resumes(f, NFILES);
@@ -482,14 +476,10 @@ test_run__server_loses_acknowledged_object(void **state)
 
 	will_return(mock_publish_data, 0);
 	will_return(mock_publish_data, MOCK_DROP);
-	mock_transport_pass_rest();
-	r = run_once(f, &sum);
+	r = faulty_run(f, &sum);
 	assert_int_not_equal(r, 0);
-	assert_false(sum.landed);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
 	assert_non_null(strstr(mig_errmsg(f->ctx), "missing or"));
-	assert_int_equal(scan_lake(f).success, 0);
 	assert_resumes(f, NFILES - 1);
 }
 
@@ -502,13 +492,9 @@ test_run__server_truncates_acknowledged_object(void **state)
 	int r;
 
 	will_return(mock_publish_data, MOCK_SHORT);
-	mock_transport_pass_rest();
-	r = run_once(f, &sum);
+	r = faulty_run(f, &sum);
 	assert_int_not_equal(r, 0);
-	assert_false(sum.landed);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
-	assert_int_equal(scan_lake(f).success, 0);
 	assert_resumes(f, NFILES - 1);
 }
 
@@ -521,13 +507,9 @@ test_run__landed_check_cannot_list(void **state)
 	int r;
 
 	will_return(mock_list, MIG_ERR_NET);
-	mock_transport_pass_rest();
-	r = run_once(f, &sum);
+	r = faulty_run(f, &sum);
 	assert_int_not_equal(r, 0);
-	assert_false(sum.landed);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
-	assert_int_equal(scan_lake(f).success, 0);
 }
 
 /*
@@ -541,14 +523,10 @@ test_run__mkdir_refused(void **state)
 	struct mig_run_summary sum;
 
 	will_return(mock_mkdir, MIG_ERR_IO);
-	mock_transport_pass_rest();
-	assert_int_equal(run_once(f, &sum), MIG_ERR_PARTIAL);
-	assert_false(sum.landed);
+	assert_int_equal(faulty_run(f, &sum), MIG_ERR_PARTIAL);
 	assert_int_equal(sum.failed, 1);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
 	assert_non_null(strstr(mig_errmsg(f->ctx), "mock_mkdir"));
-	assert_int_equal(scan_lake(f).success, 0);
 	assert_resumes(f, NFILES - 1);
 }
 
@@ -563,11 +541,8 @@ test_run__refused_destination_is_on_record(void **state)
 	struct mig_run_summary sum;
 
 	will_return(mock_open, MIG_ERR_SECURITY);
-	mock_transport_pass_rest();
-	assert_int_equal(run_once(f, &sum), MIG_ERR_SECURITY);
-	assert_false(sum.landed);
+	assert_int_equal(faulty_run(f, &sum), MIG_ERR_SECURITY);
 	mig_run_summary_free(&sum);
-	assert_true(mock_transport_all_taken());
 	assert_int_equal(audit_count(f, "security.refused"), 1);
 	assert_int_equal(scan_lake(f).objects, 0);
 }
