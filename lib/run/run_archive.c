@@ -112,6 +112,58 @@ obj_find(struct run *rn, const char *path)
 	return NULL;
 }
 
+/* A strategy that keeps the data where it is: ob's hash and size only. */
+static void
+hash_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
+{
+	struct mig_writer *null = NULL, *sha = NULL;
+	unsigned char md[32];
+	uint64_t count;
+	size_t n;
+	int r;
+
+	r = mig_null_writer_new(wk->ctx, &null);
+	if (r == 0)
+		r = mig_sha256_writer_new(null, wk->ctx, &sha);
+	while (r == 0 && (r = mig_reader_read(rd, wk->buf,
+	    MIG_RUN_READ_CHUNK, &n)) == 0 && n > 0)
+		r = mig_writer_write(sha, wk->buf, n);
+	if (r == 0 && (r = mig_writer_close(sha)) == 0) {
+		mig_sha256_writer_result(sha, md, &count);
+		mig_hex_encode(md, sizeof(md), ob->sha);
+		ob->size = count;
+		ob->state = OBJ_RETAINED;
+	} else
+		run_record_failure(wk, ob);
+	mig_writer_free(sha);
+	mig_writer_free(null);
+}
+
+/* Lands the member rd as ob, and records how that went. */
+static void
+land_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
+{
+	struct run *rn = wk->rn;
+
+	if (run_land_stream(wk, ob, rd, -1) != 0)
+		run_record_failure(wk, ob);
+	else if (obj_prev_sha(rn, ob) != NULL &&
+	    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
+		/*
+		 * XXX: an unchanged member of an archive source is
+		 * only known after landing it; it is then dropped
+		 * from this run's bag (it is identical to the last
+		 * run's copy), at the cost of the write.
+		 */
+		char full[PATH_MAX];
+
+		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
+			(void)mig_transport_remove(wk->t, full);
+		run_record_unchanged(wk, ob);
+	} else
+		run_record_stored(wk, ob);
+}
+
 /* Per-file strategies over an archive source: one pass, in order. */
 int
 run_land_from_archive(struct run *rn)
@@ -120,9 +172,8 @@ run_land_from_archive(struct run *rn)
 	struct mig_archive *ar = NULL;
 	struct mig_archive_entry e;
 	struct mig_reader *rd = NULL;
-	struct mig_writer *null = NULL, *sha = NULL;
 	struct obj *ob;
-	size_t i, n;
+	size_t i;
 	int r, ar_r;
 
 	if ((r = run_worker_open(rn, &wk)) != 0 ||
@@ -145,43 +196,10 @@ run_land_from_archive(struct run *rn)
 			run_record_failure(&wk, ob);
 			break;
 		}
-		if (!rn->si->moves_data) {
-			unsigned char md[32];
-			uint64_t count;
-
-			r = mig_null_writer_new(wk.ctx, &null);
-			if (r == 0)
-				r = mig_sha256_writer_new(null, wk.ctx, &sha);
-			while (r == 0 && (r = mig_reader_read(rd, wk.buf,
-			    MIG_RUN_READ_CHUNK, &n)) == 0 && n > 0)
-				r = mig_writer_write(sha, wk.buf, n);
-			if (r == 0 && (r = mig_writer_close(sha)) == 0) {
-				mig_sha256_writer_result(sha, md, &count);
-				mig_hex_encode(md, sizeof(md), ob->sha);
-				ob->size = count;
-				ob->state = OBJ_RETAINED;
-			} else
-				run_record_failure(&wk, ob);
-			mig_writer_free(sha);
-			mig_writer_free(null);
-			sha = null = NULL;
-		} else if (run_land_stream(&wk, ob, rd, -1) != 0)
-			run_record_failure(&wk, ob);
-		else if (obj_prev_sha(rn, ob) != NULL &&
-		    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
-			/*
-			 * XXX: an unchanged member of an archive source is
-			 * only known after landing it; it is then dropped
-			 * from this run's bag (it is identical to the last
-			 * run's copy), at the cost of the write.
-			 */
-			char full[PATH_MAX];
-
-			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
-				(void)mig_transport_remove(wk.t, full);
-			run_record_unchanged(&wk, ob);
-		} else
-			run_record_stored(&wk, ob);
+		if (!rn->si->moves_data)
+			hash_member(&wk, ob, rd);
+		else
+			land_member(&wk, ob, rd);
 		mig_reader_free(rd);
 		rd = NULL;
 		run_progress(rn, 1, 0, false);
