@@ -348,6 +348,52 @@ out:
 	return r;
 }
 
+/*
+ * Adds ob's content to the archive as its member, hashing the plaintext
+ * on the way; a file that changed while being read fails the archive.
+ */
+static int
+tar_member(struct run *rn, struct seq_source *ss, struct mig_tar *tar,
+    struct obj *ob)
+{
+	struct worker *wk = ss->wk;
+	struct mig_reader *rd = NULL, *psha = NULL;
+	char member[MIG_PATH_MAX + 300];
+	unsigned char md[32];
+	uint64_t count;
+	struct stat st;
+	int fd = -1, r;
+
+	if ((r = seq_content(rn, ss, ob, &rd, &fd)) != 0 ||
+	    (r = mig_sha256_reader_new(rd, wk->ctx, &psha)) != 0)
+		goto out;
+	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
+		(void)snprintf(member, sizeof(member), "%s/data/%s",
+		    rn->p->name, ob->path);
+	else
+		(void)snprintf(member, sizeof(member), "%s", ob->path);
+	if ((r = mig_tar_add(tar, member, ob->size, ob->mode,
+	    ob->mtime, psha)) != 0)
+		goto out;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st))) {
+		r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while "
+		    "being read; the archive is not published",
+		    ob->path);
+		goto out;
+	}
+	mig_sha256_reader_result(psha, md, &count);
+	mig_hex_encode(md, sizeof(md), ob->sha);
+	ob->state = OBJ_STORED;
+out:
+	mig_reader_free(psha);
+	mig_reader_free(rd);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0)
+		run_progress(rn, 1, ob->size, false);
+	return r;
+}
+
 /* retire and repurchase: one pax tar -> [zstd] -> age object. */
 int
 run_land_archive_strategy(struct run *rn, struct obj *arch)
@@ -357,13 +403,10 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
 	struct mig_writer *limit = NULL;
 	struct mig_tar *tar = NULL;
-	struct mig_reader *rd = NULL, *psha = NULL;
-	char full[PATH_MAX], member[MIG_PATH_MAX + 300];
+	char full[PATH_MAX];
 	unsigned char md[32];
-	uint64_t count;
-	struct stat st;
 	size_t i;
-	int fd = -1, r;
+	int r;
 
 	if ((r = run_worker_open(rn, &wk)) != 0 ||
 	    (r = seq_open(rn, &ss, &wk)) != 0) {
@@ -387,37 +430,9 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 		goto out;
 	if ((r = mig_tar_writer_new(z != NULL ? z : age, wk.ctx, &tar)) != 0)
 		goto out;
-	for (i = 0; i < rn->nobj; i++) {
-		struct obj *ob = &rn->objs[i];
-
-		if ((r = seq_content(rn, &ss, ob, &rd, &fd)) != 0 ||
-		    (r = mig_sha256_reader_new(rd, wk.ctx, &psha)) != 0)
+	for (i = 0; i < rn->nobj; i++)
+		if ((r = tar_member(rn, &ss, tar, &rn->objs[i])) != 0)
 			goto out;
-		if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
-			(void)snprintf(member, sizeof(member), "%s/data/%s",
-			    rn->p->name, ob->path);
-		else
-			(void)snprintf(member, sizeof(member), "%s", ob->path);
-		if ((r = mig_tar_add(tar, member, ob->size, ob->mode,
-		    ob->mtime, psha)) != 0)
-			goto out;
-		if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st))) {
-			r = mig_seterr(wk.ctx, MIG_ERR_IO, "%s: changed while "
-			    "being read; the archive is not published",
-			    ob->path);
-			goto out;
-		}
-		mig_sha256_reader_result(psha, md, &count);
-		mig_hex_encode(md, sizeof(md), ob->sha);
-		ob->state = OBJ_STORED;
-		mig_reader_free(psha);
-		mig_reader_free(rd);
-		psha = rd = NULL;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-		run_progress(rn, 1, ob->size, false);
-	}
 	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE &&
 	    (r = repurchase_tags(rn, tar, wk.ctx)) != 0)
 		goto out;
@@ -434,10 +449,6 @@ out:
 		    "object", arch->dest, "reason", mig_errmsg(wk.ctx)),
 		    wk.ctx);
 	}
-	mig_reader_free(psha);
-	mig_reader_free(rd);
-	if (fd >= 0)
-		close(fd);
 	mig_tar_free(tar);
 	mig_writer_free(z);
 	mig_writer_free(age);
