@@ -113,6 +113,58 @@ obj_find(struct run *rn, const char *path)
 	return NULL;
 }
 
+/* A strategy that keeps the data where it is: ob's hash and size only. */
+static void
+hash_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
+{
+	struct mig_writer *null = NULL, *sha = NULL;
+	unsigned char md[32];
+	uint64_t count;
+	size_t n;
+	int r;
+
+	r = mig_null_writer_new(wk->ctx, &null);
+	if (r == 0)
+		r = mig_sha256_writer_new(null, wk->ctx, &sha);
+	while (r == 0 && (r = mig_reader_read(rd, wk->buf,
+	    MIG_RUN_READ_CHUNK, &n)) == 0 && n > 0)
+		r = mig_writer_write(sha, wk->buf, n);
+	if (r == 0 && (r = mig_writer_close(sha)) == 0) {
+		mig_sha256_writer_result(sha, md, &count);
+		mig_hex_encode(md, sizeof(md), ob->sha);
+		ob->size = count;
+		ob->state = OBJ_RETAINED;
+	} else
+		run_record_failure(wk, ob);
+	mig_writer_free(sha);
+	mig_writer_free(null);
+}
+
+/* Lands the member rd as ob, and records how that went. */
+static void
+land_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
+{
+	struct run *rn = wk->rn;
+
+	if (run_land_stream(wk, ob, rd, -1) != 0)
+		run_record_failure(wk, ob);
+	else if (obj_prev_sha(rn, ob) != NULL &&
+	    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
+		/*
+		 * XXX: an unchanged member of an archive source is
+		 * only known after landing it; it is then dropped
+		 * from this run's bag (it is identical to the last
+		 * run's copy), at the cost of the write.
+		 */
+		char full[PATH_MAX];
+
+		if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
+			(void)mig_transport_remove(wk->t, full);
+		run_record_unchanged(wk, ob);
+	} else
+		run_record_stored(wk, ob);
+}
+
 /* Per-file strategies over an archive source: one pass, in order. */
 int
 run_land_from_archive(struct run *rn)
@@ -121,9 +173,8 @@ run_land_from_archive(struct run *rn)
 	struct mig_archive *ar = NULL;
 	struct mig_archive_entry e;
 	struct mig_reader *rd = NULL;
-	struct mig_writer *null = NULL, *sha = NULL;
 	struct obj *ob;
-	size_t i, n;
+	size_t i;
 	int r, ar_r;
 
 	if ((r = run_worker_open(rn, &wk)) != 0 ||
@@ -146,43 +197,10 @@ run_land_from_archive(struct run *rn)
 			run_record_failure(&wk, ob);
 			break;
 		}
-		if (!rn->si->moves_data) {
-			unsigned char md[32];
-			uint64_t count;
-
-			r = mig_null_writer_new(wk.ctx, &null);
-			if (r == 0)
-				r = mig_sha256_writer_new(null, wk.ctx, &sha);
-			while (r == 0 && (r = mig_reader_read(rd, wk.buf,
-			    MIG_RUN_READ_CHUNK, &n)) == 0 && n > 0)
-				r = mig_writer_write(sha, wk.buf, n);
-			if (r == 0 && (r = mig_writer_close(sha)) == 0) {
-				mig_sha256_writer_result(sha, md, &count);
-				mig_hex_encode(md, sizeof(md), ob->sha);
-				ob->size = count;
-				ob->state = OBJ_RETAINED;
-			} else
-				run_record_failure(&wk, ob);
-			mig_writer_free(sha);
-			mig_writer_free(null);
-			sha = null = NULL;
-		} else if (run_land_stream(&wk, ob, rd, -1) != 0)
-			run_record_failure(&wk, ob);
-		else if (obj_prev_sha(rn, ob) != NULL &&
-		    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
-			/*
-			 * XXX: an unchanged member of an archive source is
-			 * only known after landing it; it is then dropped
-			 * from this run's bag (it is identical to the last
-			 * run's copy), at the cost of the write.
-			 */
-			char full[PATH_MAX];
-
-			if (run_join(full, sizeof(full), rn->run_dir, ob->dest) == 0)
-				(void)mig_transport_remove(wk.t, full);
-			run_record_unchanged(&wk, ob);
-		} else
-			run_record_stored(&wk, ob);
+		if (!rn->si->moves_data)
+			hash_member(&wk, ob, rd);
+		else
+			land_member(&wk, ob, rd);
 		mig_reader_free(rd);
 		rd = NULL;
 		run_progress(rn, 1, 0, false);
@@ -331,6 +349,52 @@ out:
 	return r;
 }
 
+/*
+ * Adds ob's content to the archive as its member, hashing the plaintext
+ * on the way; a file that changed while being read fails the archive.
+ */
+static int
+tar_member(struct run *rn, struct seq_source *ss, struct mig_tar *tar,
+    struct obj *ob)
+{
+	struct worker *wk = ss->wk;
+	struct mig_reader *rd = NULL, *psha = NULL;
+	char member[MIG_PATH_MAX + 300];
+	unsigned char md[32];
+	uint64_t count;
+	struct stat st;
+	int fd = -1, r;
+
+	if ((r = seq_content(rn, ss, ob, &rd, &fd)) != 0 ||
+	    (r = mig_sha256_reader_new(rd, wk->ctx, &psha)) != 0)
+		goto out;
+	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
+		(void)snprintf(member, sizeof(member), "%s/data/%s",
+		    rn->p->name, ob->path);
+	else
+		(void)snprintf(member, sizeof(member), "%s", ob->path);
+	if ((r = mig_tar_add(tar, member, ob->size, ob->mode,
+	    ob->mtime, psha)) != 0)
+		goto out;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st))) {
+		r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while "
+		    "being read; the archive is not published",
+		    ob->path);
+		goto out;
+	}
+	mig_sha256_reader_result(psha, md, &count);
+	mig_hex_encode(md, sizeof(md), ob->sha);
+	ob->state = OBJ_STORED;
+out:
+	mig_reader_free(psha);
+	mig_reader_free(rd);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0)
+		run_progress(rn, 1, ob->size, false);
+	return r;
+}
+
 /* retire and repurchase: one pax tar -> [zstd] -> age object. */
 int
 run_land_archive_strategy(struct run *rn, struct obj *arch)
@@ -340,13 +404,10 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
 	struct mig_writer *limit = NULL;
 	struct mig_tar *tar = NULL;
-	struct mig_reader *rd = NULL, *psha = NULL;
-	char full[PATH_MAX], member[MIG_PATH_MAX + 300];
+	char full[PATH_MAX];
 	unsigned char md[32];
-	uint64_t count;
-	struct stat st;
 	size_t i;
-	int fd = -1, r;
+	int r;
 
 	if ((r = run_worker_open(rn, &wk)) != 0 ||
 	    (r = seq_open(rn, &ss, &wk)) != 0) {
@@ -370,37 +431,9 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 		goto out;
 	if ((r = mig_tar_writer_new(z != NULL ? z : age, wk.ctx, &tar)) != 0)
 		goto out;
-	for (i = 0; i < rn->nobj; i++) {
-		struct obj *ob = &rn->objs[i];
-
-		if ((r = seq_content(rn, &ss, ob, &rd, &fd)) != 0 ||
-		    (r = mig_sha256_reader_new(rd, wk.ctx, &psha)) != 0)
+	for (i = 0; i < rn->nobj; i++)
+		if ((r = tar_member(rn, &ss, tar, &rn->objs[i])) != 0)
 			goto out;
-		if (rn->p->strategy == MIG_STRATEGY_REPURCHASE)
-			(void)snprintf(member, sizeof(member), "%s/data/%s",
-			    rn->p->name, ob->path);
-		else
-			(void)snprintf(member, sizeof(member), "%s", ob->path);
-		if ((r = mig_tar_add(tar, member, ob->size, ob->mode,
-		    ob->mtime, psha)) != 0)
-			goto out;
-		if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st))) {
-			r = mig_seterr(wk.ctx, MIG_ERR_IO, "%s: changed while "
-			    "being read; the archive is not published",
-			    ob->path);
-			goto out;
-		}
-		mig_sha256_reader_result(psha, md, &count);
-		mig_hex_encode(md, sizeof(md), ob->sha);
-		ob->state = OBJ_STORED;
-		mig_reader_free(psha);
-		mig_reader_free(rd);
-		psha = rd = NULL;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-		run_progress(rn, 1, ob->size, false);
-	}
 	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE &&
 	    (r = repurchase_tags(rn, tar, wk.ctx)) != 0)
 		goto out;
@@ -417,10 +450,6 @@ out:
 		    "object", arch->dest, "reason", mig_errmsg(wk.ctx)),
 		    wk.ctx);
 	}
-	mig_reader_free(psha);
-	mig_reader_free(rd);
-	if (fd >= 0)
-		close(fd);
 	mig_tar_free(tar);
 	mig_writer_free(z);
 	mig_writer_free(age);

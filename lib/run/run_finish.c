@@ -161,25 +161,20 @@ reconcile_bag(struct run *rn, const struct obj *arch)
 	return r;
 }
 
-int
-run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
+/*
+ * The bag's manifest: every object of this run that is in the lake, and
+ * the archive object if any.  Caller must free *mp.
+ */
+static int
+collect_manifest(struct run *rn, const struct obj *arch,
+    struct mig_bag_manifest **mp, uint64_t *nobjp, uint64_t *bytesp)
 {
-	struct mig_bag_manifest *m = NULL;
-	struct mig_bag_tag tags[8];
-	struct mig_bag_info info;
-	char path[PATH_MAX], hex[65], head[MIG_AUDIT_HEXLEN + 1], date[16];
-	char mdigest[65], tdigest[65];
-	struct timespec t1;
-	struct tm tm;
-	time_t now;
+	struct mig_bag_manifest *m;
 	size_t i;
-	uint64_t nobj = 0, bytes = 0;
 	int r;
 
-	if ((rn->sum->resumed && (r = reconcile_bag(rn, arch)) != 0) ||
-	    (r = run_point(rn, "run.landed", rn->run_dir, rn->nobj,
-	    rn->ctx)) != 0 || (r = run_check_landed(rn, arch)) != 0)
-		return r;
+	*mp = NULL;
+	*nobjp = *bytesp = 0;
 	if ((m = mig_bag_manifest_new()) == NULL)
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
 	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
@@ -189,33 +184,31 @@ run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 		    OBJ_STORED && ob->state != OBJ_ALREADY))
 			continue;
 		if ((r = mig_bag_manifest_add(m, ob->dest + 5, ob->csha,
-		    ob->stored_size, rn->ctx)) != 0)
-			goto out;
-		nobj++;
-		bytes += ob->stored_size;
+		    ob->stored_size, rn->ctx)) != 0) {
+			*mp = m;
+			return r;
+		}
+		(*nobjp)++;
+		*bytesp += ob->stored_size;
 	}
-	/* data/ must exist even when empty (retain). */
-	(void)run_join(path, sizeof(path), rn->run_dir, "data");
-	if ((r = mig_transport_mkdir_p(rn->t, path)) != 0)
-		goto out;
-	/* The snapshot, to the lake and (for the next run) locally. */
-	if ((r = runsnap_write(rn, arch, true, hex)) != 0 ||
-	    (r = mig_bag_manifest_add_tagfile(m, "migrate-manifest.json.age",
-	    hex, rn->ctx)) != 0)
-		goto out;
-	if ((r = run_audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:I, s:I, s:s}",
-	    "objects", (json_int_t)nobj, "bytes", (json_int_t)bytes, "check",
-	    "present with the size written"), rn->ctx)) != 0)
-		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	rn->sum->seconds = (double)(t1.tv_sec - t0->tv_sec) +
-	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-	/*
-	 * The record holds the bag's object count and the digest of its
-	 * manifest: verify accepts the bag only if it agrees.
-	 */
-	if ((r = mig_bag_manifest_digest(m, mdigest, rn->ctx)) != 0 ||
-	    (r = run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
+	*mp = m;
+	return 0;
+}
+
+/*
+ * The record holds the bag's object count and the digest of its
+ * manifest: verify accepts the bag only if it agrees.
+ */
+static int
+audit_run_end(struct run *rn, const struct mig_bag_manifest *m,
+    uint64_t nobj, const char *snapshot_hex)
+{
+	char mdigest[65];
+	int r;
+
+	if ((r = mig_bag_manifest_digest(m, mdigest, rn->ctx)) != 0)
+		return r;
+	return run_audit(rn, MIG_AUDIT_RUN_END, json_pack("{s:s, s:I, s:I, s:I,"
 	    " s:I, s:I, s:I, s:I, s:s?, s:s, s:s, s:f}", "outcome", "complete",
 	    "stored", (json_int_t)rn->sum->stored, "unchanged",
 	    (json_int_t)rn->sum->unchanged, "failed", (json_int_t)0,
@@ -223,14 +216,25 @@ run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	    (json_int_t)rn->sum->bytes_out, "objects", (json_int_t)nobj,
 	    "files", (json_int_t)rn->sum->files, "parent",
 	    rn->parent[0] != '\0' ? rn->parent : NULL, "manifest_sha256",
-	    mdigest, "snapshot_sha256", hex, "seconds", rn->sum->seconds),
-	    rn->ctx)) != 0)
-		goto out;
-	rn->end_recorded = true;
-	head[0] = '\0';
-	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
-	    rn->run_id, head, rn->ctx)) != 0)
-		goto out;
+	    mdigest, "snapshot_sha256", snapshot_hex, "seconds",
+	    rn->sum->seconds), rn->ctx);
+}
+
+/*
+ * The bag's tag files (bag-info.txt carries the audit head, when there
+ * is one) and then its seal, which signs the tag manifest's digest.
+ */
+static int
+write_tags(struct run *rn, const struct mig_bag_manifest *m, const char *head)
+{
+	struct mig_bag_tag tags[8];
+	struct mig_bag_info info;
+	char date[16], tdigest[65];
+	struct tm tm;
+	time_t now;
+	size_t i;
+	int r;
+
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
@@ -249,7 +253,50 @@ run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	if ((r = mig_bag_write_tags_digest(rn->t, rn->run_dir, m, &info,
 	    tdigest, rn->ctx)) != 0 ||
 	    (head[0] != '\0' && rn->o->seal_key != NULL &&
-	    (r = put_seal(rn, tdigest, head)) != 0) ||
+	    (r = put_seal(rn, tdigest, head)) != 0))
+		return r;
+	return 0;
+}
+
+int
+run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
+{
+	struct mig_bag_manifest *m = NULL;
+	char path[PATH_MAX], hex[65], head[MIG_AUDIT_HEXLEN + 1];
+	struct timespec t1;
+	uint64_t nobj = 0, bytes = 0;
+	int r;
+
+	if ((rn->sum->resumed && (r = reconcile_bag(rn, arch)) != 0) ||
+	    (r = run_point(rn, "run.landed", rn->run_dir, rn->nobj,
+	    rn->ctx)) != 0 || (r = run_check_landed(rn, arch)) != 0)
+		return r;
+	if ((r = collect_manifest(rn, arch, &m, &nobj, &bytes)) != 0)
+		goto out;
+	/* data/ must exist even when empty (retain). */
+	(void)run_join(path, sizeof(path), rn->run_dir, "data");
+	if ((r = mig_transport_mkdir_p(rn->t, path)) != 0)
+		goto out;
+	/* The snapshot, to the lake and (for the next run) locally. */
+	if ((r = runsnap_write(rn, arch, true, hex)) != 0 ||
+	    (r = mig_bag_manifest_add_tagfile(m, "migrate-manifest.json.age",
+	    hex, rn->ctx)) != 0)
+		goto out;
+	if ((r = run_audit(rn, MIG_AUDIT_VERIFY_OK, json_pack("{s:I, s:I, s:s}",
+	    "objects", (json_int_t)nobj, "bytes", (json_int_t)bytes, "check",
+	    "present with the size written"), rn->ctx)) != 0)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rn->sum->seconds = (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+	if ((r = audit_run_end(rn, m, nobj, hex)) != 0)
+		goto out;
+	rn->end_recorded = true;
+	head[0] = '\0';
+	if (rn->o->audit != NULL && (r = mig_audit_checkpoint(rn->o->audit,
+	    rn->run_id, head, rn->ctx)) != 0)
+		goto out;
+	if ((r = write_tags(rn, m, head)) != 0 ||
 	    (r = run_point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
 		goto out;
 	if ((r = mig_lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)

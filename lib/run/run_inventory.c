@@ -275,11 +275,95 @@ obj_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int
-run_inventory(struct run *rn)
+/* A directory source: the objects of the walk beneath it. */
+static int
+inventory_tree(struct run *rn)
 {
 	struct mig_inventory_opts io;
 	struct mig_inventory *inv = NULL;
+	size_t i;
+	int r;
+
+	memset(&io, 0, sizeof(io));
+	io.include = rn->p->include;
+	io.exclude = rn->p->exclude;
+	io.follow_symlinks = rn->p->follow_symlinks;
+	io.note = inv_note;
+	io.arg = rn;
+	if ((r = mig_inventory_walk(rn->p->source_path, &io, rn->ctx,
+	    &inv)) != 0)
+		return r;
+	for (i = 0; i < inv->count && r == 0; i++) {
+		struct mig_inv_entry *e = &inv->entries[i];
+		struct obj *ob;
+
+		r = add_obj(rn, e->path, e->size, e->mtime,
+		    e->mtime_nsec, e->mode, e->via_link, &ob);
+		if (r == 0 && e->target != NULL &&
+		    (ob->target = strdup(e->target)) == NULL)
+			r = mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		if (r == 0) {
+			ob->dev = e->dev;
+			ob->ino = e->ino;
+			ob->ctime = e->ctime;
+			ob->ctime_nsec = e->ctime_nsec;
+		}
+	}
+	mig_inventory_free(inv);
+	return r;
+}
+
+/*
+ * Two archive entries may share a name: the first one is landed,
+ * every later one is left out and audited (never silently).
+ */
+static int
+drop_duplicates(struct run *rn)
+{
+	size_t i, j = 0;
+	int r2;
+
+	if (rn->nobj > 1)
+		qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
+	for (i = 0; i < rn->nobj; i++) {
+		if (j > 0 && strcmp(rn->objs[j - 1].path,
+		    rn->objs[i].path) == 0) {
+			r2 = inv_note(rn, MIG_INV_SKIPPED,
+			    rn->objs[i].path, "duplicate name in the "
+			    "archive: only its first copy is landed");
+			free(rn->objs[i].path);
+			if (r2 != 0)
+				return r2;
+			continue;
+		}
+		rn->objs[j++] = rn->objs[i];
+	}
+	rn->nobj = j;
+	return 0;
+}
+
+/* With --shard K/N, only the objects of shard K stay. */
+static void
+keep_shard(struct run *rn)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < rn->nobj; i++) {
+		if (mig_shard_of(rn->objs[i].path, rn->o->shard_n) ==
+		    rn->o->shard_k)
+			rn->objs[j++] = rn->objs[i];
+		else {
+			free(rn->objs[i].path);
+			free(rn->objs[i].target);
+		}
+	}
+	rn->nobj = j;
+}
+
+int
+run_inventory(struct run *rn)
+{
 	struct stat st;
 	size_t i;
 	int r;
@@ -302,76 +386,12 @@ run_inventory(struct run *rn)
 		rn->archive_source = true;
 		if ((r = inventory_archive(rn)) != 0)
 			return r;
-	} else {
-		memset(&io, 0, sizeof(io));
-		io.include = rn->p->include;
-		io.exclude = rn->p->exclude;
-		io.follow_symlinks = rn->p->follow_symlinks;
-		io.note = inv_note;
-		io.arg = rn;
-		if ((r = mig_inventory_walk(rn->p->source_path, &io, rn->ctx,
-		    &inv)) != 0)
-			return r;
-		for (i = 0; i < inv->count && r == 0; i++) {
-			struct mig_inv_entry *e = &inv->entries[i];
-			struct obj *ob;
-
-			r = add_obj(rn, e->path, e->size, e->mtime,
-			    e->mtime_nsec, e->mode, e->via_link, &ob);
-			if (r == 0 && e->target != NULL &&
-			    (ob->target = strdup(e->target)) == NULL)
-				r = mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-				    "out of memory");
-			if (r == 0) {
-				ob->dev = e->dev;
-				ob->ino = e->ino;
-				ob->ctime = e->ctime;
-				ob->ctime_nsec = e->ctime_nsec;
-			}
-		}
-		mig_inventory_free(inv);
-		if (r != 0)
-			return r;
-	}
-	/*
-	 * Two archive entries may share a name: the first one is landed,
-	 * every later one is left out and audited (never silently).
-	 */
-	if (rn->nobj > 1)
-		qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
-	{
-		size_t j = 0;
-		int r2;
-
-		for (i = 0; i < rn->nobj; i++) {
-			if (j > 0 && strcmp(rn->objs[j - 1].path,
-			    rn->objs[i].path) == 0) {
-				r2 = inv_note(rn, MIG_INV_SKIPPED,
-				    rn->objs[i].path, "duplicate name in the "
-				    "archive: only its first copy is landed");
-				free(rn->objs[i].path);
-				if (r2 != 0)
-					return r2;
-				continue;
-			}
-			rn->objs[j++] = rn->objs[i];
-		}
-		rn->nobj = j;
-	}
-	if (rn->o->shard_n > 0) {
-		size_t j = 0;
-
-		for (i = 0; i < rn->nobj; i++) {
-			if (mig_shard_of(rn->objs[i].path, rn->o->shard_n) ==
-			    rn->o->shard_k)
-				rn->objs[j++] = rn->objs[i];
-			else {
-				free(rn->objs[i].path);
-				free(rn->objs[i].target);
-			}
-		}
-		rn->nobj = j;
-	}
+	} else if ((r = inventory_tree(rn)) != 0)
+		return r;
+	if ((r = drop_duplicates(rn)) != 0)
+		return r;
+	if (rn->o->shard_n > 0)
+		keep_shard(rn);
 	rn->sum->files = rn->nobj;
 	for (i = 0; i < rn->nobj; i++)
 		if (rn->si->moves_data && !rn->si->one_archive &&

@@ -118,6 +118,43 @@ run_ensure_parent(struct worker *wk, const char *full)
 }
 
 /*
+ * Reads all of src into w (the plaintext end of the chain).  When fd >= 0
+ * ob's file must not have changed while it was read.
+ */
+static int
+copy_source(struct worker *wk, const struct obj *ob, struct mig_reader *src,
+    int fd, struct mig_writer *w)
+{
+	struct run *rn = wk->rn;
+	uint64_t plain = 0;
+	struct stat st;
+	size_t n;
+	int r;
+
+	for (;;) {
+		if ((r = mig_reader_read(src, wk->buf, MIG_RUN_READ_CHUNK,
+		    &n)) != 0)
+			return r;
+		if (n == 0)
+			break;
+		if ((r = mig_writer_write(w, wk->buf, n)) != 0)
+			return r;
+		plain += n;
+		run_progress(rn, 0, n, false);
+		if ((r = run_point(rn, "source.read", ob->path, plain,
+		    wk->ctx)) != 0)
+			return r;
+	}
+	/* Published only if the file stood still while we read it. */
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st) ||
+	    plain != ob->size))
+		return mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while "
+		    "being read (size or mtime differ); not published",
+		    ob->path);
+	return 0;
+}
+
+/*
  * Streams src (plaintext) through sha256 -> [zstd] -> age -> sha256 into
  * the object's temporary at the destination.  When fd >= 0 the file is
  * re-checked after reading and the object is abandoned if it changed.
@@ -131,9 +168,7 @@ run_land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src,
 	struct mig_writer *psha = NULL, *async = NULL, *limit = NULL;
 	unsigned char md[32];
 	char full[PATH_MAX];
-	uint64_t count = 0, plain = 0;
-	struct stat st;
-	size_t n;
+	uint64_t count = 0;
 	int r;
 	/*
 	 * A big file is landed on two cores: this thread reads, hashes the
@@ -173,27 +208,8 @@ run_land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src,
 	if ((r = mig_sha256_writer_new(z != NULL ? z : age, wk->ctx,
 	    &psha)) != 0)
 		goto out;
-	for (;;) {
-		if ((r = mig_reader_read(src, wk->buf, MIG_RUN_READ_CHUNK, &n)) != 0)
-			goto out;
-		if (n == 0)
-			break;
-		if ((r = mig_writer_write(psha, wk->buf, n)) != 0)
-			goto out;
-		plain += n;
-		run_progress(rn, 0, n, false);
-		if ((r = run_point(rn, "source.read", ob->path, plain,
-		    wk->ctx)) != 0)
-			goto out;
-	}
-	/* Published only if the file stood still while we read it. */
-	if (fd >= 0 && (fstat(fd, &st) != 0 || !run_same_stat(ob, &st) ||
-	    plain != ob->size)) {
-		r = mig_seterr(wk->ctx, MIG_ERR_IO, "%s: changed while being "
-		    "read (size or mtime differ); not published", ob->path);
-		goto out;
-	}
-	if ((r = mig_writer_close(psha)) != 0)
+	if ((r = copy_source(wk, ob, src, fd, psha)) != 0 ||
+	    (r = mig_writer_close(psha)) != 0)
 		goto out;
 	mig_sha256_writer_result(psha, md, &count);
 	mig_hex_encode(md, sizeof(md), ob->sha);

@@ -251,14 +251,133 @@ resolve_id(const struct mig_plan *p, const struct mig_audit_runs *runs,
 	return 0;
 }
 
+/*
+ * No run asked for: the last run the log records as complete, into want
+ * and tr.  A lake that knows more runs than the log is reported.
+ */
+static int
+resolve_latest(struct mig_transport *t, const struct mig_plan *p,
+    const struct mig_sign_key *pub, const struct trust_sink *sk,
+    struct run_trust *tr, char want[32], struct mig_ctx *ctx)
+{
+	const struct mig_audit_run *run;
+	int r;
+
+	if ((run = latest_on_record(&tr->runs)) == NULL) {
+		uint64_t before = 0;
+
+		/* A lake that knows more than the log: cut log. */
+		if ((r = report_unknown(t, p, &tr->runs, sk, &before,
+		    ctx)) != 0)
+			return r;
+		if (before > 0)
+			return MIG_ERR_VERIFY;
+		if (tr->runs.n > 0)
+			return mig_seterr(ctx, MIG_ERR_PARTIAL, "%s: "
+			    "run %s of plan %s is in progress or "
+			    "unfinished: no run has completed yet "
+			    "(migrate run %s resumes it)", p->file,
+			    tr->runs.v[tr->runs.n - 1].id, p->name,
+			    p->file);
+		return mig_seterr(ctx, MIG_ERR_NOTFOUND, "%s: no run "
+		    "of plan %s on record in %s yet (migrate run %s)",
+		    p->file, p->name, p->audit_log, p->file);
+	}
+	(void)snprintf(want, 32, "%s", run->id);
+	if ((r = read_runs(p, pub, want, tr, ctx)) != 0 ||
+	    (r = report_unknown(t, p, &tr->runs, sk, NULL, ctx)) != 0)
+		return r;
+	return 0;
+}
+
+/* Run want is not on record: forged if the lake has it, else a typo. */
+static int
+not_on_record(const struct mig_plan *p, const struct run_trust *tr,
+    const char *want, char **dirs, size_t ndirs,
+    const struct trust_sink *sk, struct mig_ctx *ctx)
+{
+	char list[400];
+	size_t k, lo = 0;
+
+	if (ndirs > 0) {
+		report(sk, MIG_FIND_AUDIT, dirs[0], "run %s is in the "
+		    "lake but not on record in %s: forged, or landed "
+		    "under another audit log", want, p->audit_log);
+		return MIG_ERR_VERIFY;
+	}
+	/* The newest runs on record, to pick from. */
+	list[0] = '\0';
+	for (k = tr->runs.n; k > 0 && tr->runs.n - k < 5; k--)
+		lo += (size_t)snprintf(list + lo, sizeof(list) - lo, "%s%s",
+		    lo > 0 ? ", " : "", tr->runs.v[k - 1].id);
+	return mig_seterr(ctx, MIG_ERR_USAGE, "%s: no run %s of plan %s on "
+	    "record in %s%s%s", p->file, want, p->name, p->audit_log,
+	    lo > 0 ? "; the latest: " : " (no run yet)", list);
+}
+
+/*
+ * Run want is on record but not as complete: a bag of it with _SUCCESS
+ * means the log was cut; otherwise the run is still unfinished.
+ */
+static int
+not_complete(struct mig_transport *t, const struct mig_plan *p,
+    const char *want, char **dirs, size_t ndirs,
+    const struct trust_sink *sk, struct mig_ctx *ctx)
+{
+	char marker[PATH_MAX];
+	struct mig_tstat st;
+	size_t i;
+
+	for (i = 0; i < ndirs; i++) {
+		(void)snprintf(marker, sizeof(marker), "%s/_SUCCESS", dirs[i]);
+		if (mig_transport_stat(t, marker, &st) == 0) {
+			report(sk, MIG_FIND_AUDIT, dirs[i], "run %s is "
+			    "complete in the lake, but the audit log "
+			    "does not record its end: the log was cut "
+			    "or rewritten after the bag was made", want);
+			return MIG_ERR_VERIFY;
+		}
+		mig_clearerr(ctx);
+	}
+	return mig_seterr(ctx, MIG_ERR_PARTIAL, "%s: run %s is in "
+	    "progress or unfinished (no complete run.end in %s): "
+	    "verify it once it completes", p->file, want, p->audit_log);
+}
+
+/*
+ * The bag must be in the lake where the log puts it (tr->dir); a copy
+ * anywhere else is reported but not fatal.
+ */
+static int
+check_place(const struct run_trust *tr, const char *want, char **dirs,
+    size_t ndirs, const struct trust_sink *sk)
+{
+	size_t i;
+
+	for (i = 0; i < ndirs; i++)
+		if (strcmp(dirs[i], tr->dir) != 0)
+			report(sk, MIG_FIND_EXTRA, dirs[i], "a second copy of "
+			    "run %s: the audit log puts it at %s only "
+			    "(a copy elsewhere could roll a version back)",
+			    want, tr->dir);
+	for (i = 0; i < ndirs && strcmp(dirs[i], tr->dir) != 0; i++)
+		;
+	if (i == ndirs) {
+		report(sk, MIG_FIND_MISSING, tr->dir, "run %s is on record as "
+		    "complete, but its bag is not in the lake (deleted, or "
+		    "rolled back)", want);
+		return MIG_ERR_VERIFY;
+	}
+	return 0;
+}
+
 int
 trust_open(struct mig_transport *t, const struct mig_plan *p,
     const struct mig_sign_key *pub, const char *run_id,
     const struct trust_sink *sk, struct run_trust *tr, struct mig_ctx *ctx)
 {
-	const struct mig_audit_run *run;
 	char **dirs = NULL, want[32];
-	size_t ndirs = 0, i;
+	size_t ndirs = 0;
 	int r;
 
 	memset(tr, 0, sizeof(*tr));
@@ -275,99 +394,20 @@ trust_open(struct mig_transport *t, const struct mig_plan *p,
 		if ((r = resolve_id(p, &tr->runs, run_id, want, ctx)) != 0 ||
 		    (r = read_runs(p, pub, want, tr, ctx)) != 0)
 			return r;
-		run_id = want;
-	}
-	if (run_id == NULL) {
-		if ((run = latest_on_record(&tr->runs)) == NULL) {
-			uint64_t before = 0;
-
-			/* A lake that knows more than the log: cut log. */
-			if ((r = report_unknown(t, p, &tr->runs, sk, &before,
-			    ctx)) != 0)
-				return r;
-			if (before > 0)
-				return MIG_ERR_VERIFY;
-			if (tr->runs.n > 0)
-				return mig_seterr(ctx, MIG_ERR_PARTIAL, "%s: "
-				    "run %s of plan %s is in progress or "
-				    "unfinished: no run has completed yet "
-				    "(migrate run %s resumes it)", p->file,
-				    tr->runs.v[tr->runs.n - 1].id, p->name,
-				    p->file);
-			return mig_seterr(ctx, MIG_ERR_NOTFOUND, "%s: no run "
-			    "of plan %s on record in %s yet (migrate run %s)",
-			    p->file, p->name, p->audit_log, p->file);
-		}
-		(void)snprintf(want, sizeof(want), "%s", run->id);
-		if ((r = read_runs(p, pub, want, tr, ctx)) != 0 ||
-		    (r = report_unknown(t, p, &tr->runs, sk, NULL, ctx)) != 0)
-			return r;
-	}
+	} else if ((r = resolve_latest(t, p, pub, sk, tr, want, ctx)) != 0)
+		return r;
 	(void)snprintf(tr->id, sizeof(tr->id), "%s", want);
 	if ((r = lake_dirs_of(t, p, want, &dirs, &ndirs, ctx)) != 0)
 		return r;
 	tr->run = mig_audit_runs_find(&tr->runs, want);
-	if (tr->run == NULL) {
-		if (ndirs > 0) {
-			report(sk, MIG_FIND_AUDIT, dirs[0], "run %s is in the "
-			    "lake but not on record in %s: forged, or landed "
-			    "under another audit log", want, p->audit_log);
-			r = MIG_ERR_VERIFY;
-		} else {
-			char list[400];
-			size_t k, lo = 0;
-
-			/* The newest runs on record, to pick from. */
-			list[0] = '\0';
-			for (k = tr->runs.n; k > 0 && tr->runs.n - k < 5; k--)
-				lo += (size_t)snprintf(list + lo,
-				    sizeof(list) - lo, "%s%s", lo > 0 ? ", " :
-				    "", tr->runs.v[k - 1].id);
-			r = mig_seterr(ctx, MIG_ERR_USAGE, "%s: no run %s of "
-			    "plan %s on record in %s%s%s", p->file, want,
-			    p->name, p->audit_log, lo > 0 ? "; the latest: " :
-			    " (no run yet)", list);
-		}
-		goto out;
+	if (tr->run == NULL)
+		r = not_on_record(p, tr, want, dirs, ndirs, sk, ctx);
+	else if (!bag_complete(tr->run))
+		r = not_complete(t, p, want, dirs, ndirs, sk, ctx);
+	else {
+		run_dir_of(tr->run->bags[0].dir, tr->dir, sizeof(tr->dir));
+		r = check_place(tr, want, dirs, ndirs, sk);
 	}
-	if (!bag_complete(tr->run)) {
-		char marker[PATH_MAX];
-		struct mig_tstat st;
-
-		for (i = 0; i < ndirs; i++) {
-			(void)snprintf(marker, sizeof(marker), "%s/_SUCCESS",
-			    dirs[i]);
-			if (mig_transport_stat(t, marker, &st) == 0) {
-				report(sk, MIG_FIND_AUDIT, dirs[i], "run %s is "
-				    "complete in the lake, but the audit log "
-				    "does not record its end: the log was cut "
-				    "or rewritten after the bag was made", want);
-				r = MIG_ERR_VERIFY;
-				goto out;
-			}
-			mig_clearerr(ctx);
-		}
-		r = mig_seterr(ctx, MIG_ERR_PARTIAL, "%s: run %s is in "
-		    "progress or unfinished (no complete run.end in %s): "
-		    "verify it once it completes", p->file, want, p->audit_log);
-		goto out;
-	}
-	run_dir_of(tr->run->bags[0].dir, tr->dir, sizeof(tr->dir));
-	for (i = 0; i < ndirs; i++)
-		if (strcmp(dirs[i], tr->dir) != 0)
-			report(sk, MIG_FIND_EXTRA, dirs[i], "a second copy of "
-			    "run %s: the audit log puts it at %s only "
-			    "(a copy elsewhere could roll a version back)",
-			    want, tr->dir);
-	for (i = 0; i < ndirs && strcmp(dirs[i], tr->dir) != 0; i++)
-		;
-	if (i == ndirs) {
-		report(sk, MIG_FIND_MISSING, tr->dir, "run %s is on record as "
-		    "complete, but its bag is not in the lake (deleted, or "
-		    "rolled back)", want);
-		r = MIG_ERR_VERIFY;
-	}
-out:
 	mig_lake_free_names(dirs, ndirs);
 	return r;
 }

@@ -556,6 +556,54 @@ shards_on_record(const struct run_trust *tr)
 	return n;
 }
 
+/*
+ * A sharded run: all N bags on record present and complete, none
+ * overlapping, no other shard.  shards are the lake's (sorted), shardn
+ * their count by name, k the count on record (0: not sharded).
+ */
+static int
+verify_shards(struct vctx *v, char **shards, size_t nshards, int shardn,
+    int k)
+{
+	char local[PATH_MAX];
+	json_t *seen;
+	size_t i;
+	int r = 0;
+
+	if (k != shardn && nshards > 0)
+		finding(v, MIG_FIND_AUDIT, v->run_dir, k == 0 ? "the lake holds "
+		    "shards of a run on record as not sharded" : "the lake's "
+		    "shards are of another count than the run on record");
+	if (k > 0)
+		shardn = k;
+	v->sum->shards = (int)nshards;
+	if ((seen = json_object()) == NULL)
+		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (k = 0, i = 0; k < shardn; k++) {
+		char name[64], dir[PATH_MAX];
+
+		(void)snprintf(name, sizeof(name), "shard=%d-of-%d", k, shardn);
+		if (i < nshards && strcmp(shards[i], name) == 0)
+			i++;
+		else {
+			finding(v, MIG_FIND_INCOMPLETE, name, "shard missing: "
+			    "run it with --shard K/N --run-id of this run");
+			continue;
+		}
+		if (pjoin(dir, sizeof(dir), v->sum->run_dir, name) != 0) {
+			r = mig_seterr(v->ctx, MIG_ERR_INTERNAL,
+			    "path too long");
+			break;
+		}
+		(void)snprintf(v->run_dir, sizeof(v->run_dir), "%s", dir);
+		if ((r = verify_one(v, dir, local, sizeof(local))) != 0 ||
+		    (r = check_overlap(v, dir, name, seen)) != 0)
+			break;
+	}
+	json_decref(seen);
+	return r;
+}
+
 void
 mig_verify_summary_free(struct mig_verify_summary *sum)
 {
@@ -572,8 +620,7 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
 	struct vctx v;
 	char local[PATH_MAX];
 	char **shards = NULL;
-	size_t nshards = 0, i;
-	json_t *seen = NULL;
+	size_t nshards = 0;
 	int r, k, shardn = 0;
 
 	memset(sum, 0, sizeof(*sum));
@@ -617,47 +664,12 @@ mig_verify_run(const struct mig_verify_opts *o, struct mig_verify_summary *sum,
 		r = verify_one(&v, v.run_dir, local, sizeof(local));
 		goto out;
 	}
-	/*
-	 * A sharded run: all N bags on record present and complete, none
-	 * overlapping, no other shard.
-	 */
-	if (k != shardn && nshards > 0)
-		finding(&v, MIG_FIND_AUDIT, v.run_dir, k == 0 ? "the lake holds "
-		    "shards of a run on record as not sharded" : "the lake's "
-		    "shards are of another count than the run on record");
-	if (k > 0)
-		shardn = k;
-	sum->shards = (int)nshards;
-	if ((seen = json_object()) == NULL) {
-		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (k = 0, i = 0; k < shardn; k++) {
-		char name[64], dir[PATH_MAX];
-
-		(void)snprintf(name, sizeof(name), "shard=%d-of-%d", k, shardn);
-		if (i < nshards && strcmp(shards[i], name) == 0)
-			i++;
-		else {
-			finding(&v, MIG_FIND_INCOMPLETE, name, "shard missing: "
-			    "run it with --shard K/N --run-id of this run");
-			continue;
-		}
-		if (pjoin(dir, sizeof(dir), sum->run_dir, name) != 0) {
-			r = mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
-			goto out;
-		}
-		(void)snprintf(v.run_dir, sizeof(v.run_dir), "%s", dir);
-		if ((r = verify_one(&v, dir, local, sizeof(local))) != 0 ||
-		    (r = check_overlap(&v, dir, name, seen)) != 0)
-			goto out;
-	}
+	r = verify_shards(&v, shards, nshards, shardn, k);
 out:
 	if (o->plan != NULL && r == 0) {
 		sum->on_record = sum->findings == 0;
 		sum->sealed = sum->on_record && o->seal_pub != NULL;
 	}
-	json_decref(seen);
 	mig_lake_free_names(shards, nshards);
 	trust_close(&v.trust);
 	mig_transport_close(v.t);
