@@ -23,7 +23,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +38,7 @@
 #include "migrate/keyfile.h"
 #include "migrate/ssh_config.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "knownhosts_int.h"
 #include "sftp_int.h"
@@ -282,17 +282,6 @@ free_secret(char *s)
 		return;
 	OPENSSL_cleanse(s, strlen(s));
 	free(s);
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 static long
@@ -779,7 +768,6 @@ static int
 sftp_connect(struct mig_sftp_conn *c)
 {
 	char msg[MIG_ERRMSG_MAX];
-	long delay = SFTP_BACKOFF_MS, d;
 	int attempt, r;
 
 	for (attempt = 0; ; attempt++) {
@@ -791,12 +779,8 @@ sftp_connect(struct mig_sftp_conn *c)
 			return r;
 		if (attempt >= c->retries)
 			break;
-		/* Full jitter within [delay/2, delay]. */
-		d = delay / 2 + (long)arc4random_uniform(
-		    (uint32_t)(delay / 2 + 1));
-		sleep_ms(d);
-		delay = delay * 2 > SFTP_BACKOFF_MAX_MS ? SFTP_BACKOFF_MAX_MS :
-		    delay * 2;
+		mig_sleep_ms(mig_backoff_ms(attempt, SFTP_BACKOFF_MS,
+		    SFTP_BACKOFF_MAX_MS));
 	}
 	(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(c->ctx));
 	return mig_seterr(c->ctx, MIG_ERR_NET, "%s (gave up after %d "
