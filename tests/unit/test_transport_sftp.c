@@ -870,22 +870,14 @@ test_transport_sftp__permission_denied(void **state)
 	mig_transport_close(t);
 }
 
-static void
-test_transport_sftp__connect_refused(void **state)
+/* A TCP socket bound to a free port of 127.0.0.1, which *portp gets. */
+static int
+loopback_socket(int *portp)
 {
-	struct mig_transport_config cfg;
 	struct sockaddr_in sin;
 	socklen_t slen = sizeof(sin);
-	struct mig_ctx *ctx = *state;
-	struct env e;
-	char url[256];
-	const char *msg;
 	int fd;
 
-	(void)state;
-	base_env(&e);
-	base_cfg(&e, &cfg);
-	/* A port nobody listens on: bind one, note it, close it. */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	memset(&sin, 0, sizeof(sin));
@@ -893,9 +885,27 @@ test_transport_sftp__connect_refused(void **state)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
-	(void)close(fd);
+	*portp = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void
+test_transport_sftp__connect_refused(void **state)
+{
+	struct mig_transport_config cfg;
+	struct mig_ctx *ctx = *state;
+	struct env e;
+	char url[256];
+	const char *msg;
+	int port;
+
+	(void)state;
+	base_env(&e);
+	base_cfg(&e, &cfg);
+	/* A port nobody listens on: bind one, note it, close it. */
+	(void)close(loopback_socket(&port));
 	(void)snprintf(url, sizeof(url), "sftp://nobody@127.0.0.1:%d/x",
-	    ntohs(sin.sin_port));
+	    port);
 	cfg.url = url;
 	cfg.retries = 2;
 	msg = must_refuse(&cfg, ctx, MIG_ERR_NET);
@@ -911,20 +921,12 @@ test_transport_sftp__connect_refused(void **state)
 static pid_t
 closing_server(int *portp, int *wfdp)
 {
-	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
 	struct pollfd pf[2];
 	int fd, a, pfd[2];
 	pid_t pid;
 
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	fd = loopback_socket(portp);
 	assert_int_equal(listen(fd, 8), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &slen), 0);
 	assert_int_equal(pipe(pfd), 0);
 	pid = fork();
 	assert_true(pid >= 0);
@@ -944,7 +946,6 @@ closing_server(int *portp, int *wfdp)
 	}
 	(void)close(pfd[0]);
 	(void)close(fd);
-	*portp = ntohs(sin.sin_port);
 	*wfdp = pfd[1];
 	return pid;
 }
