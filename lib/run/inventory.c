@@ -353,6 +353,28 @@ out:
 	return r;
 }
 
+static int walk_dir(struct walk *, int, const char *, int);
+
+/* Into the directory name of dirfd (rel from the root), never a link. */
+static int
+walk_subdir(struct walk *w, int dirfd, const char *name, const char *rel,
+    int depth)
+{
+	char why[256];
+	int sub, r;
+
+	sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (sub < 0) {
+		(void)snprintf(why, sizeof(why), "cannot read the directory: "
+		    "%s", strerror(errno));
+		return report(w, MIG_INV_FAILED, rel, why);
+	}
+	r = walk_dir(w, sub, rel, depth + 1);
+	close(sub);
+	return r;
+}
+
 static int
 walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 {
@@ -407,21 +429,9 @@ walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 				break;
 			continue;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd, de->d_name, O_RDONLY |
-			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-			if (sub < 0) {
-				char why[256];
-
-				(void)snprintf(why, sizeof(why), "cannot read "
-				    "the directory: %s", strerror(errno));
-				r = report(w, MIG_INV_FAILED, rel, why);
-			} else {
-				r = walk_dir(w, sub, rel, depth + 1);
-				close(sub);
-			}
-		} else if (S_ISLNK(st.st_mode))
+		if (S_ISDIR(st.st_mode))
+			r = walk_subdir(w, dirfd, de->d_name, rel, depth);
+		else if (S_ISLNK(st.st_mode))
 			r = walk_link(w, dirfd, de->d_name, rel);
 		else if (!S_ISREG(st.st_mode))
 			r = report(w, MIG_INV_SKIPPED, rel, S_ISFIFO(st.st_mode) ?
