@@ -123,9 +123,19 @@ print_recipients(const char *path, struct mig_ctx *ctx)
 	int r;
 
 	if ((r = mig_keyfile_read(path, true, &buf, &len, ctx)) != 0) {
-		if (r == MIG_ERR_NOTFOUND)
-			r = mig_seterr(ctx, MIG_ERR_USAGE, "keygen -y: %s",
+		/*
+		 * The message is copied first: mig_seterr() clears it
+		 * before it formats (passed as is, it came out as
+		 * "keygen -y: keygen -y: t/x.key: ...").
+		 */
+		if (r == MIG_ERR_NOTFOUND) {
+			char msg[MIG_ERRMSG_MAX];
+
+			(void)snprintf(msg, sizeof(msg), "%s",
 			    mig_errmsg(ctx));
+			r = mig_seterr(ctx, MIG_ERR_USAGE, "keygen -y: %s",
+			    msg);
+		}
 		return r;
 	}
 	for (line = strtok_r(buf, "\r\n", &save); line != NULL && r == 0;

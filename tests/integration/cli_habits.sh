@@ -45,6 +45,10 @@ rcpt=$(grep -o 'age1[a-z0-9]*' "$T/k/deeper/lake.key")
 [ "$(cat "$T/k/deeper/lake.key.pub")" = "$rcpt" ] || fail "FILE.pub is not the recipient"
 expect_exit 0 "$MIGRATE" keygen -y "$T/k/deeper/lake.key"
 [ "$(cat "$T/out")" = "$rcpt" ] || fail "keygen -y printed $(cat "$T/out")"
+# A missing key file: exit 2, its whole path once in the message.
+expect_exit 2 "$MIGRATE" keygen -y "$T/k/nosuch.key"
+grep -qx "migrate: keygen -y: $T/k/nosuch.key: No such file or directory" "$T/err" ||
+    fail "keygen -y on a missing file said: $(cat "$T/err")"
 expect_exit 1 "$MIGRATE" keygen -o "$T/k/deeper/lake.key"
 expect_err "exists"
 # -q: no "Public key:" line; -v: the folders made.
