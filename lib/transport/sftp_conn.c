@@ -45,8 +45,21 @@
 
 /*
  * Algorithm preferences.  AES-CTR runs on AES-NI through OpenSSL; libssh2
- * 1.10 has neither AES-GCM nor chacha20-poly1305.
+ * 1.10 has neither AES-GCM nor chacha20-poly1305.  Key exchange and host
+ * key signatures are limited to what OpenSSH still offers by default:
+ * libssh2's own defaults include the SHA-1 key exchanges
+ * (diffie-hellman-group1-sha1, -group14-sha1, -group-exchange-sha1) and
+ * ssh-rsa (SHA-1) signatures, and a server that offers nothing better is
+ * refused (key exchange failed) rather than used.
  */
+#define MIG_SFTP_KEX		"curve25519-sha256," \
+				"curve25519-sha256@libssh.org," \
+				"ecdh-sha2-nistp256,ecdh-sha2-nistp384," \
+				"ecdh-sha2-nistp521," \
+				"diffie-hellman-group-exchange-sha256," \
+				"diffie-hellman-group16-sha512," \
+				"diffie-hellman-group18-sha512," \
+				"diffie-hellman-group14-sha256"
 #ifndef MIG_SFTP_CIPHERS
 #define MIG_SFTP_CIPHERS	"aes128-ctr,aes256-ctr,aes192-ctr"
 #endif
@@ -55,13 +68,14 @@
 #endif
 #define MIG_SFTP_HOSTKEYS	"ssh-ed25519,ecdsa-sha2-nistp256," \
 				"ecdsa-sha2-nistp384,ecdsa-sha2-nistp521," \
-				"rsa-sha2-512,rsa-sha2-256,ssh-rsa"
+				"rsa-sha2-512,rsa-sha2-256"
 
 /* Which list each libssh2 method type gets (sftp_method_pref()). */
 static const struct sftp_pref {
 	int		 type;
 	const char	*names;
 } sftp_prefs[] = {
+	{ LIBSSH2_METHOD_KEX,		MIG_SFTP_KEX },
 	{ LIBSSH2_METHOD_CRYPT_CS,	MIG_SFTP_CIPHERS },
 	{ LIBSSH2_METHOD_CRYPT_SC,	MIG_SFTP_CIPHERS },
 	{ LIBSSH2_METHOD_MAC_CS,	MIG_SFTP_MACS },

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A server that offers only SHA-1 key exchange is refused, not used.
+# libssh2's defaults would accept diffie-hellman-group14-sha1; migrate
+# names its own list (sftp_conn.c), as OpenSSH's defaults do.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sshd.sh"
+sshd_start
+rc=$?
+[ $rc -eq 77 ] && exit 77
+[ $rc -eq 0 ] || fail "sshd did not start"
+setup_plans
+unset SSH_AUTH_SOCK
+
+# A second sshd from the same configuration, on its own port, with only
+# SHA-1 key exchange (KexAlgorithms cannot go in a Match block).
+d=$(dirname "$SSHD_KEY_ED25519")
+weak=$(sshd_free_port) || fail "no free port"
+sed -e "/^Port /d" -e "/^Match /,\$d" -e "s|^PidFile .*|PidFile $d/weak.pid|" \
+    "$d/sshd_config" > "$d/weak_config"
+printf 'Port %s\nKexAlgorithms diffie-hellman-group14-sha1\n' "$weak" >> "$d/weak_config"
+"$SSHD_BIN" -D -e -f "$d/weak_config" 2>"$d/weak.log" &
+weak_pid=$!
+at_exit "kill $weak_pid 2>/dev/null"
+python3 "$TESTS_DIR/tools/wait_ports.py" "$weak_pid" "$weak" ||
+    fail "the SHA-1-only sshd did not start: $(cat "$d/weak.log")"
+{ printf '[127.0.0.1]:%s ' "$weak"; cat "$d/host_ed25519.pub"; } > "$T/known_hosts"
+
+# OpenSSH's own client, with that one algorithm allowed, gets in: the
+# server works, and what stops migrate is its algorithm list.
+echo "ls" | sftp -q -b - -P "$weak" -i "$SSHD_KEY_ED25519" \
+    -o UserKnownHostsFile="$T/known_hosts" -o BatchMode=yes \
+    -o KexAlgorithms=diffie-hellman-group14-sha1 \
+    "$SSHD_USER@127.0.0.1" >/dev/null 2>"$T/sftp.err" ||
+    fail "the SHA-1-only sshd refused OpenSSH sftp too: $(cat "$T/sftp.err")"
+
+write_plan "$T/w.toml" rehost "$T/p/data/warehouse"
+sed -i "s|^url = .*|url = \"sftp://$SSHD_USER@127.0.0.1:$weak$SSHD_ROOT/lake\"\nknown_hosts = \"$T/known_hosts\"\nidentity = \"$SSHD_KEY_ED25519\"|" "$T/w.toml"
+expect_exit 1 "$MIGRATE" run "$T/w.toml"
+expect_err "key exchange failed"
+[ ! -e "$SSHD_ROOT/lake" ] || fail "wrote to a server with SHA-1 key exchange"
+echo "weak kex: refused"
