@@ -325,13 +325,8 @@ on_payload(void *arg, const char *rel, uint64_t size)
 	e->found = true;
 	if ((r = not_listed(v, rel, mask)) != 0)
 		return r;
-	if (hr == MIG_ERR_FORMAT) {
-		/* A link or special file the source refused. */
-		r = bagv_finding(v, MIG_BAG_FORMAT, rel, "%s",
-		    mig_errmsg(v->ctx));
-		mig_clearerr(v->ctx);
-		return r;
-	}
+	if (hr == MIG_ERR_FORMAT)
+		return bagv_refused(v, rel);
 	if (hr != 0)
 		return hr;
 	rep->files_hashed++;
@@ -365,12 +360,8 @@ legacy_tag_entry(struct bagv *v, const struct bagv_entry *e)
 	if (r == MIG_ERR_NOTFOUND)
 		return bagv_finding(v, MIG_BAG_MISSING, e->path, "listed in "
 		    "the payload manifest, not in the bag");
-	if (r == MIG_ERR_FORMAT) {
-		r = bagv_finding(v, MIG_BAG_FORMAT, e->path, "%s",
-		    mig_errmsg(v->ctx));
-		mig_clearerr(v->ctx);
-		return r;
-	}
+	if (r == MIG_ERR_FORMAT)
+		return bagv_refused(v, e->path);
 	for (a = 0; r == 0 && a < BAGV_NALG; a++) {
 		if (!(mask & (1u << a)) ||
 		    memcmp(got[a], e->dig[a], bagv_algs[a].dlen) == 0)

@@ -54,13 +54,8 @@ read_tag(struct bagv *v, const char *rel, char **bufp, const char **textp,
 	*textp = "";
 	*lenp = 0;
 	r = bagv_read_all(v->src, rel, &buf, &len);
-	if (r == MIG_ERR_FORMAT) {
-		/* Refused (a link, not a regular file): reads as empty. */
-		r = bagv_finding(v, MIG_BAG_FORMAT, rel, "%s",
-		    mig_errmsg(v->ctx));
-		mig_clearerr(v->ctx);
-		return r;
-	}
+	if (r == MIG_ERR_FORMAT)
+		return bagv_refused(v, rel);	/* reads as empty */
 	if (r != 0)
 		return r;
 	if (!v->utf8) {
@@ -430,12 +425,8 @@ bagv_tag_line(struct bagv *v, const struct bagv_line *l, int a)
 	if (r == MIG_ERR_NOTFOUND)
 		return bagv_finding(v, MIG_BAG_MISSING, l->path, "listed in "
 		    "%s, not in the bag", l->tagfile);
-	if (r == MIG_ERR_FORMAT) {
-		r = bagv_finding(v, MIG_BAG_FORMAT, l->path, "%s",
-		    mig_errmsg(v->ctx));
-		mig_clearerr(v->ctx);
-		return r;
-	}
+	if (r == MIG_ERR_FORMAT)
+		return bagv_refused(v, l->path);
 	if (r == 0 && memcmp(got[a], l->digest, bagv_algs[a].dlen) != 0) {
 		mig_hex_encode(l->digest, bagv_algs[a].dlen, ehex);
 		mig_hex_encode(got[a], bagv_algs[a].dlen, ghex);

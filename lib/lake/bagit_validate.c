@@ -125,6 +125,16 @@ bagv_finding(struct bagv *v, enum mig_bag_kind kind, const char *path,
 	return 0;
 }
 
+int
+bagv_refused(struct bagv *v, const char *path)
+{
+	int r;
+
+	r = bagv_finding(v, MIG_BAG_FORMAT, path, "%s", mig_errmsg(v->ctx));
+	mig_clearerr(v->ctx);
+	return r;
+}
+
 static int
 cmp_finding(const void *a, const void *b)
 {

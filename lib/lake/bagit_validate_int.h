@@ -125,6 +125,11 @@ struct bagv {
  */
 int	bagv_finding(struct bagv *v, enum mig_bag_kind kind, const char *path,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * A file the source refused to read (MIG_ERR_FORMAT: a link, a special
+ * file) as a format finding with the context's message, which it clears.
+ */
+int	bagv_refused(struct bagv *v, const char *path);
 
 /* --- Tag files (bagit_tags.c) -------------------------------------------- */
 
