@@ -13,6 +13,7 @@
  * the inventory's, whatever the snapshot's size.
  */
 #define MIG_LAKE_INTERNAL
+#define MIG_RUN_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

@@ -14,6 +14,7 @@
  * files with them.  Linux-specific parts (openat2, renameat2) fall back to
  * portable POSIX calls with the same guarantees where they are missing.
  */
+#define MIG_RUN_INTERNAL
 #include <sys/stat.h>
 #include <sys/syscall.h>
 

@@ -6,6 +6,7 @@
  * with openat(O_NOFOLLOW), so a directory swapped for a symlink while we
  * walk cannot lead us outside the source.
  */
+#define MIG_RUN_INTERNAL
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -5,6 +5,7 @@
  * the same recipients parser, key loaders and audit-log head check.
  * Environment variables are the caller's (lib/ never reads them).
  */
+#define MIG_RUN_INTERNAL
 #include <sys/stat.h>
 
 #include <dirent.h>

@@ -18,6 +18,7 @@
  * source names.
  */
 #define MIG_LAKE_INTERNAL
+#define MIG_RUN_INTERNAL
 #include <sys/stat.h>
 
 #include <errno.h>

@@ -1,14 +1,17 @@
 /*
  * migrate run: land a plan's source into the lake as one BagIt bag.
  *
- * Order of a run, each step durable before the next:
- *   decide the run (resume the unfinished one, or a new id)
- *   inventory the source; compare with the last complete run
- *   land objects (workers): temp name, fsync, rename; journal locally
- *   check every object is present with its size
+ * Order of a run (mig_run_execute), each step durable before the next:
+ *   decide the run: resume the unfinished one, or a new id (run_decide.c)
+ *   inventory the source (run_inventory.c); compare with the last
+ *     complete run (runsnap.c)
+ *   land objects: temp name, fsync, rename; journal locally (run_land.c,
+ *     run_archive.c, run_journal.c)
+ *   check every object is present with its size (landed.c)
  *   write migrate-manifest.json.age, audit run.end + checkpoint
  *   write the bag's tag files (bag-info carries the audit head)
- *   write _SUCCESS last, then forget the unfinished-run marker.
+ *   write _SUCCESS last (run_finish.c), then forget the unfinished-run
+ *     marker.
  * A crash anywhere leaves either a finished bag or an unfinished run that
  * the next invocation resumes, never an object half-written under its
  * final name.
@@ -42,7 +45,7 @@
 
 #define PROGRESS_NSEC	200000000L
 
-/* --- Small helpers ---------------------------------------------------------- */
+/* --- Small helpers ------------------------------------------------------- */
 
 void
 run_note(struct run *rn, const char *fmt, ...)
@@ -163,7 +166,7 @@ mig_run_id_valid(const char *s)
 	return mig_lake_valid_run_id(s);
 }
 
-/* --- Entry point ------------------------------------------------------------------- */
+/* --- Entry point --------------------------------------------------------- */
 
 static void
 tally(struct run *rn)

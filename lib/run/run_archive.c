@@ -401,8 +401,7 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 {
 	struct worker wk;
 	struct seq_source ss;
-	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
-	struct mig_writer *limit = NULL;
+	struct obj_sink os;
 	struct mig_tar *tar = NULL;
 	char full[PATH_MAX];
 	unsigned char md[32];
@@ -416,20 +415,10 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 		run_worker_close(&wk);
 		return r;
 	}
+	memset(&os, 0, sizeof(os));
 	if ((r = run_join(full, sizeof(full), rn->run_dir, arch->dest)) != 0 ||
-	    (r = run_ensure_parent(&wk, full)) != 0 ||
-	    (r = mig_transport_open_write(wk.t, full, -1, &sink)) != 0 ||
-	    (rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
-	    sink, wk.ctx, &limit)) != 0) ||
-	    (r = mig_sha256_writer_new(limit != NULL ? limit : sink, wk.ctx,
-	    &csha)) != 0 ||
-	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false, csha,
-	    wk.ctx, &age)) != 0)
-		goto out;
-	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
-	    age, wk.ctx, &z)) != 0)
-		goto out;
-	if ((r = mig_tar_writer_new(z != NULL ? z : age, wk.ctx, &tar)) != 0)
+	    (r = run_sink_open(&wk, full, false, &os)) != 0 ||
+	    (r = mig_tar_writer_new(os.top, wk.ctx, &tar)) != 0)
 		goto out;
 	for (i = 0; i < rn->nobj; i++)
 		if ((r = tar_member(rn, &ss, tar, &rn->objs[i])) != 0)
@@ -439,7 +428,7 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 		goto out;
 	if ((r = mig_tar_close(tar)) != 0)
 		goto out;
-	mig_sha256_writer_result(csha, md, &arch->stored_size);
+	mig_sha256_writer_result(os.csha, md, &arch->stored_size);
 	mig_hex_encode(md, sizeof(md), arch->csha);
 out:
 	if (r != 0) {
@@ -451,11 +440,7 @@ out:
 		    wk.ctx);
 	}
 	mig_tar_free(tar);
-	mig_writer_free(z);
-	mig_writer_free(age);
-	mig_writer_free(csha);
-	mig_writer_free(limit);
-	mig_writer_free(sink);
+	run_sink_free(&os);
 	mig_archive_free(ss.ar);
 	run_worker_close(&wk);
 	return r;

@@ -157,6 +157,7 @@ obj_prev_sha(const struct run *rn, const struct obj *ob)
 #define MIG_RUN_READ_CHUNK	(256 * 1024)
 
 struct mig_reader;
+struct mig_writer;
 
 /* One thread that lands objects, with its own connection. */
 struct worker {
@@ -174,8 +175,27 @@ struct worker {
  */
 int	run_worker_open(struct run *rn, struct worker *wk);
 void	run_worker_close(struct worker *wk);
-/* Creates the parent directory of full unless wk made it last. */
-int	run_ensure_parent(struct worker *wk, const char *full);
+
+/*
+ * The writers an object goes through on its way into the lake, from the
+ * plaintext end: [zstd] -> age -> [async] -> sha256 (of what is stored)
+ * -> [bwlimit] -> the transport's sink.
+ */
+struct obj_sink {
+	struct mig_writer	*top;	/* where the plaintext goes */
+	struct mig_writer	*z, *age, *async, *csha, *limit, *sink;
+};
+
+/*
+ * Opens the object at full (its parent made first) and stacks the
+ * writers on it; two: the ciphertext is hashed and written on a second
+ * thread (async).  Caller must run_sink_free() os in every case; freed
+ * unclosed, the sink removes its temporary.
+ */
+int	run_sink_open(struct worker *wk, const char *full, bool two,
+	    struct obj_sink *os);
+void	run_sink_free(struct obj_sink *os);
+
 /*
  * Opens ob's file beneath the source's descriptor, through no link, and
  * checks it is still the file the inventory saw.  Caller closes *fdp.

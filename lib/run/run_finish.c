@@ -79,7 +79,7 @@ put_seal(struct run *rn, const char *tagmanifest_hex, const char *head)
 	return r;
 }
 
-/* --- Crash-exact resume: the bag holds exactly this run's objects ------------ */
+/* --- Crash-exact resume: the bag holds exactly this run's objects -------- */
 
 struct prune {
 	struct run	*rn;

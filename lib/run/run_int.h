@@ -2,6 +2,10 @@
 #ifndef MIGRATE_RUN_INT_H
 #define MIGRATE_RUN_INT_H
 
+#if !defined(MIG_RUN_INTERNAL) && !defined(MIG_INTERNAL)
+#error "run_int.h is private to lib/run"
+#endif
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -102,8 +102,8 @@ run_same_stat(const struct obj *ob, const struct stat *st)
 	    st->st_ctim.tv_nsec == ob->ctime_nsec));
 }
 
-int
-run_ensure_parent(struct worker *wk, const char *full)
+static int
+ensure_parent(struct worker *wk, const char *full)
 {
 	char dir[PATH_MAX];
 	int r;
@@ -154,6 +154,55 @@ copy_source(struct worker *wk, const struct obj *ob, struct mig_reader *src,
 	return 0;
 }
 
+int
+run_sink_open(struct worker *wk, const char *full, bool two,
+    struct obj_sink *os)
+{
+	struct run *rn = wk->rn;
+	/*
+	 * With two threads the destination reports its errors on the other
+	 * thread's context.
+	 */
+	struct mig_ctx *dctx = two ? wk->actx : wk->ctx;
+	int r;
+
+	memset(os, 0, sizeof(*os));
+	if ((r = ensure_parent(wk, full)) != 0)
+		return r;
+	wk->t->ctx = dctx;
+	r = mig_transport_open_write(wk->t, full, -1, &os->sink);
+	wk->t->ctx = wk->ctx;
+	if (r != 0)
+		return two ? mig_seterr(wk->ctx, r, "%s", mig_errmsg(dctx)) : r;
+	if ((rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
+	    os->sink, dctx, &os->limit)) != 0) ||
+	    (r = mig_sha256_writer_new(os->limit != NULL ? os->limit :
+	    os->sink, dctx, &os->csha)) != 0 ||
+	    (two && (r = mig_async_writer_new(os->csha, dctx, wk->ctx,
+	    &os->async)) != 0) ||
+	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false,
+	    two ? os->async : os->csha, wk->ctx, &os->age)) != 0)
+		return r;
+	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
+	    os->age, wk->ctx, &os->z)) != 0)
+		return r;
+	os->top = os->z != NULL ? os->z : os->age;
+	return 0;
+}
+
+void
+run_sink_free(struct obj_sink *os)
+{
+	/* Freeing an unclosed sink removes its temporary. */
+	mig_writer_free(os->z);
+	mig_writer_free(os->age);
+	mig_writer_free(os->async);	/* stops its thread first */
+	mig_writer_free(os->csha);
+	mig_writer_free(os->limit);
+	mig_writer_free(os->sink);
+	memset(os, 0, sizeof(*os));
+}
+
 /*
  * Streams src (plaintext) through sha256 -> [zstd] -> age -> sha256 into
  * the object's temporary at the destination.  When fd >= 0 the file is
@@ -164,8 +213,8 @@ run_land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src,
     int fd)
 {
 	struct run *rn = wk->rn;
-	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL, *z = NULL;
-	struct mig_writer *psha = NULL, *async = NULL, *limit = NULL;
+	struct obj_sink os;
+	struct mig_writer *psha = NULL;
 	unsigned char md[32];
 	char full[PATH_MAX];
 	uint64_t count = 0;
@@ -173,58 +222,28 @@ run_land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src,
 	/*
 	 * A big file is landed on two cores: this thread reads, hashes the
 	 * plaintext and encrypts; another hashes the ciphertext and writes.
-	 * The destination then reports errors on the other thread's context.
 	 */
 	bool two = ob->size >= ASYNC_MIN_SIZE && wk->actx != NULL;
-	struct mig_ctx *dctx = two ? wk->actx : wk->ctx;
 
+	memset(&os, 0, sizeof(os));
 	if ((r = run_join(full, sizeof(full), rn->run_dir, ob->dest)) != 0) {
 		r = mig_seterr(wk->ctx, MIG_ERR_USAGE, "%s: path too long",
 		    ob->path);
 		goto out;
 	}
-	if ((r = run_ensure_parent(wk, full)) != 0)
-		goto out;
-	wk->t->ctx = dctx;
-	r = mig_transport_open_write(wk->t, full, -1, &sink);
-	wk->t->ctx = wk->ctx;
-	if (r != 0) {
-		if (two)
-			r = mig_seterr(wk->ctx, r, "%s", mig_errmsg(dctx));
-		goto out;
-	}
-	if ((rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
-	    sink, dctx, &limit)) != 0) ||
-	    (r = mig_sha256_writer_new(limit != NULL ? limit : sink, dctx,
-	    &csha)) != 0 ||
-	    (two && (r = mig_async_writer_new(csha, dctx, wk->ctx,
-	    &async)) != 0) ||
-	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false,
-	    two ? async : csha, wk->ctx, &age)) != 0)
-		goto out;
-	if (rn->p->compress && (r = mig_zstd_writer_new(rn->p->zstd_level,
-	    age, wk->ctx, &z)) != 0)
-		goto out;
-	if ((r = mig_sha256_writer_new(z != NULL ? z : age, wk->ctx,
-	    &psha)) != 0)
-		goto out;
-	if ((r = copy_source(wk, ob, src, fd, psha)) != 0 ||
+	if ((r = run_sink_open(wk, full, two, &os)) != 0 ||
+	    (r = mig_sha256_writer_new(os.top, wk->ctx, &psha)) != 0 ||
+	    (r = copy_source(wk, ob, src, fd, psha)) != 0 ||
 	    (r = mig_writer_close(psha)) != 0)
 		goto out;
 	mig_sha256_writer_result(psha, md, &count);
 	mig_hex_encode(md, sizeof(md), ob->sha);
 	ob->size = count;
-	mig_sha256_writer_result(csha, md, &ob->stored_size);
+	mig_sha256_writer_result(os.csha, md, &ob->stored_size);
 	mig_hex_encode(md, sizeof(md), ob->csha);
 out:
-	/* Freeing an unclosed sink removes its temporary. */
 	mig_writer_free(psha);
-	mig_writer_free(z);
-	mig_writer_free(age);
-	mig_writer_free(async);	/* stops its thread first */
-	mig_writer_free(csha);
-	mig_writer_free(limit);
-	mig_writer_free(sink);
+	run_sink_free(&os);
 	return r;
 }
 

@@ -7,6 +7,7 @@
  * it is exactly what verify and restore refuse, and a user should see it.
  */
 #define MIG_LAKE_INTERNAL
+#define MIG_RUN_INTERNAL
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

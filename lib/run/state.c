@@ -22,6 +22,7 @@
  * caller audits that, from the holder line it left behind).
  */
 #define MIG_LAKE_INTERNAL
+#define MIG_RUN_INTERNAL
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

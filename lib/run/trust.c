@@ -19,6 +19,7 @@
  *     that place, that head and the tag manifest as it is.
  */
 #define MIG_LAKE_INTERNAL
+#define MIG_RUN_INTERNAL
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -9,6 +9,7 @@
  * after its plaintext matched the manifest.
  */
 #define MIG_LAKE_INTERNAL
+#define MIG_RUN_INTERNAL
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
