@@ -1,5 +1,5 @@
 /*
- * BagIt (RFC 8493, version 1.0; draft version 0.97 is also read).
+ * BagIt (RFC 8493, version 1.0; the drafts 0.93 to 0.97 are also read).
  *
  * Writer: the run pipeline lands every object under BAGDIR/data/ and
  * records it in a struct mig_bag_manifest; at the end of the run
@@ -154,7 +154,7 @@ struct mig_bag_info_item {
 };
 
 struct mig_bag_report {
-	char			 version[16];	/* "1.0" or "0.97" */
+	char			 version[16];	/* "1.0", or a draft "0.93".."0.97" */
 	char			 encoding[32];	/* as declared */
 	char			 payload_algs[64]; /* "md5,sha512" */
 	char			 tag_algs[64];
@@ -191,14 +191,14 @@ struct mig_bag_validate_opts {
 
 /*
  * Validates the bag in local directory dir (RFC 8493 sections 3 and 4):
- * bagit.txt (version 1.0 or 0.97), every manifest-ALG.txt and
+ * bagit.txt (version 1.0, or a draft 0.93 to 0.97), every manifest-ALG.txt and
  * tagmanifest-ALG.txt for md5, sha1, sha224, sha256, sha384, sha512,
- * bag-info.txt (Payload-Oxum), fetch.txt.  Every payload file is hashed
- * (once, for all algorithms together).  Names that differ only by Unicode
- * canonical equivalence (NFC vs NFD) match.  Files listed in fetch.txt
- * and absent are reported (MIG_BAG_FETCH): such a bag is not complete,
- * so it is not valid.  Files outside data/ that no tag manifest lists
- * (e.g. _SUCCESS) are ignored.  opts may be NULL.
+ * bag-info.txt (Payload-Oxum), fetch.txt.  Every payload file is hashed (once,
+ * for all algorithms together).  Names that differ only by Unicode canonical
+ * equivalence (NFC vs NFD) match.  Files listed in fetch.txt and absent are
+ * reported (MIG_BAG_FETCH): such a bag is not complete, so it is not
+ * valid.  Files outside data/ that no tag manifest lists (e.g. _SUCCESS) are
+ * ignored.  opts may be NULL.
  *
  * *rep is cleared on entry and filled even on failure; the caller frees
  * it with mig_bag_report_free().  Returns 0 when the bag is valid,

@@ -1,6 +1,6 @@
 /*
  * Destinations: one interface, one backend per URL scheme (file, sftp,
- * https).  Each backend declares its scheme and the plan keys it takes;
+ * https, s3).  Each backend declares its scheme and the plan keys it takes;
  * the plan and the command line learn them from the registry, so adding
  * a backend is one new file and one line in transport.c's table.
  * Callers use the mig_transport_* wrappers below, never the ops.

@@ -83,6 +83,14 @@ bool	mig_utf8_valid(const char *s, size_t len);
  */
 size_t	mig_utf8_encode(uint32_t cp, char out[4]);
 
+/* --- Strings (str.c) ----------------------------------------------------- */
+
+/*
+ * A copy of s, or NULL for a NULL s.  On ENOMEM returns NULL and sets
+ * *nomem, so that several copies can be made before one check.
+ */
+char	*mig_strdup_or_null(const char *s, bool *nomem);
+
 /* --- Paths (path.c) ------------------------------------------------------- */
 
 /*

@@ -174,8 +174,9 @@ run_land_from_archive(struct run *rn)
 	struct mig_archive_entry e;
 	struct mig_reader *rd = NULL;
 	struct obj *ob;
+	char why[512];
 	size_t i;
-	int r, ar_r;
+	int r, ar_r = 1;
 
 	if ((r = run_worker_open(rn, &wk)) != 0 ||
 	    (r = mig_archive_open(rn->p->source_path, wk.ctx, &ar)) != 0) {
@@ -205,12 +206,22 @@ run_land_from_archive(struct run *rn)
 		rd = NULL;
 		run_progress(rn, 1, 0, false);
 	}
-	/* Whatever the archive no longer holds did not land. */
+	/*
+	 * Whatever the archive did not hand out did not land: past a read
+	 * error (corrupt, truncated, a bomb) for that reason, which a
+	 * refusal makes the run's; otherwise the member vanished.
+	 */
+	if (ar_r < 0)
+		(void)snprintf(why, sizeof(why), "%s", mig_errmsg(wk.ctx));
 	for (i = 0; i < rn->nobj && rn->fatal == 0; i++) {
 		if (rn->objs[i].state != OBJ_PENDING)
 			continue;
-		mig_seterr(wk.ctx, MIG_ERR_IO, "%s: vanished from the source "
-		    "archive", rn->objs[i].path);
+		if (ar_r < 0)
+			mig_seterr(wk.ctx, ar_r, "%s: not read from the "
+			    "source archive: %s", rn->objs[i].path, why);
+		else
+			mig_seterr(wk.ctx, MIG_ERR_IO, "%s: vanished from the "
+			    "source archive", rn->objs[i].path);
 		run_record_failure(&wk, &rn->objs[i]);
 	}
 	mig_reader_free(rd);

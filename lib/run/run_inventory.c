@@ -322,25 +322,30 @@ static int
 drop_duplicates(struct run *rn)
 {
 	size_t i, j = 0;
-	int r2;
+	int r = 0, r2;
 
 	if (rn->nobj > 1)
 		qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
+	/*
+	 * The pass always ends, even after a failed note: stopping midway
+	 * would leave moved entries twice in the array, for the run's
+	 * cleanup to free twice.
+	 */
 	for (i = 0; i < rn->nobj; i++) {
 		if (j > 0 && strcmp(rn->objs[j - 1].path,
 		    rn->objs[i].path) == 0) {
-			r2 = inv_note(rn, MIG_INV_SKIPPED,
+			if (r == 0 && (r2 = inv_note(rn, MIG_INV_SKIPPED,
 			    rn->objs[i].path, "duplicate name in the "
-			    "archive: only its first copy is landed");
+			    "archive: only its first copy is landed")) != 0)
+				r = r2;
 			free(rn->objs[i].path);
-			if (r2 != 0)
-				return r2;
+			free(rn->objs[i].target);
 			continue;
 		}
 		rn->objs[j++] = rn->objs[i];
 	}
 	rn->nobj = j;
-	return 0;
+	return r;
 }
 
 /* With --shard K/N, only the objects of shard K stay. */

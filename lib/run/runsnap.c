@@ -32,18 +32,6 @@
 /* The state of the version before snapshots. */
 #define LEGACY_FILE	"last.json"
 
-static char *
-dup_or_null(const char *s, bool *nomem)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		*nomem = true;
-	return d;
-}
-
 static void
 entry_free(struct snap_entry *e)
 {
@@ -84,11 +72,11 @@ prev_add(struct run *rn, const struct snap_entry *e)
 	}
 	d = &rn->prev[rn->nprev];
 	*d = *e;
-	d->path = dup_or_null(e->path, &nomem);
-	d->bag = dup_or_null(e->bag, &nomem);
-	d->object = dup_or_null(e->object, &nomem);
-	d->archive = dup_or_null(e->archive, &nomem);
-	d->member = dup_or_null(e->member, &nomem);
+	d->path = mig_strdup_or_null(e->path, &nomem);
+	d->bag = mig_strdup_or_null(e->bag, &nomem);
+	d->object = mig_strdup_or_null(e->object, &nomem);
+	d->archive = mig_strdup_or_null(e->archive, &nomem);
+	d->member = mig_strdup_or_null(e->member, &nomem);
 	if (nomem) {
 		entry_free(d);
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");

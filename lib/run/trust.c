@@ -431,24 +431,6 @@ trust_bag(const struct run_trust *tr, const char *bagdir)
 	return NULL;
 }
 
-/* Decodes the %XX of a manifest path (RFC 8493: %25, %0A, %0D). */
-static void
-path_decode(const char *in, size_t len, char *out, size_t size)
-{
-	size_t i, o = 0;
-	unsigned int c;
-
-	for (i = 0; i < len && o + 1 < size; i++) {
-		if (in[i] == '%' && i + 2 < len &&
-		    sscanf(in + i + 1, "%2x", &c) == 1) {
-			out[o++] = (char)c;
-			i += 2;
-		} else
-			out[o++] = in[i];
-	}
-	out[o] = '\0';
-}
-
 static bool
 recorded(const json_t *stored, const char *dest, const char *sha)
 {
@@ -468,8 +450,8 @@ check_manifest(struct mig_transport *t, const struct run_trust *tr,
     const struct trust_sink *sk, struct mig_ctx *ctx)
 {
 	unsigned char *buf = NULL, md[32];
-	char path[PATH_MAX], hex[65], dest[PATH_MAX], sha[65];
-	size_t len, i, start, n = 0;
+	char path[PATH_MAX], hex[65], sha[65], *dest = NULL;
+	size_t len, i, start, n = 0, line = 1;
 	int r;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/manifest-sha256.txt",
@@ -500,22 +482,34 @@ check_manifest(struct mig_transport *t, const struct run_trust *tr,
 				p++;
 			memcpy(sha, buf + start, 64);
 			sha[64] = '\0';
-			path_decode(p, (size_t)((const char *)buf + i - p),
-			    dest, sizeof(dest));
-			if (!recorded(tr->stored, dest, sha))
+			/* RFC 8493 escapes %25, %0A and %0D in paths. */
+			r = mig_percent_decode(p,
+			    (size_t)((const char *)buf + i - p), &dest);
+			if (r == MIG_ERR_NOMEM)
+				goto out;
+			if (r != 0) {
+				mig_clearerr(ctx);
+				report(sk, MIG_FIND_FORMAT, path, "line %zu: "
+				    "a malformed %%-escape in the path", line);
+			} else if (!recorded(tr->stored, dest, sha))
 				report(sk, MIG_FIND_AUDIT, dest, "in the bag "
 				    "but not on record as stored in run %s "
 				    "with this SHA-256", tr->id);
+			free(dest);
+			dest = NULL;
 			n++;
 		}
 		start = i + 1;
+		line++;
 	}
-	free(buf);
 	if (n != bag->objects)
 		report(sk, MIG_FIND_AUDIT, path, "%zu objects, but run %s "
 		    "recorded %llu", n, tr->id,
 		    (unsigned long long)bag->objects);
-	return 0;
+	r = 0;
+out:
+	free(buf);
+	return r;
 }
 
 /* SHA-256 of a file of the lake, streamed. */

@@ -277,18 +277,6 @@ mig_sftp_last_status(struct mig_sftp_conn *c)
 
 /* --- Small helpers ------------------------------------------------------- */
 
-static char *
-xstrdup_or_null(const char *s, bool *nomem)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		*nomem = true;
-	return d;
-}
-
 static void
 free_secret(char *s)
 {
@@ -930,12 +918,12 @@ mig_sftp_conn_open(struct mig_transport *t,
 		root = "";
 	else if (strncmp(root, "/~/", 3) == 0)
 		root += 3;
-	c->root = xstrdup_or_null(root, &nomem);
-	c->passphrase = xstrdup_or_null(mig_topts_get(&cfg->opts,
+	c->root = mig_strdup_or_null(root, &nomem);
+	c->passphrase = mig_strdup_or_null(mig_topts_get(&cfg->opts,
 	    "identity_passphrase_env"), &nomem);
-	c->password = xstrdup_or_null(mig_topts_get(&cfg->opts,
+	c->password = mig_strdup_or_null(mig_topts_get(&cfg->opts,
 	    "password_env"), &nomem);
-	c->agent_socket = xstrdup_or_null(cfg->agent_socket, &nomem);
+	c->agent_socket = mig_strdup_or_null(cfg->agent_socket, &nomem);
 	c->connect_timeout_ms = cfg->connect_timeout_ms > 0 ?
 	    cfg->connect_timeout_ms : SFTP_CONNECT_TIMEOUT_MS;
 	c->io_timeout_ms = cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms :

@@ -203,6 +203,24 @@ for cut in "end-record-removed:$eocd" "inside-the-directory:$((cd + 4))" "at-the
 	echo "  ok: ${cut%%:*}: exit 3, refused, nothing landed"
 done
 
+echo "tar cut short between the inventory and the landing"
+# The inventory read the whole archive; what the landing then cannot read
+# must say why, not call the members "vanished".
+mkdir -p "$T/tcut"
+for f in a b c; do head -c 200000 /dev/urandom >"$T/tcut/$f.bin"; done
+tar -C "$T/tcut" -cf "$T/tcut.tar" a.bin b.bin c.bin
+rm -rf "$T/lake" "$T/audit"
+aplan "$T/tc.toml" tcut "$T/tcut.tar" rehost
+hook_start "point=inventory.done action=pause" "$MIGRATE_HOOKS" run --no-progress "$T/tc.toml"
+hook_wait inventory.done
+truncate -s 300000 "$T/tcut.tar"
+hook_resume
+hook_end
+[ "$HOOK_RC" != 0 ] || fail "a cut archive landed whole: exit 0"
+expect_err "c.bin: not read from the source archive: "
+grep -q 'vanished' "$T/err" && fail "a read error called a member vanished: $(cat "$T/err")"
+echo "  ok: exit $HOOK_RC, the read error is named"
+
 echo "zip with a symbolic link"
 rm -rf "$T/lake" "$T/audit"
 aplan "$T/s.toml" link "$T/link.zip" rehost

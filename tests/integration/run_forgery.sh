@@ -168,6 +168,14 @@ $FORGE "$BAG"
 refused "verify PLAN" "$MIGRATE" verify "$T/u.toml"
 grep -q 'not on record as stored' "$T/out" || fail "the unrecorded object is not named"
 
+echo "manifest path with a malformed %-escape"
+# sscanf("%2x") once read "%+1" and "% 1" as escapes; the strict decoder
+# names the line instead of guessing at a path.
+sed -i '1s#  data/.*#  data/a/f%zz.bin.age#' "$BAG/manifest-sha256.txt"
+refused "verify PLAN, %zz in the manifest" "$MIGRATE" verify "$T/u.toml"
+grep -q 'manifest-sha256.txt.*line 1: a malformed %-escape' "$T/out" ||
+	fail "the malformed escape is not named with its line"
+
 echo "version rollback (rebuild)"
 rm -rf "$T/lake" "$T/audit"
 write_plan "$T/b.toml" rebuild "$src" "signing_key = \"$T/p/keys/audit.pem\"
