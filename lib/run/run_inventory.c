@@ -275,13 +275,37 @@ obj_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* A directory source: the objects of the walk beneath it. */
+/* One file of the walk, as it comes. */
+static int
+tree_entry(void *arg, const struct mig_inv_entry *e)
+{
+	struct run *rn = arg;
+	struct obj *ob;
+	int r;
+
+	r = add_obj(rn, e->path, e->size, e->mtime, e->mtime_nsec, e->mode,
+	    e->via_link, &ob);
+	if (r == 0 && e->target != NULL &&
+	    (ob->target = strdup(e->target)) == NULL)
+		r = mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	if (r == 0) {
+		ob->dev = e->dev;
+		ob->ino = e->ino;
+		ob->ctime = e->ctime;
+		ob->ctime_nsec = e->ctime_nsec;
+	}
+	return r;
+}
+
+/*
+ * A directory source: the objects of the walk beneath it, taken as the
+ * walk hands them over (in path order), never held twice.
+ */
 static int
 inventory_tree(struct run *rn)
 {
 	struct mig_inventory_opts io;
 	struct mig_inventory *inv = NULL;
-	size_t i;
 	int r;
 
 	memset(&io, 0, sizeof(io));
@@ -289,29 +313,23 @@ inventory_tree(struct run *rn)
 	io.exclude = rn->p->exclude;
 	io.follow_symlinks = rn->p->follow_symlinks;
 	io.note = inv_note;
+	io.entry = tree_entry;
 	io.arg = rn;
-	if ((r = mig_inventory_walk(rn->p->source_path, &io, rn->ctx,
-	    &inv)) != 0)
-		return r;
-	for (i = 0; i < inv->count && r == 0; i++) {
-		struct mig_inv_entry *e = &inv->entries[i];
-		struct obj *ob;
-
-		r = add_obj(rn, e->path, e->size, e->mtime,
-		    e->mtime_nsec, e->mode, e->via_link, &ob);
-		if (r == 0 && e->target != NULL &&
-		    (ob->target = strdup(e->target)) == NULL)
-			r = mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		if (r == 0) {
-			ob->dev = e->dev;
-			ob->ino = e->ino;
-			ob->ctime = e->ctime;
-			ob->ctime_nsec = e->ctime_nsec;
-		}
-	}
+	r = mig_inventory_walk(rn->p->source_path, &io, rn->ctx, &inv);
 	mig_inventory_free(inv);
 	return r;
+}
+
+/* Whether the objects are already in obj_cmp order (a walk's are). */
+static bool
+objs_sorted(const struct run *rn)
+{
+	size_t i;
+
+	for (i = 1; i < rn->nobj; i++)
+		if (obj_cmp(&rn->objs[i - 1], &rn->objs[i]) > 0)
+			return false;
+	return true;
 }
 
 /*
@@ -324,7 +342,8 @@ drop_duplicates(struct run *rn)
 	size_t i, j = 0;
 	int r = 0, r2;
 
-	if (rn->nobj > 1)
+	/* glibc's qsort copies the array: not for what is in order. */
+	if (rn->nobj > 1 && !objs_sorted(rn))
 		qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
 	/*
 	 * The pass always ends, even after a failed note: stopping midway
