@@ -36,6 +36,7 @@
 #include "migrate/stream.h"
 #include "migrate/testhook.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "../lake/layout_int.h"
 #include "run_core.h"
@@ -217,7 +218,6 @@ run_free(struct run *rn)
 	free(rn->objs);
 	if (rn->src_fd >= 0)
 		close(rn->src_fd);
-	runsnap_free(rn);
 	json_decref(rn->held);
 	json_decref(rn->journal);
 	if (rn->part_re_ok)
@@ -482,11 +482,14 @@ land(struct run *rn, struct obj *arch)
 	tally(rn);
 	sum->failed += rn->inv_failed;
 	if (rn->si->one_archive && r == 0 && rn->nobj > 0) {
+		char chex[65];
+
+		mig_hex_encode(arch->csha, 32, chex);
 		sum->bytes_out = arch->stored_size;
 		(void)run_audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
 		    "s:I, s:s, s:I}", "object", arch->dest, "bytes",
 		    (json_int_t)sum->bytes_in, "stored_bytes",
-		    (json_int_t)arch->stored_size, "stored_sha256", arch->csha,
+		    (json_int_t)arch->stored_size, "stored_sha256", chex,
 		    "members", (json_int_t)rn->nobj), rn->ctx);
 	}
 	return r;
@@ -623,7 +626,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	struct timespec t0;
 	char abandoned[64], archname[PATH_MAX];
 	uint64_t differs;
-	int r;
+	int r, r2;
 
 	memset(sum, 0, sizeof(*sum));
 	memset(&arch, 0, sizeof(arch));
@@ -655,7 +658,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		goto out;
 	r = land(&rn, &arch);
 	/* retain records every file's drift. */
-	differs = runsnap_drift(&rn, !rn.si->moves_data);
+	r2 = runsnap_drift(&rn, !rn.si->moves_data, &differs);
+	if (r == 0)
+		r = r2;
 	if (r != 0 || sum->failed != 0)
 		r = end_partial(&rn, r);
 	else

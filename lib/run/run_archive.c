@@ -131,7 +131,7 @@ hash_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
 		r = mig_writer_write(sha, wk->buf, n);
 	if (r == 0 && (r = mig_writer_close(sha)) == 0) {
 		mig_sha256_writer_result(sha, md, &count);
-		mig_hex_encode(md, sizeof(md), ob->sha);
+		memcpy(ob->sha, md, sizeof(ob->sha));
 		ob->size = count;
 		ob->state = OBJ_RETAINED;
 	} else
@@ -149,7 +149,7 @@ land_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
 	if (run_land_stream(wk, ob, rd, -1) != 0)
 		run_record_failure(wk, ob);
 	else if (obj_prev_sha(rn, ob) != NULL &&
-	    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
+	    memcmp(obj_prev_sha(rn, ob), ob->sha, 32) == 0) {
 		/*
 		 * XXX: an unchanged member of an archive source is
 		 * only known after landing it; it is then dropped
@@ -306,8 +306,8 @@ repurchase_tags(struct run *rn, struct mig_tar *tar, struct mig_ctx *ctx)
 		if (rn->objs[i].state != OBJ_STORED)
 			continue;
 		bag_encode(rn->objs[i].path, enc, sizeof(enc));
-		(void)snprintf(line, sizeof(line), "%s  data/%s\n",
-		    rn->objs[i].sha, enc);
+		mig_hex_encode(rn->objs[i].sha, 32, hex);
+		(void)snprintf(line, sizeof(line), "%s  data/%s\n", hex, enc);
 		if (!sappend(&manifest, &mlen, &mcap, line)) {
 			r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 			goto out;
@@ -394,7 +394,7 @@ tar_member(struct run *rn, struct seq_source *ss, struct mig_tar *tar,
 		goto out;
 	}
 	mig_sha256_reader_result(psha, md, &count);
-	mig_hex_encode(md, sizeof(md), ob->sha);
+	memcpy(ob->sha, md, sizeof(ob->sha));
 	ob->state = OBJ_STORED;
 out:
 	mig_reader_free(psha);
@@ -451,7 +451,7 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 	if ((r = mig_tar_close(tar)) != 0)
 		goto out;
 	mig_sha256_writer_result(csha, md, &arch->stored_size);
-	mig_hex_encode(md, sizeof(md), arch->csha);
+	memcpy(arch->csha, md, sizeof(arch->csha));
 out:
 	if (r != 0) {
 		mig_seterr(rn->ctx, r, "%s", mig_errmsg(wk.ctx));

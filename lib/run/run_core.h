@@ -38,27 +38,37 @@ enum obj_state {
 	OBJ_FAILED
 };
 
+/*
+ * One file of the run.  A run holds one per file, so the fields are
+ * packed and digests binary (issue 20: memory per file).
+ */
 struct obj {
 	char			*path;		/* source-relative */
 	char			*dest;		/* bag-relative "data/..." */
-	uint64_t		 size;
-	time_t			 mtime;
-	long			 mtime_nsec;
-	mode_t			 mode;
-	bool			 via_link;
 	char			*target;	/* via_link: the file, root-relative */
-	/* Identity at inventory time (ino 0: an archive member). */
-	dev_t			 dev;
-	ino_t			 ino;
-	time_t			 ctime;
-	long			 ctime_nsec;
-	/* Its entry in the previous snapshot, or NULL (a new file). */
-	const struct snap_entry	*prev;
-	enum obj_state		 state;
-	char			 sha[65];	/* plaintext SHA-256 */
-	char			 csha[65];	/* stored (ciphertext) SHA-256 */
+	uint64_t		 size;
 	uint64_t		 stored_size;
 	size_t			 seq;		/* order in the source */
+	time_t			 mtime;
+	/* Identity at inventory time (ino 0: an archive member). */
+	time_t			 ctime;
+	dev_t			 dev;
+	ino_t			 ino;
+	int32_t			 mtime_nsec, ctime_nsec;
+	mode_t			 mode;
+	enum obj_state		 state;
+	bool			 via_link;
+	/*
+	 * Its entry in the previous snapshot (runsnap.c): the snapshot is
+	 * read as a stream, and only what the run compares is kept.
+	 */
+	bool			 has_prev;
+	bool			 prev_sha_known;
+	mode_t			 prev_mode;
+	time_t			 prev_mtime;
+	unsigned char		 prev_sha[32];
+	unsigned char		 sha[32];	/* plaintext SHA-256 */
+	unsigned char		 csha[32];	/* stored (ciphertext) SHA-256 */
 };
 
 struct run {
@@ -95,9 +105,7 @@ struct run {
 
 	struct obj	*objs;
 	size_t		 nobj, objcap;
-	/* The previous snapshot (runsnap.c), sorted by path. */
-	struct snap_entry *prev;
-	size_t		 nprev, prevcap;
+	/* The previous snapshot (runsnap.c): read as a stream, never held. */
 	bool		 have_prev;
 	char		 parent[32];	/* its run, "" when none */
 	/* Unchanged files are skipped (not rebuild, archives or --full). */
@@ -144,11 +152,11 @@ bool	run_lake_has(struct run *rn, const char *path);
 bool	run_same_stat(const struct obj *ob, const struct stat *st);
 
 /* The previous snapshot's SHA-256 of ob's file, when incremental. */
-static inline const char *
+static inline const unsigned char *
 obj_prev_sha(const struct run *rn, const struct obj *ob)
 {
-	return rn->incremental && ob->prev != NULL &&
-	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
+	return rn->incremental && ob->has_prev && ob->prev_sha_known ?
+	    ob->prev_sha : NULL;
 }
 
 /* --- Landing (run_land.c) ------------------------------------------------ */
@@ -277,9 +285,10 @@ int	run_check_landed(struct run *rn, const struct obj *arch);
 int	runsnap_load_prev(struct run *rn);
 /*
  * Counts drift into the summary (audits each file when audit_each) and
- * returns how many paths differ from the previous snapshot.
+ * says in *differs how many paths differ from the previous snapshot.
+ * 0, or the error reading the previous snapshot again.
  */
-uint64_t runsnap_drift(struct run *rn, bool audit_each);
+int	runsnap_drift(struct run *rn, bool audit_each, uint64_t *differs);
 /*
  * Writes this run's snapshot to STATE/snapshot.jsonl.next and, with
  * to_lake, encrypted to RUNDIR/migrate-manifest.json.age (lake_hex: the
@@ -289,7 +298,6 @@ int	runsnap_write(struct run *rn, const struct obj *arch, bool to_lake,
 	    char lake_hex[65]);
 /* After _SUCCESS: snapshot.jsonl.next becomes the previous snapshot. */
 int	runsnap_commit(struct run *rn);
-void	runsnap_free(struct run *rn);
 
 /* retire.c */
 

@@ -161,38 +161,96 @@ reconcile_bag(struct run *rn, const struct obj *arch)
 	return r;
 }
 
+/* Whether ob is in this run's bag: the manifest lists it. */
+static bool
+in_bag(const struct obj *ob, const struct obj *arch)
+{
+	return ob->dest != NULL && (ob == arch || ob->state == OBJ_STORED ||
+	    ob->state == OBJ_ALREADY);
+}
+
+static int
+dest_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct obj *const *)a)->dest,
+	    (*(const struct obj *const *)b)->dest);
+}
+
 /*
- * The bag's manifest: every object of this run that is in the lake, and
- * the archive object if any.  Caller must free *mp.
+ * The objects of the bag in the manifest's order (by dest), into *ordp
+ * (NULL when the source order already is that order, the usual case,
+ * which costs no memory); *np their number.
  */
 static int
-collect_manifest(struct run *rn, const struct obj *arch,
-    struct mig_bag_manifest **mp, uint64_t *nobjp, uint64_t *bytesp)
+bag_order(struct run *rn, const struct obj *arch, const struct obj ***ordp,
+    size_t *np)
 {
-	struct mig_bag_manifest *m;
-	size_t i;
-	int r;
+	const struct obj **ord, *prev = NULL;
+	bool sorted = true;
+	size_t i, n = 0;
 
-	*mp = NULL;
-	*nobjp = *bytesp = 0;
-	if ((m = mig_bag_manifest_new()) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	*ordp = NULL;
 	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
 		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
 
-		if (ob->dest == NULL || (ob != arch && ob->state !=
-		    OBJ_STORED && ob->state != OBJ_ALREADY))
+		if (!in_bag(ob, arch))
 			continue;
-		if ((r = mig_bag_manifest_add(m, ob->dest + 5, ob->csha,
-		    ob->stored_size, rn->ctx)) != 0) {
-			*mp = m;
-			return r;
-		}
+		if (prev != NULL && strcmp(prev->dest, ob->dest) >= 0)
+			sorted = false;
+		prev = ob;
+		n++;
+	}
+	*np = n;
+	if (sorted)
+		return 0;
+	if ((ord = calloc(n, sizeof(*ord))) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (i = 0, n = 0; i < rn->nobj + (arch != NULL); i++) {
+		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
+
+		if (in_bag(ob, arch))
+			ord[n++] = ob;
+	}
+	qsort(ord, n, sizeof(*ord), dest_cmp);
+	*ordp = ord;
+	return 0;
+}
+
+/*
+ * The bag's manifest, written as it is made: every object of this run
+ * that is in the lake, and the archive object if any.  Its digest and
+ * totals go into m for the tag files.
+ */
+static int
+write_manifest(struct run *rn, const struct obj *arch,
+    struct mig_bag_manifest *m, uint64_t *nobjp, uint64_t *bytesp)
+{
+	struct mig_bag_manifest_writer *mw = NULL;
+	const struct obj **ord = NULL, *ob;
+	size_t i, k, n;
+	int r;
+
+	*nobjp = *bytesp = 0;
+	if ((r = bag_order(rn, arch, &ord, &n)) != 0 ||
+	    (r = mig_bag_manifest_writer_open(rn->t, rn->run_dir, rn->ctx,
+	    &mw)) != 0)
+		goto out;
+	for (i = 0, k = 0; k < n; i++) {
+		ob = ord != NULL ? ord[k] : i < rn->nobj ? &rn->objs[i] : arch;
+		if (ord == NULL && !in_bag(ob, arch))
+			continue;
+		k++;
+		if ((r = mig_bag_manifest_writer_add(mw, ob->dest + 5,
+		    ob->csha, ob->stored_size)) != 0)
+			goto out;
 		(*nobjp)++;
 		*bytesp += ob->stored_size;
 	}
-	*mp = m;
-	return 0;
+	r = mig_bag_manifest_writer_close(mw, m);
+out:
+	mig_bag_manifest_writer_free(mw);
+	free(ord);
+	return r;
 }
 
 /*
@@ -271,11 +329,13 @@ run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	    (r = run_point(rn, "run.landed", rn->run_dir, rn->nobj,
 	    rn->ctx)) != 0 || (r = run_check_landed(rn, arch)) != 0)
 		return r;
-	if ((r = collect_manifest(rn, arch, &m, &nobj, &bytes)) != 0)
-		goto out;
 	/* data/ must exist even when empty (retain). */
 	(void)run_join(path, sizeof(path), rn->run_dir, "data");
-	if ((r = mig_transport_mkdir_p(rn->t, path)) != 0)
+	if ((m = mig_bag_manifest_new()) == NULL)
+		r = mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	else if ((r = mig_transport_mkdir_p(rn->t, path)) == 0)
+		r = write_manifest(rn, arch, m, &nobj, &bytes);
+	if (r != 0)
 		goto out;
 	/* The snapshot, to the lake and (for the next run) locally. */
 	if ((r = runsnap_write(rn, arch, true, hex)) != 0 ||

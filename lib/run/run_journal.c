@@ -20,6 +20,7 @@
 
 #include "migrate/error.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "run_core.h"
 
@@ -74,15 +75,17 @@ int
 run_journal_append(struct run *rn, const struct obj *ob, struct mig_ctx *ctx)
 {
 	json_t *e;
-	char *text;
+	char *text, hex[65], chex[65];
 	size_t len;
 	int r = 0;
 
+	mig_hex_encode(ob->sha, 32, hex);
+	mig_hex_encode(ob->csha, 32, chex);
 	e = json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:s, s:I}",
 	    "path", ob->path, "dest", ob->dest, "size", (json_int_t)ob->size,
 	    "mtime", (json_int_t)ob->mtime, "nsec", (int)ob->mtime_nsec,
-	    "mode", (int)ob->mode, "sha256", ob->sha, "stored_sha256",
-	    ob->csha, "stored_size", (json_int_t)ob->stored_size);
+	    "mode", (int)ob->mode, "sha256", hex, "stored_sha256", chex,
+	    "stored_size", (json_int_t)ob->stored_size);
 	if (e == NULL || (text = json_dumps(e, JSON_COMPACT)) == NULL) {
 		json_decref(e);
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
@@ -104,6 +107,7 @@ void
 run_journal_apply(struct run *rn)
 {
 	char full[PATH_MAX];
+	unsigned char md[32], cmd[32];
 	struct mig_tstat st;
 	size_t i;
 
@@ -119,6 +123,8 @@ run_journal_apply(struct run *rn)
 		dest = json_string_value(json_object_get(e, "dest"));
 		if (sha == NULL || csha == NULL || dest == NULL ||
 		    strlen(sha) != 64 || strlen(csha) != 64 ||
+		    mig_hex_decode(sha, md, 32) != 0 ||
+		    mig_hex_decode(csha, cmd, 32) != 0 ||
 		    (ob->dest != NULL && strcmp(dest, ob->dest) != 0) ||
 		    json_integer_value(json_object_get(e, "size")) !=
 		    (json_int_t)ob->size ||
@@ -135,8 +141,8 @@ run_journal_apply(struct run *rn)
 				continue;
 			}
 		}
-		memcpy(ob->sha, sha, 65);
-		memcpy(ob->csha, csha, 65);
+		memcpy(ob->sha, md, 32);
+		memcpy(ob->csha, cmd, 32);
 		ob->state = OBJ_ALREADY;
 		rn->sum->already++;
 	}
