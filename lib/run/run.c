@@ -171,7 +171,7 @@ tally(struct run *rn)
 {
 	size_t i;
 
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		const struct obj *ob = &rn->objs[i];
 
 		switch (ob->state) {
@@ -208,22 +208,14 @@ mig_run_summary_free(struct mig_run_summary *sum)
 static void
 run_free(struct run *rn)
 {
-	size_t i;
-
-	for (i = 0; i < rn->nobj; i++) {
-		free(rn->objs[i].path);
-		free(rn->objs[i].dest);
-		free(rn->objs[i].target);
-	}
-	free(rn->objs);
+	objstore_close(&rn->store);
+	rn->objs = NULL;
 	if (rn->src_fd >= 0)
 		close(rn->src_fd);
 	json_decref(rn->held);
-	json_decref(rn->journal);
 	if (rn->part_re_ok)
 		regfree(&rn->part_re);
-	if (rn->journal_fd >= 0)
-		close(rn->journal_fd);
+	run_journal_close(rn);
 	mig_transport_close(rn->t);
 	mig_ratelimit_free(rn->bwlimit);
 	state_unlock(&rn->lock);
@@ -265,7 +257,7 @@ dry_run(struct run *rn)
 	if (!rn->archive_source && !rn->si->one_archive &&
 	    rn->si->moves_data && (r = run_workers(rn, rn->o->jobs)) != 0)
 		return r;
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		const struct obj *ob = &rn->objs[i];
 		char dst[PATH_MAX];
 
@@ -406,9 +398,8 @@ load_past(struct run *rn)
 		return r;
 	run_journal_name(rn);
 	if (rn->sum->resumed && !rn->si->one_archive && rn->si->moves_data) {
-		if ((r = run_journal_load(rn)) != 0)
+		if ((r = run_journal_apply(rn)) != 0)
 			return r;
-		run_journal_apply(rn);
 	}
 	return 0;
 }
@@ -468,7 +459,7 @@ land(struct run *rn, struct obj *arch)
 	size_t i;
 	int r;
 
-	for (i = 0; i < rn->nobj; i++)
+	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		total += rn->objs[i].size;
 	run_set_phase(rn, rn->si->moves_data ? "landing" : "hashing",
 	    rn->nobj, total);

@@ -93,26 +93,6 @@ seq_content(struct run *rn, struct seq_source *ss, struct obj *ob,
 	return r;
 }
 
-/* Finds the object for path, or NULL (objects sorted by path). */
-static struct obj *
-obj_find(struct run *rn, const char *path)
-{
-	size_t lo = 0, hi = rn->nobj, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(path, rn->objs[mid].path);
-		if (c == 0)
-			return &rn->objs[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
 /* A strategy that keeps the data where it is: ob's hash and size only. */
 static void
 hash_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
@@ -190,7 +170,7 @@ run_land_from_archive(struct run *rn)
 	/* In the archive's own order: it can only be read forwards. */
 	while (rn->fatal == 0 && (ar_r = mig_archive_next(ar, &e)) == 0) {
 		if (e.type != MIG_ARCHIVE_REGULAR ||
-		    (ob = obj_find(rn, run_archive_name(e.name))) == NULL ||
+		    (ob = run_obj_find(rn, run_archive_name(e.name))) == NULL ||
 		    ob->state != OBJ_PENDING)
 			continue;	/* not selected, landed, or a duplicate */
 		mig_clearerr(wk.ctx);
@@ -213,7 +193,7 @@ run_land_from_archive(struct run *rn)
 	 */
 	if (ar_r < 0)
 		(void)snprintf(why, sizeof(why), "%s", mig_errmsg(wk.ctx));
-	for (i = 0; i < rn->nobj && rn->fatal == 0; i++) {
+	for (i = 0; i < rn->nobj && rn->fatal == 0; i++, run_touch(rn)) {
 		if (rn->objs[i].state != OBJ_PENDING)
 			continue;
 		if (ar_r < 0)
@@ -302,7 +282,7 @@ repurchase_tags(struct run *rn, struct mig_tar *tar, struct mig_ctx *ctx)
 	    "Tag-File-Character-Encoding: UTF-8\n";
 	int r = 0;
 
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		if (rn->objs[i].state != OBJ_STORED)
 			continue;
 		bag_encode(rn->objs[i].path, enc, sizeof(enc));
@@ -442,7 +422,7 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 		goto out;
 	if ((r = mig_tar_writer_new(z != NULL ? z : age, wk.ctx, &tar)) != 0)
 		goto out;
-	for (i = 0; i < rn->nobj; i++)
+	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		if ((r = tar_member(rn, &ss, tar, &rn->objs[i])) != 0)
 			goto out;
 	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE &&
@@ -455,7 +435,7 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 out:
 	if (r != 0) {
 		mig_seterr(rn->ctx, r, "%s", mig_errmsg(wk.ctx));
-		for (i = 0; i < rn->nobj; i++)
+		for (i = 0; i < rn->nobj; i++, run_touch(rn))
 			rn->objs[i].state = OBJ_FAILED;
 		(void)run_audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
 		    "object", arch->dest, "reason", mig_errmsg(wk.ctx)),

@@ -71,6 +71,38 @@ struct obj {
 	unsigned char		 csha[32];	/* stored (ciphertext) SHA-256 */
 };
 
+/* objstore.c: the run's objects in mapped temporary files. */
+struct objregion {
+	int		 fd;
+	char		*base;		/* reserved address space */
+	size_t		 reserved;
+	size_t		 mapped;	/* of the file, at base */
+	size_t		 used;
+};
+
+struct objstore {
+	struct objregion records;	/* struct obj, contiguous */
+	struct objregion strings;	/* what they point to */
+	size_t		 touched;	/* objects since the last trim */
+	bool		 open;
+};
+
+/* Both files in dir, unlinked.  0 or MIG_ERR_*. */
+int	objstore_open(struct objstore *os, const char *dir,
+	    struct mig_ctx *ctx);
+void	objstore_close(struct objstore *os);
+/* The next record, zeroed, right after the last one; NULL on error. */
+struct obj *objstore_push(struct objstore *os, struct mig_ctx *ctx);
+/* Takes the last record back. */
+void	objstore_pop(struct objstore *os);
+/* A copy of s that lives as long as the store; NULL on error. */
+char	*objstore_strdup(struct objstore *os, const char *s,
+	    struct mig_ctx *ctx);
+/* Lets go of every page this process holds of the store. */
+void	objstore_trim(struct objstore *os);
+/* Counts one object touched; trims every so many.  Thread-safe. */
+void	objstore_trim_maybe(struct objstore *os);
+
 struct run {
 	const struct mig_run_opts	*o;
 	const struct mig_plan		*p;
@@ -103,18 +135,20 @@ struct run {
 	regex_t		 part_re;
 	bool		 part_re_ok;
 
+	/* In path order, in the store: never freed one by one. */
+	struct objstore	 store;
 	struct obj	*objs;
-	size_t		 nobj, objcap;
+	size_t		 nobj;
 	/* The previous snapshot (runsnap.c): read as a stream, never held. */
 	bool		 have_prev;
 	char		 parent[32];	/* its run, "" when none */
 	/* Unchanged files are skipped (not rebuild, archives or --full). */
 	bool		 incremental;
-	json_t		*journal;	/* path -> entry, for resume */
 
 	pthread_mutex_t	 mu;		/* guards everything below */
 	size_t		 next;
 	int		 journal_fd;
+	unsigned	 journal_unsynced;	/* lines since the last sync */
 	int		 fatal;		/* a worker could not go on */
 	char		 fatal_msg[MIG_ERRMSG_MAX];
 	char		 first_failure[MIG_ERRMSG_MAX];
@@ -150,6 +184,17 @@ int	run_put_marker(struct run *rn, const char *dir, const char *name,
 bool	run_lake_has(struct run *rn, const char *path);
 /* st is the file the inventory saw (dev, ino, size, mtime, ctime). */
 bool	run_same_stat(const struct obj *ob, const struct stat *st);
+
+/*
+ * Every pass over the objects calls this once per object (in the loop's
+ * increment, "i++, run_touch(rn)"), so that the store's pages the pass
+ * has left behind are let go of as it goes.
+ */
+static inline void
+run_touch(struct run *rn)
+{
+	objstore_trim_maybe(&rn->store);
+}
 
 /* The previous snapshot's SHA-256 of ob's file, when incremental. */
 static inline const unsigned char *
@@ -256,19 +301,23 @@ int	run_commit_last(struct run *rn);
 void	run_journal_name(struct run *rn);
 /* Opens the journal to append to (created 0600 when new). */
 int	run_journal_open(struct run *rn);
-/* Reads the journal into rn->journal (none yet: empty). */
-int	run_journal_load(struct run *rn);
 /*
- * Appends ob to the journal and syncs it (under rn->mu): call only once
- * ob is on record.
+ * Appends ob to the journal (under rn->mu), synced every
+ * JOURNAL_SYNC_EVERY lines and when the journal is closed: call only
+ * once ob is on record.
  */
 int	run_journal_append(struct run *rn, const struct obj *ob,
 	    struct mig_ctx *ctx);
 /*
  * Marks OBJ_ALREADY the objects the unfinished run landed: in the journal
- * as they are now, and in the lake with the size written.
+ * as they are now, and in the lake with the size written.  0 (a missing
+ * journal: nothing landed yet).
  */
-void	run_journal_apply(struct run *rn);
+int	run_journal_apply(struct run *rn);
+/* Syncs and closes the journal, if open. */
+void	run_journal_close(struct run *rn);
+/* The object for path, or NULL (binary search: objects are sorted). */
+struct obj *run_obj_find(struct run *rn, const char *path);
 
 /* landed.c */
 
@@ -278,6 +327,18 @@ void	run_journal_apply(struct run *rn);
  * many are not, each with a verify.failed record.
  */
 int	run_check_landed(struct run *rn, const struct obj *arch);
+
+/* run_finish.c */
+
+/* Whether ob is in this run's bag (arch: the archive object, or NULL). */
+bool	run_in_bag(const struct obj *ob, const struct obj *arch);
+/*
+ * The objects of the bag in the manifest's order (by dest, strcmp), into
+ * *ordp, which the caller frees: NULL when the source order already is
+ * that order (the usual case, which costs no memory).  *np: how many.
+ */
+int	run_bag_order(struct run *rn, const struct obj *arch,
+	    const struct obj ***ordp, size_t *np);
 
 /* runsnap.c */
 

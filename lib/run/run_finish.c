@@ -143,7 +143,7 @@ reconcile_bag(struct run *rn, const struct obj *arch)
 
 	if ((pr.keep = json_object()) == NULL)
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
+	for (i = 0; i < rn->nobj + (arch != NULL); i++, run_touch(rn)) {
 		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
 
 		if (ob->dest != NULL && (ob == arch ||
@@ -161,9 +161,8 @@ reconcile_bag(struct run *rn, const struct obj *arch)
 	return r;
 }
 
-/* Whether ob is in this run's bag: the manifest lists it. */
-static bool
-in_bag(const struct obj *ob, const struct obj *arch)
+bool
+run_in_bag(const struct obj *ob, const struct obj *arch)
 {
 	return ob->dest != NULL && (ob == arch || ob->state == OBJ_STORED ||
 	    ob->state == OBJ_ALREADY);
@@ -176,13 +175,8 @@ dest_cmp(const void *a, const void *b)
 	    (*(const struct obj *const *)b)->dest);
 }
 
-/*
- * The objects of the bag in the manifest's order (by dest), into *ordp
- * (NULL when the source order already is that order, the usual case,
- * which costs no memory); *np their number.
- */
-static int
-bag_order(struct run *rn, const struct obj *arch, const struct obj ***ordp,
+int
+run_bag_order(struct run *rn, const struct obj *arch, const struct obj ***ordp,
     size_t *np)
 {
 	const struct obj **ord, *prev = NULL;
@@ -190,10 +184,10 @@ bag_order(struct run *rn, const struct obj *arch, const struct obj ***ordp,
 	size_t i, n = 0;
 
 	*ordp = NULL;
-	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
+	for (i = 0; i < rn->nobj + (arch != NULL); i++, run_touch(rn)) {
 		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
 
-		if (!in_bag(ob, arch))
+		if (!run_in_bag(ob, arch))
 			continue;
 		if (prev != NULL && strcmp(prev->dest, ob->dest) >= 0)
 			sorted = false;
@@ -205,10 +199,10 @@ bag_order(struct run *rn, const struct obj *arch, const struct obj ***ordp,
 		return 0;
 	if ((ord = calloc(n, sizeof(*ord))) == NULL)
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	for (i = 0, n = 0; i < rn->nobj + (arch != NULL); i++) {
+	for (i = 0, n = 0; i < rn->nobj + (arch != NULL); i++, run_touch(rn)) {
 		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
 
-		if (in_bag(ob, arch))
+		if (run_in_bag(ob, arch))
 			ord[n++] = ob;
 	}
 	qsort(ord, n, sizeof(*ord), dest_cmp);
@@ -231,13 +225,13 @@ write_manifest(struct run *rn, const struct obj *arch,
 	int r;
 
 	*nobjp = *bytesp = 0;
-	if ((r = bag_order(rn, arch, &ord, &n)) != 0 ||
+	if ((r = run_bag_order(rn, arch, &ord, &n)) != 0 ||
 	    (r = mig_bag_manifest_writer_open(rn->t, rn->run_dir, rn->ctx,
 	    &mw)) != 0)
 		goto out;
-	for (i = 0, k = 0; k < n; i++) {
+	for (i = 0, k = 0; k < n; i++, run_touch(rn)) {
 		ob = ord != NULL ? ord[k] : i < rn->nobj ? &rn->objs[i] : arch;
-		if (ord == NULL && !in_bag(ob, arch))
+		if (ord == NULL && !run_in_bag(ob, arch))
 			continue;
 		k++;
 		if ((r = mig_bag_manifest_writer_add(mw, ob->dest + 5,

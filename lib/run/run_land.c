@@ -448,8 +448,9 @@ worker_main(void *arg)
 		pthread_mutex_lock(&rn->mu);
 		while (rn->next < rn->nobj &&
 		    rn->objs[rn->next].state != OBJ_PENDING)
-			rn->next++;
+			rn->next++, run_touch(rn);
 		i = rn->fatal == 0 ? rn->next++ : rn->nobj;
+		run_touch(rn);
 		pthread_mutex_unlock(&rn->mu);
 		if (i >= rn->nobj)
 			break;
@@ -467,7 +468,7 @@ run_workers(struct run *rn, int jobs)
 	size_t pending = 0, i;
 	int n, k, started = 0;
 
-	for (i = 0; i < rn->nobj; i++)
+	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		if (rn->objs[i].state == OBJ_PENDING)
 			pending++;
 	n = jobs < 1 ? 1 : jobs > 64 ? 64 : jobs;

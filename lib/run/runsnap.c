@@ -173,12 +173,13 @@ join_prev(struct run *rn, struct snap_reader *sr, bool *published,
 
 	*published = true;
 	while (*published && (r = prev_next(rn, sr, &e, &last)) == 1) {
+		run_touch(rn);
 		if (e.bag != NULL && (r = bag_published(rn, bags, e.bag,
 		    published, missing)) != 0)
 			break;
 		while (i < rn->nobj && (c = strcmp(rn->objs[i].path,
 		    e.path)) < 0)
-			i++;
+			i++, run_touch(rn);
 		if (i < rn->nobj && c == 0)
 			attach_prev(&rn->objs[i++], &e);
 	}
@@ -219,7 +220,7 @@ runsnap_load_prev(struct run *rn)
 		    "which is not published in the lake (removed, or another "
 		    "lake at this URL): this run lands every file again",
 		    rn->parent, missing);
-		for (i = 0; i < rn->nobj; i++)
+		for (i = 0; i < rn->nobj; i++, run_touch(rn))
 			rn->objs[i].has_prev = false;
 		rn->parent[0] = '\0';
 	} else if (r == 0)
@@ -262,9 +263,10 @@ drift_vanished(struct run *rn, bool audit_each, uint64_t *differs)
 	if ((r = open_prev(rn, &sr)) != 0)
 		return r;
 	while ((r = prev_next(rn, sr, &e, &last)) == 1) {
+		run_touch(rn);
 		while (i < rn->nobj && (c = strcmp(rn->objs[i].path,
 		    e.path)) < 0)
-			i++;
+			i++, run_touch(rn);
 		if (i < rn->nobj && c == 0)
 			continue;
 		rn->sum->drift_vanished++;
@@ -294,7 +296,7 @@ runsnap_drift(struct run *rn, bool audit_each, uint64_t *differsp)
 	size_t i;
 	int r = 0;
 
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		const struct obj *ob = &rn->objs[i];
 
 		if (ob->state == OBJ_FAILED || ob->state == OBJ_PENDING)
@@ -414,7 +416,7 @@ runsnap_write(struct run *rn, const struct obj *arch, bool to_lake,
 	if ((r = snap_write_header(w, &h, rn->ctx)) != 0 ||
 	    (rn->have_prev && (r = open_prev(rn, &sr)) != 0))
 		goto out;
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		const struct obj *ob = &rn->objs[i];
 
 		if (ob->state == OBJ_FAILED || ob->state == OBJ_PENDING)
