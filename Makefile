@@ -9,6 +9,8 @@
 #                        incremental, restored; not part of make check
 #   make fuzz            libFuzzer targets (clang) into build/fuzz
 #   make bench           benchmarks side by side with the peer tools
+#                        (QUICK=1 small; BENCH=NAME one, e.g. BENCH=scale
+#                        for memory and speed against 10k to 1M files)
 #   make install         PREFIX=/usr/local DESTDIR= BINDIR= MANDIR=; never
 #                        builds (run make first, not as root)
 #   make uninstall       removes what install put there
