@@ -48,17 +48,9 @@ PYTHON3=/usr/bin/python3
 [ -x "$PYTHON3" ] || PYTHON3=$(command -v python3)
 # tree N: $S/src-N, N files of 100 random bytes, d0000/f000 onwards.
 tree() {
-	"$PYTHON3" - "$S/src-$1" "$1" <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    if i % 1000 == 0:
-        d = os.path.join(root, "d%04d" % (i // 1000))
-        os.makedirs(d)
-    with open(os.path.join(d, "f%03d" % (i % 1000)), "wb") as f:
-        f.write(os.urandom(100))
-PY
+	"$PYTHON3" "$(dirname "$0")/../tools/many_files.py" "$S/src-$1" "$1"
 }
+
 # Figures by key ("run 10000", "rclone 1000000", ...): seconds and KiB,
 # one word a run.
 declare -A SECS KIBS
