@@ -219,7 +219,7 @@ run_check_landed(struct run *rn, const struct obj *arch)
 	bool ok;
 	int r;
 
-	if ((r = run_bag_order(rn, arch, &ord, &n)) != 0)
+	if ((r = run_bag_order(rn, arch, false, &ord, &n)) != 0)
 		return r;
 	for (i = 0, k = 0; k < n && r == 0; i++, run_touch(rn)) {
 		ob = ord != NULL ? ord[k] : i < rn->nobj ? &rn->objs[i] : arch;

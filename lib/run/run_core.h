@@ -335,9 +335,10 @@ bool	run_in_bag(const struct obj *ob, const struct obj *arch);
 /*
  * The objects of the bag in the manifest's order (by dest, strcmp), into
  * *ordp, which the caller frees: NULL when the source order already is
- * that order (the usual case, which costs no memory).  *np: how many.
+ * that order (the usual case, which costs no memory), unless always.
+ * *np: how many.
  */
-int	run_bag_order(struct run *rn, const struct obj *arch,
+int	run_bag_order(struct run *rn, const struct obj *arch, bool always,
 	    const struct obj ***ordp, size_t *np);
 
 /* runsnap.c */

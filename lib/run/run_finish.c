@@ -82,14 +82,30 @@ put_seal(struct run *rn, const char *tagmanifest_hex, const char *head)
 /* --- Crash-exact resume: the bag holds exactly this run's objects ------------ */
 
 struct prune {
-	struct run	*rn;
-	json_t		*keep;		/* data/-relative dests of the bag */
+	struct run		*rn;
+	const struct obj	**ord;	/* the bag's objects, by dest */
+	size_t			 n;
 };
 
+/* Whether data/REL is an object of the bag: a binary search by dest. */
 static bool
 prune_keep(void *arg, const char *rel)
 {
-	return json_object_get(((struct prune *)arg)->keep, rel) != NULL;
+	const struct prune *pr = arg;
+	size_t lo = 0, hi = pr->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(rel, pr->ord[mid]->dest + 5);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
 }
 
 static int
@@ -136,28 +152,16 @@ audit_unpublished(struct run *rn)
 static int
 reconcile_bag(struct run *rn, const struct obj *arch)
 {
-	struct prune pr = { rn, NULL };
+	struct prune pr = { rn, NULL, 0 };
 	char dir[PATH_MAX];
-	size_t i;
 	int r;
 
-	if ((pr.keep = json_object()) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	for (i = 0; i < rn->nobj + (arch != NULL); i++, run_touch(rn)) {
-		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
-
-		if (ob->dest != NULL && (ob == arch ||
-		    ob->state == OBJ_STORED || ob->state == OBJ_ALREADY) &&
-		    json_object_set_new(pr.keep, ob->dest + 5,
-		    json_true()) != 0) {
-			json_decref(pr.keep);
-			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		}
-	}
+	/* An index of the bag's objects (8 B each), only when resuming. */
+	if ((r = run_bag_order(rn, arch, true, &pr.ord, &pr.n)) != 0)
+		return r;
 	(void)run_join(dir, sizeof(dir), rn->run_dir, "data");
 	r = mig_lake_prune(rn->t, dir, prune_keep, prune_removed, &pr, rn->ctx);
-	json_decref(pr.keep);
+	free(pr.ord);
 	return r;
 }
 
@@ -176,8 +180,8 @@ dest_cmp(const void *a, const void *b)
 }
 
 int
-run_bag_order(struct run *rn, const struct obj *arch, const struct obj ***ordp,
-    size_t *np)
+run_bag_order(struct run *rn, const struct obj *arch, bool always,
+    const struct obj ***ordp, size_t *np)
 {
 	const struct obj **ord, *prev = NULL;
 	bool sorted = true;
@@ -195,9 +199,9 @@ run_bag_order(struct run *rn, const struct obj *arch, const struct obj ***ordp,
 		n++;
 	}
 	*np = n;
-	if (sorted)
+	if (sorted && !always)
 		return 0;
-	if ((ord = calloc(n, sizeof(*ord))) == NULL)
+	if ((ord = calloc(n + 1, sizeof(*ord))) == NULL)
 		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
 	for (i = 0, n = 0; i < rn->nobj + (arch != NULL); i++, run_touch(rn)) {
 		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
@@ -205,7 +209,8 @@ run_bag_order(struct run *rn, const struct obj *arch, const struct obj ***ordp,
 		if (run_in_bag(ob, arch))
 			ord[n++] = ob;
 	}
-	qsort(ord, n, sizeof(*ord), dest_cmp);
+	if (!sorted)
+		qsort(ord, n, sizeof(*ord), dest_cmp);
 	*ordp = ord;
 	return 0;
 }
@@ -225,7 +230,7 @@ write_manifest(struct run *rn, const struct obj *arch,
 	int r;
 
 	*nobjp = *bytesp = 0;
-	if ((r = run_bag_order(rn, arch, &ord, &n)) != 0 ||
+	if ((r = run_bag_order(rn, arch, false, &ord, &n)) != 0 ||
 	    (r = mig_bag_manifest_writer_open(rn->t, rn->run_dir, rn->ctx,
 	    &mw)) != 0)
 		goto out;
