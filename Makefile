@@ -5,8 +5,12 @@
 #   make check           unit + integration tests (+ toml-test when present)
 #   make check SANITIZE=1  the same, built with ASan+UBSan into build/asan
 #   make check-faults    the crash matrix; make check-stress: CI x5 + hog x5
+#   make check-scale     200,000 files (SCALE_FILES=N): killed, resumed,
+#                        incremental, restored; not part of make check
 #   make fuzz            libFuzzer targets (clang) into build/fuzz
 #   make bench           benchmarks side by side with the peer tools
+#                        (QUICK=1 small; BENCH=NAME one, e.g. BENCH=scale
+#                        for memory and speed against 10k to 1M files)
 #   make install         PREFIX=/usr/local DESTDIR= BINDIR= MANDIR=; never
 #                        builds (run make first, not as root)
 #   make uninstall       removes what install put there
@@ -75,7 +79,8 @@ CMD_OBJ	:= $(CMD_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBMIG	:= $(BUILD)/libmigrate.a
 
-.PHONY: all demo check check-unit check-integration check-faults check-stress conformance \
+.PHONY: all demo check check-unit check-integration check-faults check-stress \
+	check-scale conformance \
 	fuzz fuzz-run bench install uninstall deps clean lint-man
 
 all: $(BUILD)/migrate $(BUILD)/migrate-hooks $(BUILD)/toml-decoder
@@ -139,6 +144,11 @@ check-integration: all
 
 check-faults: all
 	@MIGRATE=$(abspath $(BUILD)/migrate) bash tests/faults/crash-matrix.sh
+
+# Many files at once (issue 20): minutes and a few GiB of tmpfs, so not
+# part of make check.
+check-scale: all
+	@MIGRATE=$(abspath $(BUILD)/migrate) bash tests/scale/check_scale.sh
 
 # Five CI runs on fresh clones, five integration runs beside a CPU hog
 # (tests/stress.sh; about 75 minutes).

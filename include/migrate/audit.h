@@ -272,18 +272,36 @@ struct mig_audit_runs {
 };
 
 /*
+ * What the log says was stored in one run: every (object, ciphertext
+ * SHA-256) pair, one per landing attempt, kept as the first 16 bytes of
+ * SHA-256(dest NUL sha256-hex), sorted.  A run of millions of objects
+ * costs 16 bytes an object (issue 20); a pair that was never recorded
+ * passes only with a 128-bit second preimage.
+ */
+struct mig_audit_stored {
+	unsigned char	(*v)[16];
+	size_t		 n, cap;
+};
+
+/* Whether (dest, sha256 hex) is on record in s. */
+bool	mig_audit_stored_has(const struct mig_audit_stored *s,
+	    const char *dest, const char *sha256_hex);
+void	mig_audit_stored_free(struct mig_audit_stored *s);
+
+/*
  * Reads the log at path in one pass, verifying it as mig_audit_verify()
  * does (pub may be NULL), and collects the runs of plan.  With want_run
- * and storedp, *storedp gets a JSON object mapping every object the log
- * says was stored in want_run (bag-relative "data/..." path) to the array
- * of ciphertext SHA-256s recorded for it (one per landing attempt); the
- * caller decrefs it.  Returns 0; MIG_ERR_VERIFY (rep says where) when the
- * chain or a signature is broken; MIG_ERR_IO/MIG_ERR_NOTFOUND when the
- * log cannot be read.  Caller frees *out with mig_audit_runs_free().
+ * and stored, *stored gets every object the log says was stored in
+ * want_run (bag-relative "data/..." path, or "object" for an archive)
+ * with its ciphertext SHA-256; the caller frees it with
+ * mig_audit_stored_free().  Returns 0; MIG_ERR_VERIFY (rep says where)
+ * when the chain or a signature is broken; MIG_ERR_IO/MIG_ERR_NOTFOUND
+ * when the log cannot be read.  Caller frees *out with
+ * mig_audit_runs_free().
  */
 int	mig_audit_runs_read(const char *path, const char *plan,
 	    const struct mig_sign_key *pub, const char *want_run,
-	    json_t **storedp, struct mig_audit_runs *out,
+	    struct mig_audit_stored *stored, struct mig_audit_runs *out,
 	    struct mig_audit_report *rep, struct mig_ctx *ctx);
 void	mig_audit_runs_free(struct mig_audit_runs *runs);
 /* The run with that id, or NULL.  Borrowed from runs. */

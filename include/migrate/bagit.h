@@ -117,6 +117,29 @@ int	mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 	    const struct mig_bag_manifest *m, const struct mig_bag_info *info,
 	    char tagmanifest_hex[65], struct mig_ctx *ctx);
 /*
+ * manifest-sha256.txt written as it is made, for bags of millions of
+ * files: each line goes out through the transport (hashed on the way) as
+ * it is added, and nothing is held but a buffer.  Paths (relative to
+ * data/, as for mig_bag_manifest_add) must come in strictly increasing
+ * strcmp() order, the order mig_bag_write_tags() sorts into: anything
+ * else is MIG_ERR_USAGE.  Close publishes the file and records its
+ * digest, file count and bytes in m, whose mig_bag_write_tags() then
+ * leaves the file as it is (payload entries added to m are not written)
+ * and takes Payload-Oxum from it.  Freed without a close, the file is
+ * abandoned (the transport removes its temporary).
+ */
+struct mig_bag_manifest_writer;
+
+int	mig_bag_manifest_writer_open(struct mig_transport *t,
+	    const char *bagdir, struct mig_ctx *ctx,
+	    struct mig_bag_manifest_writer **mwp);
+int	mig_bag_manifest_writer_add(struct mig_bag_manifest_writer *mw,
+	    const char *path, const unsigned char digest[32], uint64_t size);
+int	mig_bag_manifest_writer_close(struct mig_bag_manifest_writer *mw,
+	    struct mig_bag_manifest *m);
+void	mig_bag_manifest_writer_free(struct mig_bag_manifest_writer *mw);
+
+/*
  * The hex SHA-256 of the manifest-sha256.txt that mig_bag_write_tags()
  * would write for m now (recorded in the audit log before the bag is).
  */

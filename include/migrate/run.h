@@ -65,13 +65,25 @@ struct mig_inventory_opts {
 	/* Called for every entry left out; non-zero return stops the walk. */
 	int		(*note)(void *arg, enum mig_inv_note kind,
 			    const char *path, const char *why);
+	/*
+	 * When set, every selected file is handed here (e borrowed for the
+	 * call) instead of being kept in the inventory, so that a walk of
+	 * millions of files holds only the directories it stands in;
+	 * non-zero return stops the walk.
+	 */
+	int		(*entry)(void *arg, const struct mig_inv_entry *e);
 	void		*arg;
 };
 
 /*
  * Walks the directory root.  Never leaves it: children are opened with
  * openat(O_NOFOLLOW), symlinks are followed only when opts say so and
- * only to targets inside root.  Caller frees *invp.
+ * only to targets inside root.  Files come in strcmp() order of their
+ * paths: each directory is read whole and its entries sorted with a '/'
+ * after every directory name, which is the order of the full paths.  A
+ * directory entry that changes type between reading and walking is a
+ * MIG_INV_FAILED note, so the order holds.  Caller frees *invp (with
+ * opts->entry set, it holds no entries: count 0, total_bytes counted).
  */
 int	mig_inventory_walk(const char *root,
 	    const struct mig_inventory_opts *opts, struct mig_ctx *ctx,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "migrate/audit.h"
 #include "migrate/error.h"
@@ -107,11 +108,74 @@ jstr(const json_t *o, const char *key)
 	return s != NULL ? s : "";
 }
 
+/* The 16-byte key of (dest, sha): SHA-256 of "dest\0sha", truncated. */
+static int
+stored_key(const char *dest, const char *sha, unsigned char key[16])
+{
+	unsigned char md[32];
+	EVP_MD_CTX *c;
+	int ok;
+
+	if ((c = EVP_MD_CTX_new()) == NULL)
+		return MIG_ERR_NOMEM;
+	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(c, dest, strlen(dest) + 1) == 1 &&
+	    EVP_DigestUpdate(c, sha, strlen(sha)) == 1 &&
+	    EVP_DigestFinal_ex(c, md, NULL) == 1;
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return MIG_ERR_CRYPTO;
+	memcpy(key, md, 16);
+	return 0;
+}
+
+static int
+stored_add(struct mig_audit_stored *s, const char *dest, const char *sha)
+{
+	unsigned char (*nv)[16];
+	size_t ncap;
+
+	if (s->n == s->cap) {
+		ncap = s->cap == 0 ? 1024 : s->cap + s->cap / 2;
+		if ((nv = reallocarray(s->v, ncap, sizeof(*nv))) == NULL)
+			return MIG_ERR_NOMEM;
+		s->v = nv;
+		s->cap = ncap;
+	}
+	return stored_key(dest, sha, s->v[s->n++]);
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+bool
+mig_audit_stored_has(const struct mig_audit_stored *s, const char *dest,
+    const char *sha256_hex)
+{
+	unsigned char key[16];
+
+	if (s->n == 0 || stored_key(dest, sha256_hex, key) != 0)
+		return false;
+	return bsearch(key, s->v, s->n, sizeof(*s->v), key_cmp) != NULL;
+}
+
+void
+mig_audit_stored_free(struct mig_audit_stored *s)
+{
+	if (s == NULL)
+		return;
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
 /* A run.start, run.end or object.stored record of a run of the plan. */
 static int
 take_event(struct mig_audit_runs *out, struct mig_audit_run *r,
     const char *event, const json_t *j, uint64_t seq, const char *want_run,
-    json_t *stored)
+    struct mig_audit_stored *stored)
 {
 	struct mig_audit_bag *b;
 
@@ -158,19 +222,11 @@ take_event(struct mig_audit_runs *out, struct mig_audit_run *r,
 	    stored != NULL && strcmp(r->id, want_run) == 0) {
 		/* Per-file objects name their place in "dest"; archives in
 		 * "object". */
-		const char *dest = jstr(j, "dest"), *sha;
-		json_t *a;
+		const char *dest = jstr(j, "dest");
 
 		if (dest[0] == '\0')
 			dest = jstr(j, "object");
-		sha = jstr(j, "stored_sha256");
-		if ((a = json_object_get(stored, dest)) == NULL) {
-			if ((a = json_array()) == NULL ||
-			    json_object_set_new(stored, dest, a) != 0)
-				return MIG_ERR_NOMEM;
-		}
-		if (json_array_append_new(a, json_string(sha)) != 0)
-			return MIG_ERR_NOMEM;
+		return stored_add(stored, dest, jstr(j, "stored_sha256"));
 	}
 	(void)out;
 	return 0;
@@ -179,7 +235,7 @@ take_event(struct mig_audit_runs *out, struct mig_audit_run *r,
 /* One record of the log (already chain-checked). */
 static int
 take_line(struct mig_audit_runs *out, const struct audit_line *l,
-    const char *plan, const char *want_run, json_t *stored)
+    const char *plan, const char *want_run, struct mig_audit_stored *stored)
 {
 	struct audit_scan s;
 	struct mig_audit_run *r;
@@ -226,23 +282,19 @@ take_line(struct mig_audit_runs *out, const struct audit_line *l,
 
 int
 mig_audit_runs_read(const char *path, const char *plan,
-    const struct mig_sign_key *pub, const char *want_run, json_t **storedp,
-    struct mig_audit_runs *out, struct mig_audit_report *rep,
-    struct mig_ctx *ctx)
+    const struct mig_sign_key *pub, const char *want_run,
+    struct mig_audit_stored *stored, struct mig_audit_runs *out,
+    struct mig_audit_report *rep, struct mig_ctx *ctx)
 {
 	struct audit_reader *rd = NULL;
 	struct audit_verifier *v = NULL;
 	struct audit_line l;
-	json_t *stored = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(rep, 0, sizeof(*rep));
-	if (storedp != NULL) {
-		*storedp = NULL;
-		if ((stored = json_object()) == NULL)
-			return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	}
+	if (stored != NULL)
+		memset(stored, 0, sizeof(*stored));
 	if ((rc = audit_reader_open(path, NULL, 0, path, ctx, &rd)) != 0)
 		goto out;
 	/*
@@ -271,13 +323,12 @@ mig_audit_runs_read(const char *path, const char *plan,
 out:
 	audit_verifier_free(v);
 	audit_reader_free(rd);
-	if (rc == 0 && storedp != NULL) {
-		*storedp = stored;
-		stored = NULL;
-	}
-	json_decref(stored);
-	if (rc != 0)
+	if (rc == 0 && stored != NULL && stored->n > 1)
+		qsort(stored->v, stored->n, sizeof(*stored->v), key_cmp);
+	if (rc != 0) {
 		mig_audit_runs_free(out);
+		mig_audit_stored_free(stored);
+	}
 	return rc;
 }
 

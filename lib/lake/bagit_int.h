@@ -133,4 +133,21 @@ const char *mig_bag_path_problem(const char *path, size_t len);
  */
 char	*mig_bag_path_encode(const char *path);
 
+struct mig_bag_manifest;
+struct mig_transport;
+
+/*
+ * r, with the transport's message carried over to ctx when the transport
+ * reports to another context.
+ */
+int	mig_bag_transport_err(struct mig_transport *t, struct mig_ctx *ctx,
+	    int r);
+
+/*
+ * Says that manifest-sha256.txt is written (bagit_stream.c): with this
+ * digest, files and bytes, and mig_bag_write_tags() leaves it as it is.
+ */
+void	mig_bag_manifest_set_payload(struct mig_bag_manifest *m,
+	    const unsigned char digest[32], uint64_t files, uint64_t bytes);
+
 #endif /* MIGRATE_BAGIT_INT_H */

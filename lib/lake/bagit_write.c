@@ -34,6 +34,10 @@ struct tentry {
 
 struct mig_bag_manifest {
 	pthread_mutex_t		 lock;
+	/* manifest-sha256.txt already written (bagit_stream.c), and its sums */
+	bool			 payload_set;
+	unsigned char		 payload_sha[32];
+	uint64_t		 payload_files, payload_bytes;
 	struct pentry		*pe;
 	size_t			 npe;
 	size_t			 cappe;
@@ -298,9 +302,18 @@ cmp_tagsum(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
-/* Carries the transport's message over when it reports to another ctx. */
-static int
-from_transport(struct mig_transport *t, struct mig_ctx *ctx, int r)
+void
+mig_bag_manifest_set_payload(struct mig_bag_manifest *m,
+    const unsigned char digest[32], uint64_t files, uint64_t bytes)
+{
+	m->payload_set = true;
+	memcpy(m->payload_sha, digest, 32);
+	m->payload_files = files;
+	m->payload_bytes = bytes;
+}
+
+int
+mig_bag_transport_err(struct mig_transport *t, struct mig_ctx *ctx, int r)
 {
 	if (t->ctx != ctx && t->ctx != NULL)
 		(void)mig_seterr(ctx, r, "%s", mig_errmsg(t->ctx));
@@ -320,7 +333,7 @@ put_tag(struct mig_transport *t, const char *bagdir, const char *name,
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 	r = mig_transport_put(t, path, b->p, b->len);
 	if (r != 0)
-		r = from_transport(t, ctx, r);
+		r = mig_bag_transport_err(t, ctx, r);
 	free(path);
 	return r;
 }
@@ -348,13 +361,13 @@ hash_remote(struct mig_transport *t, const char *bagdir, const char *name,
 		goto out;
 	}
 	if ((r = mig_transport_open_read(t, path, &rd)) != 0) {
-		r = from_transport(t, ctx, r);
+		r = mig_bag_transport_err(t, ctx, r);
 		goto out;
 	}
 	for (;;) {
 		if ((r = mig_reader_read(rd, buf, MIG_BAG_READ_CHUNK,
 		    &n)) != 0) {
-			r = from_transport(t, ctx, r);
+			r = mig_bag_transport_err(t, ctx, r);
 			goto out;
 		}
 		if (n == 0)
@@ -444,6 +457,10 @@ mig_bag_manifest_digest(const struct mig_bag_manifest *m, char hex[65],
 	unsigned char sha[32];
 	int r;
 
+	if (m->payload_set) {
+		mig_hex_encode(m->payload_sha, 32, hex);
+		return 0;
+	}
 	if ((r = render_manifest(m, &man, ctx)) == 0) {
 		if (EVP_Digest(man.p, man.len, sha, NULL, EVP_sha256(),
 		    NULL) != 1)
@@ -480,7 +497,8 @@ render_info(const struct mig_bag_manifest *m, const struct mig_bag_info *info,
 		text_add(b, "\n");
 	}
 	(void)snprintf(num, sizeof(num), "%llu.%llu",
-	    (unsigned long long)m->bytes, (unsigned long long)m->npe);
+	    (unsigned long long)(m->payload_set ? m->payload_bytes : m->bytes),
+	    (unsigned long long)(m->payload_set ? m->payload_files : m->npe));
 	text_add(b, "Payload-Oxum: ");
 	text_add(b, num);
 	text_add(b, "\n");
@@ -540,10 +558,10 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 	}
 	if (bagdir != NULL && bagdir[0] != '\0' && strcmp(bagdir, ".") != 0 &&
 	    (r = mig_transport_mkdir_p(t, bagdir)) != 0) {
-		r = from_transport(t, ctx, r);
+		r = mig_bag_transport_err(t, ctx, r);
 		goto out;
 	}
-	if ((r = render_manifest(m, &man, ctx)) != 0)
+	if (!m->payload_set && (r = render_manifest(m, &man, ctx)) != 0)
 		goto out;
 	render_info(m, info, &binfo);
 	text_add(&decl, "BagIt-Version: 1.0\n"
@@ -554,7 +572,9 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 	}
 	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++, nsums++) {
 		sums[nsums].path = own[i].name;
-		if ((r = put_tag(t, bagdir, own[i].name, own[i].text,
+		if (own[i].text == &man && m->payload_set)
+			memcpy(sums[nsums].sha, m->payload_sha, 32);
+		else if ((r = put_tag(t, bagdir, own[i].name, own[i].text,
 		    sums[nsums].sha, ctx)) != 0)
 			goto out;
 	}

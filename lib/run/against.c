@@ -398,7 +398,7 @@ verify_against_source(const struct mig_verify_opts *o,
 {
 	const struct mig_plan *p = o->plan;
 	struct mig_inventory_opts io = { p->include, p->exclude,
-	    p->follow_symlinks, NULL, NULL };
+	    p->follow_symlinks, NULL, NULL, NULL };
 	struct against a = { o, sum, ctx, -1, NULL };
 	struct mig_inventory *inv = NULL;
 	struct mig_transport *t = NULL;

@@ -257,37 +257,54 @@ mig_inventory_free(struct mig_inventory *inv)
 	free(inv);
 }
 
+/*
+ * A selected file: handed to opts->entry, or kept.  target (via_link: the
+ * file it resolved to) is borrowed.
+ */
 static int
-inv_add(struct mig_inventory *inv, const char *path, const struct stat *st,
-    bool via_link, struct mig_ctx *ctx)
+inv_add(struct mig_inventory *inv, const struct mig_inventory_opts *opts,
+    const char *path, const struct stat *st, const char *target,
+    struct mig_ctx *ctx)
 {
-	struct mig_inv_entry *e;
+	struct mig_inv_entry e0, *e = &e0;
 
-	if (inv->count == inv->cap) {
-		size_t ncap = inv->cap == 0 ? 256 : inv->cap * 2;
-		struct mig_inv_entry *n;
+	if (opts->entry == NULL) {
+		if (inv->count == inv->cap) {
+			size_t ncap = inv->cap == 0 ? 256 : inv->cap * 2;
+			struct mig_inv_entry *n;
 
-		n = reallocarray(inv->entries, ncap, sizeof(*n));
-		if (n == NULL)
-			return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		inv->entries = n;
-		inv->cap = ncap;
+			n = reallocarray(inv->entries, ncap, sizeof(*n));
+			if (n == NULL)
+				return mig_seterr(ctx, MIG_ERR_NOMEM,
+				    "out of memory");
+			inv->entries = n;
+			inv->cap = ncap;
+		}
+		e = &inv->entries[inv->count];
 	}
-	e = &inv->entries[inv->count];
 	memset(e, 0, sizeof(*e));
-	if ((e->path = strdup(path)) == NULL)
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	e->path = (char *)path;
+	e->target = (char *)target;
 	e->size = (uint64_t)st->st_size;
 	e->mtime = st->st_mtim.tv_sec;
 	e->mtime_nsec = st->st_mtim.tv_nsec;
 	e->mode = st->st_mode & 07777;
-	e->via_link = via_link;
+	e->via_link = target != NULL;
 	e->dev = st->st_dev;
 	e->ino = st->st_ino;
 	e->ctime = st->st_ctim.tv_sec;
 	e->ctime_nsec = st->st_ctim.tv_nsec;
-	inv->count++;
 	inv->total_bytes += e->size;
+	if (opts->entry != NULL)
+		return opts->entry(opts->arg, e);
+	e->path = strdup(path);
+	e->target = target != NULL ? strdup(target) : NULL;
+	if (e->path == NULL || (target != NULL && e->target == NULL)) {
+		free(e->path);
+		free(e->target);
+		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	inv->count++;
 	return 0;
 }
 
@@ -344,11 +361,9 @@ walk_link(struct walk *w, int dirfd, const char *name, const char *rel)
 		    "loop)" : "symbolic link to a special file");
 		goto out;
 	}
-	if (mig_inventory_selected(w->opts->include, w->opts->exclude, rel) &&
-	    (r = inv_add(w->inv, rel, &st, true, w->ctx)) == 0 &&
-	    (w->inv->entries[w->inv->count - 1].target = strdup(real +
-	    rootlen + 1)) == NULL)
-		r = mig_seterr(w->ctx, MIG_ERR_NOMEM, "out of memory");
+	if (mig_inventory_selected(w->opts->include, w->opts->exclude, rel))
+		r = inv_add(w->inv, w->opts, rel, &st, real + rootlen + 1,
+		    w->ctx);
 out:
 	free(real);
 	return r;
@@ -376,19 +391,88 @@ walk_subdir(struct walk *w, int dirfd, const char *name, const char *rel,
 	return r;
 }
 
+/* A directory's entries, read whole so that they can be walked in order. */
+struct dlist {
+	struct dent {
+		size_t		 name;	/* offset in names */
+		const char	*p;	/* once names has stopped moving */
+		bool		 dir;
+	}		*v;
+	size_t		 n, cap;
+	char		*names;
+	size_t		 nlen, ncap;
+};
+
+static void
+dlist_free(struct dlist *l)
+{
+	free(l->v);
+	free(l->names);
+}
+
 static int
-walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
+dlist_add(struct dlist *l, const char *name, bool dir)
+{
+	size_t len = strlen(name) + 1, ncap;
+	void *np;
+
+	if (l->n == l->cap) {
+		ncap = l->cap == 0 ? 64 : l->cap * 2;
+		if ((np = reallocarray(l->v, ncap, sizeof(*l->v))) == NULL)
+			return MIG_ERR_NOMEM;
+		l->v = np;
+		l->cap = ncap;
+	}
+	if (l->ncap - l->nlen < len) {
+		ncap = l->ncap == 0 ? 4096 : l->ncap;
+		while (ncap - l->nlen < len)
+			ncap *= 2;
+		if ((np = realloc(l->names, ncap)) == NULL)
+			return MIG_ERR_NOMEM;
+		l->names = np;
+		l->ncap = ncap;
+	}
+	memcpy(l->names + l->nlen, name, len);
+	l->v[l->n].name = l->nlen;
+	l->v[l->n].dir = dir;
+	l->nlen += len;
+	l->n++;
+	return 0;
+}
+
+/*
+ * Names compared as if every directory's ended in '/': the order of the
+ * full paths beneath them (a name holds no '/', and two entries of one
+ * directory never share a name).
+ */
+static int
+dent_cmp(const void *a, const void *b)
+{
+	const struct dent *x = a, *y = b;
+	const unsigned char *p = (const unsigned char *)x->p;
+	const unsigned char *q = (const unsigned char *)y->p;
+	int cp, cq;
+
+	while (*p != '\0' && *p == *q) {
+		p++;
+		q++;
+	}
+	cp = *p != '\0' ? *p : x->dir ? '/' : 0;
+	cq = *q != '\0' ? *q : y->dir ? '/' : 0;
+	return cp - cq;
+}
+
+/* Reads the directory of dirfd whole, sorted for the walk. */
+static int
+read_dir(struct walk *w, int dirfd, const char *prefix, struct dlist *l)
 {
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
-	char rel[MIG_PATH_MAX + NAME_MAX + 2];
-	const char *problem;
+	bool isdir;
+	size_t i;
 	int fd, r = 0;
 
-	if (depth > WALK_MAX_DEPTH)
-		return report(w, MIG_INV_REFUSED, prefix, "directory nesting "
-		    "deeper than 256 levels");
 	if ((fd = dup(dirfd)) < 0)
 		return mig_seterr(w->ctx, MIG_ERR_IO, "%s: %s", prefix,
 		    strerror(errno));
@@ -408,52 +492,78 @@ walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", prefix,
-		    *prefix ? "/" : "", de->d_name) >= sizeof(rel)) {
-			if ((r = report(w, MIG_INV_REFUSED, prefix,
-			    "path too long")) != 0)
-				break;
-			continue;
-		}
-		if ((problem = mig_name_problem(rel)) != NULL) {
-			if ((r = report(w, MIG_INV_REFUSED, rel, problem)) != 0)
-				break;
-			continue;
-		}
-		/*
-		 * What cannot be looked at or walked into is a failure, not a
-		 * skip: the run must not call itself complete without it.
-		 */
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if ((r = report(w, MIG_INV_FAILED, rel,
-			    strerror(errno))) != 0)
-				break;
-			continue;
-		}
-		if (S_ISDIR(st.st_mode))
-			r = walk_subdir(w, dirfd, de->d_name, rel, depth);
-		else if (S_ISLNK(st.st_mode))
-			r = walk_link(w, dirfd, de->d_name, rel);
-		else if (!S_ISREG(st.st_mode))
-			r = report(w, MIG_INV_SKIPPED, rel, S_ISFIFO(st.st_mode) ?
-			    "FIFO (not a regular file)" : S_ISSOCK(st.st_mode) ?
-			    "socket (not a regular file)" :
-			    "device or special file");
-		else if (mig_inventory_selected(w->opts->include,
-		    w->opts->exclude, rel))
-			r = inv_add(w->inv, rel, &st, false, w->ctx);
-		if (r != 0)
+		/* Unknown types are looked at; a failure is reported later. */
+		isdir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN)
+			isdir = fstatat(dirfd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+		if (dlist_add(l, de->d_name, isdir) != 0) {
+			r = mig_seterr(w->ctx, MIG_ERR_NOMEM, "out of memory");
 			break;
+		}
 	}
 	closedir(dir);
+	for (i = 0; r == 0 && i < l->n; i++)
+		l->v[i].p = l->names + l->v[i].name;
+	if (r == 0 && l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), dent_cmp);
 	return r;
 }
 
+/* One entry of a directory: a file kept, a folder walked, or a note. */
 static int
-entry_cmp(const void *a, const void *b)
+walk_entry(struct walk *w, int dirfd, const char *prefix,
+    const struct dent *d, int depth)
 {
-	return strcmp(((const struct mig_inv_entry *)a)->path,
-	    ((const struct mig_inv_entry *)b)->path);
+	const char *name = d->p;
+	char rel[MIG_PATH_MAX + NAME_MAX + 2];
+	const char *problem;
+	struct stat st;
+
+	if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", prefix,
+	    *prefix ? "/" : "", name) >= sizeof(rel))
+		return report(w, MIG_INV_REFUSED, prefix, "path too long");
+	if ((problem = mig_name_problem(rel)) != NULL)
+		return report(w, MIG_INV_REFUSED, rel, problem);
+	/*
+	 * What cannot be looked at or walked into is a failure, not a
+	 * skip: the run must not call itself complete without it.
+	 */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return report(w, MIG_INV_FAILED, rel, strerror(errno));
+	/* Walked as the other kind, it would come out of order. */
+	if (S_ISDIR(st.st_mode) != d->dir)
+		return report(w, MIG_INV_FAILED, rel, "changed type while "
+		    "the source was walked");
+	if (S_ISDIR(st.st_mode))
+		return walk_subdir(w, dirfd, name, rel, depth);
+	if (S_ISLNK(st.st_mode))
+		return walk_link(w, dirfd, name, rel);
+	if (!S_ISREG(st.st_mode))
+		return report(w, MIG_INV_SKIPPED, rel, S_ISFIFO(st.st_mode) ?
+		    "FIFO (not a regular file)" : S_ISSOCK(st.st_mode) ?
+		    "socket (not a regular file)" : "device or special file");
+	if (!mig_inventory_selected(w->opts->include, w->opts->exclude, rel))
+		return 0;
+	return inv_add(w->inv, w->opts, rel, &st, NULL, w->ctx);
+}
+
+static int
+walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
+{
+	struct dlist l;
+	size_t i;
+	int r;
+
+	if (depth > WALK_MAX_DEPTH)
+		return report(w, MIG_INV_REFUSED, prefix, "directory nesting "
+		    "deeper than 256 levels");
+	memset(&l, 0, sizeof(l));
+	if ((r = read_dir(w, dirfd, prefix, &l)) == 0)
+		for (i = 0; i < l.n && r == 0; i++)
+			r = walk_entry(w, dirfd, prefix, &l.v[i], depth);
+	dlist_free(&l);
+	return r;
 }
 
 int
@@ -486,9 +596,6 @@ mig_inventory_walk(const char *root, const struct mig_inventory_opts *opts,
 	}
 	if ((r = walk_dir(&w, fd, "", 0)) != 0)
 		goto out;
-	if (w.inv->count > 1)
-		qsort(w.inv->entries, w.inv->count, sizeof(*w.inv->entries),
-		    entry_cmp);
 	*invp = w.inv;
 	w.inv = NULL;
 out:

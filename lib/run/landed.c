@@ -5,6 +5,11 @@
  * run of a million small files would pay a million of them one after
  * another, where its folders are a few thousand listings.  A name the
  * listing left out is then asked for by itself (stat_one).
+ *
+ * The objects go by in the manifest's order (strcmp of their place in
+ * the bag), in which everything beneath a folder comes in one stretch.
+ * So the listings held are those of the folders above the current one,
+ * each made once, and memory does not grow with the run (issue 20).
  */
 #define MIG_RUN_INTERNAL
 #include <limits.h>
@@ -19,79 +24,141 @@
 
 #include "run_core.h"
 
-/* One object to check: its place in the bag and what the listing said. */
-struct landed {
-	const struct obj *ob;
-	const char	*base;		/* in ob->dest */
-	size_t		 dirlen;	/* ob->dest up to the last '/' */
-	bool		 listed;
-	uint64_t	 size;
+/* One folder's files as its listing gave them: name -> size. */
+struct listing {
+	char		*dir;		/* bag-relative; "" for the bag */
+	size_t		 dirlen;
+	struct mig_htab	 names;		/* -> index in own and size */
+	char		**own;
+	uint64_t	*size;
+	size_t		 n, cap;
+	int		 err;		/* of the listing callback */
 };
 
-/* The objects of one folder, by name, while its listing comes in. */
-struct folder {
-	struct landed	*v;
-	struct mig_htab	 names;		/* base -> index into v */
+/* The folders above the object at hand, each with its listing. */
+struct folders {
+	struct listing	*v;
+	size_t		 depth, cap;
 };
 
-static int
-landed_cmp(const void *a, const void *b)
+static void
+listing_free(struct listing *l)
 {
-	const struct landed *x = a, *y = b;
-	size_t n = x->dirlen < y->dirlen ? x->dirlen : y->dirlen;
-	int c = memcmp(x->ob->dest, y->ob->dest, n);
+	size_t i;
 
-	if (c != 0)
-		return c;
-	if (x->dirlen != y->dirlen)
-		return x->dirlen < y->dirlen ? -1 : 1;
-	return strcmp(x->base, y->base);
+	mig_htab_free(&l->names);
+	for (i = 0; i < l->n; i++)
+		free(l->own[i]);
+	free(l->own);
+	free(l->size);
+	free(l->dir);
+	memset(l, 0, sizeof(*l));
 }
 
 static int
-folder_entry(void *arg, const char *name, const struct mig_tstat *st)
+listing_entry(void *arg, const char *name, const struct mig_tstat *st)
 {
-	struct folder *f = arg;
-	size_t i;
+	struct listing *l = arg;
+	size_t ncap;
+	void *np;
+	bool dup;
 
-	if (st->type == MIG_FT_FILE && mig_htab_get(&f->names, name, &i)) {
-		f->v[i].listed = true;
-		f->v[i].size = st->size;
+	if (st->type != MIG_FT_FILE)
+		return 0;
+	if (l->n == l->cap) {
+		ncap = l->cap == 0 ? 64 : l->cap * 2;
+		if ((np = reallocarray(l->own, ncap, sizeof(*l->own))) == NULL)
+			return l->err = MIG_ERR_NOMEM;
+		l->own = np;
+		if ((np = reallocarray(l->size, ncap, sizeof(*l->size))) ==
+		    NULL)
+			return l->err = MIG_ERR_NOMEM;
+		l->size = np;
+		l->cap = ncap;
 	}
+	if ((l->own[l->n] = strdup(name)) == NULL)
+		return l->err = MIG_ERR_NOMEM;
+	if (mig_htab_put(&l->names, l->own[l->n], l->n, &dup, NULL) != 0) {
+		free(l->own[l->n]);
+		return l->err = MIG_ERR_NOMEM;
+	}
+	if (dup) {
+		free(l->own[l->n]);
+		return 0;
+	}
+	l->size[l->n++] = st->size;
 	return 0;
 }
 
-/* Lists run_dir/DIR once for the n objects of v that live there. */
+/* Lists run_dir/DIR (dest[0..dirlen)) into l. */
 static int
-check_folder(struct run *rn, struct landed *v, size_t n)
+list_folder(struct run *rn, const char *dest, size_t dirlen,
+    struct listing *l)
 {
-	struct folder f = { .v = v };
-	char dir[PATH_MAX], full[PATH_MAX];
-	size_t i;
-	bool dup;
+	char full[PATH_MAX];
 	int r;
 
-	if (v[0].dirlen >= sizeof(dir))
-		return mig_seterr(rn->ctx, MIG_ERR_INTERNAL, "path too long");
-	memcpy(dir, v[0].ob->dest, v[0].dirlen);
-	dir[v[0].dirlen] = '\0';
-	if ((r = run_join(full, sizeof(full), rn->run_dir, dir)) != 0)
+	memset(l, 0, sizeof(*l));
+	if ((l->dir = strndup(dest, dirlen)) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	l->dirlen = dirlen;
+	if ((r = run_join(full, sizeof(full), rn->run_dir, l->dir)) != 0)
 		return mig_seterr(rn->ctx, r, "%s/%s: path too long",
-		    rn->run_dir, dir);
-	if ((r = mig_htab_init(&f.names, n)) != 0)
-		return mig_seterr(rn->ctx, r, "out of memory");
-	for (i = 0; i < n && r == 0; i++)
-		r = mig_htab_put(&f.names, v[i].base, i, &dup, NULL);
-	if (r != 0)
-		r = mig_seterr(rn->ctx, r, "out of memory");
-	else if ((r = mig_transport_list(rn->t, full, folder_entry, &f)) ==
-	    MIG_ERR_NOTFOUND) {
+		    rn->run_dir, l->dir);
+	r = mig_transport_list(rn->t, full, listing_entry, l);
+	if (l->err != 0)
+		return mig_seterr(rn->ctx, l->err, "out of memory");
+	if (r == MIG_ERR_NOTFOUND) {
 		/* The folder is gone: so is every object in it. */
 		mig_clearerr(rn->ctx);
 		r = 0;
 	}
-	mig_htab_free(&f.names);
 	return r;
+}
+
+/* Whether folder a (alen bytes) is dir[0..dirlen) or above it. */
+static bool
+holds(const char *a, size_t alen, const char *dir, size_t dirlen)
+{
+	if (alen == 0)
+		return true;
+	return alen <= dirlen && memcmp(a, dir, alen) == 0 &&
+	    (alen == dirlen || dir[alen] == '/');
+}
+
+/*
+ * The listing of the folder of dest (dirlen bytes): folders passed are
+ * let go of, and a new one is listed once.
+ */
+static int
+folder_of(struct run *rn, struct folders *f, const char *dest, size_t dirlen,
+    struct listing **lp)
+{
+	struct listing *top;
+	void *np;
+	int r;
+
+	while (f->depth > 0 && !holds(f->v[f->depth - 1].dir,
+	    f->v[f->depth - 1].dirlen, dest, dirlen))
+		listing_free(&f->v[--f->depth]);
+	top = f->depth > 0 ? &f->v[f->depth - 1] : NULL;
+	if (top != NULL && top->dirlen == dirlen) {
+		*lp = top;
+		return 0;
+	}
+	if (f->depth == f->cap) {
+		f->cap = f->cap == 0 ? 16 : f->cap * 2;
+		if ((np = reallocarray(f->v, f->cap, sizeof(*f->v))) == NULL)
+			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		f->v = np;
+	}
+	if ((r = list_folder(rn, dest, dirlen, &f->v[f->depth])) != 0) {
+		listing_free(&f->v[f->depth]);
+		return r;
+	}
+	*lp = &f->v[f->depth++];
+	return 0;
 }
 
 /*
@@ -101,19 +168,19 @@ check_folder(struct run *rn, struct landed *v, size_t n)
  * such names, or for objects that are really missing.
  */
 static int
-stat_one(struct run *rn, struct landed *l)
+stat_one(struct run *rn, const struct obj *ob, bool *found, uint64_t *size)
 {
 	struct mig_tstat st;
 	char full[PATH_MAX];
 	int r;
 
-	if ((r = run_join(full, sizeof(full), rn->run_dir, l->ob->dest)) != 0)
+	if ((r = run_join(full, sizeof(full), rn->run_dir, ob->dest)) != 0)
 		return mig_seterr(rn->ctx, r, "%s/%s: path too long",
-		    rn->run_dir, l->ob->dest);
+		    rn->run_dir, ob->dest);
 	if ((r = mig_transport_stat(rn->t, full, &st)) == 0 &&
 	    st.type == MIG_FT_FILE) {
-		l->listed = true;
-		l->size = st.size;
+		*found = true;
+		*size = st.size;
 	} else if (r == 0 || r == MIG_ERR_NOTFOUND) {
 		mig_clearerr(rn->ctx);
 		r = 0;
@@ -121,52 +188,55 @@ stat_one(struct run *rn, struct landed *l)
 	return r;
 }
 
-static bool
-counts(const struct obj *ob, const struct obj *arch)
+/* Whether ob is in the lake with its size; 0 or the error asking. */
+static int
+check_one(struct run *rn, struct folders *f, const struct obj *ob, bool *ok)
 {
-	return ob->dest != NULL && (ob == arch || ob->state == OBJ_STORED ||
-	    ob->state == OBJ_ALREADY);
+	const char *slash = strrchr(ob->dest, '/');
+	const char *base = slash != NULL ? slash + 1 : ob->dest;
+	size_t dirlen = slash != NULL ? (size_t)(slash - ob->dest) : 0, idx;
+	struct listing *l = NULL;
+	uint64_t size = 0;
+	bool found;
+	int r;
+
+	if ((r = folder_of(rn, f, ob->dest, dirlen, &l)) != 0)
+		return r;
+	if ((found = mig_htab_get(&l->names, base, &idx)))
+		size = l->size[idx];
+	else if ((r = stat_one(rn, ob, &found, &size)) != 0)
+		return r;
+	*ok = found && size == ob->stored_size;
+	return 0;
 }
 
 int
 run_check_landed(struct run *rn, const struct obj *arch)
 {
-	struct landed *v;
-	const char *slash;
-	size_t i, j, n = 0, bad = 0, total = rn->nobj + (arch != NULL);
-	int r = 0;
+	const struct obj **ord = NULL, *ob;
+	struct folders f = { NULL, 0, 0 };
+	size_t i, k, n, bad = 0;
+	bool ok;
+	int r;
 
-	if ((v = calloc(total ? total : 1, sizeof(*v))) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	for (i = 0; i < total; i++) {
-		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
-
-		if (!counts(ob, arch))
+	if ((r = run_bag_order(rn, arch, false, &ord, &n)) != 0)
+		return r;
+	for (i = 0, k = 0; k < n && r == 0; i++, run_touch(rn)) {
+		ob = ord != NULL ? ord[k] : i < rn->nobj ? &rn->objs[i] : arch;
+		if (ord == NULL && !run_in_bag(ob, arch))
 			continue;
-		slash = strrchr(ob->dest, '/');
-		v[n].ob = ob;
-		v[n].base = slash != NULL ? slash + 1 : ob->dest;
-		v[n].dirlen = slash != NULL ? (size_t)(slash - ob->dest) : 0;
-		n++;
-	}
-	qsort(v, n, sizeof(*v), landed_cmp);
-	for (i = 0; i < n && r == 0; i = j) {
-		for (j = i + 1; j < n && v[j].dirlen == v[i].dirlen &&
-		    memcmp(v[j].ob->dest, v[i].ob->dest, v[i].dirlen) == 0; j++)
-			;
-		r = check_folder(rn, v + i, j - i);
-	}
-	for (i = 0; i < n && r == 0; i++) {
-		if (!v[i].listed && (r = stat_one(rn, &v[i])) != 0)
-			break;
-		if (v[i].listed && v[i].size == v[i].ob->stored_size)
+		k++;
+		if ((r = check_one(rn, &f, ob, &ok)) != 0 || ok)
 			continue;
 		bad++;
 		(void)run_audit(rn, MIG_AUDIT_VERIFY_FAILED, json_pack(
-		    "{s:s, s:s}", "object", v[i].ob->dest, "reason",
+		    "{s:s, s:s}", "object", ob->dest, "reason",
 		    "missing or wrong size after landing"), rn->ctx);
 	}
-	free(v);
+	while (f.depth > 0)
+		listing_free(&f.v[--f.depth]);
+	free(f.v);
+	free(ord);
 	if (r == 0 && bad != 0)
 		r = mig_seterr(rn->ctx, MIG_ERR_VERIFY, "%s: %zu object%s "
 		    "missing or of the wrong size after landing", rn->run_dir,

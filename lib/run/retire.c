@@ -142,7 +142,7 @@ delete_archive(struct run *rn)
 		return keep(rn, rn->p->source_path, "not every member of the "
 		    "archive landed (refused, skipped, left out by the "
 		    "plan's filters, or failed): deleting it would lose them");
-	for (i = 0; i < rn->nobj; i++)
+	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		if (rn->objs[i].state != OBJ_STORED)
 			return keep(rn, rn->p->source_path, "a member of the "
 			    "archive did not land");
@@ -219,7 +219,7 @@ retire_delete_sources(struct run *rn)
 		    st.st_ino != rn->source_st.st_ino)
 			r = keep(rn, rn->p->source_path, "the source directory "
 			    "was replaced since the inventory: nothing deleted");
-		for (i = 0; i < rn->nobj && r == 0; i++)
+		for (i = 0; i < rn->nobj && r == 0; i++, run_touch(rn))
 			if (rn->objs[i].state == OBJ_STORED)
 				r = delete_file(rn, rootfd, &rn->objs[i]);
 		close(rootfd);

@@ -39,6 +39,7 @@
 #include "migrate/stream.h"
 #include "migrate/testhook.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "../lake/layout_int.h"
 #include "run_core.h"
@@ -173,7 +174,7 @@ tally(struct run *rn)
 {
 	size_t i;
 
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		const struct obj *ob = &rn->objs[i];
 
 		switch (ob->state) {
@@ -210,23 +211,14 @@ mig_run_summary_free(struct mig_run_summary *sum)
 static void
 run_free(struct run *rn)
 {
-	size_t i;
-
-	for (i = 0; i < rn->nobj; i++) {
-		free(rn->objs[i].path);
-		free(rn->objs[i].dest);
-		free(rn->objs[i].target);
-	}
-	free(rn->objs);
+	objstore_close(&rn->store);
+	rn->objs = NULL;
 	if (rn->src_fd >= 0)
 		close(rn->src_fd);
-	runsnap_free(rn);
 	json_decref(rn->held);
-	json_decref(rn->journal);
 	if (rn->part_re_ok)
 		regfree(&rn->part_re);
-	if (rn->journal_fd >= 0)
-		close(rn->journal_fd);
+	run_journal_close(rn);
 	mig_transport_close(rn->t);
 	mig_ratelimit_free(rn->bwlimit);
 	state_unlock(&rn->lock);
@@ -268,7 +260,7 @@ dry_run(struct run *rn)
 	if (!rn->archive_source && !rn->si->one_archive &&
 	    rn->si->moves_data && (r = run_workers(rn, rn->o->jobs)) != 0)
 		return r;
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		const struct obj *ob = &rn->objs[i];
 		char dst[PATH_MAX];
 
@@ -409,9 +401,8 @@ load_past(struct run *rn)
 		return r;
 	run_journal_name(rn);
 	if (rn->sum->resumed && !rn->si->one_archive && rn->si->moves_data) {
-		if ((r = run_journal_load(rn)) != 0)
+		if ((r = run_journal_apply(rn)) != 0)
 			return r;
-		run_journal_apply(rn);
 	}
 	return 0;
 }
@@ -471,7 +462,7 @@ land(struct run *rn, struct obj *arch)
 	size_t i;
 	int r;
 
-	for (i = 0; i < rn->nobj; i++)
+	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		total += rn->objs[i].size;
 	run_set_phase(rn, rn->si->moves_data ? "landing" : "hashing",
 	    rn->nobj, total);
@@ -485,11 +476,14 @@ land(struct run *rn, struct obj *arch)
 	tally(rn);
 	sum->failed += rn->inv_failed;
 	if (rn->si->one_archive && r == 0 && rn->nobj > 0) {
+		char chex[65];
+
+		mig_hex_encode(arch->csha, 32, chex);
 		sum->bytes_out = arch->stored_size;
 		(void)run_audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:I, "
 		    "s:I, s:s, s:I}", "object", arch->dest, "bytes",
 		    (json_int_t)sum->bytes_in, "stored_bytes",
-		    (json_int_t)arch->stored_size, "stored_sha256", arch->csha,
+		    (json_int_t)arch->stored_size, "stored_sha256", chex,
 		    "members", (json_int_t)rn->nobj), rn->ctx);
 	}
 	return r;
@@ -626,7 +620,7 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 	struct timespec t0;
 	char abandoned[64], archname[PATH_MAX];
 	uint64_t differs;
-	int r;
+	int r, r2;
 
 	memset(sum, 0, sizeof(*sum));
 	memset(&arch, 0, sizeof(arch));
@@ -658,7 +652,9 @@ mig_run_execute(const struct mig_run_opts *o, struct mig_run_summary *sum,
 		goto out;
 	r = land(&rn, &arch);
 	/* retain records every file's drift. */
-	differs = runsnap_drift(&rn, !rn.si->moves_data);
+	r2 = runsnap_drift(&rn, !rn.si->moves_data, &differs);
+	if (r == 0)
+		r = r2;
 	if (r != 0 || sum->failed != 0)
 		r = end_partial(&rn, r);
 	else

@@ -93,26 +93,6 @@ seq_content(struct run *rn, struct seq_source *ss, struct obj *ob,
 	return r;
 }
 
-/* Finds the object for path, or NULL (objects sorted by path). */
-static struct obj *
-obj_find(struct run *rn, const char *path)
-{
-	size_t lo = 0, hi = rn->nobj, mid;
-	int c;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(path, rn->objs[mid].path);
-		if (c == 0)
-			return &rn->objs[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
 /* A strategy that keeps the data where it is: ob's hash and size only. */
 static void
 hash_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
@@ -131,7 +111,7 @@ hash_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
 		r = mig_writer_write(sha, wk->buf, n);
 	if (r == 0 && (r = mig_writer_close(sha)) == 0) {
 		mig_sha256_writer_result(sha, md, &count);
-		mig_hex_encode(md, sizeof(md), ob->sha);
+		memcpy(ob->sha, md, sizeof(ob->sha));
 		ob->size = count;
 		ob->state = OBJ_RETAINED;
 	} else
@@ -149,7 +129,7 @@ land_member(struct worker *wk, struct obj *ob, struct mig_reader *rd)
 	if (run_land_stream(wk, ob, rd, -1) != 0)
 		run_record_failure(wk, ob);
 	else if (obj_prev_sha(rn, ob) != NULL &&
-	    strcmp(obj_prev_sha(rn, ob), ob->sha) == 0) {
+	    memcmp(obj_prev_sha(rn, ob), ob->sha, 32) == 0) {
 		/*
 		 * XXX: an unchanged member of an archive source is
 		 * only known after landing it; it is then dropped
@@ -190,7 +170,7 @@ run_land_from_archive(struct run *rn)
 	/* In the archive's own order: it can only be read forwards. */
 	while (rn->fatal == 0 && (ar_r = mig_archive_next(ar, &e)) == 0) {
 		if (e.type != MIG_ARCHIVE_REGULAR ||
-		    (ob = obj_find(rn, run_archive_name(e.name))) == NULL ||
+		    (ob = run_obj_find(rn, run_archive_name(e.name))) == NULL ||
 		    ob->state != OBJ_PENDING)
 			continue;	/* not selected, landed, or a duplicate */
 		mig_clearerr(wk.ctx);
@@ -213,7 +193,7 @@ run_land_from_archive(struct run *rn)
 	 */
 	if (ar_r < 0)
 		(void)snprintf(why, sizeof(why), "%s", mig_errmsg(wk.ctx));
-	for (i = 0; i < rn->nobj && rn->fatal == 0; i++) {
+	for (i = 0; i < rn->nobj && rn->fatal == 0; i++, run_touch(rn)) {
 		if (rn->objs[i].state != OBJ_PENDING)
 			continue;
 		if (ar_r < 0)
@@ -302,12 +282,12 @@ repurchase_tags(struct run *rn, struct mig_tar *tar, struct mig_ctx *ctx)
 	    "Tag-File-Character-Encoding: UTF-8\n";
 	int r = 0;
 
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		if (rn->objs[i].state != OBJ_STORED)
 			continue;
 		bag_encode(rn->objs[i].path, enc, sizeof(enc));
-		(void)snprintf(line, sizeof(line), "%s  data/%s\n",
-		    rn->objs[i].sha, enc);
+		mig_hex_encode(rn->objs[i].sha, 32, hex);
+		(void)snprintf(line, sizeof(line), "%s  data/%s\n", hex, enc);
 		if (!sappend(&manifest, &mlen, &mcap, line)) {
 			r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 			goto out;
@@ -394,7 +374,7 @@ tar_member(struct run *rn, struct seq_source *ss, struct mig_tar *tar,
 		goto out;
 	}
 	mig_sha256_reader_result(psha, md, &count);
-	mig_hex_encode(md, sizeof(md), ob->sha);
+	memcpy(ob->sha, md, sizeof(ob->sha));
 	ob->state = OBJ_STORED;
 out:
 	mig_reader_free(psha);
@@ -415,7 +395,6 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 	struct obj_sink os;
 	struct mig_tar *tar = NULL;
 	char full[PATH_MAX];
-	unsigned char md[32];
 	size_t i;
 	int r;
 
@@ -431,7 +410,7 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 	    (r = run_sink_open(&wk, full, false, &os)) != 0 ||
 	    (r = mig_tar_writer_new(os.top, wk.ctx, &tar)) != 0)
 		goto out;
-	for (i = 0; i < rn->nobj; i++)
+	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		if ((r = tar_member(rn, &ss, tar, &rn->objs[i])) != 0)
 			goto out;
 	if (rn->p->strategy == MIG_STRATEGY_REPURCHASE &&
@@ -439,12 +418,11 @@ run_land_archive_strategy(struct run *rn, struct obj *arch)
 		goto out;
 	if ((r = mig_tar_close(tar)) != 0)
 		goto out;
-	mig_sha256_writer_result(os.csha, md, &arch->stored_size);
-	mig_hex_encode(md, sizeof(md), arch->csha);
+	mig_sha256_writer_result(os.csha, arch->csha, &arch->stored_size);
 out:
 	if (r != 0) {
 		mig_seterr(rn->ctx, r, "%s", mig_errmsg(wk.ctx));
-		for (i = 0; i < rn->nobj; i++)
+		for (i = 0; i < rn->nobj; i++, run_touch(rn))
 			rn->objs[i].state = OBJ_FAILED;
 		(void)run_audit(rn, MIG_AUDIT_OBJ_FAILED, json_pack("{s:s, s:s}",
 		    "object", arch->dest, "reason", mig_errmsg(wk.ctx)),

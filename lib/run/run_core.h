@@ -38,28 +38,70 @@ enum obj_state {
 	OBJ_FAILED
 };
 
+/*
+ * One file of the run.  A run holds one per file, so the fields are
+ * packed and digests binary (issue 20: memory per file).
+ */
 struct obj {
 	char			*path;		/* source-relative */
 	char			*dest;		/* bag-relative "data/..." */
-	uint64_t		 size;
-	time_t			 mtime;
-	long			 mtime_nsec;
-	mode_t			 mode;
-	bool			 via_link;
 	char			*target;	/* via_link: the file, root-relative */
-	/* Identity at inventory time (ino 0: an archive member). */
-	dev_t			 dev;
-	ino_t			 ino;
-	time_t			 ctime;
-	long			 ctime_nsec;
-	/* Its entry in the previous snapshot, or NULL (a new file). */
-	const struct snap_entry	*prev;
-	enum obj_state		 state;
-	char			 sha[65];	/* plaintext SHA-256 */
-	char			 csha[65];	/* stored (ciphertext) SHA-256 */
+	uint64_t		 size;
 	uint64_t		 stored_size;
 	size_t			 seq;		/* order in the source */
+	time_t			 mtime;
+	/* Identity at inventory time (ino 0: an archive member). */
+	time_t			 ctime;
+	dev_t			 dev;
+	ino_t			 ino;
+	int32_t			 mtime_nsec, ctime_nsec;
+	mode_t			 mode;
+	enum obj_state		 state;
+	bool			 via_link;
+	/*
+	 * Its entry in the previous snapshot (runsnap.c): the snapshot is
+	 * read as a stream, and only what the run compares is kept.
+	 */
+	bool			 has_prev;
+	bool			 prev_sha_known;
+	mode_t			 prev_mode;
+	time_t			 prev_mtime;
+	unsigned char		 prev_sha[32];
+	unsigned char		 sha[32];	/* plaintext SHA-256 */
+	unsigned char		 csha[32];	/* stored (ciphertext) SHA-256 */
 };
+
+/* objstore.c: the run's objects in mapped temporary files. */
+struct objregion {
+	int		 fd;
+	char		*base;		/* reserved address space */
+	size_t		 reserved;
+	size_t		 mapped;	/* of the file, at base */
+	size_t		 used;
+};
+
+struct objstore {
+	struct objregion records;	/* struct obj, contiguous */
+	struct objregion strings;	/* what they point to */
+	size_t		 touched;	/* objects since the last trim */
+	bool		 open;
+};
+
+/* Both files in dir, unlinked.  0 or MIG_ERR_*. */
+int	objstore_open(struct objstore *os, const char *dir,
+	    struct mig_ctx *ctx);
+void	objstore_close(struct objstore *os);
+/* The next record, zeroed, right after the last one; NULL on error. */
+struct obj *objstore_push(struct objstore *os, struct mig_ctx *ctx);
+/* Takes the last record back. */
+void	objstore_pop(struct objstore *os);
+/* A copy of s that lives as long as the store; NULL on error. */
+char	*objstore_strdup(struct objstore *os, const char *s,
+	    struct mig_ctx *ctx);
+/* Lets go of every page this process holds of the store. */
+void	objstore_trim(struct objstore *os);
+/* Counts one object touched; trims every so many.  Thread-safe. */
+void	objstore_trim_maybe(struct objstore *os);
 
 struct run {
 	const struct mig_run_opts	*o;
@@ -93,20 +135,20 @@ struct run {
 	regex_t		 part_re;
 	bool		 part_re_ok;
 
+	/* In path order, in the store: never freed one by one. */
+	struct objstore	 store;
 	struct obj	*objs;
-	size_t		 nobj, objcap;
-	/* The previous snapshot (runsnap.c), sorted by path. */
-	struct snap_entry *prev;
-	size_t		 nprev, prevcap;
+	size_t		 nobj;
+	/* The previous snapshot (runsnap.c): read as a stream, never held. */
 	bool		 have_prev;
 	char		 parent[32];	/* its run, "" when none */
 	/* Unchanged files are skipped (not rebuild, archives or --full). */
 	bool		 incremental;
-	json_t		*journal;	/* path -> entry, for resume */
 
 	pthread_mutex_t	 mu;		/* guards everything below */
 	size_t		 next;
 	int		 journal_fd;
+	unsigned	 journal_unsynced;	/* lines since the last sync */
 	int		 fatal;		/* a worker could not go on */
 	char		 fatal_msg[MIG_ERRMSG_MAX];
 	char		 first_failure[MIG_ERRMSG_MAX];
@@ -143,12 +185,23 @@ bool	run_lake_has(struct run *rn, const char *path);
 /* st is the file the inventory saw (dev, ino, size, mtime, ctime). */
 bool	run_same_stat(const struct obj *ob, const struct stat *st);
 
+/*
+ * Every pass over the objects calls this once per object (in the loop's
+ * increment, "i++, run_touch(rn)"), so that the store's pages the pass
+ * has left behind are let go of as it goes.
+ */
+static inline void
+run_touch(struct run *rn)
+{
+	objstore_trim_maybe(&rn->store);
+}
+
 /* The previous snapshot's SHA-256 of ob's file, when incremental. */
-static inline const char *
+static inline const unsigned char *
 obj_prev_sha(const struct run *rn, const struct obj *ob)
 {
-	return rn->incremental && ob->prev != NULL &&
-	    ob->prev->sha256[0] != '\0' ? ob->prev->sha256 : NULL;
+	return rn->incremental && ob->has_prev && ob->prev_sha_known ?
+	    ob->prev_sha : NULL;
 }
 
 /* --- Landing (run_land.c) ------------------------------------------------ */
@@ -268,19 +321,23 @@ int	run_commit_last(struct run *rn);
 void	run_journal_name(struct run *rn);
 /* Opens the journal to append to (created 0600 when new). */
 int	run_journal_open(struct run *rn);
-/* Reads the journal into rn->journal (none yet: empty). */
-int	run_journal_load(struct run *rn);
 /*
- * Appends ob to the journal and syncs it (under rn->mu): call only once
- * ob is on record.
+ * Appends ob to the journal (under rn->mu), synced every
+ * JOURNAL_SYNC_EVERY lines and when the journal is closed: call only
+ * once ob is on record.
  */
 int	run_journal_append(struct run *rn, const struct obj *ob,
 	    struct mig_ctx *ctx);
 /*
  * Marks OBJ_ALREADY the objects the unfinished run landed: in the journal
- * as they are now, and in the lake with the size written.
+ * as they are now, and in the lake with the size written.  0 (a missing
+ * journal: nothing landed yet).
  */
-void	run_journal_apply(struct run *rn);
+int	run_journal_apply(struct run *rn);
+/* Syncs and closes the journal, if open. */
+void	run_journal_close(struct run *rn);
+/* The object for path, or NULL (binary search: objects are sorted). */
+struct obj *run_obj_find(struct run *rn, const char *path);
 
 /* landed.c */
 
@@ -291,15 +348,29 @@ void	run_journal_apply(struct run *rn);
  */
 int	run_check_landed(struct run *rn, const struct obj *arch);
 
+/* run_finish.c */
+
+/* Whether ob is in this run's bag (arch: the archive object, or NULL). */
+bool	run_in_bag(const struct obj *ob, const struct obj *arch);
+/*
+ * The objects of the bag in the manifest's order (by dest, strcmp), into
+ * *ordp, which the caller frees: NULL when the source order already is
+ * that order (the usual case, which costs no memory), unless always.
+ * *np: how many.
+ */
+int	run_bag_order(struct run *rn, const struct obj *arch, bool always,
+	    const struct obj ***ordp, size_t *np);
+
 /* runsnap.c */
 
 /* Reads STATE/snapshot.jsonl and joins each object to its past. */
 int	runsnap_load_prev(struct run *rn);
 /*
  * Counts drift into the summary (audits each file when audit_each) and
- * returns how many paths differ from the previous snapshot.
+ * says in *differs how many paths differ from the previous snapshot.
+ * 0, or the error reading the previous snapshot again.
  */
-uint64_t runsnap_drift(struct run *rn, bool audit_each);
+int	runsnap_drift(struct run *rn, bool audit_each, uint64_t *differs);
 /*
  * Writes this run's snapshot to STATE/snapshot.jsonl.next and, with
  * to_lake, encrypted to RUNDIR/migrate-manifest.json.age (lake_hex: the
@@ -309,7 +380,6 @@ int	runsnap_write(struct run *rn, const struct obj *arch, bool to_lake,
 	    char lake_hex[65]);
 /* After _SUCCESS: snapshot.jsonl.next becomes the previous snapshot. */
 int	runsnap_commit(struct run *rn);
-void	runsnap_free(struct run *rn);
 
 /* retire.c */
 

@@ -82,14 +82,30 @@ put_seal(struct run *rn, const char *tagmanifest_hex, const char *head)
 /* --- Crash-exact resume: the bag holds exactly this run's objects -------- */
 
 struct prune {
-	struct run	*rn;
-	json_t		*keep;		/* data/-relative dests of the bag */
+	struct run		*rn;
+	const struct obj	**ord;	/* the bag's objects, by dest */
+	size_t			 n;
 };
 
+/* Whether data/REL is an object of the bag: a binary search by dest. */
 static bool
 prune_keep(void *arg, const char *rel)
 {
-	return json_object_get(((struct prune *)arg)->keep, rel) != NULL;
+	const struct prune *pr = arg;
+	size_t lo = 0, hi = pr->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(rel, pr->ord[mid]->dest + 5);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
 }
 
 static int
@@ -136,63 +152,104 @@ audit_unpublished(struct run *rn)
 static int
 reconcile_bag(struct run *rn, const struct obj *arch)
 {
-	struct prune pr = { rn, NULL };
+	struct prune pr = { rn, NULL, 0 };
 	char dir[PATH_MAX];
-	size_t i;
 	int r;
 
-	if ((pr.keep = json_object()) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
-		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
-
-		if (ob->dest != NULL && (ob == arch ||
-		    ob->state == OBJ_STORED || ob->state == OBJ_ALREADY) &&
-		    json_object_set_new(pr.keep, ob->dest + 5,
-		    json_true()) != 0) {
-			json_decref(pr.keep);
-			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		}
-	}
+	/* An index of the bag's objects (8 B each), only when resuming. */
+	if ((r = run_bag_order(rn, arch, true, &pr.ord, &pr.n)) != 0)
+		return r;
 	(void)run_join(dir, sizeof(dir), rn->run_dir, "data");
 	r = mig_lake_prune(rn->t, dir, prune_keep, prune_removed, &pr, rn->ctx);
-	json_decref(pr.keep);
+	free(pr.ord);
 	return r;
 }
 
-/*
- * The bag's manifest: every object of this run that is in the lake, and
- * the archive object if any.  Caller must free *mp.
- */
-static int
-collect_manifest(struct run *rn, const struct obj *arch,
-    struct mig_bag_manifest **mp, uint64_t *nobjp, uint64_t *bytesp)
+bool
+run_in_bag(const struct obj *ob, const struct obj *arch)
 {
-	struct mig_bag_manifest *m;
-	size_t i;
-	int r;
+	return ob->dest != NULL && (ob == arch || ob->state == OBJ_STORED ||
+	    ob->state == OBJ_ALREADY);
+}
 
-	*mp = NULL;
-	*nobjp = *bytesp = 0;
-	if ((m = mig_bag_manifest_new()) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	for (i = 0; i < rn->nobj + (arch != NULL); i++) {
+static int
+dest_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct obj *const *)a)->dest,
+	    (*(const struct obj *const *)b)->dest);
+}
+
+int
+run_bag_order(struct run *rn, const struct obj *arch, bool always,
+    const struct obj ***ordp, size_t *np)
+{
+	const struct obj **ord, *prev = NULL;
+	bool sorted = true;
+	size_t i, n = 0;
+
+	*ordp = NULL;
+	for (i = 0; i < rn->nobj + (arch != NULL); i++, run_touch(rn)) {
 		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
 
-		if (ob->dest == NULL || (ob != arch && ob->state !=
-		    OBJ_STORED && ob->state != OBJ_ALREADY))
+		if (!run_in_bag(ob, arch))
 			continue;
-		if ((r = mig_bag_manifest_add(m, ob->dest + 5, ob->csha,
-		    ob->stored_size, rn->ctx)) != 0) {
-			*mp = m;
-			return r;
-		}
+		if (prev != NULL && strcmp(prev->dest, ob->dest) >= 0)
+			sorted = false;
+		prev = ob;
+		n++;
+	}
+	*np = n;
+	if (sorted && !always)
+		return 0;
+	if ((ord = calloc(n + 1, sizeof(*ord))) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	for (i = 0, n = 0; i < rn->nobj + (arch != NULL); i++, run_touch(rn)) {
+		const struct obj *ob = i < rn->nobj ? &rn->objs[i] : arch;
+
+		if (run_in_bag(ob, arch))
+			ord[n++] = ob;
+	}
+	if (!sorted)
+		qsort(ord, n, sizeof(*ord), dest_cmp);
+	*ordp = ord;
+	return 0;
+}
+
+/*
+ * The bag's manifest, written as it is made: every object of this run
+ * that is in the lake, and the archive object if any.  Its digest and
+ * totals go into m for the tag files.
+ */
+static int
+write_manifest(struct run *rn, const struct obj *arch,
+    struct mig_bag_manifest *m, uint64_t *nobjp, uint64_t *bytesp)
+{
+	struct mig_bag_manifest_writer *mw = NULL;
+	const struct obj **ord = NULL, *ob;
+	size_t i, k, n;
+	int r;
+
+	*nobjp = *bytesp = 0;
+	if ((r = run_bag_order(rn, arch, false, &ord, &n)) != 0 ||
+	    (r = mig_bag_manifest_writer_open(rn->t, rn->run_dir, rn->ctx,
+	    &mw)) != 0)
+		goto out;
+	for (i = 0, k = 0; k < n; i++, run_touch(rn)) {
+		ob = ord != NULL ? ord[k] : i < rn->nobj ? &rn->objs[i] : arch;
+		if (ord == NULL && !run_in_bag(ob, arch))
+			continue;
+		k++;
+		if ((r = mig_bag_manifest_writer_add(mw, ob->dest + 5,
+		    ob->csha, ob->stored_size)) != 0)
+			goto out;
 		(*nobjp)++;
 		*bytesp += ob->stored_size;
 	}
-	*mp = m;
-	return 0;
+	r = mig_bag_manifest_writer_close(mw, m);
+out:
+	mig_bag_manifest_writer_free(mw);
+	free(ord);
+	return r;
 }
 
 /*
@@ -271,11 +328,13 @@ run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	    (r = run_point(rn, "run.landed", rn->run_dir, rn->nobj,
 	    rn->ctx)) != 0 || (r = run_check_landed(rn, arch)) != 0)
 		return r;
-	if ((r = collect_manifest(rn, arch, &m, &nobj, &bytes)) != 0)
-		goto out;
 	/* data/ must exist even when empty (retain). */
 	(void)run_join(path, sizeof(path), rn->run_dir, "data");
-	if ((r = mig_transport_mkdir_p(rn->t, path)) != 0)
+	if ((m = mig_bag_manifest_new()) == NULL)
+		r = mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	else if ((r = mig_transport_mkdir_p(rn->t, path)) == 0)
+		r = write_manifest(rn, arch, m, &nobj, &bytes);
+	if (r != 0)
 		goto out;
 	/* The snapshot, to the lake and (for the next run) locally. */
 	if ((r = runsnap_write(rn, arch, true, hex)) != 0 ||

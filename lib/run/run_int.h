@@ -76,7 +76,7 @@ struct run_trust {
 	const struct mig_sign_key	*pub;	/* borrowed; NULL: unsealed */
 	struct mig_audit_runs		 runs;	/* the plan's runs on record */
 	const struct mig_audit_run	*run;	/* the one resolved */
-	json_t				*stored; /* its objects on record */
+	struct mig_audit_stored		 stored; /* its objects on record */
 	char				 id[32];
 	char				 dir[PATH_MAX]; /* run dir (no shard) */
 };

@@ -108,8 +108,8 @@ make_dest(struct run *rn, struct obj *ob)
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return mig_seterr(rn->ctx, MIG_ERR_USAGE, "%s: path too long",
 		    ob->path);
-	if ((ob->dest = strdup(buf)) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	if ((ob->dest = objstore_strdup(&rn->store, buf, rn->ctx)) == NULL)
+		return mig_errcode(rn->ctx);
 	return 0;
 }
 
@@ -180,28 +180,37 @@ inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 	return hold_audit(rn, MIG_AUDIT_OBJ_SKIPPED, f);
 }
 
+/* Where the store lives: the state directory, or (dry run) TMPDIR. */
+static int
+open_store(struct run *rn)
+{
+	const char *dir = rn->o->dry_run ? getenv("TMPDIR") : rn->state_dir;
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = "/tmp";
+	return objstore_open(&rn->store, dir, rn->ctx);
+}
+
 static int
 add_obj(struct run *rn, const char *path, uint64_t size, time_t mtime,
     long nsec, mode_t mode, bool via_link, struct obj **obp)
 {
-	struct obj *ob, *nv;
+	struct obj *ob;
+	int r;
 
-	if (rn->nobj == rn->objcap) {
-		size_t cap = rn->objcap == 0 ? 64 : rn->objcap * 2;
-
-		if ((nv = reallocarray(rn->objs, cap, sizeof(*nv))) == NULL)
-			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		rn->objs = nv;
-		rn->objcap = cap;
+	if (!rn->store.open && (r = open_store(rn)) != 0)
+		return r;
+	if ((ob = objstore_push(&rn->store, rn->ctx)) == NULL)
+		return mig_errcode(rn->ctx);
+	if (rn->nobj == 0)
+		rn->objs = ob;
+	if ((ob->path = objstore_strdup(&rn->store, path, rn->ctx)) == NULL) {
+		objstore_pop(&rn->store);
+		return mig_errcode(rn->ctx);
 	}
-	ob = &rn->objs[rn->nobj];
-	memset(ob, 0, sizeof(*ob));
-	if ((ob->path = strdup(path)) == NULL)
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
 	ob->size = size;
 	ob->mtime = mtime;
-	ob->mtime_nsec = nsec;
+	ob->mtime_nsec = (int32_t)nsec;
 	ob->mode = mode;
 	ob->via_link = via_link;
 	ob->seq = rn->nobj;
@@ -275,13 +284,37 @@ obj_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* A directory source: the objects of the walk beneath it. */
+/* One file of the walk, as it comes. */
+static int
+tree_entry(void *arg, const struct mig_inv_entry *e)
+{
+	struct run *rn = arg;
+	struct obj *ob;
+	int r;
+
+	r = add_obj(rn, e->path, e->size, e->mtime, e->mtime_nsec, e->mode,
+	    e->via_link, &ob);
+	if (r == 0 && e->target != NULL && (ob->target =
+	    objstore_strdup(&rn->store, e->target, rn->ctx)) == NULL)
+		r = mig_errcode(rn->ctx);
+	if (r == 0) {
+		ob->dev = e->dev;
+		ob->ino = e->ino;
+		ob->ctime = e->ctime;
+		ob->ctime_nsec = e->ctime_nsec;
+	}
+	return r;
+}
+
+/*
+ * A directory source: the objects of the walk beneath it, taken as the
+ * walk hands them over (in path order), never held twice.
+ */
 static int
 inventory_tree(struct run *rn)
 {
 	struct mig_inventory_opts io;
 	struct mig_inventory *inv = NULL;
-	size_t i;
 	int r;
 
 	memset(&io, 0, sizeof(io));
@@ -289,29 +322,23 @@ inventory_tree(struct run *rn)
 	io.exclude = rn->p->exclude;
 	io.follow_symlinks = rn->p->follow_symlinks;
 	io.note = inv_note;
+	io.entry = tree_entry;
 	io.arg = rn;
-	if ((r = mig_inventory_walk(rn->p->source_path, &io, rn->ctx,
-	    &inv)) != 0)
-		return r;
-	for (i = 0; i < inv->count && r == 0; i++) {
-		struct mig_inv_entry *e = &inv->entries[i];
-		struct obj *ob;
-
-		r = add_obj(rn, e->path, e->size, e->mtime,
-		    e->mtime_nsec, e->mode, e->via_link, &ob);
-		if (r == 0 && e->target != NULL &&
-		    (ob->target = strdup(e->target)) == NULL)
-			r = mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		if (r == 0) {
-			ob->dev = e->dev;
-			ob->ino = e->ino;
-			ob->ctime = e->ctime;
-			ob->ctime_nsec = e->ctime_nsec;
-		}
-	}
+	r = mig_inventory_walk(rn->p->source_path, &io, rn->ctx, &inv);
 	mig_inventory_free(inv);
 	return r;
+}
+
+/* Whether the objects are already in obj_cmp order (a walk's are). */
+static bool
+objs_sorted(struct run *rn)
+{
+	size_t i;
+
+	for (i = 1; i < rn->nobj; i++, run_touch(rn))
+		if (obj_cmp(&rn->objs[i - 1], &rn->objs[i]) > 0)
+			return false;
+	return true;
 }
 
 /*
@@ -324,22 +351,20 @@ drop_duplicates(struct run *rn)
 	size_t i, j = 0;
 	int r = 0, r2;
 
-	if (rn->nobj > 1)
+	/* glibc's qsort copies the array: not for what is in order. */
+	if (rn->nobj > 1 && !objs_sorted(rn))
 		qsort(rn->objs, rn->nobj, sizeof(*rn->objs), obj_cmp);
 	/*
 	 * The pass always ends, even after a failed note: stopping midway
-	 * would leave moved entries twice in the array, for the run's
-	 * cleanup to free twice.
+	 * would leave moved entries twice in the array.
 	 */
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		if (j > 0 && strcmp(rn->objs[j - 1].path,
 		    rn->objs[i].path) == 0) {
 			if (r == 0 && (r2 = inv_note(rn, MIG_INV_SKIPPED,
 			    rn->objs[i].path, "duplicate name in the "
 			    "archive: only its first copy is landed")) != 0)
 				r = r2;
-			free(rn->objs[i].path);
-			free(rn->objs[i].target);
 			continue;
 		}
 		rn->objs[j++] = rn->objs[i];
@@ -354,14 +379,10 @@ keep_shard(struct run *rn)
 {
 	size_t i, j = 0;
 
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		if (mig_shard_of(rn->objs[i].path, rn->o->shard_n) ==
 		    rn->o->shard_k)
 			rn->objs[j++] = rn->objs[i];
-		else {
-			free(rn->objs[i].path);
-			free(rn->objs[i].target);
-		}
 	}
 	rn->nobj = j;
 }
@@ -398,7 +419,7 @@ run_inventory(struct run *rn)
 	if (rn->o->shard_n > 0)
 		keep_shard(rn);
 	rn->sum->files = rn->nobj;
-	for (i = 0; i < rn->nobj; i++)
+	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		if (rn->si->moves_data && !rn->si->one_archive &&
 		    (r = make_dest(rn, &rn->objs[i])) != 0)
 			return r;

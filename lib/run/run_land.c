@@ -48,13 +48,12 @@ parent_of(const char *path, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
-/* Hashes the rest of fd; returns 0 and the hex digest. */
+/* Hashes the rest of fd; returns 0 and the digest. */
 static int
-hash_fd(struct worker *wk, int fd, const char *name, char hex[65],
+hash_fd(struct worker *wk, int fd, const char *name, unsigned char md[32],
     uint64_t *count)
 {
 	struct mig_writer *null = NULL, *sha = NULL;
-	unsigned char md[32];
 	ssize_t n;
 	int r;
 
@@ -79,7 +78,6 @@ hash_fd(struct worker *wk, int fd, const char *name, char hex[65],
 	if ((r = mig_writer_close(sha)) != 0)
 		goto out;
 	mig_sha256_writer_result(sha, md, count);
-	mig_hex_encode(md, sizeof(md), hex);
 out:
 	mig_writer_free(sha);
 	mig_writer_free(null);
@@ -215,7 +213,6 @@ run_land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src,
 	struct run *rn = wk->rn;
 	struct obj_sink os;
 	struct mig_writer *psha = NULL;
-	unsigned char md[32];
 	char full[PATH_MAX];
 	uint64_t count = 0;
 	int r;
@@ -236,11 +233,9 @@ run_land_stream(struct worker *wk, struct obj *ob, struct mig_reader *src,
 	    (r = copy_source(wk, ob, src, fd, psha)) != 0 ||
 	    (r = mig_writer_close(psha)) != 0)
 		goto out;
-	mig_sha256_writer_result(psha, md, &count);
-	mig_hex_encode(md, sizeof(md), ob->sha);
+	mig_sha256_writer_result(psha, ob->sha, &count);
 	ob->size = count;
-	mig_sha256_writer_result(os.csha, md, &ob->stored_size);
-	mig_hex_encode(md, sizeof(md), ob->csha);
+	mig_sha256_writer_result(os.csha, ob->csha, &ob->stored_size);
 out:
 	mig_writer_free(psha);
 	run_sink_free(&os);
@@ -321,6 +316,7 @@ void
 run_record_stored(struct worker *wk, struct obj *ob)
 {
 	struct run *rn = wk->rn;
+	char chex[65];
 	int r;
 
 	/*
@@ -329,10 +325,11 @@ run_record_stored(struct worker *wk, struct obj *ob)
 	 * the resumed run land and record it again.  When the log cannot be
 	 * written the run stops: nothing may land that is not on record.
 	 */
+	mig_hex_encode(ob->csha, 32, chex);
 	r = run_audit(rn, MIG_AUDIT_OBJ_STORED, json_pack("{s:s, s:s, s:I, s:I, "
 	    "s:s}", "object", ob->path, "dest", ob->dest, "bytes",
 	    (json_int_t)ob->size, "stored_bytes", (json_int_t)ob->stored_size,
-	    "stored_sha256", ob->csha), wk->ctx);
+	    "stored_sha256", chex), wk->ctx);
 	if (r != 0) {
 		char full[PATH_MAX];
 
@@ -366,7 +363,7 @@ process_file(struct worker *wk, struct obj *ob)
 {
 	struct run *rn = wk->rn;
 	struct mig_reader *rd = NULL;
-	char hex[65];
+	unsigned char md[32];
 	uint64_t count;
 	int fd = -1, r;
 
@@ -375,17 +372,17 @@ process_file(struct worker *wk, struct obj *ob)
 	if (rn->o->dry_run) {
 		/* Read-only: find what is unchanged, land nothing. */
 		if (obj_prev_sha(rn, ob) != NULL &&
-		    hash_fd(wk, fd, ob->path, hex, &count) == 0 &&
-		    strcmp(hex, obj_prev_sha(rn, ob)) == 0)
+		    hash_fd(wk, fd, ob->path, md, &count) == 0 &&
+		    memcmp(md, obj_prev_sha(rn, ob), sizeof(md)) == 0)
 			ob->state = OBJ_UNCHANGED;
 		goto out;
 	}
 	if (obj_prev_sha(rn, ob) != NULL) {
 		/* Hash first: unchanged files cost a read, not a write. */
-		if ((r = hash_fd(wk, fd, ob->path, hex, &count)) != 0)
+		if ((r = hash_fd(wk, fd, ob->path, md, &count)) != 0)
 			goto fail;
-		if (strcmp(hex, obj_prev_sha(rn, ob)) == 0) {
-			memcpy(ob->sha, hex, sizeof(hex));
+		if (memcmp(md, obj_prev_sha(rn, ob), sizeof(md)) == 0) {
+			memcpy(ob->sha, md, sizeof(md));
 			run_record_unchanged(wk, ob);
 			goto out;
 		}
@@ -470,8 +467,9 @@ worker_main(void *arg)
 		pthread_mutex_lock(&rn->mu);
 		while (rn->next < rn->nobj &&
 		    rn->objs[rn->next].state != OBJ_PENDING)
-			rn->next++;
+			rn->next++, run_touch(rn);
 		i = rn->fatal == 0 ? rn->next++ : rn->nobj;
+		run_touch(rn);
 		pthread_mutex_unlock(&rn->mu);
 		if (i >= rn->nobj)
 			break;
@@ -489,7 +487,7 @@ run_workers(struct run *rn, int jobs)
 	size_t pending = 0, i;
 	int n, k, started = 0;
 
-	for (i = 0; i < rn->nobj; i++)
+	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		if (rn->objs[i].state == OBJ_PENDING)
 			pending++;
 	n = jobs < 1 ? 1 : jobs > 64 ? 64 : jobs;

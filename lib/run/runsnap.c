@@ -5,7 +5,8 @@
  * (plaintext, the next run's previous one) in one pass.
  *
  * The previous snapshot and the objects are both sorted by path, so they
- * are joined by one merge, not by lookups.
+ * are joined by merges as the snapshot is read, not by lookups, and the
+ * previous snapshot is never held in memory.
  */
 #define MIG_RUN_INTERNAL
 #include <errno.h>
@@ -32,57 +33,72 @@
 /* The state of the version before snapshots. */
 #define LEGACY_FILE	"last.json"
 
-static void
-entry_free(struct snap_entry *e)
+/*
+ * The previous snapshot is read as a stream, up to three times (joining
+ * the objects to their past, drift, and the entries of unchanged files in
+ * this run's snapshot), never held: it is as long as the source.  The run
+ * holds the state lock, so the file stays the same between passes.
+ */
+static int
+open_prev(struct run *rn, struct snap_reader **srp)
 {
-	free(e->path);
-	free(e->bag);
-	free(e->object);
-	free(e->archive);
-	free(e->member);
-	OPENSSL_cleanse(e->sha256, sizeof(e->sha256));
+	char path[PATH_MAX];
+	int r;
+
+	(void)run_join(path, sizeof(path), rn->state_dir, SNAP_FILE);
+	if ((r = snap_open_file(path, srp, rn->ctx)) != 0)
+		return r;
+	if (strcmp(snap_header_of(*srp)->run, rn->parent) != 0) {
+		r = mig_seterr(rn->ctx, MIG_ERR_INTERNAL, "%s: changed "
+		    "during the run (run %s, was %s)", path,
+		    snap_header_of(*srp)->run, rn->parent);
+		snap_reader_free(*srp);
+		*srp = NULL;
+	}
+	return r;
 }
 
-void
-runsnap_free(struct run *rn)
+/*
+ * The next entry, checked to come after *last (a merge needs the order);
+ * *last then holds its path.  1, 0 at the end, or an error.
+ */
+static int
+prev_next(struct run *rn, struct snap_reader *sr, struct snap_entry *e,
+    char **last)
+{
+	char *copy;
+	int r;
+
+	if ((r = snap_next(sr, e)) != 1)
+		return r;
+	if (*last != NULL && strcmp(*last, e->path) >= 0)
+		return mig_seterr(rn->ctx, MIG_ERR_FORMAT, "%s/%s: \"%s\" comes "
+		    "after \"%s\": the snapshot is not in path order",
+		    rn->state_dir, SNAP_FILE, e->path, *last);
+	if ((copy = strdup(e->path)) == NULL)
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	free(*last);
+	*last = copy;
+	return 1;
+}
+
+/* The distinct bags the previous snapshot points into. */
+struct bagset {
+	struct mig_htab	 idx;
+	char		**v;
+	size_t		 n, cap;
+	const char	*last;
+};
+
+static void
+bagset_free(struct bagset *b)
 {
 	size_t i;
 
-	for (i = 0; i < rn->nprev; i++)
-		entry_free(&rn->prev[i]);
-	free(rn->prev);
-	rn->prev = NULL;
-	rn->nprev = 0;
-}
-
-static int
-prev_add(struct run *rn, const struct snap_entry *e)
-{
-	struct snap_entry *nv, *d;
-	bool nomem = false;
-
-	if (rn->nprev == rn->prevcap) {
-		size_t cap = rn->prevcap == 0 ? 256 : rn->prevcap * 2;
-
-		if ((nv = reallocarray(rn->prev, cap, sizeof(*nv))) == NULL)
-			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		rn->prev = nv;
-		rn->prevcap = cap;
-	}
-	d = &rn->prev[rn->nprev];
-	*d = *e;
-	d->path = mig_strdup_or_null(e->path, &nomem);
-	d->bag = mig_strdup_or_null(e->bag, &nomem);
-	d->object = mig_strdup_or_null(e->object, &nomem);
-	d->archive = mig_strdup_or_null(e->archive, &nomem);
-	d->member = mig_strdup_or_null(e->member, &nomem);
-	if (nomem) {
-		entry_free(d);
-		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
-	}
-	rn->nprev++;
-	return 0;
+	mig_htab_free(&b->idx);
+	for (i = 0; i < b->n; i++)
+		free(b->v[i]);
+	free(b->v);
 }
 
 /*
@@ -91,53 +107,96 @@ prev_add(struct run *rn, const struct snap_entry *e)
  * otherwise get a run of "unchanged" files whose objects are nowhere.
  * Every bag the previous snapshot points into must still be published
  * (one stat of its _SUCCESS per distinct bag, not per file).  Sets
- * *missing to the first that is not; other errors are returned.
+ * *published to false for one that is not, and *missing to its name
+ * (owned by b); other errors are returned.
  */
 static int
-prev_bags_published(struct run *rn, const char **missing)
+bag_published(struct run *rn, struct bagset *b, const char *bag,
+    bool *published, const char **missing)
 {
-	struct mig_htab seen = { 0 };
-	const char *last = NULL, *bag;
-	char marker[PATH_MAX];
+	char marker[PATH_MAX], *copy, **nv;
 	struct mig_tstat st;
 	bool dup;
-	size_t i;
-	int r = 0;
+	int r;
 
-	*missing = NULL;
-	for (i = 0; i < rn->nprev && r == 0 && *missing == NULL; i++) {
-		if ((bag = rn->prev[i].bag) == NULL ||
-		    (last != NULL && strcmp(bag, last) == 0))
-			continue;
-		last = bag;
-		if ((r = mig_htab_put(&seen, bag, 0, &dup, NULL)) != 0) {
-			r = mig_seterr(rn->ctx, r, "out of memory");
-			break;
-		}
-		if (dup)
-			continue;
-		if (run_join(marker, sizeof(marker), bag, "_SUCCESS") != 0)
-			*missing = bag;
-		else if ((r = mig_transport_stat(rn->t, marker, &st)) ==
-		    MIG_ERR_NOTFOUND) {
-			mig_clearerr(rn->ctx);
-			*missing = bag;
-			r = 0;
-		}
+	if (b->last != NULL && strcmp(bag, b->last) == 0)
+		return 0;
+	if (mig_htab_get(&b->idx, bag, NULL))
+		return 0;
+	if (b->n == b->cap) {
+		b->cap = b->cap == 0 ? 8 : b->cap * 2;
+		if ((nv = reallocarray(b->v, b->cap, sizeof(*nv))) == NULL)
+			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		b->v = nv;
 	}
-	mig_htab_free(&seen);
+	if ((copy = strdup(bag)) == NULL ||
+	    mig_htab_put(&b->idx, copy, b->n, &dup, NULL) != 0) {
+		free(copy);
+		return mig_seterr(rn->ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	b->v[b->n++] = copy;
+	b->last = copy;
+	if (run_join(marker, sizeof(marker), bag, "_SUCCESS") != 0)
+		r = MIG_ERR_NOTFOUND;
+	else if ((r = mig_transport_stat(rn->t, marker, &st)) ==
+	    MIG_ERR_NOTFOUND)
+		mig_clearerr(rn->ctx);
+	if (r == MIG_ERR_NOTFOUND) {
+		*published = false;
+		*missing = copy;
+		r = 0;
+	}
 	return r;
+}
+
+/* What the run compares of a file's past, kept in its object. */
+static void
+attach_prev(struct obj *ob, const struct snap_entry *e)
+{
+	ob->has_prev = true;
+	ob->prev_mode = e->mode;
+	ob->prev_mtime = e->mtime;
+	ob->prev_sha_known = strlen(e->sha256) == 64 &&
+	    mig_hex_decode(e->sha256, ob->prev_sha, 32) == 0;
+}
+
+/* Both in path order: one merge joins each object to its past. */
+static int
+join_prev(struct run *rn, struct snap_reader *sr, bool *published,
+    const char **missing, struct bagset *bags)
+{
+	struct snap_entry e;
+	char *last = NULL;
+	size_t i = 0;
+	int r, c;
+
+	*published = true;
+	while (*published && (r = prev_next(rn, sr, &e, &last)) == 1) {
+		run_touch(rn);
+		if (e.bag != NULL && (r = bag_published(rn, bags, e.bag,
+		    published, missing)) != 0)
+			break;
+		while (i < rn->nobj && (c = strcmp(rn->objs[i].path,
+		    e.path)) < 0)
+			i++, run_touch(rn);
+		if (i < rn->nobj && c == 0)
+			attach_prev(&rn->objs[i++], &e);
+	}
+	free(last);
+	return r < 0 ? r : 0;
 }
 
 int
 runsnap_load_prev(struct run *rn)
 {
-	const char *missing;
+	const char *missing = NULL;
 	struct snap_reader *sr = NULL;
-	struct snap_entry e;
+	struct bagset bags;
 	char path[PATH_MAX];
-	size_t i, j;
-	int r, c;
+	bool published;
+	size_t i;
+	int r;
 
 	(void)run_join(path, sizeof(path), rn->state_dir, SNAP_FILE);
 	if (access(path, F_OK) != 0) {
@@ -153,66 +212,96 @@ runsnap_load_prev(struct run *rn)
 		return r;
 	(void)snprintf(rn->parent, sizeof(rn->parent), "%s",
 	    snap_header_of(sr)->run);
-	while ((r = snap_next(sr, &e)) == 1)
-		if ((r = prev_add(rn, &e)) != 0)
-			break;
+	memset(&bags, 0, sizeof(bags));
+	r = join_prev(rn, sr, &published, &missing, &bags);
 	snap_reader_free(sr);
-	if (r != 0 || (r = prev_bags_published(rn, &missing)) != 0)
-		return r;
-	if (missing != NULL) {
+	if (r == 0 && !published) {
 		run_note(rn, "the previous snapshot (run %s) has files in %s, "
 		    "which is not published in the lake (removed, or another "
 		    "lake at this URL): this run lands every file again",
 		    rn->parent, missing);
-		runsnap_free(rn);
+		for (i = 0; i < rn->nobj; i++, run_touch(rn))
+			rn->objs[i].has_prev = false;
 		rn->parent[0] = '\0';
-		return 0;
+	} else if (r == 0)
+		rn->have_prev = true;
+	bagset_free(&bags);
+	return r;
+}
+
+/* The drift of one object against its past; counts into the summary. */
+static const char *
+drift_of(struct run *rn, const struct obj *ob, uint64_t *differs)
+{
+	if (!rn->have_prev)
+		return "first";
+	if (!ob->has_prev) {
+		rn->sum->drift_new++;
+		(*differs)++;
+		return "new";
 	}
-	/* Both sorted by path: one merge attaches each file's past. */
-	for (i = 0, j = 0; i < rn->nobj && j < rn->nprev; ) {
-		c = strcmp(rn->objs[i].path, rn->prev[j].path);
-		if (c == 0)
-			rn->objs[i++].prev = &rn->prev[j++];
-		else if (c < 0)
-			i++;
-		else
-			j++;
+	if (!ob->prev_sha_known || memcmp(ob->prev_sha, ob->sha, 32) != 0) {
+		rn->sum->drift_changed++;
+		(*differs)++;
+		return "changed";
 	}
-	rn->have_prev = true;
-	return 0;
+	if (ob->prev_mode != (ob->mode & 07777) || ob->prev_mtime != ob->mtime)
+		(*differs)++;
+	return "unchanged";
+}
+
+/* Vanished: in the previous snapshot, not in this run (a second merge). */
+static int
+drift_vanished(struct run *rn, bool audit_each, uint64_t *differs)
+{
+	struct snap_reader *sr = NULL;
+	struct snap_entry e;
+	char *last = NULL;
+	size_t i = 0;
+	int r, c = 1;
+
+	if ((r = open_prev(rn, &sr)) != 0)
+		return r;
+	while ((r = prev_next(rn, sr, &e, &last)) == 1) {
+		run_touch(rn);
+		while (i < rn->nobj && (c = strcmp(rn->objs[i].path,
+		    e.path)) < 0)
+			i++, run_touch(rn);
+		if (i < rn->nobj && c == 0)
+			continue;
+		rn->sum->drift_vanished++;
+		(*differs)++;
+		if (audit_each) {
+			run_note(rn, "drift: vanished %s", e.path);
+			(void)run_audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack(
+			    "{s:s, s:s}", "object", e.path, "drift",
+			    "vanished"), rn->ctx);
+		}
+	}
+	free(last);
+	snap_reader_free(sr);
+	return r < 0 ? r : 0;
 }
 
 /*
  * New, changed, vanished and touched (same content, other mode or mtime)
- * against the previous snapshot; retain records each file.  Returns the
- * number of paths whose entry differs from the previous snapshot's.
+ * against the previous snapshot; retain records each file.  *differsp:
+ * the number of paths whose entry differs from the previous snapshot's.
  */
-uint64_t
-runsnap_drift(struct run *rn, bool audit_each)
+int
+runsnap_drift(struct run *rn, bool audit_each, uint64_t *differsp)
 {
+	const char *drift;
 	uint64_t differs = 0;
-	size_t i, j;
-	int c;
+	size_t i;
+	int r = 0;
 
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		const struct obj *ob = &rn->objs[i];
-		const char *drift = "unchanged";
 
 		if (ob->state == OBJ_FAILED || ob->state == OBJ_PENDING)
 			continue;
-		if (!rn->have_prev)
-			drift = "first";
-		else if (ob->prev == NULL) {
-			drift = "new";
-			rn->sum->drift_new++;
-		} else if (strcmp(ob->prev->sha256, ob->sha) != 0) {
-			drift = "changed";
-			rn->sum->drift_changed++;
-		} else if (ob->prev->mode != (ob->mode & 07777) ||
-		    ob->prev->mtime != ob->mtime)
-			differs++;
-		if (strcmp(drift, "new") == 0 || strcmp(drift, "changed") == 0)
-			differs++;
+		drift = drift_of(rn, ob, &differs);
 		if (!audit_each)
 			continue;
 		if (strcmp(drift, "new") == 0 || strcmp(drift, "changed") == 0)
@@ -222,57 +311,40 @@ runsnap_drift(struct run *rn, bool audit_each)
 		    "s:I, s:s}", "object", ob->path, "bytes",
 		    (json_int_t)ob->size, "drift", drift), rn->ctx);
 	}
-	/* Vanished: in the previous snapshot, not in this one. */
-	for (i = 0, j = 0; j < rn->nprev; ) {
-		c = i < rn->nobj ? strcmp(rn->objs[i].path,
-		    rn->prev[j].path) : 1;
-		if (c == 0) {
-			i++;
-			j++;
-			continue;
-		}
-		if (c < 0) {
-			i++;
-			continue;
-		}
-		rn->sum->drift_vanished++;
-		differs++;
-		if (audit_each) {
-			run_note(rn, "drift: vanished %s", rn->prev[j].path);
-			(void)run_audit(rn, MIG_AUDIT_OBJ_RETAINED, json_pack(
-			    "{s:s, s:s}", "object", rn->prev[j].path, "drift",
-			    "vanished"), rn->ctx);
-		}
-		j++;
-	}
-	return differs;
+	if (rn->have_prev)
+		r = drift_vanished(rn, audit_each, &differs);
+	*differsp = differs;
+	return r;
 }
 
-/* The snapshot entry of ob in this run. */
+/*
+ * The snapshot entry of ob in this run; prev is its entry in the previous
+ * snapshot (NULL: none), whose object an unchanged file keeps.
+ */
 static void
-entry_of(struct run *rn, const struct obj *ob, const struct obj *arch,
-    char *member, size_t msize, struct snap_entry *e)
+entry_of(struct run *rn, const struct obj *ob, const struct snap_entry *prev,
+    const struct obj *arch, char *member, size_t msize, struct snap_entry *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->path = ob->path;
 	e->size = ob->size;
 	e->mode = ob->mode & 07777;
 	e->mtime = ob->mtime;
-	memcpy(e->sha256, ob->sha, sizeof(e->sha256));
-	if (ob->state == OBJ_UNCHANGED && ob->prev != NULL) {
+	mig_hex_encode(ob->sha, 32, e->sha256);
+	if (ob->state == OBJ_UNCHANGED && prev != NULL) {
 		/* Its object stays where an earlier run landed it. */
-		memcpy(e->run, ob->prev->run, sizeof(e->run));
-		e->bag = ob->prev->bag;
-		e->object = ob->prev->object;
-		e->stored_size = ob->prev->stored_size;
-		memcpy(e->stored_sha256, ob->prev->stored_sha256,
+		memcpy(e->run, prev->run, sizeof(e->run));
+		e->bag = prev->bag;
+		e->object = prev->object;
+		e->stored_size = prev->stored_size;
+		memcpy(e->stored_sha256, prev->stored_sha256,
 		    sizeof(e->stored_sha256));
 	} else if (ob->dest != NULL) {
 		(void)snprintf(e->run, sizeof(e->run), "%s", rn->run_id);
 		e->bag = rn->run_dir;
 		e->object = ob->dest;
 		e->stored_size = ob->stored_size;
-		memcpy(e->stored_sha256, ob->csha, sizeof(e->stored_sha256));
+		mig_hex_encode(ob->csha, 32, e->stored_sha256);
 	} else if (arch != NULL) {
 		(void)snprintf(e->run, sizeof(e->run), "%s", rn->run_id);
 		e->bag = rn->run_dir;
@@ -310,13 +382,14 @@ runsnap_write(struct run *rn, const struct obj *arch, bool to_lake,
 {
 	struct mig_writer *sink = NULL, *csha = NULL, *age = NULL;
 	struct mig_writer *local = NULL, *tee = NULL, *w;
+	struct snap_reader *sr = NULL;
 	struct snap_header h;
-	struct snap_entry e;
-	char path[PATH_MAX], member[MIG_PATH_MAX + 300];
+	struct snap_entry e, pe;
+	char path[PATH_MAX], member[MIG_PATH_MAX + 300], *last = NULL;
 	unsigned char md[32];
 	uint64_t n;
 	size_t i;
-	int r;
+	int r, pr = 1;
 
 	memset(&h, 0, sizeof(h));
 	(void)snprintf(h.run, sizeof(h.run), "%s", rn->run_id);
@@ -327,7 +400,7 @@ runsnap_write(struct run *rn, const struct obj *arch, bool to_lake,
 	if (arch != NULL) {
 		h.archive = arch->dest;
 		h.archive_stored_size = arch->stored_size;
-		memcpy(h.archive_stored_sha256, arch->csha, 65);
+		mig_hex_encode(arch->csha, 32, h.archive_stored_sha256);
 	}
 	(void)run_join(path, sizeof(path), rn->state_dir, SNAP_NEXT);
 	if ((r = mig_file_writer_new(path, 0600, true, rn->ctx, &local)) != 0 ||
@@ -340,14 +413,27 @@ runsnap_write(struct run *rn, const struct obj *arch, bool to_lake,
 			goto out;
 		w = tee;
 	}
-	if ((r = snap_write_header(w, &h, rn->ctx)) != 0)
+	if ((r = snap_write_header(w, &h, rn->ctx)) != 0 ||
+	    (rn->have_prev && (r = open_prev(rn, &sr)) != 0))
 		goto out;
-	for (i = 0; i < rn->nobj; i++) {
+	for (i = 0; i < rn->nobj; i++, run_touch(rn)) {
 		const struct obj *ob = &rn->objs[i];
 
 		if (ob->state == OBJ_FAILED || ob->state == OBJ_PENDING)
 			continue;
-		entry_of(rn, ob, arch, member, sizeof(member), &e);
+		/* The past of an unchanged file, from the same merge. */
+		if (ob->state == OBJ_UNCHANGED && sr != NULL) {
+			while (pr == 1 && (last == NULL ||
+			    strcmp(last, ob->path) < 0))
+				pr = prev_next(rn, sr, &pe, &last);
+			if (pr < 0) {
+				r = pr;
+				goto out;
+			}
+		}
+		entry_of(rn, ob, ob->state == OBJ_UNCHANGED && pr == 1 &&
+		    strcmp(last, ob->path) == 0 ? &pe : NULL, arch, member,
+		    sizeof(member), &e);
 		if ((r = snap_write_entry(w, &e, rn->ctx)) != 0)
 			goto out;
 	}
@@ -358,6 +444,8 @@ runsnap_write(struct run *rn, const struct obj *arch, bool to_lake,
 		mig_hex_encode(md, sizeof(md), lake_hex);
 	}
 out:
+	snap_reader_free(sr);
+	free(last);
 	mig_writer_free(tee);
 	mig_writer_free(age);
 	mig_writer_free(csha);

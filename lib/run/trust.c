@@ -206,8 +206,7 @@ read_runs(const struct mig_plan *p, const struct mig_sign_key *pub,
 {
 	struct mig_audit_report rep;
 
-	json_decref(tr->stored);
-	tr->stored = NULL;
+	mig_audit_stored_free(&tr->stored);
 	mig_audit_runs_free(&tr->runs);
 	return mig_audit_runs_read(p->audit_log, p->name, pub, want,
 	    want != NULL ? &tr->stored : NULL, &tr->runs, &rep, ctx);
@@ -431,83 +430,111 @@ trust_bag(const struct run_trust *tr, const char *bagdir)
 	return NULL;
 }
 
-static bool
-recorded(const json_t *stored, const char *dest, const char *sha)
-{
-	const json_t *a = json_object_get(stored, dest), *h;
-	size_t i;
+/* Lines of a manifest held at once: one line, at most. */
+#define MANIFEST_LINE_MAX	(64u * 1024)
 
-	json_array_foreach(a, i, h)
-		if (strcmp(json_string_value(h), sha) == 0)
-			return true;
-	return false;
+/* One manifest line, "HEX  data/PATH" (no newline), against the record. */
+static int
+manifest_line(const struct run_trust *tr, const char *mpath, const char *s,
+    size_t len, size_t lineno, const struct trust_sink *sk,
+    struct mig_ctx *ctx, size_t *n)
+{
+	const char *p = s + 65, *end = s + len;
+	char sha[65], *dest = NULL;
+	int r;
+
+	if (len <= 64 + 2 || s[64] != ' ')
+		return 0;
+	while (p < end && (*p == ' ' || *p == '*'))
+		p++;
+	memcpy(sha, s, 64);
+	sha[64] = '\0';
+	/* RFC 8493 escapes %25, %0A and %0D in paths. */
+	r = mig_percent_decode(p, (size_t)(end - p), &dest);
+	if (r == MIG_ERR_NOMEM)
+		return r;
+	if (r != 0) {
+		mig_clearerr(ctx);
+		report(sk, MIG_FIND_FORMAT, mpath, "line %zu: a malformed "
+		    "%%-escape in the path", lineno);
+	} else if (!mig_audit_stored_has(&tr->stored, dest, sha))
+		report(sk, MIG_FIND_AUDIT, dest, "in the bag but not on record "
+		    "as stored in run %s with this SHA-256", tr->id);
+	free(dest);
+	(*n)++;
+	return 0;
 }
 
-/* The bag's manifest against the objects on record. */
+/*
+ * The bag's manifest against the objects on record, read as a stream
+ * (a run of millions of objects has a manifest of hundreds of MB) and
+ * hashed on the way for the record's digest of it.
+ */
 static int
 check_manifest(struct mig_transport *t, const struct run_trust *tr,
     const struct mig_audit_bag *bag, const char *bagdir,
     const struct trust_sink *sk, struct mig_ctx *ctx)
 {
-	unsigned char *buf = NULL, md[32];
-	char path[PATH_MAX], hex[65], sha[65], *dest = NULL;
-	size_t len, i, start, n = 0, line = 1;
+	struct mig_reader *raw = NULL, *rd = NULL;
+	unsigned char md[32];
+	char path[PATH_MAX], hex[65], *buf = NULL, *nl;
+	size_t have = 0, got, start, n = 0, lineno = 1;
+	uint64_t count;
 	int r;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/manifest-sha256.txt",
 	    bagdir) >= sizeof(path))
 		return mig_seterr(ctx, MIG_ERR_INTERNAL, "path too long");
-	if ((r = mig_transport_get(t, path, TAG_MAX, &buf, &len)) != 0) {
+	if ((r = mig_transport_open_read(t, path, &raw)) != 0) {
 		mig_clearerr(ctx);
 		return 0;	/* the BagIt check reports it */
 	}
-	if (EVP_Digest(buf, len, md, NULL, EVP_sha256(), NULL) != 1) {
-		free(buf);
-		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
+	if ((buf = malloc(MANIFEST_LINE_MAX)) == NULL) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out;
 	}
+	if ((r = mig_sha256_reader_new(raw, ctx, &rd)) != 0)
+		goto out;
+	for (;;) {
+		if (have == MANIFEST_LINE_MAX) {
+			/* The BagIt check names such a line; skip it here. */
+			report(sk, MIG_FIND_FORMAT, path, "line %zu: longer "
+			    "than %u bytes", lineno, MANIFEST_LINE_MAX);
+			have = 0;
+		}
+		if ((r = mig_reader_read(rd, buf + have, MANIFEST_LINE_MAX -
+		    have, &got)) != 0) {
+			mig_clearerr(ctx);
+			r = 0;	/* the BagIt check reports it */
+			goto out;
+		}
+		if (got == 0)
+			break;
+		have += got;
+		for (start = 0; (nl = memchr(buf + start, '\n',
+		    have - start)) != NULL; start = (size_t)(nl - buf) + 1) {
+			if ((r = manifest_line(tr, path, buf + start,
+			    (size_t)(nl - buf) - start, lineno++, sk, ctx,
+			    &n)) != 0)
+				goto out;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+	}
+	mig_sha256_reader_result(rd, md, &count);
 	mig_hex_encode(md, sizeof(md), hex);
 	if (bag->manifest_sha256[0] != '\0' &&
 	    strcmp(hex, bag->manifest_sha256) != 0)
 		report(sk, MIG_FIND_AUDIT, path, "not the manifest the run "
 		    "recorded in the audit log (SHA-256 %.16s..., recorded "
 		    "%.16s...)", hex, bag->manifest_sha256);
-	for (start = 0, i = 0; i < len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		/* "HEX  data/PATH" */
-		if (i - start > 64 + 2 && buf[start + 64] == ' ') {
-			const char *p = (const char *)buf + start + 65;
-
-			while (*p == ' ' || *p == '*')
-				p++;
-			memcpy(sha, buf + start, 64);
-			sha[64] = '\0';
-			/* RFC 8493 escapes %25, %0A and %0D in paths. */
-			r = mig_percent_decode(p,
-			    (size_t)((const char *)buf + i - p), &dest);
-			if (r == MIG_ERR_NOMEM)
-				goto out;
-			if (r != 0) {
-				mig_clearerr(ctx);
-				report(sk, MIG_FIND_FORMAT, path, "line %zu: "
-				    "a malformed %%-escape in the path", line);
-			} else if (!recorded(tr->stored, dest, sha))
-				report(sk, MIG_FIND_AUDIT, dest, "in the bag "
-				    "but not on record as stored in run %s "
-				    "with this SHA-256", tr->id);
-			free(dest);
-			dest = NULL;
-			n++;
-		}
-		start = i + 1;
-		line++;
-	}
 	if (n != bag->objects)
 		report(sk, MIG_FIND_AUDIT, path, "%zu objects, but run %s "
 		    "recorded %llu", n, tr->id,
 		    (unsigned long long)bag->objects);
-	r = 0;
 out:
+	mig_reader_free(rd);
+	mig_reader_free(raw);
 	free(buf);
 	return r;
 }
@@ -722,7 +749,7 @@ trust_check_bag_t(struct mig_transport *t, const struct run_trust *tr,
 void
 trust_close(struct run_trust *tr)
 {
-	json_decref(tr->stored);
+	mig_audit_stored_free(&tr->stored);
 	mig_audit_runs_free(&tr->runs);
 	memset(tr, 0, sizeof(*tr));
 }

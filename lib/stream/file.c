@@ -52,6 +52,7 @@ struct fdsink {
 	char		*display;	/* for messages */
 	unsigned char	*buf;
 	size_t		 len;
+	size_t		 hw;		/* bytes of buf ever used: to wipe */
 	uint64_t	 written;
 	int64_t		 expect;	/* -1: unknown */
 };
@@ -102,6 +103,8 @@ sink_write(struct mig_writer *w, const void *buf, size_t len)
 	if (len <= SINK_BUFSZ - s->len) {
 		memcpy(s->buf + s->len, buf, len);
 		s->len += len;
+		if (s->len > s->hw)
+			s->hw = s->len;
 		if (s->len == SINK_BUFSZ)
 			return sink_flush(w, s);
 		return 0;
@@ -112,6 +115,8 @@ sink_write(struct mig_writer *w, const void *buf, size_t len)
 		return write_all(w, s, buf, len);
 	memcpy(s->buf, buf, len);
 	s->len = len;
+	if (s->len > s->hw)
+		s->hw = s->len;
 	return 0;
 }
 
@@ -214,8 +219,11 @@ sink_free(struct mig_writer *w)
 	if (s->dirfd >= 0)
 		(void)close(s->dirfd);
 	if (s->buf != NULL) {
-		/* Decrypted output may have passed through. */
-		OPENSSL_cleanse(s->buf, SINK_BUFSZ);
+		/*
+		 * Decrypted output may have passed through: what was ever
+		 * used is wiped (a 100-byte file does not pay for 128 KiB).
+		 */
+		OPENSSL_cleanse(s->buf, s->hw);
 		free(s->buf);
 	}
 	free(s->name);

@@ -151,7 +151,7 @@ mig_stream_copy(struct mig_reader *r, struct mig_writer *w, uint64_t *total)
 {
 	unsigned char *buf;
 	uint64_t count = 0;
-	size_t n;
+	size_t n, hw = 0;
 	int rc;
 
 	if (total != NULL)
@@ -161,6 +161,8 @@ mig_stream_copy(struct mig_reader *r, struct mig_writer *w, uint64_t *total)
 	for (;;) {
 		if ((rc = mig_reader_read(r, buf, COPY_BUFSZ, &n)) != 0)
 			goto out_free;
+		if (n > hw)
+			hw = n;
 		if (n == 0)
 			break;
 		if ((rc = mig_writer_write(w, buf, n)) != 0)
@@ -172,8 +174,11 @@ mig_stream_copy(struct mig_reader *r, struct mig_writer *w, uint64_t *total)
 	if (total != NULL)
 		*total = count;
 out_free:
-	/* The buffer may have held plaintext. */
-	OPENSSL_cleanse(buf, COPY_BUFSZ);
+	/*
+	 * The buffer may have held plaintext: what of it was used, or all
+	 * of it after a failed read (which may have filled some).
+	 */
+	OPENSSL_cleanse(buf, rc != 0 ? COPY_BUFSZ : hw);
 	free(buf);
 	return rc;
 }

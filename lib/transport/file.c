@@ -45,6 +45,15 @@
 
 struct file_priv {
 	char	*root;		/* file system path of the root */
+	/*
+	 * The directory of the last object walked to, kept open: a run
+	 * writes folder after folder, and walking the whole chain again for
+	 * each object cost two system calls per level (issue 20).  The
+	 * descriptor is the one the safe walk opened, so it cannot have been
+	 * redirected since.
+	 */
+	char	*last_dir;	/* rel path of it; NULL: none */
+	int	 last_fd;
 };
 
 static int
@@ -77,6 +86,7 @@ file_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	n = strlen(p->root);
 	while (n > 1 && p->root[n - 1] == '/')
 		p->root[--n] = '\0';
+	p->last_fd = -1;
 	t->priv = p;
 	return 0;
 
@@ -86,6 +96,60 @@ out_free:
 	return r;
 }
 
+/* Forgets the directory kept open. */
+static void
+forget_dir(struct file_priv *p)
+{
+	if (p->last_fd >= 0)
+		(void)close(p->last_fd);
+	p->last_fd = -1;
+	free(p->last_dir);
+	p->last_dir = NULL;
+}
+
+/*
+ * The kept directory when it is the parent of rel: a descriptor of it
+ * for the caller, rel copied, *lastp its last name.  0, or -1 to walk.
+ */
+static int
+kept_dir(struct file_priv *p, const char *rel, int *dirfdp, char **bufp,
+    const char **lastp)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t n = slash != NULL ? (size_t)(slash - rel) : 0;
+	int fd;
+
+	if (p->last_dir == NULL || strlen(p->last_dir) != n ||
+	    memcmp(p->last_dir, rel, n) != 0)
+		return -1;
+	if ((*bufp = strdup(rel)) == NULL)
+		return -1;
+	if ((fd = fcntl(p->last_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(*bufp);
+		*bufp = NULL;
+		return -1;
+	}
+	*dirfdp = fd;
+	*lastp = *bufp + (slash != NULL ? n + 1 : 0);
+	return 0;
+}
+
+/* Keeps the parent directory fd of rel open for the next object. */
+static void
+keep_dir(struct file_priv *p, const char *rel, int fd)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t n = slash != NULL ? (size_t)(slash - rel) : 0;
+
+	forget_dir(p);
+	if ((p->last_dir = strndup(rel, n)) == NULL)
+		return;
+	if ((p->last_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(p->last_dir);
+		p->last_dir = NULL;
+	}
+}
+
 static void
 file_close(struct mig_transport *t)
 {
@@ -93,6 +157,7 @@ file_close(struct mig_transport *t)
 
 	if (p == NULL)
 		return;
+	forget_dir(p);
 	free(p->root);
 	free(p);
 	t->priv = NULL;
@@ -186,6 +251,9 @@ walk(struct mig_transport *t, const char *rel, unsigned how, int *dirfdp,
 	if (rel[0] == '\0' && parent)
 		return mig_seterr(t->ctx, MIG_ERR_SECURITY,
 		    "empty object path");
+	if (parent && !create && !(how & WALK_ANY_NAME) &&
+	    kept_dir(p, rel, dirfdp, bufp, lastp) == 0)
+		return 0;
 	if (create && (r = mkdir_root(t)) != 0)
 		return r;
 	if ((fd = open(p->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -222,6 +290,8 @@ walk(struct mig_transport *t, const char *rel, unsigned how, int *dirfdp,
 	}
 	*dirfdp = fd;
 	*bufp = buf;
+	if (parent && !create && !(how & WALK_ANY_NAME))
+		keep_dir(p, rel, fd);
 	return 0;
 
 out_close:
@@ -453,6 +523,8 @@ file_remove(struct mig_transport *t, const char *path)
 
 	if ((r = walk(t, path, WALK_PARENT, &fd, &buf, &last)) != 0)
 		return r;
+	/* Whatever is removed, the next walk looks afresh. */
+	forget_dir(p);
 	if (unlinkat(fd, last, 0) != 0) {
 		if (errno == ENOENT)
 			r = mig_seterr(t->ctx, MIG_ERR_NOTFOUND,

@@ -307,6 +307,64 @@ find_line(const struct lines *ls, const char *needle, size_t from)
 
 /* ---- Tests ---------------------------------------------------------- */
 
+/*
+ * The objects a run stored, as verify checks a manifest against them:
+ * every (dest, sha) pair on record, one per landing attempt, and nothing
+ * else, in 16 bytes an object (issue 20).
+ */
+static void
+test_audit__stored_pairs(void **state)
+{
+	struct fixture *f = *state;
+	struct mig_audit_log *log = open_log(f, NULL, 0);
+	struct mig_audit_stored st;
+	struct mig_audit_runs runs;
+	struct mig_audit_report rep;
+	const char *sha1 = "1111111111111111111111111111111111111111111111111111"
+	    "111111111111", *sha2 = "2222222222222222222222222222222222222222"
+	    "222222222222222222222222";
+	const char *const rec[][2] = {
+		{ "run-a", "data/x.csv.age" },
+		{ "run-a", "data/y=1/z w.age" },
+		{ "run-b", "data/other.age" },
+	};
+	size_t i;
+	json_t *fl;
+
+	assert_int_equal(mig_audit_emit(log, "run-a", MIG_AUDIT_RUN_START,
+	    NULL, f->ctx), 0);
+	assert_int_equal(mig_audit_emit(log, "run-b", MIG_AUDIT_RUN_START,
+	    NULL, f->ctx), 0);
+	for (i = 0; i < sizeof(rec) / sizeof(rec[0]); i++) {
+		fl = json_pack("{s:s, s:s}", "dest", rec[i][1],
+		    "stored_sha256", sha1);
+		assert_int_equal(mig_audit_emit(log, rec[i][0],
+		    MIG_AUDIT_OBJ_STORED, fl, f->ctx), 0);
+		json_decref(fl);
+	}
+	/* x landed twice: both attempts are on record. */
+	fl = json_pack("{s:s, s:s}", "dest", "data/x.csv.age",
+	    "stored_sha256", sha2);
+	assert_int_equal(mig_audit_emit(log, "run-a", MIG_AUDIT_OBJ_STORED,
+	    fl, f->ctx), 0);
+	json_decref(fl);
+	assert_int_equal(mig_audit_close(log, f->ctx), 0);
+
+	assert_int_equal(mig_audit_runs_read(f->log, "billing", NULL, "run-a",
+	    &st, &runs, &rep, f->ctx), 0);
+	assert_int_equal(st.n, 3);
+	assert_true(mig_audit_stored_has(&st, "data/x.csv.age", sha1));
+	assert_true(mig_audit_stored_has(&st, "data/x.csv.age", sha2));
+	assert_true(mig_audit_stored_has(&st, "data/y=1/z w.age", sha1));
+	assert_false(mig_audit_stored_has(&st, "data/y=1/z w.age", sha2));
+	assert_false(mig_audit_stored_has(&st, "data/other.age", sha1));
+	assert_false(mig_audit_stored_has(&st, "data/x.csv.ag", sha1));
+	/* The NUL between them: ("ab", "c...") is not ("a", "bc..."). */
+	assert_false(mig_audit_stored_has(&st, "data/x.csv.age1", sha1 + 1));
+	mig_audit_stored_free(&st);
+	mig_audit_runs_free(&runs);
+}
+
 static void
 test_audit__roundtrip_signed(void **state)
 {
@@ -1358,6 +1416,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_audit__stored_pairs,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit__roundtrip_signed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit__record_format,

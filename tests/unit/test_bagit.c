@@ -28,6 +28,7 @@
 #include "migrate/bagit.h"
 #include "migrate/error.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "lake/bagit_int.h"
 
@@ -339,6 +340,113 @@ test_bagit__write_and_validate(void **state)
 		fail_msg("validate_t: %s", mig_errmsg(f->ctx));
 	}
 	assert_int_equal(f->rep.files_hashed, 3);
+}
+
+/*
+ * The manifest written as it is made (issue 20) is byte for byte the one
+ * mig_bag_write_tags() renders, and so are the tag files over it.
+ */
+static void
+test_bagit__manifest_streamed(void **state)
+{
+	struct fx *f = *state;
+	struct mig_bag_manifest *m;
+	struct mig_bag_manifest_writer *mw;
+	struct mig_bag_info info = { info_tags,
+	    sizeof(info_tags) / sizeof(info_tags[0]) };
+	unsigned char d[32];
+	char bag2[sizeof(f->bag)], path[256], hex[129], *a, *b;
+	const char *const names[] = { "manifest-sha256.txt", "bag-info.txt",
+	    "tagmanifest-sha256.txt" };
+	size_t i;
+
+	write_bag(f);
+	assert_non_null(m = mig_bag_manifest_new());
+	assert_int_equal(f->t->ops->mkdir_p(f->t, "run=2"), 0);
+	assert_int_equal(mig_bag_manifest_writer_open(f->t, "run=2", f->ctx,
+	    &mw), 0);
+	for (i = 0; i < NPAYLOAD; i++) {
+		(void)snprintf(path, sizeof(path), "run=2/data/%s",
+		    payload[i][0]);
+		*strrchr(path, '/') = '\0';
+		assert_int_equal(f->t->ops->mkdir_p(f->t, path), 0);
+		path[strlen(path)] = '/';
+		assert_int_equal(mig_transport_put(f->t, path, payload[i][1],
+		    strlen(payload[i][1])), 0);
+		(void)hexof("SHA256", payload[i][1], hex);
+		assert_int_equal(mig_hex_decode(hex, d, 32), 0);
+		assert_int_equal(mig_bag_manifest_writer_add(mw, payload[i][0],
+		    d, strlen(payload[i][1])), 0);
+	}
+	assert_int_equal(mig_bag_manifest_writer_close(mw, m), 0);
+	mig_bag_manifest_writer_free(mw);
+	assert_int_equal(mig_transport_put(f->t,
+	    "run=2/migrate-manifest.json.age", "age-encrypted", 13), 0);
+	assert_int_equal(mig_bag_manifest_add_tagfile(m,
+	    "migrate-manifest.json.age", NULL, f->ctx), 0);
+	if (mig_bag_write_tags(f->t, "run=2", m, &info, f->ctx) != 0)
+		fail_msg("write_tags: %s", mig_errmsg(f->ctx));
+	mig_bag_manifest_free(m);
+	(void)snprintf(bag2, sizeof(bag2), "%.64s/lake/run=2", f->root);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		a = get_text(f->bag, names[i]);
+		b = get_text(bag2, names[i]);
+		if (strcmp(a, b) != 0)
+			fail_msg("%s differs:\n%s---\n%s", names[i], a, b);
+		free(a);
+		free(b);
+	}
+	(void)snprintf(f->bag, sizeof(f->bag), "%s", bag2);
+	assert_int_equal(validate(f), 0);
+	assert_int_equal(f->rep.payload_files, 3);
+}
+
+/* Entries of a directory, "." and ".." aside. */
+static int
+count_entries(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	(void)closedir(d);
+	return n;
+}
+
+/* Out of order is refused; freed without a close, nothing is left. */
+static void
+test_bagit__manifest_streamed_refuses(void **state)
+{
+	struct fx *f = *state;
+	struct mig_bag_manifest_writer *mw;
+	unsigned char d[32];
+	char path[256];
+	struct stat st;
+
+	memset(d, 0xab, sizeof(d));
+	assert_int_equal(f->t->ops->mkdir_p(f->t, "run=3"), 0);
+	assert_int_equal(mig_bag_manifest_writer_open(f->t, "run=3", f->ctx,
+	    &mw), 0);
+	assert_int_equal(mig_bag_manifest_writer_add(mw, "b", d, 1), 0);
+	assert_int_equal(mig_bag_manifest_writer_add(mw, "a", d, 1),
+	    MIG_ERR_USAGE);
+	assert_non_null(strstr(mig_errmsg(f->ctx), "not in path order"));
+	assert_int_equal(mig_bag_manifest_writer_add(mw, "b", d, 1),
+	    MIG_ERR_USAGE);
+	assert_int_equal(mig_bag_manifest_writer_add(mw, "../x", d, 1),
+	    MIG_ERR_USAGE);
+	assert_int_equal(mig_bag_manifest_writer_add(mw, "c\nd%e", d, 1), 0);
+	mig_bag_manifest_writer_free(mw);
+	(void)snprintf(path, sizeof(path), "%s/lake/run=3", f->root);
+	assert_int_equal(count_entries(path), 0);
+	(void)snprintf(path, sizeof(path),
+	    "%s/lake/run=3/manifest-sha256.txt", f->root);
+	assert_int_equal(stat(path, &st), -1);
 }
 
 static void
@@ -1630,6 +1738,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__writer_refuses,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bagit__manifest_streamed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_bagit__manifest_streamed_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_bagit__manifest_replace_and_encode, setup, teardown),
 		cmocka_unit_test(test_bagit__manifest_threads),

@@ -1,6 +1,6 @@
 /*
- * Unit tests for the filters of lib/run/inventory.c: the .gitignore-like
- * rules of migrate-plan(5) FILTERS, table-driven.
+ * Unit tests for lib/run/inventory.c: the .gitignore-like rules of
+ * migrate-plan(5) FILTERS, table-driven, and the order of the walk.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,10 +8,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "migrate/error.h"
 #include "migrate/run.h"
+
+#include "testutil.h"
 
 struct glob_case {
 	const char	*pattern;
@@ -123,12 +130,90 @@ test_inventory__selected_table(void **state)
 	}
 }
 
+/*
+ * Names whose bytes sort around '/' (0x2f): '!' and '-' below it, '0'
+ * above, and UTF-8 (bytes >= 0x80).  The walk must hand the files over in
+ * strcmp() order of the full path, the order snapshots and manifests are
+ * merged in, without sorting them all at the end.
+ */
+static const char *const order_tree[] = {
+	"a!", "a-x", "a.d/f", "a/b-", "a/b/c", "a/b0", "a/bb", "a0", "b/ 1",
+	"b/!", "b/x-", "b/x/y/z", "b/x0", "\xc3\xa9t\xc3\xa9", "z/\xef\xbf\xbd",
+};
+
+struct order_seen {
+	char	*paths[32];
+	size_t	 n;
+};
+
+static int
+order_entry(void *arg, const struct mig_inv_entry *e)
+{
+	struct order_seen *seen = arg;
+
+	assert_true(seen->n < 32);
+	seen->paths[seen->n++] = strdup(e->path);
+	return 0;
+}
+
+static void
+test_inventory__walk_in_path_order(void **state)
+{
+	struct mig_inventory_opts io;
+	struct mig_inventory *inv = NULL;
+	struct order_seen seen = { { NULL }, 0 };
+	struct mig_ctx *ctx = mig_ctx_new();
+	char root[256], path[512], *slash;
+	size_t i, n = sizeof(order_tree) / sizeof(order_tree[0]);
+	FILE *fp;
+
+	(void)state;
+	assert_int_equal(tu_mkdtemp(root, sizeof(root), "inv"), 0);
+	/* Created in reverse, so that readdir's order is no help. */
+	for (i = n; i-- > 0; ) {
+		(void)snprintf(path, sizeof(path), "%s/%s", root,
+		    order_tree[i]);
+		for (slash = path + strlen(root) + 1;
+		    (slash = strchr(slash, '/')) != NULL; slash++) {
+			*slash = '\0';
+			(void)mkdir(path, 0700);
+			*slash = '/';
+		}
+		assert_non_null(fp = fopen(path, "w"));
+		(void)fclose(fp);
+	}
+	memset(&io, 0, sizeof(io));
+	io.entry = order_entry;
+	io.arg = &seen;
+	assert_int_equal(mig_inventory_walk(root, &io, ctx, &inv), 0);
+	assert_int_equal(inv->count, 0);	/* handed over, not kept */
+	assert_int_equal(seen.n, n);
+	for (i = 1; i < n; i++)
+		if (strcmp(seen.paths[i - 1], seen.paths[i]) >= 0)
+			fail_msg("\"%s\" came before \"%s\"",
+			    seen.paths[i - 1], seen.paths[i]);
+	for (i = 0; i < n; i++)
+		free(seen.paths[i]);
+	mig_inventory_free(inv);
+	/* Kept (no entry callback): the same order. */
+	io.entry = NULL;
+	assert_int_equal(mig_inventory_walk(root, &io, ctx, &inv), 0);
+	assert_int_equal(inv->count, n);
+	for (i = 1; i < n; i++)
+		assert_true(strcmp(inv->entries[i - 1].path,
+		    inv->entries[i].path) < 0);
+	mig_inventory_free(inv);
+	mig_ctx_free(ctx);
+	assert_int_equal(tu_rm_tree(root), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inventory__glob_table),
 		cmocka_unit_test(test_inventory__selected_table),
+		cmocka_unit_test(test_inventory__walk_in_path_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
