@@ -527,6 +527,7 @@ s3_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	s->conn.handshake_refused = true;
 	if ((r = mig_curlx_conn_init(&s->conn, cfg, t->ctx)) != 0)
 		goto out;
+	s->perform = mig_s3_perform;
 	s->part_size = parse_size(mig_topts_get(o, "part_size") != NULL ?
 	    mig_topts_get(o, "part_size") : PART_DEF);
 	if (url->host == NULL || url->port != 0 || url->user != NULL ||

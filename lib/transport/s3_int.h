@@ -1,9 +1,10 @@
 /*
  * The s3 backend's own internals, shared by its four files: s3.c (open,
  * close, credentials, plan keys, mkdir_p, remove), s3_request.c (signed
- * requests on the one easy handle, S3's error answers), s3_read.c (HEAD,
- * ListObjectsV2, ranged GETs) and s3_multipart.c (PUT and multipart
- * upload).  Lib-only: not part of the public API.
+ * requests on a lane: an easy handle and the context its errors go to;
+ * S3's error answers), s3_read.c (HEAD, ListObjectsV2, ranged GETs) and
+ * s3_multipart.c (PUT and multipart upload).  Lib-only: not part of the
+ * public API.
  */
 #ifndef MIGRATE_S3_INT_H
 #define MIGRATE_S3_INT_H
@@ -12,6 +13,7 @@
 #error "s3_int.h is private to lib/transport"
 #endif
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,12 +31,35 @@
 #define MIG_S3_DIRCACHE_MAX	256
 
 struct mig_s3;
+struct mig_s3_req;
 
 /* Open streams, so that closing the transport detaches them. */
 struct mig_s3_stream {
 	struct mig_s3		*s;
 	struct mig_s3_stream	*next, *prev;
 };
+
+/*
+ * Where one request runs: an easy handle (curl's are never shared
+ * between threads) and the context its errors go to.  The transport's
+ * own lane is its handle x and its ctx; a thread would have one of
+ * its own.  cancel (NULL: never) stops a transfer under way and
+ * any retry once it reads true.
+ */
+struct mig_s3_lane {
+	struct mig_curlx_xfer	*x;
+	struct mig_ctx		*ctx;
+	const atomic_bool	*cancel;
+};
+
+/*
+ * Performs one request on a lane and fills its answer: status, body,
+ * ETag.  An error only when no HTTP answer came (connection, TLS,
+ * cancel, bounds); the status is judged by the caller.  Reads struct
+ * mig_s3 and writes nothing in it: threads call it at once.
+ */
+typedef int (*mig_s3_perform_fn)(struct mig_s3 *s, struct mig_s3_lane *ln,
+	    struct mig_s3_req *rq, const char *what);
 
 struct mig_s3 {
 	struct mig_transport	*t;
@@ -52,12 +77,14 @@ struct mig_s3 {
 	char			*storage_class, *sse, *sse_kms;
 	char			*ak, *sk, *token;	/* secrets */
 	uint64_t		 part_size;
+	/* mig_s3_perform; unit tests put a fake S3 here. */
+	mig_s3_perform_fn	 perform;
 	struct mig_s3_stream	*streams;
 	char			*dirs[MIG_S3_DIRCACHE_MAX];	/* markers */
 	size_t			 ndirs, dirnext;
 };
 
-/* One request and its answer's body (its head: struct mig_s3's x). */
+/* One request and its answer (the rest of its head: the lane's x). */
 struct mig_s3_req {
 	const char			*method;
 	const char			*key;	/* full key; NULL: the bucket */
@@ -73,6 +100,7 @@ struct mig_s3_req {
 	size_t				 acap;	/* allocated for ans */
 	bool				 ans_over;
 	long				 status;	/* answer */
+	char				 etag[MIG_CURLX_ETAG_MAX];
 	/* Upload cursor */
 	size_t				 sent;
 };
@@ -94,13 +122,27 @@ const char *mig_s3_where(struct mig_s3 *s, const char *path, char *buf,
 void	mig_s3_xml_field(struct mig_s3 *s, const unsigned char *body,
 	    size_t len, const char *tag, char *out, size_t cap);
 
+/* The local part of an XML element name ("s3:Key" or "Key"). */
+const char *mig_s3_xml_local(const char *name);
+
 /*
- * Signs and performs rq, retrying connection failures, 408, 429 and 5xx
- * (every body is in memory, so every request can be replayed); anything
- * but 2xx in the end is an error.  0 or MIG_ERR_*; either way rq->ans
- * (the caller frees it) holds the answer body, and s->x its head until
- * the next request.
+ * The real s->perform: signs and performs rq on ln, retrying connection
+ * failures, 408, 429 and 5xx but 501 (every body is in memory, so every
+ * request can be replayed).
  */
+int	mig_s3_perform(struct mig_s3 *s, struct mig_s3_lane *ln,
+	    struct mig_s3_req *rq, const char *what);
+
+/*
+ * s->perform on ln; anything but 2xx in the end is an error on ln->ctx.
+ * 0 or MIG_ERR_*; either way rq->ans (the caller frees it) holds the
+ * answer body, rq->status its status (0: none), and ln->x the rest of
+ * its head until the next request on ln.
+ */
+int	mig_s3_request_on(struct mig_s3 *s, struct mig_s3_lane *ln,
+	    struct mig_s3_req *rq, const char *what);
+
+/* mig_s3_request_on the transport's own lane (s->x, s->ctx). */
 int	mig_s3_request(struct mig_s3 *s, struct mig_s3_req *rq,
 	    const char *what);
 

@@ -142,12 +142,12 @@ upload_part(struct mig_s3 *s, struct s3w *w)
 	rq.blen = w->len;
 	rq.max = MIG_S3_ERRBODY_MAX;
 	if ((r = mig_s3_request(s, &rq, w->what)) == 0) {
-		if (s->x.etag[0] == '\0')
+		if (rq.etag[0] == '\0')
 			r = mig_seterr(s->ctx, MIG_ERR_NET, "%s: part %d: no "
 			    "ETag", w->what, w->nparts + 1);
 		else {
 			(void)snprintf(w->etags[w->nparts], ETAG_MAX, "%s",
-			    s->x.etag);
+			    rq.etag);
 			w->nparts++;
 			w->len = 0;
 		}
@@ -203,23 +203,21 @@ static void
 abort_upload(struct mig_s3 *s, struct s3w *w)
 {
 	struct mig_sigv4_kv q[1] = { { "uploadId", w->upload_id } };
-	struct mig_ctx *c2;
+	struct mig_s3_lane ln = { &s->x, NULL, NULL };
 	struct mig_s3_req rq;
-	struct mig_ctx *saved = s->ctx;
 
-	if ((c2 = mig_ctx_new()) == NULL)
+	/* A context of its own: the first error stays the one reported. */
+	if ((ln.ctx = mig_ctx_new()) == NULL)
 		return;
-	s->ctx = c2;	/* the first error stays the one reported */
 	memset(&rq, 0, sizeof(rq));
 	rq.method = "DELETE";
 	rq.key = w->key;
 	rq.query = q;
 	rq.nquery = 1;
 	rq.max = MIG_S3_ERRBODY_MAX;
-	(void)mig_s3_request(s, &rq, w->what);
+	(void)mig_s3_request_on(s, &ln, &rq, w->what);
 	free(rq.ans);
-	s->ctx = saved;
-	mig_ctx_free(c2);
+	mig_ctx_free(ln.ctx);
 }
 
 /* ---------------------------------------------------------------------- */

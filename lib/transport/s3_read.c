@@ -54,20 +54,11 @@ struct lparse {
 	bool		 self;		/* the prefix's own marker seen */
 };
 
-/* The local part of an element name ("s3:Key" or "Key"). */
-static const char *
-local_name(const char *n)
-{
-	const char *c = strrchr(n, ':');
-
-	return c != NULL ? c + 1 : n;
-}
-
 static void XMLCALL
 lp_start(void *arg, const XML_Char *name, const XML_Char **atts)
 {
 	struct lparse *lp = arg;
-	const char *n = local_name(name);
+	const char *n = mig_s3_xml_local(name);
 
 	(void)atts;
 	if (strcmp(n, "Contents") == 0) {
@@ -168,7 +159,7 @@ static void XMLCALL
 lp_end(void *arg, const XML_Char *name)
 {
 	struct lparse *lp = arg;
-	const char *n = local_name(name);
+	const char *n = mig_s3_xml_local(name);
 	char *end;
 
 	if (lp->text_over) {
