@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <expat.h>
+
 #include "migrate/error.h"
 #include "migrate/stream.h"
 #include "migrate/transport.h"
@@ -133,6 +135,28 @@ void	mig_s3_xml_field(struct mig_s3 *s, const unsigned char *body,
 
 /* The local part of an XML element name ("s3:Key" or "Key"). */
 const char *mig_s3_xml_local(const char *name);
+
+/* The text of the element an answer's parser is in, bounded. */
+struct mig_s3_xtext {
+	char	 buf[MIG_S3_KEY_MAX + 64];
+	size_t	 len;
+	bool	 over;		/* it was longer than buf holds */
+};
+
+/* Empties t: at each element's start and end. */
+void	mig_s3_xtext_reset(struct mig_s3_xtext *t);
+
+/* Appends s[0..len) of expat's text handler to t. */
+void	mig_s3_xtext_add(struct mig_s3_xtext *t, const XML_Char *s, int len);
+
+/*
+ * Parses body[0..len) with expat, the handlers given arg.  0,
+ * MIG_ERR_NOMEM, or MIG_ERR_FORMAT when it is not well formed; no
+ * message set.
+ */
+int	mig_s3_xml_parse(const unsigned char *body, size_t len, void *arg,
+	    XML_StartElementHandler start, XML_EndElementHandler end,
+	    XML_CharacterDataHandler text);
 
 /*
  * The real s->perform: signs and performs rq on ln, retrying connection

@@ -239,9 +239,7 @@ struct uparse {
 	int		 depth;
 	bool		 result;	/* the root is ListMultipartUploadsResult */
 	bool		 in;		/* inside <Upload> */
-	char		 text[MIG_S3_KEY_MAX + 64];
-	size_t		 tlen;
-	bool		 text_over;
+	struct mig_s3_xtext text;
 	char		 ukey[MIG_S3_KEY_MAX + 64];
 	char		 uid[UPLOADID_MAX];
 	bool		 truncated;
@@ -265,9 +263,7 @@ up_start(void *arg, const XML_Char *name, const XML_Char **atts)
 		up->in = true;
 		up->ukey[0] = up->uid[0] = '\0';
 	}
-	up->tlen = 0;
-	up->text_over = false;
-	up->text[0] = '\0';
+	mig_s3_xtext_reset(&up->text);
 }
 
 static void XMLCALL
@@ -275,13 +271,7 @@ up_text(void *arg, const XML_Char *s, int len)
 {
 	struct uparse *up = arg;
 
-	if (len < 0 || (size_t)len >= sizeof(up->text) - up->tlen) {
-		up->text_over = true;
-		return;
-	}
-	memcpy(up->text + up->tlen, s, (size_t)len);
-	up->tlen += (size_t)len;
-	up->text[up->tlen] = '\0';
+	mig_s3_xtext_add(&up->text, s, len);
 }
 
 /* An <Upload> ends: kept when it is one of the writer's key. */
@@ -303,11 +293,11 @@ up_upload(struct uparse *up)
 static void
 up_copy(struct uparse *up, char *dst, size_t cap)
 {
-	if (up->tlen >= cap) {
+	if (up->text.len >= cap) {
 		up->bad = true;
 		return;
 	}
-	memcpy(dst, up->text, up->tlen + 1);
+	memcpy(dst, up->text.buf, up->text.len + 1);
 }
 
 static void XMLCALL
@@ -317,7 +307,7 @@ up_end(void *arg, const XML_Char *name)
 	const char *n = mig_s3_xml_local(name);
 	int depth = up->depth--;
 
-	if (up->text_over)
+	if (up->text.over)
 		up->bad = true;
 	else if (depth == 3 && up->in && strcmp(n, "Key") == 0)
 		up_copy(up, up->ukey, sizeof(up->ukey));
@@ -326,13 +316,12 @@ up_end(void *arg, const XML_Char *name)
 	else if (depth == 2 && up->in && strcmp(n, "Upload") == 0)
 		up_upload(up);
 	else if (depth == 2 && strcmp(n, "IsTruncated") == 0)
-		up->truncated = strcmp(up->text, "true") == 0;
+		up->truncated = strcmp(up->text.buf, "true") == 0;
 	else if (depth == 2 && strcmp(n, "NextKeyMarker") == 0)
 		up_copy(up, up->next_key, sizeof(up->next_key));
 	else if (depth == 2 && strcmp(n, "NextUploadIdMarker") == 0)
 		up_copy(up, up->next_id, sizeof(up->next_id));
-	up->tlen = 0;
-	up->text[0] = '\0';
+	mig_s3_xtext_reset(&up->text);
 }
 
 static void
@@ -355,25 +344,16 @@ up_parse(struct mig_s3 *s, struct uparse *up, const unsigned char *body,
     size_t len, const char *what)
 {
 	const char *key = up->key;
-	XML_Parser xp;
-	int ok;
+	int r;
 
 	up_clear(up);
 	memset(up, 0, sizeof(*up));
 	up->key = key;
-	if (len > INT32_MAX)
-		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s: listing too "
-		    "large", what);
-	if ((xp = XML_ParserCreate("UTF-8")) == NULL)
-		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	XML_SetUserData(xp, up);
-	XML_SetElementHandler(xp, up_start, up_end);
-	XML_SetCharacterDataHandler(xp, up_text);
-	ok = XML_Parse(xp, (const char *)body, (int)len, 1) ==
-	    XML_STATUS_OK;
-	XML_ParserFree(xp);
+	r = mig_s3_xml_parse(body, len, up, up_start, up_end, up_text);
+	if (r == MIG_ERR_NOMEM)
+		return mig_seterr(s->ctx, r, "out of memory");
 	/* Another answer than the one asked for: the caller sees !result. */
-	if ((!ok || up->bad) && up->result)
+	if ((r != 0 || up->bad) && up->result)
 		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s: not a "
 		    "well-formed ListMultipartUploads answer", what);
 	return 0;

@@ -307,6 +307,47 @@ mig_s3_xml_local(const char *name)
 }
 
 void
+mig_s3_xtext_reset(struct mig_s3_xtext *t)
+{
+	t->len = 0;
+	t->over = false;
+	t->buf[0] = '\0';
+}
+
+void
+mig_s3_xtext_add(struct mig_s3_xtext *t, const XML_Char *s, int len)
+{
+	if (len < 0 || (size_t)len >= sizeof(t->buf) - t->len) {
+		t->over = true;
+		return;
+	}
+	memcpy(t->buf + t->len, s, (size_t)len);
+	t->len += (size_t)len;
+	t->buf[t->len] = '\0';
+}
+
+int
+mig_s3_xml_parse(const unsigned char *body, size_t len, void *arg,
+    XML_StartElementHandler start, XML_EndElementHandler end,
+    XML_CharacterDataHandler text)
+{
+	XML_Parser xp;
+	int ok;
+
+	if (len > INT32_MAX)
+		return MIG_ERR_FORMAT;
+	if ((xp = XML_ParserCreate("UTF-8")) == NULL)
+		return MIG_ERR_NOMEM;
+	XML_SetUserData(xp, arg);
+	XML_SetElementHandler(xp, start, end);
+	XML_SetCharacterDataHandler(xp, text);
+	ok = XML_Parse(xp, (const char *)body, (int)len, 1) ==
+	    XML_STATUS_OK;
+	XML_ParserFree(xp);
+	return ok ? 0 : MIG_ERR_FORMAT;
+}
+
+void
 mig_s3_xml_field(struct mig_s3 *s, const unsigned char *body, size_t len,
     const char *tag, char *out, size_t cap)
 {
