@@ -8,6 +8,7 @@
  * mig_s3: threads share it.  S3's error answers become MIG_ERR_* here;
  * curl's codes in curl_xfer.c.
  */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,9 +113,6 @@ upload_cb(char *buf, size_t size, size_t nitems, void *arg)
 	rq->sent += n;
 	return n;
 }
-
-/* ---------------------------------------------------------------------- */
-/* Signed requests */
 
 /* Non-zero stops the transfer: its lane was cancelled. */
 static int
