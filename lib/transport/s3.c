@@ -63,7 +63,13 @@
 #define PART_MIN	(5 * (uint64_t)MIG_S3_MIB)	/* S3's smallest part */
 #define PART_MAX	(512 * (uint64_t)MIG_S3_MIB)	/* our memory bound */
 #define PART_DEF	"16M"
-#define LANES_MIN_DEF	2	/* upload_concurrency from --jobs: 2 to 8 */
+/*
+ * The default upload_concurrency shares LANES_RUN_DEF parts in flight
+ * among the run's jobs, 2 to 8 each: every job holds its own parts, so a
+ * default that grew with --jobs would grow memory with its square.
+ */
+#define LANES_RUN_DEF	8
+#define LANES_MIN_DEF	2
 #define LANES_MAX_DEF	8
 #define CREDFILE_MAX	(256 * 1024)
 
@@ -410,9 +416,9 @@ parse_size(const char *v)
 }
 
 /*
- * upload_concurrency: the plan's (1 to MIG_S3_LANES_MAX), else the run's
- * jobs (unknown: 1) within LANES_MIN_DEF to LANES_MAX_DEF.  0 when the
- * plan's is out of range.
+ * upload_concurrency: the plan's (1 to MIG_S3_LANES_MAX), else
+ * LANES_RUN_DEF / jobs (unknown: 1) within LANES_MIN_DEF to
+ * LANES_MAX_DEF.  0 when the plan's is out of range.
  */
 static int
 parse_lanes(const char *v, int jobs)
@@ -420,9 +426,11 @@ parse_lanes(const char *v, int jobs)
 	char *end;
 	long n;
 
-	if (v == NULL)
-		return jobs < LANES_MIN_DEF ? LANES_MIN_DEF :
-		    jobs > LANES_MAX_DEF ? LANES_MAX_DEF : jobs;
+	if (v == NULL) {
+		n = LANES_RUN_DEF / (jobs < 1 ? 1 : jobs);
+		return n < LANES_MIN_DEF ? LANES_MIN_DEF :
+		    n > LANES_MAX_DEF ? LANES_MAX_DEF : (int)n;
+	}
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (errno != 0 || end == v || *end != '\0' || n < 1 ||
@@ -615,7 +623,7 @@ static const struct mig_tkey s3_keys[] = {
 	{ "part_size", MIG_TKEY_STRING, PART_DEF, "multipart part size, 5M "
 	    "to 512M; larger objects go up in parts" },
 	{ "upload_concurrency", MIG_TKEY_INT, NULL, "parts of one object in "
-	    "flight at once, 1 to 16 (default: --jobs, within 2 to 8)" },
+	    "flight at once, 1 to 16 (default: 8 / --jobs, within 2 to 8)" },
 	{ "ca_file", MIG_TKEY_PATH, NULL, "PEM bundle of the CAs to trust "
 	    "instead of the system store" },
 	{ "pinned_pubkey", MIG_TKEY_STRING, NULL, "sha256//BASE64 of the "
