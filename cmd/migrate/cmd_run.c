@@ -425,6 +425,8 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	o.audit = log;
 	o.seal_key = key;
 	o.jobs = jobs > 0 ? (int)jobs : cmd_ncpus();
+	/* The s3 backend sizes its parts in flight by it. */
+	tcfg.jobs = o.jobs;
 	o.bwlimit = bw_set ? bwlimit : plan->bwlimit;
 	o.progress = on_progress;
 	o.note = on_note;

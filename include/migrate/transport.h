@@ -62,7 +62,9 @@ enum mig_tkey_type {
 	MIG_TKEY_PATH,		/* a file, relative to the plan ("~/" ok) */
 	MIG_TKEY_ENV,		/* the NAME of an environment variable that
 				   holds a secret: never the secret itself */
-	MIG_TKEY_BOOL		/* "true" or "false" */
+	MIG_TKEY_BOOL,		/* "true" or "false" */
+	MIG_TKEY_INT		/* an integer, in decimal; the backend's
+				   check() bounds it */
 };
 
 /* One plan key a backend takes ([destination] NAME = ...). */
@@ -108,6 +110,7 @@ struct mig_transport_config {
 	long		 connect_timeout_ms;	/* 0: default 15 s */
 	long		 io_timeout_ms;		/* 0: default 60 s */
 	int		 retries;		/* transient failures; 0: 4 */
+	int		 jobs;			/* the run's --jobs; 0: unknown */
 	/* Tests: this backend, whatever the URL's scheme (NULL: by scheme). */
 	const struct mig_transport_ops *ops;
 };

@@ -646,7 +646,7 @@ load_dest_key(struct loader *ld, const struct mig_toml_value *dst,
 {
 	struct mig_plan *p = ld->plan;
 	const struct mig_toml_value *v = get(dst, k->name);
-	char *val = NULL;
+	char *val = NULL, num[32];
 	int r;
 
 	if (v == NULL && k->dflt == NULL)
@@ -661,6 +661,18 @@ load_dest_key(struct loader *ld, const struct mig_toml_value *dst,
 		else
 			val = strdup(mig_toml_bool(v) ? "true" : "false");
 		if (val == NULL)
+			return nomem(ld);
+		break;
+	case MIG_TKEY_INT:
+		if (v == NULL)
+			(void)snprintf(num, sizeof(num), "%s", k->dflt);
+		else if (mig_toml_type(v) != MIG_TOML_INTEGER)
+			return perr(ld, mig_toml_value_pos(v), "destination.%s "
+			    "must be an integer", k->name);
+		else
+			(void)snprintf(num, sizeof(num), "%lld",
+			    (long long)mig_toml_int(v));
+		if ((val = strdup(num)) == NULL)
 			return nomem(ld);
 		break;
 	case MIG_TKEY_PATH:

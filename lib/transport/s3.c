@@ -6,9 +6,11 @@
  *   s3://BUCKET/PREFIX: objects are PREFIX/PATH in BUCKET.
  *   open_write  one PUT for an object up to part_size; above it a
  *               multipart upload (Create, UploadPart each part_size
- *               bytes, Complete after every part is acknowledged;
- *               Abort when abandoned).  Bodies are buffered, at most one
- *               part, so every request can be replayed on a retry.
+ *               bytes, upload_concurrency parts in flight at once,
+ *               Complete after every part is acknowledged; Abort when
+ *               abandoned, and of the uploads a killed run left behind).
+ *               Bodies are buffered, at most upload_concurrency + 1
+ *               parts, so every request can be replayed on a retry.
  *   open_read   ranged GETs of READ_CHUNK bytes, after a HEAD for the size
  *   stat        HEAD; a "directory" is a prefix with at least one key
  *   list        ListObjectsV2 with delimiter '/', paginated, parsed by expat
@@ -22,10 +24,10 @@
  * lake layout of DESIGN.md §4 already allows objects written in place
  * inside an unpublished run).
  *
- * The backend is four files around s3_int.h: this one (open, close,
+ * The backend is five files around s3_int.h: this one (open, close,
  * credentials, plan keys, mkdir_p, remove); s3_request.c, the signed
  * requests; s3_read.c, HEAD, listings and ranged GETs; s3_multipart.c,
- * the uploads.  The curl plumbing it shares with the https backend (TLS
+ * the uploads; s3_parts.c, the parts of an upload in flight on threads.  The curl plumbing it shares with the https backend (TLS
  * setup, curl's codes) is curl_xfer.c.
  *
  * TLS is always verified, against ca_file alone when given, and
@@ -61,6 +63,14 @@
 #define PART_MIN	(5 * (uint64_t)MIG_S3_MIB)	/* S3's smallest part */
 #define PART_MAX	(512 * (uint64_t)MIG_S3_MIB)	/* our memory bound */
 #define PART_DEF	"16M"
+/*
+ * The default upload_concurrency shares LANES_RUN_DEF parts in flight
+ * among the run's jobs, 2 to 8 each: every job holds its own parts, so a
+ * default that grew with --jobs would grow memory with its square.
+ */
+#define LANES_RUN_DEF	8
+#define LANES_MIN_DEF	2
+#define LANES_MAX_DEF	8
 #define CREDFILE_MAX	(256 * 1024)
 
 /* ---------------------------------------------------------------------- */
@@ -405,6 +415,30 @@ parse_size(const char *v)
 	return mig_parse_size(v, &n) == 0 ? n : 0;
 }
 
+/*
+ * upload_concurrency: the plan's (1 to MIG_S3_LANES_MAX), else
+ * LANES_RUN_DEF / jobs (unknown: 1) within LANES_MIN_DEF to
+ * LANES_MAX_DEF.  0 when the plan's is out of range.
+ */
+static int
+parse_lanes(const char *v, int jobs)
+{
+	char *end;
+	long n;
+
+	if (v == NULL) {
+		n = LANES_RUN_DEF / (jobs < 1 ? 1 : jobs);
+		return n < LANES_MIN_DEF ? LANES_MIN_DEF :
+		    n > LANES_MAX_DEF ? LANES_MAX_DEF : (int)n;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 1 ||
+	    n > MIG_S3_LANES_MAX)
+		return 0;
+	return (int)n;
+}
+
 static void
 s3_close(struct mig_transport *t)
 {
@@ -414,8 +448,11 @@ s3_close(struct mig_transport *t)
 
 	if (s == NULL)
 		return;
-	while ((st = s->streams) != NULL)
+	while ((st = s->streams) != NULL) {
+		if (st->detach != NULL)
+			st->detach(st);
 		mig_s3_stream_unlink(st);
+	}
 	for (i = 0; i < s->ndirs; i++)
 		free(s->dirs[i]);
 	if (s->x.easy != NULL)
@@ -527,12 +564,17 @@ s3_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	s->conn.handshake_refused = true;
 	if ((r = mig_curlx_conn_init(&s->conn, cfg, t->ctx)) != 0)
 		goto out;
+	s->perform = mig_s3_perform;
 	s->part_size = parse_size(mig_topts_get(o, "part_size") != NULL ?
 	    mig_topts_get(o, "part_size") : PART_DEF);
+	s->upload_concurrency = parse_lanes(mig_topts_get(o,
+	    "upload_concurrency"), cfg->jobs);
 	if (url->host == NULL || url->port != 0 || url->user != NULL ||
-	    s->part_size < PART_MIN || s->part_size > PART_MAX) {
+	    s->part_size < PART_MIN || s->part_size > PART_MAX ||
+	    s->upload_concurrency == 0) {
 		r = mig_seterr(t->ctx, MIG_ERR_USAGE, "%s: bad S3 destination "
-		    "(s3://BUCKET/PREFIX, part_size 5M to 512M)", t->root);
+		    "(s3://BUCKET/PREFIX, part_size 5M to 512M, "
+		    "upload_concurrency 1 to %d)", t->root, MIG_S3_LANES_MAX);
 		goto out;
 	}
 	if ((s->bucket = strdup(url->host)) == NULL ||
@@ -580,6 +622,8 @@ static const struct mig_tkey s3_keys[] = {
 	    "\"aws:kms\"" },
 	{ "part_size", MIG_TKEY_STRING, PART_DEF, "multipart part size, 5M "
 	    "to 512M; larger objects go up in parts" },
+	{ "upload_concurrency", MIG_TKEY_INT, NULL, "parts of one object in "
+	    "flight at once, 1 to 16 (default: 8 / --jobs, within 2 to 8)" },
 	{ "ca_file", MIG_TKEY_PATH, NULL, "PEM bundle of the CAs to trust "
 	    "instead of the system store" },
 	{ "pinned_pubkey", MIG_TKEY_STRING, NULL, "sha256//BASE64 of the "
@@ -627,6 +671,7 @@ s3_check(const struct mig_topts *o, const struct mig_url *url,
 	const char *pin = mig_topts_get(o, "pinned_pubkey");
 	const char *ps = mig_topts_get(o, "part_size");
 	uint64_t part = parse_size(ps != NULL ? ps : PART_DEF);
+	const char *uc = mig_topts_get(o, "upload_concurrency");
 
 	*keyp = NULL;
 	if (url->host == NULL || !bucket_ok(url->host) || url->port != 0 ||
@@ -656,6 +701,10 @@ s3_check(const struct mig_topts *o, const struct mig_url *url,
 		*keyp = "part_size";
 		(void)snprintf(msg, size, "destination.part_size must be 5M "
 		    "to 512M (S3's smallest part is 5 MiB)");
+	} else if (uc != NULL && parse_lanes(uc, 0) == 0) {
+		*keyp = "upload_concurrency";
+		(void)snprintf(msg, size, "destination.upload_concurrency must "
+		    "be an integer from 1 to %d", MIG_S3_LANES_MAX);
 	} else if (pin != NULL && strncmp(pin, "sha256//", 8) != 0) {
 		*keyp = "pinned_pubkey";
 		(void)snprintf(msg, size, "destination.pinned_pubkey must look "

@@ -40,9 +40,7 @@ struct lparse {
 	const char	*lprefix;	/* the listing's prefix */
 	size_t		 lplen;
 	int		 in;		/* 0, 1 Contents, 2 CommonPrefixes */
-	char		 text[MIG_S3_KEY_MAX + 64];
-	size_t		 tlen;
-	bool		 text_over;
+	struct mig_s3_xtext text;
 	char		 key[MIG_S3_KEY_MAX + 64];
 	uint64_t	 size;
 	time_t		 mtime;
@@ -54,20 +52,11 @@ struct lparse {
 	bool		 self;		/* the prefix's own marker seen */
 };
 
-/* The local part of an element name ("s3:Key" or "Key"). */
-static const char *
-local_name(const char *n)
-{
-	const char *c = strrchr(n, ':');
-
-	return c != NULL ? c + 1 : n;
-}
-
 static void XMLCALL
 lp_start(void *arg, const XML_Char *name, const XML_Char **atts)
 {
 	struct lparse *lp = arg;
-	const char *n = local_name(name);
+	const char *n = mig_s3_xml_local(name);
 
 	(void)atts;
 	if (strcmp(n, "Contents") == 0) {
@@ -79,9 +68,7 @@ lp_start(void *arg, const XML_Char *name, const XML_Char **atts)
 		lp->in = 2;
 		lp->key[0] = '\0';
 	}
-	lp->tlen = 0;
-	lp->text_over = false;
-	lp->text[0] = '\0';
+	mig_s3_xtext_reset(&lp->text);
 }
 
 static void XMLCALL
@@ -89,13 +76,7 @@ lp_text(void *arg, const XML_Char *s, int len)
 {
 	struct lparse *lp = arg;
 
-	if (len < 0 || (size_t)len >= sizeof(lp->text) - lp->tlen) {
-		lp->text_over = true;
-		return;
-	}
-	memcpy(lp->text + lp->tlen, s, (size_t)len);
-	lp->tlen += (size_t)len;
-	lp->text[lp->tlen] = '\0';
+	mig_s3_xtext_add(&lp->text, s, len);
 }
 
 /* "2024-01-02T03:04:05.000Z" */
@@ -168,24 +149,24 @@ static void XMLCALL
 lp_end(void *arg, const XML_Char *name)
 {
 	struct lparse *lp = arg;
-	const char *n = local_name(name);
+	const char *n = mig_s3_xml_local(name);
 	char *end;
 
-	if (lp->text_over) {
+	if (lp->text.over) {
 		lp->bad = true;
 		return;
 	}
 	if (strcmp(n, "Key") == 0 && lp->in == 1)
-		(void)snprintf(lp->key, sizeof(lp->key), "%s", lp->text);
+		(void)snprintf(lp->key, sizeof(lp->key), "%s", lp->text.buf);
 	else if (strcmp(n, "Prefix") == 0 && lp->in == 2)
-		(void)snprintf(lp->key, sizeof(lp->key), "%s", lp->text);
+		(void)snprintf(lp->key, sizeof(lp->key), "%s", lp->text.buf);
 	else if (strcmp(n, "Size") == 0 && lp->in == 1) {
 		errno = 0;
-		lp->size = strtoull(lp->text, &end, 10);
-		if (errno != 0 || end == lp->text || *end != '\0')
+		lp->size = strtoull(lp->text.buf, &end, 10);
+		if (errno != 0 || end == lp->text.buf || *end != '\0')
 			lp->bad = true;
 	} else if (strcmp(n, "LastModified") == 0 && lp->in == 1)
-		lp->mtime = iso_time(lp->text);
+		lp->mtime = iso_time(lp->text.buf);
 	else if (strcmp(n, "Contents") == 0) {
 		lp_add(lp, lp->key, MIG_FT_FILE);
 		lp->in = 0;
@@ -193,11 +174,11 @@ lp_end(void *arg, const XML_Char *name)
 		lp_add(lp, lp->key, MIG_FT_DIR);
 		lp->in = 0;
 	} else if (strcmp(n, "IsTruncated") == 0 && lp->in == 0)
-		lp->truncated = strcmp(lp->text, "true") == 0;
+		lp->truncated = strcmp(lp->text.buf, "true") == 0;
 	else if (strcmp(n, "NextContinuationToken") == 0 && lp->in == 0)
-		(void)snprintf(lp->token, sizeof(lp->token), "%s", lp->text);
-	lp->tlen = 0;
-	lp->text[0] = '\0';
+		(void)snprintf(lp->token, sizeof(lp->token), "%s",
+		    lp->text.buf);
+	mig_s3_xtext_reset(&lp->text);
 }
 
 static void
@@ -217,24 +198,15 @@ static int
 lp_parse(struct mig_s3 *s, struct lparse *lp, const unsigned char *body,
     size_t len, const char *what)
 {
-	XML_Parser xp;
-	int ok;
+	int r;
 
-	if (len > INT32_MAX)
-		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s: listing too "
-		    "large", what);
-	if ((xp = XML_ParserCreate("UTF-8")) == NULL)
-		return mig_seterr(s->ctx, MIG_ERR_NOMEM, "out of memory");
-	XML_SetUserData(xp, lp);
-	XML_SetElementHandler(xp, lp_start, lp_end);
-	XML_SetCharacterDataHandler(xp, lp_text);
 	lp->truncated = false;
 	lp->token[0] = '\0';
 	lp->in = 0;
-	ok = XML_Parse(xp, (const char *)body, (int)len, 1) ==
-	    XML_STATUS_OK;
-	XML_ParserFree(xp);
-	if (!ok || lp->bad)
+	r = mig_s3_xml_parse(body, len, lp, lp_start, lp_end, lp_text);
+	if (r == MIG_ERR_NOMEM)
+		return mig_seterr(s->ctx, r, "out of memory");
+	if (r != 0 || lp->bad)
 		return mig_seterr(s->ctx, MIG_ERR_FORMAT, "%s: the server's "
 		    "listing is not a well-formed ListObjectsV2 answer", what);
 	if (lp->truncated && lp->token[0] == '\0')
