@@ -24,6 +24,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Linux's O_TMPFILE: glibc names it only under _GNU_SOURCE. */
+#if !defined(O_TMPFILE) && defined(__O_TMPFILE)
+#define O_TMPFILE	__O_TMPFILE
+#endif
+
 #include "migrate/error.h"
 
 #include "run_core.h"

@@ -169,7 +169,7 @@ join_prev(struct run *rn, struct snap_reader *sr, bool *published,
 	struct snap_entry e;
 	char *last = NULL;
 	size_t i = 0;
-	int r, c;
+	int r = 0, c = 0;
 
 	*published = true;
 	while (*published && (r = prev_next(rn, sr, &e, &last)) == 1) {
