@@ -5,8 +5,8 @@
 # s3rver is a single Node.js process: it bounds both tools, so the ratio
 # says how much migrate's work costs on top of the store, not what AWS
 # would sustain.  Both use 16 MiB parts; rclone keeps its default of 4
-# parts in flight, migrate its upload_concurrency (default: --jobs within
-# 2 to 8).  A last row is migrate alone with one part at a time
+# parts in flight, migrate its upload_concurrency (default: 8 / --jobs,
+# within 2 to 8).  A last row is migrate alone with one part at a time
 # (upload_concurrency = 1), as it was before parts went up side by side.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../integration/lib.sh"
