@@ -11,6 +11,7 @@
 
 #include "migrate/bagit.h"
 #include "migrate/error.h"
+#include "migrate/stream.h"
 #include "migrate/util.h"
 
 #define MIG_BAGIT_INTERNAL
@@ -342,49 +343,157 @@ bagv_line_finding(struct bagv *v, const struct bagv_line *l, const char *why)
  * paths that escape the bag, are findings; fn gets the rest.  Only hard
  * errors stop the walk.
  */
+/* One line of a manifest (a >= 0) or of fetch.txt, parsed, handed to fn. */
+static int
+each_one(struct bagv *v, const char *tagfile, int a, bagv_line_fn fn,
+    unsigned strip, const char *line, size_t n, size_t lineno)
+{
+	struct bagv_line l;
+	const char *why;
+	char *path = NULL;
+	int r;
+
+	if (blank(line, n))
+		return 0;
+	l.tagfile = tagfile;
+	l.size = -1;
+	if (a < 0)
+		r = mig_bag_parse_fetch_line(line, n, v->decode, &l.size, &path,
+		    &why);
+	else
+		r = mig_bag_parse_manifest_line(line, n, bagv_algs[a].dlen,
+		    v->decode, l.digest, &path, &why);
+	l.lineno = lineno;
+	l.path = path != NULL ? mig_bag_path_strip(path, strip) : NULL;
+	if (r == MIG_ERR_NOMEM)
+		r = mig_seterr(v->ctx, r, "out of memory");
+	else if (r != 0)
+		r = bagv_finding(v, MIG_BAG_FORMAT, tagfile, "line %zu: %s",
+		    lineno, why);
+	else if ((why = mig_bag_path_problem(l.path, strlen(l.path))) != NULL)
+		r = bagv_line_finding(v, &l, why);
+	else
+		r = fn(v, &l, a);
+	free(path);
+	return r;
+}
+
+/* Longest line a streamed tag file may have. */
+#define STREAM_LINE_MAX	(1024u * 1024)
+
+/*
+ * The end of the line at s[0..n): *e its terminator (LF, CRLF or CR, as
+ * mig_bag_lines_next), *next after it.  False when the line may not be
+ * whole yet: no terminator, or a CR that may be the first half of a CRLF.
+ */
+static bool
+line_end(const char *s, size_t n, bool eof, size_t *e, size_t *next)
+{
+	size_t i;
+
+	for (i = 0; i < n && s[i] != '\n' && s[i] != '\r'; i++)
+		;
+	if (i == n) {
+		*e = *next = n;
+		return eof && n > 0;
+	}
+	*e = i;
+	if (s[i] == '\r') {
+		if (i + 1 == n && !eof)
+			return false;
+		*next = i + 1 < n && s[i + 1] == '\n' ? i + 2 : i + 1;
+	} else
+		*next = i + 1;
+	return true;
+}
+
+/* A UTF-8 byte-order mark at the start of the file: skipped, reported. */
+static int
+skip_bom(struct bagv *v, const char *tagfile, char *buf, size_t *have)
+{
+	if (*have < 3 || memcmp(buf, "\xEF\xBB\xBF", 3) != 0)
+		return 0;
+	memmove(buf, buf + 3, *have - 3);
+	*have -= 3;
+	if (v->ver >= 100)
+		return bagv_finding(v, MIG_BAG_FORMAT, tagfile, "starts with "
+		    "a byte-order mark, which UTF-8 tag files must not "
+		    "(RFC 8493 2.3)");
+	return 0;
+}
+
+/*
+ * The lines of a UTF-8 tag file, read as a stream: a manifest of
+ * millions of entries is never held whole (issue 20).
+ */
+static int
+each_line_stream(struct bagv *v, const char *tagfile, int a, bagv_line_fn fn,
+    unsigned strip)
+{
+	struct mig_reader *rd = NULL;
+	size_t have = 0, got, start, e, next, lineno = 0;
+	bool eof = false, first = true;
+	char *buf;
+	int r;
+
+	if ((r = bagv_open(v->src, tagfile, &rd)) == MIG_ERR_FORMAT)
+		return bagv_refused(v, tagfile);	/* reads as empty */
+	if (r != 0)
+		return r;
+	if ((buf = malloc(STREAM_LINE_MAX)) == NULL) {
+		mig_reader_free(rd);
+		return mig_seterr(v->ctx, MIG_ERR_NOMEM, "out of memory");
+	}
+	while (r == 0 && !(eof && have == 0)) {
+		if (!eof && (r = mig_reader_read(rd, buf + have,
+		    STREAM_LINE_MAX - have, &got)) == 0) {
+			eof = got == 0;
+			have += got;
+		}
+		if (r != 0 || (first && have < 3 && !eof))
+			continue;
+		if (first && (r = skip_bom(v, tagfile, buf, &have)) != 0)
+			break;
+		first = false;
+		for (start = 0; r == 0 && line_end(buf + start, have - start,
+		    eof, &e, &next); start += next)
+			r = each_one(v, tagfile, a, fn, strip, buf + start, e,
+			    ++lineno);
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (r == 0 && have == STREAM_LINE_MAX) {
+			/* The rest of the file goes unread: the bag fails. */
+			r = bagv_finding(v, MIG_BAG_FORMAT, tagfile, "line %zu: "
+			    "longer than %u bytes", lineno + 1,
+			    STREAM_LINE_MAX);
+			break;
+		}
+	}
+	free(buf);
+	mig_reader_free(rd);
+	return r;
+}
+
 int
 bagv_each_line(struct bagv *v, const char *tagfile, int a, bagv_line_fn fn)
 {
 	struct mig_bag_lines it;
-	struct bagv_line l;
-	const char *text, *line, *why;
-	char *buf = NULL, *path = NULL;
+	const char *text, *line;
+	char *buf = NULL;
 	unsigned strip = 0;
 	size_t len, n;
 	int r;
 
-	if ((r = read_tag(v, tagfile, &buf, &text, &len)) != 0)
-		return r;
 	if (v->ver < 100)
 		strip = a < 0 ? MIG_BAG_STRIP_SLASH : MIG_BAG_STRIP_STAR;
-	l.tagfile = tagfile;
+	if (v->utf8)
+		return each_line_stream(v, tagfile, a, fn, strip);
+	/* Other encodings are decoded whole. */
+	if ((r = read_tag(v, tagfile, &buf, &text, &len)) != 0)
+		return r;
 	mig_bag_lines_init(&it, text, len);
-	while (r == 0 && mig_bag_lines_next(&it, &line, &n)) {
-		if (blank(line, n))
-			continue;
-		l.size = -1;
-		if (a < 0)
-			r = mig_bag_parse_fetch_line(line, n, v->decode,
-			    &l.size, &path, &why);
-		else
-			r = mig_bag_parse_manifest_line(line, n,
-			    bagv_algs[a].dlen, v->decode, l.digest, &path,
-			    &why);
-		l.lineno = it.lineno;
-		l.path = path != NULL ? mig_bag_path_strip(path, strip) : NULL;
-		if (r == MIG_ERR_NOMEM)
-			r = mig_seterr(v->ctx, r, "out of memory");
-		else if (r != 0)
-			r = bagv_finding(v, MIG_BAG_FORMAT, tagfile,
-			    "line %zu: %s", it.lineno, why);
-		else if ((why = mig_bag_path_problem(l.path,
-		    strlen(l.path))) != NULL)
-			r = bagv_line_finding(v, &l, why);
-		else
-			r = fn(v, &l, a);
-		free(path);
-		path = NULL;
-	}
+	while (r == 0 && mig_bag_lines_next(&it, &line, &n))
+		r = each_one(v, tagfile, a, fn, strip, line, n, it.lineno);
 	free(buf);
 	return r;
 }

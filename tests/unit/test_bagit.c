@@ -1157,6 +1157,50 @@ test_bagit__many_files(void **state)
 	assert_true(has(&f->rep, MIG_BAG_ALTERED, "data/d07/f00007"));
 }
 
+/*
+ * A manifest read as a stream (issue 20) across its 1 MiB buffer: CRLF
+ * lines of 256 bytes after one of 257, so that a CR is the last byte of
+ * the first read and its LF the first of the next.  Split wrongly, the
+ * pair would count as two lines: the bad line at the end is named with
+ * the number it has in the file.
+ */
+static void
+test_bagit__manifest_stream_boundary(void **state)
+{
+	struct fx *f = *state;
+	char hex[65], rel[256], *text, *p;
+	size_t i, n = 9000, len;
+
+	put_text(f->bag, "bagit.txt", "BagIt-Version: 1.0\n"
+	    "Tag-File-Character-Encoding: UTF-8\n");
+	(void)hexof("SHA256", "a", hex);
+	text = p = malloc(n * 260 + 512);
+	assert_non_null(text);
+	for (i = 0; i < n; i++) {
+		/* 64 + 2 + path + 2 = 256 (257 for the first line). */
+		len = 256 - 68 + (i == 0);
+		(void)snprintf(rel, sizeof(rel), "data/%0*zu", (int)len - 5, i);
+		if (i == 0)
+			(void)snprintf(rel, sizeof(rel), "data/a%0*d",
+			    (int)len - 6, 0);
+		p += sprintf(p, "%s  %s\r\n", hex, rel);
+		if (i == 0)
+			assert_int_equal(p - text, 257);
+	}
+	assert_true(p - text > 1048576 + 256);
+	assert_int_equal(text[1048575], '\r');
+	assert_int_equal(text[1048576], '\n');
+	p += sprintf(p, "zz  data/bad\r\n");
+	put_text(f->bag, "manifest-sha256.txt", text);
+	free(text);
+	assert_int_equal(validate(f), MIG_ERR_FORMAT);
+	if (!has_detail(&f->rep, MIG_BAG_FORMAT, "manifest-sha256.txt",
+	    "line 9001:")) {
+		dump(&f->rep);
+		fail_msg("the bad line is not named as line 9001");
+	}
+}
+
 /* --- Parsers ----------------------------------------------------------- */
 
 static void
@@ -1779,6 +1823,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__latin1,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_bagit__manifest_stream_boundary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bagit__many_files,
 		    setup, teardown),
 		cmocka_unit_test(test_bagit__parse_declaration),
