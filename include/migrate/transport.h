@@ -161,6 +161,17 @@ struct mig_transport_ops {
 	 */
 	int	(*open_write)(struct mig_transport *t, const char *path,
 		    int64_t size, struct mig_writer **wp);
+	/*
+	 * The same for an object inside a run directory that is not yet
+	 * published (no _SUCCESS): it may be written in place, without
+	 * the temporary and the rename, which cost a round trip each over
+	 * SFTP (DESIGN.md 3).  It is never created through a link already
+	 * at path: that is removed first.  Freed without a successful
+	 * close, nothing of it is left (and the object that stood at path
+	 * before may be gone too).  Optional: open_write serves.
+	 */
+	int	(*open_write_unpublished)(struct mig_transport *t,
+		    const char *path, int64_t size, struct mig_writer **wp);
 	int	(*open_read)(struct mig_transport *t, const char *path,
 		    struct mig_reader **rp);
 	/* MIG_ERR_NOTFOUND when path does not exist. */
@@ -216,6 +227,14 @@ const struct mig_tkey *mig_transport_key(const struct mig_transport_ops *ops,
 int	mig_transport_mkdir_p(struct mig_transport *t, const char *dir);
 int	mig_transport_open_write(struct mig_transport *t, const char *path,
 	    int64_t size, struct mig_writer **wp);
+/*
+ * For an object of a run directory without _SUCCESS only: the backend's
+ * open_write_unpublished, else open_write.  A resumed run trusts no
+ * object its journal does not record as landed and checked, so a
+ * partial object written in place is never taken for a whole one.
+ */
+int	mig_transport_open_write_unpublished(struct mig_transport *t,
+	    const char *path, int64_t size, struct mig_writer **wp);
 int	mig_transport_open_read(struct mig_transport *t, const char *path,
 	    struct mig_reader **rp);
 /* MIG_ERR_NOTFOUND when path does not exist. */

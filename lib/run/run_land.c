@@ -168,7 +168,8 @@ run_sink_open(struct worker *wk, const char *full, bool two,
 	if ((r = ensure_parent(wk, full)) != 0)
 		return r;
 	wk->t->ctx = dctx;
-	r = mig_transport_open_write(wk->t, full, -1, &os->sink);
+	/* The run directory has no _SUCCESS yet: objects may go in place. */
+	r = mig_transport_open_write_unpublished(wk->t, full, -1, &os->sink);
 	wk->t->ctx = wk->ctx;
 	if (r != 0)
 		return two ? mig_seterr(wk->ctx, r, "%s", mig_errmsg(dctx)) : r;

@@ -46,13 +46,14 @@ struct sftp_wpriv {
 	unsigned int		 gen;		/* of the connection of h */
 	char			*path;		/* relative, for messages */
 	char			*final;
-	char			*tmp;
+	char			*tmp;		/* NULL: written in place */
 	unsigned char		*buf;
 	size_t			 len;
 	size_t			 cap;
 	int64_t			 expect;
 	uint64_t		 written;
 	bool			 published;
+	bool			 created;	/* in place: final exists */
 };
 
 struct sftp_rpriv {
@@ -616,25 +617,30 @@ sftp_w_close(struct mig_writer *w)
 	p->h = NULL;
 	if (r != 0)
 		return mig_sftp_fail(c, p->path, "close");
-	if ((r = sftp_publish(p)) != 0)
+	if (p->tmp != NULL && (r = sftp_publish(p)) != 0)
 		return r;
 	p->published = true;
 	return 0;
 }
 
 /*
- * Abandoned: drop the temporary.  Over a lost connection it stays behind
- * under its MIG_TMP_INFIX name for a later sweep.  NULL is a no-op.
+ * Abandoned: drop the temporary (or the object written in place, once
+ * created).  Over a lost connection it stays behind, a temporary under
+ * its MIG_TMP_INFIX name for a later sweep, an object in place for the
+ * resumed run to land again.  NULL is a no-op.
  */
 static void
 sftp_wpriv_free(struct sftp_wpriv *p)
 {
+	const char *made;
+
 	if (p == NULL)
 		return;
+	made = p->tmp != NULL ? p->tmp : p->created ? p->final : NULL;
 	sftp_handle_drop(p->c, p->h, p->gen);
-	if (!p->published && p->tmp != NULL && sftp_alive(p->c, p->gen))
-		(void)libssh2_sftp_unlink_ex(p->c->sftp, p->tmp,
-		    (unsigned int)strlen(p->tmp));
+	if (!p->published && made != NULL && sftp_alive(p->c, p->gen))
+		(void)libssh2_sftp_unlink_ex(p->c->sftp, made,
+		    (unsigned int)strlen(made));
 	free(p->buf);
 	free(p->path);
 	free(p->final);
@@ -665,17 +671,50 @@ sftp_create(struct mig_sftp_conn *c, const char *path)
 }
 
 /*
- * Creates p->tmp; when its directory is missing (the caller did not
- * mkdir_p), creates that first.
+ * In place, what already stands at p->final goes first (never written
+ * through: it may be a link a lake writer planted), unless it is a
+ * directory.  0, or the error.
+ */
+static int
+sftp_clear_final(struct sftp_wpriv *p)
+{
+	struct mig_sftp_conn *c = p->c;
+	LIBSSH2_SFTP_ATTRIBUTES attrs;
+
+	if (sftp_stat_full(c, p->final, LIBSSH2_SFTP_LSTAT, &attrs) != 0)
+		return sftp_missing(c) ? 0 : mig_sftp_fail(c, p->path, "lstat");
+	if ((attrs.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+	    LIBSSH2_SFTP_S_ISDIR(attrs.permissions))
+		return mig_seterr(c->ctx, MIG_ERR_IO, "%s: a directory stands "
+		    "where the object goes", p->path);
+	if (libssh2_sftp_unlink_ex(c->sftp, p->final,
+	    (unsigned int)strlen(p->final)) != 0)
+		return mig_sftp_fail(c, p->path, "replace");
+	return 0;
+}
+
+/*
+ * Creates p->tmp, or p->final in place (O_EXCL either way: nothing is
+ * opened through a link); when its directory is missing (the caller did
+ * not mkdir_p), creates that first.
  */
 static int
 sftp_create_tmp(struct sftp_wpriv *p)
 {
 	struct mig_sftp_conn *c = p->c;
+	const char *target = p->tmp != NULL ? p->tmp : p->final;
+	unsigned long st;
 	char *dir;
 	int r;
 
-	p->h = sftp_create(c, p->tmp);
+	p->h = sftp_create(c, target);
+	if (p->h == NULL && p->tmp == NULL && ((st = mig_sftp_last_status(c)) ==
+	    LIBSSH2_FX_FAILURE || st == LIBSSH2_FX_FILE_ALREADY_EXISTS)) {
+		/* An object of an earlier attempt, or something planted. */
+		if ((r = sftp_clear_final(p)) != 0)
+			return r;
+		p->h = sftp_create(c, target);
+	}
 	if (p->h == NULL && sftp_missing(c)) {
 		if ((r = sftp_parent(c, p->final, &dir)) != 0)
 			return r;
@@ -686,16 +725,17 @@ sftp_create_tmp(struct sftp_wpriv *p)
 		free(dir);
 		if (r != 0)
 			return r;
-		p->h = sftp_create(c, p->tmp);
+		p->h = sftp_create(c, target);
 	}
 	if (p->h == NULL)
 		return mig_sftp_fail(c, p->path, "create");
+	p->created = p->tmp == NULL;
 	return 0;
 }
 
 static int
-sftp_open_write(struct mig_transport *t, const char *path, int64_t size,
-    struct mig_writer **wp)
+sftp_writer(struct mig_transport *t, const char *path, int64_t size,
+    bool in_place, struct mig_writer **wp)
 {
 	struct mig_sftp_conn *c = t->priv;
 	struct sftp_wpriv *p;
@@ -717,9 +757,9 @@ sftp_open_write(struct mig_transport *t, const char *path, int64_t size,
 	if (size >= 0 && (uint64_t)size < p->cap)
 		p->cap = size > 0 ? (size_t)size : 1;
 	p->path = strdup(path);
-	p->tmp = mig_transport_tmp_name(p->final);
+	p->tmp = in_place ? NULL : mig_transport_tmp_name(p->final);
 	p->buf = malloc(p->cap);
-	if (p->path == NULL || p->tmp == NULL || p->buf == NULL)
+	if (p->path == NULL || (!in_place && p->tmp == NULL) || p->buf == NULL)
 		r = mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
 	else if ((r = sftp_create_tmp(p)) == 0 &&
 	    (*wp = mig_writer_new(&sftp_writer_ops, p, NULL, c->ctx)) == NULL)
@@ -727,6 +767,20 @@ sftp_open_write(struct mig_transport *t, const char *path, int64_t size,
 	if (r != 0)
 		sftp_wpriv_free(p);
 	return r;
+}
+
+static int
+sftp_open_write(struct mig_transport *t, const char *path, int64_t size,
+    struct mig_writer **wp)
+{
+	return sftp_writer(t, path, size, false, wp);
+}
+
+static int
+sftp_open_write_unpublished(struct mig_transport *t, const char *path,
+    int64_t size, struct mig_writer **wp)
+{
+	return sftp_writer(t, path, size, true, wp);
 }
 
 /* --- Reading ------------------------------------------------------------- */
@@ -874,6 +928,7 @@ const struct mig_transport_ops mig_transport_sftp_ops = {
 	.close = sftp_close,
 	.mkdir_p = sftp_mkdir_p,
 	.open_write = sftp_open_write,
+	.open_write_unpublished = sftp_open_write_unpublished,
 	.open_read = sftp_open_read,
 	.stat = sftp_stat,
 	.list = sftp_list,

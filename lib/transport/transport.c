@@ -439,6 +439,20 @@ mig_transport_open_write(struct mig_transport *t, const char *path,
 }
 
 int
+mig_transport_open_write_unpublished(struct mig_transport *t,
+    const char *path, int64_t size, struct mig_writer **wp)
+{
+	int r;
+
+	if (t->ops->open_write_unpublished == NULL)
+		return mig_transport_open_write(t, path, size, wp);
+	*wp = NULL;
+	if ((r = check(t, path, false, true)) != 0)
+		return r;
+	return t->ops->open_write_unpublished(t, path, size, wp);
+}
+
+int
 mig_transport_open_read(struct mig_transport *t, const char *path,
     struct mig_reader **rp)
 {

@@ -50,6 +50,7 @@ fi
 # The transport contract, the same suite every backend passes.
 conform="$(dirname "$MIGRATE")/tests/test_transport_conformance"
 MIG_TEST_CONF_URL="$base:$SSHD_PORT$SSHD_ROOT/conform-$$" \
+MIG_TEST_CONF_LOCAL="$SSHD_ROOT/conform-$$" \
 MIG_TEST_CONF_OPTS="known_hosts=$SSHD_KNOWN_HOSTS
 identity=$SSHD_KEY_ED25519" "$conform" || fail "transport conformance (sftp)"
 # Nothing half-written is left behind under the server's root.

@@ -12,6 +12,9 @@
  *   MIG_TEST_CONF_NAME_MAX  the longest name the server can hold, when
  *                        it is less than NAME_MAX (255) for reasons of
  *                        its own
+ *   MIG_TEST_CONF_LOCAL  the URL's directory as this machine sees it
+ *                        (a loopback sshd), so that a test can plant a
+ *                        link there as a lake writer would
  *
  * sftp_transport.sh, https_transport.sh and s3.sh do.
  */
@@ -22,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -396,6 +401,85 @@ test_conform__unpublished_until_close(void **state)
 	no_temporaries(c, "pub");
 }
 
+/*
+ * An object of an unpublished run (it may be written in place): whole
+ * after close, an earlier one replaced with no tail left, nothing left
+ * when abandoned, and never written through a link planted at its name.
+ */
+static void
+test_conform__unpublished_in_place(void **state)
+{
+	struct conf *c = *state;
+	struct mig_writer *w = NULL;
+	struct mig_tstat st;
+	char block[16384], local[4400], victim[4400];
+	const char *root = c->scratch[0] != '\0' ? c->scratch :
+	    getenv("MIG_TEST_CONF_LOCAL");
+	struct stat vs;
+	FILE *fp;
+
+	memset(block, 'y', sizeof(block));
+	ok(c, mig_transport_mkdir_p(c->t, "run"), "mkdir_p", "run");
+	ok(c, mig_transport_open_write_unpublished(c->t, "run/obj",
+	    sizeof(block), &w), "open_write_unpublished", "run/obj");
+	ok(c, mig_writer_write(w, block, 8192), "write", "run/obj");
+	ok(c, mig_writer_write(w, block + 8192, 8192), "write", "run/obj");
+	ok(c, mig_writer_close(w), "close", "run/obj");
+	mig_writer_free(w);
+	expect_content(c, "run/obj", block, sizeof(block));
+	/* An object of an earlier attempt is replaced whole. */
+	w = NULL;
+	ok(c, mig_transport_open_write_unpublished(c->t, "run/obj", 5, &w),
+	    "open_write_unpublished again", "run/obj");
+	ok(c, mig_writer_write(w, "again", 5), "write", "run/obj");
+	ok(c, mig_writer_close(w), "close", "run/obj");
+	mig_writer_free(w);
+	expect_content(c, "run/obj", "again", 5);
+	/*
+	 * Abandoned: nothing of it is left.  Written in place, the earlier
+	 * object went too; through a temporary, it stands as it was.
+	 */
+	w = NULL;
+	ok(c, mig_transport_open_write_unpublished(c->t, "run/obj",
+	    sizeof(block), &w), "open_write_unpublished", "run/obj");
+	ok(c, mig_writer_write(w, block, 100), "write", "run/obj");
+	mig_writer_free(w);
+	if (mig_transport_stat(c->t, "run/obj", &st) == 0)
+		expect_content(c, "run/obj", "again", 5);
+	else
+		assert_int_equal(mig_errcode(c->ctx), MIG_ERR_NOTFOUND);
+	mig_clearerr(c->ctx);
+	w = NULL;
+	ok(c, mig_transport_open_write_unpublished(c->t, "run/new",
+	    sizeof(block), &w), "open_write_unpublished", "run/new");
+	ok(c, mig_writer_write(w, block, 100), "write", "run/new");
+	mig_writer_free(w);
+	want(c, mig_transport_stat(c->t, "run/new", &st), MIG_ERR_NOTFOUND,
+	    "stat abandoned", "run/new");
+	no_temporaries(c, "run");
+	if (root == NULL || root[0] == '\0')
+		return;
+	/* A lake writer's link at the object's name: never written through. */
+	(void)snprintf(victim, sizeof(victim), "%s/victim", root);
+	(void)snprintf(local, sizeof(local), "%s/run/link", root);
+	assert_non_null(fp = fopen(victim, "w"));
+	(void)fputs("untouched\n", fp);
+	(void)fclose(fp);
+	assert_int_equal(symlink(victim, local), 0);
+	w = NULL;
+	ok(c, mig_transport_open_write_unpublished(c->t, "run/link", 5, &w),
+	    "open_write_unpublished over a link", "run/link");
+	ok(c, mig_writer_write(w, "lands", 5), "write", "run/link");
+	ok(c, mig_writer_close(w), "close", "run/link");
+	mig_writer_free(w);
+	assert_int_equal(stat(victim, &vs), 0);
+	assert_int_equal(vs.st_size, 10);
+	assert_int_equal(lstat(local, &vs), 0);
+	assert_true(S_ISREG(vs.st_mode));
+	expect_content(c, "run/link", "lands", 5);
+	(void)unlink(victim);
+}
+
 /* Fewer or more bytes than announced: an error, and nothing published. */
 static void
 test_conform__announced_size_kept(void **state)
@@ -472,6 +556,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_conform__unpublished_in_place, conf_setup,
+		    conf_teardown),
 		cmocka_unit_test_setup_teardown(test_conform__names_round_trip,
 		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(
