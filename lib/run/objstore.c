@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Linux's O_TMPFILE: glibc names it only under _GNU_SOURCE. */
@@ -62,6 +63,24 @@ tmp_file(const char *dir, struct mig_ctx *ctx)
 	return fd;
 }
 
+/*
+ * What to reserve: under a limit on address space (ulimit -v), an eighth
+ * of it at most, so that a run of a few files is not refused and the rest
+ * of the process keeps room; a run that outgrows it then says so.
+ */
+static size_t
+reserve_size(size_t want)
+{
+	struct rlimit rl;
+	size_t cap;
+
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur / 8 >= want)
+		return want;
+	cap = (size_t)(rl.rlim_cur / 8) / GROW_STEP * GROW_STEP;
+	return cap < GROW_STEP ? GROW_STEP : cap;
+}
+
 static int
 region_open(struct objregion *g, const char *dir, size_t reserve,
     struct mig_ctx *ctx)
@@ -70,6 +89,7 @@ region_open(struct objregion *g, const char *dir, size_t reserve,
 
 	memset(g, 0, sizeof(*g));
 	g->fd = -1;
+	reserve = reserve_size(reserve);
 	p = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 	    MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
