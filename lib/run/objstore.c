@@ -39,6 +39,12 @@
 #define STRINGS_RESERVE	((size_t)1 << 36)
 /* Files grow by this much at a time (a multiple of the page size). */
 #define GROW_STEP	((size_t)8 << 20)
+/*
+ * Blocks are allocated by this much at a time (GROW_STEP is a multiple):
+ * a page of a mapped file without them is a SIGBUS when the file system
+ * is full, where an allocation is an error.
+ */
+#define ALLOC_STEP	((size_t)256 << 10)
 /* Objects touched between two trims. */
 #define TRIM_EVERY	32768
 
@@ -116,6 +122,24 @@ region_close(struct objregion *g)
 	g->fd = -1;
 }
 
+/* Blocks for n more bytes of the mapped file, allocated ahead. */
+static int
+region_alloc(struct objregion *g, size_t n, struct mig_ctx *ctx)
+{
+	size_t want;
+	int e;
+
+	if (g->allocated - g->used >= n)
+		return 0;
+	want = (g->used + n + ALLOC_STEP - 1) / ALLOC_STEP * ALLOC_STEP;
+	if ((e = posix_fallocate(g->fd, (off_t)g->allocated,
+	    (off_t)(want - g->allocated))) != 0)
+		return mig_seterr(ctx, MIG_ERR_IO, "the run's object store: "
+		    "%s", strerror(e));
+	g->allocated = want;
+	return 0;
+}
+
 /* Room for n more bytes: the file grown and mapped further. */
 static int
 region_need(struct objregion *g, size_t n, struct mig_ctx *ctx)
@@ -124,7 +148,7 @@ region_need(struct objregion *g, size_t n, struct mig_ctx *ctx)
 	void *p;
 
 	if (g->mapped - g->used >= n)
-		return 0;
+		return region_alloc(g, n, ctx);
 	want = g->used + n;
 	want = (want + GROW_STEP - 1) / GROW_STEP * GROW_STEP;
 	if (want > g->reserved)
@@ -139,7 +163,7 @@ region_need(struct objregion *g, size_t n, struct mig_ctx *ctx)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "the run's object store: "
 		    "%s", strerror(errno));
 	g->mapped = want;
-	return 0;
+	return region_alloc(g, n, ctx);
 }
 
 int
