@@ -23,7 +23,7 @@ expect_exit 0 unshare -rm bash -c '
 	"$2" run --no-progress "$1/r.toml"
 	echo "rc=$?"' - "$T" "$MIGRATE"
 rc=$(sed -n 's/^rc=//p' "$T/out")
-[ -n "$rc" ] && [ "$rc" -lt 128 ] && [ "$rc" -ne 0 ] ||
-    { cat "$T/err"; fail "full state file system: exit $rc, want an error (not a signal)"; }
+[ -n "$rc" ] && [ "$rc" -lt 128 ] && [ "$rc" -ne 0 ] || { cat "$T/err"
+	fail "full state file system: exit $rc, want an error (not a signal)"; }
 expect_err "No space left on device"
 echo "ok"
