@@ -7,8 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 # A small file system of our own: a tmpfs in a user and mount namespace.
 if ! unshare -rm true 2>/dev/null; then
-	echo "ok (skipped: no user namespaces)"
-	exit 0
+	echo "skipped: no user namespaces here"
+	exit 77
 fi
 setup_plans
 mkdir -p "$T/src" "$T/audit"
