@@ -434,6 +434,7 @@ cmd_run(int argc, char **argv, struct mig_ctx *ctx)
 	o.arg = &ui;
 	th = cmd_testhook_new();
 	o.hook = cmd_testhook_get(th);
+	o.tmp_dir = getenv("TMPDIR");
 	r = mig_run_execute(&o, &sum, ctx);
 	if (ui.bar_shown)
 		cmd_progress_done();

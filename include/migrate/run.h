@@ -152,6 +152,11 @@ struct mig_run_opts {
 	void		*arg;
 	/* Test points (testhook.h); NULL in the release binary. */
 	const struct mig_testhook		*hook;
+	/*
+	 * Where a dry run keeps its objects (it makes no state directory):
+	 * the caller's TMPDIR; NULL: /tmp.
+	 */
+	const char	*tmp_dir;
 };
 
 struct mig_run_summary {

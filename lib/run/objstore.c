@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Linux's O_TMPFILE: glibc names it only under _GNU_SOURCE. */
@@ -38,6 +39,12 @@
 #define STRINGS_RESERVE	((size_t)1 << 36)
 /* Files grow by this much at a time (a multiple of the page size). */
 #define GROW_STEP	((size_t)8 << 20)
+/*
+ * Blocks are allocated by this much at a time (GROW_STEP is a multiple):
+ * a page of a mapped file without them is a SIGBUS when the file system
+ * is full, where an allocation is an error.
+ */
+#define ALLOC_STEP	((size_t)256 << 10)
 /* Objects touched between two trims. */
 #define TRIM_EVERY	32768
 
@@ -62,6 +69,24 @@ tmp_file(const char *dir, struct mig_ctx *ctx)
 	return fd;
 }
 
+/*
+ * What to reserve: under a limit on address space (ulimit -v), an eighth
+ * of it at most, so that a run of a few files is not refused and the rest
+ * of the process keeps room; a run that outgrows it then says so.
+ */
+static size_t
+reserve_size(size_t want)
+{
+	struct rlimit rl;
+	size_t cap;
+
+	if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur / 8 >= want)
+		return want;
+	cap = (size_t)(rl.rlim_cur / 8) / GROW_STEP * GROW_STEP;
+	return cap < GROW_STEP ? GROW_STEP : cap;
+}
+
 static int
 region_open(struct objregion *g, const char *dir, size_t reserve,
     struct mig_ctx *ctx)
@@ -70,6 +95,7 @@ region_open(struct objregion *g, const char *dir, size_t reserve,
 
 	memset(g, 0, sizeof(*g));
 	g->fd = -1;
+	reserve = reserve_size(reserve);
 	p = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 	    MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -96,6 +122,24 @@ region_close(struct objregion *g)
 	g->fd = -1;
 }
 
+/* Blocks for n more bytes of the mapped file, allocated ahead. */
+static int
+region_alloc(struct objregion *g, size_t n, struct mig_ctx *ctx)
+{
+	size_t want;
+	int e;
+
+	if (g->allocated - g->used >= n)
+		return 0;
+	want = (g->used + n + ALLOC_STEP - 1) / ALLOC_STEP * ALLOC_STEP;
+	if ((e = posix_fallocate(g->fd, (off_t)g->allocated,
+	    (off_t)(want - g->allocated))) != 0)
+		return mig_seterr(ctx, MIG_ERR_IO, "the run's object store: "
+		    "%s", strerror(e));
+	g->allocated = want;
+	return 0;
+}
+
 /* Room for n more bytes: the file grown and mapped further. */
 static int
 region_need(struct objregion *g, size_t n, struct mig_ctx *ctx)
@@ -104,7 +148,7 @@ region_need(struct objregion *g, size_t n, struct mig_ctx *ctx)
 	void *p;
 
 	if (g->mapped - g->used >= n)
-		return 0;
+		return region_alloc(g, n, ctx);
 	want = g->used + n;
 	want = (want + GROW_STEP - 1) / GROW_STEP * GROW_STEP;
 	if (want > g->reserved)
@@ -119,7 +163,7 @@ region_need(struct objregion *g, size_t n, struct mig_ctx *ctx)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "the run's object store: "
 		    "%s", strerror(errno));
 	g->mapped = want;
-	return 0;
+	return region_alloc(g, n, ctx);
 }
 
 int

@@ -77,6 +77,7 @@ struct objregion {
 	char		*base;		/* reserved address space */
 	size_t		 reserved;
 	size_t		 mapped;	/* of the file, at base */
+	size_t		 allocated;	/* of it, with blocks on disk */
 	size_t		 used;
 };
 

@@ -184,7 +184,7 @@ inv_note(void *arg, enum mig_inv_note kind, const char *path, const char *why)
 static int
 open_store(struct run *rn)
 {
-	const char *dir = rn->o->dry_run ? getenv("TMPDIR") : rn->state_dir;
+	const char *dir = rn->o->dry_run ? rn->o->tmp_dir : rn->state_dir;
 
 	if (dir == NULL || dir[0] == '\0')
 		dir = "/tmp";

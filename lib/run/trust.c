@@ -504,8 +504,15 @@ check_manifest(struct mig_transport *t, const struct run_trust *tr,
 		}
 		if ((r = mig_reader_read(rd, buf + have, MANIFEST_LINE_MAX -
 		    have, &got)) != 0) {
+			/*
+			 * Half read is not checked: the digest and the count
+			 * against the record would be skipped without a word.
+			 */
+			report(sk, MIG_FIND_FORMAT, path, "could not be read "
+			    "to the end (line %zu): %s", lineno,
+			    mig_errmsg(ctx));
 			mig_clearerr(ctx);
-			r = 0;	/* the BagIt check reports it */
+			r = 0;
 			goto out;
 		}
 		if (got == 0)

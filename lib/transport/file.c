@@ -329,9 +329,10 @@ display_path(struct mig_transport *t, const char *rel)
 }
 
 static int
-file_open_write(struct mig_transport *t, const char *path, int64_t size,
-    struct mig_writer **wp)
+open_write_try(struct mig_transport *t, const char *path, int64_t size,
+    bool again, struct mig_writer **wp)
 {
+	struct file_priv *p = t->priv;
 	const char *last;
 	char *buf, *disp;
 	int fd, r;
@@ -346,10 +347,28 @@ file_open_write(struct mig_transport *t, const char *path, int64_t size,
 	r = mig_file_writer_newat(fd, last, disp, FILE_OBJ_MODE, true, size,
 	    t->ctx, wp);
 	free(disp);
+	/*
+	 * The directory kept open may have been removed (and made again)
+	 * by another hand since: its name is walked afresh, once.
+	 */
+	if (r == MIG_ERR_NOTFOUND && again && p->last_dir != NULL) {
+		forget_dir(p);
+		(void)close(fd);
+		free(buf);
+		mig_clearerr(t->ctx);
+		return open_write_try(t, path, size, false, wp);
+	}
 out_close:
 	(void)close(fd);
 	free(buf);
 	return r;
+}
+
+static int
+file_open_write(struct mig_transport *t, const char *path, int64_t size,
+    struct mig_writer **wp)
+{
+	return open_write_try(t, path, size, true, wp);
 }
 
 static int

@@ -368,10 +368,10 @@ expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/huge.toml"
 expect_exit 0 "$MIGRATE" restore "$T/huge.toml" --run "$run" -i "$KEY" \
     --to "$T/back-huge"
 cmp "$T/back-huge/huge.bin" "$H/huge.bin" || fail "huge: restore differs"
-# The cut may catch both parts of big.bin in flight (two lanes with
+# The cut may catch any part of big.bin in flight (up to 8 lanes with
 # --jobs 1), and the kill those of huge.bin: bodies that ended early.
 grep -v -e '^ok ' -e '^refused GET InvalidAccessKeyId ' -e '^down ' \
-    -e '^aborted PUT .*/gone/.*big\.bin\.age?partNumber=[12]&' \
+    -e '^aborted PUT .*/gone/.*big\.bin\.age?partNumber=[0-9]*&' \
     -e '^aborted PUT .*/huge/.*huge\.bin\.age?partNumber=[0-9]*&' \
     "$S3V_LOG" && fail "the verifier refused requests of the fault cases"
 

@@ -111,6 +111,34 @@ count_temporaries(const char *dir)
 	return n;
 }
 
+/*
+ * The directory of the last object stays open for the next (issue 20).
+ * Removed and made again by another hand meanwhile, the next object
+ * still lands where its name says, not in the removed directory.
+ */
+static void
+test_transport_file__kept_dir_replaced(void **state)
+{
+	struct mig_transport *t;
+	char dir[PATH_MAX], obj[PATH_MAX];
+	struct stat st;
+
+	(void)state;
+	t = open_lake("file://lake");
+	assert_int_equal(mig_transport_mkdir_p(t, "a"), 0);
+	assert_int_equal(mig_transport_put(t, "a/x", "x", 1), 0);
+	path_in(dir, sizeof(dir), "lake/a");
+	assert_int_equal(tu_rm_tree(dir), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	if (mig_transport_put(t, "a/y", "y", 1) != 0)
+		fail_msg("put a/y after a/ was made again: %s",
+		    mig_errmsg(ctx));
+	path_in(obj, sizeof(obj), "lake/a/y");
+	assert_int_equal(stat(obj, &st), 0);
+	assert_int_equal(st.st_size, 1);
+	mig_transport_close(t);
+}
+
 static void
 test_transport_file__put_get(void **state)
 {
@@ -431,6 +459,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_transport_file__kept_dir_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_file__put_get,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
