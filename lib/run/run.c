@@ -420,7 +420,8 @@ begin_run(struct run *rn, const char *abandoned)
 
 	if ((r = state_mkdir_p(rn->state_dir, rn->ctx)) != 0 ||
 	    (r = state_write_current(rn->state_dir, rn->run_id, rn->run_dir,
-	    rn->ctx)) != 0 || (r = run_journal_open(rn)) != 0)
+	    rn->ctx)) != 0 || (r = run_journal_open(rn)) != 0 ||
+	    (r = run_journal_retract(rn)) != 0)
 		return r;
 	f = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "strategy",
 	    rn->si->name, "source", rn->p->source_path, "destination",

@@ -58,6 +58,8 @@ struct obj {
 	mode_t			 mode;
 	enum obj_state		 state;
 	bool			 via_link;
+	/* The journal names it, but the resume does not trust that line. */
+	bool			 journal_stale;
 	/*
 	 * Its entry in the previous snapshot (runsnap.c): the snapshot is
 	 * read as a stream, and only what the run compares is kept.
@@ -335,6 +337,14 @@ int	run_journal_append(struct run *rn, const struct obj *ob,
  * journal: nothing landed yet).
  */
 int	run_journal_apply(struct run *rn);
+/*
+ * After run_journal_open: a retract line (synced) for every object whose
+ * journal line the resume did not trust, before any of them lands again.
+ * A copy landed again but killed before it is on record may have the
+ * size the old line records and another ciphertext: the old line must
+ * never vouch for it.
+ */
+int	run_journal_retract(struct run *rn);
 /* Syncs and closes the journal, if open. */
 void	run_journal_close(struct run *rn);
 /* The object for path, or NULL (binary search: objects are sorted). */

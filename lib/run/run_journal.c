@@ -10,7 +10,10 @@
  * (a process killed loses nothing written), and a sync per object cost
  * a disk flush per file (issue 20).  A resumed run reads the journal as
  * a stream and finds each line's object by its path: the objects are in
- * path order, so nothing is held per line.
+ * path order, so nothing is held per line.  The last line of an object
+ * decides; a line the resume did not trust is retracted (a synced
+ * {"path", "retract": true} line) before the object lands again, so
+ * that it can never vouch for the copy that replaces it.
  */
 #define MIG_RUN_INTERNAL
 #include <errno.h>
@@ -142,6 +145,10 @@ apply_line(struct run *rn, const json_t *e)
 		ob->state = OBJ_PENDING;
 		rn->sum->already--;
 	}
+	/* Untrusted until a line below says otherwise. */
+	ob->journal_stale = !json_is_true(json_object_get(e, "retract"));
+	if (!ob->journal_stale)
+		return;		/* retracted: nothing to take */
 	sha = json_string_value(json_object_get(e, "sha256"));
 	csha = json_string_value(json_object_get(e, "stored_sha256"));
 	dest = json_string_value(json_object_get(e, "dest"));
@@ -168,7 +175,42 @@ apply_line(struct run *rn, const json_t *e)
 	memcpy(ob->sha, md, 32);
 	memcpy(ob->csha, cmd, 32);
 	ob->state = OBJ_ALREADY;
+	ob->journal_stale = false;
 	rn->sum->already++;
+}
+
+int
+run_journal_retract(struct run *rn)
+{
+	json_t *e;
+	char *text;
+	size_t i, len, n = 0;
+	int r = 0;
+
+	for (i = 0; i < rn->nobj && r == 0; i++, run_touch(rn)) {
+		if (!rn->objs[i].journal_stale)
+			continue;
+		e = json_pack("{s:s, s:b}", "path", rn->objs[i].path,
+		    "retract", 1);
+		if (e == NULL || (text = json_dumps(e, JSON_COMPACT)) == NULL) {
+			json_decref(e);
+			return mig_seterr(rn->ctx, MIG_ERR_NOMEM,
+			    "out of memory");
+		}
+		json_decref(e);
+		len = strlen(text);
+		text[len] = '\n';
+		if (write(rn->journal_fd, text, len + 1) != (ssize_t)(len + 1))
+			r = mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s",
+			    rn->journal_path, strerror(errno));
+		free(text);
+		rn->objs[i].journal_stale = false;
+		n++;
+	}
+	if (r == 0 && n > 0 && fdatasync(rn->journal_fd) != 0)
+		r = mig_seterr(rn->ctx, MIG_ERR_IO, "%s: %s", rn->journal_path,
+		    strerror(errno));
+	return r;
 }
 
 int
