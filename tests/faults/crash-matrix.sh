@@ -13,8 +13,14 @@
 # before the local state says so (then the next run must settle it without
 # writing the bag again).  Every attempt must die at its point (exit 137):
 # an attempt that finished instead fails the iteration, so no iteration
-# passes without the crash it is about.  Before the finishing run, every object visible under its final
-# name is decrypted with age(1) and compared with the source file it names.
+# passes without the crash it is about.  Before the finishing run, every
+# object a resume would trust is decrypted with age(1) and compared with
+# the source file it names: every object visible under its final name in a
+# local lake (written through a temporary) and in a published bag, and in
+# an unpublished bag over SFTP, which writes objects in place (DESIGN.md 3),
+# every object the run's journal records as landed (a partial object there
+# is expected after a kill: the journal does not name it, and the next run
+# lands it again).
 # After it:
 #   - the run is complete and counts every object exactly once
 #     (stored + already_landed = the files that had to land);
@@ -145,17 +151,46 @@ run_dirs() {
 	find "$1" -type d -name 'run=*' | sort
 }
 
-# check_visible LAKE SRC SEENFILE: every object visible under its final
-# name in a run directory not listed in SEENFILE decrypts to the source
-# file it names.
+# in_journal AUDITDIR RUNDIR REL: REL (under data/) is recorded as landed
+# in the journal of the run of RUNDIR (STATE/RUNID.journal beside the log):
+# the last line of its source path is a landing of that dest, not a
+# retraction (run_journal.c).
+in_journal() {
+	local id=${2##*/run=} j
+	j=$(find "$1" -name "${id%%/*}.journal" 2>/dev/null | head -n 1)
+	[ -n "$j" ] || return 1
+	python3 - "$j" "data/$3" <<'PY'
+import json, sys
+last = {}
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue          # a torn last line is not there
+    if isinstance(e, dict) and "path" in e:
+        last[e["path"]] = e
+sys.exit(0 if any(e.get("dest") == sys.argv[2] and not e.get("retract")
+                  for e in last.values()) else 1)
+PY
+}
+
+# check_visible LAKE SRC SEENFILE [AUDITDIR]: every object visible under
+# its final name in a run directory not listed in SEENFILE decrypts to the
+# source file it names.  With AUDITDIR (a backend that writes the objects
+# of an unpublished bag in place), an unpublished bag is held to that only
+# for the objects its journal records: those are the ones a resume trusts.
 check_visible() {
-	local lake=$1 src=$2 seen=$3 rd f rel n=0
+	local lake=$1 src=$2 seen=$3 ad=${4:-} rd f rel n=0 inplace
 	while IFS= read -r rd; do
 		grep -qxF -- "$rd" "$seen" && continue
 		[ -d "$rd/data" ] || continue
+		inplace=0
+		[ -n "$ad" ] && [ ! -e "$rd/_SUCCESS" ] && inplace=1
 		while IFS= read -r -d '' f; do
 			case ${f##*/} in *.migrate-tmp-*) continue ;; esac
 			rel=${f#"$rd/data/"}
+			[ "$inplace" = 1 ] && ! in_journal "$ad" "$rd" "$rel" &&
+			    continue
 			n=$((n + 1))
 			case $rel in
 			*.zst.age)
@@ -347,7 +382,11 @@ identity = \"$SSHD_KEY_ED25519\""
 	done
 	KILLS_TOTAL=$((KILLS_TOTAL + kills))
 
-	[ "$ITER_OK" = 1 ] && check_visible "$lake" "$src" "$W/seen"
+	if [ "$dest" = local ]; then
+		[ "$ITER_OK" = 1 ] && check_visible "$lake" "$src" "$W/seen"
+	else
+		[ "$ITER_OK" = 1 ] && check_visible "$lake" "$src" "$W/seen" "$ad"
+	fi
 
 	# The completing run.
 	timeout 300 "$MIGRATE" run --no-progress --json "$plan" \
