@@ -9,10 +9,7 @@
 # nginx; nginx1_sync makes sure every earlier line is written first.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
-nginx_start
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || fail "nginx did not start"
+start_or_skip nginx nginx_start
 nginx_start_single || fail "one-process nginx did not start"
 setup_plans
 mkdir -p "$T/src"

@@ -6,10 +6,7 @@
 # plan.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
-nginx_start
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || fail "nginx did not start"
+start_or_skip nginx nginx_start
 setup_plans
 
 plan() {	# plan NAME PORT [EXTRA...]

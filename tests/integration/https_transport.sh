@@ -10,10 +10,7 @@
 BIN=$(dirname "$MIGRATE")/tests/test_transport_https
 [ -x "$BIN" ] || { echo "no $BIN (make $BIN)"; exit 77; }
 
-nginx_start
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || fail "nginx did not start"
+start_or_skip nginx nginx_start
 nginx_start_single || fail "second nginx did not start"
 
 run=$(date +%s)-$$

@@ -124,6 +124,18 @@ same_tree() {
 	diff "$T/want" "$T/have" >&2 || fail "$3: restored tree differs (< want, > have)"
 }
 
+# start_or_skip WHAT START...: runs a server's start function (sshd_start,
+# nginx_start); the script is skipped (exit 77) when it says this machine
+# cannot run that server, and fails when the server should have started.
+start_or_skip() {
+	local what=$1 rc
+	shift
+	"$@"
+	rc=$?
+	[ $rc -eq 77 ] && exit 77
+	[ $rc -eq 0 ] || fail "$what did not start"
+}
+
 # --- Test points: acting at an exact moment (issue 19) ---------------------
 # The test build of the binary (make builds it beside $MIGRATE) stops at a
 # named point of the library when MIGRATE_TEST_HOOK says so (see

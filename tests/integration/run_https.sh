@@ -3,10 +3,7 @@
 # from a generated CA) on 127.0.0.1.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nginx.sh"
-nginx_start
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || fail "nginx did not start"
+start_or_skip nginx nginx_start
 setup_plans
 export LAKE_PASSWORD=$NGINX_PASSWORD LAKE_TOKEN=$NGINX_TOKEN
 

@@ -2,10 +2,7 @@
 # migrate run / verify / restore against a real OpenSSH sshd on 127.0.0.1.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sshd.sh"
-sshd_start
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || fail "sshd did not start"
+start_or_skip sshd sshd_start
 setup_plans
 unset SSH_AUTH_SOCK
 

@@ -5,10 +5,7 @@
 # OpenSSH accepts still connect.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sshd.sh"
-sshd_start
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || fail "sshd did not start"
+start_or_skip sshd sshd_start
 setup_plans
 unset SSH_AUTH_SOCK
 

@@ -7,10 +7,7 @@ source "$(dirname "$0")/sshd.sh"
 
 prog="$(dirname "$MIGRATE")/tests/test_transport_sftp"
 [ -x "$prog" ] || { echo "no $prog (make check-unit builds it)"; exit 77; }
-sshd_start
-rc=$?
-[ $rc -eq 77 ] && exit 77
-[ $rc -eq 0 ] || fail "sshd did not start"
+start_or_skip sshd sshd_start
 
 # An ssh-agent holding the ed25519 key, for the agent case.
 agent_pid=

@@ -12,10 +12,8 @@ setup_plans
 umask 022
 unset SSH_AUTH_SOCK
 
-sshd_start; rc=$?
-[ $rc -eq 0 ] || { [ $rc -eq 77 ] && exit 77; fail "sshd did not start"; }
-nginx_start; rc=$?
-[ $rc -eq 0 ] || { [ $rc -eq 77 ] && exit 77; fail "nginx did not start"; }
+start_or_skip sshd sshd_start
+start_or_skip nginx nginx_start
 cp "$SSHD_KNOWN_HOSTS" "$T/known_hosts"
 export LAKE_PASSWORD=$NGINX_PASSWORD
 
