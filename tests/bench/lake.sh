@@ -31,13 +31,7 @@ plan pa replatform "$DATA_A"
 plan rb rehost "$DATA_B"
 plan pb replatform "$DATA_B"
 
-# rclone crypt over a local directory, as in ../shared/PEERS.md.
-cat > "$W/rclone.conf" <<CONF
-[bcrypt]
-type = crypt
-remote = $BENCH_DST/crypt
-password = $(rclone obscure migrate-bench-password)
-CONF
+crypt_conf "$W/rclone.conf" "$BENCH_DST/crypt"
 RC="RCLONE_CONFIG=$W/rclone.conf rclone -q copy --transfers $JOBS"
 clean="rm -rf $BENCH_DST/lake $BENCH_DST/audit $BENCH_DST/crypt $BENCH_DST/age"
 # age + sha256sum: what a careful operator scripts without migrate.

@@ -91,6 +91,17 @@ PY
 	fi
 }
 
+# crypt_conf FILE DIR: an rclone config with a crypt remote "bcrypt" over
+# the local directory DIR, as in ../shared/PEERS.md.
+crypt_conf() {
+	cat >"$1" <<CONF
+[bcrypt]
+type = crypt
+remote = $2
+password = $(rclone obscure migrate-bench-password)
+CONF
+}
+
 # bench_plan FILE NAME SOURCE URL KEYDIR EXTRA...: a rehost plan for the
 # remote benchmarks, EXTRA lines in [destination]; recipients in
 # KEYDIR/k.pub, the audit log under KEYDIR/audit.

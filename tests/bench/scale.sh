@@ -29,12 +29,7 @@ mkdir -p "$W" "$S"
 trap 'rm -rf "$S"' EXIT
 "$MIGRATE" keygen -o "$W/k.key" 2>/dev/null || true
 grep -o 'age1[a-z0-9]*' "$W/k.key" > "$W/k.pub"
-cat > "$W/rclone.conf" <<CONF
-[bcrypt]
-type = crypt
-remote = $S/crypt
-password = $(rclone obscure migrate-bench-password)
-CONF
+crypt_conf "$W/rclone.conf" "$S/crypt"
 clean() { rm -rf "$S/lake" "$S/audit" "$S/crypt" "$S/rsync"; }
 
 # 10000 -> 10k, 1000000 -> 1M.
