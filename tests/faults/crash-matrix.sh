@@ -151,15 +151,15 @@ run_dirs() {
 	find "$1" -type d -name 'run=*' | sort
 }
 
-# in_journal AUDITDIR RUNDIR REL: REL (under data/) is recorded as landed
-# in the journal of the run of RUNDIR (STATE/RUNID.journal beside the log):
-# the last line of its source path is a landing of that dest, not a
-# retraction (run_journal.c).
-in_journal() {
+# journal_landed AUDITDIR RUNDIR: the objects (under data/) the journal of
+# the run of RUNDIR (STATE/RUNID.journal beside the log) records as
+# landed, one a line: those whose source path's last line is a landing,
+# not a retraction (run_journal.c).  Read once per bag.
+journal_landed() {
 	local id=${2##*/run=} j
 	j=$(find "$1" -name "${id%%/*}.journal" 2>/dev/null | head -n 1)
-	[ -n "$j" ] || return 1
-	python3 - "$j" "data/$3" <<'PY'
+	[ -n "$j" ] || return 0
+	python3 - "$j" <<'PY'
 import json, sys
 last = {}
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
@@ -169,8 +169,9 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         continue          # a torn last line is not there
     if isinstance(e, dict) and "path" in e:
         last[e["path"]] = e
-sys.exit(0 if any(e.get("dest") == sys.argv[2] and not e.get("retract")
-                  for e in last.values()) else 1)
+for e in last.values():
+    if not e.get("retract") and str(e.get("dest", "")).startswith("data/"):
+        print(e["dest"][5:])
 PY
 }
 
@@ -185,11 +186,14 @@ check_visible() {
 		grep -qxF -- "$rd" "$seen" && continue
 		[ -d "$rd/data" ] || continue
 		inplace=0
-		[ -n "$ad" ] && [ ! -e "$rd/_SUCCESS" ] && inplace=1
+		if [ -n "$ad" ] && [ ! -e "$rd/_SUCCESS" ]; then
+			inplace=1
+			journal_landed "$ad" "$rd" >"$W/landed"
+		fi
 		while IFS= read -r -d '' f; do
 			case ${f##*/} in *.migrate-tmp-*) continue ;; esac
 			rel=${f#"$rd/data/"}
-			[ "$inplace" = 1 ] && ! in_journal "$ad" "$rd" "$rel" &&
+			[ "$inplace" = 1 ] && ! grep -qxF -- "$rel" "$W/landed" &&
 			    continue
 			n=$((n + 1))
 			case $rel in
