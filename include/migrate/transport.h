@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "migrate/error.h"
+
 struct mig_ctx;
 struct mig_writer;
 struct mig_reader;
@@ -128,6 +130,13 @@ struct mig_tstat {
 	enum mig_ftype	type;
 };
 
+/* A put that completed (see put_start), for whoever started it. */
+struct mig_put_done {
+	void		*token;
+	int		 code;		/* 0, or the failure's MIG_ERR_* */
+	char		 msg[MIG_ERRMSG_MAX];	/* the failure ("" on success) */
+};
+
 /* Callback for list: return non-zero to stop (that value is returned). */
 typedef int (*mig_list_cb)(void *arg, const char *name,
     const struct mig_tstat *st);
@@ -187,6 +196,24 @@ struct mig_transport_ops {
 		    mig_list_cb cb, void *arg);
 	/* Remove a file; MIG_ERR_NOTFOUND when absent. */
 	int	(*remove)(struct mig_transport *t, const char *path);
+	/*
+	 * Whole objects in flight, for a WAN: put_start begins writing an
+	 * object of an unpublished run directory (as open_write_unpublished
+	 * does, its parent already made), all len bytes of it in buf, and
+	 * returns without waiting for the server; buf stays borrowed until
+	 * put_next hands back its completion.  The caller never has more
+	 * than put_capacity() puts started and not yet collected.  0 when
+	 * started, else the error and nothing was started.  put_next
+	 * collects one completed put into *d and returns 1, or returns 0
+	 * when none has completed (wait: when none is in flight); with
+	 * wait it drives the transfers until one completes.  All three or
+	 * none (the wrappers below then write each object at once).
+	 */
+	int	(*put_start)(struct mig_transport *t, const char *path,
+		    const void *buf, size_t len, void *token);
+	int	(*put_next)(struct mig_transport *t, bool wait,
+		    struct mig_put_done *d);
+	size_t	(*put_capacity)(struct mig_transport *t);
 };
 
 struct mig_transport {
@@ -194,6 +221,8 @@ struct mig_transport {
 	void				*priv;
 	struct mig_ctx			*ctx;	/* borrowed */
 	char				*root;	/* for messages: URL sans secrets */
+	/* A backend without put_start: the one put done and not collected. */
+	struct mig_put_done		*put_held;
 };
 
 /*
@@ -243,6 +272,19 @@ int	mig_transport_stat(struct mig_transport *t, const char *path,
 int	mig_transport_list(struct mig_transport *t, const char *dir,
 	    mig_list_cb cb, void *arg);
 int	mig_transport_remove(struct mig_transport *t, const char *path);
+
+/*
+ * Whole objects in flight (the ops' put_start, put_next, put_capacity).
+ * Over a backend without them, put_start writes the object at once
+ * (open_write_unpublished, write, close) and holds its completion for
+ * put_next, and the capacity is 1.  The path is checked as for every
+ * operation; an error from put_start means nothing was started.
+ */
+int	mig_transport_put_start(struct mig_transport *t, const char *path,
+	    const void *buf, size_t len, void *token);
+int	mig_transport_put_next(struct mig_transport *t, bool wait,
+	    struct mig_put_done *d);
+size_t	mig_transport_put_capacity(struct mig_transport *t);
 
 /* Convenience wrappers over open_write/open_read for small objects. */
 int	mig_transport_put(struct mig_transport *t, const char *path,

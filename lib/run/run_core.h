@@ -216,6 +216,15 @@ struct mig_reader;
 struct mig_writer;
 
 /* One thread that lands objects, with its own connection. */
+/*
+ * An object handed to the transport whole and in flight (put_start): its
+ * ciphertext stays in mem until the transport says how it went.
+ */
+struct put_slot {
+	struct obj		*ob;	/* NULL: free */
+	struct mig_writer	*mem;
+};
+
 struct worker {
 	struct run		*rn;
 	struct mig_ctx		*ctx;
@@ -223,6 +232,9 @@ struct worker {
 	struct mig_transport	*t;
 	unsigned char		*buf;
 	char			 made_dir[PATH_MAX];	/* last mkdir_p */
+	struct put_slot		*puts;	/* the transport's put capacity */
+	size_t			 nputs;
+	size_t			 inflight;
 };
 
 /*

@@ -34,6 +34,12 @@
 
 /* Files at least this big land on two threads (see run_land_stream). */
 #define ASYNC_MIN_SIZE	(8u * 1024 * 1024)
+/*
+ * Files up to this big go whole, many in flight (put_object): over a WAN
+ * a small object costs round trips, not bandwidth.  64 in flight hold at
+ * most 64 * (2 * PUT_MAX_SIZE + 64 KiB) = 36 MiB of ciphertext.
+ */
+#define PUT_MAX_SIZE	(256u * 1024)
 
 /* Parent directory of a '/'-path into buf ("" for none). */
 static void
@@ -152,11 +158,12 @@ copy_source(struct worker *wk, const struct obj *ob, struct mig_reader *src,
 	return 0;
 }
 
+static int	sink_stack(struct worker *wk, bool two, struct obj_sink *os);
+
 int
 run_sink_open(struct worker *wk, const char *full, bool two,
     struct obj_sink *os)
 {
-	struct run *rn = wk->rn;
 	/*
 	 * With two threads the destination reports its errors on the other
 	 * thread's context.
@@ -173,6 +180,17 @@ run_sink_open(struct worker *wk, const char *full, bool two,
 	wk->t->ctx = wk->ctx;
 	if (r != 0)
 		return two ? mig_seterr(wk->ctx, r, "%s", mig_errmsg(dctx)) : r;
+	return sink_stack(wk, two, os);
+}
+
+/* The writers above os->sink (see struct obj_sink). */
+static int
+sink_stack(struct worker *wk, bool two, struct obj_sink *os)
+{
+	struct run *rn = wk->rn;
+	struct mig_ctx *dctx = two ? wk->actx : wk->ctx;
+	int r;
+
 	if ((rn->bwlimit != NULL && (r = mig_ratelimit_writer_new(rn->bwlimit,
 	    os->sink, dctx, &os->limit)) != 0) ||
 	    (r = mig_sha256_writer_new(os->limit != NULL ? os->limit :
@@ -241,6 +259,106 @@ out:
 	mig_writer_free(psha);
 	run_sink_free(&os);
 	return r;
+}
+
+/*
+ * Lands ob's file (fd, read from where it stands) whole: the ciphertext
+ * is made in memory and handed to the transport in slot, which writes it
+ * while the next objects are read and encrypted.  The outcome comes
+ * later, through put_collect().
+ */
+static int
+put_object(struct worker *wk, struct obj *ob, int fd, struct put_slot *slot)
+{
+	struct run *rn = wk->rn;
+	struct mig_reader *rd = NULL;
+	struct mig_writer *psha = NULL;
+	struct obj_sink os;
+	char full[PATH_MAX];
+	const unsigned char *data;
+	uint64_t count = 0;
+	size_t len;
+	int r;
+
+	memset(&os, 0, sizeof(os));
+	if ((r = run_join(full, sizeof(full), rn->run_dir, ob->dest)) != 0) {
+		r = mig_seterr(wk->ctx, MIG_ERR_USAGE, "%s: path too long",
+		    ob->path);
+		goto out;
+	}
+	/* Room for what zstd and age add to the worst input. */
+	if ((r = mig_mem_writer_new(2 * PUT_MAX_SIZE + 65536, wk->ctx,
+	    &os.sink)) != 0 ||
+	    (r = sink_stack(wk, false, &os)) != 0 ||
+	    (r = mig_sha256_writer_new(os.top, wk->ctx, &psha)) != 0 ||
+	    (r = mig_fd_reader_new(fd, wk->ctx, &rd)) != 0 ||
+	    (r = copy_source(wk, ob, rd, fd, psha)) != 0 ||
+	    (r = mig_writer_close(psha)) != 0)
+		goto out;
+	mig_sha256_writer_result(psha, ob->sha, &count);
+	ob->size = count;
+	mig_sha256_writer_result(os.csha, ob->csha, &ob->stored_size);
+	data = mig_mem_writer_data(os.sink, &len);
+	if ((r = ensure_parent(wk, full)) != 0 ||
+	    (r = mig_transport_put_start(wk->t, full, data, len, slot)) != 0)
+		goto out;
+	slot->ob = ob;
+	slot->mem = os.sink;
+	os.sink = NULL;
+	wk->inflight++;
+out:
+	mig_reader_free(rd);
+	mig_writer_free(psha);
+	run_sink_free(&os);
+	return r;
+}
+
+/*
+ * Takes in what the transport has finished: each object is on record
+ * and in the journal once it is durable there, or a failure.  wait: 0
+ * takes what is done, 1 waits for one at least, 2 for all in flight.
+ */
+static void
+put_collect(struct worker *wk, int wait)
+{
+	struct run *rn = wk->rn;
+	struct mig_put_done d;
+	struct put_slot *slot;
+	struct obj *ob;
+
+	while (wk->inflight > 0 &&
+	    mig_transport_put_next(wk->t, wait > 0, &d) == 1) {
+		slot = d.token;
+		ob = slot->ob;
+		mig_writer_free(slot->mem);
+		slot->mem = NULL;
+		slot->ob = NULL;
+		wk->inflight--;
+		mig_clearerr(wk->ctx);
+		if (d.code != 0) {
+			(void)mig_seterr(wk->ctx, d.code, "%s", d.msg);
+			run_record_failure(wk, ob);
+		} else if (run_point(rn, "object.written", ob->path, 0,
+		    wk->ctx) != 0)
+			run_record_failure(wk, ob);
+		else
+			run_record_stored(wk, ob);
+		run_progress(rn, 1, 0, false);
+		if (wait == 1)
+			wait = 0;
+	}
+}
+
+/* A free put slot, or NULL (worker_main makes room first). */
+static struct put_slot *
+put_slot_free(struct worker *wk)
+{
+	size_t i;
+
+	for (i = 0; i < wk->nputs; i++)
+		if (wk->puts[i].ob == NULL)
+			return &wk->puts[i];
+	return NULL;
 }
 
 int
@@ -364,6 +482,7 @@ process_file(struct worker *wk, struct obj *ob)
 {
 	struct run *rn = wk->rn;
 	struct mig_reader *rd = NULL;
+	struct put_slot *slot;
 	unsigned char md[32];
 	uint64_t count;
 	int fd = -1, r;
@@ -393,7 +512,14 @@ process_file(struct worker *wk, struct obj *ob)
 			goto fail;
 		}
 	}
-	if (rn->si->moves_data) {
+	if (rn->si->moves_data && ob->size <= PUT_MAX_SIZE &&
+	    (slot = put_slot_free(wk)) != NULL) {
+		if ((r = put_object(wk, ob, fd, slot)) != 0)
+			goto fail;
+		/* On record and counted when the transport is done with it. */
+		close(fd);
+		return;
+	} else if (rn->si->moves_data) {
 		if ((r = mig_fd_reader_new(fd, wk->ctx, &rd)) != 0 ||
 		    (r = run_land_stream(wk, ob, rd, fd)) != 0 ||
 		    (r = run_point(rn, "object.written", ob->path, 0,
@@ -424,6 +550,8 @@ out:
 int
 run_worker_open(struct run *rn, struct worker *wk)
 {
+	int r;
+
 	memset(wk, 0, sizeof(*wk));
 	wk->rn = rn;
 	if ((wk->ctx = mig_ctx_new()) == NULL ||
@@ -432,12 +560,25 @@ run_worker_open(struct run *rn, struct worker *wk)
 		return MIG_ERR_NOMEM;
 	if (!rn->si->moves_data || rn->o->dry_run)
 		return 0;
-	return mig_transport_open(rn->o->tcfg, wk->ctx, &wk->t);
+	if ((r = mig_transport_open(rn->o->tcfg, wk->ctx, &wk->t)) != 0)
+		return r;
+	wk->nputs = mig_transport_put_capacity(wk->t);
+	if ((wk->puts = calloc(wk->nputs, sizeof(*wk->puts))) == NULL)
+		return mig_seterr(wk->ctx, MIG_ERR_NOMEM, "out of memory");
+	return 0;
 }
 
 void
 run_worker_close(struct worker *wk)
 {
+	size_t i;
+
+	/* Every object in flight is taken in before the connection goes. */
+	if (wk->t != NULL)
+		put_collect(wk, 2);
+	for (i = 0; i < wk->nputs; i++)
+		mig_writer_free(wk->puts[i].mem);
+	free(wk->puts);
 	mig_transport_close(wk->t);
 	free(wk->buf);
 	mig_ctx_free(wk->actx);
@@ -465,6 +606,13 @@ worker_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
+		/*
+		 * Room for the next object, if it goes whole: taking the
+		 * finished ones in first also lets a failure among them stop
+		 * the run before another object starts.
+		 */
+		if (wk.nputs > 0 && wk.inflight == wk.nputs)
+			put_collect(&wk, 1);
 		pthread_mutex_lock(&rn->mu);
 		while (rn->next < rn->nobj &&
 		    rn->objs[rn->next].state != OBJ_PENDING)

@@ -399,6 +399,7 @@ mig_transport_close(struct mig_transport *t)
 		return;
 	if (t->ops != NULL && t->ops->close != NULL)
 		t->ops->close(t);
+	free(t->put_held);
 	free(t->root);
 	free(t);
 }
@@ -450,6 +451,74 @@ mig_transport_open_write_unpublished(struct mig_transport *t,
 	if ((r = check(t, path, false, true)) != 0)
 		return r;
 	return t->ops->open_write_unpublished(t, path, size, wp);
+}
+
+/* Over a backend without put_start: the object at once, held for put_next. */
+static int
+put_at_once(struct mig_transport *t, const char *path, const void *buf,
+    size_t len, void *token)
+{
+	struct mig_put_done *d = t->put_held;
+	struct mig_writer *w = NULL;
+	int r;
+
+	if (d == NULL && (d = t->put_held = calloc(1, sizeof(*d))) == NULL)
+		return mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
+	if (d->token != NULL)
+		return mig_seterr(t->ctx, MIG_ERR_INTERNAL, "%s: a put started "
+		    "before the last one was collected", path);
+	if ((r = mig_transport_open_write_unpublished(t, path, (int64_t)len,
+	    &w)) == 0 && (r = mig_writer_write(w, buf, len)) == 0)
+		r = mig_writer_close(w);
+	mig_writer_free(w);
+	if (r != 0 && mig_errcode(t->ctx) == 0)
+		(void)mig_seterr(t->ctx, r, "%s: not written", path);
+	d->token = token;
+	d->code = r;
+	(void)snprintf(d->msg, sizeof(d->msg), "%s", r != 0 ?
+	    mig_errmsg(t->ctx) : "");
+	return 0;
+}
+
+int
+mig_transport_put_start(struct mig_transport *t, const char *path,
+    const void *buf, size_t len, void *token)
+{
+	int r;
+
+	if (token == NULL)
+		return mig_seterr(t->ctx, MIG_ERR_INTERNAL, "%s: a put needs "
+		    "a token", path);
+	if ((r = check(t, path, false, true)) != 0)
+		return r;
+	if (t->ops->put_start == NULL)
+		return put_at_once(t, path, buf, len, token);
+	return t->ops->put_start(t, path, buf, len, token);
+}
+
+int
+mig_transport_put_next(struct mig_transport *t, bool wait,
+    struct mig_put_done *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (t->ops->put_next != NULL)
+		return t->ops->put_next(t, wait, d);
+	if (t->put_held == NULL || t->put_held->token == NULL)
+		return 0;
+	*d = *t->put_held;
+	t->put_held->token = NULL;
+	return 1;
+}
+
+size_t
+mig_transport_put_capacity(struct mig_transport *t)
+{
+	size_t n;
+
+	if (t->ops->put_capacity == NULL ||
+	    (n = t->ops->put_capacity(t)) == 0)
+		return 1;
+	return n;
 }
 
 int
