@@ -8,11 +8,13 @@
  * link below the root (sftp_no_links()).
  *
  * Throughput: libssh2 1.10 splits an sftp write into ~30 KB SFTP packets
- * and keeps them all in flight only within one libssh2_sftp_write() call,
- * so writes are gathered into a large buffer (MIG_SFTP_BUFSIZE) and handed
- * over whole; libssh2_sftp_write() then returns partial counts as the
- * server acknowledges them.  Reads likewise ask for a large buffer, which
- * sets libssh2's read-ahead.
+ * and keeps in flight only what one libssh2_sftp_write() call was given,
+ * so writes are gathered into a large buffer (MIG_SFTP_BUFSIZE) that
+ * slides: more is appended while the front is still in flight, and
+ * libssh2 sends the new bytes when called again (sftp_push).  The SSH
+ * channel window (OpenSSH's is 2 MiB) then bounds what is in flight, as
+ * it does for OpenSSH's sftp.  Reads ask for a large buffer, which sets
+ * libssh2's read-ahead.
  */
 #define MIG_TRANSPORT_INTERNAL
 
@@ -48,6 +50,7 @@ struct sftp_wpriv {
 	char			*final;
 	char			*tmp;		/* NULL: written in place */
 	unsigned char		*buf;
+	size_t			 head;		/* buf[head, len): not acked */
 	size_t			 len;
 	size_t			 cap;
 	int64_t			 expect;
@@ -501,25 +504,38 @@ sftp_handle_drop(struct mig_sftp_conn *c, LIBSSH2_SFTP_HANDLE *h,
 
 /* --- Writing ------------------------------------------------------------- */
 
-/* Hands n bytes to libssh2, which pipelines them in ~30 KB packets. */
+/*
+ * Hands the bytes of p->buf from p->head on to libssh2, which sends what
+ * it has not sent yet in ~30 KB packets and returns as soon as the first
+ * ones are acknowledged; until all are when all.  Not all: the
+ * acknowledged front is dropped, so that the caller can append behind
+ * what is still in flight and the window never runs dry (waiting for a
+ * whole buffer to be acknowledged cost a round trip per buffer).
+ */
 static int
-sftp_push(struct sftp_wpriv *p, const unsigned char *buf, size_t n)
+sftp_push(struct sftp_wpriv *p, bool all)
 {
 	ssize_t k;
 	int next;
 
 	(void)libssh2_keepalive_send(p->c->session, &next);
-	while (n > 0) {
-		k = libssh2_sftp_write(p->h, (const char *)buf, n);
+	while (p->head < p->len) {
+		k = libssh2_sftp_write(p->h, (const char *)p->buf + p->head,
+		    p->len - p->head);
 		if (k < 0)
 			return mig_sftp_fail(p->c, p->path, "write");
 		if (k == 0)
 			return mig_seterr(p->c->ctx, MIG_ERR_NET, "%s: write: "
 			    "no progress", p->path);
-		buf += k;
-		n -= (size_t)k;
+		p->head += (size_t)k;
 		p->written += (uint64_t)k;
+		if (!all && p->head >= p->cap / 4)
+			break;
 	}
+	/* libssh2 copied what it sent: the rest may move. */
+	memmove(p->buf, p->buf + p->head, p->len - p->head);
+	p->len -= p->head;
+	p->head = 0;
 	return 0;
 }
 
@@ -534,9 +550,8 @@ sftp_w_write(struct mig_writer *w, const void *buf, size_t len)
 	if ((r = sftp_check_alive(p->c, p->gen, p->path, "write")) != 0)
 		return r;
 	while (len > 0) {
-		/* Large writes skip the copy. */
-		if (p->len == 0 && len >= p->cap)
-			return sftp_push(p, b, len);
+		if (p->len == p->cap && (r = sftp_push(p, false)) != 0)
+			return r;
 		take = p->cap - p->len;
 		if (take > len)
 			take = len;
@@ -544,11 +559,6 @@ sftp_w_write(struct mig_writer *w, const void *buf, size_t len)
 		p->len += take;
 		b += take;
 		len -= take;
-		if (p->len == p->cap) {
-			if ((r = sftp_push(p, p->buf, p->len)) != 0)
-				return r;
-			p->len = 0;
-		}
 	}
 	return 0;
 }
@@ -600,11 +610,8 @@ sftp_w_close(struct mig_writer *w)
 
 	if ((r = sftp_check_alive(c, p->gen, p->path, "close")) != 0)
 		return r;
-	if (p->len > 0) {
-		if ((r = sftp_push(p, p->buf, p->len)) != 0)
-			return r;
-		p->len = 0;
-	}
+	if (p->len > 0 && (r = sftp_push(p, true)) != 0)
+		return r;
 	if (p->expect >= 0 && p->written != (uint64_t)p->expect)
 		return mig_seterr(w->ctx, MIG_ERR_INTERNAL, "%s: %llu bytes "
 		    "written, %lld announced", p->path,
@@ -905,6 +912,83 @@ out_free:
 	return r;
 }
 
+/* --- Objects in flight (sftp_pipe.c) ------------------------------------ */
+
+static int
+sftp_put_start(struct mig_transport *t, const char *path, const void *buf,
+    size_t len, void *token)
+{
+	struct mig_sftp_conn *c = t->priv;
+	char *full;
+	int r;
+
+	/* Links refused on the way, as for every write. */
+	if ((r = sftp_begin(c, path, false, false, &full)) != 0)
+		return r;
+	r = mig_sftp_pipe_start(c, path, full, buf, len, token);
+	free(full);
+	return r;
+}
+
+/* What a lane left to the main channel: the object written blocking. */
+static int
+sftp_put_blocking(struct mig_transport *t, const struct mig_sftp_put *put)
+{
+	struct mig_writer *w = NULL;
+	int r;
+
+	if ((r = sftp_writer(t, put->path, (int64_t)put->len, true,
+	    &w)) == 0 && (r = mig_writer_write(w, put->buf, put->len)) == 0)
+		r = mig_writer_close(w);
+	mig_writer_free(w);
+	return r;
+}
+
+static int
+sftp_put_next(struct mig_transport *t, bool wait, struct mig_put_done *d)
+{
+	struct mig_sftp_conn *c = t->priv;
+	struct mig_sftp_put put;
+	int r;
+
+	if (mig_sftp_pipe_next(c, wait, &put) != 1)
+		return 0;
+	d->token = put.token;
+	d->code = put.code;
+	(void)snprintf(d->msg, sizeof(d->msg), "%s", put.msg);
+	if (put.blocking && (r = sftp_put_blocking(t, &put)) != 0) {
+		d->code = r;
+		(void)snprintf(d->msg, sizeof(d->msg), "%s",
+		    mig_errmsg(c->ctx));
+		mig_clearerr(c->ctx);
+	}
+	return 1;
+}
+
+static size_t
+sftp_put_capacity(struct mig_transport *t)
+{
+	struct mig_sftp_conn *c = t->priv;
+
+	return c->lanes;
+}
+
+static int
+sftp_check(const struct mig_topts *o, const struct mig_url *url,
+    const char **keyp, char *msg, size_t size)
+{
+	(void)url;
+	*keyp = NULL;
+	if (mig_sftp_lanes(mig_topts_get(o, "objects_in_flight")) == 0) {
+		*keyp = "objects_in_flight";
+		(void)snprintf(msg, size, "destination.objects_in_flight "
+		    "must be 1 to %d (OpenSSH allows 10 channels on a "
+		    "connection: MaxSessions)", MIG_SFTP_LANES_MAX);
+		return MIG_ERR_PARSE;
+	}
+	return 0;
+}
+
 static const struct mig_tkey sftp_keys[] = {
 	{ "known_hosts", MIG_TKEY_PATH, NULL, "the host keys to trust "
 	    "(OpenSSH format; default: ssh_config's UserKnownHostsFile, else "
@@ -918,6 +1002,9 @@ static const struct mig_tkey sftp_keys[] = {
 	    "the identity's passphrase" },
 	{ "password_env", MIG_TKEY_ENV, NULL, "variable holding a password "
 	    "(discouraged)" },
+	{ "objects_in_flight", MIG_TKEY_INT, "8", "small objects (up to "
+	    "256 KiB) in flight on each connection, each on an SFTP channel "
+	    "of its own (1-9; the server's MaxSessions bounds it)" },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -933,4 +1020,8 @@ const struct mig_transport_ops mig_transport_sftp_ops = {
 	.stat = sftp_stat,
 	.list = sftp_list,
 	.remove = sftp_remove,
+	.put_start = sftp_put_start,
+	.put_next = sftp_put_next,
+	.put_capacity = sftp_put_capacity,
+	.check = sftp_check,
 };

@@ -220,8 +220,8 @@ sftp_libssh2_code(int rc, const char **whatp)
  * on it any more (a stopped server would hold every call for the whole
  * I/O timeout); the next operation reconnects.
  */
-static void
-sftp_mark_broken(struct mig_sftp_conn *c)
+void
+mig_sftp_mark_broken(struct mig_sftp_conn *c)
 {
 	c->broken = true;
 	if (c->sock >= 0)
@@ -237,6 +237,13 @@ sftp_mark_broken(struct mig_sftp_conn *c)
 int
 mig_sftp_fail(struct mig_sftp_conn *c, const char *obj, const char *op)
 {
+	return mig_sftp_fail_on(c, c->sftp, obj, op);
+}
+
+int
+mig_sftp_fail_on(struct mig_sftp_conn *c, LIBSSH2_SFTP *sftp,
+    const char *obj, const char *op)
+{
 	unsigned long st;
 	const char *what;
 	char *msg = NULL;
@@ -246,17 +253,17 @@ mig_sftp_fail(struct mig_sftp_conn *c, const char *obj, const char *op)
 		return mig_seterr(c->ctx, MIG_ERR_NET, "%s: %s: not connected",
 		    obj, op);
 	rc = libssh2_session_last_error(c->session, &msg, NULL, 0);
-	if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && c->sftp != NULL) {
-		st = libssh2_sftp_last_error(c->sftp);
+	if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && sftp != NULL) {
+		st = libssh2_sftp_last_error(sftp);
 		code = sftp_status_code(st);
 		if (code == MIG_ERR_NET)
-			sftp_mark_broken(c);
+			mig_sftp_mark_broken(c);
 		return mig_seterr(c->ctx, code, "%s: %s: %s (SFTP status %lu)",
 		    obj, op, mig_sftp_status_name(st), st);
 	}
 	code = sftp_libssh2_code(rc, &what);
 	if (code == MIG_ERR_NET)
-		sftp_mark_broken(c);
+		mig_sftp_mark_broken(c);
 	if (msg != NULL && *msg != '\0')
 		return mig_seterr(c->ctx, code, "%s: %s: %s: %s", obj, op,
 		    what, msg);
@@ -276,6 +283,22 @@ mig_sftp_last_status(struct mig_sftp_conn *c)
 }
 
 /* --- Small helpers ------------------------------------------------------- */
+
+size_t
+mig_sftp_lanes(const char *v)
+{
+	char *end;
+	long n;
+
+	if (v == NULL)
+		return MIG_SFTP_LANES_DEF;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 1 ||
+	    n > MIG_SFTP_LANES_MAX)
+		return 0;
+	return (size_t)n;
+}
 
 static void
 free_secret(char *s)
@@ -401,6 +424,8 @@ sftp_disconnect(struct mig_sftp_conn *c)
 {
 	if (c->broken && c->sock >= 0)
 		(void)shutdown(c->sock, SHUT_RDWR);
+	/* The lanes' channels go before the session that holds them. */
+	mig_sftp_pipe_drop(c);
 	if (c->sftp != NULL) {
 		(void)libssh2_sftp_shutdown(c->sftp);
 		c->sftp = NULL;
@@ -775,7 +800,7 @@ sftp_connect(struct mig_sftp_conn *c)
 	for (attempt = 0; ; attempt++) {
 		if ((r = sftp_connect_once(c)) == 0)
 			return 0;
-		sftp_mark_broken(c);
+		mig_sftp_mark_broken(c);
 		sftp_disconnect(c);
 		if (r != MIG_ERR_AGAIN)
 			return r;
@@ -813,6 +838,7 @@ mig_sftp_conn_free(struct mig_sftp_conn *c)
 	if (c == NULL)
 		return;
 	sftp_disconnect(c);
+	mig_sftp_pipe_free(c);
 	free(c->host);
 	free(c->user);
 	free(c->root);
@@ -929,6 +955,13 @@ mig_sftp_conn_open(struct mig_transport *t,
 	c->io_timeout_ms = cfg->io_timeout_ms > 0 ? cfg->io_timeout_ms :
 	    SFTP_IO_TIMEOUT_MS;
 	c->retries = cfg->retries > 0 ? cfg->retries : SFTP_RETRIES;
+	c->lanes = mig_sftp_lanes(mig_topts_get(&cfg->opts,
+	    "objects_in_flight"));
+	if (c->lanes == 0) {
+		r = mig_seterr(t->ctx, MIG_ERR_PARSE, "%s: objects_in_flight "
+		    "must be 1 to %d", t->root, MIG_SFTP_LANES_MAX);
+		goto out_free;
+	}
 	if (nomem || c->root == NULL) {
 		r = mig_seterr(t->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_free;

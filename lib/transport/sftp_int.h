@@ -32,6 +32,18 @@ struct mig_sftp_dircache {
 	size_t		  n, cap;
 };
 
+/*
+ * SFTP channels of one connection that each carry one object in flight
+ * (sftp_pipe.c): OpenSSH's MaxSessions is 10, the main channel is one.
+ */
+#define MIG_SFTP_LANES_MAX	9
+#define MIG_SFTP_LANES_DEF	8
+
+struct mig_sftp_pipe;
+
+/* objects_in_flight's value (NULL: the default), or 0 when out of range. */
+size_t	mig_sftp_lanes(const char *v);
+
 /* One SSH connection with one SFTP channel: a transport's priv. */
 struct mig_sftp_conn {
 	struct mig_ctx		*ctx;		/* borrowed */
@@ -58,6 +70,9 @@ struct mig_sftp_conn {
 	unsigned int		 gen;		/* connection generation */
 	/* sftp.c's: it empties the cache before mig_sftp_conn_free(). */
 	struct mig_sftp_dircache dirs;
+	/* Objects in flight (sftp_pipe.c), on up to lanes more channels. */
+	struct mig_sftp_pipe	*pipe;
+	size_t			 lanes;
 };
 
 /*
@@ -86,9 +101,42 @@ int	mig_sftp_ready(struct mig_sftp_conn *c);
  */
 int	mig_sftp_fail(struct mig_sftp_conn *c, const char *obj,
 	    const char *op);
+/* The same for a failure on another SFTP channel of c (a lane's). */
+int	mig_sftp_fail_on(struct mig_sftp_conn *c, LIBSSH2_SFTP *sftp,
+	    const char *obj, const char *op);
+/* Gives up the connection: nothing more waits on it; reconnect next. */
+void	mig_sftp_mark_broken(struct mig_sftp_conn *c);
 /* The SFTP status of the last failure, or LIBSSH2_FX_OK for others. */
 unsigned long mig_sftp_last_status(struct mig_sftp_conn *c);
 /* A static name for an SFTP status code ("no such file"). */
 const char *mig_sftp_status_name(unsigned long st);
+
+/*
+ * Objects in flight (sftp_pipe.c).  pipe_start begins writing buf (len
+ * bytes, borrowed) in place at full, a path already checked and its
+ * parent made, without waiting for the server.  pipe_next hands back one
+ * finished object (1; 0 when none is, or, wait, none is in flight),
+ * driving the transfers until one is when wait.  blocking: the lane did
+ * not write it (something stands at its path, or the server allows no
+ * more channels); the caller writes it through the main channel.  path
+ * and msg are the lane's until its next start.
+ */
+struct mig_sftp_put {
+	void			*token;
+	const char		*path;
+	const void		*buf;
+	size_t			 len;
+	bool			 blocking;
+	int			 code;
+	const char		*msg;
+};
+
+int	mig_sftp_pipe_start(struct mig_sftp_conn *c, const char *path,
+	    const char *full, const void *buf, size_t len, void *token);
+int	mig_sftp_pipe_next(struct mig_sftp_conn *c, bool wait,
+	    struct mig_sftp_put *put);
+/* Closes the lanes' channels (before the session goes); in flight fail. */
+void	mig_sftp_pipe_drop(struct mig_sftp_conn *c);
+void	mig_sftp_pipe_free(struct mig_sftp_conn *c);
 
 #endif /* MIGRATE_SFTP_INT_H */

@@ -480,6 +480,92 @@ test_conform__unpublished_in_place(void **state)
 	(void)unlink(victim);
 }
 
+/*
+ * put_start/put_next: more objects than the transport's capacity, of
+ * sizes from nothing to its largest, each collected exactly once and
+ * whole; an earlier attempt's object is replaced; a put that cannot land
+ * (a folder stands at its name) fails alone, the others in flight land.
+ */
+#define PUTS	25
+
+static void
+collect(struct conf *c, bool wait, int *seen, size_t *inflight,
+    int *tokens, void **failed)
+{
+	struct mig_put_done d;
+	int *tok;
+
+	while (*inflight > 0 && mig_transport_put_next(c->t, wait, &d) == 1) {
+		tok = d.token;
+		assert_true(tok >= tokens && tok < tokens + PUTS + 1);
+		seen[tok - tokens]++;
+		(*inflight)--;
+		if (d.code != 0 && failed != NULL && *failed == d.token) {
+			*failed = NULL;	/* the one that was to fail */
+			assert_true(d.msg[0] != '\0');
+			continue;
+		}
+		if (d.code != 0)
+			fail_msg("put %d on %s: %s (%s)", *tok, c->url,
+			    mig_strerror(d.code), d.msg);
+	}
+}
+
+static void
+test_conform__puts_in_flight(void **state)
+{
+	struct conf *c = *state;
+	static unsigned char bufs[PUTS][4096 + 3 * PUTS];
+	static unsigned char big[262144];
+	int tokens[PUTS + 1], seen[PUTS + 1];
+	size_t cap = mig_transport_put_capacity(c->t), inflight = 0, len, i;
+	struct mig_put_done d;
+	void *failed = NULL;
+	char path[64];
+
+	assert_true(cap >= 1);
+	memset(seen, 0, sizeof(seen));
+	memset(big, 'B', sizeof(big));
+	ok(c, mig_transport_mkdir_p(c->t, "run/in"), "mkdir_p", "run/in");
+	ok(c, mig_transport_mkdir_p(c->t, "run/in/folder"), "mkdir_p",
+	    "run/in/folder");
+	put(c, "run/in/p3", "an earlier attempt", 18);
+	assert_int_equal(mig_transport_put_next(c->t, true, &d), 0);
+	for (i = 0; i <= PUTS; i++) {
+		tokens[i] = (int)i;
+		if (inflight == cap)
+			collect(c, true, seen, &inflight, tokens, &failed);
+		if (i == PUTS) {
+			/* A folder stands there: this one alone fails. */
+			if (strcmp(c->t->ops->scheme, "s3") == 0)
+				break;	/* folders are names there */
+			failed = &tokens[i];
+			ok(c, mig_transport_put_start(c->t, "run/in/folder",
+			    "x", 1, &tokens[i]), "put_start", "run/in/folder");
+			inflight++;
+			continue;
+		}
+		len = i == 0 ? 0 : i == 1 ? sizeof(big) : 4096 + 3 * i;
+		memset(bufs[i], 'a' + (int)(i % 26), sizeof(bufs[i]));
+		(void)snprintf(path, sizeof(path), "run/in/p%zu", i);
+		ok(c, mig_transport_put_start(c->t, path, i == 1 ? big :
+		    bufs[i], len, &tokens[i]), "put_start", path);
+		inflight++;
+		collect(c, false, seen, &inflight, tokens, &failed);
+	}
+	collect(c, true, seen, &inflight, tokens, &failed);
+	assert_int_equal(inflight, 0);
+	assert_null(failed);
+	assert_int_equal(mig_transport_put_next(c->t, true, &d), 0);
+	for (i = 0; i < PUTS; i++) {
+		assert_int_equal(seen[i], 1);
+		(void)snprintf(path, sizeof(path), "run/in/p%zu", i);
+		len = i == 0 ? 0 : i == 1 ? sizeof(big) : 4096 + 3 * i;
+		expect_content(c, path, i == 1 ? big : bufs[i], len);
+	}
+	no_temporaries(c, "run/in");
+}
+
 /* Fewer or more bytes than announced: an error, and nothing published. */
 static void
 test_conform__announced_size_kept(void **state)
@@ -559,6 +645,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_conform__unpublished_in_place, conf_setup,
 		    conf_teardown),
+		cmocka_unit_test_setup_teardown(test_conform__puts_in_flight,
+		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(test_conform__names_round_trip,
 		    conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(
