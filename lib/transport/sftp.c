@@ -368,15 +368,98 @@ out_ok:
 }
 
 static int
-sftp_mkdir_p(struct mig_transport *t, const char *dir)
+sftp_mkdir_one(struct mig_sftp_conn *c, const char *full)
 {
-	struct mig_sftp_conn *c = t->priv;
+	return libssh2_sftp_mkdir_ex(c->sftp, full, (unsigned int)strlen(full),
+	    SFTP_DIR_MODE);
+}
+
+/* The root and its parents (mkdir_p's levels are below it). */
+static int
+sftp_mkdir_root(struct mig_sftp_conn *c)
+{
 	char *full;
 	int r;
 
-	if ((r = sftp_begin(c, dir, true, true, &full)) == 0)
-		r = sftp_mkdir_full(c, full, dir[0] != '\0' ? dir : t->root);
+	if ((full = sftp_join(c, "")) == NULL)
+		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+	r = sftp_mkdir_full(c, full, full);
 	free(full);
+	return r;
+}
+
+/*
+ * One level of mkdir_p: prefix (of rel) becomes a real directory.  While
+ * the levels above exist, each is lstat'ed (a link is refused, as
+ * sftp_no_links() does); from the first missing one on (*gone) the rest
+ * are made without asking: a new chain costs a round trip per level.
+ */
+static int
+sftp_mkdir_level(struct mig_sftp_conn *c, const char *rel,
+    const char *prefix, bool *gone)
+{
+	char msg[MIG_ERRMSG_MAX], *full;
+	int r = 0, r2;
+
+	if ((full = sftp_join(c, prefix)) == NULL)
+		return mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+	if (dircache_has(&c->dirs, full))
+		goto out_free;
+	if (!*gone) {
+		if ((r = sftp_no_link(c, rel, prefix, false)) != 1)
+			goto out_free;
+		r = 0;
+		*gone = true;
+	}
+	if (sftp_mkdir_one(c, full) == 0 ||
+	    /* The first level, and the root itself is missing: make it. */
+	    (strchr(prefix, '/') == NULL && sftp_missing(c) &&
+	    (r = sftp_mkdir_root(c)) == 0 && sftp_mkdir_one(c, full) == 0)) {
+		dircache_add(&c->dirs, full);
+		goto out_free;
+	}
+	if (r != 0 || (r = mig_sftp_fail(c, prefix, "mkdir")) == MIG_ERR_NET)
+		goto out_free;
+	/* Made meanwhile (another worker's connection): a real one only. */
+	(void)snprintf(msg, sizeof(msg), "%s", mig_errmsg(c->ctx));
+	mig_clearerr(c->ctx);
+	if ((r2 = sftp_no_link(c, rel, prefix, false)) == 1)
+		r = mig_seterr(c->ctx, r, "%s", msg);
+	else
+		r = r2;
+out_free:
+	free(full);
+	return r;
+}
+
+static int
+sftp_mkdir_p(struct mig_transport *t, const char *dir)
+{
+	struct mig_sftp_conn *c = t->priv;
+	char prefix[PATH_MAX];
+	const char *slash;
+	bool gone = false;
+	char *full;
+	int r;
+
+	if (dir[0] == '\0') {
+		/* The root itself. */
+		if ((r = sftp_begin(c, dir, true, true, &full)) == 0)
+			r = sftp_mkdir_full(c, full, t->root);
+		free(full);
+		return r;
+	}
+	if ((r = mig_path_check_relative(dir, c->ctx)) != 0 ||
+	    (r = mig_sftp_ready(c)) != 0)
+		return r;
+	for (slash = dir; r == 0; slash++) {
+		slash = strchr(slash, '/');
+		(void)snprintf(prefix, sizeof(prefix), "%.*s", slash != NULL ?
+		    (int)(slash - dir) : (int)strlen(dir), dir);
+		r = sftp_mkdir_level(c, dir, prefix, &gone);
+		if (slash == NULL)
+			break;
+	}
 	return r;
 }
 

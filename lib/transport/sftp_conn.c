@@ -416,24 +416,26 @@ sftp_tcp_connect(struct mig_sftp_conn *c)
 }
 
 /*
- * Ends the connection.  Over a broken one (its socket already shut down)
- * every call below fails at once instead of waiting, and still frees.
+ * Ends the connection: says goodbye first and then shuts the socket, so
+ * that closing the channels below fails at once instead of waiting a
+ * round trip each for the server's answer (nothing is pending: every
+ * object was closed and acknowledged before).  Over a broken connection
+ * there is no goodbye.  The channels go before the session that holds
+ * them.
  */
 static void
 sftp_disconnect(struct mig_sftp_conn *c)
 {
-	if (c->broken && c->sock >= 0)
+	if (c->session != NULL && !c->broken)
+		(void)libssh2_session_disconnect(c->session, "migrate: done");
+	if (c->sock >= 0)
 		(void)shutdown(c->sock, SHUT_RDWR);
-	/* The lanes' channels go before the session that holds them. */
 	mig_sftp_pipe_drop(c);
 	if (c->sftp != NULL) {
 		(void)libssh2_sftp_shutdown(c->sftp);
 		c->sftp = NULL;
 	}
 	if (c->session != NULL) {
-		if (!c->broken)
-			(void)libssh2_session_disconnect(c->session,
-			    "migrate: done");
 		(void)libssh2_session_free(c->session);
 		c->session = NULL;
 	}

@@ -12,10 +12,12 @@
  * Everything else on the connection stays blocking and uses the main
  * channel; the session is non-blocking only inside pipe_drive().
  *
- * Lanes open their channels when first needed.  OpenSSH allows ten
- * sessions per connection (MaxSessions), the main channel one of them,
- * so at most MIG_SFTP_LANES_MAX; a lane the server refuses a channel
- * writes its objects through the main channel, blocking.
+ * Lanes open their channels when first needed, in the same loop, one at
+ * a time (libssh2 keeps that state per session) while the open lanes go
+ * on.  OpenSSH allows ten sessions per connection (MaxSessions), the
+ * main channel one of them, so at most MIG_SFTP_LANES_MAX; a lane the
+ * server refuses a channel writes its objects through the main channel,
+ * blocking.
  *
  * What a lane cannot do without asking first (something already stands
  * at the path: an object of an earlier attempt, or a link; its parent
@@ -42,6 +44,7 @@
 
 enum lane_step {
 	LANE_FREE,
+	LANE_CHANNEL,		/* its channel is being opened */
 	LANE_OPEN,
 	LANE_WRITE,
 	LANE_FSYNC,
@@ -68,6 +71,8 @@ struct sftp_lane {
 struct mig_sftp_pipe {
 	size_t			 nlanes;
 	unsigned long		 seq;
+	/* libssh2 opens one SFTP channel of a session at a time. */
+	struct sftp_lane	*opening;
 	struct sftp_lane	 lane[MIG_SFTP_LANES_MAX];
 };
 
@@ -106,17 +111,46 @@ lane_again(struct mig_sftp_conn *c)
 }
 
 /*
+ * Opens l's channel, one lane at a time, while the lanes already open
+ * go on.  A channel the server refuses (MaxSessions) makes the lane
+ * hand its objects to the main channel from then on.
+ */
+static int
+lane_channel(struct mig_sftp_conn *c, struct mig_sftp_pipe *p,
+    struct sftp_lane *l)
+{
+	if (p->opening != NULL && p->opening != l)
+		return 0;
+	p->opening = l;
+	if ((l->sftp = libssh2_sftp_init(c->session)) == NULL) {
+		if (lane_again(c))
+			return 0;
+		p->opening = NULL;
+		l->refused = true;
+		l->blocking = true;
+		lane_done(c, l, 0);
+		return -1;
+	}
+	p->opening = NULL;
+	l->step = LANE_OPEN;
+	return 1;
+}
+
+/*
  * One step of l, without blocking: 1 when it moved on, 0 when it waits
  * for the server, -1 when it failed or ended (LANE_DONE).
  */
 static int
-lane_step(struct mig_sftp_conn *c, struct sftp_lane *l)
+lane_step(struct mig_sftp_conn *c, struct mig_sftp_pipe *p,
+    struct sftp_lane *l)
 {
 	unsigned long st;
 	ssize_t k;
 	int rc;
 
 	switch (l->step) {
+	case LANE_CHANNEL:
+		return lane_channel(c, p, l);
 	case LANE_OPEN:
 		l->h = libssh2_sftp_open_ex(l->sftp, l->full,
 		    (unsigned int)strlen(l->full), LIBSSH2_FXF_WRITE |
@@ -192,7 +226,7 @@ lanes_have_data(struct mig_sftp_pipe *p)
 	size_t i;
 
 	for (i = 0; i < p->nlanes; i++)
-		if (p->lane[i].step > LANE_FREE &&
+		if (p->lane[i].step > LANE_CHANNEL &&
 		    p->lane[i].step < LANE_DONE &&
 		    libssh2_poll_channel_read(libssh2_sftp_get_channel(
 		    p->lane[i].sftp), 0))
@@ -263,7 +297,7 @@ pipe_drive(struct mig_sftp_conn *c, struct mig_sftp_pipe *p, bool wait)
 				done = true;
 				continue;
 			}
-			s = lane_step(c, &p->lane[i]);
+			s = lane_step(c, p, &p->lane[i]);
 			moved |= s != 0;
 			done |= s < 0;
 			busy |= s >= 0;
@@ -300,6 +334,7 @@ mig_sftp_pipe_drop(struct mig_sftp_conn *c)
 
 	if (p == NULL)
 		return;
+	p->opening = NULL;
 	for (i = 0; i < p->nlanes; i++) {
 		l = &p->lane[i];
 		if (l->step != LANE_FREE && l->step != LANE_DONE)
@@ -330,20 +365,6 @@ mig_sftp_pipe_free(struct mig_sftp_conn *c)
 	}
 	free(p);
 	c->pipe = NULL;
-}
-
-/* A lane's own channel, opened (blocking) when it is first used. */
-static void
-lane_channel(struct mig_sftp_conn *c, struct sftp_lane *l)
-{
-	if (l->sftp != NULL || l->refused)
-		return;
-	if ((l->sftp = libssh2_sftp_init(c->session)) == NULL)
-		/*
-		 * The server allows no more channels (MaxSessions): this
-		 * lane's objects go through the main channel.
-		 */
-		l->refused = true;
 }
 
 int
@@ -379,13 +400,12 @@ mig_sftp_pipe_start(struct mig_sftp_conn *c, const char *path,
 	l->blocking = false;
 	l->code = 0;
 	l->msg[0] = '\0';
-	lane_channel(c, l);
-	if (l->sftp == NULL) {
+	if (l->refused) {
 		l->blocking = true;
 		l->step = LANE_DONE;
 		return 0;
 	}
-	l->step = LANE_OPEN;
+	l->step = l->sftp != NULL ? LANE_OPEN : LANE_CHANNEL;
 	/* Off it goes, while the caller makes the next object. */
 	pipe_drive(c, p, false);
 	return 0;
