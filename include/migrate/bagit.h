@@ -96,6 +96,12 @@ struct mig_bag_tag {
 struct mig_bag_info {
 	const struct mig_bag_tag	*tags;
 	size_t				 ntags;
+	/*
+	 * The bag is in a run directory not yet published (no _SUCCESS):
+	 * its tag files go whole, in flight together and in place
+	 * (mig_transport_put_start()), not each through a temporary.
+	 */
+	bool				 unpublished;
 };
 
 /*
@@ -126,12 +132,14 @@ int	mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
  * digest, file count and bytes in m, whose mig_bag_write_tags() then
  * leaves the file as it is (payload entries added to m are not written)
  * and takes Payload-Oxum from it.  Freed without a close, the file is
- * abandoned (the transport removes its temporary).
+ * abandoned (the transport removes its temporary).  unpublished: the bag
+ * is in a run directory without _SUCCESS, and the file may be written in
+ * place (mig_transport_open_write_unpublished()).
  */
 struct mig_bag_manifest_writer;
 
 int	mig_bag_manifest_writer_open(struct mig_transport *t,
-	    const char *bagdir, struct mig_ctx *ctx,
+	    const char *bagdir, bool unpublished, struct mig_ctx *ctx,
 	    struct mig_bag_manifest_writer **mwp);
 int	mig_bag_manifest_writer_add(struct mig_bag_manifest_writer *mw,
 	    const char *path, const unsigned char digest[32], uint64_t size);

@@ -177,7 +177,9 @@ struct mig_transport_ops {
 	 * SFTP (DESIGN.md 3).  It is never created through a link already
 	 * at path: that is removed first.  Freed without a successful
 	 * close, nothing of it is left (and the object that stood at path
-	 * before may be gone too).  Optional: open_write serves.
+	 * before may be gone too).  Optional: open_write serves.  A backend
+	 * that has it writes no temporary here, nor in put_start: a run
+	 * directory written only so holds none to sweep.
 	 */
 	int	(*open_write_unpublished)(struct mig_transport *t,
 		    const char *path, int64_t size, struct mig_writer **wp);
@@ -274,6 +276,13 @@ int	mig_transport_list(struct mig_transport *t, const char *dir,
 int	mig_transport_remove(struct mig_transport *t, const char *path);
 
 /*
+ * True when objects of an unpublished run directory are written in place
+ * (the backend has open_write_unpublished): no temporary is ever left
+ * there by this process, so a fresh run directory needs no sweep.
+ */
+bool	mig_transport_unpublished_in_place(const struct mig_transport *t);
+
+/*
  * Whole objects in flight (the ops' put_start, put_next, put_capacity).
  * Over a backend without them, put_start writes the object at once
  * (open_write_unpublished, write, close) and holds its completion for
@@ -289,6 +298,9 @@ size_t	mig_transport_put_capacity(struct mig_transport *t);
 /* Convenience wrappers over open_write/open_read for small objects. */
 int	mig_transport_put(struct mig_transport *t, const char *path,
 	    const void *buf, size_t len);
+/* The same through open_write_unpublished (see there). */
+int	mig_transport_put_unpublished(struct mig_transport *t,
+	    const char *path, const void *buf, size_t len);
 /* Reads at most max bytes (MIG_ERR_FORMAT if larger); caller frees *bufp. */
 int	mig_transport_get(struct mig_transport *t, const char *path,
 	    size_t max, unsigned char **bufp, size_t *lenp);

@@ -35,7 +35,8 @@ struct mig_bag_manifest_writer {
 
 int
 mig_bag_manifest_writer_open(struct mig_transport *t, const char *bagdir,
-    struct mig_ctx *ctx, struct mig_bag_manifest_writer **mwp)
+    bool unpublished, struct mig_ctx *ctx,
+    struct mig_bag_manifest_writer **mwp)
 {
 	struct mig_bag_manifest_writer *mw;
 	char *path = NULL;
@@ -50,7 +51,9 @@ mig_bag_manifest_writer_open(struct mig_transport *t, const char *bagdir,
 	}
 	mw->t = t;
 	mw->ctx = ctx;
-	if ((r = mig_transport_open_write(t, path, -1, &mw->sink)) != 0) {
+	if ((r = unpublished ? mig_transport_open_write_unpublished(t, path,
+	    -1, &mw->sink) : mig_transport_open_write(t, path, -1,
+	    &mw->sink)) != 0) {
 		r = mig_bag_transport_err(t, ctx, r);
 		goto fail;
 	}

@@ -320,9 +320,60 @@ mig_bag_transport_err(struct mig_transport *t, struct mig_ctx *ctx, int r)
 	return r;
 }
 
+/*
+ * The tag files of a bag not yet published (mig_bag_info.unpublished) go
+ * whole and in flight together (put_start), in place: over a WAN that is
+ * one object's round trips for all of them, not one's each.
+ */
+#define TAG_PUTS_MAX	4
+
+struct tag_puts {
+	struct mig_transport	*t;
+	char			*paths[TAG_PUTS_MAX];	/* tokens too */
+	size_t			 n;
+	size_t			 inflight;
+	int			 err;		/* the first failure */
+	char			 msg[MIG_ERRMSG_MAX];
+};
+
+/* Takes in one finished put (all: every one), keeping the first failure. */
+static void
+tag_puts_collect(struct tag_puts *tp, bool all)
+{
+	struct mig_put_done d;
+
+	while (tp->inflight > 0 &&
+	    mig_transport_put_next(tp->t, true, &d) == 1) {
+		tp->inflight--;
+		if (d.code != 0 && tp->err == 0) {
+			tp->err = d.code;
+			(void)snprintf(tp->msg, sizeof(tp->msg), "%s", d.msg);
+		}
+		if (!all)
+			break;
+	}
+}
+
+/* Every put in, and their paths freed: 0 or the first failure. */
 static int
-put_tag(struct mig_transport *t, const char *bagdir, const char *name,
-    const struct text *b, unsigned char sha[32], struct mig_ctx *ctx)
+tag_puts_end(struct tag_puts *tp, struct mig_ctx *ctx)
+{
+	size_t i;
+
+	tag_puts_collect(tp, true);
+	for (i = 0; i < tp->n; i++)
+		free(tp->paths[i]);
+	tp->n = 0;
+	if (tp->err != 0)
+		return mig_seterr(ctx, tp->err, "%s", tp->msg);
+	return 0;
+}
+
+/* b stays unchanged until tag_puts_end() when tp is not NULL. */
+static int
+put_tag(struct mig_transport *t, struct tag_puts *tp, const char *bagdir,
+    const char *name, const struct text *b, unsigned char sha[32],
+    struct mig_ctx *ctx)
 {
 	char *path;
 	int r;
@@ -331,11 +382,27 @@ put_tag(struct mig_transport *t, const char *bagdir, const char *name,
 		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "%s: SHA-256", name);
 	if ((path = mig_path_join(bagdir, name)) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	r = mig_transport_put(t, path, b->p, b->len);
-	if (r != 0)
-		r = mig_bag_transport_err(t, ctx, r);
-	free(path);
-	return r;
+	if (tp == NULL) {
+		r = mig_transport_put(t, path, b->p, b->len);
+		free(path);
+		return r != 0 ? mig_bag_transport_err(t, ctx, r) : 0;
+	}
+	if (tp->n == TAG_PUTS_MAX) {
+		free(path);
+		return mig_seterr(ctx, MIG_ERR_INTERNAL, "%s: too many tag "
+		    "files in flight", name);
+	}
+	if (tp->inflight == mig_transport_put_capacity(t))
+		tag_puts_collect(tp, false);
+	tp->paths[tp->n] = path;
+	if ((r = mig_transport_put_start(t, path, b->p, b->len,
+	    &tp->paths[tp->n])) != 0) {
+		free(path);
+		return mig_bag_transport_err(t, ctx, r);
+	}
+	tp->n++;
+	tp->inflight++;
+	return 0;
 }
 
 /* SHA-256 of BAGDIR/path read back through the transport. */
@@ -546,12 +613,15 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 		{ "bagit.txt", &decl },
 	};
 	struct tagsum *sums = NULL;
+	struct tag_puts puts = { .t = t }, *tp = NULL;
 	unsigned char tsha[32];
 	size_t i, nsums = 0;
-	int r;
+	int r, r2;
 
 	if ((r = check_info(info, ctx)) != 0)
 		return r;
+	if (info != NULL && info->unpublished)
+		tp = &puts;
 	if ((sums = calloc(m->nte + 3, sizeof(*sums))) == NULL) {
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
@@ -574,8 +644,8 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 		sums[nsums].path = own[i].name;
 		if (own[i].text == &man && m->payload_set)
 			memcpy(sums[nsums].sha, m->payload_sha, 32);
-		else if ((r = put_tag(t, bagdir, own[i].name, own[i].text,
-		    sums[nsums].sha, ctx)) != 0)
+		else if ((r = put_tag(t, tp, bagdir, own[i].name,
+		    own[i].text, sums[nsums].sha, ctx)) != 0)
 			goto out;
 	}
 	for (i = 0; i < m->nte; i++, nsums++) {
@@ -590,10 +660,13 @@ mig_bag_write_tags_digest(struct mig_transport *t, const char *bagdir,
 	/* tagmanifest-sha256.txt last: it covers all of the above. */
 	if ((r = render_tagmanifest(sums, nsums, &tman, ctx)) != 0)
 		goto out;
-	r = put_tag(t, bagdir, "tagmanifest-sha256.txt", &tman, tsha, ctx);
+	r = put_tag(t, tp, bagdir, "tagmanifest-sha256.txt", &tman, tsha, ctx);
+out:
+	/* What is in flight is taken in before its text goes. */
+	if (tp != NULL && (r2 = tag_puts_end(tp, ctx)) != 0 && r == 0)
+		r = r2;
 	if (r == 0 && tagmanifest_hex != NULL)
 		mig_hex_encode(tsha, 32, tagmanifest_hex);
-out:
 	free(decl.p);
 	free(binfo.p);
 	free(man.p);

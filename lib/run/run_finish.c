@@ -74,7 +74,8 @@ put_seal(struct run *rn, const char *tagmanifest_hex, const char *head)
 	if ((r = mig_seal_make(rn->o->seal_key, &seal, &note, rn->ctx)) != 0)
 		return mig_preferr(rn->ctx, "%s: seal", rn->run_dir);
 	(void)run_join(path, sizeof(path), rn->run_dir, MIG_SEAL_FILE);
-	r = mig_transport_put(rn->t, path, note, strlen(note));
+	/* In place: the run directory has no _SUCCESS yet. */
+	r = mig_transport_put_unpublished(rn->t, path, note, strlen(note));
 	free(note);
 	return r;
 }
@@ -231,7 +232,7 @@ write_manifest(struct run *rn, const struct obj *arch,
 
 	*nobjp = *bytesp = 0;
 	if ((r = run_bag_order(rn, arch, false, &ord, &n)) != 0 ||
-	    (r = mig_bag_manifest_writer_open(rn->t, rn->run_dir, rn->ctx,
+	    (r = mig_bag_manifest_writer_open(rn->t, rn->run_dir, true, rn->ctx,
 	    &mw)) != 0)
 		goto out;
 	for (i = 0, k = 0; k < n; i++, run_touch(rn)) {
@@ -307,6 +308,7 @@ write_tags(struct run *rn, const struct mig_bag_manifest *m, const char *head)
 	    "migrate " MIG_VERSION };
 	info.tags = tags;
 	info.ntags = i;
+	info.unpublished = true;	/* _SUCCESS comes after */
 	if ((r = mig_bag_write_tags_digest(rn->t, rn->run_dir, m, &info,
 	    tdigest, rn->ctx)) != 0 ||
 	    (head[0] != '\0' && rn->o->seal_key != NULL &&
@@ -358,7 +360,13 @@ run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	if ((r = write_tags(rn, m, head)) != 0 ||
 	    (r = run_point(rn, "bag.tags", rn->run_dir, 0, rn->ctx)) != 0)
 		goto out;
-	if ((r = mig_lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
+	/*
+	 * Temporaries of earlier attempts, or of writes through one.  A
+	 * fresh run directory written only in place holds none, and a sweep
+	 * is a listing per folder: over a WAN, a round trip each.
+	 */
+	if ((rn->sum->resumed || !mig_transport_unpublished_in_place(rn->t)) &&
+	    (r = mig_lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
 		goto out;
 	if ((r = run_put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
 		goto out;

@@ -368,7 +368,9 @@ open_lake_writer(struct run *rn, struct mig_writer **sinkp,
 
 	(void)run_join(path, sizeof(path), rn->run_dir,
 	    "migrate-manifest.json.age");
-	if ((r = mig_transport_open_write(rn->t, path, -1, sinkp)) != 0 ||
+	/* In place: the run directory has no _SUCCESS yet. */
+	if ((r = mig_transport_open_write_unpublished(rn->t, path, -1,
+	    sinkp)) != 0 ||
 	    (r = mig_sha256_writer_new(*sinkp, rn->ctx, cshap)) != 0 ||
 	    (r = mig_age_encrypt_writer_new(rn->o->recipients, false,
 	    *cshap, rn->ctx, agep)) != 0)

@@ -453,13 +453,18 @@ mig_transport_open_write_unpublished(struct mig_transport *t,
 	return t->ops->open_write_unpublished(t, path, size, wp);
 }
 
+bool
+mig_transport_unpublished_in_place(const struct mig_transport *t)
+{
+	return t->ops->open_write_unpublished != NULL;
+}
+
 /* Over a backend without put_start: the object at once, held for put_next. */
 static int
 put_at_once(struct mig_transport *t, const char *path, const void *buf,
     size_t len, void *token)
 {
 	struct mig_put_done *d = t->put_held;
-	struct mig_writer *w = NULL;
 	int r;
 
 	if (d == NULL && (d = t->put_held = calloc(1, sizeof(*d))) == NULL)
@@ -467,10 +472,7 @@ put_at_once(struct mig_transport *t, const char *path, const void *buf,
 	if (d->token != NULL)
 		return mig_seterr(t->ctx, MIG_ERR_INTERNAL, "%s: a put started "
 		    "before the last one was collected", path);
-	if ((r = mig_transport_open_write_unpublished(t, path, (int64_t)len,
-	    &w)) == 0 && (r = mig_writer_write(w, buf, len)) == 0)
-		r = mig_writer_close(w);
-	mig_writer_free(w);
+	r = mig_transport_put_unpublished(t, path, buf, len);
 	if (r != 0 && mig_errcode(t->ctx) == 0)
 		(void)mig_seterr(t->ctx, r, "%s: not written", path);
 	d->token = token;
@@ -566,19 +568,35 @@ mig_transport_remove(struct mig_transport *t, const char *path)
 	return t->ops->remove(t, path);
 }
 
-int
-mig_transport_put(struct mig_transport *t, const char *path,
-    const void *buf, size_t len)
+static int
+put_whole(struct mig_transport *t, const char *path, const void *buf,
+    size_t len, bool unpublished)
 {
 	struct mig_writer *w = NULL;
 	int r;
 
-	if ((r = mig_transport_open_write(t, path, (int64_t)len, &w)) != 0)
+	if ((r = unpublished ? mig_transport_open_write_unpublished(t, path,
+	    (int64_t)len, &w) : mig_transport_open_write(t, path,
+	    (int64_t)len, &w)) != 0)
 		return r;
 	if ((r = mig_writer_write(w, buf, len)) == 0)
 		r = mig_writer_close(w);
 	mig_writer_free(w);
 	return r;
+}
+
+int
+mig_transport_put(struct mig_transport *t, const char *path,
+    const void *buf, size_t len)
+{
+	return put_whole(t, path, buf, len, false);
+}
+
+int
+mig_transport_put_unpublished(struct mig_transport *t, const char *path,
+    const void *buf, size_t len)
+{
+	return put_whole(t, path, buf, len, true);
 }
 
 int

@@ -242,7 +242,7 @@ write_bag(struct fx *f)
 {
 	struct mig_bag_manifest *m;
 	struct mig_bag_info info = { info_tags,
-	    sizeof(info_tags) / sizeof(info_tags[0]) };
+	    sizeof(info_tags) / sizeof(info_tags[0]), false };
 	char path[256], hex[129];
 	size_t i;
 
@@ -344,7 +344,8 @@ test_bagit__write_and_validate(void **state)
 
 /*
  * The manifest written as it is made (issue 20) is byte for byte the one
- * mig_bag_write_tags() renders, and so are the tag files over it.
+ * mig_bag_write_tags() renders, and so are the tag files over it; written
+ * as an unpublished bag's are (in place, in flight: issue 15) too.
  */
 static void
 test_bagit__manifest_streamed(void **state)
@@ -353,18 +354,18 @@ test_bagit__manifest_streamed(void **state)
 	struct mig_bag_manifest *m;
 	struct mig_bag_manifest_writer *mw;
 	struct mig_bag_info info = { info_tags,
-	    sizeof(info_tags) / sizeof(info_tags[0]) };
+	    sizeof(info_tags) / sizeof(info_tags[0]), true };
 	unsigned char d[32];
 	char bag2[sizeof(f->bag)], path[256], hex[129], *a, *b;
 	const char *const names[] = { "manifest-sha256.txt", "bag-info.txt",
-	    "tagmanifest-sha256.txt" };
+	    "bagit.txt", "tagmanifest-sha256.txt" };
 	size_t i;
 
 	write_bag(f);
 	assert_non_null(m = mig_bag_manifest_new());
 	assert_int_equal(f->t->ops->mkdir_p(f->t, "run=2"), 0);
-	assert_int_equal(mig_bag_manifest_writer_open(f->t, "run=2", f->ctx,
-	    &mw), 0);
+	assert_int_equal(mig_bag_manifest_writer_open(f->t, "run=2", true,
+	    f->ctx, &mw), 0);
 	for (i = 0; i < NPAYLOAD; i++) {
 		(void)snprintf(path, sizeof(path), "run=2/data/%s",
 		    payload[i][0]);
@@ -430,7 +431,7 @@ test_bagit__manifest_streamed_refuses(void **state)
 
 	memset(d, 0xab, sizeof(d));
 	assert_int_equal(f->t->ops->mkdir_p(f->t, "run=3"), 0);
-	assert_int_equal(mig_bag_manifest_writer_open(f->t, "run=3", f->ctx,
+	assert_int_equal(mig_bag_manifest_writer_open(f->t, "run=3", false, f->ctx,
 	    &mw), 0);
 	assert_int_equal(mig_bag_manifest_writer_add(mw, "b", d, 1), 0);
 	assert_int_equal(mig_bag_manifest_writer_add(mw, "a", d, 1),
@@ -481,7 +482,7 @@ test_bagit__writer_refuses(void **state)
 	assert_int_equal(mig_bag_manifest_add_tagfile(m, "../x", NULL,
 	    f->ctx), MIG_ERR_USAGE);
 	for (i = 0; i < sizeof(badtags) / sizeof(badtags[0]); i++) {
-		struct mig_bag_info info = { badtags[i], 1 };
+		struct mig_bag_info info = { badtags[i], 1, false };
 
 		assert_int_equal(mig_bag_write_tags(f->t, "run=1", m, &info,
 		    f->ctx), MIG_ERR_USAGE);
