@@ -219,6 +219,7 @@ run_free(struct run *rn)
 	if (rn->part_re_ok)
 		regfree(&rn->part_re);
 	run_journal_close(rn);
+	run_warm_end(rn);
 	mig_transport_close(rn->t);
 	mig_ratelimit_free(rn->bwlimit);
 	state_unlock(&rn->lock);
@@ -370,6 +371,8 @@ open_run(struct run *rn, char abandoned[64])
 	struct mig_run_summary *sum = rn->sum;
 	int r;
 
+	if (rn->si->moves_data && !rn->si->one_archive && !rn->o->dry_run)
+		run_warm_start(rn, rn->o->jobs);
 	if ((r = mig_transport_open(rn->o->tcfg, rn->ctx, &rn->t)) != 0)
 		return r;
 	/* A local lake is shown as the directory the user can cd into. */

@@ -106,6 +106,25 @@ void	objstore_trim(struct objstore *os);
 /* Counts one object touched; trims every so many.  Thread-safe. */
 void	objstore_trim_maybe(struct objstore *os);
 
+/*
+ * A worker's connection opened ahead, on a thread of its own, while the
+ * main thread connects and decides the run (run_warm_start): over a WAN a
+ * connection is a dozen round trips, and made after the main one they
+ * cost the run that much again.  The worker takes t with the ctx it
+ * reports on (the transport borrows it).
+ */
+struct warm_conn {
+	struct run		*rn;
+	pthread_t		 tid;
+	bool			 started;
+	bool			 taken;
+	struct mig_transport	*t;
+	struct mig_ctx		*ctx;
+	int			 r;
+};
+
+#define RUN_JOBS_MAX	64
+
 struct run {
 	const struct mig_run_opts	*o;
 	const struct mig_plan		*p;
@@ -113,6 +132,7 @@ struct run {
 	struct mig_ctx			*ctx;
 	struct mig_run_summary		*sum;
 	struct mig_transport		*t;	/* main thread's connection */
+	struct warm_conn		 warm[RUN_JOBS_MAX];	/* guarded by mu */
 	/* --bwlimit: shared by every worker's connection; NULL: none. */
 	struct mig_ratelimit		*bwlimit;
 
@@ -287,6 +307,12 @@ void	run_record_unchanged(struct worker *wk, struct obj *ob);
  * 64); in a dry run, finds only what is unchanged.
  */
 int	run_workers(struct run *rn, int jobs);
+/*
+ * Opens up to jobs worker connections ahead, each on its thread; the
+ * workers take them.  run_warm_end() joins and closes those not taken.
+ */
+void	run_warm_start(struct run *rn, int jobs);
+void	run_warm_end(struct run *rn);
 
 /* run_archive.c */
 

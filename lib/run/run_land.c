@@ -547,20 +547,97 @@ out:
 	run_progress(rn, 1, 0, false);
 }
 
+static void *
+warm_main(void *arg)
+{
+	struct warm_conn *wc = arg;
+
+	wc->r = mig_transport_open(wc->rn->o->tcfg, wc->ctx, &wc->t);
+	return NULL;
+}
+
+void
+run_warm_start(struct run *rn, int jobs)
+{
+	struct warm_conn *wc;
+	int k;
+
+	for (k = 0; k < jobs && k < RUN_JOBS_MAX; k++) {
+		wc = &rn->warm[k];
+		wc->rn = rn;
+		if ((wc->ctx = mig_ctx_new()) == NULL)
+			break;
+		if (pthread_create(&wc->tid, NULL, warm_main, wc) != 0) {
+			mig_ctx_free(wc->ctx);
+			wc->ctx = NULL;
+			break;
+		}
+		wc->started = true;
+	}
+}
+
+void
+run_warm_end(struct run *rn)
+{
+	struct warm_conn *wc;
+	size_t k;
+
+	for (k = 0; k < RUN_JOBS_MAX; k++) {
+		wc = &rn->warm[k];
+		if (!wc->started || wc->taken)
+			continue;
+		pthread_join(wc->tid, NULL);
+		mig_transport_close(wc->t);
+		mig_ctx_free(wc->ctx);
+		wc->started = false;
+	}
+}
+
+/* A connection opened ahead for this worker, once it is up; NULL: none. */
+static struct warm_conn *
+warm_take(struct run *rn)
+{
+	struct warm_conn *wc = NULL;
+	size_t k;
+
+	pthread_mutex_lock(&rn->mu);
+	for (k = 0; k < RUN_JOBS_MAX && wc == NULL; k++)
+		if (rn->warm[k].started && !rn->warm[k].taken) {
+			wc = &rn->warm[k];
+			wc->taken = true;
+		}
+	pthread_mutex_unlock(&rn->mu);
+	if (wc != NULL)
+		pthread_join(wc->tid, NULL);
+	return wc;
+}
+
 int
 run_worker_open(struct run *rn, struct worker *wk)
 {
+	struct warm_conn *wc = NULL;
 	int r;
 
 	memset(wk, 0, sizeof(*wk));
 	wk->rn = rn;
-	if ((wk->ctx = mig_ctx_new()) == NULL ||
-	    (wk->actx = mig_ctx_new()) == NULL ||
+	if (rn->si->moves_data && !rn->o->dry_run)
+		wc = warm_take(rn);
+	/* The context its connection reports on becomes the worker's. */
+	if (wc != NULL)
+		wk->ctx = wc->ctx;
+	else if ((wk->ctx = mig_ctx_new()) == NULL)
+		return MIG_ERR_NOMEM;
+	if ((wk->actx = mig_ctx_new()) == NULL ||
 	    (wk->buf = malloc(MIG_RUN_READ_CHUNK)) == NULL)
 		return MIG_ERR_NOMEM;
 	if (!rn->si->moves_data || rn->o->dry_run)
 		return 0;
-	if ((r = mig_transport_open(rn->o->tcfg, wk->ctx, &wk->t)) != 0)
+	if (wc != NULL) {
+		wk->t = wc->t;
+		if ((r = wc->r) != 0)
+			return r;
+	} else if ((r = mig_transport_open(rn->o->tcfg, wk->ctx,
+	    &wk->t)) != 0)
 		return r;
 	wk->nputs = mig_transport_put_capacity(wk->t);
 	if ((wk->puts = calloc(wk->nputs, sizeof(*wk->puts))) == NULL)
@@ -632,14 +709,14 @@ worker_main(void *arg)
 int
 run_workers(struct run *rn, int jobs)
 {
-	pthread_t tids[64];
+	pthread_t tids[RUN_JOBS_MAX];
 	size_t pending = 0, i;
 	int n, k, started = 0;
 
 	for (i = 0; i < rn->nobj; i++, run_touch(rn))
 		if (rn->objs[i].state == OBJ_PENDING)
 			pending++;
-	n = jobs < 1 ? 1 : jobs > 64 ? 64 : jobs;
+	n = jobs < 1 ? 1 : jobs > RUN_JOBS_MAX ? RUN_JOBS_MAX : jobs;
 	if ((size_t)n > pending)
 		n = pending == 0 ? 0 : (int)pending;
 	for (k = 0; k < n; k++) {
