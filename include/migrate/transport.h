@@ -216,6 +216,12 @@ struct mig_transport_ops {
 	int	(*put_next)(struct mig_transport *t, bool wait,
 		    struct mig_put_done *d);
 	size_t	(*put_capacity)(struct mig_transport *t);
+	/*
+	 * n puts will come: get ready for them now, while the caller has
+	 * time to wait (SFTP opens its lanes' channels).  Optional; a
+	 * failure is not an error here (put_start copes).
+	 */
+	void	(*put_prepare)(struct mig_transport *t, size_t n);
 };
 
 struct mig_transport {
@@ -294,6 +300,7 @@ int	mig_transport_put_start(struct mig_transport *t, const char *path,
 int	mig_transport_put_next(struct mig_transport *t, bool wait,
 	    struct mig_put_done *d);
 size_t	mig_transport_put_capacity(struct mig_transport *t);
+void	mig_transport_put_prepare(struct mig_transport *t, size_t n);
 
 /* Convenience wrappers over open_write/open_read for small objects. */
 int	mig_transport_put(struct mig_transport *t, const char *path,

@@ -124,6 +124,8 @@ struct warm_conn {
 };
 
 #define RUN_JOBS_MAX	64
+/* The tag files of a bag that go in flight together (bagit.txt, ...). */
+#define RUN_TAG_PUTS	3
 
 struct run {
 	const struct mig_run_opts	*o;

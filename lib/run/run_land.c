@@ -726,6 +726,12 @@ run_workers(struct run *rn, int jobs)
 	}
 	if (n > 0 && started == 0)
 		worker_main(rn);
+	/*
+	 * While the workers land, the main connection gets ready for the
+	 * bag's tag files, which go in flight together (run_finish.c).
+	 */
+	if (started > 0 && rn->t != NULL)
+		mig_transport_put_prepare(rn->t, RUN_TAG_PUTS);
 	for (k = 0; k < started; k++)
 		pthread_join(tids[k], NULL);
 	if (rn->fatal != 0) {

@@ -1048,6 +1048,12 @@ sftp_put_next(struct mig_transport *t, bool wait, struct mig_put_done *d)
 	return 1;
 }
 
+static void
+sftp_put_prepare(struct mig_transport *t, size_t n)
+{
+	mig_sftp_pipe_prepare(t->priv, n);
+}
+
 static size_t
 sftp_put_capacity(struct mig_transport *t)
 {
@@ -1106,5 +1112,6 @@ const struct mig_transport_ops mig_transport_sftp_ops = {
 	.put_start = sftp_put_start,
 	.put_next = sftp_put_next,
 	.put_capacity = sftp_put_capacity,
+	.put_prepare = sftp_put_prepare,
 	.check = sftp_check,
 };

@@ -135,6 +135,8 @@ int	mig_sftp_pipe_start(struct mig_sftp_conn *c, const char *path,
 	    const char *full, const void *buf, size_t len, void *token);
 int	mig_sftp_pipe_next(struct mig_sftp_conn *c, bool wait,
 	    struct mig_sftp_put *put);
+/* Opens the channels of n lanes now (blocking), those it can. */
+void	mig_sftp_pipe_prepare(struct mig_sftp_conn *c, size_t n);
 /* Closes the lanes' channels (before the session goes); in flight fail. */
 void	mig_sftp_pipe_drop(struct mig_sftp_conn *c);
 void	mig_sftp_pipe_free(struct mig_sftp_conn *c);

@@ -367,6 +367,42 @@ mig_sftp_pipe_free(struct mig_sftp_conn *c)
 	c->pipe = NULL;
 }
 
+/* The connection's pipe, made on first use; NULL on ENOMEM (said). */
+static struct mig_sftp_pipe *
+pipe_of(struct mig_sftp_conn *c)
+{
+	if (c->pipe == NULL &&
+	    (c->pipe = calloc(1, sizeof(*c->pipe))) == NULL) {
+		(void)mig_seterr(c->ctx, MIG_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	if (c->pipe != NULL)
+		c->pipe->nlanes = c->lanes;
+	return c->pipe;
+}
+
+void
+mig_sftp_pipe_prepare(struct mig_sftp_conn *c, size_t n)
+{
+	struct mig_sftp_pipe *p;
+	struct sftp_lane *l;
+	size_t i;
+
+	if (mig_sftp_ready(c) != 0 || (p = pipe_of(c)) == NULL) {
+		mig_clearerr(c->ctx);
+		return;
+	}
+	for (i = 0; i < p->nlanes && i < n; i++) {
+		l = &p->lane[i];
+		if (l->step != LANE_FREE || l->sftp != NULL || l->refused)
+			continue;
+		/* Refused (MaxSessions): put_start sends its objects on. */
+		if ((l->sftp = libssh2_sftp_init(c->session)) == NULL)
+			l->refused = true;
+	}
+	mig_clearerr(c->ctx);
+}
+
 int
 mig_sftp_pipe_start(struct mig_sftp_conn *c, const char *path,
     const char *full, const void *buf, size_t len, void *token)
@@ -375,12 +411,8 @@ mig_sftp_pipe_start(struct mig_sftp_conn *c, const char *path,
 	struct sftp_lane *l = NULL;
 	size_t i;
 
-	if (p == NULL) {
-		if ((p = c->pipe = calloc(1, sizeof(*p))) == NULL)
-			return mig_seterr(c->ctx, MIG_ERR_NOMEM,
-			    "out of memory");
-		p->nlanes = c->lanes;
-	}
+	if (p == NULL && (p = pipe_of(c)) == NULL)
+		return MIG_ERR_NOMEM;
 	for (i = 0; i < p->nlanes && l == NULL; i++)
 		if (p->lane[i].step == LANE_FREE)
 			l = &p->lane[i];

@@ -512,6 +512,13 @@ mig_transport_put_next(struct mig_transport *t, bool wait,
 	return 1;
 }
 
+void
+mig_transport_put_prepare(struct mig_transport *t, size_t n)
+{
+	if (t->ops->put_prepare != NULL)
+		t->ops->put_prepare(t, n);
+}
+
 size_t
 mig_transport_put_capacity(struct mig_transport *t)
 {
