@@ -41,6 +41,8 @@
 #include "sftp_int.h"
 
 #define LANE_FILE_MODE	0644
+/* Channel window a close may go behind an fsync with (both ~50 bytes). */
+#define LANE_WINDOW_SPARE	4096
 
 enum lane_step {
 	LANE_FREE,
@@ -57,6 +59,9 @@ struct sftp_lane {
 	bool			 refused;	/* no channel: blocking writes */
 	LIBSSH2_SFTP_HANDLE	*h;
 	enum lane_step		 step;
+	bool			 created;	/* its object stands there */
+	bool			 close_sent;	/* behind the fsync */
+	bool			 stale;		/* shut its channel first */
 	bool			 blocking;	/* DONE, but hand it to sftp.c */
 	char			*path;		/* relative, for messages */
 	char			*full;
@@ -137,6 +142,45 @@ lane_channel(struct mig_sftp_conn *c, struct mig_sftp_pipe *p,
 }
 
 /*
+ * The close goes out right behind the fsync, a round trip saved: the
+ * server answers in order, so the fsync's answer comes first and is
+ * always taken before the close's (lane_step calls fsync first), and the
+ * handle, which the close frees, outlives it.  Only when the fsync
+ * request is surely out whole: libssh2 would send a close behind a
+ * partly sent one, so not while the socket or the channel window holds
+ * it back.  A close that finished at once (both answers there already:
+ * it happens on loopback) took the handle with it, and the fsync's
+ * answer cannot be read any more: the object is written again by the
+ * blocking writer, and the lane's channel, with that answer in it, is
+ * shut (stale) before it carries another.
+ */
+static int
+lane_close_behind(struct mig_sftp_conn *c, struct sftp_lane *l)
+{
+	int rc;
+
+	if ((libssh2_session_block_directions(c->session) &
+	    LIBSSH2_SESSION_BLOCK_OUTBOUND) ||
+	    libssh2_channel_window_write(libssh2_sftp_get_channel(l->sftp)) <
+	    LANE_WINDOW_SPARE)
+		return 0;
+	rc = libssh2_sftp_close_handle(l->h);
+	if (rc == LIBSSH2_ERROR_EAGAIN) {
+		l->close_sent = true;
+		return 1;
+	}
+	l->h = NULL;
+	l->stale = true;
+	if (rc != 0) {
+		lane_done(c, l, lane_fail(c, l, "close"));
+		return -1;
+	}
+	l->blocking = true;
+	lane_done(c, l, 0);
+	return -1;
+}
+
+/*
  * One step of l, without blocking: 1 when it moved on, 0 when it waits
  * for the server, -1 when it failed or ended (LANE_DONE).
  */
@@ -157,6 +201,7 @@ lane_step(struct mig_sftp_conn *c, struct mig_sftp_pipe *p,
 		    LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, LANE_FILE_MODE,
 		    LIBSSH2_SFTP_OPENFILE);
 		if (l->h != NULL) {
+			l->created = true;
 			l->step = LANE_WRITE;
 			return 1;
 		}
@@ -197,7 +242,7 @@ lane_step(struct mig_sftp_conn *c, struct mig_sftp_pipe *p,
 		/* fsync@openssh.com; a server without it gets none. */
 		rc = libssh2_sftp_fsync(l->h);
 		if (rc == LIBSSH2_ERROR_EAGAIN)
-			return 0;
+			return l->close_sent ? 0 : lane_close_behind(c, l);
 		if (rc != 0 && (libssh2_session_last_errno(c->session) !=
 		    LIBSSH2_ERROR_SFTP_PROTOCOL ||
 		    libssh2_sftp_last_error(l->sftp) !=
@@ -430,6 +475,7 @@ mig_sftp_pipe_start(struct mig_sftp_conn *c, const char *path,
 	l->token = token;
 	l->seq = p->seq++;
 	l->blocking = false;
+	l->close_sent = false;
 	l->code = 0;
 	l->msg[0] = '\0';
 	if (l->refused) {
@@ -441,6 +487,31 @@ mig_sftp_pipe_start(struct mig_sftp_conn *c, const char *path,
 	/* Off it goes, while the caller makes the next object. */
 	pipe_drive(c, p, false);
 	return 0;
+}
+
+/*
+ * A lane that is done, settled (blocking): its handle closed, what a
+ * failed object left removed, a stale channel shut.  Over a lost
+ * connection nothing is asked: the reconnect drops it all.
+ */
+static void
+lane_settle(struct mig_sftp_conn *c, struct sftp_lane *l)
+{
+	if (c->broken || c->session == NULL)
+		return;
+	if (l->h != NULL)
+		(void)libssh2_sftp_close_handle(l->h);
+	l->h = NULL;
+	if (l->code != 0 && l->created)
+		(void)libssh2_sftp_unlink_ex(c->sftp, l->full,
+		    (unsigned int)strlen(l->full));
+	if (l->stale && l->sftp != NULL)
+		(void)libssh2_sftp_shutdown(l->sftp);
+	if (l->stale)
+		l->sftp = NULL;
+	l->stale = false;
+	l->created = false;
+	mig_clearerr(c->ctx);
 }
 
 int
@@ -471,6 +542,7 @@ mig_sftp_pipe_next(struct mig_sftp_conn *c, bool wait,
 		pipe_drive(c, p, wait);
 		driven = true;
 	}
+	lane_settle(c, oldest);
 	put->token = oldest->token;
 	put->path = oldest->path;
 	put->buf = oldest->buf;
