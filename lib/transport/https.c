@@ -41,13 +41,16 @@
  *   (MKCOL, MOVE, DELETE, PROPFIND, OPTIONS) and the start of a GET are
  *   retried on connection errors, 408, 429 and 5xx, with exponential
  *   backoff, jitter and Retry-After (bounded).
+ * - HTTP/2 when the server offers it: the requests of a transport are
+ *   then streams of one connection.
  * - Re-landing an object replaces it: MOVE with Overwrite: F answers 412
  *   when the final name exists, and the MOVE is then repeated with
  *   Overwrite: T, which servers such as nginx perform as one rename.
  * - Repr-Digest (RFC 9530) is sent as an HTTP trailer when the size is
- *   unknown (chunked upload).  With a Content-Length the digest is known
- *   only after the body went out, so it is not sent; the bag manifest
- *   and "migrate verify" check every object end to end instead.
+ *   unknown (chunked upload, HTTP/1.1).  With a Content-Length the
+ *   digest is known only after the body went out, and curl sends no
+ *   request trailers over HTTP/2, so then it is not sent; the bag
+ *   manifest and "migrate verify" check every object end to end instead.
  * - stat uses PROPFIND Depth: 0 rather than HEAD: it answers for
  *   collections too.
  */
@@ -266,6 +269,8 @@ curl_handles(struct mig_https *h)
 	    (h->share = curl_share_init()) == NULL ||
 	    (h->sx.c.easy = curl_easy_init()) == NULL)
 		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	(void)curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
+	    (long)CURLPIPE_MULTIPLEX);
 	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
 	    CURL_LOCK_DATA_DNS);
 	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,

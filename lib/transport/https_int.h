@@ -145,6 +145,18 @@ int	mig_https_http_error(struct mig_https_xfer *x, struct mig_ctx *ctx,
 	    const char *what, const char *method);
 
 /*
+ * One round of every transfer of h, without waiting: finished ones are
+ * marked done on their struct mig_https_xfer; *runningp is how many are
+ * left.  0, or MIG_ERR_NET when curl cannot go on.
+ */
+int	mig_https_perform(struct mig_https *h, int *runningp,
+	    struct mig_ctx *ctx, const char *what);
+
+/* Waits up to ms (at most a second) for activity on h's transfers. */
+int	mig_https_poll(struct mig_https *h, long ms, struct mig_ctx *ctx,
+	    const char *what);
+
+/*
  * Runs every transfer of h until ready(arg) holds.  Finished transfers
  * are marked done on their struct mig_https_xfer whoever waits for them.
  * 0, or MIG_ERR_NET / MIG_ERR_INTERNAL when curl cannot go on.
@@ -172,6 +184,26 @@ int	mig_https_xfer_setup(struct mig_https *h, struct mig_https_xfer *x,
  */
 int	mig_https_build_headers(struct mig_https *h, struct mig_https_xfer *x,
 	    const char *const *extra, size_t nextra);
+
+/*
+ * x set up for a PUT of size bytes (-1: chunked) to url, its body read
+ * by rd(arg), with the credentials and the non-NULL extra header lines.
+ * 0 or MIG_ERR_*.
+ */
+int	mig_https_upload_setup(struct mig_https *h, struct mig_https_xfer *x,
+	    const char *url, int64_t size, curl_read_callback rd, void *arg,
+	    const char *const *extra, size_t nextra);
+
+/*
+ * What the end of x means for attempt number attempt (0-based) of a
+ * request allowed max retries: 1 to try again after *delayp ms (a
+ * connection failure or a transient status); 0 for an answer for the
+ * caller to read (x->c.status); or the failure, as MIG_ERR_* on ctx,
+ * once the retries are spent or when retrying cannot help.
+ */
+int	mig_https_verdict(struct mig_https *h, struct mig_https_xfer *x,
+	    int attempt, int max, struct mig_ctx *ctx, const char *what,
+	    const char *method, long *delayp);
 
 /*
  * Runs rq on h->sx, retrying connection failures and transient statuses.

@@ -362,13 +362,11 @@ undot_base(char *tmp)
 static int
 put_setup(struct mig_https *h, struct mig_https_stream *s, const char *url)
 {
-	const char *extra[2] = { NULL, NULL };
+	const char *extra[1] = { NULL };
 	CURL *e = s->x.c.easy;
 	CURLcode rc;
 	int r;
 
-	if ((r = mig_https_xfer_setup(h, &s->x, url)) != 0)
-		return r;
 	if (s->chunked) {
 		if ((s->md = EVP_MD_CTX_new()) == NULL ||
 		    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
@@ -376,19 +374,10 @@ put_setup(struct mig_https *h, struct mig_https_stream *s, const char *url)
 			    "SHA-256");
 		extra[0] = "Trailer: Repr-Digest";
 	}
-	if ((r = mig_https_build_headers(h, &s->x, extra, 1)) != 0)
+	if ((r = mig_https_upload_setup(h, &s->x, url, s->size, upload_cb, s,
+	    extra, 1)) != 0)
 		return r;
-	rc = curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
-		    (curl_off_t)(s->size >= 0 ? s->size : -1));
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_READFUNCTION, upload_cb);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_READDATA, (void *)s);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
-		    UPLOAD_BUFSZ);
+	rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFSZ);
 	if (rc == CURLE_OK && s->chunked)
 		rc = curl_easy_setopt(e, CURLOPT_TRAILERFUNCTION, trailer_cb);
 	if (rc == CURLE_OK && s->chunked)

@@ -42,6 +42,13 @@ password_env=$NGINX_PASSWORD" timeout 600 \
 n=$(grep -c '"OPTIONS /busy/' "$NGINX_DIR/access.log")
 [ "$n" -eq 3 ] || fail "busy server asked $n times, want 3"
 
+# The transport speaks HTTP/2 to a server that does (ALPN).
+if [ "$NGINX_H2" = 1 ]; then
+	rt=$(grep " \"[A-Z]* /dav/t-$run/rt/" "$NGINX_DIR/conn.log")
+	[ -n "$rt" ] || fail "no request of the round trips in the log"
+	echo "$rt" | grep -qv ' HTTP/2.0 ' && fail "a request not over HTTP/2"
+fi
+
 # Nothing half-written anywhere on the server's disk: no temporary left
 # behind, and every object that landed is complete (sizes checked above).
 left=$(find "$NGINX_WWW" -name "*.migrate-tmp-*" | head -n 5)

@@ -4,7 +4,8 @@
 #   nginx_start      starts the main server; on return these are set:
 #     NGINX_DIR        its directory (config, certificates, logs, temp)
 #     NGINX_PID        the master's process id
-#     NGINX_PORT       HTTPS, certificate for 127.0.0.1 and localhost:
+#     NGINX_PORT       HTTPS, certificate for 127.0.0.1 and localhost,
+#                      HTTP/2 as well when NGINX_H2 is 1 (nginx has it):
 #                        /dav/     basic auth ($NGINX_USER, $NGINX_PASSWORD)
 #                        /bearer/  "Authorization: Bearer $NGINX_TOKEN"
 #                        /open/    no authentication
@@ -14,8 +15,11 @@
 #     NGINX_CA         the CA certificate (PEM) that signed both
 #     NGINX_PIN        "sha256//..." of the server's public key
 #     NGINX_WWW        the document root (/dav/ is $NGINX_WWW/dav)
+#     $NGINX_DIR/conn.log  a line per request to the main server:
+#                      CONNECTION PROTOCOL "REQUEST LINE" STATUS
 #   nginx_start_single   a second server, one process (master_process off)
-#                    so that one PID stops or freezes all of it:
+#                    so that one PID stops or freezes all of it; HTTP/1.1
+#                    only:
 #     NGINX1_PID, NGINX1_PORT (HTTPS, same CA), NGINX1_WWW, NGINX1_DIR
 #                        /open/     no authentication
 #                      hostile answers, no authentication asked:
@@ -38,6 +42,7 @@
 
 NGINX_BIN=/usr/sbin/nginx
 NGINX_DAV_EXT=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
+NGINX_H2=0
 
 nginx_free_port() {
 	python3 -c 'import socket
@@ -108,6 +113,8 @@ nginx_http_common() {
 	local d=$1
 	cat <<EOF
 	access_log $d/access.log;
+	log_format conn '\$connection \$server_protocol "\$request" \$status';
+	access_log $d/conn.log conn;
 	client_body_temp_path $d/tmp/body;
 	proxy_temp_path $d/tmp/proxy;
 	fastcgi_temp_path $d/tmp/fastcgi;
@@ -133,7 +140,7 @@ EOF
 }
 
 nginx_start() {
-	local d i user_line=
+	local d i user_line= h2=
 	[ -x "$NGINX_BIN" ] || { echo "no $NGINX_BIN"; return 77; }
 	[ -f "$NGINX_DAV_EXT" ] || { echo "no $NGINX_DAV_EXT"; return 77; }
 	command -v openssl >/dev/null || { echo "no openssl"; return 77; }
@@ -151,6 +158,10 @@ nginx_start() {
 	    "$(openssl passwd -apr1 "$NGINX_PASSWORD")" >"$d/htpasswd"
 	# Workers must be able to write the scratch directory.
 	[ "$(id -u)" -eq 0 ] && user_line="user root;"
+	if "$NGINX_BIN" -V 2>&1 | grep -q -- --with-http_v2_module; then
+		NGINX_H2=1
+		h2=" http2"
+	fi
 
 	for i in 1 2 3 4 5; do
 		NGINX_PORT=$(nginx_free_port) || return 1
@@ -170,7 +181,7 @@ events { worker_connections 256; }
 http {
 $(nginx_http_common "$d")
 	server {
-		listen 127.0.0.1:$NGINX_PORT ssl;
+		listen 127.0.0.1:$NGINX_PORT ssl$h2;
 		server_name localhost;
 		root $d/www;
 		location /dav/ {
