@@ -4,6 +4,8 @@
  *   mkdir_p    MKCOL on every level not yet known to exist (405: exists)
  *   open_write PUT to DIR/.BASE.migrate-tmp-XXXXXXXX, streamed, then MOVE
  *              to the final name (Overwrite: F; on 412, Overwrite: T)
+ *   open_write_unpublished
+ *              PUT to the final name (in an unpublished run directory)
  *   open_read  GET, streamed through a bounded ring buffer
  *   stat       PROPFIND Depth: 0      list  PROPFIND Depth: 1
  *   remove     DELETE
@@ -395,6 +397,7 @@ const struct mig_transport_ops mig_transport_https_ops = {
 	.close = https_close,
 	.mkdir_p = mig_webdav_mkdir_p,
 	.open_write = mig_https_open_write,
+	.open_write_unpublished = mig_https_open_write_unpublished,
 	.open_read = mig_https_open_read,
 	.stat = mig_webdav_stat,
 	.list = mig_webdav_list,

@@ -52,7 +52,8 @@ struct mig_https_stream {
 	struct mig_https_stream	*prev, *next;	/* open streams of h */
 	struct mig_https_xfer	 x;
 	char			*path;	/* final relative path */
-	char			*tmp;	/* temporary relative path (writer) */
+	/* temporary relative path (writer); NULL: written in place */
+	char			*tmp;
 	/* writer */
 	int64_t			 size;
 	uint64_t		 count;
@@ -240,6 +241,8 @@ int	mig_webdav_move(struct mig_https *h, const char *src, const char *dst);
 /* The transport ops of the same names. */
 int	mig_https_open_write(struct mig_transport *t, const char *path,
 	    int64_t size, struct mig_writer **wp);
+int	mig_https_open_write_unpublished(struct mig_transport *t,
+	    const char *path, int64_t size, struct mig_writer **wp);
 int	mig_https_open_read(struct mig_transport *t, const char *path,
 	    struct mig_reader **rp);
 

@@ -40,6 +40,12 @@ done
 dir=$(ls -d "$NGINX_WWW"/dav/lake/raw/h-rehost/ingest_date=*/run=* | head -n 1)
 expect_exit 0 "$MIGRATE" verify "$dir"
 [ -z "$(find "$NGINX_WWW" -name '*migrate-tmp*')" ] || fail "temporaries left on the server"
+# The objects were written in place in the unpublished run (DESIGN.md 3):
+# none was moved there (the bag's own files still are).
+grep -q '"MOVE /dav/lake/raw/h-[a-z]*/[^ ]*/data/' "$NGINX_DIR/access.log" &&
+    fail "an object was moved into place"
+grep -q '"MOVE /dav/lake/raw/h-rehost/[^ ]*/bagit.txt' "$NGINX_DIR/access.log" ||
+    fail "the bag's files were not moved into place"
 
 # Bearer token.
 https_plan "$T/b.toml" rehost /bearer/lake 'token_env = "LAKE_TOKEN"'
