@@ -1,9 +1,10 @@
 /*
- * The https (WebDAV) backend's own internals, shared by its four files:
+ * The https (WebDAV) backend's own internals, shared by its five files:
  * https.c (open, close, credentials, plan keys), https_xfer.c (the
  * transfers on the multi handle, one-shot requests, HTTP statuses),
- * webdav.c (MKCOL, PROPFIND, DELETE, MOVE) and https_stream.c (streamed
- * PUT and GET).  Lib-only: not part of the public API.
+ * webdav.c (MKCOL, PROPFIND, DELETE, MOVE), https_stream.c (streamed
+ * PUT and GET) and https_pipe.c (whole objects in flight).  Lib-only:
+ * not part of the public API.
  */
 #ifndef MIGRATE_HTTPS_INT_H
 #define MIGRATE_HTTPS_INT_H
@@ -29,8 +30,11 @@
 #define MIG_HTTPS_ERRBODY_MAX	512		/* error body bytes kept */
 #define MIG_HTTPS_DIRCACHE_MAX	1024		/* directories known to exist */
 #define MIG_HTTPS_URL_MAX	8192
+#define MIG_HTTPS_PUTS_DEF	16		/* objects_in_flight */
+#define MIG_HTTPS_PUTS_MAX	64
 
 struct mig_https;
+struct mig_https_pipe;
 
 /* One transfer on one easy handle of the multi handle. */
 struct mig_https_xfer {
@@ -92,6 +96,8 @@ struct mig_https {
 	char			**dirs;	/* directories known to exist */
 	size_t			 ndirs;
 	struct mig_https_stream	*streams;
+	size_t			 nputs;	/* objects_in_flight */
+	struct mig_https_pipe	*pipe;	/* the puts; NULL until the first */
 };
 
 /* One request of the one-shot kind. */
@@ -248,5 +254,23 @@ int	mig_https_open_read(struct mig_transport *t, const char *path,
 
 /* Open streams lose their transport; their transfers stop here. */
 void	mig_https_streams_orphan(struct mig_https *h);
+
+/* --- https_pipe.c: whole objects in flight ---------------------------- */
+
+/*
+ * objects_in_flight's value (NULL: the default), or 0 when it is not
+ * 1 to MIG_HTTPS_PUTS_MAX.
+ */
+size_t	mig_https_puts_value(const char *v);
+
+/* The transport ops of the same names. */
+int	mig_https_put_start(struct mig_transport *t, const char *path,
+	    const void *buf, size_t len, void *token);
+int	mig_https_put_next(struct mig_transport *t, bool wait,
+	    struct mig_put_done *d);
+size_t	mig_https_put_capacity(struct mig_transport *t);
+
+/* Stops and frees the puts in flight (their buffers are the caller's). */
+void	mig_https_pipe_free(struct mig_https *h);
 
 #endif /* MIGRATE_HTTPS_INT_H */

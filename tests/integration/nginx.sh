@@ -6,7 +6,14 @@
 #     NGINX_PID        the master's process id
 #     NGINX_PORT       HTTPS, certificate for 127.0.0.1 and localhost,
 #                      HTTP/2 as well when NGINX_H2 is 1 (nginx has it):
-#                        /dav/     basic auth ($NGINX_USER, $NGINX_PASSWORD)
+#                        /dav/     basic auth ($NGINX_USER, $NGINX_PASSWORD);
+#                                  below it, a PUT to a path holding
+#                                  /put403/ is refused (403), /put302/ is
+#                                  redirected to /open/, /put500/ gets a
+#                                  500 whose body is the request's
+#                                  Authorization header, /put600/ a 600;
+#                                  below /nodir/ a PUT makes no folder
+#                                  (nginx answers 500 when one is missing)
 #                        /bearer/  "Authorization: Bearer $NGINX_TOKEN"
 #                        /open/    no authentication
 #                        /busy/    always 503 with Retry-After: 0
@@ -139,6 +146,36 @@ nginx_dav() {
 EOF
 }
 
+# Locations below /dav/ whose PUTs fail (see the header): for one
+# object failing among good ones in flight.
+nginx_dav_hostile() {
+	cat <<EOF
+		location ~ /put403/ {
+			if (\$request_method = PUT) {
+				return 403;
+			}
+		}
+		location ~ /put302/ {
+			if (\$request_method = PUT) {
+				return 302 https://127.0.0.1:$NGINX_PORT/open/;
+			}
+		}
+		location ~ /put500/ {
+			if (\$request_method = PUT) {
+				return 500 "\$http_authorization";
+			}
+		}
+		location ~ /nodir/ {
+			create_full_put_path off;
+		}
+		location ~ /put600/ {
+			if (\$request_method = PUT) {
+				return 600;
+			}
+		}
+EOF
+}
+
 nginx_start() {
 	local d i user_line= h2=
 	[ -x "$NGINX_BIN" ] || { echo "no $NGINX_BIN"; return 77; }
@@ -188,6 +225,7 @@ $(nginx_http_common "$d")
 			auth_basic "migrate";
 			auth_basic_user_file $d/htpasswd;
 $(nginx_dav)
+$(nginx_dav_hostile)
 		}
 		location /bearer/ {
 			if (\$http_authorization != "Bearer $NGINX_TOKEN") {
