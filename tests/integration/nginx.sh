@@ -49,7 +49,13 @@
 
 NGINX_BIN=/usr/sbin/nginx
 NGINX_DAV_EXT=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
+# " http2" on the main server's listen line when this nginx has it.
 NGINX_H2=0
+NGINX_H2_LISTEN=
+if "$NGINX_BIN" -V 2>&1 | grep -q -- --with-http_v2_module; then
+	NGINX_H2=1
+	NGINX_H2_LISTEN=" http2"
+fi
 
 nginx_free_port() {
 	python3 -c 'import socket
@@ -177,7 +183,7 @@ EOF
 }
 
 nginx_start() {
-	local d i user_line= h2=
+	local d i user_line=
 	[ -x "$NGINX_BIN" ] || { echo "no $NGINX_BIN"; return 77; }
 	[ -f "$NGINX_DAV_EXT" ] || { echo "no $NGINX_DAV_EXT"; return 77; }
 	command -v openssl >/dev/null || { echo "no openssl"; return 77; }
@@ -195,10 +201,6 @@ nginx_start() {
 	    "$(openssl passwd -apr1 "$NGINX_PASSWORD")" >"$d/htpasswd"
 	# Workers must be able to write the scratch directory.
 	[ "$(id -u)" -eq 0 ] && user_line="user root;"
-	if "$NGINX_BIN" -V 2>&1 | grep -q -- --with-http_v2_module; then
-		NGINX_H2=1
-		h2=" http2"
-	fi
 
 	for i in 1 2 3 4 5; do
 		NGINX_PORT=$(nginx_free_port) || return 1
@@ -218,7 +220,7 @@ events { worker_connections 256; }
 http {
 $(nginx_http_common "$d")
 	server {
-		listen 127.0.0.1:$NGINX_PORT ssl$h2;
+		listen 127.0.0.1:$NGINX_PORT ssl$NGINX_H2_LISTEN;
 		server_name localhost;
 		root $d/www;
 		location /dav/ {
