@@ -4,18 +4,23 @@
  *   mkdir_p    MKCOL on every level not yet known to exist (405: exists)
  *   open_write PUT to DIR/.BASE.migrate-tmp-XXXXXXXX, streamed, then MOVE
  *              to the final name (Overwrite: F; on 412, Overwrite: T)
+ *   open_write_unpublished, put_start
+ *              PUT to the final name (in an unpublished run directory),
+ *              streamed, or whole objects many at once
  *   open_read  GET, streamed through a bounded ring buffer
  *   stat       PROPFIND Depth: 0      list  PROPFIND Depth: 1
  *   remove     DELETE
  *
- * The backend is four files around https_int.h: this one (open, close,
+ * The backend is five files around https_int.h: this one (open, close,
  * credentials, plan keys); https_xfer.c, the transfers, all on one curl
  * multi handle per transport, so connections are kept alive and shared
- * between the one-shot requests and the open streams; webdav.c, the
+ * between the one-shot requests, the open streams and the puts in
+ * flight (over HTTP/2, one connection carries them all); webdav.c, the
  * one-shot operations; https_stream.c, the streams, driven from the
  * caller's write() and read() through bounded buffers, so memory stays
- * constant whatever the object size.  The curl plumbing it shares with
- * the s3 backend (TLS setup, curl's codes) is curl_xfer.c.
+ * constant whatever the object size; https_pipe.c, whole objects in
+ * flight.  The curl plumbing it shares with the s3 backend (TLS setup,
+ * curl's codes) is curl_xfer.c.
  *
  * TLS is always verified (peer and host name), against ca_file alone when
  * it is given or the system store otherwise, and optionally against a
@@ -38,16 +43,20 @@
  *   followed, never retried, and audited by the run as security.refused.
  * - A streamed PUT cannot be replayed here; a failure mid-upload returns
  *   MIG_ERR_NET and the run layer re-runs the object.  One-shot requests
- *   (MKCOL, MOVE, DELETE, PROPFIND, OPTIONS) and the start of a GET are
- *   retried on connection errors, 408, 429 and 5xx, with exponential
- *   backoff, jitter and Retry-After (bounded).
+ *   (MKCOL, MOVE, DELETE, PROPFIND, OPTIONS), the start of a GET and the
+ *   PUT of a whole object in flight (its bytes are at hand) are retried
+ *   on connection errors, 408, 429 and 5xx, with exponential backoff,
+ *   jitter and Retry-After (bounded).
+ * - HTTP/2 when the server offers it: the requests of a transport are
+ *   then streams of one connection.
  * - Re-landing an object replaces it: MOVE with Overwrite: F answers 412
  *   when the final name exists, and the MOVE is then repeated with
  *   Overwrite: T, which servers such as nginx perform as one rename.
  * - Repr-Digest (RFC 9530) is sent as an HTTP trailer when the size is
- *   unknown (chunked upload).  With a Content-Length the digest is known
- *   only after the body went out, so it is not sent; the bag manifest
- *   and "migrate verify" check every object end to end instead.
+ *   unknown (chunked upload, HTTP/1.1).  With a Content-Length the
+ *   digest is known only after the body went out, and curl sends no
+ *   request trailers over HTTP/2, so then it is not sent; the bag
+ *   manifest and "migrate verify" check every object end to end instead.
  * - stat uses PROPFIND Depth: 0 rather than HEAD: it answers for
  *   collections too.
  */
@@ -177,6 +186,7 @@ https_close(struct mig_transport *t)
 	if (h == NULL)
 		return;
 	mig_https_streams_orphan(h);
+	mig_https_pipe_free(h);
 	mig_https_xfer_detach(h, &h->sx);
 	if (h->sx.c.easy != NULL)
 		curl_easy_cleanup(h->sx.c.easy);
@@ -257,7 +267,9 @@ set_origin_root(struct mig_https *h, const struct mig_url *url)
 
 /*
  * The multi handle, the one-shot handle, and the share of DNS answers
- * and TLS sessions between all transfers.
+ * and TLS sessions between all transfers.  Over HTTP/1.1 each put in
+ * flight needs a connection of its own, and the one-shot requests and
+ * open streams a few more; over HTTP/2 they are all streams of one.
  */
 static int
 curl_handles(struct mig_https *h)
@@ -266,6 +278,10 @@ curl_handles(struct mig_https *h)
 	    (h->share = curl_share_init()) == NULL ||
 	    (h->sx.c.easy = curl_easy_init()) == NULL)
 		return mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
+	(void)curl_multi_setopt(h->multi, CURLMOPT_PIPELINING,
+	    (long)CURLPIPE_MULTIPLEX);
+	(void)curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    (long)h->nputs + 4);
 	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
 	    CURL_LOCK_DATA_DNS);
 	(void)curl_share_setopt(h->share, CURLSHOPT_SHARE,
@@ -314,6 +330,13 @@ https_open(struct mig_transport *t, const struct mig_transport_config *cfg,
 	h->ctx = t->ctx;
 	if ((r = check_scheme(h, cfg, url)) != 0)
 		goto out;
+	h->nputs = mig_https_puts_value(mig_topts_get(&cfg->opts,
+	    "objects_in_flight"));
+	if (h->nputs == 0) {
+		r = mig_seterr(t->ctx, MIG_ERR_PARSE, "%s: objects_in_flight "
+		    "must be 1 to %d", t->root, MIG_HTTPS_PUTS_MAX);
+		goto out;
+	}
 	h->conn.proto = h->plain ? "http" : "https";
 	h->conn.user_agent = "migrate/" MIG_VERSION;
 	if ((r = mig_curlx_conn_init(&h->conn, cfg, t->ctx)) != 0 ||
@@ -346,6 +369,9 @@ static const struct mig_tkey https_keys[] = {
 	    "of user" },
 	{ "allow_plain_http_loopback", MIG_TKEY_BOOL, "false", "tests only: "
 	    "allow http:// to 127.0.0.1" },
+	{ "objects_in_flight", MIG_TKEY_INT, "16", "small objects (up to "
+	    "256 KiB) in flight on each connection: HTTP/2 streams of it, or "
+	    "over HTTP/1.1 a connection each (1-64)" },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -357,7 +383,11 @@ https_check(const struct mig_topts *o, const struct mig_url *url,
 	const char *pin = mig_topts_get(o, "pinned_pubkey");
 
 	*keyp = NULL;
-	if (pin != NULL && strncmp(pin, "sha256//", 8) != 0) {
+	if (mig_https_puts_value(mig_topts_get(o, "objects_in_flight")) == 0) {
+		*keyp = "objects_in_flight";
+		(void)snprintf(msg, size, "destination.objects_in_flight must "
+		    "be 1 to %d", MIG_HTTPS_PUTS_MAX);
+	} else if (pin != NULL && strncmp(pin, "sha256//", 8) != 0) {
 		*keyp = "pinned_pubkey";
 		(void)snprintf(msg, size, "destination.pinned_pubkey must look "
 		    "like \"sha256//BASE64\"");
@@ -390,8 +420,12 @@ const struct mig_transport_ops mig_transport_https_ops = {
 	.close = https_close,
 	.mkdir_p = mig_webdav_mkdir_p,
 	.open_write = mig_https_open_write,
+	.open_write_unpublished = mig_https_open_write_unpublished,
 	.open_read = mig_https_open_read,
 	.stat = mig_webdav_stat,
 	.list = mig_webdav_list,
 	.remove = mig_webdav_remove,
+	.put_start = mig_https_put_start,
+	.put_next = mig_https_put_next,
+	.put_capacity = mig_https_put_capacity,
 };

@@ -1,9 +1,10 @@
 /*
- * The https (WebDAV) backend's own internals, shared by its four files:
+ * The https (WebDAV) backend's own internals, shared by its five files:
  * https.c (open, close, credentials, plan keys), https_xfer.c (the
  * transfers on the multi handle, one-shot requests, HTTP statuses),
- * webdav.c (MKCOL, PROPFIND, DELETE, MOVE) and https_stream.c (streamed
- * PUT and GET).  Lib-only: not part of the public API.
+ * webdav.c (MKCOL, PROPFIND, DELETE, MOVE), https_stream.c (streamed
+ * PUT and GET) and https_pipe.c (whole objects in flight).  Lib-only:
+ * not part of the public API.
  */
 #ifndef MIGRATE_HTTPS_INT_H
 #define MIGRATE_HTTPS_INT_H
@@ -29,8 +30,11 @@
 #define MIG_HTTPS_ERRBODY_MAX	512		/* error body bytes kept */
 #define MIG_HTTPS_DIRCACHE_MAX	1024		/* directories known to exist */
 #define MIG_HTTPS_URL_MAX	8192
+#define MIG_HTTPS_PUTS_DEF	16		/* objects_in_flight */
+#define MIG_HTTPS_PUTS_MAX	64
 
 struct mig_https;
+struct mig_https_pipe;
 
 /* One transfer on one easy handle of the multi handle. */
 struct mig_https_xfer {
@@ -52,7 +56,8 @@ struct mig_https_stream {
 	struct mig_https_stream	*prev, *next;	/* open streams of h */
 	struct mig_https_xfer	 x;
 	char			*path;	/* final relative path */
-	char			*tmp;	/* temporary relative path (writer) */
+	/* temporary relative path (writer); NULL: written in place */
+	char			*tmp;
 	/* writer */
 	int64_t			 size;
 	uint64_t		 count;
@@ -91,6 +96,8 @@ struct mig_https {
 	char			**dirs;	/* directories known to exist */
 	size_t			 ndirs;
 	struct mig_https_stream	*streams;
+	size_t			 nputs;	/* objects_in_flight */
+	struct mig_https_pipe	*pipe;	/* the puts; NULL until the first */
 };
 
 /* One request of the one-shot kind. */
@@ -145,6 +152,18 @@ int	mig_https_http_error(struct mig_https_xfer *x, struct mig_ctx *ctx,
 	    const char *what, const char *method);
 
 /*
+ * One round of every transfer of h, without waiting: finished ones are
+ * marked done on their struct mig_https_xfer; *runningp is how many are
+ * left.  0, or MIG_ERR_NET when curl cannot go on.
+ */
+int	mig_https_perform(struct mig_https *h, int *runningp,
+	    struct mig_ctx *ctx, const char *what);
+
+/* Waits up to ms (at most a second) for activity on h's transfers. */
+int	mig_https_poll(struct mig_https *h, long ms, struct mig_ctx *ctx,
+	    const char *what);
+
+/*
  * Runs every transfer of h until ready(arg) holds.  Finished transfers
  * are marked done on their struct mig_https_xfer whoever waits for them.
  * 0, or MIG_ERR_NET / MIG_ERR_INTERNAL when curl cannot go on.
@@ -172,6 +191,26 @@ int	mig_https_xfer_setup(struct mig_https *h, struct mig_https_xfer *x,
  */
 int	mig_https_build_headers(struct mig_https *h, struct mig_https_xfer *x,
 	    const char *const *extra, size_t nextra);
+
+/*
+ * x set up for a PUT of size bytes (-1: chunked) to url, its body read
+ * by rd(arg), with the credentials and the non-NULL extra header lines.
+ * 0 or MIG_ERR_*.
+ */
+int	mig_https_upload_setup(struct mig_https *h, struct mig_https_xfer *x,
+	    const char *url, int64_t size, curl_read_callback rd, void *arg,
+	    const char *const *extra, size_t nextra);
+
+/*
+ * What the end of x means for attempt number attempt (0-based) of a
+ * request allowed max retries: 1 to try again after *delayp ms (a
+ * connection failure or a transient status); 0 for an answer for the
+ * caller to read (x->c.status); or the failure, as MIG_ERR_* on ctx,
+ * once the retries are spent or when retrying cannot help.
+ */
+int	mig_https_verdict(struct mig_https *h, struct mig_https_xfer *x,
+	    int attempt, int max, struct mig_ctx *ctx, const char *what,
+	    const char *method, long *delayp);
 
 /*
  * Runs rq on h->sx, retrying connection failures and transient statuses.
@@ -208,10 +247,30 @@ int	mig_webdav_move(struct mig_https *h, const char *src, const char *dst);
 /* The transport ops of the same names. */
 int	mig_https_open_write(struct mig_transport *t, const char *path,
 	    int64_t size, struct mig_writer **wp);
+int	mig_https_open_write_unpublished(struct mig_transport *t,
+	    const char *path, int64_t size, struct mig_writer **wp);
 int	mig_https_open_read(struct mig_transport *t, const char *path,
 	    struct mig_reader **rp);
 
 /* Open streams lose their transport; their transfers stop here. */
 void	mig_https_streams_orphan(struct mig_https *h);
+
+/* --- https_pipe.c: whole objects in flight ---------------------------- */
+
+/*
+ * objects_in_flight's value (NULL: the default), or 0 when it is not
+ * 1 to MIG_HTTPS_PUTS_MAX.
+ */
+size_t	mig_https_puts_value(const char *v);
+
+/* The transport ops of the same names. */
+int	mig_https_put_start(struct mig_transport *t, const char *path,
+	    const void *buf, size_t len, void *token);
+int	mig_https_put_next(struct mig_transport *t, bool wait,
+	    struct mig_put_done *d);
+size_t	mig_https_put_capacity(struct mig_transport *t);
+
+/* Stops and frees the puts in flight (their buffers are the caller's). */
+void	mig_https_pipe_free(struct mig_https *h);
 
 #endif /* MIGRATE_HTTPS_INT_H */

@@ -1,6 +1,7 @@
 /*
  * The streams of the https backend: open_write PUTs to a temporary name
- * and MOVEs it to the final one at close; open_read GETs.  Streams are
+ * and MOVEs it to the final one at close (open_write_unpublished PUTs to
+ * the final name itself); open_read GETs.  Streams are
  * driven from the caller's write() and read(): the upload's read
  * callback hands out the caller's buffer and pauses when it is used up;
  * the download's write callback fills a bounded ring and pauses when it
@@ -296,7 +297,7 @@ put_close(struct mig_writer *w)
 	if (s->x.c.result != CURLE_OK || (s->x.c.status != 201 &&
 	    s->x.c.status != 204 && s->x.c.status != 200))
 		return put_failed(s, w->ctx);
-	if ((r = mig_webdav_move(h, s->tmp, s->path)) != 0)
+	if (s->tmp != NULL && (r = mig_webdav_move(h, s->tmp, s->path)) != 0)
 		return r;
 	s->published = true;
 	return 0;
@@ -312,7 +313,7 @@ put_free(struct mig_writer *w)
 	if (s->h != NULL) {
 		mig_https_xfer_detach(s->h, &s->x);
 		/* Abandoned: the temporary must not stay (best effort). */
-		if (!s->published)
+		if (!s->published && s->tmp != NULL)
 			(void)mig_webdav_delete(s->h, s->tmp, false, true);
 	}
 	stream_free(s);
@@ -362,13 +363,11 @@ undot_base(char *tmp)
 static int
 put_setup(struct mig_https *h, struct mig_https_stream *s, const char *url)
 {
-	const char *extra[2] = { NULL, NULL };
+	const char *extra[1] = { NULL };
 	CURL *e = s->x.c.easy;
 	CURLcode rc;
 	int r;
 
-	if ((r = mig_https_xfer_setup(h, &s->x, url)) != 0)
-		return r;
 	if (s->chunked) {
 		if ((s->md = EVP_MD_CTX_new()) == NULL ||
 		    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
@@ -376,19 +375,10 @@ put_setup(struct mig_https *h, struct mig_https_stream *s, const char *url)
 			    "SHA-256");
 		extra[0] = "Trailer: Repr-Digest";
 	}
-	if ((r = mig_https_build_headers(h, &s->x, extra, 1)) != 0)
+	if ((r = mig_https_upload_setup(h, &s->x, url, s->size, upload_cb, s,
+	    extra, 1)) != 0)
 		return r;
-	rc = curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
-		    (curl_off_t)(s->size >= 0 ? s->size : -1));
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_READFUNCTION, upload_cb);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_READDATA, (void *)s);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
-		    UPLOAD_BUFSZ);
+	rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFSZ);
 	if (rc == CURLE_OK && s->chunked)
 		rc = curl_easy_setopt(e, CURLOPT_TRAILERFUNCTION, trailer_cb);
 	if (rc == CURLE_OK && s->chunked)
@@ -399,9 +389,13 @@ put_setup(struct mig_https *h, struct mig_https_stream *s, const char *url)
 	return 0;
 }
 
-int
-mig_https_open_write(struct mig_transport *t, const char *path, int64_t size,
-    struct mig_writer **wp)
+/*
+ * A writer of path: PUT to a temporary name then MOVE, or, in_place,
+ * PUT to path itself.
+ */
+static int
+writer_open(struct mig_transport *t, const char *path, int64_t size,
+    bool in_place, struct mig_writer **wp)
 {
 	struct mig_https *h = t->priv;
 	struct mig_https_stream *s = NULL;
@@ -413,15 +407,17 @@ mig_https_open_write(struct mig_transport *t, const char *path, int64_t size,
 	if ((r = mig_https_check_path(h, path, false)) != 0 ||
 	    (r = make_parent(t, path)) != 0)
 		return r;
-	if ((s = stream_new(h, path)) == NULL ||
-	    (s->tmp = mig_transport_tmp_name(path)) == NULL) {
+	if ((s = stream_new(h, path)) == NULL || (!in_place &&
+	    (s->tmp = mig_transport_tmp_name(path)) == NULL)) {
 		r = mig_seterr(h->ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	undot_base(s->tmp);
+	if (s->tmp != NULL)
+		undot_base(s->tmp);
 	s->size = size;
 	s->chunked = size < 0;
-	if (mig_https_make_url(h, s->tmp, false, url, sizeof(url)) != 0) {
+	if (mig_https_make_url(h, s->tmp != NULL ? s->tmp : path, false, url,
+	    sizeof(url)) != 0) {
 		r = mig_seterr(h->ctx, MIG_ERR_USAGE, "%s: URL too long",
 		    mig_https_where(h, path, wbuf, sizeof(wbuf)));
 		goto out;
@@ -450,6 +446,25 @@ mig_https_open_write(struct mig_transport *t, const char *path, int64_t size,
 out:
 	stream_free(s);
 	return r;
+}
+
+int
+mig_https_open_write(struct mig_transport *t, const char *path, int64_t size,
+    struct mig_writer **wp)
+{
+	return writer_open(t, path, size, false, wp);
+}
+
+/*
+ * In place: a WebDAV server such as nginx writes a PUT's body to a file
+ * of its own and renames it only once the body is complete, and the last
+ * byte waits for close, so an abandoned writer leaves nothing.
+ */
+int
+mig_https_open_write_unpublished(struct mig_transport *t, const char *path,
+    int64_t size, struct mig_writer **wp)
+{
+	return writer_open(t, path, size, true, wp);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -182,10 +182,13 @@ mig_https_http_error(struct mig_https_xfer *x, struct mig_ctx *ctx,
 	const struct mig_curlx_conn *conn = x->h != NULL ? &x->h->conn :
 	    NULL;
 	char msg[256], reason[sizeof(x->c.reason)];
+	const char *sp;
 
 	body_excerpt(x, msg, sizeof(msg));
 	(void)mig_curlx_server_text(conn, x->c.reason, strlen(x->c.reason),
 	    x->c.reason_cut, reason, sizeof(reason));
+	/* HTTP/2 has no reason phrase. */
+	sp = reason[0] != '\0' ? " " : "";
 	switch (x->c.status) {
 	case 401:
 		return mig_seterr(ctx, MIG_ERR_NET,
@@ -213,13 +216,13 @@ mig_https_http_error(struct mig_https_xfer *x, struct mig_ctx *ctx,
 		    strlen(x->c.location),
 		    x->c.location_cut, msg, sizeof(msg));
 		return mig_seterr(ctx, MIG_ERR_SECURITY, "%s: %s: redirect "
-		    "refused (HTTP %ld %s%s%s): redirects are not followed; "
+		    "refused (HTTP %ld%s%s%s%s): redirects are not followed; "
 		    "set the destination url to where the data belongs",
-		    what, method, x->c.status, reason, msg[0] != '\0' ?
+		    what, method, x->c.status, sp, reason, msg[0] != '\0' ?
 		    " to " : "", msg);
 	}
-	return mig_seterr(ctx, MIG_ERR_NET, "%s: %s: HTTP %ld %s%s%s", what,
-	    method, x->c.status, reason, msg[0] != '\0' ? ": " : "", msg);
+	return mig_seterr(ctx, MIG_ERR_NET, "%s: %s: HTTP %ld%s%s%s%s", what,
+	    method, x->c.status, sp, reason, msg[0] != '\0' ? ": " : "", msg);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -246,39 +249,63 @@ body_cb(char *buf, size_t size, size_t nitems, void *arg)
 }
 
 int
-mig_https_pump(struct mig_https *h, bool (*ready)(void *), void *arg,
-    struct mig_ctx *ctx, const char *what)
+mig_https_perform(struct mig_https *h, int *runningp, struct mig_ctx *ctx,
+    const char *what)
 {
 	struct mig_https_xfer *fx;
 	CURLMsg *m;
 	CURLMcode mc;
-	int running, left;
+	int left;
+
+	mc = curl_multi_perform(h->multi, runningp);
+	if (mc != CURLM_OK)
+		return mig_seterr(ctx, MIG_ERR_NET, "%s: curl: %s", what,
+		    curl_multi_strerror(mc));
+	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		fx = NULL;
+		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&fx);
+		if (fx != NULL) {
+			fx->done = true;
+			fx->c.result = m->data.result;
+		}
+	}
+	return 0;
+}
+
+int
+mig_https_poll(struct mig_https *h, long ms, struct mig_ctx *ctx,
+    const char *what)
+{
+	CURLMcode mc;
+
+	if (ms > POLL_MS)
+		ms = POLL_MS;
+	mc = curl_multi_poll(h->multi, NULL, 0, ms > 0 ? (int)ms : 0, NULL);
+	if (mc != CURLM_OK)
+		return mig_seterr(ctx, MIG_ERR_NET, "%s: curl: %s", what,
+		    curl_multi_strerror(mc));
+	return 0;
+}
+
+int
+mig_https_pump(struct mig_https *h, bool (*ready)(void *), void *arg,
+    struct mig_ctx *ctx, const char *what)
+{
+	int running, r;
 
 	for (;;) {
-		mc = curl_multi_perform(h->multi, &running);
-		if (mc != CURLM_OK)
-			return mig_seterr(ctx, MIG_ERR_NET, "%s: curl: %s",
-			    what, curl_multi_strerror(mc));
-		while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			fx = NULL;
-			(void)curl_easy_getinfo(m->easy_handle,
-			    CURLINFO_PRIVATE, (char **)&fx);
-			if (fx != NULL) {
-				fx->done = true;
-				fx->c.result = m->data.result;
-			}
-		}
+		if ((r = mig_https_perform(h, &running, ctx, what)) != 0)
+			return r;
 		if (ready(arg))
 			return 0;
 		if (running == 0)
 			return mig_seterr(ctx, MIG_ERR_INTERNAL,
 			    "%s: no transfer in progress", what);
-		mc = curl_multi_poll(h->multi, NULL, 0, POLL_MS, NULL);
-		if (mc != CURLM_OK)
-			return mig_seterr(ctx, MIG_ERR_NET, "%s: curl: %s",
-			    what, curl_multi_strerror(mc));
+		if ((r = mig_https_poll(h, POLL_MS, ctx, what)) != 0)
+			return r;
 	}
 }
 
@@ -321,9 +348,16 @@ mig_https_xfer_setup(struct mig_https *h, struct mig_https_xfer *x,
 	rc = curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_SHARE, h->share);
+	/*
+	 * HTTP/2 where the server offers it (ALPN), every request a stream
+	 * of one connection, which a request waits for rather than opening
+	 * another; HTTP/1.1 otherwise, and always over plain http.
+	 */
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-		    (long)CURL_HTTP_VERSION_1_1);
+		    (long)CURL_HTTP_VERSION_2TLS);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (rc == CURLE_OK)
@@ -361,6 +395,32 @@ mig_https_build_headers(struct mig_https *h, struct mig_https_xfer *x,
 	    CURLE_OK)
 		return mig_seterr(h->ctx, MIG_ERR_INTERNAL,
 		    "curl: cannot set headers");
+	return 0;
+}
+
+int
+mig_https_upload_setup(struct mig_https *h, struct mig_https_xfer *x,
+    const char *url, int64_t size, curl_read_callback rd, void *arg,
+    const char *const *extra, size_t nextra)
+{
+	CURL *e = x->c.easy;
+	CURLcode rc;
+	int r;
+
+	if ((r = mig_https_xfer_setup(h, x, url)) != 0 ||
+	    (r = mig_https_build_headers(h, x, extra, nextra)) != 0)
+		return r;
+	rc = curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+		    (curl_off_t)(size >= 0 ? size : -1));
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_READFUNCTION, rd);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(e, CURLOPT_READDATA, arg);
+	if (rc != CURLE_OK)
+		return mig_seterr(h->ctx, MIG_ERR_INTERNAL, "curl: %s",
+		    curl_easy_strerror(rc));
 	return 0;
 }
 
@@ -450,6 +510,36 @@ req_once(struct mig_https *h, struct mig_https_req *rq, const char *url,
 }
 
 int
+mig_https_verdict(struct mig_https *h, struct mig_https_xfer *x, int attempt,
+    int max, struct mig_ctx *ctx, const char *what, const char *method,
+    long *delayp)
+{
+	int r;
+
+	*delayp = 0;
+	if (x->c.result != CURLE_OK) {
+		if (mig_curlx_retryable(&h->conn, &x->c) && attempt < max) {
+			*delayp = mig_curlx_backoff_ms(attempt, -1);
+			return 1;
+		}
+		r = mig_curlx_error(&h->conn, &x->c, ctx, what);
+		if (attempt > 0 && mig_curlx_retryable(&h->conn, &x->c))
+			(void)mig_preferr(ctx, "after %d attempts",
+			    attempt + 1);
+		return r;
+	}
+	if (mig_https_status_transient(x->c.status)) {
+		if (attempt < max) {
+			*delayp = mig_curlx_backoff_ms(attempt,
+			    x->c.retry_after);
+			return 1;
+		}
+		return mig_https_http_error(x, ctx, what, method);
+	}
+	return 0;
+}
+
+int
 mig_https_run_request(struct mig_https *h, struct mig_https_req *rq)
 {
 	struct mig_https_xfer *x = &h->sx;
@@ -457,6 +547,7 @@ mig_https_run_request(struct mig_https *h, struct mig_https_req *rq)
 	struct req_lines lines;
 	char url[MIG_HTTPS_URL_MAX], wbuf[1024];
 	const char *what;
+	long delay;
 	int attempt, max, r;
 
 	what = mig_https_where(h, rq->path, wbuf, sizeof(wbuf));
@@ -473,27 +564,12 @@ mig_https_run_request(struct mig_https *h, struct mig_https_req *rq)
 		if (x->c.result == CURLE_WRITE_ERROR && rq->pf != NULL &&
 		    rq->pf->err != 0)
 			return rq->pf->err;
-		if (x->c.result != CURLE_OK) {
-			if (mig_curlx_retryable(&h->conn, &x->c) &&
-			    attempt < max) {
-				mig_sleep_ms(mig_curlx_backoff_ms(attempt,
-				    -1));
-				continue;
-			}
-			r = mig_curlx_error(&h->conn, &x->c, ctx, what);
-			if (attempt > 0 && mig_curlx_retryable(&h->conn, &x->c))
-				(void)mig_preferr(ctx, "after %d attempts",
-				    attempt + 1);
+		if (x->c.result == CURLE_OK)
+			rq->status = x->c.status;
+		r = mig_https_verdict(h, x, attempt, max, ctx, what,
+		    rq->method, &delay);
+		if (r != 1)
 			return r;
-		}
-		rq->status = x->c.status;
-		if (mig_https_status_transient(x->c.status) && attempt < max) {
-			mig_sleep_ms(mig_curlx_backoff_ms(attempt,
-			    x->c.retry_after));
-			continue;
-		}
-		if (mig_https_status_transient(x->c.status))
-			return mig_https_http_error(x, ctx, what, rq->method);
-		return 0;
+		mig_sleep_ms(delay);
 	}
 }

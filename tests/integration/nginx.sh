@@ -4,8 +4,16 @@
 #   nginx_start      starts the main server; on return these are set:
 #     NGINX_DIR        its directory (config, certificates, logs, temp)
 #     NGINX_PID        the master's process id
-#     NGINX_PORT       HTTPS, certificate for 127.0.0.1 and localhost:
-#                        /dav/     basic auth ($NGINX_USER, $NGINX_PASSWORD)
+#     NGINX_PORT       HTTPS, certificate for 127.0.0.1 and localhost,
+#                      HTTP/2 as well when NGINX_H2 is 1 (nginx has it):
+#                        /dav/     basic auth ($NGINX_USER, $NGINX_PASSWORD);
+#                                  below it, a PUT to a path holding
+#                                  /put403/ is refused (403), /put302/ is
+#                                  redirected to /open/, /put500/ gets a
+#                                  500 whose body is the request's
+#                                  Authorization header, /put600/ a 600;
+#                                  below /nodir/ a PUT makes no folder
+#                                  (nginx answers 500 when one is missing)
 #                        /bearer/  "Authorization: Bearer $NGINX_TOKEN"
 #                        /open/    no authentication
 #                        /busy/    always 503 with Retry-After: 0
@@ -14,8 +22,11 @@
 #     NGINX_CA         the CA certificate (PEM) that signed both
 #     NGINX_PIN        "sha256//..." of the server's public key
 #     NGINX_WWW        the document root (/dav/ is $NGINX_WWW/dav)
+#     $NGINX_DIR/conn.log  a line per request to the main server:
+#                      CONNECTION PROTOCOL "REQUEST LINE" STATUS
 #   nginx_start_single   a second server, one process (master_process off)
-#                    so that one PID stops or freezes all of it:
+#                    so that one PID stops or freezes all of it; HTTP/1.1
+#                    only:
 #     NGINX1_PID, NGINX1_PORT (HTTPS, same CA), NGINX1_WWW, NGINX1_DIR
 #                        /open/     no authentication
 #                      hostile answers, no authentication asked:
@@ -38,6 +49,13 @@
 
 NGINX_BIN=/usr/sbin/nginx
 NGINX_DAV_EXT=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
+# " http2" on the main server's listen line when this nginx has it.
+NGINX_H2=0
+NGINX_H2_LISTEN=
+if "$NGINX_BIN" -V 2>&1 | grep -q -- --with-http_v2_module; then
+	NGINX_H2=1
+	NGINX_H2_LISTEN=" http2"
+fi
 
 nginx_free_port() {
 	python3 -c 'import socket
@@ -108,6 +126,8 @@ nginx_http_common() {
 	local d=$1
 	cat <<EOF
 	access_log $d/access.log;
+	log_format conn '\$connection \$server_protocol "\$request" \$status';
+	access_log $d/conn.log conn;
 	client_body_temp_path $d/tmp/body;
 	proxy_temp_path $d/tmp/proxy;
 	fastcgi_temp_path $d/tmp/fastcgi;
@@ -129,6 +149,36 @@ nginx_dav() {
 		dav_ext_methods PROPFIND OPTIONS;
 		create_full_put_path on;
 		dav_access user:rw group:r all:r;
+EOF
+}
+
+# Locations below /dav/ whose PUTs fail (see the header): for one
+# object failing among good ones in flight.
+nginx_dav_hostile() {
+	cat <<EOF
+		location ~ /put403/ {
+			if (\$request_method = PUT) {
+				return 403;
+			}
+		}
+		location ~ /put302/ {
+			if (\$request_method = PUT) {
+				return 302 https://127.0.0.1:$NGINX_PORT/open/;
+			}
+		}
+		location ~ /put500/ {
+			if (\$request_method = PUT) {
+				return 500 "\$http_authorization";
+			}
+		}
+		location ~ /nodir/ {
+			create_full_put_path off;
+		}
+		location ~ /put600/ {
+			if (\$request_method = PUT) {
+				return 600;
+			}
+		}
 EOF
 }
 
@@ -170,13 +220,14 @@ events { worker_connections 256; }
 http {
 $(nginx_http_common "$d")
 	server {
-		listen 127.0.0.1:$NGINX_PORT ssl;
+		listen 127.0.0.1:$NGINX_PORT ssl$NGINX_H2_LISTEN;
 		server_name localhost;
 		root $d/www;
 		location /dav/ {
 			auth_basic "migrate";
 			auth_basic_user_file $d/htpasswd;
 $(nginx_dav)
+$(nginx_dav_hostile)
 		}
 		location /bearer/ {
 			if (\$http_authorization != "Bearer $NGINX_TOKEN") {

@@ -40,6 +40,32 @@ done
 dir=$(ls -d "$NGINX_WWW"/dav/lake/raw/h-rehost/ingest_date=*/run=* | head -n 1)
 expect_exit 0 "$MIGRATE" verify "$dir"
 [ -z "$(find "$NGINX_WWW" -name '*migrate-tmp*')" ] || fail "temporaries left on the server"
+# The objects were written in place in the unpublished run (DESIGN.md 3):
+# none was moved there (the bag's own files still are).
+grep -q '"MOVE /dav/lake/raw/h-[a-z]*/[^ ]*/data/' "$NGINX_DIR/access.log" &&
+    fail "an object was moved into place"
+grep -q '"MOVE /dav/lake/raw/h-rehost/[^ ]*/bagit.txt' "$NGINX_DIR/access.log" ||
+    fail "the bag's files were not moved into place"
+
+# One worker: its small objects went whole, several in flight, each PUT
+# once, over one connection (HTTP/2 streams of it) when the server
+# speaks HTTP/2.
+https_plan "$T/one.toml" rehost /dav/lake1 "user = \"$NGINX_USER\"" \
+    'password_env = "LAKE_PASSWORD"' 'objects_in_flight = 4'
+sed -i 's/h-rehost/h-one/g' "$T/one.toml"
+expect_exit 0 "$MIGRATE" run --json --jobs 1 "$T/one.toml"
+[ "$(json "$T/out" 'd["counts"]["stored"]')" = 8 ] || fail "one worker: not 8 objects stored"
+expect_exit 0 "$MIGRATE" verify --deep -i "$KEY" "$T/one.toml"
+puts=$(grep ' "PUT /dav/lake1/raw/h-one/.*/data/' "$NGINX_DIR/conn.log")
+[ "$(echo "$puts" | wc -l)" -eq 8 ] || fail "one worker: not 8 object PUTs: $puts"
+if [ "$NGINX_H2" = 1 ]; then
+	[ "$(echo "$puts" | cut -d' ' -f1 | sort -u | wc -l)" -eq 1 ] ||
+	    fail "one worker: objects over more than one connection: $puts"
+fi
+# objects_in_flight is 1 to 64.
+sed -i 's/^objects_in_flight = 4/objects_in_flight = 65/' "$T/one.toml"
+expect_exit 2 "$MIGRATE" run "$T/one.toml"
+expect_err "objects_in_flight must be 1 to 64"
 
 # Bearer token.
 https_plan "$T/b.toml" rehost /bearer/lake 'token_env = "LAKE_TOKEN"'

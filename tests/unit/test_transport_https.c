@@ -13,6 +13,10 @@
  *   MIG_TEST_HTTPS_KILL_URL, MIG_TEST_HTTPS_KILL_PID
  *                             a one-process server the test may freeze
  *                             and kill (the last cases)
+ *   MIG_TEST_HTTPS_CUT_URL    the main server's /dav/ through a proxy that
+ *                             resets every connection once, mid-way
+ *   MIG_TEST_HTTPS_GONE_URL, MIG_TEST_HTTPS_GONE_PID
+ *                             the same through a proxy the test kills
  *
  * Every case skips when its variables are unset, so a plain "make check"
  * without the script passes by skipping.
@@ -39,8 +43,8 @@
 struct env {
 	const char	*url, *ca, *user, *password;
 	const char	*bearer_url, *token, *pin, *wrong_url, *http_url;
-	const char	*busy_url, *kill_url;
-	pid_t		 kill_pid;
+	const char	*busy_url, *kill_url, *cut_url, *gone_url;
+	pid_t		 kill_pid, gone_pid;
 };
 
 static struct env E;
@@ -755,6 +759,434 @@ test_transport_https__server_stopped_mid_upload(void **state)
 	upload_then_signal(SIGKILL, *state);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Whole objects in flight (put_start, put_next) */
+
+#define PUTS_MAX	64
+
+/* Objects to put, and what became of each. */
+struct putset {
+	size_t		 n;
+	char		 path[PUTS_MAX][64];
+	unsigned char	*buf[PUTS_MAX];
+	size_t		 len[PUTS_MAX];
+	int		 tok[PUTS_MAX];		/* tokens: &tok[i] */
+	bool		 no_parent[PUTS_MAX];	/* left unmade */
+	bool		 seen[PUTS_MAX];
+	int		 code[PUTS_MAX];
+	char		 msg[PUTS_MAX][MIG_ERRMSG_MAX];
+};
+
+/* Adds object path of len bytes from seed; returns its index. */
+static size_t
+putset_add(struct putset *ps, const char *path, size_t len, uint64_t seed)
+{
+	uint64_t st = seed | 1;
+	size_t i = ps->n++;
+
+	assert_true(i < PUTS_MAX);
+	(void)snprintf(ps->path[i], sizeof(ps->path[i]), "%s", path);
+	ps->buf[i] = malloc(len > 0 ? len : 1);
+	assert_non_null(ps->buf[i]);
+	fill(&st, ps->buf[i], len);
+	ps->len[i] = len;
+	return i;
+}
+
+/* n objects DIR/oI of size + I bytes. */
+static struct putset *
+putset_new(const char *dir, size_t n, size_t size)
+{
+	struct putset *ps;
+	char path[64];
+	size_t i;
+
+	assert_non_null(ps = calloc(1, sizeof(*ps)));
+	for (i = 0; i < n; i++) {
+		(void)snprintf(path, sizeof(path), "%s/o%zu", dir, i);
+		(void)putset_add(ps, path, size + i, i + 7);
+	}
+	return ps;
+}
+
+static void
+putset_free(struct putset *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->n; i++)
+		free(ps->buf[i]);
+	free(ps);
+}
+
+/* A completion: its token is one of ps's, seen once. */
+static void
+put_took(struct putset *ps, const struct mig_put_done *d)
+{
+	ptrdiff_t i = (int *)d->token - ps->tok;
+
+	assert_true(i >= 0 && (size_t)i < ps->n);
+	assert_false(ps->seen[i]);
+	ps->seen[i] = true;
+	ps->code[i] = d->code;
+	(void)snprintf(ps->msg[i], sizeof(ps->msg[i]), "%s", d->msg);
+	if (d->code == 0)
+		assert_string_equal(d->msg, "");
+}
+
+/*
+ * Puts every object of ps as the run does: as many in flight as the
+ * transport takes, the parent made first (a one-shot request among the
+ * puts), what is done taken in without waiting, the rest at the end.
+ * before(i), when given, runs just before object i starts.
+ */
+static void
+puts_run(struct mig_transport *t, struct putset *ps,
+    void (*before)(size_t))
+{
+	size_t cap = mig_transport_put_capacity(t), inflight = 0, i;
+	struct mig_put_done d;
+	char dir[64], *slash;
+
+	for (i = 0; i < ps->n; i++) {
+		while (inflight == cap) {
+			assert_int_equal(mig_transport_put_next(t, true, &d),
+			    1);
+			put_took(ps, &d);
+			inflight--;
+		}
+		(void)snprintf(dir, sizeof(dir), "%s", ps->path[i]);
+		if ((slash = strrchr(dir, '/')) != NULL && !ps->no_parent[i]) {
+			*slash = '\0';
+			if (mig_transport_mkdir_p(t, dir) != 0)
+				fail_msg("mkdir %s: %s", dir,
+				    mig_errmsg(t->ctx));
+		}
+		if (before != NULL)
+			before(i);
+		if (mig_transport_put_start(t, ps->path[i], ps->buf[i],
+		    ps->len[i], &ps->tok[i]) != 0)
+			fail_msg("put_start %s: %s", ps->path[i],
+			    mig_errmsg(t->ctx));
+		inflight++;
+		while (mig_transport_put_next(t, false, &d) == 1) {
+			put_took(ps, &d);
+			inflight--;
+		}
+	}
+	while (inflight > 0) {
+		assert_int_equal(mig_transport_put_next(t, true, &d), 1);
+		put_took(ps, &d);
+		inflight--;
+	}
+	assert_int_equal(mig_transport_put_next(t, true, &d), 0);
+	assert_int_equal(mig_transport_put_next(t, false, &d), 0);
+}
+
+/* Object i of ps landed whole: reported so, and its bytes are there. */
+static void
+put_landed(struct mig_transport *t, struct putset *ps, size_t i)
+{
+	unsigned char *got = NULL;
+	size_t len = 0;
+
+	assert_true(ps->seen[i]);
+	if (ps->code[i] != 0)
+		fail_msg("put %s: %d: %s", ps->path[i], ps->code[i],
+		    ps->msg[i]);
+	if (mig_transport_get(t, ps->path[i], 1024 * 1024, &got, &len) != 0)
+		fail_msg("get %s: %s", ps->path[i], mig_errmsg(t->ctx));
+	assert_int_equal(len, ps->len[i]);
+	if (len > 0)
+		assert_memory_equal(got, ps->buf[i], len);
+	free(got);
+}
+
+/* Puts every object of ps, all landed; closes t and frees ps. */
+static void
+puts_all_landed(struct mig_transport *t, struct putset *ps)
+{
+	size_t i;
+
+	puts_run(t, ps, NULL);
+	for (i = 0; i < ps->n; i++)
+		put_landed(t, ps, i);
+	mig_transport_close(t);
+	putset_free(ps);
+}
+
+/* Object i failed with code, its message holding want and the path. */
+static void
+put_failed(struct putset *ps, size_t i, int code, const char *want)
+{
+	assert_true(ps->seen[i]);
+	if (ps->code[i] != code || strstr(ps->msg[i], want) == NULL ||
+	    strstr(ps->msg[i], ps->path[i]) == NULL)
+		fail_msg("put %s: want %d and \"%s\", got %d: %s",
+		    ps->path[i], code, want, ps->code[i], ps->msg[i]);
+	if (E.password != NULL)
+		assert_null(strstr(ps->msg[i], E.password));
+}
+
+static struct mig_transport *
+open_puts(const char *url, const char *inflight, struct mig_ctx *ctx)
+{
+	struct mig_transport_config cfg;
+
+	base_cfg(&cfg);
+	cfg.url = url;
+	mig_topts_set(&cfg.opts, "objects_in_flight", inflight);
+	return open_cfg(&cfg, ctx);
+}
+
+/*
+ * 40 objects, 16 in flight, each landed whole where it belongs (the
+ * script checks in nginx's log that they went over one connection).
+ */
+static void
+test_transport_https__puts_in_flight(void **state)
+{
+	struct mig_ctx *ctx = *state;
+	struct mig_transport *t;
+	struct mig_put_done d;
+	struct putset *ps;
+	char path[64];
+	size_t i, len;
+
+	if (E.url == NULL)
+		skip();
+	assert_non_null(ps = calloc(1, sizeof(*ps)));
+	t = open_puts(E.url, "16", ctx);
+	assert_int_equal(mig_transport_put_capacity(t), 16);
+	/* Nothing in flight: nothing to collect, waiting or not. */
+	assert_int_equal(mig_transport_put_next(t, true, &d), 0);
+	for (i = 0; i < 40; i++) {
+		/* Empty, one byte, then sizes up to 300 KiB. */
+		len = i < 2 ? i : i * 7919 % (300 * 1024) + i;
+		(void)snprintf(path, sizeof(path), "pp/d%zu/o%zu", i % 5, i);
+		(void)putset_add(ps, path, len, i + 11);
+	}
+	puts_all_landed(t, ps);
+}
+
+/* More puts than the capacity is the caller's bug: refused, none lost. */
+static void
+test_transport_https__puts_beyond_capacity(void **state)
+{
+	struct mig_ctx *ctx = *state;
+	struct mig_transport *t;
+	struct mig_put_done d;
+	struct putset *ps;
+	size_t i;
+
+	if (E.url == NULL)
+		skip();
+	ps = putset_new("pc", 4, 100);
+	t = open_puts(E.url, "3", ctx);
+	assert_int_equal(t->ops->mkdir_p(t, "pc"), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(mig_transport_put_start(t, ps->path[i],
+		    ps->buf[i], ps->len[i], &ps->tok[i]), 0);
+	assert_int_equal(mig_transport_put_start(t, ps->path[3], ps->buf[3],
+	    ps->len[3], &ps->tok[3]), MIG_ERR_INTERNAL);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(mig_transport_put_next(t, true, &d), 1);
+		put_took(ps, &d);
+	}
+	assert_int_equal(mig_transport_put_next(t, true, &d), 0);
+	for (i = 0; i < 3; i++)
+		put_landed(t, ps, i);
+	/* Refused before any request: the fourth is not there. */
+	assert_int_equal(mig_transport_put(t, "pc/probe", "p", 1), 0);
+	assert_int_equal(t->ops->remove(t, "pc/o3"), MIG_ERR_NOTFOUND);
+	mig_transport_close(t);
+	putset_free(ps);
+}
+
+/*
+ * Failing puts among good ones: each failure is that object's, with its
+ * path and status; the others land.  The 500 is asked again (the script
+ * counts), and its echo of the credentials never reaches a message.
+ */
+static void
+test_transport_https__put_failures_are_their_own(void **state)
+{
+	static const struct {
+		const char	*path;
+		int		 code;
+		const char	*want;
+	} bad[] = {
+		{ "pf/put403/x", MIG_ERR_NET, "HTTP 403" },
+		{ "pf/put302/x", MIG_ERR_SECURITY, "redirect refused" },
+		{ "pf/put500/x", MIG_ERR_NET, "HTTP 500" },
+		{ "pf/put600/x", MIG_ERR_NET, "HTTP 600" },
+		{ "pf/nodir/none/x", MIG_ERR_NET, "HTTP 500" },
+	};
+	struct mig_ctx *ctx = *state;
+	struct mig_transport *t;
+	struct putset *ps;
+	size_t i, j, at[5];
+	char path[64];
+
+	if (E.url == NULL)
+		skip();
+	assert_non_null(ps = calloc(1, sizeof(*ps)));
+	t = open_puts(E.url, "8", ctx);
+	for (i = 0, j = 0; i < 20; i++) {
+		if (i % 4 == 1 && j < 5) {
+			at[j] = putset_add(ps, bad[j].path, 1000 + j, j);
+			/* Its folder is missing: no MKCOL made it. */
+			ps->no_parent[at[j]] = j == 4;
+			j++;
+		}
+		(void)snprintf(path, sizeof(path), "pf/ok%zu", i);
+		(void)putset_add(ps, path, 5000 + i, 100 + i);
+	}
+	assert_int_equal(j, 5);
+	puts_run(t, ps, NULL);
+	for (j = 0; j < 5; j++)
+		put_failed(ps, at[j], bad[j].code, bad[j].want);
+	for (i = 0; i < ps->n; i++) {
+		for (j = 0; j < 5 && at[j] != i; j++)
+			continue;
+		if (j == 5)
+			put_landed(t, ps, i);
+	}
+	/* The connection is still good for everything else. */
+	assert_int_equal(mig_transport_put(t, "pf/after", "a", 1), 0);
+	mig_transport_close(t);
+	putset_free(ps);
+}
+
+/* n objects DIR/oI of size + I bytes over a transport of cfg land. */
+static void
+puts_all_land(const struct mig_transport_config *cfg, const char *dir,
+    size_t n, size_t size, struct mig_ctx *ctx)
+{
+	puts_all_landed(open_cfg(cfg, ctx), putset_new(dir, n, size));
+}
+
+/*
+ * No HTTP/2 (plain http; TLS offering HTTP/1.1 alone): the puts in
+ * flight each take a connection of their own, and land all the same.
+ */
+static void
+test_transport_https__puts_http1(void **state)
+{
+	struct mig_transport_config cfg;
+
+	if (E.http_url == NULL || E.kill_url == NULL)
+		skip();
+	base_cfg(&cfg);
+	cfg.url = E.http_url;
+	mig_topts_set(&cfg.opts, "user", NULL);
+	mig_topts_set(&cfg.opts, "password_env", NULL);
+	mig_topts_set(&cfg.opts, "ca_file", NULL);
+	mig_topts_set(&cfg.opts, "allow_plain_http_loopback", "true");
+	mig_topts_set(&cfg.opts, "objects_in_flight", "8");
+	puts_all_land(&cfg, "ph", 24, 3000, *state);
+	base_cfg(&cfg);
+	cfg.url = E.kill_url;
+	mig_topts_set(&cfg.opts, "user", NULL);
+	mig_topts_set(&cfg.opts, "password_env", NULL);
+	mig_topts_set(&cfg.opts, "objects_in_flight", "8");
+	puts_all_land(&cfg, "ph", 24, 3000, *state);
+}
+
+/*
+ * The connection is reset with puts in flight: they are tried again on
+ * a new one, and every object lands whole.
+ */
+static void
+test_transport_https__puts_connection_reset(void **state)
+{
+	struct mig_transport_config cfg;
+
+	if (E.cut_url == NULL)
+		skip();
+	base_cfg(&cfg);
+	cfg.url = E.cut_url;
+	mig_topts_set(&cfg.opts, "objects_in_flight", "16");
+	puts_all_land(&cfg, "cut", 40, 16 * 1024, *state);
+}
+
+/* Kills the proxy before object 6 starts: the server is gone. */
+static void
+kill_gone_proxy(size_t i)
+{
+	if (i == 6)
+		assert_int_equal(kill(E.gone_pid, SIGKILL), 0);
+}
+
+/*
+ * The server goes away with puts in flight: each one not done by then
+ * fails with MIG_ERR_NET once its retries are spent, and put_next still
+ * hands every one back.
+ */
+static void
+test_transport_https__puts_server_gone(void **state)
+{
+	struct mig_ctx *ctx = *state;
+	struct mig_transport *t;
+	struct putset *ps;
+	size_t i;
+
+	if (E.gone_url == NULL)
+		skip();
+	ps = putset_new("gone", 12, 8000);
+	t = open_puts(E.gone_url, "16", ctx);
+	assert_int_equal(t->ops->mkdir_p(t, "gone"), 0);
+	puts_run(t, ps, kill_gone_proxy);
+	for (i = 0; i < ps->n; i++) {
+		assert_true(ps->seen[i]);
+		if (i < 6 && ps->code[i] == 0)
+			continue;	/* done before the proxy went */
+		put_failed(ps, i, MIG_ERR_NET, "gone/o");
+	}
+	mig_transport_close(t);
+	putset_free(ps);
+}
+
+/* objects_in_flight is 1 to 64, said before any connection is made. */
+static void
+test_transport_https__objects_in_flight_bounds(void **state)
+{
+	static const char *const badv[] = { "0", "65", "-1", "x", "8x", "" };
+	const struct mig_transport_ops *ops = mig_transport_backend("https");
+	struct mig_transport_config cfg;
+	struct mig_transport *t = NULL;
+	struct mig_topts o;
+	struct mig_url url;
+	const char *key = NULL;
+	char msg[256];
+	size_t i;
+
+	assert_non_null(ops);
+	memset(&url, 0, sizeof(url));
+	url.scheme = "https";
+	url.host = "127.0.0.1";
+	for (i = 0; i < sizeof(badv) / sizeof(badv[0]); i++) {
+		memset(&o, 0, sizeof(o));
+		mig_topts_set(&o, "objects_in_flight", badv[i]);
+		assert_int_equal(ops->check(&o, &url, &key, msg, sizeof(msg)),
+		    MIG_ERR_PARSE);
+		assert_string_equal(key, "objects_in_flight");
+		assert_non_null(strstr(msg, "1 to 64"));
+	}
+	memset(&o, 0, sizeof(o));
+	mig_topts_set(&o, "objects_in_flight", "64");
+	assert_int_equal(ops->check(&o, &url, &key, msg, sizeof(msg)), 0);
+	mig_topts_set(&o, "objects_in_flight", "1");
+	assert_int_equal(ops->check(&o, &url, &key, msg, sizeof(msg)), 0);
+	/* Unchecked, open refuses it too, before connecting anywhere. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.url = "https://127.0.0.1:1/x";
+	mig_topts_set(&cfg.opts, "objects_in_flight", "0");
+	assert_int_equal(mig_transport_open(&cfg, *state, &t), MIG_ERR_PARSE);
+	assert_null(t);
+	assert_non_null(strstr(mig_errmsg(*state), "objects_in_flight"));
+}
+
 static int
 setup(void **state)
 {
@@ -776,8 +1208,14 @@ setup(void **state)
 	E.kill_pid = pid != NULL ? (pid_t)atol(pid) : 0;
 	if (E.kill_pid <= 1)
 		E.kill_url = NULL;
+	E.cut_url = getenv("MIG_TEST_HTTPS_CUT_URL");
+	E.gone_url = getenv("MIG_TEST_HTTPS_GONE_URL");
+	pid = getenv("MIG_TEST_HTTPS_GONE_PID");
+	E.gone_pid = pid != NULL ? (pid_t)atol(pid) : 0;
+	if (E.gone_pid <= 1)
+		E.gone_url = NULL;
 	if (E.url != NULL && E.ca == NULL)
-		E.url = NULL;
+		E.url = E.cut_url = E.gone_url = NULL;
 	return 0;
 }
 
@@ -802,6 +1240,13 @@ main(void)
 		T(credentials),
 		T(plain_http),
 		T(busy_server_retried),
+		T(puts_in_flight),
+		T(puts_beyond_capacity),
+		T(put_failures_are_their_own),
+		T(puts_http1),
+		T(puts_connection_reset),
+		T(puts_server_gone),
+		T(objects_in_flight_bounds),
 		/* These two freeze, then kill, their own server: last. */
 		T(server_frozen_mid_upload),
 		T(server_stopped_mid_upload),
