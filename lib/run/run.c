@@ -371,10 +371,15 @@ open_run(struct run *rn, char abandoned[64])
 	struct mig_run_summary *sum = rn->sum;
 	int r;
 
-	if (rn->si->moves_data && !rn->si->one_archive && !rn->o->dry_run)
-		run_warm_start(rn, rn->o->jobs);
 	if ((r = mig_transport_open(rn->o->tcfg, rn->ctx, &rn->t)) != 0)
 		return r;
+	/*
+	 * Only once the server took this connection (host key or
+	 * certificate, authentication): a server that refuses is asked once,
+	 * not once per job (fail2ban and the like count every refusal).
+	 */
+	if (rn->si->moves_data && !rn->si->one_archive && !rn->o->dry_run)
+		run_warm_start(rn, rn->o->jobs);
 	/* A local lake is shown as the directory the user can cd into. */
 	sum->lake = strdup(rn->p->lake_path != NULL ? rn->p->lake_path :
 	    rn->t->root);

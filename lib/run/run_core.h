@@ -108,9 +108,8 @@ void	objstore_trim_maybe(struct objstore *os);
 
 /*
  * A worker's connection opened ahead, on a thread of its own, while the
- * main thread connects and decides the run (run_warm_start): over a WAN a
- * connection is a dozen round trips, and made after the main one they
- * cost the run that much again.  The worker takes t with the ctx it
+ * main thread decides the run and takes the inventory (run_warm_start):
+ * over a WAN a connection is a dozen round trips.  The worker takes t with the ctx it
  * reports on (the transport borrows it).
  */
 struct warm_conn {
