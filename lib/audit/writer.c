@@ -42,6 +42,7 @@
 #include "migrate/util.h"
 
 #include "audit_int.h"
+#include "../util/util_int.h"
 
 /* The longest torn region a writer will describe; more is not a crash. */
 #define TORN_MAX	(4 * (off_t)MIG_AUDIT_LINE_MAX)
@@ -623,20 +624,6 @@ write_iov(struct mig_audit_log *log, struct iovec *iov, int cnt,
 	return 0;
 }
 
-static int
-copy_members(json_t *rec, const json_t *from, struct mig_ctx *ctx)
-{
-	const char *k;
-	json_t *m;
-
-	if (from == NULL)
-		return 0;
-	json_object_foreach((json_t *)from, k, m)
-		if (json_object_set(rec, k, m) != 0)
-			return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	return 0;
-}
-
 /*
  * After a failed append (ENOSPC or EFBIG part way through a line, EIO),
  * cuts the file back to its size before the append: no torn line stays
@@ -661,69 +648,72 @@ unwrite(struct mig_audit_log *log, struct mig_ctx *ctx)
 
 /*
  * Serializes and appends one record (after a newline when seal), then
- * advances the in-memory chain.  A failed write is undone by unwrite().
+ * advances the in-memory chain.  The line is what jansson's json_dumps()
+ * with JSON_COMPACT | JSON_PRESERVE_ORDER writes for the object {v, seq,
+ * ts, run, plan, actor, event, the members..., prev}, written into
+ * log->buf without building that object (util_int.h): the bytes are a
+ * contract (migrate-audit(5)), and building and dumping a json_t cost
+ * more than the rest of an append.  A failed write is undone by
+ * unwrite().
  */
 static int
 write_record(struct mig_audit_log *log, const char *run, const char *event,
-    const json_t *fields, const json_t *extra, bool seal,
-    struct mig_ctx *ctx)
+    const json_t *members, bool seal, struct mig_ctx *ctx)
 {
 	char ts[MIG_AUDIT_TSLEN + 1];
 	unsigned char md[32];
-	struct iovec iov[3];
-	json_t *rec;
-	char *line = NULL;
-	size_t len;
+	struct iovec iov[2];
+	struct mig_jtext t;
 	int rc, cnt = 0;
 
 	if ((rc = make_ts(log, ts, ctx)) != 0)
 		return rc;
-	rec = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:s}", "v", 1,
-	    "seq", (json_int_t)(log->seq + 1), "ts", ts, "run", run, "plan",
-	    log->plan, "actor", log->actor, "event", event);
-	if (rec == NULL)
+	/* Room for the longest record and its newline. */
+	mig_jtext_init(&t, log->buf, MIG_AUDIT_LINE_MAX + 1);
+	mig_jtext_raw(&t, rec_magic, sizeof(rec_magic) - 1);
+	mig_jtext_int(&t, (json_int_t)(log->seq + 1));
+	mig_jtext_lit(&t, ",\"ts\":");
+	mig_jtext_str(&t, ts, strlen(ts));
+	mig_jtext_lit(&t, ",\"run\":");
+	mig_jtext_str(&t, run, strlen(run));
+	mig_jtext_lit(&t, ",\"plan\":");
+	mig_jtext_str(&t, log->plan, strlen(log->plan));
+	mig_jtext_lit(&t, ",\"actor\":");
+	mig_jtext_str(&t, log->actor, strlen(log->actor));
+	mig_jtext_lit(&t, ",\"event\":");
+	mig_jtext_str(&t, event, strlen(event));
+	if (t.bad)
 		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for "
 		    "%s: run id is not UTF-8", log->path, event);
-	if ((rc = copy_members(rec, fields, ctx)) != 0 ||
-	    (rc = copy_members(rec, extra, ctx)) != 0)
-		goto out_free;
-	if (json_object_set_new(rec, "prev", json_string(log->hhex)) != 0) {
-		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_free;
-	}
-	line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (line == NULL) {
-		rc = mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for %s "
+	if (members != NULL)
+		mig_jtext_members(&t, members,
+		    JSON_COMPACT | JSON_PRESERVE_ORDER);
+	mig_jtext_lit(&t, ",\"prev\":\"");
+	mig_jtext_raw(&t, log->hhex, MIG_AUDIT_HEXLEN);
+	mig_jtext_lit(&t, "\"}");
+	if (t.bad)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for %s "
 		    "cannot be encoded", log->path, event);
-		goto out_free;
-	}
-	len = strlen(line);
-	if (len > MIG_AUDIT_LINE_MAX) {
-		rc = mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for %s "
+	if (t.len > MIG_AUDIT_LINE_MAX)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for %s "
 		    "is longer than %d bytes", log->path, event,
 		    MIG_AUDIT_LINE_MAX);
-		goto out_free;
-	}
+	log->buf[t.len] = '\n';
 	if (seal) {
 		iov[cnt].iov_base = (void *)"\n";
 		iov[cnt++].iov_len = 1;
 	}
-	iov[cnt].iov_base = line;
-	iov[cnt++].iov_len = len;
-	iov[cnt].iov_base = (void *)"\n";
-	iov[cnt++].iov_len = 1;
+	iov[cnt].iov_base = log->buf;
+	iov[cnt++].iov_len = t.len + 1;
 	if ((rc = write_iov(log, iov, cnt, ctx)) != 0) {
 		unwrite(log, ctx);
-		goto out_free;
+		return rc;
 	}
-	audit_sha256(line, len, md);
+	audit_sha256(log->buf, t.len, md);
 	mig_hex_encode(md, 32, log->hhex);
 	log->seq++;
-	log->known_size += (off_t)(len + 1 + seal);
-out_free:
-	free(line);
-	json_decref(rec);
-	return rc;
+	log->known_size += (off_t)(t.len + 1 + seal);
+	return 0;
 }
 
 static int
@@ -749,8 +739,8 @@ write_torn(struct mig_audit_log *log, const char *run, struct mig_ctx *ctx)
 	    (json_int_t)log->torn_len, "torn_sha256", log->torn_sha);
 	if (extra == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	rc = write_record(log, run, MIG_AUDIT_TORN, NULL, extra,
-	    log->torn_seal, ctx);
+	rc = write_record(log, run, MIG_AUDIT_TORN, extra, log->torn_seal,
+	    ctx);
 	json_decref(extra);
 	if (rc == 0) {
 		log->torn = false;
@@ -781,8 +771,7 @@ write_checkpoint(struct mig_audit_log *log, const char *run,
 		extra = json_pack("{s:s}", "head", head);
 	if (extra == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	rc = write_record(log, run, MIG_AUDIT_CHECKPOINT, NULL, extra, false,
-	    ctx);
+	rc = write_record(log, run, MIG_AUDIT_CHECKPOINT, extra, false, ctx);
 	json_decref(extra);
 	if (rc == 0)
 		rc = sync_log(log, ctx);
@@ -820,8 +809,7 @@ mig_audit_emit(struct mig_audit_log *log, const char *run,
 		return rc;
 	if ((rc = write_torn(log, run, ctx)) != 0)
 		goto out_unlock;
-	if ((rc = write_record(log, run, event, fields, NULL, false,
-	    ctx)) != 0)
+	if ((rc = write_record(log, run, event, fields, false, ctx)) != 0)
 		goto out_unlock;
 	if (log->seq % log->every == 0)
 		rc = write_checkpoint(log, run, NULL, ctx);
