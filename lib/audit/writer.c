@@ -34,6 +34,7 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "migrate/audit.h"
@@ -69,6 +70,12 @@ struct mig_audit_log {
 	uint64_t			 torn_len;
 	char				 torn_sha[MIG_AUDIT_HEXLEN + 1];
 	char				*buf;	/* MIG_AUDIT_LINE_MAX + 1 */
+	/*
+	 * SHA-256 of the lines written, fetched once: SHA256() and
+	 * EVP_sha256() look the algorithm up again at every call.
+	 */
+	EVP_MD				*sha256;
+	EVP_MD_CTX			*md;
 };
 
 /* The bytes every record starts with, as the writer serializes it. */
@@ -281,6 +288,11 @@ mig_audit_open(const char *path, const struct mig_audit_opts *opts,
 		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_free;
 	}
+	if ((log->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (log->md = EVP_MD_CTX_new()) == NULL) {
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
+		goto out_free;
+	}
 	log->key = opts->key;
 	log->every = opts->checkpoint_every != 0 ? opts->checkpoint_every :
 	    MIG_AUDIT_CHECKPOINT_EVERY;
@@ -362,6 +374,8 @@ mig_audit_close(struct mig_audit_log *log, struct mig_ctx *ctx)
 	free(log->plan);
 	free(log->actor);
 	free(log->buf);
+	EVP_MD_CTX_free(log->md);
+	EVP_MD_free(log->sha256);
 	free(log);
 	return rc;
 }
@@ -426,36 +440,26 @@ static int
 hash_region(struct mig_audit_log *log, off_t off, off_t len,
     struct mig_ctx *ctx)
 {
-	EVP_MD_CTX *md;
 	unsigned char h[32];
 	size_t n;
-	int rc = 0;
+	int rc;
 
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
-		goto out_free;
-	}
+	if (EVP_DigestInit_ex2(log->md, log->sha256, NULL) != 1)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
 	while (len > 0) {
 		n = len > MIG_AUDIT_LINE_MAX ? MIG_AUDIT_LINE_MAX :
 		    (size_t)len;
 		if ((rc = pread_all(log, log->buf, n, off, ctx)) != 0)
-			goto out_free;
-		if (EVP_DigestUpdate(md, log->buf, n) != 1) {
-			rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
-			goto out_free;
-		}
+			return rc;
+		if (EVP_DigestUpdate(log->md, log->buf, n) != 1)
+			return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
 		off += (off_t)n;
 		len -= (off_t)n;
 	}
-	if (EVP_DigestFinal_ex(md, h, NULL) != 1) {
-		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
-		goto out_free;
-	}
+	if (EVP_DigestFinal_ex(log->md, h, NULL) != 1)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
 	mig_hex_encode(h, 32, log->torn_sha);
-out_free:
-	EVP_MD_CTX_free(md);
-	return rc;
+	return 0;
 }
 
 /*
@@ -709,7 +713,14 @@ write_record(struct mig_audit_log *log, const char *run, const char *event,
 		unwrite(log, ctx);
 		return rc;
 	}
-	audit_sha256(log->buf, t.len, md);
+	if (EVP_DigestInit_ex2(log->md, log->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(log->md, log->buf, t.len) != 1 ||
+	    EVP_DigestFinal_ex(log->md, md, NULL) != 1) {
+		/* On record all the same: the next append reads it back. */
+		ERR_clear_error();
+		log->known_size = -1;
+		return 0;
+	}
 	mig_hex_encode(md, 32, log->hhex);
 	log->seq++;
 	log->known_size += (off_t)(t.len + 1 + seal);
