@@ -90,6 +90,11 @@ static const char *const secret_names[] = {
 	"password", "passphrase", "secret", "token", "private", NULL
 };
 
+/* What a secret key looks like inside a string. */
+static const char *const secret_marks[] = {
+	"AGE-SECRET-KEY-", "PRIVATE KEY-----", NULL
+};
+
 static int
 default_clock(struct timespec *now)
 {
@@ -98,32 +103,24 @@ default_clock(struct timespec *now)
 
 /* ---- Secrets and names ---------------------------------------------- */
 
+/*
+ * Whether s holds one of marks, in any case.  strncasecmp() only where
+ * the first letter matches: the members of every record are scanned, and
+ * a call at every position of every string was a share of an append.
+ */
 static bool
-secret_name(const char *k)
+holds_any(const char *s, const char *const *marks)
 {
-	size_t i, j, n;
-
-	for (i = 0; secret_names[i] != NULL; i++) {
-		n = strlen(secret_names[i]);
-		for (j = 0; k[j] != '\0'; j++)
-			if (strncasecmp(k + j, secret_names[i], n) == 0)
-				return true;
-	}
-	return false;
-}
-
-static bool
-secret_value(const char *s)
-{
-	static const char *const marks[] = {
-		"AGE-SECRET-KEY-", "PRIVATE KEY-----", NULL
-	};
-	size_t i, j, n;
+	const char *p;
+	size_t i, n;
+	int first;
 
 	for (i = 0; marks[i] != NULL; i++) {
 		n = strlen(marks[i]);
-		for (j = 0; s[j] != '\0'; j++)
-			if (strncasecmp(s + j, marks[i], n) == 0)
+		first = tolower((unsigned char)marks[i][0]);
+		for (p = s; *p != '\0'; p++)
+			if (tolower((unsigned char)*p) == first &&
+			    strncasecmp(p, marks[i], n) == 0)
 				return true;
 	}
 	return false;
@@ -142,7 +139,7 @@ check_secrets(const json_t *v, int depth, struct mig_ctx *ctx)
 		return mig_seterr(ctx, MIG_ERR_USAGE,
 		    "audit record nested too deeply");
 	if (json_is_string(v)) {
-		if (secret_value(json_string_value(v)))
+		if (holds_any(json_string_value(v), secret_marks))
 			return mig_seterr(ctx, MIG_ERR_SECURITY,
 			    "refusing to write a secret key into the audit "
 			    "log");
@@ -157,7 +154,7 @@ check_secrets(const json_t *v, int depth, struct mig_ctx *ctx)
 	if (!json_is_object(v))
 		return 0;
 	json_object_foreach((json_t *)v, k, m) {
-		if (secret_name(k))
+		if (holds_any(k, secret_names))
 			return mig_seterr(ctx, MIG_ERR_SECURITY,
 			    "refusing audit member \"%s\": secrets never go "
 			    "into the audit log", k);
