@@ -66,28 +66,38 @@ mig_age_chacha(void)
 	return alg_chacha;
 }
 
-/* HMAC-SHA-256 under key of a, then b (blen may be 0). */
-static int
-hmac_sha256(const unsigned char *key, size_t keylen, const void *a,
-    size_t alen, const void *b, size_t blen, unsigned char out[AGE_KEY_LEN],
-    struct mig_ctx *ctx)
+/* A copy of the prepared HMAC-SHA-256, or NULL with the error set. */
+static EVP_MAC_CTX *
+hmac_new(struct mig_ctx *ctx)
 {
-	EVP_MAC_CTX *mctx;
-	size_t outlen = 0;
-	int rc = 0;
+	EVP_MAC_CTX *mctx = NULL;
 
 	(void)pthread_once(&algs_once, algs_init);
 	if (alg_hmac == NULL || (mctx = EVP_MAC_CTX_dup(alg_hmac)) == NULL)
-		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
+		(void)mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
 		    "HMAC-SHA-256 unavailable");
+	return mctx;
+}
+
+/*
+ * HMAC-SHA-256 under key of a, then b (blen may be 0), on mctx, which
+ * takes the new key: one context serves the HMACs of a derivation.
+ */
+static int
+hmac_sha256(EVP_MAC_CTX *mctx, const unsigned char *key, size_t keylen,
+    const void *a, size_t alen, const void *b, size_t blen,
+    unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
+{
+	size_t outlen = 0;
+
 	if (EVP_MAC_init(mctx, key, keylen, NULL) != 1 ||
 	    EVP_MAC_update(mctx, a, alen) != 1 ||
 	    (blen > 0 && EVP_MAC_update(mctx, b, blen) != 1) ||
 	    EVP_MAC_final(mctx, out, &outlen, AGE_KEY_LEN) != 1 ||
 	    outlen != AGE_KEY_LEN)
-		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "HMAC-SHA-256 failed");
-	EVP_MAC_CTX_free(mctx);
-	return rc;
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
+		    "HMAC-SHA-256 failed");
+	return 0;
 }
 
 /*
@@ -105,17 +115,21 @@ mig_age_hkdf(const unsigned char *ikm, size_t ikmlen,
 {
 	static const unsigned char zeros[AGE_KEY_LEN], one = 0x01;
 	unsigned char prk[AGE_KEY_LEN];
+	EVP_MAC_CTX *mctx;
 	int rc;
 
+	if ((mctx = hmac_new(ctx)) == NULL)
+		return MIG_ERR_CRYPTO;
 	if (saltlen == 0) {
 		salt = zeros;
 		saltlen = sizeof(zeros);
 	}
-	if ((rc = hmac_sha256(salt, saltlen, ikm, ikmlen, NULL, 0, prk,
+	if ((rc = hmac_sha256(mctx, salt, saltlen, ikm, ikmlen, NULL, 0, prk,
 	    ctx)) == 0)
-		rc = hmac_sha256(prk, sizeof(prk), info, strlen(info), &one, 1,
-		    out, ctx);
+		rc = hmac_sha256(mctx, prk, sizeof(prk), info, strlen(info),
+		    &one, 1, out, ctx);
 	OPENSSL_cleanse(prk, sizeof(prk));
+	EVP_MAC_CTX_free(mctx);
 	return rc;
 }
 
@@ -123,7 +137,14 @@ int
 mig_age_hmac(const unsigned char key[AGE_KEY_LEN], const unsigned char *msg,
     size_t len, unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
 {
-	return hmac_sha256(key, AGE_KEY_LEN, msg, len, NULL, 0, out, ctx);
+	EVP_MAC_CTX *mctx;
+	int rc;
+
+	if ((mctx = hmac_new(ctx)) == NULL)
+		return MIG_ERR_CRYPTO;
+	rc = hmac_sha256(mctx, key, AGE_KEY_LEN, msg, len, NULL, 0, out, ctx);
+	EVP_MAC_CTX_free(mctx);
+	return rc;
 }
 
 int
