@@ -164,20 +164,17 @@ mig_age_x25519(const unsigned char scalar[AGE_KEY_LEN],
 	return rc;
 }
 
-int
-mig_age_x25519_pkey(EVP_PKEY *priv, const unsigned char point[AGE_KEY_LEN],
+/* out = X25519(priv, peer); MIG_ERR_VERIFY for a low-order peer. */
+static int
+x25519_derive(EVP_PKEY *priv, EVP_PKEY *peer,
     unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
 {
 	static const unsigned char zero[AGE_KEY_LEN];
-	EVP_PKEY *peer = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY_CTX *pctx;
 	size_t outlen = AGE_KEY_LEN;
 	int rc = 0;
 
-	peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point,
-	    AGE_KEY_LEN);
-	if (priv == NULL || peer == NULL ||
-	    (pctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
+	if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
 	    EVP_PKEY_derive_init(pctx) != 1) {
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "X25519 setup failed");
 		goto out_free;
@@ -200,6 +197,22 @@ mig_age_x25519_pkey(EVP_PKEY *priv, const unsigned char point[AGE_KEY_LEN],
 	}
 out_free:
 	EVP_PKEY_CTX_free(pctx);
+	return rc;
+}
+
+int
+mig_age_x25519_pkey(EVP_PKEY *priv, const unsigned char point[AGE_KEY_LEN],
+    unsigned char out[AGE_KEY_LEN], struct mig_ctx *ctx)
+{
+	EVP_PKEY *peer;
+	int rc;
+
+	peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point,
+	    AGE_KEY_LEN);
+	if (priv == NULL || peer == NULL)
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "X25519 setup failed");
+	else
+		rc = x25519_derive(priv, peer, out, ctx);
 	EVP_PKEY_free(peer);
 	return rc;
 }
@@ -208,18 +221,17 @@ out_free:
  * A fresh ephemeral key, its public share and the shared secret with
  * point, in two scalar multiplications.  Building the key from raw bytes
  * already computes its public half, so the share comes from that key
- * rather than from a third multiplication.
+ * rather than from a third multiplication.  peer is point as a key when
+ * the caller built one, else NULL.
  */
 int
 mig_age_x25519_ephemeral(const unsigned char point[AGE_KEY_LEN],
-    unsigned char share[AGE_KEY_LEN], unsigned char shared[AGE_KEY_LEN],
-    struct mig_ctx *ctx)
+    EVP_PKEY *peer, unsigned char share[AGE_KEY_LEN],
+    unsigned char shared[AGE_KEY_LEN], struct mig_ctx *ctx)
 {
-	static const unsigned char zero[AGE_KEY_LEN];
 	unsigned char eph[AGE_KEY_LEN];
-	EVP_PKEY *priv = NULL, *peer = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	size_t len = AGE_KEY_LEN, outlen = AGE_KEY_LEN;
+	EVP_PKEY *priv, *own = NULL;
+	size_t len = AGE_KEY_LEN;
 	int rc;
 
 	if ((rc = mig_age_random(eph, sizeof(eph), ctx)) != 0)
@@ -227,28 +239,16 @@ mig_age_x25519_ephemeral(const unsigned char point[AGE_KEY_LEN],
 	priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, eph,
 	    AGE_KEY_LEN);
 	OPENSSL_cleanse(eph, sizeof(eph));
-	peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point,
-	    AGE_KEY_LEN);
+	if (peer == NULL)
+		peer = own = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL,
+		    point, AGE_KEY_LEN);
 	if (priv == NULL || peer == NULL ||
 	    EVP_PKEY_get_raw_public_key(priv, share, &len) != 1 ||
-	    len != AGE_KEY_LEN ||
-	    (pctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL)) == NULL ||
-	    EVP_PKEY_derive_init(pctx) != 1) {
+	    len != AGE_KEY_LEN)
 		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "X25519 setup failed");
-		goto out_free;
-	}
-	/* No peer validation, as in mig_age_x25519_pkey(). */
-	if (EVP_PKEY_derive_set_peer_ex(pctx, peer, 0) != 1 ||
-	    EVP_PKEY_derive(pctx, shared, &outlen) != 1 ||
-	    outlen != AGE_KEY_LEN ||
-	    CRYPTO_memcmp(shared, zero, AGE_KEY_LEN) == 0) {
-		OPENSSL_cleanse(shared, AGE_KEY_LEN);
-		rc = mig_seterr_ssl(ctx, MIG_ERR_VERIFY,
-		    "X25519: low-order point (all-zero shared secret)");
-	}
-out_free:
-	EVP_PKEY_CTX_free(pctx);
-	EVP_PKEY_free(peer);
+	else
+		rc = x25519_derive(priv, peer, shared, ctx);
+	EVP_PKEY_free(own);
 	EVP_PKEY_free(priv);
 	return rc;
 }
