@@ -2,11 +2,10 @@
  * JSON text written straight into a buffer, for the audit record and the
  * journal line of every object (util_int.h).  Only what is plain is
  * written here: printable ASCII strings without '"' or '\', which jansson
- * copies unchanged, and integers, which it prints with
- * JSON_INTEGER_FORMAT.  Everything else goes through jansson itself, so
+ * copies unchanged, and integers, which it prints in decimal
+ * (JSON_INTEGER_FORMAT).  Everything else goes through jansson itself, so
  * the bytes are jansson's whatever the input.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -75,14 +74,25 @@ mig_jtext_str(struct mig_jtext *t, const char *s, size_t len)
 	json_decref(v);
 }
 
+/*
+ * The digits JSON_INTEGER_FORMAT prints (a minus sign, no leading zeros),
+ * without snprintf(): a line holds up to five integers.
+ */
 void
 mig_jtext_int(struct mig_jtext *t, json_int_t v)
 {
-	char num[32];
-	int n;
+	char num[24], *p = num + sizeof(num);
+	unsigned long long u;
 
-	n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, v);
-	mig_jtext_raw(t, num, (size_t)n);
+	/* The magnitude as unsigned: -LLONG_MIN does not fit json_int_t. */
+	u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		*--p = '-';
+	mig_jtext_raw(t, p, (size_t)(num + sizeof(num) - p));
 }
 
 void

@@ -84,7 +84,8 @@ test_util__jtext_strings(void **state)
 static void
 test_util__jtext_integers(void **state)
 {
-	static const json_int_t v[] = { 0, 1, -1, 300, LLONG_MAX, LLONG_MIN };
+	static const json_int_t v[] = { 0, 1, -1, 9, 10, -10, 300,
+	    1000000007, LLONG_MAX, LLONG_MIN, LLONG_MIN + 1 };
 	struct mig_jtext t;
 	char buf[64], *want;
 	json_t *j;
