@@ -34,6 +34,7 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "migrate/audit.h"
@@ -42,6 +43,7 @@
 #include "migrate/util.h"
 
 #include "audit_int.h"
+#include "../util/util_int.h"
 
 /* The longest torn region a writer will describe; more is not a crash. */
 #define TORN_MAX	(4 * (off_t)MIG_AUDIT_LINE_MAX)
@@ -68,6 +70,12 @@ struct mig_audit_log {
 	uint64_t			 torn_len;
 	char				 torn_sha[MIG_AUDIT_HEXLEN + 1];
 	char				*buf;	/* MIG_AUDIT_LINE_MAX + 1 */
+	/*
+	 * SHA-256 of the lines written, fetched once: SHA256() and
+	 * EVP_sha256() look the algorithm up again at every call.
+	 */
+	EVP_MD				*sha256;
+	EVP_MD_CTX			*md;
 };
 
 /* The bytes every record starts with, as the writer serializes it. */
@@ -82,6 +90,11 @@ static const char *const secret_names[] = {
 	"password", "passphrase", "secret", "token", "private", NULL
 };
 
+/* What a secret key looks like inside a string. */
+static const char *const secret_marks[] = {
+	"AGE-SECRET-KEY-", "PRIVATE KEY-----", NULL
+};
+
 static int
 default_clock(struct timespec *now)
 {
@@ -90,32 +103,24 @@ default_clock(struct timespec *now)
 
 /* ---- Secrets and names ---------------------------------------------- */
 
+/*
+ * Whether s holds one of marks, in any case.  strncasecmp() only where
+ * the first letter matches: the members of every record are scanned, and
+ * a call at every position of every string was a share of an append.
+ */
 static bool
-secret_name(const char *k)
+holds_any(const char *s, const char *const *marks)
 {
-	size_t i, j, n;
-
-	for (i = 0; secret_names[i] != NULL; i++) {
-		n = strlen(secret_names[i]);
-		for (j = 0; k[j] != '\0'; j++)
-			if (strncasecmp(k + j, secret_names[i], n) == 0)
-				return true;
-	}
-	return false;
-}
-
-static bool
-secret_value(const char *s)
-{
-	static const char *const marks[] = {
-		"AGE-SECRET-KEY-", "PRIVATE KEY-----", NULL
-	};
-	size_t i, j, n;
+	const char *p;
+	size_t i, n;
+	int first;
 
 	for (i = 0; marks[i] != NULL; i++) {
 		n = strlen(marks[i]);
-		for (j = 0; s[j] != '\0'; j++)
-			if (strncasecmp(s + j, marks[i], n) == 0)
+		first = tolower((unsigned char)marks[i][0]);
+		for (p = s; *p != '\0'; p++)
+			if (tolower((unsigned char)*p) == first &&
+			    strncasecmp(p, marks[i], n) == 0)
 				return true;
 	}
 	return false;
@@ -134,7 +139,7 @@ check_secrets(const json_t *v, int depth, struct mig_ctx *ctx)
 		return mig_seterr(ctx, MIG_ERR_USAGE,
 		    "audit record nested too deeply");
 	if (json_is_string(v)) {
-		if (secret_value(json_string_value(v)))
+		if (holds_any(json_string_value(v), secret_marks))
 			return mig_seterr(ctx, MIG_ERR_SECURITY,
 			    "refusing to write a secret key into the audit "
 			    "log");
@@ -149,7 +154,7 @@ check_secrets(const json_t *v, int depth, struct mig_ctx *ctx)
 	if (!json_is_object(v))
 		return 0;
 	json_object_foreach((json_t *)v, k, m) {
-		if (secret_name(k))
+		if (holds_any(k, secret_names))
 			return mig_seterr(ctx, MIG_ERR_SECURITY,
 			    "refusing audit member \"%s\": secrets never go "
 			    "into the audit log", k);
@@ -280,6 +285,11 @@ mig_audit_open(const char *path, const struct mig_audit_opts *opts,
 		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_free;
 	}
+	if ((log->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (log->md = EVP_MD_CTX_new()) == NULL) {
+		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
+		goto out_free;
+	}
 	log->key = opts->key;
 	log->every = opts->checkpoint_every != 0 ? opts->checkpoint_every :
 	    MIG_AUDIT_CHECKPOINT_EVERY;
@@ -361,6 +371,8 @@ mig_audit_close(struct mig_audit_log *log, struct mig_ctx *ctx)
 	free(log->plan);
 	free(log->actor);
 	free(log->buf);
+	EVP_MD_CTX_free(log->md);
+	EVP_MD_free(log->sha256);
 	free(log);
 	return rc;
 }
@@ -425,36 +437,26 @@ static int
 hash_region(struct mig_audit_log *log, off_t off, off_t len,
     struct mig_ctx *ctx)
 {
-	EVP_MD_CTX *md;
 	unsigned char h[32];
 	size_t n;
-	int rc = 0;
+	int rc;
 
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
-		goto out_free;
-	}
+	if (EVP_DigestInit_ex2(log->md, log->sha256, NULL) != 1)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
 	while (len > 0) {
 		n = len > MIG_AUDIT_LINE_MAX ? MIG_AUDIT_LINE_MAX :
 		    (size_t)len;
 		if ((rc = pread_all(log, log->buf, n, off, ctx)) != 0)
-			goto out_free;
-		if (EVP_DigestUpdate(md, log->buf, n) != 1) {
-			rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
-			goto out_free;
-		}
+			return rc;
+		if (EVP_DigestUpdate(log->md, log->buf, n) != 1)
+			return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
 		off += (off_t)n;
 		len -= (off_t)n;
 	}
-	if (EVP_DigestFinal_ex(md, h, NULL) != 1) {
-		rc = mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
-		goto out_free;
-	}
+	if (EVP_DigestFinal_ex(log->md, h, NULL) != 1)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256");
 	mig_hex_encode(h, 32, log->torn_sha);
-out_free:
-	EVP_MD_CTX_free(md);
-	return rc;
+	return 0;
 }
 
 /*
@@ -623,20 +625,6 @@ write_iov(struct mig_audit_log *log, struct iovec *iov, int cnt,
 	return 0;
 }
 
-static int
-copy_members(json_t *rec, const json_t *from, struct mig_ctx *ctx)
-{
-	const char *k;
-	json_t *m;
-
-	if (from == NULL)
-		return 0;
-	json_object_foreach((json_t *)from, k, m)
-		if (json_object_set(rec, k, m) != 0)
-			return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	return 0;
-}
-
 /*
  * After a failed append (ENOSPC or EFBIG part way through a line, EIO),
  * cuts the file back to its size before the append: no torn line stays
@@ -661,69 +649,79 @@ unwrite(struct mig_audit_log *log, struct mig_ctx *ctx)
 
 /*
  * Serializes and appends one record (after a newline when seal), then
- * advances the in-memory chain.  A failed write is undone by unwrite().
+ * advances the in-memory chain.  The line is what jansson's json_dumps()
+ * with JSON_COMPACT | JSON_PRESERVE_ORDER writes for the object {v, seq,
+ * ts, run, plan, actor, event, the members..., prev}, written into
+ * log->buf without building that object (util_int.h): the bytes are a
+ * contract (migrate-audit(5)), and building and dumping a json_t cost
+ * more than the rest of an append.  A failed write is undone by
+ * unwrite().
  */
 static int
 write_record(struct mig_audit_log *log, const char *run, const char *event,
-    const json_t *fields, const json_t *extra, bool seal,
-    struct mig_ctx *ctx)
+    const json_t *members, bool seal, struct mig_ctx *ctx)
 {
 	char ts[MIG_AUDIT_TSLEN + 1];
 	unsigned char md[32];
-	struct iovec iov[3];
-	json_t *rec;
-	char *line = NULL;
-	size_t len;
+	struct iovec iov[2];
+	struct mig_jtext t;
 	int rc, cnt = 0;
 
 	if ((rc = make_ts(log, ts, ctx)) != 0)
 		return rc;
-	rec = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:s}", "v", 1,
-	    "seq", (json_int_t)(log->seq + 1), "ts", ts, "run", run, "plan",
-	    log->plan, "actor", log->actor, "event", event);
-	if (rec == NULL)
+	/* Room for the longest record and its newline. */
+	mig_jtext_init(&t, log->buf, MIG_AUDIT_LINE_MAX + 1);
+	mig_jtext_raw(&t, rec_magic, sizeof(rec_magic) - 1);
+	mig_jtext_int(&t, (json_int_t)(log->seq + 1));
+	mig_jtext_lit(&t, ",\"ts\":");
+	mig_jtext_str(&t, ts, strlen(ts));
+	mig_jtext_lit(&t, ",\"run\":");
+	mig_jtext_str(&t, run, strlen(run));
+	mig_jtext_lit(&t, ",\"plan\":");
+	mig_jtext_str(&t, log->plan, strlen(log->plan));
+	mig_jtext_lit(&t, ",\"actor\":");
+	mig_jtext_str(&t, log->actor, strlen(log->actor));
+	mig_jtext_lit(&t, ",\"event\":");
+	mig_jtext_str(&t, event, strlen(event));
+	if (t.bad)
 		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for "
 		    "%s: run id is not UTF-8", log->path, event);
-	if ((rc = copy_members(rec, fields, ctx)) != 0 ||
-	    (rc = copy_members(rec, extra, ctx)) != 0)
-		goto out_free;
-	if (json_object_set_new(rec, "prev", json_string(log->hhex)) != 0) {
-		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-		goto out_free;
-	}
-	line = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (line == NULL) {
-		rc = mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for %s "
+	if (members != NULL)
+		mig_jtext_members(&t, members,
+		    JSON_COMPACT | JSON_PRESERVE_ORDER);
+	mig_jtext_lit(&t, ",\"prev\":\"");
+	mig_jtext_raw(&t, log->hhex, MIG_AUDIT_HEXLEN);
+	mig_jtext_lit(&t, "\"}");
+	if (t.bad)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for %s "
 		    "cannot be encoded", log->path, event);
-		goto out_free;
-	}
-	len = strlen(line);
-	if (len > MIG_AUDIT_LINE_MAX) {
-		rc = mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for %s "
+	if (t.len > MIG_AUDIT_LINE_MAX)
+		return mig_seterr(ctx, MIG_ERR_USAGE, "%s: audit record for %s "
 		    "is longer than %d bytes", log->path, event,
 		    MIG_AUDIT_LINE_MAX);
-		goto out_free;
-	}
+	log->buf[t.len] = '\n';
 	if (seal) {
 		iov[cnt].iov_base = (void *)"\n";
 		iov[cnt++].iov_len = 1;
 	}
-	iov[cnt].iov_base = line;
-	iov[cnt++].iov_len = len;
-	iov[cnt].iov_base = (void *)"\n";
-	iov[cnt++].iov_len = 1;
+	iov[cnt].iov_base = log->buf;
+	iov[cnt++].iov_len = t.len + 1;
 	if ((rc = write_iov(log, iov, cnt, ctx)) != 0) {
 		unwrite(log, ctx);
-		goto out_free;
+		return rc;
 	}
-	audit_sha256(line, len, md);
+	if (EVP_DigestInit_ex2(log->md, log->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(log->md, log->buf, t.len) != 1 ||
+	    EVP_DigestFinal_ex(log->md, md, NULL) != 1) {
+		/* On record all the same: the next append reads it back. */
+		ERR_clear_error();
+		log->known_size = -1;
+		return 0;
+	}
 	mig_hex_encode(md, 32, log->hhex);
 	log->seq++;
-	log->known_size += (off_t)(len + 1 + seal);
-out_free:
-	free(line);
-	json_decref(rec);
-	return rc;
+	log->known_size += (off_t)(t.len + 1 + seal);
+	return 0;
 }
 
 static int
@@ -749,8 +747,8 @@ write_torn(struct mig_audit_log *log, const char *run, struct mig_ctx *ctx)
 	    (json_int_t)log->torn_len, "torn_sha256", log->torn_sha);
 	if (extra == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	rc = write_record(log, run, MIG_AUDIT_TORN, NULL, extra,
-	    log->torn_seal, ctx);
+	rc = write_record(log, run, MIG_AUDIT_TORN, extra, log->torn_seal,
+	    ctx);
 	json_decref(extra);
 	if (rc == 0) {
 		log->torn = false;
@@ -781,8 +779,7 @@ write_checkpoint(struct mig_audit_log *log, const char *run,
 		extra = json_pack("{s:s}", "head", head);
 	if (extra == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	rc = write_record(log, run, MIG_AUDIT_CHECKPOINT, NULL, extra, false,
-	    ctx);
+	rc = write_record(log, run, MIG_AUDIT_CHECKPOINT, extra, false, ctx);
 	json_decref(extra);
 	if (rc == 0)
 		rc = sync_log(log, ctx);
@@ -820,8 +817,7 @@ mig_audit_emit(struct mig_audit_log *log, const char *run,
 		return rc;
 	if ((rc = write_torn(log, run, ctx)) != 0)
 		goto out_unlock;
-	if ((rc = write_record(log, run, event, fields, NULL, false,
-	    ctx)) != 0)
+	if ((rc = write_record(log, run, event, fields, false, ctx)) != 0)
 		goto out_unlock;
 	if (log->seq % log->every == 0)
 		rc = write_checkpoint(log, run, NULL, ctx);

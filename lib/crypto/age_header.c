@@ -375,8 +375,8 @@ build_stanza(const struct mig_age_key *r,
 
 	if (r->kind == AGE_KIND_X25519) {
 		memcpy(salt + AGE_KEY_LEN, r->key, AGE_KEY_LEN);
-		if ((rc = mig_age_x25519_ephemeral(r->key, salt, shared,
-		    ctx)) != 0) {
+		if ((rc = mig_age_x25519_ephemeral(r->key, r->pkey, salt,
+		    shared, ctx)) != 0) {
 			if (rc == MIG_ERR_VERIFY)
 				rc = mig_seterr(ctx, MIG_ERR_USAGE,
 				    "invalid X25519 recipient "

@@ -509,7 +509,9 @@ int
 mig_age_encrypt_writer_new(const struct mig_age_recipients *rs, bool armor,
     struct mig_writer *next, struct mig_ctx *ctx, struct mig_writer **wp)
 {
-	unsigned char fk[AGE_FILE_KEY_LEN], nonce[AGE_NONCE_LEN], *hdr = NULL;
+	/* The file key, then the payload nonce: one draw from the DRBG. */
+	unsigned char rnd[AGE_FILE_KEY_LEN + AGE_NONCE_LEN], *hdr = NULL;
+	const unsigned char *fk = rnd, *nonce = rnd + AGE_FILE_KEY_LEN;
 	struct age_enc *e;
 	size_t hdrlen = 0;
 	int rc;
@@ -521,8 +523,7 @@ mig_age_encrypt_writer_new(const struct mig_age_recipients *rs, bool armor,
 		rc = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_free;
 	}
-	if ((rc = mig_age_random(fk, sizeof(fk), ctx)) != 0 ||
-	    (rc = mig_age_random(nonce, sizeof(nonce), ctx)) != 0 ||
+	if ((rc = mig_age_random(rnd, sizeof(rnd), ctx)) != 0 ||
 	    (rc = mig_age_header_build(rs, fk, &hdr, &hdrlen, ctx)) != 0)
 		goto out_free;
 	rc = pool_init(&e->pool, fk, nonce, true, ctx);
@@ -553,7 +554,7 @@ out_free:
 		enc_free(&tmp);
 	}
 	free(hdr);
-	OPENSSL_cleanse(fk, sizeof(fk));
+	OPENSSL_cleanse(rnd, sizeof(rnd));
 	return rc;
 }
 

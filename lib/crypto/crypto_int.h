@@ -92,7 +92,8 @@ struct mig_age_key {
 	enum mig_age_kind	 kind;
 	unsigned char		 key[AGE_KEY_LEN];	/* public or secret */
 	unsigned char		 pub[AGE_KEY_LEN];	/* identities only */
-	EVP_PKEY		*pkey;	/* identities: the key, built once */
+	/* The key, built once, or NULL: so far identities only. */
+	EVP_PKEY		*pkey;
 	char			*pass;			/* scrypt */
 	size_t			 passlen;
 	int			 logn;			/* scrypt */
@@ -154,11 +155,12 @@ const EVP_CIPHER *mig_age_chacha(void);
 
 /*
  * New ephemeral X25519 key: its public share and the shared secret with
- * point (MIG_ERR_VERIFY for a low-order point).  Wipes the scalar.
+ * point (MIG_ERR_VERIFY for a low-order point).  peer is point as a key
+ * when the caller has one (borrowed), else NULL.  Wipes the scalar.
  */
 int	mig_age_x25519_ephemeral(const unsigned char point[AGE_KEY_LEN],
-	    unsigned char share[AGE_KEY_LEN], unsigned char shared[AGE_KEY_LEN],
-	    struct mig_ctx *ctx);
+	    EVP_PKEY *peer, unsigned char share[AGE_KEY_LEN],
+	    unsigned char shared[AGE_KEY_LEN], struct mig_ctx *ctx);
 
 /* X25519 of a prepared private key and point (MIG_ERR_VERIFY: low order). */
 int	mig_age_x25519_pkey(EVP_PKEY *priv,

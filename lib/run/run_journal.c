@@ -33,6 +33,7 @@
 #include "migrate/util.h"
 
 #include "run_core.h"
+#include "../util/util_int.h"
 
 /* Lines appended between two syncs of the journal. */
 #define JOURNAL_SYNC_EVERY	256
@@ -69,30 +70,66 @@ run_journal_close(struct run *rn)
 	rn->journal_unsynced = 0;
 }
 
+/*
+ * The journal line of ob into t, newline included: what json_dumps()
+ * with JSON_COMPACT writes for {path, dest, size, mtime, nsec, mode,
+ * sha256, stored_sha256, stored_size}, written without building that
+ * object (util_int.h), a line per object.
+ */
+static void
+journal_line(struct mig_jtext *t, const struct obj *ob)
+{
+	char hex[65];
+
+	if (ob->path == NULL || ob->dest == NULL) {
+		t->bad = true;		/* as json_pack() refused it */
+		return;
+	}
+	mig_jtext_lit(t, "{\"path\":");
+	mig_jtext_str(t, ob->path, strlen(ob->path));
+	mig_jtext_lit(t, ",\"dest\":");
+	mig_jtext_str(t, ob->dest, strlen(ob->dest));
+	mig_jtext_lit(t, ",\"size\":");
+	mig_jtext_int(t, (json_int_t)ob->size);
+	mig_jtext_lit(t, ",\"mtime\":");
+	mig_jtext_int(t, (json_int_t)ob->mtime);
+	mig_jtext_lit(t, ",\"nsec\":");
+	mig_jtext_int(t, (int)ob->mtime_nsec);
+	mig_jtext_lit(t, ",\"mode\":");
+	mig_jtext_int(t, (int)ob->mode);
+	mig_hex_encode(ob->sha, 32, hex);
+	mig_jtext_lit(t, ",\"sha256\":\"");
+	mig_jtext_raw(t, hex, 64);
+	mig_hex_encode(ob->csha, 32, hex);
+	mig_jtext_lit(t, "\",\"stored_sha256\":\"");
+	mig_jtext_raw(t, hex, 64);
+	mig_jtext_lit(t, "\",\"stored_size\":");
+	mig_jtext_int(t, (json_int_t)ob->stored_size);
+	mig_jtext_lit(t, "}\n");
+}
+
 int
 run_journal_append(struct run *rn, const struct obj *ob, struct mig_ctx *ctx)
 {
-	json_t *e;
-	char *text, hex[65], chex[65];
-	size_t len;
+	char buf[1024], *line = buf;
+	struct mig_jtext t;
 	int r = 0;
 
-	mig_hex_encode(ob->sha, 32, hex);
-	mig_hex_encode(ob->csha, 32, chex);
-	e = json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:s, s:I}",
-	    "path", ob->path, "dest", ob->dest, "size", (json_int_t)ob->size,
-	    "mtime", (json_int_t)ob->mtime, "nsec", (int)ob->mtime_nsec,
-	    "mode", (int)ob->mode, "sha256", hex, "stored_sha256", chex,
-	    "stored_size", (json_int_t)ob->stored_size);
-	if (e == NULL || (text = json_dumps(e, JSON_COMPACT)) == NULL) {
-		json_decref(e);
-		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	mig_jtext_init(&t, buf, sizeof(buf));
+	journal_line(&t, ob);
+	if (!t.bad && t.len > sizeof(buf)) {
+		/* Long names full of escapes: again, into a buffer that fits. */
+		if ((line = malloc(t.len)) == NULL)
+			return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		mig_jtext_init(&t, line, t.len);
+		journal_line(&t, ob);
 	}
-	json_decref(e);
-	len = strlen(text);
-	text[len] = '\n';	/* json_dumps leaves room for the NUL */
+	if (t.bad) {
+		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+		goto out_free;
+	}
 	pthread_mutex_lock(&rn->mu);
-	if (write(rn->journal_fd, text, len + 1) != (ssize_t)(len + 1) ||
+	if (write(rn->journal_fd, line, t.len) != (ssize_t)t.len ||
 	    (++rn->journal_unsynced >= JOURNAL_SYNC_EVERY &&
 	    fdatasync(rn->journal_fd) != 0))
 		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", rn->journal_path,
@@ -100,7 +137,9 @@ run_journal_append(struct run *rn, const struct obj *ob, struct mig_ctx *ctx)
 	else if (rn->journal_unsynced >= JOURNAL_SYNC_EVERY)
 		rn->journal_unsynced = 0;
 	pthread_mutex_unlock(&rn->mu);
-	free(text);
+out_free:
+	if (line != buf)
+		free(line);
 	return r;
 }
 

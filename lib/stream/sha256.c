@@ -2,6 +2,7 @@
  * SHA-256 taps: pass-through stages that hash and count what flows
  * through them, as a writer (push) or a reader (pull).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,22 @@ struct sha256_tap {
 	bool		 done;		/* digest is final */
 	unsigned char	 digest[32];
 };
+
+/*
+ * SHA-256, fetched once per process.  EVP_sha256() is fetched again by
+ * every EVP_DigestInit_ex() (a lock and a hash lookup in OpenSSL's method
+ * store), and landing small files starts two taps a file.  The fetched
+ * algorithm is immutable and safe to share between threads; like the
+ * algorithms of lib/crypto/age_prim.c it is set once and never freed.
+ */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *alg_sha256;
+
+static void
+sha256_init(void)
+{
+	alg_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 static void
 tap_free(struct sha256_tap *s)
@@ -34,8 +51,9 @@ tap_new(struct mig_ctx *ctx, struct sha256_tap **sp)
 	*sp = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
-	if ((s->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+	(void)pthread_once(&sha256_once, sha256_init);
+	if (alg_sha256 == NULL || (s->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex2(s->md, alg_sha256, NULL) != 1) {
 		tap_free(s);
 		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO, "SHA-256 init");
 	}
