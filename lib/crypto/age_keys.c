@@ -152,8 +152,16 @@ mig_age_recipients_add(struct mig_age_recipients *rs, const char *s,
 		return mig_seterr(ctx, rc, "invalid age recipient (bad "
 		    "characters, length or checksum)");
 	k.kind = AGE_KIND_X25519;
-	if (key_push(&rs->v, &rs->n, &k) != 0)
+	/* Built once: every file's stanza derives with it (issue 20). */
+	k.pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, k.key,
+	    AGE_KEY_LEN);
+	if (k.pkey == NULL)
+		return mig_seterr_ssl(ctx, MIG_ERR_CRYPTO,
+		    "X25519 key failed");
+	if (key_push(&rs->v, &rs->n, &k) != 0) {
+		EVP_PKEY_free(k.pkey);
 		return mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
+	}
 	return 0;
 }
 
