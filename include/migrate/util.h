@@ -186,5 +186,7 @@ int	mig_parse_rate(const char *s, uint64_t *out);
 long	mig_backoff_ms(int attempt, long base_ms, long max_ms);
 /* Sleeps ms milliseconds, resuming after signals. */
 void	mig_sleep_ms(long ms);
+/* Milliseconds of CLOCK_MONOTONIC: for timeouts and deadlines. */
+long	mig_now_ms(void);
 
 #endif /* MIGRATE_UTIL_H */

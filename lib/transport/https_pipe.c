@@ -32,6 +32,7 @@
 
 #include "migrate/error.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #define MIG_TRANSPORT_INTERNAL
 #include "curl_xfer_int.h"
@@ -65,14 +66,6 @@ struct mig_https_pipe {
 	struct https_put	 put[];
 };
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Every change of a put's state, in one place. */
 static void
@@ -184,7 +177,7 @@ put_ended(struct mig_https *h, struct mig_https_pipe *pp, struct https_put *p)
 	    what, "PUT", &delay);
 	if (r == 1) {
 		p->attempt++;
-		p->due = now_ms() + delay;
+		p->due = mig_now_ms() + delay;
 		put_set(p, PUT_WAITING);
 		return;
 	}
@@ -209,7 +202,7 @@ static void
 pipe_sweep(struct mig_https *h, struct mig_https_pipe *pp, long *nextp)
 {
 	struct https_put *p;
-	long now = now_ms();
+	long now = mig_now_ms();
 	size_t i;
 	int r;
 

@@ -309,14 +309,6 @@ free_secret(char *s)
 	free(s);
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* --- Connecting ---------------------------------------------------------- */
 
@@ -343,7 +335,7 @@ tcp_wait_connected(int fd, long deadline)
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - mig_now_ms();
 		if (left <= 0)
 			return ETIMEDOUT;
 		pfd.revents = 0;
@@ -380,7 +372,7 @@ sftp_tcp_connect(struct mig_sftp_conn *c)
 		return mig_seterr(c->ctx, g == EAI_AGAIN ? MIG_ERR_AGAIN :
 		    MIG_ERR_NET, "%s: cannot resolve host: %s", c->where,
 		    gai_strerror(g));
-	deadline = now_ms() + c->connect_timeout_ms;
+	deadline = mig_now_ms() + c->connect_timeout_ms;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
 		    SOCK_NONBLOCK, ai->ai_protocol);

@@ -37,6 +37,7 @@
 
 #include "migrate/error.h"
 #include "migrate/transport.h"
+#include "migrate/util.h"
 
 #include "sftp_int.h"
 
@@ -81,14 +82,6 @@ struct mig_sftp_pipe {
 	struct sftp_lane	 lane[MIG_SFTP_LANES_MAX];
 };
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Marks l done with the failure on c's context, which it takes over. */
 static void
@@ -327,7 +320,7 @@ lanes_lost(struct mig_sftp_conn *c, struct mig_sftp_pipe *p, const char *why)
 static void
 pipe_drive(struct mig_sftp_conn *c, struct mig_sftp_pipe *p, bool wait)
 {
-	long idle_since = now_ms(), left;
+	long idle_since = mig_now_ms(), left;
 	bool moved, busy, done;
 	size_t i;
 	int next, s;
@@ -350,11 +343,11 @@ pipe_drive(struct mig_sftp_conn *c, struct mig_sftp_pipe *p, bool wait)
 		if (done || !busy || (!wait && !moved))
 			break;
 		if (moved || lanes_have_data(p)) {
-			idle_since = now_ms();
+			idle_since = mig_now_ms();
 			continue;
 		}
 		(void)libssh2_keepalive_send(c->session, &next);
-		left = c->io_timeout_ms - (now_ms() - idle_since);
+		left = c->io_timeout_ms - (mig_now_ms() - idle_since);
 		if (left <= 0) {
 			lanes_lost(c, p, "no answer from the server "
 			    "(I/O timeout)");

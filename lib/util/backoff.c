@@ -31,6 +31,15 @@ mig_backoff_ms(int attempt, long base_ms, long max_ms)
 	return lo + (long)((uint64_t)rnd % (uint64_t)(d - lo + 1));
 }
 
+long
+mig_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void
 mig_sleep_ms(long ms)
 {
