@@ -222,6 +222,12 @@ struct mig_transport_ops {
 	 * failure is not an error here (put_start copes).
 	 */
 	void	(*put_prepare)(struct mig_transport *t, size_t n);
+	/*
+	 * dir and every folder above it were made (or found real) a moment
+	 * ago by this process on another connection to the same
+	 * destination: take them as there, without asking.  Optional.
+	 */
+	void	(*dir_known)(struct mig_transport *t, const char *dir);
 };
 
 struct mig_transport {
@@ -301,6 +307,14 @@ int	mig_transport_put_next(struct mig_transport *t, bool wait,
 	    struct mig_put_done *d);
 size_t	mig_transport_put_capacity(struct mig_transport *t);
 void	mig_transport_put_prepare(struct mig_transport *t, size_t n);
+
+/*
+ * dir (and the folders above it) was made by mig_transport_mkdir_p() on
+ * another connection of this process to the same destination: this one
+ * need not ask again (over a WAN a round trip per level).  A no-op for a
+ * path that does not check, or a backend that keeps no such knowledge.
+ */
+void	mig_transport_dir_known(struct mig_transport *t, const char *dir);
 
 /* Convenience wrappers over open_write/open_read for small objects. */
 int	mig_transport_put(struct mig_transport *t, const char *path,

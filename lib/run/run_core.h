@@ -134,6 +134,7 @@ struct run {
 	struct mig_run_summary		*sum;
 	struct mig_transport		*t;	/* main thread's connection */
 	struct warm_conn		 warm[RUN_JOBS_MAX];	/* guarded by mu */
+	bool				 data_made;	/* run_dir/data, by t */
 	/* --bwlimit: shared by every worker's connection; NULL: none. */
 	struct mig_ratelimit		*bwlimit;
 

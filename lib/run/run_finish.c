@@ -317,6 +317,32 @@ write_tags(struct run *rn, const struct mig_bag_manifest *m, const char *head)
 	return 0;
 }
 
+/*
+ * _SUCCESS publishes the run.  It is empty, so there is no partial one to
+ * fear: it is put whole (put_start) to its own name, on the lane the main
+ * connection prepared, not through a temporary and a rename (over SFTP
+ * two round trips, not four).  It goes only now, after every other file
+ * of the bag was acknowledged durable.
+ */
+static int
+put_success(struct run *rn)
+{
+	struct mig_put_done d;
+	char path[PATH_MAX];
+	int r;
+
+	if (run_join(path, sizeof(path), rn->run_dir, "_SUCCESS") != 0)
+		return MIG_ERR_INTERNAL;
+	if ((r = mig_transport_put_start(rn->t, path, "", 0, rn)) != 0)
+		return r;
+	if (mig_transport_put_next(rn->t, true, &d) != 1)
+		return mig_seterr(rn->ctx, MIG_ERR_INTERNAL, "%s: no answer",
+		    path);
+	if (d.code != 0)
+		return mig_seterr(rn->ctx, d.code, "%s", d.msg);
+	return 0;
+}
+
 int
 run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 {
@@ -368,7 +394,7 @@ run_finish(struct run *rn, const struct obj *arch, const struct timespec *t0)
 	if ((rn->sum->resumed || !mig_transport_unpublished_in_place(rn->t)) &&
 	    (r = mig_lake_sweep_temps(rn->t, rn->run_dir, rn->ctx)) != 0)
 		goto out;
-	if ((r = run_put_marker(rn, rn->run_dir, "_SUCCESS", "")) != 0)
+	if ((r = put_success(rn)) != 0)
 		goto out;
 	rn->sum->landed = true;
 	(void)run_point(rn, "run.published", rn->run_dir, 0, rn->ctx);

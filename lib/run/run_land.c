@@ -616,6 +616,7 @@ int
 run_worker_open(struct run *rn, struct worker *wk)
 {
 	struct warm_conn *wc = NULL;
+	char dir[PATH_MAX];
 	int r;
 
 	memset(wk, 0, sizeof(*wk));
@@ -639,6 +640,10 @@ run_worker_open(struct run *rn, struct worker *wk)
 	} else if ((r = mig_transport_open(rn->o->tcfg, wk->ctx,
 	    &wk->t)) != 0)
 		return r;
+	/* The main connection made the run's data/ (run_workers). */
+	if (rn->data_made && run_join(dir, sizeof(dir), rn->run_dir,
+	    "data") == 0)
+		mig_transport_dir_known(wk->t, dir);
 	wk->nputs = mig_transport_put_capacity(wk->t);
 	if ((wk->puts = calloc(wk->nputs, sizeof(*wk->puts))) == NULL)
 		return mig_seterr(wk->ctx, MIG_ERR_NOMEM, "out of memory");
@@ -710,6 +715,7 @@ int
 run_workers(struct run *rn, int jobs)
 {
 	pthread_t tids[RUN_JOBS_MAX];
+	char dir[PATH_MAX];
 	size_t pending = 0, i;
 	int n, k, started = 0;
 
@@ -719,6 +725,17 @@ run_workers(struct run *rn, int jobs)
 	n = jobs < 1 ? 1 : jobs > RUN_JOBS_MAX ? RUN_JOBS_MAX : jobs;
 	if ((size_t)n > pending)
 		n = pending == 0 ? 0 : (int)pending;
+	/*
+	 * The run's data/ is made once, here, while the workers' connections
+	 * are still coming up (run_warm_start), and each of them takes it as
+	 * made: otherwise every connection walks the chain again, a round
+	 * trip per level over a WAN, and the landed check once more.
+	 */
+	if (n > 0 && rn->t != NULL && rn->si->moves_data && !rn->o->dry_run &&
+	    run_join(dir, sizeof(dir), rn->run_dir, "data") == 0 &&
+	    mig_transport_mkdir_p(rn->t, dir) == 0)
+		rn->data_made = true;
+	mig_clearerr(rn->ctx);
 	for (k = 0; k < n; k++) {
 		if (pthread_create(&tids[k], NULL, worker_main, rn) != 0)
 			break;

@@ -419,6 +419,7 @@ const struct mig_transport_ops mig_transport_https_ops = {
 	.open = https_open,
 	.close = https_close,
 	.mkdir_p = mig_webdav_mkdir_p,
+	.dir_known = mig_webdav_dir_known,
 	.open_write = mig_https_open_write,
 	.open_write_unpublished = mig_https_open_write_unpublished,
 	.open_read = mig_https_open_read,

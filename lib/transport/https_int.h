@@ -226,6 +226,8 @@ void	mig_webdav_forget_dirs(struct mig_https *h);
 
 /* The transport ops of the same names. */
 int	mig_webdav_mkdir_p(struct mig_transport *t, const char *dir);
+/* dir and the folders above it are there (transport.h: dir_known). */
+void	mig_webdav_dir_known(struct mig_transport *t, const char *dir);
 int	mig_webdav_stat(struct mig_transport *t, const char *path,
 	    struct mig_tstat *st);
 int	mig_webdav_list(struct mig_transport *t, const char *dir,

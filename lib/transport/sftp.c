@@ -432,6 +432,26 @@ out_free:
 	return r;
 }
 
+static void
+sftp_dir_known(struct mig_transport *t, const char *dir)
+{
+	struct mig_sftp_conn *c = t->priv;
+	char prefix[PATH_MAX], *full;
+	const char *slash = dir;
+
+	for (;;) {
+		slash = strchr(slash, '/');
+		(void)snprintf(prefix, sizeof(prefix), "%.*s", slash != NULL ?
+		    (int)(slash - dir) : (int)strlen(dir), dir);
+		if ((full = sftp_join(c, prefix)) != NULL &&
+		    !dircache_has(&c->dirs, full))
+			dircache_add(&c->dirs, full);
+		free(full);
+		if (slash++ == NULL)
+			break;
+	}
+}
+
 static int
 sftp_mkdir_p(struct mig_transport *t, const char *dir)
 {
@@ -1113,5 +1133,6 @@ const struct mig_transport_ops mig_transport_sftp_ops = {
 	.put_next = sftp_put_next,
 	.put_capacity = sftp_put_capacity,
 	.put_prepare = sftp_put_prepare,
+	.dir_known = sftp_dir_known,
 	.check = sftp_check,
 };

@@ -513,6 +513,15 @@ mig_transport_put_next(struct mig_transport *t, bool wait,
 }
 
 void
+mig_transport_dir_known(struct mig_transport *t, const char *dir)
+{
+	if (t->ops->dir_known != NULL &&
+	    mig_path_check_relative(dir, t->ctx) == 0)
+		t->ops->dir_known(t, dir);
+	mig_clearerr(t->ctx);
+}
+
+void
 mig_transport_put_prepare(struct mig_transport *t, size_t n)
 {
 	if (t->ops->put_prepare != NULL)

@@ -118,6 +118,28 @@ mkcol_root(struct mig_https *h)
 	free(copy);
 }
 
+void
+mig_webdav_dir_known(struct mig_transport *t, const char *dir)
+{
+	struct mig_https *h = t->priv;
+	char *d, *p, c;
+
+	if ((d = strdup(dir)) == NULL)
+		return;
+	for (p = d; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (!dir_known(h, d))
+			dir_remember(h, d);
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(d);
+}
+
 int
 mig_webdav_mkdir_p(struct mig_transport *t, const char *dir)
 {

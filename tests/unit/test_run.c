@@ -522,12 +522,40 @@ test_run__mkdir_refused(void **state)
 	struct fx *f = *state;
 	struct mig_run_summary sum;
 
+	/*
+	 * The first mkdir is the main connection's of data/, made once for
+	 * every worker (run_workers); one that fails is left to the workers,
+	 * whose own mkdir of an object's folder is the one refused here.
+	 */
+	will_return(mock_mkdir, 0);
 	will_return(mock_mkdir, MIG_ERR_IO);
 	assert_int_equal(faulty_run(f, &sum), MIG_ERR_PARTIAL);
 	assert_int_equal(sum.failed, 1);
 	mig_run_summary_free(&sum);
 	assert_non_null(strstr(mig_errmsg(f->ctx), "mock_mkdir"));
 	assert_resumes(f, NFILES - 1);
+}
+
+/*
+ * The main connection cannot make data/ ahead for the workers: no harm,
+ * each worker makes its objects' folders itself, and the bag lands.
+ */
+static void
+test_run__data_mkdir_ahead_refused_lands(void **state)
+{
+	struct fx *f = *state;
+	struct mig_run_summary sum;
+
+	will_return(mock_mkdir, MIG_ERR_IO);
+	mock_transport_pass_rest();
+	assert_int_equal(run_once(f, &sum), 0);
+	assert_true(sum.landed);
+	assert_int_equal(sum.stored, NFILES);
+	assert_int_equal(sum.failed, 0);
+	mig_run_summary_free(&sum);
+	assert_true(mock_transport_all_taken());
+	assert_int_equal(scan_lake(f).success, 1);
+	assert_deep_verifies(f);
 }
 
 /*
@@ -622,6 +650,7 @@ main(void)
 		T(test_run__server_truncates_acknowledged_object),
 		T(test_run__landed_check_cannot_list),
 		T(test_run__mkdir_refused),
+		T(test_run__data_mkdir_ahead_refused_lands),
 		T(test_run__refused_destination_is_on_record),
 		T(test_verify__listing_fails_is_never_intact),
 		T(test_verify__unreadable_object_is_never_intact),
