@@ -41,14 +41,14 @@ dir=$(ls -d "$NGINX_WWW"/dav/lake/raw/h-rehost/ingest_date=*/run=* | head -n 1)
 expect_exit 0 "$MIGRATE" verify "$dir"
 [ -z "$(find "$NGINX_WWW" -name '*migrate-tmp*')" ] || fail "temporaries left on the server"
 # The objects and the bag's own files were written in place in the
-# unpublished run (DESIGN.md 3): none was moved there but _SUCCESS, which
-# publishes the run and still goes through a temporary.
+# unpublished run (DESIGN.md 3), and _SUCCESS, empty, put whole: nothing
+# was moved into a run directory.
 grep -q '"MOVE /dav/lake/raw/h-[a-z]*/[^ ]*/data/' "$NGINX_DIR/access.log" &&
     fail "an object was moved into place"
-grep -q '"MOVE /dav/lake/raw/h-rehost/[^ ]*/\(bagit.txt\|bag-info.txt\|manifest-sha256.txt\|tagmanifest-sha256.txt\|migrate-manifest.json.age\)' "$NGINX_DIR/access.log" &&
+grep -q '"MOVE /dav/lake/raw/h-rehost/' "$NGINX_DIR/access.log" &&
     fail "a bag file was moved into place"
-grep -q '"MOVE /dav/lake/raw/h-rehost/[^ ]*/_SUCCESS' "$NGINX_DIR/access.log" ||
-    fail "_SUCCESS was not moved into place"
+grep -q '"PUT /dav/lake/raw/h-rehost/[^ ]*/_SUCCESS HTTP' "$NGINX_DIR/access.log" ||
+    fail "_SUCCESS was not put"
 
 # One worker: its small objects went whole, several in flight, each PUT
 # once, over one connection (HTTP/2 streams of it) when the server
