@@ -718,10 +718,14 @@ run_workers(struct run *rn, int jobs)
 	char dir[PATH_MAX];
 	size_t pending = 0, i;
 	int n, k, started = 0;
+	bool lands = false;
 
 	for (i = 0; i < rn->nobj; i++, run_touch(rn))
-		if (rn->objs[i].state == OBJ_PENDING)
+		if (rn->objs[i].state == OBJ_PENDING) {
 			pending++;
+			/* New since the last run: it lands, or fails. */
+			lands |= obj_prev_sha(rn, &rn->objs[i]) == NULL;
+		}
 	n = jobs < 1 ? 1 : jobs > RUN_JOBS_MAX ? RUN_JOBS_MAX : jobs;
 	if ((size_t)n > pending)
 		n = pending == 0 ? 0 : (int)pending;
@@ -729,9 +733,12 @@ run_workers(struct run *rn, int jobs)
 	 * The run's data/ is made once, here, while the workers' connections
 	 * are still coming up (run_warm_start), and each of them takes it as
 	 * made: otherwise every connection walks the chain again, a round
-	 * trip per level over a WAN, and the landed check once more.
+	 * trip per level over a WAN, and the landed check once more.  Only
+	 * when an object surely lands: a run whose files may all turn out
+	 * unchanged must leave no run directory behind (snapshot_runs.sh).
 	 */
-	if (n > 0 && rn->t != NULL && rn->si->moves_data && !rn->o->dry_run &&
+	if (n > 0 && lands && rn->t != NULL && rn->si->moves_data &&
+	    !rn->o->dry_run &&
 	    run_join(dir, sizeof(dir), rn->run_dir, "data") == 0 &&
 	    mig_transport_mkdir_p(rn->t, dir) == 0)
 		rn->data_made = true;
