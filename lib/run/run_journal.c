@@ -113,6 +113,7 @@ run_journal_append(struct run *rn, const struct obj *ob, struct mig_ctx *ctx)
 {
 	char buf[1024], *line = buf;
 	struct mig_jtext t;
+	bool sync = false;
 	int r = 0;
 
 	mig_jtext_init(&t, buf, sizeof(buf));
@@ -128,15 +129,24 @@ run_journal_append(struct run *rn, const struct obj *ob, struct mig_ctx *ctx)
 		r = mig_seterr(ctx, MIG_ERR_NOMEM, "out of memory");
 		goto out_free;
 	}
+	/*
+	 * The sync goes outside the run's mutex: on a real disk it can take
+	 * milliseconds, and every worker takes that mutex for its next
+	 * object and for its progress.  It still covers every line written
+	 * before it.
+	 */
 	pthread_mutex_lock(&rn->mu);
-	if (write(rn->journal_fd, line, t.len) != (ssize_t)t.len ||
-	    (++rn->journal_unsynced >= JOURNAL_SYNC_EVERY &&
-	    fdatasync(rn->journal_fd) != 0))
+	if (write(rn->journal_fd, line, t.len) != (ssize_t)t.len)
 		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", rn->journal_path,
 		    strerror(errno));
-	else if (rn->journal_unsynced >= JOURNAL_SYNC_EVERY)
+	else if (++rn->journal_unsynced >= JOURNAL_SYNC_EVERY) {
 		rn->journal_unsynced = 0;
+		sync = true;
+	}
 	pthread_mutex_unlock(&rn->mu);
+	if (sync && fdatasync(rn->journal_fd) != 0)
+		r = mig_seterr(ctx, MIG_ERR_IO, "%s: %s", rn->journal_path,
+		    strerror(errno));
 out_free:
 	if (line != buf)
 		free(line);

@@ -33,7 +33,12 @@ plan pb replatform "$DATA_B"
 
 crypt_conf "$W/rclone.conf" "$BENCH_DST/crypt"
 RC="RCLONE_CONFIG=$W/rclone.conf rclone -q copy --transfers $JOBS"
-clean="rm -rf $BENCH_DST/lake $BENCH_DST/audit $BENCH_DST/crypt $BENCH_DST/age"
+# rclone drops what it read from the page cache (fadvise DONTNEED), so the
+# command after it read the sources cold from disk: every migrate run but
+# the first did, 1.1 s against 0.6 s warm for dataset B.  Each side now
+# starts with the sources in the cache.
+warm="find $DATA_A $DATA_B -type f -print0 | xargs -0 cat > /dev/null"
+clean="rm -rf $BENCH_DST/lake $BENCH_DST/audit $BENCH_DST/crypt $BENCH_DST/age; $warm"
 # age + sha256sum: what a careful operator scripts without migrate.
 agesha_a="sha256sum $DATA_A/A.bin > /dev/null && mkdir -p $BENCH_DST/age && age -r $R -o $BENCH_DST/age/A.age $DATA_A/A.bin"
 agesha_b="cd $DATA_B && find . -type f | xargs sha256sum > /dev/null && find . -type f | while read -r f; do mkdir -p $BENCH_DST/age/\$(dirname \$f); age -r $R -o $BENCH_DST/age/\$f.age \$f; done"
