@@ -313,13 +313,19 @@ out:
 	return r;
 }
 
+/* How long put_collect() waits. */
+enum put_wait {
+	PUT_DONE,		/* takes what is done */
+	PUT_ONE,		/* waits for one at least */
+	PUT_ALL			/* waits for every object in flight */
+};
+
 /*
  * Takes in what the transport has finished: each object is on record
- * and in the journal once it is durable there, or a failure.  wait: 0
- * takes what is done, 1 waits for one at least, 2 for all in flight.
+ * and in the journal once it is durable there, or a failure.
  */
 static void
-put_collect(struct worker *wk, int wait)
+put_collect(struct worker *wk, enum put_wait wait)
 {
 	struct run *rn = wk->rn;
 	struct mig_put_done d;
@@ -327,7 +333,7 @@ put_collect(struct worker *wk, int wait)
 	struct obj *ob;
 
 	while (wk->inflight > 0 &&
-	    mig_transport_put_next(wk->t, wait > 0, &d) == 1) {
+	    mig_transport_put_next(wk->t, wait != PUT_DONE, &d) == 1) {
 		slot = d.token;
 		ob = slot->ob;
 		mig_writer_free(slot->mem);
@@ -344,8 +350,8 @@ put_collect(struct worker *wk, int wait)
 		else
 			run_record_stored(wk, ob);
 		run_progress(rn, 1, 0, false);
-		if (wait == 1)
-			wait = 0;
+		if (wait == PUT_ONE)
+			wait = PUT_DONE;
 	}
 }
 
@@ -657,7 +663,7 @@ run_worker_close(struct worker *wk)
 
 	/* Every object in flight is taken in before the connection goes. */
 	if (wk->t != NULL)
-		put_collect(wk, 2);
+		put_collect(wk, PUT_ALL);
 	for (i = 0; i < wk->nputs; i++)
 		mig_writer_free(wk->puts[i].mem);
 	free(wk->puts);
@@ -694,7 +700,7 @@ worker_main(void *arg)
 		 * the run before another object starts.
 		 */
 		if (wk.nputs > 0 && wk.inflight == wk.nputs)
-			put_collect(&wk, 1);
+			put_collect(&wk, PUT_ONE);
 		pthread_mutex_lock(&rn->mu);
 		while (rn->next < rn->nobj &&
 		    rn->objs[rn->next].state != OBJ_PENDING)

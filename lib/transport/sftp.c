@@ -1033,20 +1033,6 @@ sftp_put_start(struct mig_transport *t, const char *path, const void *buf,
 	return r;
 }
 
-/* What a lane left to the main channel: the object written blocking. */
-static int
-sftp_put_blocking(struct mig_transport *t, const struct mig_sftp_put *put)
-{
-	struct mig_writer *w = NULL;
-	int r;
-
-	if ((r = sftp_writer(t, put->path, (int64_t)put->len, true,
-	    &w)) == 0 && (r = mig_writer_write(w, put->buf, put->len)) == 0)
-		r = mig_writer_close(w);
-	mig_writer_free(w);
-	return r;
-}
-
 static int
 sftp_put_next(struct mig_transport *t, bool wait, struct mig_put_done *d)
 {
@@ -1059,7 +1045,9 @@ sftp_put_next(struct mig_transport *t, bool wait, struct mig_put_done *d)
 	d->token = put.token;
 	d->code = put.code;
 	(void)snprintf(d->msg, sizeof(d->msg), "%s", put.msg);
-	if (put.blocking && (r = sftp_put_blocking(t, &put)) != 0) {
+	/* What the lane left to the main channel: written blocking. */
+	if (put.blocking && (r = mig_transport_put_unpublished(t, put.path,
+	    put.buf, put.len)) != 0) {
 		d->code = r;
 		(void)snprintf(d->msg, sizeof(d->msg), "%s",
 		    mig_errmsg(c->ctx));
