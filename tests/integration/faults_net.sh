@@ -150,6 +150,26 @@ lost() {
 	    { cat "$T/err"; fail "($1) the error does not say the connection was lost"; }
 }
 
+# killed_midway CASE KILL RESTART PLAN JOBS: runs PLAN (through the fault
+# proxy already started with --stall-after and --ctl $HOOK_DIR); when the
+# proxy stalls, KILL kills the server and the link is reset; RESTART
+# brings the server back.  The run must give up in time and say it lost
+# the connection.  Its exit status is in RC.
+killed_midway() {
+	local c=$1 kill=$2 restart=$3 plan=$4 jobs=$5
+	hook_start "" timeout 60 "$MIGRATE" run --no-progress --jobs "$jobs" "$plan"
+	hook_wait proxy.stalled
+	eval "$kill"
+	hook_resume reset
+	hook_end
+	RC=$HOOK_RC
+	eval "$restart" || fail "($c) the server did not restart"
+	[ "$RC" != 124 ] || fail "($c) migrate did not give up within 60 s after the server died"
+	lost "$c" "$RC"
+}
+KILL_SSHD='disown "$SSHD_PID" 2>/dev/null; kill_tree KILL "$SSHD_PID"'
+KILL_NGINX='kill -KILL "$NGINX1_PID"'
+
 # --- (1) sshd killed mid-transfer ------------------------------------------
 # The link goes through a fault proxy that stands still after 3.5 MB
 # (inside the 4th of 60 files of 1 MiB): sshd is killed then, and the
@@ -162,16 +182,8 @@ case_1() {
 	proxy_start "$SSHD_PORT" --stall-after 3500000 --ctl "$HOOK_DIR"
 	kh_for "$PROXY_PORT" "$T/kh-1"
 	sftp_plan "$T/n1.toml" n1 "$T/s1" "$PROXY_PORT" "$T/kh-1"
-	hook_start "" timeout 60 "$MIGRATE" run --no-progress --jobs 1 "$T/n1.toml"
-	hook_wait proxy.stalled
-	disown "$SSHD_PID" 2>/dev/null
-	kill_tree KILL "$SSHD_PID"
-	hook_resume reset
-	hook_end
-	rc=$HOOK_RC
-	sshd_restart_logged || fail "(1) sshd did not restart"
-	[ "$rc" != 124 ] || fail "(1) migrate did not give up within 60 s after the server died"
-	lost 1 "$rc"
+	killed_midway 1 "$KILL_SSHD" sshd_restart_logged "$T/n1.toml" 1
+	rc=$RC
 	grep -qE '"event":"(object.failed|run.end)"' "$T/audit/n1.jsonl" ||
 	    fail "(1) the failure is not on record"
 	[ -z "$(find "$SSHD_ROOT/n1" -name _SUCCESS)" ] || fail "(1) a bag completed without the server"
@@ -191,15 +203,8 @@ case_2() {
 	hook_open
 	proxy_start "$NGINX1_PORT" --stall-after 3500000 --ctl "$HOOK_DIR"
 	https_plan "$T/n2.toml" n2 "$T/s2" "$PROXY_PORT"
-	hook_start "" timeout 60 "$MIGRATE" run --no-progress --jobs 2 "$T/n2.toml"
-	hook_wait proxy.stalled
-	kill -KILL "$NGINX1_PID"
-	hook_resume reset
-	hook_end
-	rc=$HOOK_RC
-	nginx1_restart || fail "(2) nginx did not restart"
-	[ "$rc" != 124 ] || fail "(2) migrate did not give up within 60 s after the server died"
-	lost 2 "$rc"
+	killed_midway 2 "$KILL_NGINX" nginx1_restart "$T/n2.toml" 2
+	rc=$RC
 	grep -qE '"event":"(object.failed|run.end)"' "$T/audit/n2.jsonl" ||
 	    fail "(2) the failure is not on record"
 	[ -z "$(find "$NGINX1_WWW/open/n2" -name _SUCCESS)" ] || fail "(2) a bag completed without the server"
@@ -281,16 +286,8 @@ case_5() {
 	proxy_start "$SSHD_PORT" --stall-after 1500000 --ctl "$HOOK_DIR"
 	kh_for "$PROXY_PORT" "$T/kh-5"
 	sftp_plan "$T/n6.toml" n6 "$T/s5" "$PROXY_PORT" "$T/kh-5"
-	hook_start "" timeout 60 "$MIGRATE" run --no-progress --jobs 2 "$T/n6.toml"
-	hook_wait proxy.stalled
-	disown "$SSHD_PID" 2>/dev/null
-	kill_tree KILL "$SSHD_PID"
-	hook_resume reset
-	hook_end
-	rc=$HOOK_RC
-	sshd_restart_logged || fail "(5) sshd did not restart"
-	[ "$rc" != 124 ] || fail "(5) migrate did not give up within 60 s after the server died"
-	lost 5 "$rc"
+	killed_midway 5 "$KILL_SSHD" sshd_restart_logged "$T/n6.toml" 2
+	rc=$RC
 	[ -z "$(find "$SSHD_ROOT/n6" -name _SUCCESS)" ] || fail "(5) a bag completed without the server"
 	echo "  exit $rc: $(tail -n 1 "$T/err")"
 	completes "$T/n6.toml" "$T/s5" "$SSHD_ROOT/n6"
@@ -303,15 +300,8 @@ case_5() {
 	hook_open
 	proxy_start "$NGINX1_PORT" --stall-after 1500000 --ctl "$HOOK_DIR"
 	https_plan "$T/n7.toml" n7 "$T/s5" "$PROXY_PORT"
-	hook_start "" timeout 60 "$MIGRATE" run --no-progress --jobs 2 "$T/n7.toml"
-	hook_wait proxy.stalled
-	kill -KILL "$NGINX1_PID"
-	hook_resume reset
-	hook_end
-	rc=$HOOK_RC
-	nginx1_restart || fail "(5) nginx did not restart"
-	[ "$rc" != 124 ] || fail "(5) migrate did not give up within 60 s after the server died"
-	lost 5 "$rc"
+	killed_midway 5 "$KILL_NGINX" nginx1_restart "$T/n7.toml" 2
+	rc=$RC
 	echo "  exit $rc: $(tail -n 1 "$T/err")"
 	# Through the same proxy (it takes new connections): the same
 	# destination, so the same run.

@@ -8,17 +8,8 @@ start_or_skip sshd sshd_start
 setup_plans
 unset SSH_AUTH_SOCK
 
-d=$(dirname "$SSHD_KEY_ED25519")
-few=$(sshd_free_port) || fail "no free port"
-sed -e "/^Port /d" -e "/^MaxSessions /d" -e "/^Match /,\$d" \
-    -e "s|^PidFile .*|PidFile $d/few.pid|" "$d/sshd_config" > "$d/few_config"
-printf 'Port %s\nMaxSessions 3\n' "$few" >> "$d/few_config"
-"$SSHD_BIN" -D -e -f "$d/few_config" 2>"$d/few.log" &
-few_pid=$!
-at_exit "kill $few_pid 2>/dev/null"
-python3 "$TESTS_DIR/tools/wait_ports.py" "$few_pid" "$few" ||
-    fail "the MaxSessions 3 sshd did not start: $(cat "$d/few.log")"
-{ printf '[127.0.0.1]:%s ' "$few"; cat "$d/host_ed25519.pub"; } > "$T/known_hosts"
+sshd_second few "MaxSessions 3"
+few=$SECOND_PORT
 
 # The transport contract, nine objects in flight asked for.
 conform="$(dirname "$MIGRATE")/tests/test_transport_conformance"
@@ -28,8 +19,8 @@ MIG_TEST_CONF_OPTS="known_hosts=$T/known_hosts
 identity=$SSHD_KEY_ED25519
 objects_in_flight=9" "$conform" || fail "transport conformance (MaxSessions 3)"
 # sshd's word for a channel over MaxSessions.
-grep -q "no more sessions" "$d/few.log" ||
-    fail "the server never refused a channel: the case did not happen ($(tail -3 "$d/few.log"))"
+grep -q "no more sessions" "$SECOND_LOG" ||
+    fail "the server never refused a channel: the case did not happen ($(tail -3 "$SECOND_LOG"))"
 
 # A whole run, then verify --deep and a restore.
 write_plan "$T/f.toml" rehost "$T/p/data/warehouse"

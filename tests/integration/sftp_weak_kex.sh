@@ -8,19 +8,10 @@ start_or_skip sshd sshd_start
 setup_plans
 unset SSH_AUTH_SOCK
 
-# A second sshd from the same configuration, on its own port, with only
-# SHA-1 key exchange (KexAlgorithms cannot go in a Match block).
-d=$(dirname "$SSHD_KEY_ED25519")
-weak=$(sshd_free_port) || fail "no free port"
-sed -e "/^Port /d" -e "/^Match /,\$d" -e "s|^PidFile .*|PidFile $d/weak.pid|" \
-    "$d/sshd_config" > "$d/weak_config"
-printf 'Port %s\nKexAlgorithms diffie-hellman-group14-sha1\n' "$weak" >> "$d/weak_config"
-"$SSHD_BIN" -D -e -f "$d/weak_config" 2>"$d/weak.log" &
-weak_pid=$!
-at_exit "kill $weak_pid 2>/dev/null"
-python3 "$TESTS_DIR/tools/wait_ports.py" "$weak_pid" "$weak" ||
-    fail "the SHA-1-only sshd did not start: $(cat "$d/weak.log")"
-{ printf '[127.0.0.1]:%s ' "$weak"; cat "$d/host_ed25519.pub"; } > "$T/known_hosts"
+# A second sshd with only SHA-1 key exchange (KexAlgorithms cannot go in
+# a Match block).
+sshd_second weak "KexAlgorithms diffie-hellman-group14-sha1"
+weak=$SECOND_PORT
 
 # OpenSSH's own client, with that one algorithm allowed, gets in: the
 # server works, and what stops migrate is its algorithm list.

@@ -48,6 +48,31 @@ sshd_restart() {
 	    "$SSHD_RO_PORT"
 }
 
+# sshd_second NAME LINE...: a second sshd from the running one's
+# configuration (its Match blocks dropped), on a free port, with LINEs
+# appended (options that cannot go in a Match block; the copy's own value
+# of each keyword goes, since sshd takes the first).  Sets SECOND_PORT,
+# SECOND_LOG, stops it at exit, and writes $T/known_hosts for it.
+sshd_second() {
+	local name=$1 d l drop=()
+	shift
+	d=$(dirname "$SSHD_KEY_ED25519")
+	SECOND_PORT=$(sshd_free_port) || fail "no free port"
+	for l in "$@"; do drop+=(-e "/^${l%% *} /d"); done
+	sed -e "/^Port /d" "${drop[@]}" -e "/^Match /,\$d" \
+	    -e "s|^PidFile .*|PidFile $d/$name.pid|" \
+	    "$d/sshd_config" > "$d/${name}_config"
+	printf 'Port %s\n' "$SECOND_PORT" >> "$d/${name}_config"
+	printf '%s\n' "$@" >> "$d/${name}_config"
+	"$SSHD_BIN" -D -e -f "$d/${name}_config" 2>"$d/$name.log" &
+	SECOND_PID=$!
+	at_exit "kill $SECOND_PID 2>/dev/null"
+	python3 "$TESTS_DIR/tools/wait_ports.py" "$SECOND_PID" "$SECOND_PORT" ||
+	    fail "the $name sshd did not start: $(cat "$d/$name.log")"
+	{ printf '[127.0.0.1]:%s ' "$SECOND_PORT"; cat "$d/host_ed25519.pub"; } > "$T/known_hosts"
+	SECOND_LOG=$d/$name.log
+}
+
 sshd_start() {
 	local d i
 	[ -x "$SSHD_BIN" ] || { echo "no $SSHD_BIN"; return 77; }
